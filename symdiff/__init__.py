@@ -1,0 +1,15 @@
+"""symdiff: source-to-source differentiation of plain NumPy-style Python.
+
+`@symdiff.grad` reads a function's source, lowers it to a Wengert list, walks
+it backwards through a table of derivative rules and emits an ordinary Python
+gradient function you can read (`.source`), save (`symdiff.emit`) and
+differentiate again.
+"""
+
+from symdiff.api import emit, grad, value_and_grad, vjp
+from symdiff.errors import SymdiffError
+from symdiff.rules.registry import register_derivative
+
+__version__ = "0.1.0"
+
+__all__ = ["SymdiffError", "emit", "grad", "register_derivative", "value_and_grad", "vjp"]

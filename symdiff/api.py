@@ -1,0 +1,216 @@
+"""The differential operators users call: grad, value_and_grad, vjp, emit, ...
+
+Each builds (once per function, wrt, mode and backend) the pipeline
+frontend -> reverse transform -> optimize -> codegen -> backend, and returns a
+`Derivative`: a callable with the primal's signature that also carries
+`.source`, `.primal`, `.wrt` and `.function` (the IR). Higher-order operators
+(`hessian`, `hvp`, `jacobian`, `jvp`) are compositions of these.
+"""
+
+from __future__ import annotations
+
+import functools
+import inspect
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import numpy as np
+
+from symdiff import rules  # noqa: F401 - registers the built-in derivative table
+from symdiff.backends.numpy import compile_numpy
+from symdiff.codegen.emit import function_source
+from symdiff.codegen.standalone import module_source
+from symdiff.errors import BackendError, BadWrt, NonScalarOutput, SymdiffError
+from symdiff.frontend.lower import lower_function
+from symdiff.ir.nodes import Function
+from symdiff.optimize import optimize
+from symdiff.transforms.reverse import vjp_function
+
+Wrt = int | str | Sequence[int | str]
+BACKENDS = ("numpy",)
+_CACHE: dict[tuple, Derivative] = {}
+
+
+class Derivative:
+    """A generated derivative: call it like the primal (plus a seed for vjp)."""
+
+    def __init__(self, primal: Callable, function: Function, wrt: tuple[str, ...], mode: str, backend: str):
+        self.primal = primal
+        self.function = function
+        self.wrt = wrt
+        self.mode = mode
+        self.backend = backend
+        self.source = function_source(function)
+        self._filename = f"<symdiff {function.name}>"
+        self._compiled, self._namespace = compile_numpy(function, self.source, self._filename)
+        self._signature = inspect.signature(primal) if callable(primal) else None
+        self._positions = [i for i, p in enumerate(function.params) if p.name in wrt]
+        functools.update_wrapper(self, primal, assigned=("__module__", "__doc__"), updated=())
+        self.__name__ = function.name
+        self.__qualname__ = function.name
+
+    @property
+    def __symdiff_source__(self) -> tuple[str, dict, str, str]:
+        """What the frontend needs to differentiate this derivative again."""
+        return self.source, self._namespace, self._filename, self.function.name
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        if kwargs:
+            args = self._bind(args, kwargs)
+        for position in self._positions:
+            if position < len(args):
+                _check_differentiable(args[position], self.function.params[position].name)
+        try:
+            return self._compiled(*args)
+        except NonScalarOutput as error:
+            raise NonScalarOutput(
+                f"{error.message} (from {getattr(self.primal, '__name__', 'the function')})"
+            ) from None
+
+    def _bind(self, args: tuple, kwargs: dict) -> tuple:
+        names = [p.name for p in self.function.params]
+        values = list(args) + [None] * (len(names) - len(args))
+        for key, value in kwargs.items():
+            if key not in names:
+                raise TypeError(f"{self.function.name}() got an unexpected keyword argument {key!r}")
+            values[names.index(key)] = value
+        defaults = dict(self.function.defaults)
+        for k, name in enumerate(names):
+            if k >= len(args) and name not in kwargs:
+                if name not in defaults:
+                    raise TypeError(f"{self.function.name}() missing argument {name!r}")
+                values[k] = defaults[name]
+        return tuple(values)
+
+    def __repr__(self) -> str:
+        return f"<symdiff {self.mode} of {getattr(self.primal, '__name__', '?')} wrt {', '.join(self.wrt)}>"
+
+    def _repr_markdown_(self) -> str:
+        return f"```python\n{self.source}```"
+
+
+def _check_differentiable(value: Any, name: str) -> None:
+    if isinstance(value, (bool, np.bool_)) or (
+        isinstance(value, (int, np.integer)) or (isinstance(value, np.ndarray) and value.dtype.kind in "biu")
+    ):
+        raise BadWrt(
+            f"argument {name!r} is an integer or boolean, which cannot be differentiated",
+            hint="pass floats (e.g. 2.0 or x.astype(float)), or leave it out of wrt",
+        )
+
+
+def _wrt_indices(function: Function, wrt: Wrt) -> tuple[int, ...]:
+    names = [p.name for p in function.params]
+    items = list(wrt) if isinstance(wrt, (tuple, list)) else [wrt]
+    if not items:
+        raise BadWrt("wrt is empty")
+    indices = []
+    for item in items:
+        if isinstance(item, bool) or not isinstance(item, (int, str)):
+            raise BadWrt(f"wrt entries must be argument indices or names, got {item!r}")
+        if isinstance(item, str):
+            if item not in names:
+                raise BadWrt(f"{function.name}() has no argument {item!r}; its arguments are {', '.join(names)}")
+            indices.append(names.index(item))
+        else:
+            if not -len(names) <= item < len(names):
+                raise BadWrt(f"wrt={item} is out of range: {function.name}() takes {len(names)} arguments")
+            indices.append(item % len(names))
+    defaults = dict(function.defaults)
+    for index in indices:
+        default = defaults.get(names[index])
+        if isinstance(default, (bool, int)) and not isinstance(default, float):
+            raise BadWrt(f"argument {names[index]!r} defaults to the integer {default!r} and cannot be differentiated")
+    return tuple(indices)
+
+
+@functools.lru_cache(maxsize=256)
+def _lowered(primal: Callable) -> Function:
+    return lower_function(primal)
+
+
+def build(primal: Callable, wrt: Wrt, mode: str, backend: str) -> Derivative:
+    """Build (or fetch from the cache) the derivative of `primal`."""
+    if backend not in BACKENDS:
+        raise BackendError(
+            f"unknown or unavailable backend {backend!r}", hint=f"available backends: {', '.join(BACKENDS)}"
+        )
+    key = (primal, tuple(wrt) if isinstance(wrt, list) else wrt, mode, backend)
+    cached = _CACHE.get(key)
+    if cached is not None:
+        return cached
+    function = _lowered(primal)
+    indices = _wrt_indices(function, wrt)
+    derivative_ir = optimize(vjp_function(function, indices, mode))
+    names = tuple(function.params[i].name for i in indices)
+    derivative = Derivative(primal, derivative_ir, names, mode, backend)
+    _CACHE[key] = derivative
+    return derivative
+
+
+def _decorator(mode: str, doc: str):
+    def operator(f: Callable | None = None, wrt: Wrt = 0, *, backend: str = "numpy"):
+        if f is None:
+            return lambda g: build(g, wrt, mode, backend)
+        if isinstance(f, (int, str, tuple, list)) and not callable(f):
+            raise BadWrt("pass wrt by keyword: @grad(wrt=...)")
+        return build(f, wrt, mode, backend)
+
+    operator.__doc__ = doc
+    return operator
+
+
+grad = _decorator(
+    "grad",
+    """Gradient of a scalar function with respect to argument(s) `wrt`.
+
+    Usable as `@grad`, `@grad(wrt="w")` or `grad(f, wrt=(0, 1))`; a tuple
+    `wrt` gives a tuple of gradients. Example::
+
+        @symdiff.grad
+        def loss(w, x):
+            return np.sum(np.tanh(x @ w) ** 2)
+
+        dw = loss(w, x)          # same shape as w
+        print(loss.source)       # the generated gradient function
+    """,
+)
+value_and_grad = _decorator(
+    "value_and_grad",
+    """Like `grad`, but returns `(f(*args), gradient)` from one forward pass.""",
+)
+
+
+def vjp(f: Callable, wrt: Wrt = 0, *, backend: str = "numpy") -> Derivative:
+    """Vector-Jacobian product: `vjp(f)(*args, seed)` is the gradient of `sum(seed * f(*args))`.
+
+    Example: `vjp(np_fn)(x, np.ones(3))` for a function with a 3-vector output.
+    """
+    return build(f, wrt, "vjp", backend)
+
+
+def emit(f: Callable, path: str | None = None, *, wrt: Wrt = 0, backend: str = "numpy", mode: str = "grad") -> str:
+    """The source of a standalone module holding the derivative of `f` (written to `path` if given).
+
+    The module imports only NumPy; its function is named `<f>_grad`
+    (or `<f>_value_and_grad`, `<f>_vjp` for the other modes). Example::
+
+        symdiff.emit(loss, "loss_grad.py", wrt=("w", "b"))
+    """
+    derivative = build(f, wrt, mode, backend)
+    origin = f"{getattr(f, '__module__', '?')}:{getattr(f, '__qualname__', f.__name__)}"
+    from symdiff import __version__
+
+    header = (
+        f"Generated by symdiff {__version__} from {origin}; do not edit.\n"
+        f"Derivative: {mode} with respect to {', '.join(derivative.wrt)}.\n"
+        f"Regenerate: symdiff.emit({f.__name__}, wrt={derivative.wrt!r}, mode={mode!r})"
+    )
+    text = module_source([derivative.function], header=header)
+    if path is not None:
+        with open(path, "w", encoding="utf-8") as handle:
+            handle.write(text)
+    return text
+
+
+__all__ = ["BACKENDS", "Derivative", "SymdiffError", "build", "emit", "grad", "value_and_grad", "vjp"]

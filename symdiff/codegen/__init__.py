@@ -1,0 +1,1 @@
+"""Codegen: IR -> readable Python source (LibCST trees, never strings)."""

@@ -1,0 +1,70 @@
+"""A standalone module around generated functions: header, imports, helpers.
+
+The module imports only NumPy (plus Numba for compiled backends). The shape
+helpers a function calls (`sum_to`, `matmul_adjoint_b`, ...) are copied in
+from `symdiff.rules.shapes`, with their own dependencies, in the order they
+appear there, so the file runs where symdiff is not installed.
+"""
+
+from __future__ import annotations
+
+import ast
+import inspect
+
+import libcst as cst
+import numpy as np
+
+from symdiff.codegen.emit import emit_function, helpers_used
+from symdiff.ir.nodes import Function
+from symdiff.rules import shapes
+
+_NON_SCALAR = '''class NonScalarOutput(ValueError):
+    """grad was applied to a function whose output is not a scalar."""
+'''
+
+
+def _helper_closure(names: list[str]) -> list[str]:
+    module_names = [n for n, v in vars(shapes).items() if inspect.isfunction(v) and v.__module__ == shapes.__name__]
+    wanted: set[str] = set()
+    pending = list(names)
+    while pending:
+        name = pending.pop()
+        if name in wanted or name not in module_names:
+            continue
+        wanted.add(name)
+        tree = ast.parse(inspect.getsource(getattr(shapes, name)))
+        pending.extend(node.id for node in ast.walk(tree) if isinstance(node, ast.Name))
+    order = inspect.getsource(shapes)
+    return sorted(wanted, key=lambda n: order.index(f"def {n}("))
+
+
+def helper_sources(functions: list[Function]) -> list[str]:
+    """Source text of every helper the functions need (dependencies included)."""
+    names: list[str] = []
+    for function in functions:
+        names += [n for n in helpers_used(function) if n not in names]
+    closure = _helper_closure(names)
+    texts = [inspect.getsource(getattr(shapes, n)) for n in closure]
+    if "grad_seed" in closure:
+        texts.insert(0, _NON_SCALAR)
+    return texts
+
+
+def _constant_source(name: str, value) -> str:
+    array = np.asarray(value)
+    return f"{name} = np.array({array.tolist()!r}, dtype=np.{array.dtype.name})\n"
+
+
+def module_source(functions: list[Function], header: str = "", imports: tuple[str, ...] = ("numpy as np",)) -> str:
+    """The text of a runnable module holding `functions`."""
+    parts = []
+    if header:
+        parts.append("".join(f"# {line}".rstrip() + "\n" for line in header.splitlines()))
+    parts.append("".join(f"import {name}\n" for name in imports))
+    parts.extend(helper_sources(functions))
+    constants = {name: value for f in functions for name, value in f.free}
+    if constants:
+        parts.append("".join(_constant_source(n, v) for n, v in sorted(constants.items())))
+    for function in functions:
+        parts.append(cst.Module(body=[emit_function(function)]).code)
+    return "\n\n".join(part.rstrip("\n") + "\n" for part in parts).rstrip("\n") + "\n"

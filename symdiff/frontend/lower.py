@@ -1,0 +1,548 @@
+"""Lowering: a checked `ast.FunctionDef` -> a `Function` (the Wengert list).
+
+Each user statement becomes one or more equations with one primitive each;
+nested expressions get temporaries named after the statement's target
+(`h_1`, `h_2` for `h = ...`). Calls resolve through the function's closure and
+globals to a rule (an op), a composite (inlined), or another user function
+(inlined from its own source, so shared weights accumulate correctly).
+Python-level values that are not arrays (tuples of atoms, modules, functions)
+live only here, at lowering time; the IR sees atoms.
+
+Imports: errors, ir, rules (as data), and the frontend's own modules.
+"""
+
+from __future__ import annotations
+
+import ast
+import math
+import operator
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from symdiff.errors import NoDerivative, SymdiffError, UnsupportedSyntax
+from symdiff.frontend.source import FunctionSource, read_source
+from symdiff.frontend.subset import check_subset
+from symdiff.ir.nodes import Atom, Const, Eqn, Function, Var
+from symdiff.rules import Composite, Rule, lookup_callable
+
+_BINOPS = {
+    ast.Add: "add", ast.Sub: "sub", ast.Mult: "mul", ast.Div: "truediv", ast.Pow: "pow",
+    ast.MatMult: "matmul", ast.Mod: "mod", ast.FloorDiv: "floordiv",
+}  # fmt: skip
+_UNARY = {ast.USub: "neg", ast.UAdd: "pos", ast.Not: "not_"}
+_COMPARE = {ast.Lt: "lt", ast.LtE: "le", ast.Gt: "gt", ast.GtE: "ge", ast.Eq: "eq", ast.NotEq: "ne"}
+_METHODS = {
+    "sum": np.sum, "mean": np.mean, "prod": np.prod, "max": np.max, "min": np.min, "var": np.var,
+    "std": np.std, "reshape": np.reshape, "ravel": np.ravel, "flatten": np.ravel, "squeeze": np.squeeze,
+    "transpose": np.transpose, "dot": np.dot, "clip": np.clip, "copy": np.copy, "swapaxes": np.swapaxes,
+}  # fmt: skip
+_PACKED_METHODS = {"reshape", "transpose"}  # x.reshape(3, 4) means x.reshape((3, 4))
+_ATTRIBUTES = {"shape": np.shape, "ndim": np.ndim, "size": np.size}
+_SCALARS = (int, float, bool, complex, np.number, np.bool_, str, type(None))
+
+
+@dataclass(frozen=True)
+class Pack:
+    """A tuple known at lowering time (a tuple literal, `*args`, a multi-value return)."""
+
+    items: tuple
+
+
+class Names:
+    """Unique IR names for one function: `x`, then `x~2`, `x~3` for later versions."""
+
+    def __init__(self) -> None:
+        self.used: set[str] = set()
+
+    def fresh(self, base: str) -> str:
+        name, k = base, 1
+        while name in self.used:
+            k += 1
+            name = f"{base}~{k}"
+        self.used.add(name)
+        return name
+
+
+class Lowering:
+    """Lowers one function body into a shared equation list."""
+
+    def __init__(self, source: FunctionSource, names: Names, body: list, stack: tuple, free: dict):
+        self.source = source
+        self.names = names
+        self.body = body
+        self.stack = stack + (source.node.name,)
+        self.free = free
+        self.env: dict[str, Any] = {}
+        self.params: set[str] = set()
+        self.statement: ast.stmt | None = None
+        self.target = "t"
+        self.counter = 0
+        self.result: Any = None
+        self.fixed_loc = None  # set when inlining derivative rules
+
+    # -- emission -----------------------------------------------------------
+
+    def where(self, node: ast.AST):
+        if self.fixed_loc is not None:
+            return self.fixed_loc
+        return self.source.location(node, self.statement)
+
+    def fail(self, message: str, node: ast.AST, hint: str | None = None) -> UnsupportedSyntax:
+        return UnsupportedSyntax(message, self.where(node), hint)
+
+    def temp_name(self) -> str:
+        self.counter += 1
+        return self.names.fresh(f"{self.target}_{self.counter}")
+
+    def emit(self, op: str, ins, static=(), node: ast.AST | None = None, name: str | None = None) -> Var:
+        out = Var(name, temp=False) if name else Var(self.temp_name(), temp=True)
+        loc = self.where(node or self.statement)
+        self.body.append(Eqn((out,), op, tuple(ins), tuple(static), loc))
+        return out
+
+    def atom(self, value: Any, node: ast.AST) -> Atom:
+        """Turn a lowering-time value into an IR atom (tuples become make_tuple)."""
+        if isinstance(value, (Var, Const)):
+            return value
+        if isinstance(value, Pack):
+            items = [self.atom(v, node) for v in value.items]
+            if all(isinstance(i, Const) for i in items):
+                return Const(tuple(i.value for i in items))
+            return self.emit("make_tuple", items, node=node)
+        if isinstance(value, (_SCALARS, slice, type(Ellipsis))) or isinstance(value, type):
+            return Const(value)
+        if isinstance(value, tuple):
+            return self.atom(Pack(value), node)
+        raise self.fail(f"{type(value).__name__} values cannot be used here", node)
+
+    # -- statements ---------------------------------------------------------
+
+    def run(self) -> Any:
+        for statement in self.source.node.body:
+            if self.result is not None:
+                raise self.fail("code after return is not supported", statement)
+            self.statement, self.counter = statement, 0
+            self.stmt(statement)
+        return self.result
+
+    def stmt(self, node: ast.stmt) -> None:
+        if isinstance(node, ast.Expr) and isinstance(node.value, ast.Constant):
+            return  # docstring
+        if isinstance(node, ast.Pass):
+            return
+        if isinstance(node, ast.Assign):
+            for target in node.targets:
+                self.assign(target, node.value, node)
+            return
+        if isinstance(node, ast.AugAssign):
+            return self.aug_assign(node)
+        if isinstance(node, ast.Return):
+            if node.value is None:
+                raise self.fail("a function to differentiate must return a value", node)
+            self.target = self.source.node.name if len(self.stack) == 1 and self.fixed_loc is None else self.target_hint
+            # A rule's results are renamed by the reverse transform, so keep them temporary.
+            self.result = self.expr(node.value, top=self.fixed_loc is None)
+            return
+        if isinstance(node, (ast.If, ast.For, ast.While)):
+            kind = {ast.If: "if statements", ast.For: "for loops", ast.While: "while loops"}[type(node)]
+            raise self.fail(f"{kind} are not supported yet", node, "see docs/limitations.md")
+        if isinstance(node, ast.Expr):
+            raise self.fail("expression statements have no effect on the result", node)
+        raise self.fail(f"{type(node).__name__} statements are not supported", node)
+
+    target_hint = "out"
+
+    def assign(self, target: ast.expr, value: ast.expr, node: ast.stmt) -> None:
+        if isinstance(target, ast.Name):
+            self.target = target.id
+            self.env[target.id] = self.expr(value, top=True)
+            return
+        if isinstance(target, (ast.Tuple, ast.List)):
+            self.target = "_".join(t.id for t in target.elts if isinstance(t, ast.Name)) or "t"
+            packed = self.expr(value)
+            self.unpack(target, packed, value)
+            return
+        if isinstance(target, ast.Subscript):
+            base = target.value.id if isinstance(target.value, ast.Name) else None
+            if base in self.params:
+                raise self.fail(
+                    f"in-place mutation of argument {base!r}", target, "copy it first: `x = np.copy(x)`"
+                )
+            raise self.fail("assignment into array elements is not supported yet", target)
+        raise self.fail(f"assignment to {type(target).__name__} is not supported", target)
+
+    def unpack(self, target: ast.expr, value: Any, node: ast.expr) -> None:
+        names = target.elts
+        if any(not isinstance(t, ast.Name) for t in names):
+            raise self.fail("only names can be unpacked into", target)
+        if isinstance(value, Pack):
+            if len(value.items) != len(names):
+                raise self.fail(f"cannot unpack {len(value.items)} values into {len(names)} names", target)
+            for name, item in zip(names, value.items):
+                self.env[name.id] = item
+            return
+        for k, name in enumerate(names):
+            self.target = name.id
+            self.env[name.id] = self.emit(
+                "getitem", [self.atom(value, node)], [("index", Const(k))], node, self.names.fresh(name.id)
+            )
+
+    def aug_assign(self, node: ast.AugAssign) -> None:
+        if not isinstance(node.target, ast.Name):
+            raise self.fail("augmented assignment into array elements is not supported yet", node.target)
+        name = node.target.id
+        if name in self.params and self.env.get(name) is self.initial.get(name):
+            raise self.fail(
+                f"in-place update of argument {name!r}",
+                node,
+                f"write `{name} = {name} {_op_text(node.op)} ...` so the caller's array is not changed",
+            )
+        self.assign(node.target, ast.BinOp(left=ast.Name(name, ast.Load()), op=node.op, right=node.value), node)
+
+    # -- expressions --------------------------------------------------------
+
+    def expr(self, node: ast.expr, top: bool = False) -> Any:
+        """Lower `node`; `top` names the final equation after the statement's target."""
+        name = self.names.fresh(self.target) if top else None
+        value = self._expr(node, name)
+        if top and isinstance(value, Var) and value.name != name and value.temp:
+            value = self._rename_last(value, name)
+        elif name and not (isinstance(value, Var) and value.name == name):
+            self.names.used.discard(name)
+        return value
+
+    def _rename_last(self, value: Var, name: str) -> Var:
+        last = self.body[-1] if self.body else None
+        if last is None or last.outs != (value,):
+            self.names.used.discard(name)
+            return value
+        renamed = Var(name)
+        self.body[-1] = Eqn((renamed,), last.op, last.ins, last.static, last.loc)
+        return renamed
+
+    def _expr(self, node: ast.expr, name: str | None) -> Any:
+        method = getattr(self, f"lower_{type(node).__name__}", None)
+        if method is None:
+            raise self.fail(f"{type(node).__name__} expressions are not supported", node)
+        return method(node, name)
+
+    def lower_Constant(self, node: ast.Constant, name):
+        return Const(node.value)
+
+    def lower_Name(self, node: ast.Name, name):
+        if node.id in self.env:
+            return self.env[node.id]
+        found, value = self.source.lookup(node.id)
+        if not found:
+            raise self.fail(f"name {node.id!r} is not defined", node)
+        return self.global_value(node.id, value, node)
+
+    def global_value(self, label: str, value: Any, node: ast.AST) -> Any:
+        if isinstance(value, _SCALARS):
+            return Const(value)
+        if isinstance(value, np.ndarray):
+            self.free.setdefault(label, value)
+            if self.free[label] is not value:
+                raise self.fail(f"two different module constants are named {label!r}", node)
+            return Var(label)
+        return value  # a module, function or other callable: resolved by calls
+
+    def lower_Attribute(self, node: ast.Attribute, name):
+        base = self._expr(node.value, None)
+        if isinstance(base, (Var, Const)) and not isinstance(base, Const) or isinstance(base, Var):
+            if node.attr == "T":
+                return self.emit("transpose", [base], [("axes", Const(None))], node, name)
+            if node.attr in _ATTRIBUTES:
+                return self.emit(_ATTRIBUTES[node.attr].__name__, [base], (), node, name)
+            raise self.fail(f"attribute .{node.attr} of an array is not supported", node)
+        if isinstance(base, Const):
+            raise self.fail(f"attribute .{node.attr} of a constant is not supported", node)
+        try:
+            value = getattr(base, node.attr)
+        except AttributeError:
+            raise self.fail(f"{_label(base)} has no attribute {node.attr!r}", node) from None
+        return self.global_value(node.attr, value, node)
+
+    def lower_Tuple(self, node, name):
+        return Pack(tuple(self._expr(e, None) for e in node.elts))
+
+    lower_List = lower_Tuple
+
+    def lower_Starred(self, node, name):
+        raise self.fail("starred expressions are only supported in call arguments", node)
+
+    def lower_BinOp(self, node: ast.BinOp, name):
+        op = _BINOPS.get(type(node.op))
+        if op is None:
+            raise self.fail(f"the operator {_op_text(node.op)} is not supported", node)
+        left = self.atom(self._expr(node.left, None), node.left)
+        right = self.atom(self._expr(node.right, None), node.right)
+        return self.emit(op, [left, right], (), node, name)
+
+    def lower_UnaryOp(self, node: ast.UnaryOp, name):
+        op = _UNARY.get(type(node.op))
+        if op is None:
+            raise self.fail(f"the operator {type(node.op).__name__} is not supported", node)
+        operand = self.atom(self._expr(node.operand, None), node.operand)
+        if isinstance(operand, Const) and op == "neg" and isinstance(operand.value, (int, float)):
+            return Const(-operand.value)
+        return self.emit(op, [operand], (), node, name)
+
+    def lower_Compare(self, node: ast.Compare, name):
+        left = self.atom(self._expr(node.left, None), node.left)
+        result = None
+        for op, right_node in zip(node.ops, node.comparators):
+            if type(op) not in _COMPARE:
+                raise self.fail(f"the comparison {type(op).__name__} is not supported", node)
+            right = self.atom(self._expr(right_node, None), right_node)
+            last = op is node.ops[-1] and result is None
+            test = self.emit(_COMPARE[type(op)], [left, right], (), node, name if last else None)
+            result = test if result is None else self.emit("and_", [result, test], (), node, name)
+            left = right
+        return result
+
+    def lower_BoolOp(self, node: ast.BoolOp, name):
+        op = "and_" if isinstance(node.op, ast.And) else "or_"
+        values = [self.atom(self._expr(v, None), v) for v in node.values]
+        result = values[0]
+        for k, value in enumerate(values[1:], 2):
+            result = self.emit(op, [result, value], (), node, name if k == len(values) else None)
+        return result
+
+    def lower_Subscript(self, node: ast.Subscript, name):
+        base = self._expr(node.value, None)
+        index = self.index(node.slice)
+        if isinstance(base, Pack):
+            if not isinstance(index, Const) or not isinstance(index.value, (int, slice)):
+                raise self.fail("a tuple can only be indexed by a constant", node)
+            picked = base.items[index.value]
+            return Pack(picked) if isinstance(index.value, slice) else picked
+        base = self.atom(base, node.value)
+        return self.emit("getitem", [base], [("index", index)], node, name)
+
+    def index(self, node: ast.expr) -> Atom:
+        if isinstance(node, ast.Tuple):
+            items = [self.index_item(e) for e in node.elts]
+            return self.atom(Pack(tuple(items)), node)
+        return self.index_item(node)
+
+    def index_item(self, node: ast.expr) -> Atom:
+        if isinstance(node, ast.Slice):
+            parts = [Const(None) if p is None else self.atom(self._expr(p, None), p) for p in (node.lower, node.upper, node.step)]
+            if all(isinstance(p, Const) for p in parts):
+                return Const(slice(*(p.value for p in parts)))
+            return self.emit("make_slice", parts, (), node)
+        return self.atom(self._expr(node, None), node)
+
+    def lower_IfExp(self, node, name):
+        raise self.fail("conditional expressions are not supported yet", node, "use np.where(cond, a, b)")
+
+    def lower_Call(self, node: ast.Call, name):
+        func = node.func
+        if isinstance(func, ast.Attribute):
+            base = self._expr(func.value, None)
+            if isinstance(base, Var):
+                return self.method_call(base, func.attr, node, name)
+            callee = self.lower_Attribute(func, None) if not isinstance(base, Var) else None
+        else:
+            callee = self._expr(func, None)
+        args = self.call_args(node)
+        kwargs = {kw.arg: self._expr(kw.value, None) for kw in node.keywords if kw.arg is not None}
+        if any(kw.arg is None for kw in node.keywords):
+            raise self.fail("**kwargs in calls are not supported", node)
+        return self.apply(callee, args, kwargs, node, name)
+
+    def call_args(self, node: ast.Call) -> list:
+        args: list = []
+        for arg in node.args:
+            if isinstance(arg, ast.Starred):
+                value = self._expr(arg.value, None)
+                if not isinstance(value, Pack):
+                    raise self.fail("only tuples known at build time can be unpacked with *", arg)
+                args.extend(value.items)
+            else:
+                args.append(self._expr(arg, None))
+        return args
+
+    def method_call(self, base: Var, method: str, node: ast.Call, name):
+        func = _METHODS.get(method)
+        if func is None:
+            raise self.fail(f"the array method .{method}() is not supported", node.func)
+        args = self.call_args(node)
+        if method in _PACKED_METHODS and len(args) > 1:
+            args = [Pack(tuple(args))]
+        kwargs = {kw.arg: self._expr(kw.value, None) for kw in node.keywords}
+        return self.apply(func, [base, *args], kwargs, node, name)
+
+    # -- calls ----------------------------------------------------------------
+
+    def apply(self, callee: Any, args: list, kwargs: dict, node: ast.Call, name):
+        if callee in (np.array, np.asarray):
+            return self.array_call(args, kwargs, node, name)
+        entry = lookup_callable(callee)
+        if isinstance(entry, Rule):
+            return self.apply_rule(entry, args, kwargs, node, name)
+        if isinstance(entry, Composite):
+            return self.inline(entry.impl, args, kwargs, node, name)
+        if callee is range:
+            raise self.fail("range() is only supported as the iterable of a for loop", node)
+        if callable(callee) and (hasattr(callee, "__symdiff_source__") or _has_source(callee)):
+            return self.inline(callee, args, kwargs, node, name)
+        label = _label(callee)
+        raise NoDerivative(
+            f"no derivative rule for {label} and its source cannot be read",
+            self.where(node),
+            f"register one with @symdiff.register_derivative({label})",
+        )
+
+    def array_call(self, args, kwargs, node, name):
+        if len(args) != 1 or kwargs:
+            raise self.fail("np.array(...) takes one argument here", node)
+        if isinstance(args[0], Pack):
+            return self.apply(np.stack, [args[0]], {}, node, name)
+        return self.apply(np.copy, args, {}, node, name)
+
+    def apply_rule(self, rule: Rule, args: list, kwargs: dict, node: ast.Call, name):
+        if not rule.differentiable or not (rule.params or rule.variadic):
+            ins = [self.atom(a, node) for a in args]
+            static = [(k, self.atom(v, node)) for k, v in kwargs.items()]
+            return self.emit(rule.op, ins, static, node, name)
+        if rule.variadic:
+            if not args or not isinstance(args[0], Pack):
+                raise self.fail(f"{rule.path} expects a list or tuple of arrays", node)
+            operands, args = list(args[0].items), args[1:]
+        else:
+            operands = []
+        order = list(rule.params if not rule.variadic else ()) + list(rule.static)
+        if len(args) > len(order):
+            raise self.fail(f"{rule.path} takes at most {len(order)} positional arguments here", node)
+        bound = dict(zip(order, args))
+        for key, value in kwargs.items():
+            if key not in order or key in bound:
+                raise self.fail(f"{rule.path}() does not support the keyword {key!r} here", node)
+            bound[key] = value
+        defaults = dict(rule.defaults)
+        missing = [p for p in order if p not in bound and p not in defaults]
+        if missing:
+            raise self.fail(f"{rule.path}() is missing the argument {missing[0]!r}", node)
+        ins = [self.atom(a, node) for a in operands] + [self.atom(bound[p], node) for p in rule.params if not rule.variadic]
+        static = [(s, self.atom(bound.get(s, defaults.get(s)), node)) for s in rule.static]
+        if rule.check is not None:
+            try:
+                rule.check(dict(static))
+            except SymdiffError as error:
+                raise error.located(self.where(node)) from None
+        return self.emit(rule.op, ins, static, node, name)
+
+    def inline(self, func: Any, args: list, kwargs: dict, node: ast.Call, name):
+        label = _label(func)
+        try:
+            source = read_source(func)
+        except SymdiffError as error:
+            raise error.located(self.where(node)) from None
+        if source.node.name in self.stack and not isinstance(lookup_callable(func), Composite):
+            raise self.fail(f"recursive call to {source.node.name}() is not supported", node)
+        check_subset(source)
+        callee = Lowering(source, self.names, self.body, self.stack, self.free)
+        callee.target_hint = self.target
+        callee.bind(args, kwargs, self.where(node), label)
+        result = callee.run()
+        if result is None:
+            raise self.fail(f"{label}() returns no value", node)
+        if name and isinstance(result, Var) and result.temp and self.body and self.body[-1].outs == (result,):
+            last = self.body[-1]
+            self.body[-1] = Eqn((Var(name),), last.op, last.ins, last.static, last.loc)
+            return Var(name)
+        return result
+
+    def bind(self, args: list, kwargs: dict, where, label: str) -> None:
+        spec = self.source.node.args
+        params = [a.arg for a in spec.args]
+        defaults = dict(zip(params[len(params) - len(spec.defaults):], spec.defaults))
+        defaults.update({a.arg: d for a, d in zip(spec.kwonlyargs, spec.kw_defaults) if d is not None})
+        if spec.vararg is not None:
+            self.env[spec.vararg.arg] = Pack(tuple(args[len(params):]))
+            args = args[: len(params)]
+            params = params + [a.arg for a in spec.kwonlyargs]
+        if len(args) > len(params):
+            raise UnsupportedSyntax(f"{label}() takes {len(params)} arguments, got {len(args)}", where)
+        bound = dict(zip(params, args))
+        for key, value in kwargs.items():
+            if key not in params or key in bound:
+                raise UnsupportedSyntax(f"{label}() got an unexpected argument {key!r}", where)
+            bound[key] = value
+        for param in params:
+            if param not in bound:
+                if param not in defaults:
+                    raise UnsupportedSyntax(f"{label}() is missing the argument {param!r}", where)
+                bound[param] = self._expr(defaults[param], None)
+        self.env.update(bound)
+        self.params = set(params)
+        self.initial = dict(bound)
+
+
+def _has_source(func: Any) -> bool:
+    import inspect
+
+    return inspect.isfunction(func)
+
+
+def _label(value: Any) -> str:
+    module = getattr(value, "__module__", None) or ""
+    name = getattr(value, "__qualname__", None) or getattr(value, "__name__", None) or type(value).__name__
+    short = {"numpy": "np", "math": "math"}.get(module.split(".")[0], module)
+    return f"{short}.{name}" if short else name
+
+
+def _op_text(op: ast.operator) -> str:
+    return {
+        ast.Add: "+", ast.Sub: "-", ast.Mult: "*", ast.Div: "/", ast.Pow: "**", ast.MatMult: "@",
+        ast.Mod: "%", ast.FloorDiv: "//", ast.BitAnd: "&", ast.BitOr: "|", ast.BitXor: "^",
+        ast.LShift: "<<", ast.RShift: ">>",
+    }.get(type(op), type(op).__name__)  # fmt: skip
+
+
+def lower_source(source: FunctionSource, names: Names | None = None) -> Function:
+    """Lower a parsed function; its parameters become the Function's parameters."""
+    check_subset(source)
+    names = names or Names()
+    body: list[Eqn] = []
+    free: dict[str, Any] = {}
+    lowering = Lowering(source, names, body, (), free)
+    spec = source.node.args
+    params = [a.arg for a in spec.args]
+    for param in params:
+        names.fresh(param)
+    lowering.env = {p: Var(p) for p in params}
+    lowering.params = set(params)
+    lowering.initial = dict(lowering.env)
+    result = lowering.run()
+    if result is None:
+        raise UnsupportedSyntax("a function to differentiate must return a value", source.location(source.node))
+    if isinstance(result, Pack):
+        result = tuple(lowering.atom(item, source.node) for item in result.items)
+    else:
+        result = lowering.atom(result, source.node)
+    defaults = tuple(
+        (p, ast.literal_eval(d)) for p, d in zip(params[len(params) - len(spec.defaults):], spec.defaults)
+    )
+    for name in free:
+        names.used.add(name)
+    return Function(
+        name=source.node.name,
+        params=tuple(Var(p) for p in params),
+        body=tuple(body),
+        result=result,
+        defaults=defaults,
+        free=tuple(sorted(free.items(), key=lambda kv: kv[0])),
+    )
+
+
+def lower_function(func: Any) -> Function:
+    """Read, check and lower `func`: the frontend's one entry point."""
+    return lower_source(read_source(func))
+
+
+__all__ = ["Names", "lower_function", "lower_source", "math", "operator"]

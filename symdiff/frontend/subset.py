@@ -1,0 +1,60 @@
+"""The supported subset, as an allow-list over `ast` node types.
+
+`check_subset(source)` walks a function once before lowering and rejects the
+first construct outside the subset with an `UnsupportedSyntax` error that
+names the construct and points at it. Semantic checks (unknown names,
+mutation of arguments, calls without rules) happen during lowering.
+"""
+
+from __future__ import annotations
+
+import ast
+
+from symdiff.errors import UnsupportedSyntax
+from symdiff.frontend.source import FunctionSource
+
+_REJECTED: dict[type, tuple[str, str]] = {
+    ast.Lambda: ("lambda expressions", "define a named function with `def`"),
+    ast.ClassDef: ("class definitions", "define classes outside the differentiated function"),
+    ast.Try: ("try/except", "remove the try block; symdiff differentiates straight-line code"),
+    ast.With: ("with statements", "move the with block outside the differentiated function"),
+    ast.AsyncWith: ("async with statements", ""),
+    ast.GeneratorExp: ("generator expressions", "use np.sum over an array instead"),
+    ast.ListComp: ("list comprehensions", "use a for loop over range(...) or NumPy ops"),
+    ast.SetComp: ("set comprehensions", ""),
+    ast.DictComp: ("dict comprehensions", ""),
+    ast.Dict: ("dict literals", ""),
+    ast.Set: ("set literals", ""),
+    ast.Global: ("global statements", "pass the value as an argument instead"),
+    ast.Nonlocal: ("nonlocal statements", "pass the value as an argument instead"),
+    ast.Yield: ("yield (generators)", "return a value instead"),
+    ast.YieldFrom: ("yield from (generators)", ""),
+    ast.Await: ("await", ""),
+    ast.Raise: ("raise statements", ""),
+    ast.Assert: ("assert statements", ""),
+    ast.Delete: ("del statements", ""),
+    ast.Import: ("import statements", "import at module level"),
+    ast.ImportFrom: ("import statements", "import at module level"),
+    ast.FunctionDef: ("nested function definitions", "define helper functions at module level"),
+    ast.AsyncFunctionDef: ("async functions", ""),
+    ast.NamedExpr: ("assignment expressions (:=)", ""),
+    ast.JoinedStr: ("f-strings", ""),
+    ast.Match: ("match statements", "use if/elif/else"),
+    ast.AnnAssign: ("annotated assignments", "drop the annotation"),
+}
+
+
+def check_subset(source: FunctionSource) -> None:
+    """Raise `UnsupportedSyntax` at the first construct outside the subset."""
+    args = source.node.args
+    if args.vararg or args.kwarg or args.kwonlyargs or args.posonlyargs:
+        raise UnsupportedSyntax(
+            "only plain positional parameters (with defaults) are supported",
+            source.location(source.node),
+        )
+    for statement in source.node.body:
+        for node in ast.walk(statement):
+            rejected = _REJECTED.get(type(node))
+            if rejected is not None:
+                what, hint = rejected
+                raise UnsupportedSyntax(f"{what} are not supported", source.location(node), hint or None)

@@ -1,0 +1,32 @@
+"""The optimisation pipeline, written out in one place.
+
+Passes run in this order until the program stops changing (compared as IR
+values, not printed text): fold constants, simplify, share common
+subexpressions, drop dead code. Set `verify_each=True` (the test suite does)
+to check the IR invariants after every pass.
+"""
+
+from __future__ import annotations
+
+from symdiff.ir.nodes import Function
+from symdiff.ir.verify import verify
+from symdiff.optimize.cse import cse
+from symdiff.optimize.dce import dce
+from symdiff.optimize.fold import fold
+from symdiff.optimize.simplify import simplify
+
+PASSES = (fold, simplify, cse, dce)
+verify_each = False
+
+
+def optimize(function: Function, max_rounds: int = 8) -> Function:
+    """Run `PASSES` to a fixed point (at most `max_rounds` rounds)."""
+    for _ in range(max_rounds):
+        before = function
+        for transform in PASSES:
+            function = transform(function)
+            if verify_each:
+                verify(function)
+        if function == before:
+            break
+    return function

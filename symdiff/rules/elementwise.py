@@ -1,0 +1,202 @@
+"""Elementwise rules: arithmetic operators and NumPy ufuncs.
+
+Every rule here is flagged `elementwise`, so the reverse transform wraps each
+cotangent in `sum_to(..., np.shape(arg))` to undo broadcasting; the rules state
+only the calculus. Rules reuse the forward value `out` where that saves a
+transcendental (exp, tanh, sqrt). Checked against SymPy in tests/rules.
+"""
+
+from __future__ import annotations
+
+import math
+import operator
+
+import numpy as np
+
+from symdiff.rules.registry import register_derivative, register_nondiff
+
+
+@register_derivative(np.add, op="add", elementwise=True, aliases=(operator.add,))
+def add_vjp(g, out, x1, x2):
+    return g, g
+
+
+@register_derivative(np.subtract, op="sub", elementwise=True, aliases=(operator.sub,))
+def sub_vjp(g, out, x1, x2):
+    return g, -g
+
+
+@register_derivative(np.multiply, op="mul", elementwise=True, aliases=(operator.mul,))
+def mul_vjp(g, out, x1, x2):
+    return g * x2, g * x1
+
+
+@register_derivative(np.true_divide, op="truediv", elementwise=True, aliases=(operator.truediv, np.divide))
+def truediv_vjp(g, out, x1, x2):
+    return g / x2, -g * out / x2
+
+
+@register_derivative(np.power, op="pow", elementwise=True, aliases=(operator.pow, math.pow))
+def pow_vjp(g, out, x1, x2):
+    # d/dx2 needs log(x1): only computed when x2 is differentiated.
+    return g * x2 * x1 ** (x2 - 1), g * out * np.log(x1)
+
+
+@register_derivative(np.negative, op="neg", elementwise=True, aliases=(operator.neg,))
+def neg_vjp(g, out, x):
+    return -g
+
+
+@register_derivative(np.positive, op="pos", elementwise=True, aliases=(operator.pos,))
+def pos_vjp(g, out, x):
+    return g
+
+
+@register_derivative(np.mod, op="mod", elementwise=True, aliases=(operator.mod, np.remainder))
+def mod_vjp(g, out, x1, x2):
+    return g, -g * np.floor(x1 / x2)
+
+
+@register_derivative(np.exp, elementwise=True, aliases=(math.exp,))
+def exp_vjp(g, out, x):
+    return g * out
+
+
+@register_derivative(np.log, elementwise=True, aliases=(math.log,))
+def log_vjp(g, out, x):
+    return g / x
+
+
+@register_derivative(np.log1p, elementwise=True, aliases=(math.log1p,))
+def log1p_vjp(g, out, x):
+    return g / (1.0 + x)
+
+
+@register_derivative(np.expm1, elementwise=True, aliases=(math.expm1,))
+def expm1_vjp(g, out, x):
+    return g * (out + 1.0)
+
+
+@register_derivative(np.sqrt, elementwise=True, aliases=(math.sqrt,))
+def sqrt_vjp(g, out, x):
+    return g * 0.5 / out
+
+
+@register_derivative(np.square, elementwise=True)
+def square_vjp(g, out, x):
+    return g * 2.0 * x
+
+
+@register_derivative(np.sin, elementwise=True, aliases=(math.sin,))
+def sin_vjp(g, out, x):
+    return g * np.cos(x)
+
+
+@register_derivative(np.cos, elementwise=True, aliases=(math.cos,))
+def cos_vjp(g, out, x):
+    return -g * np.sin(x)
+
+
+@register_derivative(np.tan, elementwise=True, aliases=(math.tan,))
+def tan_vjp(g, out, x):
+    return g * (1.0 + out * out)
+
+
+@register_derivative(np.arcsin, elementwise=True, aliases=(math.asin,))
+def arcsin_vjp(g, out, x):
+    return g / np.sqrt(1.0 - x * x)
+
+
+@register_derivative(np.arccos, elementwise=True, aliases=(math.acos,))
+def arccos_vjp(g, out, x):
+    return -g / np.sqrt(1.0 - x * x)
+
+
+@register_derivative(np.arctan, elementwise=True, aliases=(math.atan,))
+def arctan_vjp(g, out, x):
+    return g / (1.0 + x * x)
+
+
+@register_derivative(np.arctan2, elementwise=True, aliases=(math.atan2,))
+def arctan2_vjp(g, out, x1, x2):
+    return g * x2 / (x1 * x1 + x2 * x2), -g * x1 / (x1 * x1 + x2 * x2)
+
+
+@register_derivative(np.sinh, elementwise=True, aliases=(math.sinh,))
+def sinh_vjp(g, out, x):
+    return g * np.cosh(x)
+
+
+@register_derivative(np.cosh, elementwise=True, aliases=(math.cosh,))
+def cosh_vjp(g, out, x):
+    return g * np.sinh(x)
+
+
+@register_derivative(np.tanh, elementwise=True, aliases=(math.tanh,))
+def tanh_vjp(g, out, x):
+    # Reuses the forward value; tests use an absolute tolerance where tanh saturates.
+    return g * (1.0 - out) * (1.0 + out)
+
+
+@register_derivative(np.absolute, op="abs", elementwise=True, path="np.abs", aliases=(abs, math.fabs, np.fabs))
+def abs_vjp(g, out, x):
+    return g * np.sign(x)
+
+
+@register_derivative(np.maximum, elementwise=True, aliases=(max,))
+def maximum_vjp(g, out, x1, x2):
+    # Ties split the cotangent evenly, as JAX does.
+    return g * ((x1 > x2) + 0.5 * (x1 == x2)), g * ((x2 > x1) + 0.5 * (x1 == x2))
+
+
+@register_derivative(np.minimum, elementwise=True, aliases=(min,))
+def minimum_vjp(g, out, x1, x2):
+    return g * ((x1 < x2) + 0.5 * (x1 == x2)), g * ((x2 < x1) + 0.5 * (x1 == x2))
+
+
+@register_derivative(np.where, elementwise=True)
+def where_vjp(g, out, condition, x, y):
+    return None, np.where(condition, g, 0.0), np.where(condition, 0.0, g)
+
+
+@register_derivative(np.clip, elementwise=True)
+def clip_vjp(g, out, a, a_min, a_max):
+    inside = (a >= a_min) * (a <= a_max)
+    return g * inside, g * (a < a_min), g * (a > a_max)
+
+
+@register_derivative(np.logaddexp, elementwise=True)
+def logaddexp_vjp(g, out, x1, x2):
+    return g * np.exp(x1 - out), g * np.exp(x2 - out)
+
+
+@register_derivative(float, op="float", elementwise=True, path="float")
+def float_vjp(g, out, x):
+    return g
+
+
+# Piecewise-constant functions and predicates: zero derivative by structure.
+for _func, _op, _aliases in [
+    (np.sign, "sign", ()),
+    (np.floor, "floor", (math.floor,)),
+    (np.ceil, "ceil", (math.ceil,)),
+    (np.round, "round", ()),
+    (np.floor_divide, "floordiv", (operator.floordiv,)),
+    (np.less, "lt", (operator.lt,)),
+    (np.less_equal, "le", (operator.le,)),
+    (np.greater, "gt", (operator.gt,)),
+    (np.greater_equal, "ge", (operator.ge,)),
+    (np.equal, "eq", (operator.eq,)),
+    (np.not_equal, "ne", (operator.ne,)),
+    (np.logical_and, "logical_and", ()),
+    (np.logical_or, "logical_or", ()),
+    (np.logical_not, "logical_not", ()),
+    (np.isnan, "isnan", (math.isnan,)),
+    (np.isfinite, "isfinite", (math.isfinite,)),
+    (operator.not_, "not_", ()),
+    (operator.and_, "and_", ()),
+    (operator.or_, "or_", ()),
+    (int, "int", ()),
+    (bool, "bool", ()),
+]:
+    register_nondiff(_func, op=_op, aliases=_aliases, path=None if _op not in ("int", "bool") else _op)

@@ -1,0 +1,62 @@
+"""Reduction rules: sum, mean, prod, max, min (with `axis` and `keepdims`).
+
+The cotangent is put back as length-1 axes with `keepdims_shape` and then
+broadcast; `var`, `std` and `linalg.norm` are composites of these.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from symdiff.rules.registry import register_composite, register_derivative
+from symdiff.rules.shapes import keepdims_shape
+
+
+@register_derivative(np.sum, static=("axis", "keepdims"))
+def sum_vjp(g, out, a, axis=None, keepdims=False):
+    return np.broadcast_to(np.reshape(g, keepdims_shape(np.shape(a), axis)), np.shape(a))
+
+
+@register_derivative(np.mean, static=("axis", "keepdims"))
+def mean_vjp(g, out, a, axis=None, keepdims=False):
+    g_kept = np.reshape(g, keepdims_shape(np.shape(a), axis))
+    return np.broadcast_to(g_kept / (np.size(a) / np.size(out)), np.shape(a))
+
+
+@register_derivative(np.prod, static=("axis", "keepdims"))
+def prod_vjp(g, out, a, axis=None, keepdims=False):
+    # out / a: exact where no element of `a` is zero (docs/limitations.md).
+    kept = keepdims_shape(np.shape(a), axis)
+    return np.reshape(g, kept) * np.reshape(out, kept) / a
+
+
+@register_derivative(np.max, static=("axis", "keepdims"), aliases=(np.amax,))
+def max_vjp(g, out, a, axis=None, keepdims=False):
+    # Ties share the cotangent evenly, as in JAX.
+    kept = keepdims_shape(np.shape(a), axis)
+    hit = a == np.reshape(out, kept)
+    return np.reshape(g, kept) * hit / np.sum(hit, axis=axis, keepdims=True)
+
+
+@register_derivative(np.min, static=("axis", "keepdims"), aliases=(np.amin,))
+def min_vjp(g, out, a, axis=None, keepdims=False):
+    kept = keepdims_shape(np.shape(a), axis)
+    hit = a == np.reshape(out, kept)
+    return np.reshape(g, kept) * hit / np.sum(hit, axis=axis, keepdims=True)
+
+
+@register_composite(np.var)
+def var(a, axis=None, keepdims=False):
+    centred = a - np.mean(a, axis=axis, keepdims=True)
+    return np.mean(centred * centred, axis=axis, keepdims=keepdims)
+
+
+@register_composite(np.std)
+def std(a, axis=None, keepdims=False):
+    return np.sqrt(np.var(a, axis=axis, keepdims=keepdims))
+
+
+@register_composite(np.linalg.norm)
+def norm(x, ord=None, axis=None, keepdims=False):
+    # Only the 2-norm / Frobenius norm; the frontend rejects other `ord`s.
+    return np.sqrt(np.sum(x * x, axis=axis, keepdims=keepdims))

@@ -1,0 +1,212 @@
+"""The derivative table: a mapping from op name to a small `Rule` record.
+
+A rule's `vjp` is an ordinary function in the supported subset with signature
+`(g, out, *primal_args, **static) -> cotangent(s)`: one cotangent per positional
+primal argument, `None` where an argument gets none. Because it is plain NumPy,
+the reverse transform inlines its body (lowered once by the frontend) and
+symdiff can differentiate the result again. The vjp's own signature doubles as
+the op's call signature: positional names after `g, out` are the operands, and
+the names in `static` are never differentiated (axis, keepdims, shape).
+
+Built-in rules use `register_derivative`, the same function users call. This
+module imports only `symdiff.errors`.
+"""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from symdiff.errors import DuplicateRule, NoDerivative
+
+
+@dataclass(frozen=True)
+class Rule:
+    """One primitive: how to call it, how to print it, how to differentiate it.
+
+    `vjp is None` means the op's outputs have zero derivative by structure
+    (constructors, comparisons, shape queries). `vjp_each` is used instead of
+    `vjp` by variadic ops (`concatenate`): it returns the cotangent of operand
+    `k`. `elementwise` ops get every cotangent summed back to its operand's
+    shape by the reverse transform, and may be loop-fused by compiled backends.
+    """
+
+    op: str
+    func: Callable
+    path: str
+    vjp: Callable | None = None
+    params: tuple[str, ...] = ()
+    static: tuple[str, ...] = ()
+    defaults: tuple[tuple[str, Any], ...] = ()
+    variadic: bool = False
+    elementwise: bool = False
+    vjp_each: Callable | None = None
+    helper: bool = False  # defined in symdiff.rules, copied into standalone modules
+    check: Callable | None = field(default=None, compare=False)
+
+    @property
+    def differentiable(self) -> bool:
+        return self.vjp is not None or self.vjp_each is not None
+
+
+@dataclass(frozen=True)
+class Composite:
+    """A callable lowered by inlining `impl`, a function in the supported subset."""
+
+    func: Callable
+    impl: Callable
+
+
+RULES: dict[str, Rule] = {}
+_BY_FUNC: dict[Any, Rule | Composite] = {}
+
+
+def _key(func: Any) -> Any:
+    try:
+        hash(func)
+        return func
+    except TypeError:
+        return id(func)
+
+
+def default_path(func: Callable) -> str:
+    """How generated code spells `func`: `np.tanh`, `np.linalg.norm`, or a helper's name."""
+    name = getattr(func, "__name__", str(func))
+    module = getattr(func, "__module__", None) or "numpy"
+    if module.startswith("numpy"):
+        sub = module.split(".")[1:2]
+        if sub and sub[0] in ("linalg", "fft", "random"):
+            return f"np.{sub[0]}.{name}"
+        return f"np.{name}"
+    return name
+
+
+def _signature(vjp: Callable, static: tuple[str, ...]):
+    sig = inspect.signature(vjp)
+    names = list(sig.parameters)[2:]
+    variadic = any(p.kind is p.VAR_POSITIONAL for p in sig.parameters.values())
+    params = tuple(
+        n for n in names if n not in static and sig.parameters[n].kind is not inspect.Parameter.VAR_POSITIONAL
+    )
+    defaults = tuple(
+        (n, sig.parameters[n].default)
+        for n in names
+        if sig.parameters[n].default is not inspect.Parameter.empty
+    )
+    return params, defaults, variadic
+
+
+def _add(rule: Rule, aliases: tuple = ()) -> Rule:
+    if rule.op in RULES:
+        raise DuplicateRule(
+            f"a rule for {rule.op!r} is already registered",
+            hint="each op has one rule; pass op=... to register under a new name",
+        )
+    RULES[rule.op] = rule
+    for func in (rule.func, *aliases):
+        _BY_FUNC.setdefault(_key(func), rule)
+    return rule
+
+
+def register_derivative(
+    func: Callable,
+    *,
+    op: str | None = None,
+    static: tuple[str, ...] = (),
+    elementwise: bool = False,
+    path: str | None = None,
+    aliases: tuple = (),
+    each: bool = False,
+    helper: bool = False,
+    check: Callable | None = None,
+) -> Callable[[Callable], Callable]:
+    """Register the vector-Jacobian product of `func`; use as a decorator.
+
+    Example::
+
+        @symdiff.register_derivative(np.tanh, elementwise=True)
+        def tanh_vjp(g, out, x):
+            return g * (1.0 - out) * (1.0 + out)
+
+    The body must stay inside the supported subset so that generated code can
+    be differentiated again. `each=True` registers `vjp(g, out, k, *args)`
+    returning the cotangent of the `k`-th of a variable number of operands.
+    `check(static_dict)` may raise to reject static arguments at build time.
+    """
+
+    def add(vjp: Callable) -> Callable:
+        target = _without_k(vjp) if each else vjp
+        params, defaults, variadic = _signature(target, tuple(static))
+        _add(
+            Rule(
+                op=op or func.__name__,
+                func=func,
+                path=path or default_path(func),
+                vjp=None if each else vjp,
+                vjp_each=vjp if each else None,
+                params=params,
+                static=tuple(static),
+                defaults=defaults,
+                variadic=variadic,
+                elementwise=elementwise,
+                helper=helper,
+                check=check,
+            ),
+            tuple(aliases),
+        )
+        return vjp
+
+    return add
+
+
+def _without_k(vjp: Callable) -> Callable:
+    """A stand-in whose signature is `vjp`'s without the operand index `k`."""
+    sig = inspect.signature(vjp)
+    params = list(sig.parameters.values())
+    stub = lambda *a, **k: None  # noqa: E731 - only its signature is read
+    stub.__signature__ = sig.replace(parameters=params[:2] + params[3:])
+    return stub
+
+
+def register_nondiff(
+    func: Callable,
+    *,
+    op: str | None = None,
+    path: str | None = None,
+    aliases: tuple = (),
+    helper: bool = False,
+) -> Callable:
+    """Declare `func` as having zero derivative by structure (constructors, comparisons)."""
+    _add(
+        Rule(op=op or func.__name__, func=func, path=path or default_path(func), helper=helper),
+        tuple(aliases),
+    )
+    return func
+
+
+def register_composite(func: Callable) -> Callable[[Callable], Callable]:
+    """Lower calls to `func` by inlining `impl`, written in the supported subset."""
+
+    def add(impl: Callable) -> Callable:
+        _BY_FUNC[_key(func)] = Composite(func, impl)
+        return impl
+
+    return add
+
+
+def lookup_callable(func: Any) -> Rule | Composite | None:
+    """The rule or composite for a Python callable, or None if it has none."""
+    try:
+        return _BY_FUNC.get(_key(func))
+    except TypeError:
+        return None
+
+
+def rule(op: str) -> Rule:
+    """The rule for `op`; a missing op is a symdiff bug surfaced as NoDerivative."""
+    try:
+        return RULES[op]
+    except KeyError:
+        raise NoDerivative(f"no rule is registered for op {op!r}") from None

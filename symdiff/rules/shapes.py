@@ -1,0 +1,125 @@
+"""Shape helpers that generated code calls: the only helpers rules may use.
+
+Each is a primitive in the rule table (linear ones in transpose pairs:
+`sum_to` <-> `np.broadcast_to`, `scatter_add` <-> getitem, `axis_slice` <->
+`axis_pad`), so generated code that calls them can be differentiated again.
+Pure shape functions (`keepdims_shape`, `concat_offset`) read only shapes and
+have zero derivative. Their source is copied verbatim into standalone modules,
+so each must depend on NumPy alone.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from symdiff.errors import NonScalarOutput
+
+
+def sum_to(x, shape):
+    """Sum `x` down to `shape`, undoing NumPy broadcasting."""
+    if np.shape(x) == tuple(shape):
+        return x
+    lead = np.ndim(x) - len(shape)
+    axes = tuple(range(lead)) + tuple(
+        lead + i for i, n in enumerate(shape) if n == 1 and np.shape(x)[lead + i] != 1
+    )
+    total = np.sum(x, axis=axes, keepdims=False)
+    return np.reshape(total, shape)
+
+
+def keepdims_shape(shape, axis):
+    """`shape` with the reduced `axis` (int, tuple or None) kept as length 1."""
+    if axis is None:
+        return (1,) * len(shape)
+    axes = axis if isinstance(axis, tuple) else (axis,)
+    axes = [a % len(shape) for a in axes]
+    return tuple(1 if i in axes else n for i, n in enumerate(shape))
+
+
+def grad_seed(y):
+    """The cotangent 1 for a scalar output; `grad` needs a scalar."""
+    if np.ndim(y) != 0:
+        raise NonScalarOutput(
+            f"grad needs a scalar output, got shape {np.shape(y)}; "
+            "use vjp for non-scalar outputs, or jacobian for the full matrix"
+        )
+    return np.ones((), dtype=np.result_type(y, 1.0))[()]
+
+
+def scatter_add(g, shape, index):
+    """Zeros of `shape` with `g` added at `index` (repeated integer indices add up)."""
+    out = np.zeros(shape, dtype=np.result_type(g))
+    items = index if isinstance(index, tuple) else (index,)
+    if any(isinstance(i, (np.ndarray, list)) and np.asarray(i).dtype != bool for i in items):
+        np.add.at(out, index, g)
+    else:
+        out[index] += g
+    return out
+
+
+def axis_slice(x, start, stop, axis):
+    """`x` restricted to `start:stop` along `axis`."""
+    index = [slice(None)] * np.ndim(x)
+    index[axis] = slice(start, stop)
+    return x[tuple(index)]
+
+
+def axis_pad(x, start, total, axis):
+    """Zeros of length `total` along `axis` with `x` placed from `start` (axis_slice's transpose)."""
+    shape = list(np.shape(x))
+    stop = start + shape[axis]
+    shape[axis] = total
+    out = np.zeros(shape, dtype=np.result_type(x))
+    index = [slice(None)] * len(shape)
+    index[axis] = slice(start, stop)
+    out[tuple(index)] = x
+    return out
+
+
+def concat_offset(k, axis, *arrays):
+    """Where operand `k` starts along `axis` in `np.concatenate(arrays, axis)`."""
+    return sum(np.shape(a)[axis] for a in arrays[:k])
+
+
+def _promote(a, b, g):
+    """2-D views of matmul operands and cotangent, so one formula covers 1-D cases."""
+    a2 = a[np.newaxis, :] if np.ndim(a) == 1 else a
+    b2 = b[:, np.newaxis] if np.ndim(b) == 1 else b
+    g2 = g
+    if np.ndim(b) == 1:
+        g2 = np.expand_dims(g2, -1)
+    if np.ndim(a) == 1:
+        g2 = np.expand_dims(g2, -2)
+    return a2, b2, g2
+
+
+def matmul_adjoint_a(g, a, b):
+    """Cotangent of `a` in `a @ b` given the output cotangent `g` (any ranks)."""
+    if np.ndim(a) == 2 and np.ndim(b) == 2:
+        return g @ b.T
+    if np.ndim(a) == 2 and np.ndim(b) == 1:
+        return np.outer(g, b)
+    a2, b2, g2 = _promote(a, b, g)
+    a_bar = g2 @ np.swapaxes(b2, -1, -2)
+    if np.ndim(a) == 1:
+        a_bar = a_bar[..., 0, :]
+    return sum_to(a_bar, np.shape(a))
+
+
+def matmul_adjoint_b(g, a, b):
+    """Cotangent of `b` in `a @ b` given the output cotangent `g` (any ranks)."""
+    if np.ndim(a) == 2 and np.ndim(b) <= 2:
+        return a.T @ g
+    a2, b2, g2 = _promote(a, b, g)
+    b_bar = np.swapaxes(a2, -1, -2) @ g2
+    if np.ndim(b) == 1:
+        b_bar = b_bar[..., 0]
+    return sum_to(b_bar, np.shape(b))
+
+
+def inverse_axes(axes, ndim):
+    """The permutation that undoes `np.transpose(x, axes)`."""
+    if axes is None:
+        return tuple(range(ndim))[::-1]
+    return tuple(int(i) for i in np.argsort([a % ndim for a in axes]))
+

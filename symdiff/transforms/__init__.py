@@ -1,0 +1,1 @@
+"""Transforms: IR -> IR programs that compute derivatives."""

@@ -1,0 +1,79 @@
+"""Inlining a derivative rule's body under the caller's names.
+
+A rule is an ordinary function in the supported subset; its body is lowered by
+the frontend at each use with its parameters bound to the caller's atoms, so
+static arguments arrive as constants and fold away. The new equations carry
+the location of the forward statement being differentiated, which is what
+codegen quotes in its `# grad of:` comments.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from typing import Any, Callable
+
+from symdiff.errors import Location
+from symdiff.frontend.lower import Lowering, Names, Pack
+from symdiff.frontend.source import FunctionSource, read_source
+from symdiff.frontend.subset import check_subset
+from symdiff.ir.nodes import Atom, Const, Eqn, Var
+
+
+@lru_cache(maxsize=None)
+def _rule_source(vjp: Callable) -> FunctionSource:
+    source = read_source(vjp)
+    source.node.args.vararg and None  # variadic rules bind *operands at inlining time
+    _check_rule(source)
+    return source
+
+
+def _check_rule(source: FunctionSource) -> None:
+    args = source.node.args
+    saved = (args.vararg, args.kwonlyargs, args.kw_defaults)
+    args.vararg, args.kwonlyargs, args.kw_defaults = None, [], []
+    try:
+        check_subset(source)
+    finally:
+        args.vararg, args.kwonlyargs, args.kw_defaults = saved
+
+
+def inline_rule(
+    vjp: Callable,
+    args: list[Any],
+    kwargs: dict[str, Atom],
+    names: Names,
+    body: list[Eqn],
+    loc: Location | None,
+    hint: str,
+) -> tuple[Atom | None, ...]:
+    """Append the rule's equations to `body`; return one cotangent atom (or None) per operand."""
+    source = _rule_source(vjp)
+    lowering = Lowering(source, names, body, (), {})
+    lowering.fixed_loc = loc
+    lowering.target_hint = hint
+    lowering.bind(args, kwargs, loc, vjp.__name__)
+    result = lowering.run()
+    items = result.items if isinstance(result, Pack) else (result,)
+    return tuple(None if _is_none(item) else lowering.atom(item, source.node) for item in items)
+
+
+def _is_none(item: Any) -> bool:
+    return item is None or (isinstance(item, Const) and item.value is None)
+
+
+def rename(body: list[Eqn], start: int, old: Var, new: Var) -> None:
+    """Rename `old` to `new` in `body[start:]` (definitions and uses)."""
+
+    def swap(atom):
+        return new if atom == old else atom
+
+    for k in range(start, len(body)):
+        eqn = body[k]
+        body[k] = Eqn(
+            tuple(swap(o) for o in eqn.outs),
+            eqn.op,
+            tuple(swap(a) for a in eqn.ins),
+            tuple((key, swap(a)) for key, a in eqn.static),
+            eqn.loc,
+            eqn.adjoint,
+        )
