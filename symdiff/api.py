@@ -17,17 +17,15 @@ from typing import Any
 import numpy as np
 
 from symdiff import rules  # noqa: F401 - registers the built-in derivative table
-from symdiff.backends.numpy import compile_numpy
-from symdiff.codegen.emit import function_source
+from symdiff.backends import BACKENDS, load
 from symdiff.codegen.standalone import module_source
-from symdiff.errors import BackendError, BadWrt, NonScalarOutput, SymdiffError
+from symdiff.errors import BadWrt, NonScalarOutput, SymdiffError
 from symdiff.frontend.lower import lower_function
 from symdiff.ir.nodes import Function
 from symdiff.optimize import optimize
 from symdiff.transforms.reverse import vjp_function
 
 Wrt = int | str | Sequence[int | str]
-BACKENDS = ("numpy",)
 _CACHE: dict[tuple, Derivative] = {}
 
 
@@ -40,9 +38,10 @@ class Derivative:
         self.wrt = wrt
         self.mode = mode
         self.backend = backend
-        self.source = function_source(function)
         self._filename = f"<symdiff {function.name}>"
-        self._compiled, self._namespace = compile_numpy(function, self.source, self._filename)
+        compiled = load(backend).compile_function(function, self._filename)
+        self.source = compiled.source
+        self._compiled, self._namespace = compiled.function, compiled.namespace
         self._signature = inspect.signature(primal) if callable(primal) else None
         self._positions = [i for i, p in enumerate(function.params) if p.name in wrt]
         functools.update_wrapper(self, primal, assigned=("__module__", "__doc__"), updated=())
@@ -131,10 +130,7 @@ def _lowered(primal: Callable) -> Function:
 
 def build(primal: Callable, wrt: Wrt, mode: str, backend: str) -> Derivative:
     """Build (or fetch from the cache) the derivative of `primal`."""
-    if backend not in BACKENDS:
-        raise BackendError(
-            f"unknown or unavailable backend {backend!r}", hint=f"available backends: {', '.join(BACKENDS)}"
-        )
+    load(backend)
     key = (primal, tuple(wrt) if isinstance(wrt, list) else wrt, mode, backend)
     cached = _CACHE.get(key)
     if cached is not None:

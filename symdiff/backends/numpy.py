@@ -10,11 +10,12 @@ constants the function reads.
 from __future__ import annotations
 
 import linecache
+from dataclasses import dataclass
 from typing import Any, Callable
 
 import numpy as np
 
-from symdiff.codegen.emit import helpers_used
+from symdiff.codegen.emit import function_source, helpers_used
 from symdiff.ir.nodes import Function
 from symdiff.rules import RULES
 
@@ -36,7 +37,17 @@ def compile_source(source: str, name: str, namespace: dict[str, Any], filename: 
     return namespace[name]
 
 
-def compile_numpy(function: Function, source: str, filename: str) -> tuple[Callable, dict[str, Any]]:
-    """The callable for `function`, whose text is `source`, and its namespace."""
+@dataclass(frozen=True)
+class Compiled:
+    """What every backend returns: the callable, the source it runs, its globals."""
+
+    function: Callable
+    source: str
+    namespace: dict[str, Any]
+
+
+def compile_function(function: Function, filename: str) -> Compiled:
+    """Compile `function` for the NumPy backend: its readable source, executed as is."""
+    source = function_source(function)
     namespace = namespace_for(function)
-    return compile_source(source, function.name, namespace, filename), namespace
+    return Compiled(compile_source(source, function.name, namespace, filename), source, namespace)
