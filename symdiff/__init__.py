@@ -8,8 +8,20 @@ differentiate again.
 
 from symdiff.api import emit, grad, value_and_grad, vjp
 from symdiff.errors import SymdiffError
+from symdiff.higher import hessian, hvp, jacobian, jvp
 from symdiff.rules.registry import register_derivative
 
 __version__ = "0.1.0"
 
-__all__ = ["SymdiffError", "emit", "grad", "register_derivative", "value_and_grad", "vjp"]
+__all__ = [
+    "SymdiffError",
+    "emit",
+    "grad",
+    "hessian",
+    "hvp",
+    "jacobian",
+    "jvp",
+    "register_derivative",
+    "value_and_grad",
+    "vjp",
+]

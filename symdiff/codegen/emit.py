@@ -80,7 +80,7 @@ class FunctionEmitter:
     def expression(self, eqn: Eqn) -> cst.BaseExpression:
         rule = RULES[eqn.op]
         operands = [self.atom(a) for a in eqn.ins]
-        statics = {k: self.atom(a, in_index=(k == "index")) for k, a in eqn.static}
+        statics = {k: self.atom(a, in_index=(k == "index" and eqn.op == "getitem")) for k, a in eqn.static}
         return build(eqn, operands, statics, rule)
 
     def statement(self, eqn: Eqn) -> cst.SimpleStatementLine:

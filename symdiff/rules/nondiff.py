@@ -32,6 +32,6 @@ for _func in (
 register_nondiff(len, op="len", path="len")
 register_nondiff(range, op="range", path="range")
 register_nondiff(make_tuple, op="make_tuple", path="make_tuple")
-register_nondiff(make_slice, op="make_slice", path="slice")
+register_nondiff(make_slice, op="make_slice", path="slice", aliases=(slice,))
 for _helper in (keepdims_shape, concat_offset, inverse_axes, grad_seed):
     register_nondiff(_helper, helper=True)

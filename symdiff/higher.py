@@ -1,0 +1,149 @@
+"""Higher-order operators composed from `vjp` and `grad` (JAX-style).
+
+- `hvp`: reverse over reverse, the gradient of `sum(grad(f)(x) * v)`; about
+  three gradients' cost and no Hessian is formed.
+- `jvp`: forward mode by the double-vjp trick: `vjp(f)(x, u)` is linear in
+  `u`, so the gradient of `sum(vjp(f)(x, u) * t)` with respect to `u` is `J t`.
+  The emitted source is readable like any other.
+- `hessian`, `jacobian`: dense matrices built from one hvp or vjp per
+  column/row.
+Each result has `.source`, `.primal` and `.wrt` like the basic operators.
+"""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+
+from symdiff.api import Derivative, Wrt, build
+from symdiff.compose import SourceFunction, fresh_param
+from symdiff.errors import BadWrt
+
+
+def _params(f: Callable) -> list[str]:
+    source = getattr(f, "__symdiff_source__", None)
+    if isinstance(f, Derivative):
+        return [p.name for p in f.function.params]
+    if source is not None and hasattr(f, "_function"):
+        return list(inspect.signature(f._function).parameters)
+    return list(inspect.signature(f).parameters)
+
+
+def _single_wrt(f: Callable, wrt: Wrt) -> str:
+    names = _params(f)
+    if isinstance(wrt, (tuple, list)):
+        if len(wrt) != 1:
+            raise BadWrt("this operator takes a single wrt argument", hint="call it once per argument")
+        wrt = wrt[0]
+    if isinstance(wrt, str):
+        if wrt not in names:
+            raise BadWrt(f"no argument {wrt!r}; the arguments are {', '.join(names)}")
+        return wrt
+    if isinstance(wrt, bool) or not isinstance(wrt, int) or not -len(names) <= wrt < len(names):
+        raise BadWrt(f"wrt={wrt!r} is not an argument index of a function with {len(names)} arguments")
+    return names[wrt]
+
+
+class Composite:
+    """The result of a higher-order operator: a callable with `.source`, `.primal`, `.wrt`."""
+
+    def __init__(self, primal: Callable, wrt: str, inner: Derivative, call: Callable, kind: str):
+        self.primal, self.wrt, self.inner, self._call, self.kind = primal, (wrt,), inner, call, kind
+        self.source = inner.source
+        self.__name__ = f"{getattr(primal, '__name__', 'f')}_{kind}"
+
+    def __call__(self, *args: Any) -> Any:
+        return self._call(*args)
+
+    def __repr__(self) -> str:
+        return f"<symdiff {self.kind} of {getattr(self.primal, '__name__', '?')} wrt {self.wrt[0]}>"
+
+
+def _wrapper(f: Callable, inner: Callable, extra: str, body: str, kind: str) -> SourceFunction:
+    names = _params(f)
+    extra_name = fresh_param(names, extra)
+    name = f"{getattr(f, '__name__', 'f')}_{kind}_of"
+    args = ", ".join(names)
+    text = f"def {name}({args}, {extra_name}):\n    return {body.format(args=args, extra=extra_name)}\n"
+    return SourceFunction(text, {"np": np, "inner": inner}, name)
+
+
+def hvp(f: Callable, wrt: Wrt = 0) -> Composite:
+    """Hessian-vector product: `hvp(f)(*args, v)` is H(args) @ v without forming H.
+
+    Example: `symdiff.hvp(loss, wrt="w")(w, x, y, v)` has the shape of `w`.
+    """
+    name = _single_wrt(f, wrt)
+    g = build(f, name, "grad", "numpy")
+    wrapped = _wrapper(f, g, "v", "np.sum(inner({args}) * {extra})", "hvp")
+    inner = build(wrapped, name, "grad", "numpy")
+    return Composite(f, name, inner, inner, "hvp")
+
+
+def jvp(f: Callable, wrt: Wrt = 0) -> Composite:
+    """Forward mode: `jvp(f)(*args, tangent)` returns `(f(*args), J @ tangent)`.
+
+    Example: `value, slope = symdiff.jvp(np_fn)(x, direction)`.
+    """
+    name = _single_wrt(f, wrt)
+    back = build(f, name, "vjp", "numpy")
+    names = _params(f)
+    seed = fresh_param(names + ["tangent"], "u")
+    tangent = fresh_param(names + [seed], "tangent")
+    label = f"{getattr(f, '__name__', 'f')}_jvp_of"
+    args = ", ".join(names)
+    text = f"def {label}({args}, {seed}, {tangent}):\n    return np.sum(inner({args}, {seed}) * {tangent})\n"
+    wrapped = SourceFunction(text, {"np": np, "inner": back}, label)
+    inner = build(wrapped, seed, "grad", "numpy")
+
+    def call(*args: Any) -> tuple[Any, Any]:
+        *primal_args, direction = args
+        value = f(*primal_args)
+        return value, inner(*primal_args, np.zeros_like(value, dtype=float), direction)
+
+    return Composite(f, name, inner, call, "jvp")
+
+
+def jacobian(f: Callable, wrt: Wrt = 0) -> Composite:
+    """Dense Jacobian, shape `out.shape + x.shape`, one vjp per output element.
+
+    Example: `symdiff.jacobian(np_fn)(x)` for `np_fn(x) = np.tanh(A @ x)`.
+    """
+    name = _single_wrt(f, wrt)
+    back = build(f, name, "vjp", "numpy")
+    position = _params(f).index(name)
+
+    def call(*args: Any) -> np.ndarray:
+        out = np.asarray(f(*args))
+        x = np.asarray(args[position])
+        rows = np.zeros(out.shape + x.shape)
+        for index in np.ndindex(out.shape):
+            seed = np.zeros(out.shape)
+            seed[index] = 1.0
+            rows[index] = back(*args, seed)
+        return rows
+
+    return Composite(f, name, back, call, "jacobian")
+
+
+def hessian(f: Callable, wrt: Wrt = 0) -> Composite:
+    """Dense Hessian, shape `x.shape + x.shape`, one hvp per coordinate.
+
+    Example: `symdiff.hessian(rosenbrock)(x)`.
+    """
+    product = hvp(f, wrt)
+    position = _params(f).index(product.wrt[0])
+
+    def call(*args: Any) -> np.ndarray:
+        x = np.asarray(args[position], dtype=float)
+        columns = np.zeros(x.shape + x.shape)
+        for index in np.ndindex(x.shape):
+            v = np.zeros(x.shape)
+            v[index] = 1.0
+            columns[(Ellipsis,) + index] = product(*args, v)
+        return columns
+
+    return Composite(f, product.wrt[0], product.inner, call, "hessian")

@@ -1,0 +1,97 @@
+"""Higher order: symdiff differentiates its own output (issue 4)."""
+
+import numpy as np
+import pytest
+import sympy
+
+import symdiff as sd
+from tests.oracles import numeric_grad
+
+
+def scalar_f(x):
+    return np.sin(x) * x**3 + np.exp(-x * x)
+
+
+def rosenbrock(x):
+    return np.sum(100.0 * (x[1:] - x[:-1] ** 2) ** 2 + (1.0 - x[:-1]) ** 2)
+
+
+def vector_f(x, a):
+    return np.tanh(a @ x) * x[0]
+
+
+def mlp_loss(w1, w2, x, y):
+    h = np.tanh(x @ w1)
+    return np.mean((h @ w2 - y) ** 2)
+
+
+def quadratic(w, x, y):
+    return np.mean((x @ w - y) ** 2)
+
+
+quadratic_grad = sd.grad(quadratic)
+
+
+def unrolled_sgd(lr, w, x, y):
+    w = w - lr * quadratic_grad(w, x, y)
+    w = w - lr * quadratic_grad(w, x, y)
+    w = w - lr * quadratic_grad(w, x, y)
+    return quadratic(w, x, y)
+
+
+@pytest.mark.parametrize("x", [-1.3, 0.2, 0.7, 2.1])
+def test_first_three_derivatives_match_sympy(x):
+    t = sympy.symbols("t")
+    expr = sympy.sin(t) * t**3 + sympy.exp(-t * t)
+    d1 = sd.grad(scalar_f)
+    d2 = sd.grad(d1)
+    d3 = sd.grad(d2)
+    for k, derivative in enumerate((d1, d2, d3), 1):
+        expected = float(sympy.diff(expr, t, k).subs(t, x))
+        assert derivative(x) == pytest.approx(expected, rel=1e-10, abs=1e-12)
+
+
+def test_hessian_of_rosenbrock_matches_analytic_form():
+    x = np.random.default_rng(0).normal(size=7)
+    n = x.size
+    expected = np.zeros((n, n))
+    for i in range(n - 1):
+        expected[i, i] += 1200 * x[i] ** 2 - 400 * x[i + 1] + 2
+        expected[i, i + 1] -= 400 * x[i]
+        expected[i + 1, i] -= 400 * x[i]
+        expected[i + 1, i + 1] += 200
+    np.testing.assert_allclose(sd.hessian(rosenbrock)(x), expected, rtol=1e-12, atol=1e-10)
+
+
+def test_hvp_matches_finite_differences_of_the_gradient():
+    rng = np.random.default_rng(1)
+    w1, w2, x, y = rng.normal(size=(4, 5)), rng.normal(size=(5, 2)), rng.normal(size=(6, 4)), rng.normal(size=(6, 2))
+    v = rng.normal(size=w1.shape)
+    grad = sd.grad(mlp_loss)
+    eps = 1e-6
+    expected = (grad(w1 + eps * v, w2, x, y) - grad(w1 - eps * v, w2, x, y)) / (2 * eps)
+    np.testing.assert_allclose(sd.hvp(mlp_loss)(w1, w2, x, y, v), expected, rtol=1e-6, atol=1e-8)
+
+
+def test_jacobian_jvp_and_vjp_agree_with_each_other_and_finite_differences():
+    rng = np.random.default_rng(2)
+    x, a = rng.normal(size=5), rng.normal(size=(3, 5))
+    jac = sd.jacobian(vector_f)(x, a)
+    numeric = np.stack([numeric_grad(lambda x, a, i=i: vector_f(x, a)[i], (x, a), 0) for i in range(3)])
+    np.testing.assert_allclose(jac, numeric, rtol=1e-6, atol=1e-8)
+    t, seed = rng.normal(size=5), rng.normal(size=3)
+    value, slope = sd.jvp(vector_f)(x, a, t)
+    np.testing.assert_allclose(value, vector_f(x, a))
+    np.testing.assert_allclose(slope, jac @ t, rtol=1e-10, atol=1e-12)
+    np.testing.assert_allclose(sd.vjp(vector_f)(x, a, seed), seed @ jac, rtol=1e-10, atol=1e-12)
+
+
+def test_meta_gradient_through_generated_gradients():
+    rng = np.random.default_rng(3)
+    w, x, y = rng.normal(size=3), rng.normal(size=(10, 3)), rng.normal(size=10)
+    meta = sd.grad(unrolled_sgd)
+    expected = numeric_grad(unrolled_sgd, (0.1, w, x, y), 0)
+    assert meta(0.1, w, x, y) == pytest.approx(expected, rel=1e-6)
+    np.testing.assert_allclose(
+        sd.grad(unrolled_sgd, wrt="w")(0.1, w, x, y), numeric_grad(unrolled_sgd, (0.1, w, x, y), 1), rtol=1e-6
+    )
