@@ -1,51 +1,27 @@
 """IR -> a LibCST function definition that a person can read.
 
-Three steps: decide which temporaries fold back into the expression that
-uses them (single-use values the user never named), build one statement per
-remaining equation, then choose display names by liveness (`naming.py`).
-The forward part therefore reads like the user's code; every run of backward
-statements is preceded by `# grad of: <forward statement>`.
+`codegen/layout.py` decides which temporaries fold into expressions and what
+every value is called; this module builds the statements: one assignment per
+remaining equation, `if`/`for`/`while` blocks for control flow, `x[i] = v`
+for element writes that can happen in place, and `tape.append(v)` /
+`v = tape.pop()` for values saved by loops. Every run of backward statements
+is preceded by `# grad of: <forward statement>`.
 """
 
 from __future__ import annotations
 
-from collections import Counter
-from dataclasses import dataclass
-
 import libcst as cst
 
-from symdiff.codegen.expressions import build, constant, tuple_of
-from symdiff.codegen.naming import assign_names
-from symdiff.ir.nodes import Atom, Const, Eqn, Function, Var
+from symdiff.codegen.expressions import build, call, constant, subscript, tuple_of
+from symdiff.codegen.layout import Layout
+from symdiff.ir.nodes import Atom, Const, Eqn, Function, If, Loop, Var, walk
 from symdiff.rules import RULES
 
-_ALWAYS_INLINE = {"make_slice", "make_tuple", "shape"}
 
-
-@dataclass
-class Statement:
-    eqn: Eqn
-    reads: set[str]
-
-
-def _use_counts(function: Function) -> Counter:
-    counts: Counter = Counter()
-    for eqn in function.body:
-        counts.update(a.name for a in eqn.atoms() if isinstance(a, Var))
-    counts.update(a.name for a in function.results() if isinstance(a, Var))
-    return counts
-
-
-def _inlinable(function: Function) -> set[str]:
-    counts = _use_counts(function)
-    inline = set()
-    for eqn in function.body:
-        if len(eqn.outs) != 1:
-            continue
-        out = eqn.out
-        if counts[out.name] == 1 and (out.temp or (eqn.op in _ALWAYS_INLINE and out.temp)):
-            inline.add(out.name)
-    return inline
+def _assign(targets: list[cst.BaseExpression], values: list[cst.BaseExpression]) -> cst.SimpleStatementLine:
+    target = targets[0] if len(targets) == 1 else tuple_of(targets).with_changes(lpar=[], rpar=[])
+    value = values[0] if len(values) == 1 else tuple_of(values).with_changes(lpar=[], rpar=[])
+    return cst.SimpleStatementLine([cst.Assign(targets=[cst.AssignTarget(target)], value=value)])
 
 
 class FunctionEmitter:
@@ -53,56 +29,109 @@ class FunctionEmitter:
 
     def __init__(self, function: Function, reserved: set[str]):
         self.function = function
-        self.inline = _inlinable(function)
-        self.defs = {e.out.name: e for e in function.body if len(e.outs) == 1}
-        self.statements = [e for e in function.body if not (len(e.outs) == 1 and e.out.name in self.inline)]
-        reads = [(tuple(o.name for o in e.outs), self._reads(e)) for e in self.statements]
-        results = [a.name for a in function.results() if isinstance(a, Var)]
-        self.names = assign_names([p.name for p in function.params], reads, results, reserved)
+        self.layout = Layout(function, reserved)
+        self.names = self.layout.names
+        self.quoted: str | None = None
 
-    def _reads(self, eqn: Eqn) -> set[str]:
-        names = set()
-        for atom in eqn.atoms():
-            if isinstance(atom, Var):
-                if atom.name in self.inline:
-                    names |= self._reads(self.defs[atom.name])
-                else:
-                    names.add(atom.name)
-        return names
+    def name(self, var: Var) -> cst.Name:
+        return cst.Name(self.names.get(var.name, var.name))
 
     def atom(self, atom: Atom, in_index: bool = False) -> cst.BaseExpression:
         if isinstance(atom, Const):
             return constant(atom.value, in_index)
-        if atom.name in self.inline:
-            return self.expression(self.defs[atom.name])
-        return cst.Name(self.names.get(atom.name, atom.name))
+        if atom.name in self.layout.inline:
+            return self.expression(self.layout.defs[atom.name])
+        return self.name(atom)
 
     def expression(self, eqn: Eqn) -> cst.BaseExpression:
-        rule = RULES[eqn.op]
         operands = [self.atom(a) for a in eqn.ins]
         statics = {k: self.atom(a, in_index=(k == "index" and eqn.op == "getitem")) for k, a in eqn.static}
-        return build(eqn, operands, statics, rule)
+        if eqn.op == "tape_new":
+            return cst.List([])
+        return build(eqn, operands, statics, RULES[eqn.op])
 
-    def statement(self, eqn: Eqn) -> cst.SimpleStatementLine:
-        targets = [cst.Name(self.names[o.name]) for o in eqn.outs]
-        target = targets[0] if len(targets) == 1 else tuple_of(targets)
-        assign = cst.Assign(targets=[cst.AssignTarget(target)], value=self.expression(eqn))
-        return cst.SimpleStatementLine(body=[assign])
+    # -- statements ----------------------------------------------------------
 
-    def body(self) -> list[cst.BaseStatement]:
-        lines: list[cst.BaseStatement] = []
+    def equation(self, eqn: Eqn) -> cst.SimpleStatementLine:
+        if eqn.op == "tape_push":
+            method = cst.Attribute(self.atom(eqn.ins[0]), cst.Name("append"))
+            return cst.SimpleStatementLine([cst.Expr(cst.Call(method, [cst.Arg(self.atom(eqn.ins[1]))]))])
+        if eqn.op == "tape_pop":
+            pop = cst.Call(cst.Attribute(self.atom(eqn.ins[0]), cst.Name("pop")))
+            return _assign([self.name(eqn.outs[1])], [pop])
+        if eqn.op == "setitem" and id(eqn) in self.layout.in_place:
+            index = self.atom(eqn.static_dict()["index"], in_index=True)
+            target = subscript(self.name(eqn.out), index)
+            return _assign([target], [self.atom(eqn.ins[1])])
+        return _assign([self.name(o) for o in eqn.outs], [self.expression(eqn)])
+
+    def moves(self, targets, values) -> list[cst.SimpleStatementLine]:
+        """`a, b = x, y` for the pairs whose names differ (a parallel assignment)."""
+        pairs = [(t, v) for t, v in zip(targets, values) if not (isinstance(v, Var) and self.names.get(v.name) == self.names[t.name])]
+        if not pairs:
+            return []
+        return [_assign([self.name(t) for t, _ in pairs], [self.atom(v) for _, v in pairs])]
+
+    def block(self, body, trailing: list | None = None) -> list:
+        """The statements of one block; comments restart at the start of every block."""
+        outer, self.quoted = self.quoted, None
+        lines: list = []
+        for stmt in body:
+            if isinstance(stmt, Eqn) and stmt.out.name in self.layout.inline:
+                continue
+            header = self.header(stmt)
+            built = self.statement(stmt)
+            if header is not None and built:
+                built[0] = built[0].with_changes(leading_lines=header)
+            lines.extend(built)
+        lines.extend(trailing or [])
+        self.quoted = outer
+        return lines or [cst.SimpleStatementLine([cst.Pass()])]
+
+    def statement(self, stmt) -> list:
+        if isinstance(stmt, Eqn):
+            return [self.equation(stmt)]
+        if isinstance(stmt, If):
+            return [self.branch(stmt)]
+        return self.loop(stmt)
+
+    def branch(self, stmt: If) -> cst.If:
+        then = self.block(stmt.then_body, self.moves(stmt.outs, stmt.then_results))
+        other = self.block(stmt.else_body, self.moves(stmt.outs, stmt.else_results))
+        empty = len(other) == 1 and isinstance(other[0], cst.SimpleStatementLine) and isinstance(other[0].body[0], cst.Pass)
+        orelse = None if empty else cst.Else(cst.IndentedBlock(other))
+        return cst.If(test=self.atom(stmt.cond), body=cst.IndentedBlock(then), orelse=orelse)
+
+    def loop(self, stmt: Loop) -> list:
+        before = self.moves(stmt.carried, stmt.inits)
+        body = self.block(stmt.body, self.moves(stmt.carried, stmt.results))
+        if stmt.index is None:
+            node = cst.While(test=self.atom(stmt.cond), body=cst.IndentedBlock(body))
+        else:
+            start, stop, step = stmt.bounds
+            args = [self.atom(stop)] if start == Const(0) and step == Const(1) else [self.atom(b) for b in stmt.bounds]
+            iterator = call("range", args)
+            if stmt.reverse:
+                iterator = call("reversed", [iterator])
+            node = cst.For(target=self.name(stmt.index), iter=iterator, body=cst.IndentedBlock(body))
+        return before + [node]
+
+    def header(self, stmt) -> list | None:
+        """`# grad of: ...` above the first backward statement of each forward statement."""
+        if not stmt.adjoint:
+            self.quoted = None
+            return None
+        text = stmt.loc.text if stmt.loc is not None and stmt.loc.text else None
+        if text is None or text == self.quoted:
+            return None
+        self.quoted = text
+        return [cst.EmptyLine(indent=False), cst.EmptyLine(comment=cst.Comment(f"# grad of: {text}"))]
+
+    def body(self) -> list:
+        lines: list = []
         if self.function.doc:
             lines.append(cst.SimpleStatementLine([cst.Expr(cst.SimpleString(f'"""{self.function.doc}"""'))]))
-        quoted = None
-        for eqn in self.statements:
-            line = self.statement(eqn)
-            text = eqn.loc.text if (eqn.adjoint and eqn.loc is not None and eqn.loc.text) else None
-            if eqn.adjoint and text != quoted and text:
-                blank = [cst.EmptyLine(indent=False)] if lines else []
-                comment = cst.EmptyLine(comment=cst.Comment(f"# grad of: {text}"))
-                line = line.with_changes(leading_lines=[*blank, comment])
-            quoted = text if eqn.adjoint else None
-            lines.append(line)
+        lines.extend(self.block(self.function.body))
         results = [self.atom(a) for a in self.function.results()]
         value = results[0] if not isinstance(self.function.result, tuple) else tuple_of(results).with_changes(lpar=[], rpar=[])
         lines.append(cst.SimpleStatementLine([cst.Return(value=value)]))
@@ -110,27 +139,23 @@ class FunctionEmitter:
 
     def definition(self) -> cst.FunctionDef:
         defaults = dict(self.function.defaults)
+        nospace = cst.SimpleWhitespace("")
         params = [
-            cst.Param(
-                cst.Name(p.name),
-                default=constant(defaults[p.name]) if p.name in defaults else None,
-                equal=cst.AssignEqual(cst.SimpleWhitespace(""), cst.SimpleWhitespace("")) if p.name in defaults else cst.MaybeSentinel.DEFAULT,
-            )
+            cst.Param(cst.Name(p.name), default=constant(defaults[p.name]), equal=cst.AssignEqual(nospace, nospace))
+            if p.name in defaults else cst.Param(cst.Name(p.name))
             for p in self.function.params
-        ]
+        ]  # fmt: skip
         return cst.FunctionDef(
-            name=cst.Name(self.function.name),
-            params=cst.Parameters(params=params),
-            body=cst.IndentedBlock(body=self.body()),
+            name=cst.Name(self.function.name), params=cst.Parameters(params=params), body=cst.IndentedBlock(self.body())
         )
 
 
 def helpers_used(function: Function) -> list[str]:
     """Names of symdiff helper functions the generated code calls, in first-use order."""
     seen: list[str] = []
-    for eqn in function.body:
+    for eqn in walk(function.body):
         rule = RULES[eqn.op]
-        if rule.helper and rule.path not in seen:
+        if rule.helper and rule.path not in seen and not (eqn.op == "setitem" and False):
             seen.append(rule.path)
     return seen
 
@@ -138,7 +163,7 @@ def helpers_used(function: Function) -> list[str]:
 def emit_function(function: Function, reserved: set[str] = frozenset()) -> cst.FunctionDef:
     """The LibCST definition of `function`."""
     taken = set(reserved) | {"np", "operator"} | set(helpers_used(function)) | {n for n, _ in function.free}
-    taken |= {"float", "int", "len", "slice", "range", "bool"}
+    taken |= {"float", "int", "len", "slice", "range", "bool", "reversed"}
     return FunctionEmitter(function, taken).definition()
 
 

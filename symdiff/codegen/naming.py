@@ -60,3 +60,16 @@ def _pick(base: str, index: int, holder, last_use, taken, display) -> str:
         if candidate not in taken and free and not (current is None and candidate in vars(builtins) and k == 1 and base != candidate):
             return candidate
         k += 1
+
+
+def pick(base: str, index: int, holder: dict, last_use: dict, taken: set) -> str:
+    """The first of `base`, `base_2`, ... that no live value holds at statement `index`."""
+    k = 1
+    while True:
+        candidate = base if k == 1 else f"{base}_{k}"
+        current = holder.get(candidate)
+        if candidate not in taken and candidate not in keyword.kwlist and (
+            current is None or last_use.get(current, -1) <= index
+        ):
+            return candidate
+        k += 1

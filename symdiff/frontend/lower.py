@@ -22,6 +22,7 @@ from typing import Any
 import numpy as np
 
 from symdiff.errors import NoDerivative, SymdiffError, UnsupportedSyntax
+from symdiff.frontend.control import RETURN, ControlFlow, LoopLocal, normalize_returns
 from symdiff.frontend.source import FunctionSource, read_source
 from symdiff.frontend.subset import check_subset
 from symdiff.ir.nodes import Atom, Const, Eqn, Function, Var
@@ -65,7 +66,7 @@ class Names:
         return name
 
 
-class Lowering:
+class Lowering(ControlFlow):
     """Lowers one function body into a shared equation list."""
 
     def __init__(self, source: FunctionSource, names: Names, body: list, stack: tuple, free: dict):
@@ -79,7 +80,7 @@ class Lowering:
         self.statement: ast.stmt | None = None
         self.target = "t"
         self.counter = 0
-        self.result: Any = None
+        self.returned = False
         self.fixed_loc = None  # set when inlining derivative rules
 
     # -- emission -----------------------------------------------------------
@@ -120,12 +121,16 @@ class Lowering:
     # -- statements ---------------------------------------------------------
 
     def run(self) -> Any:
-        for statement in self.source.node.body:
-            if self.result is not None:
-                raise self.fail("code after return is not supported", statement)
+        """Lower the whole body; return the value of its return statement(s)."""
+        self.statements(normalize_returns(self.source.node.body))
+        return self.env.get(RETURN) if self.returned else None
+
+    def statements(self, body: list[ast.stmt]) -> None:
+        for statement in body:
+            if self.returned:
+                raise self.fail("code after return is never run", statement)
             self.statement, self.counter = statement, 0
             self.stmt(statement)
-        return self.result
 
     def stmt(self, node: ast.stmt) -> None:
         if isinstance(node, ast.Expr) and isinstance(node.value, ast.Constant):
@@ -143,11 +148,15 @@ class Lowering:
                 raise self.fail("a function to differentiate must return a value", node)
             self.target = self.source.node.name if len(self.stack) == 1 and self.fixed_loc is None else self.target_hint
             # A rule's results are renamed by the reverse transform, so keep them temporary.
-            self.result = self.expr(node.value, top=self.fixed_loc is None)
+            self.env[RETURN] = self.expr(node.value, top=self.fixed_loc is None)
+            self.returned = True
             return
-        if isinstance(node, (ast.If, ast.For, ast.While)):
-            kind = {ast.If: "if statements", ast.For: "for loops", ast.While: "while loops"}[type(node)]
-            raise self.fail(f"{kind} are not supported yet", node, "see docs/limitations.md")
+        if isinstance(node, ast.If):
+            return self.lower_if(node)
+        if isinstance(node, ast.For):
+            return self.lower_for(node)
+        if isinstance(node, ast.While):
+            return self.lower_while(node)
         if isinstance(node, ast.Expr):
             raise self.fail("expression statements have no effect on the result", node)
         raise self.fail(f"{type(node).__name__} statements are not supported", node)
@@ -165,13 +174,26 @@ class Lowering:
             self.unpack(target, packed, value)
             return
         if isinstance(target, ast.Subscript):
-            base = target.value.id if isinstance(target.value, ast.Name) else None
-            if base in self.params:
-                raise self.fail(
-                    f"in-place mutation of argument {base!r}", target, "copy it first: `x = np.copy(x)`"
-                )
-            raise self.fail("assignment into array elements is not supported yet", target)
+            return self.assign_item(target, value)
         raise self.fail(f"assignment to {type(target).__name__} is not supported", target)
+
+    def assign_item(self, target: ast.Subscript, value: ast.expr) -> None:
+        """`x[index] = value` into an array the function created (a functional update in the IR)."""
+        if not isinstance(target.value, ast.Name):
+            raise self.fail("only `name[index] = value` element assignment is supported", target)
+        base = target.value.id
+        current = self.env.get(base)
+        if current is None or isinstance(current, LoopLocal):
+            raise self.fail(f"{base!r} must be created before assigning into it", target)
+        if base in self.params and current is self.initial.get(base) or (
+            isinstance(current, Var) and any(current is v for v in self.initial.values())
+        ):
+            raise self.fail(f"in-place mutation of argument {base!r}", target, "copy it first: `x = np.copy(x)`")
+        self.target = base
+        index = self.index(target.slice)
+        item = self.atom(self.expr(value), value)
+        array = self.atom(current, target)
+        self.env[base] = self.emit("setitem", [array, item], [("index", index)], target, self.names.fresh(base))
 
     def unpack(self, target: ast.expr, value: Any, node: ast.expr) -> None:
         names = target.elts
@@ -190,8 +212,13 @@ class Lowering:
             )
 
     def aug_assign(self, node: ast.AugAssign) -> None:
+        if isinstance(node.target, ast.Subscript):
+            load = ast.Subscript(value=node.target.value, slice=node.target.slice, ctx=ast.Load())
+            ast.copy_location(load, node.target)
+            update = ast.copy_location(ast.BinOp(left=load, op=node.op, right=node.value), node)
+            return self.assign_item(node.target, update)
         if not isinstance(node.target, ast.Name):
-            raise self.fail("augmented assignment into array elements is not supported yet", node.target)
+            raise self.fail("augmented assignment to this target is not supported", node.target)
         name = node.target.id
         if name in self.params and self.env.get(name) is self.initial.get(name):
             raise self.fail(
@@ -233,7 +260,14 @@ class Lowering:
 
     def lower_Name(self, node: ast.Name, name):
         if node.id in self.env:
-            return self.env[node.id]
+            value = self.env[node.id]
+            if isinstance(value, LoopLocal):
+                raise self.fail(
+                    f"{node.id!r} is first assigned inside the loop at line {value.line}",
+                    node,
+                    f"assign {node.id!r} before the loop to use it after the loop",
+                )
+            return value
         found, value = self.source.lookup(node.id)
         if not found:
             raise self.fail(f"name {node.id!r} is not defined", node)
@@ -409,7 +443,9 @@ class Lowering:
             ins = [self.atom(a, node) for a in args]
             static = [(k, self.atom(v, node)) for k, v in kwargs.items()]
             return self.emit(rule.op, ins, static, node, name)
-        if rule.variadic:
+        if rule.variadic and rule.static_first and args and not isinstance(args[0], Pack):
+            operands, args = list(args[len(rule.static) :]), args[: len(rule.static)]  # np.einsum(s, a, b)
+        elif rule.variadic:
             if not args or not isinstance(args[0], Pack):
                 raise self.fail(f"{rule.path} expects a list or tuple of arrays", node)
             operands, args = list(args[0].items), args[1:]
@@ -521,6 +557,7 @@ def lower_source(source: FunctionSource, names: Names | None = None) -> Function
     result = lowering.run()
     if result is None:
         raise UnsupportedSyntax("a function to differentiate must return a value", source.location(source.node))
+    body = lowering.body
     if isinstance(result, Pack):
         result = tuple(lowering.atom(item, source.node) for item in result.items)
     else:

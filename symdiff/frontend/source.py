@@ -39,6 +39,8 @@ class FunctionSource:
         quoted = ""
         if statement is not None:
             segment = ast.get_source_segment("\n".join(self.lines), statement) or ""
+            if isinstance(statement, (ast.If, ast.For, ast.While)):
+                segment = segment.splitlines()[0] if segment else ""
             quoted = " ".join(part.strip() for part in segment.splitlines())
         return Location(
             file=self.file,

@@ -101,6 +101,101 @@ class Eqn:
 
 
 @dataclass(frozen=True)
+class If:
+    """`outs = then_results if cond else else_results`, after running one arm's body.
+
+    Names defined inside an arm stay readable later in the function by code
+    that runs under the same condition (the backward pass does).
+    """
+
+    outs: tuple[Var, ...]
+    cond: Atom
+    then_body: tuple
+    then_results: tuple[Atom, ...]
+    else_body: tuple
+    else_results: tuple[Atom, ...]
+    loc: Location | None = field(default=None, compare=False)
+    adjoint: bool = field(default=False, compare=False)
+
+    def atoms(self) -> tuple[Atom, ...]:
+        """Operands read by the statement itself (not by its arms' bodies)."""
+        return (self.cond,) + self.then_results + self.else_results
+
+    def blocks(self) -> tuple[tuple, ...]:
+        return (self.then_body, self.else_body)
+
+
+@dataclass(frozen=True)
+class Loop:
+    """A counted (`for index in range(start, stop, step)`) or `while cond` loop.
+
+    `carried` names the values at the start of an iteration (initially
+    `inits`); `results` are their values at the end of the body; `outs` their
+    values after the loop. A `while` loop evaluates `cond_body` then tests
+    `cond` before each iteration. `reverse=True` runs a counted loop's range
+    backwards (backward passes use it).
+    """
+
+    outs: tuple[Var, ...]
+    carried: tuple[Var, ...]
+    inits: tuple[Atom, ...]
+    body: tuple
+    results: tuple[Atom, ...]
+    index: Var | None = None
+    bounds: tuple[Atom, ...] = ()
+    cond_body: tuple = ()
+    cond: Atom | None = None
+    reverse: bool = False
+    loc: Location | None = field(default=None, compare=False)
+    adjoint: bool = field(default=False, compare=False)
+
+    def atoms(self) -> tuple[Atom, ...]:
+        """Operands read by the statement itself (not by its body)."""
+        return self.inits + self.bounds + self.results + ((self.cond,) if self.cond is not None else ())
+
+    def blocks(self) -> tuple[tuple, ...]:
+        return (self.cond_body, self.body)
+
+
+Stmt = Union[Eqn, If, Loop]
+
+
+def walk(body) -> list[Eqn]:
+    """Every equation in `body`, nested blocks included, in textual order."""
+    found = []
+    for stmt in body:
+        if isinstance(stmt, Eqn):
+            found.append(stmt)
+        else:
+            for block in stmt.blocks():
+                found.extend(walk(block))
+    return found
+
+
+def defined(stmt) -> list[Var]:
+    """Every name `stmt` defines, inside its blocks included."""
+    if isinstance(stmt, Eqn):
+        return list(stmt.outs)
+    names = list(stmt.outs)
+    if isinstance(stmt, Loop):
+        names += list(stmt.carried) + ([stmt.index] if stmt.index is not None else [])
+    for block in stmt.blocks():
+        for inner in block:
+            names += defined(inner)
+    return names
+
+
+def reads(stmt) -> list[Atom]:
+    """Every atom `stmt` reads, inside its blocks included."""
+    found = list(stmt.atoms())
+    if not isinstance(stmt, Eqn):
+        for block in stmt.blocks():
+            for inner in block:
+                found += reads(inner)
+    return found
+
+
+@dataclass(frozen=True)
 class Function:
     """A whole program: parameters, a Wengert list, and the atoms it returns.
 

@@ -1,23 +1,99 @@
-"""Dead-code elimination: drop equations whose outputs nothing needs.
+"""Dead-code elimination by liveness, through branches and loops.
 
-Every op is pure, so an equation is dead when none of its outputs reaches the
-result. This is what removes adjoints of arguments not asked for, and forward
-values the backward pass does not read.
+Liveness flows backwards from the function's result: an equation is live if
+one of its outputs is read by live code; an `If` output or a loop's carried
+value is live if read after the statement or (for loops) by live code in the
+body. This removes adjoints of arguments not asked for, forward values the
+backward pass does not read, and unused tapes. Every op is pure except the
+tape operations, which live and die with their tape.
 """
 
 from __future__ import annotations
 
 from dataclasses import replace
 
-from symdiff.ir.nodes import Function, Var
+from symdiff.ir.nodes import Eqn, Function, If, Loop, Var
+
+
+def _names(atoms) -> set[str]:
+    return {a.name for a in atoms if isinstance(a, Var)}
+
+
+class _Liveness:
+    def __init__(self, function: Function):
+        self.live = _names(function.results())
+
+    def block(self, body) -> None:
+        for stmt in reversed(body):
+            if isinstance(stmt, Eqn):
+                if any(o.name in self.live for o in stmt.outs):
+                    self.live |= _names(stmt.atoms())
+            elif isinstance(stmt, If):
+                self.branch(stmt)
+            else:
+                self.loop(stmt)
+
+    def branch(self, stmt: If) -> None:
+        for k, out in enumerate(stmt.outs):
+            if out.name in self.live:
+                self.live |= _names((stmt.then_results[k], stmt.else_results[k]))
+        size = len(self.live)
+        self.block(stmt.then_body)
+        self.block(stmt.else_body)
+        if len(self.live) != size or any(o.name in self.live for o in stmt.outs):
+            self.live |= _names((stmt.cond,))
+
+    def loop(self, stmt: Loop) -> None:
+        while True:
+            size = len(self.live)
+            for k, (phi, out) in enumerate(zip(stmt.carried, stmt.outs)):
+                if out.name in self.live or phi.name in self.live:
+                    self.live |= _names((stmt.results[k], stmt.inits[k])) | {phi.name, out.name}
+            self.block(stmt.body)
+            if len(self.live) == size:
+                break
+        if any(v.name in self.live for v in stmt.outs + stmt.carried) or self._body_live(stmt.body):
+            self.live |= _names(stmt.bounds) | _names((stmt.cond,) if stmt.cond is not None else ())
+            self.block(stmt.cond_body)
+
+    def _body_live(self, body) -> bool:
+        return bool(prune(body, self.live))
+
+
+def prune(body, live: set[str]) -> list:
+    """`body` without statements whose outputs are all dead."""
+    out = []
+    for stmt in body:
+        if isinstance(stmt, Eqn):
+            if any(o.name in live for o in stmt.outs):
+                out.append(stmt)
+        elif isinstance(stmt, If):
+            keep = [k for k, o in enumerate(stmt.outs) if o.name in live]
+            then_body, else_body = prune(stmt.then_body, live), prune(stmt.else_body, live)
+            if keep or then_body or else_body:
+                out.append(replace(
+                    stmt, outs=tuple(stmt.outs[k] for k in keep), then_body=tuple(then_body), else_body=tuple(else_body),
+                    then_results=tuple(stmt.then_results[k] for k in keep),
+                    else_results=tuple(stmt.else_results[k] for k in keep),
+                ))  # fmt: skip
+        else:
+            keep = [k for k, (p, o) in enumerate(zip(stmt.carried, stmt.outs)) if p.name in live or o.name in live]
+            body_out = prune(stmt.body, live)
+            if keep or body_out:
+                out.append(replace(
+                    stmt, outs=tuple(stmt.outs[k] for k in keep), carried=tuple(stmt.carried[k] for k in keep),
+                    inits=tuple(stmt.inits[k] for k in keep), results=tuple(stmt.results[k] for k in keep),
+                    body=tuple(body_out), cond_body=tuple(prune(stmt.cond_body, live)),
+                ))  # fmt: skip
+    return out
 
 
 def dce(function: Function) -> Function:
-    """`function` without equations that do not contribute to its result."""
-    live = {a.name for a in function.results() if isinstance(a, Var)}
-    kept = []
-    for eqn in reversed(function.body):
-        if any(o.name in live for o in eqn.outs):
-            kept.append(eqn)
-            live.update(a.name for a in eqn.atoms() if isinstance(a, Var))
-    return replace(function, body=tuple(reversed(kept)))
+    """`function` without statements that do not contribute to its result."""
+    liveness = _Liveness(function)
+    while True:
+        size = len(liveness.live)
+        liveness.block(function.body)
+        if len(liveness.live) == size:
+            break
+    return replace(function, body=tuple(prune(function.body, liveness.live)))

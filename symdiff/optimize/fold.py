@@ -8,12 +8,10 @@ disagree with the generated code.
 
 from __future__ import annotations
 
-from dataclasses import replace
-
 import numpy as np
 
 from symdiff.ir.nodes import Const, Function
-from symdiff.optimize.cse import rewrite, rewrite_result
+from symdiff.optimize.walk import rewrite_function
 from symdiff.rules import RULES
 
 _FOLDABLE = {
@@ -26,16 +24,7 @@ _SIMPLE = (int, float, bool, tuple, slice, type(None))
 
 def fold(function: Function) -> Function:
     """`function` with all-constant equations replaced by their values."""
-    mapping = {}
-    body = []
-    for eqn in function.body:
-        eqn = rewrite(eqn, mapping)
-        value = _evaluate(eqn)
-        if value is not None:
-            mapping[eqn.out.name] = value
-            continue
-        body.append(eqn)
-    return replace(function, body=tuple(body), result=rewrite_result(function, mapping))
+    return rewrite_function(function, lambda eqn, scope: _evaluate(eqn) or eqn)
 
 
 def _evaluate(eqn) -> Const | None:

@@ -13,10 +13,8 @@ shape they were given. The result is a union-find over names (`ShapeClasses`).
 
 from __future__ import annotations
 
-from dataclasses import replace
-
 from symdiff.ir.nodes import Atom, Const, Eqn, Function, Var
-from symdiff.optimize.cse import rewrite, rewrite_result
+from symdiff.optimize.walk import rewrite_function
 from symdiff.rules import RULES
 
 _SHAPED_LIKE_LAST = {"sum_to": "shape", "broadcast_to": "shape", "reshape": "shape", "scatter_add": "shape"}
@@ -97,24 +95,19 @@ def _identity(eqn: Eqn, classes: ShapeClasses) -> Atom | None:
 def simplify(function: Function) -> Function:
     """`function` with identities and shape no-ops removed."""
     classes = ShapeClasses()
-    for param in function.params:
-        classes.find(param.name)
     negations: dict[str, Atom] = {}
-    mapping: dict[str, Atom] = {}
-    body = []
-    for eqn in function.body:
-        eqn = rewrite(eqn, mapping)
+
+    def visit(eqn: Eqn, scope):
         if len(eqn.outs) != 1:
-            body.append(eqn)
-            continue
+            return eqn
         same = _identity(eqn, classes)
         if same is None and eqn.op == "neg" and isinstance(eqn.ins[0], Var):
             same = negations.get(eqn.ins[0].name)
         if same is not None:
-            mapping[eqn.out.name] = same
-            continue
+            return same
         if eqn.op == "neg":
             negations[eqn.out.name] = eqn.ins[0]
         classes.learn(eqn)
-        body.append(eqn)
-    return replace(function, body=tuple(body), result=rewrite_result(function, mapping))
+        return eqn
+
+    return rewrite_function(function, visit)

@@ -145,13 +145,16 @@ def abs_vjp(g, out, x):
 
 @register_derivative(np.maximum, elementwise=True, aliases=(max,))
 def maximum_vjp(g, out, x1, x2):
-    # Ties split the cotangent evenly, as JAX does.
-    return g * ((x1 > x2) + 0.5 * (x1 == x2)), g * ((x2 > x1) + 0.5 * (x1 == x2))
+    # Ties split the cotangent evenly, as JAX does. Masks multiply g directly,
+    # so a float32 cotangent stays float32 (0.5 * a bool mask would be float64).
+    tie = 0.5 * g * (x1 == x2)
+    return g * (x1 > x2) + tie, g * (x2 > x1) + tie
 
 
 @register_derivative(np.minimum, elementwise=True, aliases=(min,))
 def minimum_vjp(g, out, x1, x2):
-    return g * ((x1 < x2) + 0.5 * (x1 == x2)), g * ((x2 < x1) + 0.5 * (x1 == x2))
+    tie = 0.5 * g * (x1 == x2)
+    return g * (x1 < x2) + tie, g * (x2 < x1) + tie
 
 
 @register_derivative(np.where, elementwise=True)
@@ -161,8 +164,9 @@ def where_vjp(g, out, condition, x, y):
 
 @register_derivative(np.clip, elementwise=True)
 def clip_vjp(g, out, a, a_min, a_max):
-    inside = (a >= a_min) * (a <= a_max)
-    return g * inside, g * (a < a_min), g * (a > a_max)
+    # `out == a` marks the unclipped elements and works with a bound of None;
+    # a None bound has no cotangent, so its comparison is never computed.
+    return g * (out == a), g * (a < a_min), g * (a > a_max)
 
 
 @register_derivative(np.logaddexp, elementwise=True)

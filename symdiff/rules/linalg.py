@@ -11,8 +11,17 @@ import operator
 
 import numpy as np
 
+from symdiff.errors import UnsupportedSyntax
 from symdiff.rules.registry import register_derivative
-from symdiff.rules.shapes import inverse_axes, matmul_adjoint_a, matmul_adjoint_b
+from symdiff.rules.shapes import (
+    einsum,
+    einsum_adjoint_subscripts,
+    einsum_summed_axes,
+    inverse_axes,
+    matmul_adjoint_a,
+    matmul_adjoint_b,
+    unit_axes,
+)
 
 
 @register_derivative(np.matmul, op="matmul", aliases=(operator.matmul,))
@@ -51,3 +60,39 @@ def transpose_vjp(g, out, a, axes=None):
 @register_derivative(np.swapaxes, static=("axis1", "axis2"))
 def swapaxes_vjp(g, out, a, axis1, axis2):
     return np.swapaxes(g, axis1, axis2)
+
+
+def check_einsum(static: dict) -> None:
+    """Reject subscripts the einsum rule does not cover, when they are known at build time."""
+    subscripts = getattr(static["subscripts"], "value", None)
+    if not isinstance(subscripts, str):
+        return  # computed at run time: generated code passes adjoint subscripts along
+    hint = "write each axis out with its own letter, e.g. np.einsum('bij,bjk->bik', a, b)"
+    if "." in subscripts:
+        raise UnsupportedSyntax("np.einsum with '...' (broadcast axes) is not supported", hint=hint)
+    inputs, _, output = subscripts.replace(" ", "").partition("->")
+    for term in [*inputs.split(","), output]:
+        if not all(c.isalpha() for c in term):
+            raise UnsupportedSyntax(f"np.einsum subscripts {subscripts!r} are not letters and commas", hint=hint)
+        repeated = sorted({c for c in term if term.count(c) > 1})
+        if repeated:
+            raise UnsupportedSyntax(
+                f"np.einsum index {repeated[0]!r} repeats within {term!r} (a trace or diagonal), "
+                "which is not supported",
+                hint="take the diagonal with integer-array indexing, e.g. x[np.arange(n), np.arange(n)]",
+            )
+
+
+# Generated code calls the `einsum(operands, subscripts)` helper; users write np.einsum.
+@register_derivative(
+    einsum, static=("subscripts",), each=True, helper=True, aliases=(np.einsum,), check=check_einsum, static_first=True
+)
+def einsum_vjp(g, out, k, *operands, subscripts):
+    # Contract g with the other operands. Axes that only operand k carries
+    # were summed away: they come back as length 1, then by broadcasting.
+    # Axes of length 1 that NumPy broadcast inside the einsum are summed back.
+    summed = einsum_summed_axes(subscripts, k)
+    partial = np.einsum(einsum_adjoint_subscripts(subscripts, k), g, *operands[:k], *operands[k:][1:])
+    shape = np.shape(operands[k])
+    kept = np.sum(np.expand_dims(partial, summed), axis=unit_axes(shape), keepdims=True)
+    return np.broadcast_to(kept, shape)

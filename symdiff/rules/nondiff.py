@@ -11,7 +11,15 @@ from __future__ import annotations
 import numpy as np
 
 from symdiff.rules.registry import register_nondiff
-from symdiff.rules.shapes import concat_offset, grad_seed, inverse_axes, keepdims_shape
+from symdiff.rules.shapes import (
+    concat_offset,
+    einsum_adjoint_subscripts,
+    einsum_summed_axes,
+    grad_seed,
+    inverse_axes,
+    keepdims_shape,
+    unit_axes,
+)
 
 
 def make_tuple(*items):
@@ -33,5 +41,25 @@ register_nondiff(len, op="len", path="len")
 register_nondiff(range, op="range", path="range")
 register_nondiff(make_tuple, op="make_tuple", path="make_tuple")
 register_nondiff(make_slice, op="make_slice", path="slice", aliases=(slice,))
-for _helper in (keepdims_shape, concat_offset, inverse_axes, grad_seed):
+for _helper in (keepdims_shape, concat_offset, inverse_axes, grad_seed, einsum_adjoint_subscripts, einsum_summed_axes, unit_axes):
     register_nondiff(_helper, helper=True)
+
+
+def tape_new():
+    """An empty list that saves loop values for the backward pass: printed `[]`."""
+    return []
+
+
+def tape_push(tape, value):
+    """`tape.append(value)`; the IR treats the result as a new tape value."""
+    tape.append(value)
+    return tape
+
+
+def tape_pop(tape):
+    """`value = tape.pop()`; the IR gets (the tape, the value)."""
+    return tape, tape.pop()
+
+
+for _tape_op in (tape_new, tape_push, tape_pop):
+    register_nondiff(_tape_op)

@@ -32,16 +32,17 @@ def prod_vjp(g, out, a, axis=None, keepdims=False):
 
 @register_derivative(np.max, static=("axis", "keepdims"), aliases=(np.amax,))
 def max_vjp(g, out, a, axis=None, keepdims=False):
-    # Ties share the cotangent evenly, as in JAX.
+    # Ties share the cotangent evenly, as in JAX. The mask takes a's dtype:
+    # dividing by an integer count would turn float32 into float64.
     kept = keepdims_shape(np.shape(a), axis)
-    hit = a == np.reshape(out, kept)
+    hit = (a == np.reshape(out, kept)) * np.ones_like(a)
     return np.reshape(g, kept) * hit / np.sum(hit, axis=axis, keepdims=True)
 
 
 @register_derivative(np.min, static=("axis", "keepdims"), aliases=(np.amin,))
 def min_vjp(g, out, a, axis=None, keepdims=False):
     kept = keepdims_shape(np.shape(a), axis)
-    hit = a == np.reshape(out, kept)
+    hit = (a == np.reshape(out, kept)) * np.ones_like(a)
     return np.reshape(g, kept) * hit / np.sum(hit, axis=axis, keepdims=True)
 
 

@@ -45,6 +45,7 @@ class Rule:
     vjp_each: Callable | None = None
     helper: bool = False  # defined in symdiff.rules, copied into standalone modules
     check: Callable | None = field(default=None, compare=False)
+    static_first: bool = False  # NumPy spells it f(*static, *operands), as np.einsum does
 
     @property
     def differentiable(self) -> bool:
@@ -121,6 +122,7 @@ def register_derivative(
     each: bool = False,
     helper: bool = False,
     check: Callable | None = None,
+    static_first: bool = False,
 ) -> Callable[[Callable], Callable]:
     """Register the vector-Jacobian product of `func`; use as a decorator.
 
@@ -134,6 +136,9 @@ def register_derivative(
     be differentiated again. `each=True` registers `vjp(g, out, k, *args)`
     returning the cotangent of the `k`-th of a variable number of operands.
     `check(static_dict)` may raise to reject static arguments at build time.
+    `static_first=True` lets a variadic op be called as NumPy's
+    `f(*static, *operands)` (`np.einsum(subscripts, a, b)`) as well as
+    `f(operands, **static)`.
     """
 
     def add(vjp: Callable) -> Callable:
@@ -153,6 +158,7 @@ def register_derivative(
                 elementwise=elementwise,
                 helper=helper,
                 check=check,
+                static_first=static_first,
             ),
             tuple(aliases),
         )
@@ -165,7 +171,7 @@ def _without_k(vjp: Callable) -> Callable:
     """A stand-in whose signature is `vjp`'s without the operand index `k`."""
     sig = inspect.signature(vjp)
     params = list(sig.parameters.values())
-    stub = lambda *a, **k: None  # noqa: E731 - only its signature is read
+    stub = lambda *a, **k: None  # only its signature is read
     stub.__signature__ = sig.replace(parameters=params[:2] + params[3:])
     return stub
 

@@ -11,7 +11,7 @@ import operator
 import numpy as np
 
 from symdiff.rules.registry import register_derivative
-from symdiff.rules.shapes import axis_pad, axis_slice, concat_offset, scatter_add, sum_to
+from symdiff.rules.shapes import axis_pad, axis_slice, concat_offset, index_update, scatter_add, sum_to
 
 
 @register_derivative(np.reshape, static=("shape",))
@@ -52,6 +52,12 @@ def getitem_vjp(g, out, a, index):
 @register_derivative(scatter_add, static=("shape", "index"), helper=True)
 def scatter_add_vjp(g, out, x, shape, index):
     return g[index]
+
+
+@register_derivative(index_update, op="setitem", static=("index",), helper=True)
+def setitem_vjp(g, out, x, value, index):
+    # The overwritten elements of x get no cotangent; value gets what landed there.
+    return index_update(g, 0.0, index), sum_to(g[index], np.shape(value))
 
 
 @register_derivative(axis_slice, static=("start", "stop", "axis"), helper=True)

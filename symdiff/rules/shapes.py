@@ -57,6 +57,13 @@ def scatter_add(g, shape, index):
     return out
 
 
+def index_update(x, value, index):
+    """A copy of `x` with `x[index] = value` (the functional form of element assignment)."""
+    out = np.array(x, dtype=np.result_type(x, value), copy=True)
+    out[index] = value
+    return out
+
+
 def axis_slice(x, start, stop, axis):
     """`x` restricted to `start:stop` along `axis`."""
     index = [slice(None)] * np.ndim(x)
@@ -99,7 +106,7 @@ def matmul_adjoint_a(g, a, b):
         return g @ b.T
     if np.ndim(a) == 2 and np.ndim(b) == 1:
         return np.outer(g, b)
-    a2, b2, g2 = _promote(a, b, g)
+    _, b2, g2 = _promote(a, b, g)
     a_bar = g2 @ np.swapaxes(b2, -1, -2)
     if np.ndim(a) == 1:
         a_bar = a_bar[..., 0, :]
@@ -110,7 +117,7 @@ def matmul_adjoint_b(g, a, b):
     """Cotangent of `b` in `a @ b` given the output cotangent `g` (any ranks)."""
     if np.ndim(a) == 2 and np.ndim(b) <= 2:
         return a.T @ g
-    a2, b2, g2 = _promote(a, b, g)
+    a2, _, g2 = _promote(a, b, g)
     b_bar = np.swapaxes(a2, -1, -2) @ g2
     if np.ndim(b) == 1:
         b_bar = b_bar[..., 0]
@@ -123,3 +130,42 @@ def inverse_axes(axes, ndim):
         return tuple(range(ndim))[::-1]
     return tuple(int(i) for i in np.argsort([a % ndim for a in axes]))
 
+
+
+def einsum(operands, subscripts):
+    """`np.einsum(subscripts, *operands)`, taking the operands as one tuple (how generated code calls it)."""
+    return np.einsum(subscripts, *operands)
+
+
+def _einsum_terms(subscripts):
+    """`'ij,jk->ik'` -> (['ij', 'jk'], 'ik'); an implicit output is NumPy's: letters used once, sorted."""
+    inputs, arrow, output = subscripts.replace(" ", "").partition("->")
+    terms = inputs.split(",")
+    if not arrow:
+        letters = "".join(terms)
+        output = "".join(sorted(c for c in set(letters) if letters.count(c) == 1))
+    return terms, output
+
+
+def einsum_adjoint_subscripts(subscripts, k):
+    """Subscripts contracting the output cotangent with every operand but `k`.
+
+    The result carries operand k's letters that appear in the output or in
+    another operand; `einsum_summed_axes` lists the others.
+    """
+    terms, output = _einsum_terms(subscripts)
+    others = terms[:k] + terms[k + 1 :]
+    seen = output + "".join(others)
+    return ",".join([output, *others]) + "->" + "".join(c for c in terms[k] if c in seen)
+
+
+def einsum_summed_axes(subscripts, k):
+    """Axes of operand `k` whose letter appears nowhere else: summed away by the einsum."""
+    terms, output = _einsum_terms(subscripts)
+    seen = output + "".join(terms[:k] + terms[k + 1 :])
+    return tuple(i for i, c in enumerate(terms[k]) if c not in seen)
+
+
+def unit_axes(shape):
+    """The axes of length 1 in `shape`: where NumPy may have broadcast an operand."""
+    return tuple(i for i, n in enumerate(shape) if n == 1)

@@ -77,3 +77,30 @@ def rename(body: list[Eqn], start: int, old: Var, new: Var) -> None:
             eqn.loc,
             eqn.adjoint,
         )
+
+
+def rename_all(body: list, mapping: dict) -> list:
+    """`body` (statements, nested blocks included) with variables renamed through `mapping`."""
+    from symdiff.ir.nodes import If, Loop
+
+    if not mapping:
+        return list(body)
+
+    def atom(a):
+        return mapping.get(a.name, a) if isinstance(a, Var) else a
+
+    def atoms(items):
+        return tuple(atom(a) for a in items)
+
+    out = []
+    for stmt in body:
+        if isinstance(stmt, Eqn):
+            out.append(Eqn(stmt.outs, stmt.op, atoms(stmt.ins), tuple((k, atom(a)) for k, a in stmt.static), stmt.loc, stmt.adjoint))
+        elif isinstance(stmt, If):
+            out.append(If(stmt.outs, atom(stmt.cond), tuple(rename_all(stmt.then_body, mapping)), atoms(stmt.then_results),
+                          tuple(rename_all(stmt.else_body, mapping)), atoms(stmt.else_results), stmt.loc, stmt.adjoint))
+        elif isinstance(stmt, Loop):
+            out.append(Loop(stmt.outs, stmt.carried, atoms(stmt.inits), tuple(rename_all(stmt.body, mapping)),
+                            atoms(stmt.results), stmt.index, atoms(stmt.bounds), tuple(rename_all(stmt.cond_body, mapping)),
+                            atom(stmt.cond) if stmt.cond is not None else None, stmt.reverse, stmt.loc, stmt.adjoint))
+    return out

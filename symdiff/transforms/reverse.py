@@ -1,22 +1,26 @@
 """Reverse mode: a Function -> a Function computing its vector-Jacobian product.
 
-The forward equations are kept; then the list is walked backwards. For each
+The forward statements are kept; then the list is walked backwards. For each
 equation whose output has an adjoint, the op's rule is inlined and each
 operand that depends on `wrt` (the active set) receives a contribution.
 Contributions to a value used several times are summed out of place
 (`x_bar = x_bar + ...`); elementwise ops have each contribution summed back to
-its operand's shape (`sum_to`). Adjoints that are never assigned do not exist:
-zeros are structural. Dead forward values are left for `optimize.dce`.
+its operand's shape (`sum_to`). Adjoints never assigned do not exist: zeros
+are structural. `If` and `Loop` are handled in `transforms/control.py`, which
+may rewrite forward loops to save values (their replacements are applied when
+the forward part is rebuilt at the end). Dead code is left to `optimize.dce`.
 """
 
 from __future__ import annotations
 
+from contextlib import contextmanager
 from dataclasses import replace
 
 from symdiff.errors import BadWrt, UnsupportedSyntax
 from symdiff.frontend.lower import Names
-from symdiff.ir.nodes import Atom, Const, Eqn, Function, Var
+from symdiff.ir.nodes import Atom, Const, Eqn, Function, If, Loop, Var, defined, reads
 from symdiff.rules import RULES, rule
+from symdiff.transforms.control import ControlReverse
 from symdiff.transforms.inline import inline_rule, rename
 
 
@@ -29,33 +33,74 @@ def adjoint_name(name: str) -> str:
     return f"{base_name(name)}_bar"
 
 
+def _mark(body, active: set[str]) -> None:
+    for stmt in body:
+        if isinstance(stmt, Eqn):
+            if RULES[stmt.op].differentiable and any(isinstance(a, Var) and a.name in active for a in stmt.ins):
+                active.update(o.name for o in stmt.outs)
+        elif isinstance(stmt, If):
+            _mark(stmt.then_body, active)
+            _mark(stmt.else_body, active)
+            for out, a, b in zip(stmt.outs, stmt.then_results, stmt.else_results):
+                if any(isinstance(x, Var) and x.name in active for x in (a, b)):
+                    active.add(out.name)
+        elif isinstance(stmt, Loop):
+            while True:
+                size = len(active)
+                for phi, init, result, out in zip(stmt.carried, stmt.inits, stmt.results, stmt.outs):
+                    if any(isinstance(x, Var) and x.name in active for x in (init, result)):
+                        active.update((phi.name, out.name))
+                _mark(stmt.body, active)
+                if len(active) == size:
+                    break
+
+
 def active_vars(function: Function, wrt: tuple[str, ...]) -> set[str]:
     """Names whose value depends differentiably on the `wrt` parameters."""
     active = set(wrt)
-    for eqn in function.body:
-        if not RULES[eqn.op].differentiable:
-            continue
-        if any(isinstance(a, Var) and a.name in active for a in eqn.ins):
-            active.update(o.name for o in eqn.outs)
-    return active
+    while True:
+        size = len(active)
+        _mark(function.body, active)
+        if len(active) == size:
+            return active
 
 
-class Backward:
+class Backward(ControlReverse):
     """The state of one reverse pass: names, the growing body, the adjoint map."""
 
     def __init__(self, function: Function, wrt: tuple[str, ...]):
         self.function = function
         self.names = Names()
         self.names.used = {p.name for p in function.params} | {n for n, _ in function.free}
-        self.names.used |= {o.name for e in function.body for o in e.outs}
-        self.body: list[Eqn] = list(function.body)
+        self.names.used |= {v.name for s in function.body for v in defined(s)}
+        self.body: list = []
         self.active = active_vars(function, wrt)
         self.adjoint: dict[str, Atom] = {}
+        self.replacements: dict[int, Loop] = {}
+        self.preludes: dict[int, list] = {}
+        self.trip_counts: dict[int, Var] = {}
+        self.originals: dict[int, int] = {}
+
+    adjoint_name = staticmethod(adjoint_name)
+
+    def emit_into(self, body: list, op: str, ins, static, loc, name: str, temp: bool = False) -> Var:
+        out = Var(self.names.fresh(name), temp=temp)
+        body.append(Eqn((out,), op, tuple(ins), tuple(static), loc, adjoint=True))
+        return out
 
     def emit(self, op: str, ins, static, loc, name: str, temp: bool = False) -> Var:
-        out = Var(self.names.fresh(name), temp=temp)
-        self.body.append(Eqn((out,), op, tuple(ins), tuple(static), loc, adjoint=True))
-        return out
+        return self.emit_into(self.body, op, ins, static, loc, name, temp)
+
+    @contextmanager
+    def nested(self, outer_adjoint: dict | None = None):
+        """Emit into a fresh block with its own adjoint map; yields the block."""
+        saved = (self.body, self.adjoint)
+        self.body = []
+        self.adjoint = dict(saved[1]) if outer_adjoint is None else outer_adjoint
+        try:
+            yield self.body
+        finally:
+            self.body, self.adjoint = saved
 
     def accumulate(self, var: Var, contribution: Atom, loc) -> None:
         previous = self.adjoint.get(var.name)
@@ -63,6 +108,15 @@ class Backward:
             self.adjoint[var.name] = contribution
         else:
             self.adjoint[var.name] = self.emit("add", [previous, contribution], (), loc, adjoint_name(var.name))
+
+    def differentiate_block(self, body) -> None:
+        for stmt in reversed(body):
+            if isinstance(stmt, Eqn):
+                self.differentiate(stmt)
+            elif isinstance(stmt, If):
+                self.differentiate_if(stmt)
+            else:
+                self.differentiate_loop(stmt)
 
     def differentiate(self, eqn: Eqn) -> None:
         g = self.adjoint.get(eqn.out.name)
@@ -78,7 +132,7 @@ class Backward:
                 self._inline(the_rule.vjp_each, [g, eqn.out, Const(k), *eqn.ins], static, eqn, hint)[0]
                 if self._wants(arg) else None
                 for k, arg in enumerate(eqn.ins)
-            )
+            )  # fmt: skip
         else:
             cotangents = self._inline(the_rule.vjp, [g, eqn.out, *eqn.ins], static, eqn, hint)
         if len(cotangents) != len(eqn.ins):
@@ -99,18 +153,41 @@ class Backward:
         cotangents = inline_rule(vjp, args, static, self.names, self.body, eqn.loc, hint)
         for k in range(start, len(self.body)):
             self.body[k] = replace(self.body[k], adjoint=True)
-        named = []
         for arg, cotangent in zip(eqn.ins, cotangents):
-            if isinstance(cotangent, Var) and cotangent.temp and self._defined_after(cotangent, start):
+            if isinstance(cotangent, Var) and cotangent.temp and any(cotangent in e.outs for e in self.body[start:]):
                 better = Var(self.names.fresh(adjoint_name(getattr(arg, "name", hint))))
                 rename(self.body, start, cotangent, better)
                 cotangents = tuple(better if c == cotangent else c for c in cotangents)
-                cotangent = better
-            named.append(cotangent)
         return cotangents
 
-    def _defined_after(self, var: Var, start: int) -> bool:
-        return any(var in e.outs for e in self.body[start:])
+    # -- rebuilding the forward part with taped loops ---------------------------
+
+    def original_id(self, loop: Loop) -> int:
+        return self.originals.get(id(loop), id(loop))
+
+    def rebuild_one(self, stmt):
+        """`stmt` with every loop rewrite made so far applied (nested ones included)."""
+        if isinstance(stmt, Eqn):
+            return stmt
+        if isinstance(stmt, If):
+            return replace(stmt, then_body=tuple(self.rebuild(stmt.then_body)), else_body=tuple(self.rebuild(stmt.else_body)))
+        new = self.replacements.get(self.original_id(stmt), stmt)
+        new = replace(new, body=tuple(self.rebuild(new.body)))
+        self.originals[id(new)] = self.original_id(stmt)
+        if self.original_id(stmt) in self.trip_counts_by_original():
+            self.trip_counts[id(new)] = self.trip_counts_by_original()[self.original_id(stmt)]
+        return new
+
+    def trip_counts_by_original(self) -> dict[int, Var]:
+        return {self.originals.get(k, k): v for k, v in self.trip_counts.items()}
+
+    def rebuild(self, body) -> list:
+        out = []
+        for stmt in body:
+            if isinstance(stmt, Loop):
+                out.extend(self.preludes.get(self.original_id(stmt), []))
+            out.append(self.rebuild_one(stmt))
+        return out
 
 
 def vjp_function(function: Function, wrt: tuple[int, ...], mode: str = "grad") -> Function:
@@ -133,8 +210,7 @@ def vjp_function(function: Function, wrt: tuple[int, ...], mode: str = "grad") -
         seed = state.emit("grad_seed", [out], (), None, adjoint_name(getattr(out, "name", "out")))
     if isinstance(out, Var) and out.name in state.active:
         state.adjoint[out.name] = seed
-    for eqn in reversed(function.body):
-        state.differentiate(eqn)
+    state.differentiate_block(function.body)
     grads = []
     for param in params:
         adjoint = state.adjoint.get(param.name)
@@ -147,10 +223,11 @@ def vjp_function(function: Function, wrt: tuple[int, ...], mode: str = "grad") -
     if mode == "value_and_grad":
         result = (out, result) if len(grads) == 1 else (out, *grads)
     new_params = function.params + ((seed_param,) if seed_param is not None else ())
+    forward = state.rebuild(function.body)
     return Function(
         name=f"{function.name}_{mode}",
         params=new_params,
-        body=tuple(state.body),
+        body=tuple(forward + state.body),
         result=result,
         defaults=function.defaults,
         free=function.free,
@@ -165,3 +242,6 @@ def _doc(function: Function, params, mode: str) -> str:
     if mode == "value_and_grad":
         return f"Value and gradient of {function.name} with respect to {names}."
     return f"Gradient of {function.name} with respect to {names}."
+
+
+__all__ = ["Backward", "active_vars", "adjoint_name", "base_name", "reads", "vjp_function"]

@@ -1,0 +1,210 @@
+"""Which values fold into expressions, and what every value is called.
+
+`Layout(function)` walks the function once to decide:
+- inlining: a temporary read exactly once, in the block that defines it,
+  folds into the expression that reads it;
+- display names by liveness over the flattened program (`naming.py`), with
+  the ties control flow needs: a loop's carried value, its outputs and a
+  tape's successive versions share one name; an `if`'s outputs are named
+  before its arms (which assign them); an element write `x[i] = v` reuses
+  the array's name when nothing reads the old value afterwards.
+Values read inside a loop stay reserved until the loop's end.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+
+from symdiff.codegen.naming import stem
+from symdiff.ir.nodes import Eqn, Function, If, Loop, Var
+
+_ALWAYS_INLINE = {"make_slice", "make_tuple"}
+_NEVER_INLINE = {"tape_new", "tape_push", "tape_pop", "setitem"}
+
+
+class Layout:
+    """Inlining decisions and display names for one function."""
+
+    def __init__(self, function: Function, reserved: set[str]):
+        self.function = function
+        self.defs: dict[str, Eqn] = {}
+        self.def_block: dict[str, int] = {}
+        self.uses: Counter = Counter()
+        self.use_block: dict[str, int] = {}
+        self._scan(function.body, 0, [0])
+        for atom in function.results():
+            if isinstance(atom, Var):
+                self.uses[atom.name] += 2  # never inline what is returned
+        self.inline = {
+            name for name, eqn in self.defs.items()
+            if eqn.op not in _NEVER_INLINE and len(eqn.outs) == 1
+            and (eqn.out.temp or eqn.op in _ALWAYS_INLINE) and self.uses[name] == 1
+            and self.use_block.get(name) == self.def_block[name]
+        }  # fmt: skip
+        self.in_place: set[int] = set()
+        self.names = self._assign(reserved)
+
+    def _scan(self, body, block: int, counter: list) -> None:
+        for stmt in body:
+            atoms = stmt.atoms()
+            for atom in atoms:
+                if isinstance(atom, Var):
+                    self.uses[atom.name] += 1
+                    self.use_block[atom.name] = block
+            if isinstance(stmt, Eqn):
+                for out in stmt.outs:
+                    self.defs[out.name] = stmt
+                    self.def_block[out.name] = block
+                continue
+            if isinstance(stmt, Loop) and stmt.cond is not None:
+                for name in _cond_names(stmt):
+                    self.use_block[name] = -1  # cond temps always fold into the test
+            for inner in stmt.blocks():
+                counter[0] += 1
+                inner_id = counter[0]
+                self._scan(inner, inner_id, counter)
+                self._fix_result_blocks(stmt, inner, inner_id)
+            if isinstance(stmt, Loop) and stmt.cond is not None:
+                for eqn in stmt.cond_body:
+                    self.def_block[eqn.out.name] = -1
+
+    def _fix_result_blocks(self, stmt, inner, inner_id: int) -> None:
+        """Results are read at the end of the block they close."""
+        if isinstance(stmt, If):
+            results = stmt.then_results if inner is stmt.then_body else stmt.else_results
+        elif inner is stmt.body:
+            results = stmt.results
+        else:
+            return
+        for atom in results:
+            if isinstance(atom, Var):
+                self.use_block[atom.name] = inner_id
+
+    # -- names -----------------------------------------------------------------
+
+    def reads(self, atoms) -> set[str]:
+        """Names read by `atoms` once inlined temporaries are expanded."""
+        names: set[str] = set()
+        for atom in atoms:
+            if isinstance(atom, Var):
+                if atom.name in self.inline:
+                    names |= self.reads(self.defs[atom.name].atoms())
+                else:
+                    names.add(atom.name)
+        return names
+
+    def _assign(self, reserved: set[str]) -> dict[str, str]:
+        events: list[tuple[list[str], set[str]]] = []
+        spans: list[tuple[int, int]] = []
+        ties: dict[str, str] = {}
+        early: dict[int, list[str]] = {}
+        self._flatten(self.function.body, events, spans, ties, early)
+        last = _last_uses(events, spans, self.function, self)
+        return _choose(self.function, events, last, ties, early, reserved, self)
+
+    def _flatten(self, body, events, spans, ties, early) -> None:
+        for stmt in body:
+            if isinstance(stmt, Eqn):
+                if stmt.out.name in self.inline:
+                    continue
+                if stmt.op in ("tape_push", "tape_pop"):
+                    ties[stmt.outs[0].name] = stmt.ins[0].name
+                events.append(([o.name for o in stmt.outs], self.reads(stmt.atoms())))
+            elif isinstance(stmt, If):
+                head = len(events)
+                events.append(([o.name for o in stmt.outs], self.reads([stmt.cond])))
+                self._flatten(stmt.then_body, events, spans, ties, early)
+                events.append(([], self.reads(stmt.then_results)))
+                self._flatten(stmt.else_body, events, spans, ties, early)
+                events.append(([], self.reads(stmt.else_results)))
+                early[head] = (stmt, len(events) - 1)
+            else:
+                start = len(events)
+                early[start] = (stmt, start)
+                index = [stmt.index.name] if stmt.index is not None else []
+                events.append(([c.name for c in stmt.carried] + index, self.reads(stmt.inits + stmt.bounds)))
+                events.append(([], self.reads((stmt.cond,)) if stmt.cond is not None else set()))
+                self._flatten(stmt.body, events, spans, ties, early)
+                events.append(([], self.reads(stmt.results)))
+                spans.append((start, len(events) - 1))
+                for phi, out in zip(stmt.carried, stmt.outs):
+                    ties[out.name] = phi.name
+                events.append(([o.name for o in stmt.outs], set()))
+
+
+def _cond_names(loop: Loop) -> list[str]:
+    return [e.out.name for e in loop.cond_body]
+
+
+def _last_uses(events, spans, function, layout) -> dict[str, int]:
+    defined_at: dict[str, int] = {p.name: -1 for p in function.params}
+    last: dict[str, int] = {}
+    for index, (defs, reads) in enumerate(events):
+        for name in reads:
+            last[name] = index
+        for name in defs:
+            defined_at.setdefault(name, index)
+    for start, end in spans:  # values from before a loop and read in it are read every iteration
+        for name, at in list(last.items()):
+            if start < at <= end and defined_at.get(name, -1) < start:
+                last[name] = max(last[name], end)
+    for atom in function.results():
+        if isinstance(atom, Var):
+            last[atom.name] = len(events)
+    return last
+
+
+def _choose(function, events, last, ties, early, reserved, layout) -> dict[str, str]:
+    from symdiff.codegen.naming import pick
+
+    holder: dict[str, str] = {}
+    display: dict[str, str] = {}
+    taken = set(reserved)
+    for param in function.params:
+        display[param.name] = holder[param.name] = param.name
+    for index, (defs, _) in enumerate(events):
+        for position, name in enumerate(defs):
+            if name in display:
+                continue
+            if name in ties and ties[name] in display:
+                display[name] = display[ties[name]]
+            elif (coalesced := _coalesce(name, index, layout, display, last, function)) is not None:
+                display[name] = coalesced
+            elif (shared := _share(name, position, index, early, display, last, holder)) is not None:
+                display[name] = shared
+            else:
+                display[name] = pick(stem(name), index, holder, last, taken)
+            holder[display[name]] = name
+    return display
+
+
+def _share(name: str, position: int, index: int, early, display, last, holder) -> str | None:
+    """An `if` output may take the name of an incoming value that dies in the `if`."""
+    if index not in early:
+        return None
+    stmt, end = early[index]
+    if isinstance(stmt, Loop):
+        candidates = (stmt.inits[position],) if position < len(stmt.inits) else ()
+    else:
+        candidates = (stmt.else_results[position], stmt.then_results[position])
+    for result in candidates:
+        if isinstance(result, Var) and result.name in display and stem(result.name) == stem(name):
+            candidate = display[result.name]
+            if last.get(result.name, -1) <= end and holder.get(candidate) == result.name:
+                return candidate
+    return None
+
+
+def _coalesce(name: str, index: int, layout: Layout, display, last, function) -> str | None:
+    """Reuse the array's name for `x[i] = v` when the old value is never read again."""
+    eqn = layout.defs.get(name)
+    if eqn is None or eqn.op != "setitem" or eqn.adjoint:
+        return None
+    array = eqn.ins[0]
+    params = {p.name for p in function.params} | {n for n, _ in function.free}
+    if not isinstance(array, Var) or array.name in params or array.name not in display:
+        return None
+    if last.get(array.name, -1) > index:
+        return None
+    layout.in_place.add(id(eqn))
+    return display[array.name]

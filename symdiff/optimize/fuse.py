@@ -1,0 +1,204 @@
+"""Fusion planning for compiled backends: which elementwise values never hit memory.
+
+NumPy-style code makes one pass over memory per operation and allocates one
+array per intermediate. A compiled backend can do better when it knows which
+values are only stepping stones: an elementwise value used exactly once, by
+another elementwise op or by a full reduction, can be computed inside its
+consumer's loop. `plan_fusion(function)` returns a `FusionPlan`:
+
+- `function`: the program after `elide_broadcasts`, which removes the
+  materialised `broadcast_to` that reverse mode puts after every `sum`/`mean`
+  when its consumers are elementwise ops that broadcast anyway (the cotangent
+  of `sum(x)` becomes the scalar seed itself instead of an array of x's shape);
+- `inline`: values computed inside their single consumer's expression;
+- `reductions`: full `sum`/`mean` reductions of an inlined elementwise
+  expression, which a backend computes in one accumulating loop.
+
+Shapes are not known until call time, so same-shape facts come from
+`ShapeClasses` (optimize/simplify.py) and scalar facts from the ops
+themselves. Backends decide how to print the plan (Numba: array expressions
+and loop kernels; CUDA: kernels). The elementwise flag of the rule table is the
+one source of truth for what may join a loop (STYLE appendix, principle 4).
+
+Imports: ir, rules (as data), optimize.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, replace
+
+from symdiff.ir.nodes import Atom, Const, Eqn, Function, Var
+from symdiff.optimize.cse import rewrite
+from symdiff.optimize.dce import dce
+from symdiff.optimize.simplify import ShapeClasses
+from symdiff.rules import RULES
+
+# Elementwise predicates have zero derivative, so they are not flagged elementwise.
+_PREDICATES = frozenset({"lt", "le", "gt", "ge", "eq", "ne", "logical_and", "logical_or", "logical_not", "isnan", "isfinite", "sign", "floor", "ceil"})  # fmt: skip
+# Python casts and selections are elementwise but are not single-loop primitives.
+_NOT_LOOPED = frozenset({"float", "int", "bool", "where", "clip"})
+_FULL_REDUCTIONS = frozenset({"sum", "mean"})
+_SCALAR_OPS = frozenset({"grad_seed", "size", "len", "ndim", "float", "int", "bool"})
+
+
+def fusable(op: str) -> bool:
+    """Whether `op` computes each output element from the same element of its operands."""
+    rule = RULES.get(op)
+    if rule is None or op in _NOT_LOOPED:
+        return False
+    return rule.elementwise or op in _PREDICATES
+
+
+def is_full_reduction(eqn: Eqn) -> bool:
+    """`sum`/`mean` over every axis to a scalar (axis=None, keepdims=False)."""
+    if eqn.op not in _FULL_REDUCTIONS:
+        return False
+    static = eqn.static_dict()
+    return static.get("axis", Const(None)) == Const(None) and static.get("keepdims", Const(False)) == Const(False)
+
+
+@dataclass(frozen=True)
+class FusionPlan:
+    """How a compiled backend should group `function`'s equations into loops."""
+
+    function: Function
+    inline: frozenset[str]
+    reductions: frozenset[str]
+
+
+def scalar_names(function: Function) -> set[str]:
+    """Names known to hold a scalar (0-d) value whatever the argument shapes."""
+    scalars: set[str] = set()
+    for eqn in function.body:
+        if len(eqn.outs) != 1:
+            continue
+        if eqn.op in _SCALAR_OPS or is_full_reduction(eqn):
+            scalars.add(eqn.out.name)
+        elif fusable(eqn.op) and all(_is_scalar(a, scalars) for a in eqn.ins):
+            scalars.add(eqn.out.name)
+    return scalars
+
+
+def _is_scalar(atom: Atom, scalars: set[str]) -> bool:
+    if isinstance(atom, Const):
+        return isinstance(atom.value, (int, float, bool))
+    return atom.name in scalars
+
+
+class _Elision:
+    """State of one `elide_broadcasts` pass: definitions, shape classes, new equations."""
+
+    def __init__(self, function: Function):
+        self.defs = {e.out.name: e for e in function.body if len(e.outs) == 1}
+        self.scalars = scalar_names(function)
+        self.classes = ShapeClasses()
+        self.used = {p.name for p in function.params} | set(self.defs) | {n for n, _ in function.free}
+        for eqn in function.body:
+            if len(eqn.outs) == 1:
+                self.classes.learn(eqn)
+
+    def fresh(self, base: str) -> Var:
+        name, k = base, 1
+        while name in self.used:
+            k += 1
+            name = f"{base}~{k}"
+        self.used.add(name)
+        return Var(name, temp=True)
+
+    def source_of(self, eqn: Eqn, new: list[Eqn]) -> Atom | None:
+        """What may stand in for `broadcast_to(r; shape=np.shape(a))` inside elementwise ops."""
+        shape = eqn.static_dict().get("shape")
+        if not isinstance(shape, Var) or shape.name not in self.classes.shape_of:
+            return None
+        scalar = self.scalar_image(eqn.ins[0], new)
+        return scalar if scalar is not None else eqn.ins[0]
+
+    def scalar_image(self, atom: Atom, new: list[Eqn]) -> Atom | None:
+        """A scalar equal to every element of `atom`, if `atom` is a reshaped scalar."""
+        if _is_scalar(atom, self.scalars):
+            return atom
+        eqn = self.defs.get(atom.name) if isinstance(atom, Var) else None
+        if eqn is None:
+            return None
+        if eqn.op == "reshape" and _is_scalar(eqn.ins[0], self.scalars):
+            return eqn.ins[0]
+        if not fusable(eqn.op):
+            return None
+        images = [self.scalar_image(a, new) for a in eqn.ins]
+        if any(i is None for i in images):
+            return None
+        out = self.fresh(eqn.out.name)
+        new.append(Eqn((out,), eqn.op, tuple(images), eqn.static, eqn.loc, eqn.adjoint))
+        self.scalars.add(out.name)
+        return out
+
+    def restores_shape(self, consumer: Eqn, broadcast: Eqn) -> bool:
+        """Whether `consumer` has another operand of the broadcast's target shape."""
+        if not fusable(consumer.op):
+            return False
+        target = self.classes.shape_of[broadcast.static_dict()["shape"].name]
+        return any(
+            isinstance(a, Var) and a != broadcast.out and self.classes.find(a.name) == self.classes.find(target)
+            for a in consumer.ins
+        )
+
+
+def elide_broadcasts(function: Function) -> Function:
+    """Replace materialised broadcasts read by shape-restoring elementwise ops with their source."""
+    state = _Elision(function)
+    body: list[Eqn] = []
+    stand_in: dict[str, Atom] = {}
+    for eqn in function.body:
+        if len(eqn.outs) == 1 and eqn.op == "broadcast_to":
+            new: list[Eqn] = []
+            source = state.source_of(eqn, new)
+            body.extend(new)
+            if source is not None:
+                stand_in[eqn.out.name] = source
+        mapping = {
+            name: atom
+            for name, atom in stand_in.items()
+            if any(isinstance(a, Var) and a.name == name for a in eqn.ins)
+            and state.restores_shape(eqn, state.defs[name])
+        }
+        body.append(rewrite(eqn, mapping))
+    return dce(replace(function, body=tuple(body)))
+
+
+def _use_counts(function: Function) -> Counter:
+    counts: Counter = Counter()
+    for eqn in function.body:
+        counts.update(a.name for a in eqn.atoms() if isinstance(a, Var))
+    counts.update(a.name for a in function.results() if isinstance(a, Var))
+    return counts
+
+
+def plan_fusion(function: Function) -> FusionPlan:
+    """The fusion plan for `function` (see the module docstring)."""
+    function = elide_broadcasts(function)
+    counts = _use_counts(function)
+    results = {a.name for a in function.results() if isinstance(a, Var)}
+    consumer: dict[str, Eqn] = {}
+    for eqn in function.body:
+        for atom in eqn.ins:
+            if isinstance(atom, Var):
+                consumer[atom.name] = eqn
+    inline = set()
+    reductions = set()
+    for eqn in function.body:
+        if len(eqn.outs) != 1 or not fusable(eqn.op):
+            continue
+        name = eqn.out.name
+        user = consumer.get(name)
+        if counts[name] != 1 or name in results or user is None:
+            continue
+        if fusable(user.op):
+            inline.add(name)
+        elif is_full_reduction(user) and user.ins[0] == eqn.out:
+            inline.add(name)
+            reductions.add(user.out.name)
+    return FusionPlan(function, frozenset(inline), frozenset(reductions))
+
+
+__all__ = ["FusionPlan", "elide_broadcasts", "fusable", "is_full_reduction", "plan_fusion", "scalar_names"]

@@ -1,0 +1,184 @@
+"""Reverse mode through `If` and `Loop` statements (mixin for `Backward`).
+
+If: the backward pass is another `If` on the same condition; each arm
+differentiates its forward arm, and the adjoints of outer values become the
+new statement's outputs.
+
+Loop: the backward pass is a loop over the same iterations in reverse. The
+forward loop is rewritten to push, at the end of each iteration, the values
+the backward body reads (`tape_push`); the backward loop pops them
+(`tape_pop`). Shapes the backward body needs are computed in the forward
+body so only a tuple is saved. Adjoints of carried values are carried
+backwards; adjoints of values from outside the loop are accumulated.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+from symdiff.ir.nodes import Const, Eqn, If, Loop, Var, defined, reads
+from symdiff.transforms.inline import rename_all
+
+
+class ControlReverse:
+    """Mixin for `Backward`: differentiate `If` and `Loop` statements."""
+
+    def differentiate_if(self, stmt: If) -> None:
+        incoming = {k: self.adjoint.get(o.name) for k, o in enumerate(stmt.outs)}
+        if all(a is None for a in incoming.values()):
+            return
+        inside = {v.name for v in defined(stmt)}
+        arms = []
+        for body, results in ((stmt.then_body, stmt.then_results), (stmt.else_body, stmt.else_results)):
+            with self.nested() as arm:
+                for k, result in enumerate(results):
+                    if incoming[k] is not None and self._wants(result):
+                        self.accumulate(result, incoming[k], stmt.loc)
+                self.differentiate_block(body)
+                arms.append((arm, dict(self.adjoint)))
+        before = self.adjoint
+        changed = [
+            n for n in dict.fromkeys([*arms[0][1], *arms[1][1]])
+            if n not in inside and any(adj.get(n) is not before.get(n) for _, adj in arms)
+        ]  # fmt: skip
+        results = []
+        for arm, adjoint in arms:
+            row = []
+            for name in changed:
+                value = adjoint.get(name)
+                if value is None:
+                    value = self.emit_into(arm, "zeros_like", [Var(name)], (), stmt.loc, f"{name}_bar")
+                row.append(value)
+            results.append(tuple(row))
+        outs = tuple(Var(self.names.fresh(self.adjoint_name(n))) for n in changed)
+        (then_arm, _), (else_arm, _) = arms
+        self.body.append(If(outs, stmt.cond, tuple(then_arm), results[0], tuple(else_arm), results[1], stmt.loc, True))
+        for name, out in zip(changed, outs):
+            self.adjoint[name] = out
+
+    def differentiate_loop(self, loop: Loop) -> None:
+        active = [k for k, c in enumerate(loop.carried) if c.name in self.active]
+        if not any(self.adjoint.get(loop.outs[k].name) is not None for k in active):
+            return
+        inside = {v.name for v in defined(loop)}
+        in_loop = [a for s in loop.body + loop.cond_body for a in reads(s)] + list(loop.results)
+        outer = [
+            v.name for v in dict.fromkeys(a for a in in_loop if isinstance(a, Var))
+            if v.name not in inside and v.name in self.active
+        ]  # fmt: skip
+        seeds = {k: Var(self.names.fresh(self.adjoint_name(loop.carried[k].name))) for k in active}
+        accumulators = {n: Var(self.names.fresh(self.adjoint_name(n))) for n in outer}
+        with self.nested(outer_adjoint=dict(accumulators)) as backward_body:
+            for k in active:
+                if self._wants(loop.results[k]):
+                    self.accumulate(loop.results[k], seeds[k], loop.loc)
+            self.differentiate_block(loop.body)
+            new_seeds = [self.adjoint.get(loop.carried[k].name) for k in active]
+            new_seeds = [
+                s if s is not None else self.emit("zeros_like", [seeds[k]], (), loop.loc, f"{loop.carried[k].name}_bar")
+                for s, k in zip(new_seeds, active)
+            ]
+            new_accumulators = [self.adjoint.get(n, accumulators[n]) for n in outer]
+        taped = self.tape(loop, backward_body, new_seeds + new_accumulators)
+        inits = [self._initial_adjoint(loop.outs[k], loop.loc) for k in active]
+        inits += [self._initial_adjoint(Var(n), loop.loc) for n in outer]
+        self._emit_backward_loop(loop, taped, seeds, accumulators, inits, new_seeds + new_accumulators)
+
+    def _initial_adjoint(self, var: Var, loc):
+        current = self.adjoint.get(var.name)
+        if current is not None:
+            return current
+        return self.emit("zeros_like", [var], (), loc, self.adjoint_name(var.name))
+
+    def tape(self, loop: Loop, backward_body: list, backward_results: list):
+        """Rewrite `loop` to save what `backward_body` reads; return the pops and the renamed body."""
+        loop = self.rebuild_one(loop)
+        forward_defined = {v.name for v in defined(loop)} - {o.name for o in loop.outs}
+        if loop.index is not None:
+            forward_defined.discard(loop.index.name)
+        hoisted, kept = [], []
+        for stmt in backward_body:
+            if isinstance(stmt, Eqn) and stmt.op == "shape" and _reads_only(stmt, forward_defined):
+                hoisted.append(stmt)
+            else:
+                kept.append(stmt)
+        forward_defined |= {e.out.name for e in hoisted}
+        read = [a for s in kept for a in reads(s)] + list(backward_results)
+        needed = [v for v in dict.fromkeys(a for a in read if isinstance(a, Var)) if v.name in forward_defined]
+        carried, inits, results, outs, pops, mapping = [], [], [], [], [], {}
+        after = _definition_positions(loop)
+        inserts: dict[int, list] = {}
+        for eqn in hoisted:
+            inserts.setdefault(after.get(eqn.ins[0].name, 0), []).append(replace(eqn, adjoint=False))
+            after[eqn.out.name] = after.get(eqn.ins[0].name, 0)
+        body, counter = [], []
+        if loop.index is None:  # a while loop counts its iterations for the backward loop
+            phi, step, final = (Var(self.names.fresh("n_steps")) for _ in range(3))
+            counter = [Eqn((step,), "add", (phi, Const(1)), (), loop.loc)]
+            carried.append(phi), inits.append(Const(0)), results.append(step), outs.append(final)
+            self.trip_counts[id(loop)] = final
+        for value in needed:
+            base = value.name.split("~")[0]
+            start = Var(self.names.fresh(f"{base}_tape"))
+            self.preludes.setdefault(self.original_id(loop), []).append(Eqn((start,), "tape_new", (), (), loop.loc))
+            phi, pushed, final = (Var(self.names.fresh(f"{base}_tape")) for _ in range(3))
+            inserts.setdefault(after.get(value.name, 0), []).append(Eqn((pushed,), "tape_push", (phi, value), (), loop.loc))
+            carried.append(phi), inits.append(start), results.append(pushed), outs.append(final)
+            restored = Var(self.names.fresh(base))
+            mapping[value.name] = restored
+            pops.append((final, restored))
+        for position, stmt in enumerate(loop.body):
+            body.extend(inserts.get(position, []))
+            body.append(stmt)
+        body.extend(inserts.get(len(loop.body), []))
+        body.extend(counter)
+        self.replacements[self.original_id(loop)] = Loop(
+            loop.outs + tuple(outs), loop.carried + tuple(carried), loop.inits + tuple(inits), tuple(body),
+            loop.results + tuple(results), loop.index, loop.bounds, loop.cond_body, loop.cond, loop.reverse, loop.loc,
+        )  # fmt: skip
+        return pops, rename_all(kept, mapping), mapping
+
+    def _emit_backward_loop(self, loop, taped, seeds, accumulators, inits, new_values) -> None:
+        pops, body, mapping = taped
+        tapes_in, tapes_out, pop_eqns = [], [], []
+        for final, restored in pops:
+            phi, rest = (Var(self.names.fresh(final.name.split("~")[0])) for _ in range(2))
+            pop_eqns.append(Eqn((rest, restored), "tape_pop", (phi,), (), loop.loc, True))
+            tapes_in.append((phi, final, rest))
+        index, bounds = self._backward_range(loop)
+        body = rename_all(body, {loop.index.name: index} if loop.index is not None else {})
+        new_values = [mapping.get(v.name, v) if isinstance(v, Var) else v for v in new_values]
+        carried = list(seeds.values()) + list(accumulators.values()) + [phi for phi, _, _ in tapes_in]
+        results = new_values + [rest for _, _, rest in tapes_in]
+        outs = [Var(self.names.fresh(c.name.split("~")[0])) for c in carried]
+        all_inits = list(inits) + [final for _, final, _ in tapes_in]
+        self.body.append(
+            Loop(tuple(outs), tuple(carried), tuple(all_inits), tuple(pop_eqns + body), tuple(results),
+                 index, bounds, (), None, True, loop.loc, True)
+        )  # fmt: skip
+        active = list(seeds)
+        for name, out in zip(accumulators, outs[len(active):]):
+            self.adjoint[name] = out
+        for k, out in zip(active, outs):
+            if self._wants(loop.inits[k]):
+                self.accumulate(loop.inits[k], out, loop.loc)
+
+    def _backward_range(self, loop: Loop):
+        index = Var(self.names.fresh(loop.index.name.split("~")[0] if loop.index is not None else "step"))
+        if loop.index is not None:
+            return index, loop.bounds
+        count = self.trip_counts[id(self.rebuild_one(loop))]
+        return index, (Const(0), count, Const(1))
+
+
+def _definition_positions(loop: Loop) -> dict[str, int]:
+    """For each name defined in the loop body: the index just after its top-level statement."""
+    after: dict[str, int] = {}
+    for position, stmt in enumerate(loop.body):
+        for var in defined(stmt):
+            after[var.name] = position + 1
+    return after
+
+
+def _reads_only(eqn: Eqn, names: set[str]) -> bool:
+    return any(isinstance(a, Var) and a.name in names for a in eqn.ins)
