@@ -9,6 +9,7 @@ constants the function reads.
 
 from __future__ import annotations
 
+import builtins
 import linecache
 from dataclasses import dataclass
 from typing import Any, Callable
@@ -16,7 +17,7 @@ from typing import Any, Callable
 import numpy as np
 
 from symdiff.codegen.emit import function_source, helpers_used
-from symdiff.ir.nodes import Function
+from symdiff.ir.nodes import Function, walk
 from symdiff.rules import RULES
 
 
@@ -26,6 +27,10 @@ def namespace_for(function: Function) -> dict[str, Any]:
     for name in helpers_used(function):
         rule = next(r for r in RULES.values() if r.path == name and r.helper)
         namespace[name] = rule.func
+    for eqn in walk(function.body):
+        rule = RULES[eqn.op]
+        if _is_user_rule(rule):
+            namespace.setdefault(rule.path, rule.func)  # a user's function with a registered rule
     namespace.update(dict(function.free))
     return namespace
 
@@ -51,3 +56,9 @@ def compile_function(function: Function, filename: str) -> Compiled:
     source = function_source(function)
     namespace = namespace_for(function)
     return Compiled(compile_source(source, function.name, namespace, filename), source, namespace)
+
+
+def _is_user_rule(rule) -> bool:
+    """A rule registered by a user for one of their own functions (called by its name)."""
+    module = getattr(rule.func, "__module__", "") or ""
+    return rule.path.isidentifier() and not hasattr(builtins, rule.path) and not module.startswith("symdiff")

@@ -9,13 +9,15 @@ appear there, so the file runs where symdiff is not installed.
 from __future__ import annotations
 
 import ast
+import builtins
 import inspect
 
 import libcst as cst
 import numpy as np
 
 from symdiff.codegen.emit import emit_function, helpers_used
-from symdiff.ir.nodes import Function
+from symdiff.ir.nodes import Function, walk
+from symdiff.rules import RULES
 from symdiff.rules import shapes
 
 _NON_SCALAR = '''class NonScalarOutput(ValueError):
@@ -50,6 +52,17 @@ def helper_sources(functions: list[Function]) -> list[str]:
     return texts
 
 
+def _user_imports(functions: list[Function]) -> str:
+    """`from module import f` for user functions that have registered rules."""
+    lines = set()
+    for function in functions:
+        for eqn in walk(function.body):
+            rule = RULES[eqn.op]
+            if _is_user_rule(rule):
+                lines.add(f"from {rule.func.__module__} import {rule.path}\n")
+    return "".join(sorted(lines))
+
+
 def _constant_source(name: str, value) -> str:
     array = np.asarray(value)
     return f"{name} = np.array({array.tolist()!r}, dtype=np.{array.dtype.name})\n"
@@ -60,7 +73,7 @@ def module_source(functions: list[Function], header: str = "", imports: tuple[st
     parts = []
     if header:
         parts.append("".join(f"# {line}".rstrip() + "\n" for line in header.splitlines()))
-    parts.append("".join(f"import {name}\n" for name in imports))
+    parts.append("".join(f"import {name}\n" for name in imports) + _user_imports(functions))
     parts.extend(helper_sources(functions))
     constants = {name: value for f in functions for name, value in f.free}
     if constants:
@@ -68,3 +81,9 @@ def module_source(functions: list[Function], header: str = "", imports: tuple[st
     for function in functions:
         parts.append(cst.Module(body=[emit_function(function)]).code)
     return "\n\n".join(part.rstrip("\n") + "\n" for part in parts).rstrip("\n") + "\n"
+
+
+def _is_user_rule(rule) -> bool:
+    """A rule registered by a user for one of their own functions (called by its name)."""
+    module = getattr(rule.func, "__module__", "") or ""
+    return rule.path.isidentifier() and not hasattr(builtins, rule.path) and not module.startswith("symdiff")

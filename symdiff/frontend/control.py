@@ -86,6 +86,9 @@ def assigned_names(body: list[ast.stmt]) -> list[str]:
                 add(node.target)
             elif isinstance(node, ast.Return):
                 names.append(RETURN)
+            elif isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute):
+                if node.func.attr in ("append", "pop") and isinstance(node.func.value, ast.Name):
+                    names.append(node.func.value.id)
     return list(dict.fromkeys(names))
 
 
@@ -114,11 +117,15 @@ class ControlFlow:
         else_body, else_env, else_returned = self.block(node.orelse, before)
         if then_returned != else_returned:
             raise self.fail("only one arm of this if returns a value", node, "return on every path")
+        # A name assigned in one arm only is readable later under the same condition
+        # (generated backward passes do that); the other arm gives it None.
         names = [
             n for n in dict.fromkeys([*then_env, *else_env])
-            if (then_env.get(n) is not before.get(n) or else_env.get(n) is not before.get(n))
-            and n in then_env and n in else_env
+            if then_env.get(n) is not before.get(n) or else_env.get(n) is not before.get(n)
         ]  # fmt: skip
+        for env in (then_env, else_env):
+            for n in names:
+                env.setdefault(n, Const(None))
         then_results = tuple(self.branch_atom(then_env[n], n, node, then_body) for n in names)
         else_results = tuple(self.branch_atom(else_env[n], n, node, else_body) for n in names)
         outs = tuple(Var(self.names.fresh(_stem(n))) for n in names)
@@ -140,8 +147,11 @@ class ControlFlow:
             raise self.fail("for/else is not supported", node)
         if not isinstance(node.target, ast.Name):
             raise self.fail("the loop variable must be a single name", node.target)
-        call = node.iter
+        call, backwards = node.iter, False
         callee = self._expr(call.func, None) if isinstance(call, ast.Call) else None
+        if callee is reversed and len(call.args) == 1 and isinstance(call.args[0], ast.Call):
+            call, backwards = call.args[0], True
+            callee = self._expr(call.func, None)
         if callee is not range or call.keywords:
             raise self.fail("for loops must iterate over range(...)", node.iter, "write `for i in range(n):`")
         self.target = node.target.id
@@ -153,14 +163,14 @@ class ControlFlow:
         if len(bounds) == 2:
             bounds.append(Const(1))
         index = Var(self.names.fresh(node.target.id))
-        self.loop(node, node.body, index, tuple(bounds), None)
+        self.loop(node, node.body, index, tuple(bounds), None, backwards)
 
     def lower_while(self, node: ast.While) -> None:
         if node.orelse:
             raise self.fail("while/else is not supported", node)
         self.loop(node, node.body, None, (), node.test)
 
-    def loop(self, node, body: list[ast.stmt], index, bounds, test) -> None:
+    def loop(self, node, body: list[ast.stmt], index, bounds, test, backwards: bool = False) -> None:
         for inner in ast.walk(node):
             if isinstance(inner, (ast.Break, ast.Continue)):
                 word = "break" if isinstance(inner, ast.Break) else "continue"
@@ -187,7 +197,7 @@ class ControlFlow:
         results = tuple(self.branch_atom(end_env[n], n, node, body_eqns) for n in carried_names)
         outs = tuple(Var(self.names.fresh(_stem(n))) for n in carried_names)
         self.body.append(
-            Loop(outs, carried, inits, tuple(body_eqns), results, index, bounds, tuple(cond_body), cond, False, loc)
+            Loop(outs, carried, inits, tuple(body_eqns), results, index, bounds, tuple(cond_body), cond, backwards, loc)
         )
         for name, out in zip(carried_names, outs):
             self.env[name] = out

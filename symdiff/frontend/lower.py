@@ -157,6 +157,8 @@ class Lowering(ControlFlow):
             return self.lower_for(node)
         if isinstance(node, ast.While):
             return self.lower_while(node)
+        if isinstance(node, ast.Expr) and _is_tape_call(node.value, "append", self.env):
+            return self.tape_append(node.value)
         if isinstance(node, ast.Expr):
             raise self.fail("expression statements have no effect on the result", node)
         raise self.fail(f"{type(node).__name__} statements are not supported", node)
@@ -164,6 +166,14 @@ class Lowering(ControlFlow):
     target_hint = "out"
 
     def assign(self, target: ast.expr, value: ast.expr, node: ast.stmt) -> None:
+        if isinstance(target, ast.Name) and isinstance(value, ast.List) and not value.elts:
+            self.target = target.id  # an empty list saves loop values (a tape)
+            self.env[target.id] = self.emit("tape_new", [], (), value, self.names.fresh(target.id))
+            return
+        if isinstance(target, ast.Name) and _is_tape_call(value, "pop", self.env):
+            self.target = target.id
+            self.env[target.id] = self.tape_pop(value, self.names.fresh(target.id))
+            return
         if isinstance(target, ast.Name):
             self.target = target.id
             self.env[target.id] = self.expr(value, top=True)
@@ -176,6 +186,25 @@ class Lowering(ControlFlow):
         if isinstance(target, ast.Subscript):
             return self.assign_item(target, value)
         raise self.fail(f"assignment to {type(target).__name__} is not supported", target)
+
+    def tape_append(self, call: ast.Call) -> None:
+        """`tape.append(value)`: a new version of the tape in the IR."""
+        name = call.func.value.id
+        if len(call.args) != 1 or call.keywords:
+            raise self.fail("list.append takes one argument", call)
+        self.target = name
+        item = self.atom(self.expr(call.args[0]), call.args[0])
+        self.env[name] = self.emit("tape_push", [self.env[name], item], (), call, self.names.fresh(name))
+
+    def tape_pop(self, call: ast.Call, value_name: str) -> Var:
+        """`value = tape.pop()`: the IR gets the shorter tape and the value."""
+        name = call.func.value.id
+        if call.args or call.keywords:
+            raise self.fail("only list.pop() with no arguments is supported", call)
+        rest, value = Var(self.names.fresh(name)), Var(value_name)
+        self.body.append(Eqn((rest, value), "tape_pop", (self.env[name],), (), self.where(call)))
+        self.env[name] = rest
+        return value
 
     def assign_item(self, target: ast.Subscript, value: ast.expr) -> None:
         """`x[index] = value` into an array the function created (a functional update in the IR)."""
@@ -517,6 +546,17 @@ class Lowering(ControlFlow):
         self.env.update(bound)
         self.params = set(params)
         self.initial = dict(bound)
+
+
+def _is_tape_call(node: ast.expr, method: str, env: dict) -> bool:
+    """`name.append(...)` / `name.pop()` on a list the function created."""
+    return (
+        isinstance(node, ast.Call)
+        and isinstance(node.func, ast.Attribute)
+        and node.func.attr == method
+        and isinstance(node.func.value, ast.Name)
+        and isinstance(env.get(node.func.value.id), Var)
+    )
 
 
 def _has_source(func: Any) -> bool:

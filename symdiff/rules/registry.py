@@ -203,11 +203,22 @@ def register_composite(func: Callable) -> Callable[[Callable], Callable]:
 
 
 def lookup_callable(func: Any) -> Rule | Composite | None:
-    """The rule or composite for a Python callable, or None if it has none."""
+    """The rule or composite for a Python callable, or None if it has none.
+
+    A standalone module written by `symdiff.emit` carries copies of the shape
+    helpers; a copy with the same name and bytecode is the same primitive.
+    """
     try:
-        return _BY_FUNC.get(_key(func))
+        found = _BY_FUNC.get(_key(func))
     except TypeError:
         return None
+    if found is None and inspect.isfunction(func):
+        for rule in RULES.values():
+            original = rule.func
+            if rule.helper and inspect.isfunction(original) and original.__name__ == func.__name__:
+                if original.__code__.co_code == func.__code__.co_code:
+                    return rule
+    return found
 
 
 def rule(op: str) -> Rule:

@@ -47,7 +47,9 @@ class ControlReverse:
             for name in changed:
                 value = adjoint.get(name)
                 if value is None:
-                    value = self.emit_into(arm, "zeros_like", [Var(name)], (), stmt.loc, f"{name}_bar")
+                    saved, self.body = self.body, arm
+                    value = self.zero(Var(name), stmt.loc)
+                    self.body = saved
                 row.append(value)
             results.append(tuple(row))
         outs = tuple(Var(self.names.fresh(self.adjoint_name(n))) for n in changed)
@@ -75,8 +77,7 @@ class ControlReverse:
             self.differentiate_block(loop.body)
             new_seeds = [self.adjoint.get(loop.carried[k].name) for k in active]
             new_seeds = [
-                s if s is not None else self.emit("zeros_like", [seeds[k]], (), loop.loc, f"{loop.carried[k].name}_bar")
-                for s, k in zip(new_seeds, active)
+                s if s is not None else self.zero(loop.carried[k], loop.loc) for s, k in zip(new_seeds, active)
             ]
             new_accumulators = [self.adjoint.get(n, accumulators[n]) for n in outer]
         taped = self.tape(loop, backward_body, new_seeds + new_accumulators)
@@ -88,7 +89,7 @@ class ControlReverse:
         current = self.adjoint.get(var.name)
         if current is not None:
             return current
-        return self.emit("zeros_like", [var], (), loc, self.adjoint_name(var.name))
+        return self.zero(var, loc)
 
     def tape(self, loop: Loop, backward_body: list, backward_results: list):
         """Rewrite `loop` to save what `backward_body` reads; return the pops and the renamed body."""
@@ -106,6 +107,7 @@ class ControlReverse:
         read = [a for s in kept for a in reads(s)] + list(backward_results)
         needed = [v for v in dict.fromkeys(a for a in read if isinstance(a, Var)) if v.name in forward_defined]
         carried, inits, results, outs, pops, mapping = [], [], [], [], [], {}
+        loop, pushed = self._export_from_branches(loop, needed)
         after = _definition_positions(loop)
         inserts: dict[int, list] = {}
         for eqn in hoisted:
@@ -116,13 +118,15 @@ class ControlReverse:
             phi, step, final = (Var(self.names.fresh("n_steps")) for _ in range(3))
             counter = [Eqn((step,), "add", (phi, Const(1)), (), loop.loc)]
             carried.append(phi), inits.append(Const(0)), results.append(step), outs.append(final)
-            self.trip_counts[id(loop)] = final
+            self.trip_counts[self.original_id(loop)] = final
+        pushed_as = pushed
         for value in needed:
             base = value.name.split("~")[0]
             start = Var(self.names.fresh(f"{base}_tape"))
             self.preludes.setdefault(self.original_id(loop), []).append(Eqn((start,), "tape_new", (), (), loop.loc))
             phi, pushed, final = (Var(self.names.fresh(f"{base}_tape")) for _ in range(3))
-            inserts.setdefault(after.get(value.name, 0), []).append(Eqn((pushed,), "tape_push", (phi, value), (), loop.loc))
+            saved = pushed_as.get(value.name, value)
+            inserts.setdefault(after.get(saved.name, 0), []).append(Eqn((pushed,), "tape_push", (phi, saved), (), loop.loc))
             carried.append(phi), inits.append(start), results.append(pushed), outs.append(final)
             restored = Var(self.names.fresh(base))
             mapping[value.name] = restored
@@ -137,6 +141,49 @@ class ControlReverse:
             loop.results + tuple(results), loop.index, loop.bounds, loop.cond_body, loop.cond, loop.reverse, loop.loc,
         )  # fmt: skip
         return pops, rename_all(kept, mapping), mapping
+
+    def _export_from_branches(self, loop: Loop, needed: list[Var]):
+        """Make values defined inside `if` arms of the body outputs of their `if`.
+
+        The untaken arm gives None, which the backward pass never reads: it runs
+        the matching arm only."""
+        pushed: dict[str, Var] = {}
+        body = list(loop.body)
+        for position, stmt in enumerate(body):
+            if not isinstance(stmt, If):
+                continue
+            inner = {v.name for v in defined(stmt)} - {o.name for o in stmt.outs}
+            wanted = [v for v in needed if v.name in inner]
+            if wanted:
+                body[position], exported = self._export(stmt, wanted)
+                pushed.update(exported)
+        new = replace(loop, body=tuple(body))
+        self.originals[id(new)] = self.original_id(loop)
+        return new, pushed
+
+    def _export(self, stmt: If, wanted: list[Var]):
+        arms, exported = [], {}
+        results = [list(stmt.then_results), list(stmt.else_results)]
+        outs = list(stmt.outs)
+        for value in wanted:
+            out = Var(self.names.fresh(value.name.split("~")[0]))
+            outs.append(out)
+            exported[value.name] = out
+            for k, arm in enumerate((stmt.then_body, stmt.else_body)):
+                here = {v.name for s in arm for v in defined(s)}
+                results[k].append(value if value.name in here else Const(None))
+        arms = [list(stmt.then_body), list(stmt.else_body)]
+        for k, arm in enumerate(arms):
+            for position, inner in enumerate(arm):
+                if isinstance(inner, If):
+                    deeper = [r for r in results[k] if isinstance(r, Var) and r.name in
+                              {v.name for v in defined(inner)} - {o.name for o in inner.outs}]
+                    if deeper:
+                        arm[position], more = self._export(inner, deeper)
+                        results[k] = [more.get(r.name, r) if isinstance(r, Var) else r for r in results[k]]
+        new = replace(stmt, outs=tuple(outs), then_body=tuple(arms[0]), else_body=tuple(arms[1]),
+                      then_results=tuple(results[0]), else_results=tuple(results[1]))  # fmt: skip
+        return new, exported
 
     def _emit_backward_loop(self, loop, taped, seeds, accumulators, inits, new_values) -> None:
         pops, body, mapping = taped
@@ -154,7 +201,7 @@ class ControlReverse:
         all_inits = list(inits) + [final for _, final, _ in tapes_in]
         self.body.append(
             Loop(tuple(outs), tuple(carried), tuple(all_inits), tuple(pop_eqns + body), tuple(results),
-                 index, bounds, (), None, True, loop.loc, True)
+                 index, bounds, (), None, not loop.reverse or loop.index is None, loop.loc, True)
         )  # fmt: skip
         active = list(seeds)
         for name, out in zip(accumulators, outs[len(active):]):
@@ -167,7 +214,7 @@ class ControlReverse:
         index = Var(self.names.fresh(loop.index.name.split("~")[0] if loop.index is not None else "step"))
         if loop.index is not None:
             return index, loop.bounds
-        count = self.trip_counts[id(self.rebuild_one(loop))]
+        count = self.trip_counts[self.original_id(loop)]
         return index, (Const(0), count, Const(1))
 
 

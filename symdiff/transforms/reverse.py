@@ -35,7 +35,10 @@ def adjoint_name(name: str) -> str:
 
 def _mark(body, active: set[str]) -> None:
     for stmt in body:
-        if isinstance(stmt, Eqn):
+        if isinstance(stmt, Eqn) and stmt.op in TAPE_OPS:
+            if any(isinstance(a, Var) and a.name in active for a in stmt.ins):
+                active.update(o.name for o in stmt.outs)
+        elif isinstance(stmt, Eqn):
             if RULES[stmt.op].differentiable and any(isinstance(a, Var) and a.name in active for a in stmt.ins):
                 active.update(o.name for o in stmt.outs)
         elif isinstance(stmt, If):
@@ -53,6 +56,47 @@ def _mark(body, active: set[str]) -> None:
                 _mark(stmt.body, active)
                 if len(active) == size:
                     break
+
+
+TAPE_OPS = ("tape_push", "tape_pop")
+
+
+def tape_vars(body) -> set[str]:
+    """Names that hold tapes (lists of saved values), through branches, loops and tapes of tapes."""
+    found: set[str] = set()
+    holders: set[str] = set()  # tapes whose items are tapes themselves
+    while True:
+        size = len(found) + len(holders)
+        _scan_tapes(body, found, holders)
+        if len(found) + len(holders) == size:
+            return found
+
+
+def _scan_tapes(body, found: set[str], holders: set[str]) -> None:
+    def known(atom, names):
+        return isinstance(atom, Var) and atom.name in names
+
+    for stmt in body:
+        if isinstance(stmt, Eqn) and stmt.op in ("tape_new", "tape_push", "tape_pop"):
+            found.add(stmt.outs[0].name)
+            if stmt.op == "tape_push" and (known(stmt.ins[1], found) or known(stmt.ins[0], holders)):
+                holders.update((stmt.outs[0].name, stmt.ins[0].name))
+            if stmt.op == "tape_pop" and known(stmt.ins[0], holders):
+                holders.add(stmt.outs[0].name)
+                found.add(stmt.outs[1].name)
+        elif isinstance(stmt, If):
+            _scan_tapes(stmt.then_body, found, holders)
+            _scan_tapes(stmt.else_body, found, holders)
+            for out, a, b in zip(stmt.outs, stmt.then_results, stmt.else_results):
+                for names in (found, holders):
+                    if known(a, names) or known(b, names):
+                        names.add(out.name)
+        elif isinstance(stmt, Loop):
+            for phi, init, result, out in zip(stmt.carried, stmt.inits, stmt.results, stmt.outs):
+                for names in (found, holders):
+                    if known(init, names) or known(result, names) or known(phi, names) or known(out, names):
+                        names.update((phi.name, out.name) + ((init.name,) if isinstance(init, Var) else ()))
+            _scan_tapes(stmt.body, found, holders)
 
 
 def active_vars(function: Function, wrt: tuple[str, ...]) -> set[str]:
@@ -80,6 +124,7 @@ class Backward(ControlReverse):
         self.preludes: dict[int, list] = {}
         self.trip_counts: dict[int, Var] = {}
         self.originals: dict[int, int] = {}
+        self.tapes = tape_vars(function.body)
 
     adjoint_name = staticmethod(adjoint_name)
 
@@ -119,6 +164,8 @@ class Backward(ControlReverse):
                 self.differentiate_loop(stmt)
 
     def differentiate(self, eqn: Eqn) -> None:
+        if eqn.op in TAPE_OPS:
+            return self.differentiate_tape(eqn)
         g = self.adjoint.get(eqn.out.name)
         the_rule = rule(eqn.op)
         if g is None or not the_rule.differentiable:
@@ -144,6 +191,34 @@ class Backward(ControlReverse):
                 shape = self.emit("shape", [arg], (), eqn.loc, f"{base_name(arg.name)}_shape", temp=True)
                 cotangent = self.emit("sum_to", [cotangent], [("shape", shape)], eqn.loc, adjoint_name(arg.name))
             self.accumulate(arg, cotangent, eqn.loc)
+
+    def differentiate_tape(self, eqn: Eqn) -> None:
+        """The adjoint of a tape is a tape of adjoints: push and pop swap roles."""
+        if eqn.op == "tape_push":
+            adjoint_tape = self.adjoint.get(eqn.out.name)
+            if adjoint_tape is None or not self._wants(eqn.ins[0]) and not self._wants(eqn.ins[1]):
+                return
+            rest = Var(self.names.fresh(adjoint_name(eqn.ins[0].name)))
+            value = Var(self.names.fresh(adjoint_name(getattr(eqn.ins[1], "name", "value"))))
+            self.body.append(Eqn((rest, value), "tape_pop", (adjoint_tape,), (), eqn.loc, True))
+            self.adjoint[eqn.ins[0].name] = rest
+            if self._wants(eqn.ins[1]):
+                self.accumulate(eqn.ins[1], value, eqn.loc)
+        elif eqn.op == "tape_pop":
+            rest, value = eqn.outs
+            adjoint_tape, adjoint_value = self.adjoint.get(rest.name), self.adjoint.get(value.name)
+            if adjoint_tape is None and adjoint_value is None or not self._wants(eqn.ins[0]):
+                return
+            if adjoint_tape is None:
+                adjoint_tape = self.emit("tape_new", [], (), eqn.loc, adjoint_name(rest.name))
+            if adjoint_value is None:
+                adjoint_value = self.emit("zeros_like", [value], (), eqn.loc, adjoint_name(value.name))
+            self.adjoint[eqn.ins[0].name] = self.emit("tape_push", [adjoint_tape, adjoint_value], (), eqn.loc, adjoint_name(rest.name))
+
+    def zero(self, var: Var, loc, name: str | None = None) -> Var:
+        """A zero adjoint for `var`: an empty tape for tapes, zeros of its shape otherwise."""
+        op = "tape_new" if var.name in self.tapes else "zeros_like"
+        return self.emit(op, [] if op == "tape_new" else [var], (), loc, name or adjoint_name(var.name))
 
     def _wants(self, arg: Atom) -> bool:
         return isinstance(arg, Var) and arg.name in self.active
@@ -171,15 +246,12 @@ class Backward(ControlReverse):
             return stmt
         if isinstance(stmt, If):
             return replace(stmt, then_body=tuple(self.rebuild(stmt.then_body)), else_body=tuple(self.rebuild(stmt.else_body)))
-        new = self.replacements.get(self.original_id(stmt), stmt)
-        new = replace(new, body=tuple(self.rebuild(new.body)))
-        self.originals[id(new)] = self.original_id(stmt)
-        if self.original_id(stmt) in self.trip_counts_by_original():
-            self.trip_counts[id(new)] = self.trip_counts_by_original()[self.original_id(stmt)]
+        key = self.original_id(stmt)
+        if key in self.replacements:  # built from an already rebuilt body
+            return self.replacements[key]
+        new = replace(stmt, body=tuple(self.rebuild(stmt.body)))
+        self.originals[id(new)] = key
         return new
-
-    def trip_counts_by_original(self) -> dict[int, Var]:
-        return {self.originals.get(k, k): v for k, v in self.trip_counts.items()}
 
     def rebuild(self, body) -> list:
         out = []

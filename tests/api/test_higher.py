@@ -95,3 +95,34 @@ def test_meta_gradient_through_generated_gradients():
     np.testing.assert_allclose(
         sd.grad(unrolled_sgd, wrt="w")(0.1, w, x, y), numeric_grad(unrolled_sgd, (0.1, w, x, y), 1), rtol=1e-6
     )
+
+
+SECOND_ORDER = [
+    ("rnn", (0,)),
+    ("lstm", (0,)),
+    ("sqrt_newton", (0,)),
+    ("branchy", (0,)),
+    ("nested_loops", (0,)),
+    ("loop_with_branch", (0,)),
+    ("column_writes", (0,)),
+    ("two_layer", (0,)),
+]
+
+
+@pytest.mark.parametrize("name, wrt", SECOND_ORDER, ids=[n for n, _ in SECOND_ORDER])
+def test_every_generated_gradient_can_be_differentiated_again(name, wrt):
+    """Issue 4: symdiff accepts its own output, loops and branches included (hvp vs FD of grad)."""
+    from tests.transforms import programs as p
+    from tests.transforms.test_control import example_args
+
+    function = getattr(p, name)
+    args = example_args(name)
+    position = wrt[0]
+    grad = sd.grad(function, wrt=position)
+    v = np.random.default_rng(7).normal(size=np.shape(args[position]))
+    eps = 1e-6
+    plus, minus = list(args), list(args)
+    plus[position] = args[position] + eps * v
+    minus[position] = args[position] - eps * v
+    expected = (grad(*plus) - grad(*minus)) / (2 * eps)
+    np.testing.assert_allclose(sd.hvp(function, wrt=position)(*args, v), expected, rtol=1e-5, atol=1e-7)

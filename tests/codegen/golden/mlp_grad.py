@@ -1,0 +1,136 @@
+
+
+import numpy as np
+
+
+class NonScalarOutput(ValueError):
+    """grad was applied to a function whose output is not a scalar."""
+
+
+def sum_to(x, shape):
+    """Sum `x` down to `shape`, undoing NumPy broadcasting."""
+    if np.shape(x) == tuple(shape):
+        return x
+    lead = np.ndim(x) - len(shape)
+    axes = tuple(range(lead)) + tuple(
+        lead + i for i, n in enumerate(shape) if n == 1 and np.shape(x)[lead + i] != 1
+    )
+    total = np.sum(x, axis=axes, keepdims=False)
+    return np.reshape(total, shape)
+
+
+def keepdims_shape(shape, axis):
+    """`shape` with the reduced `axis` (int, tuple or None) kept as length 1."""
+    if axis is None:
+        return (1,) * len(shape)
+    axes = axis if isinstance(axis, tuple) else (axis,)
+    axes = [a % len(shape) for a in axes]
+    return tuple(1 if i in axes else n for i, n in enumerate(shape))
+
+
+def grad_seed(y):
+    """The cotangent 1 for a scalar output; `grad` needs a scalar."""
+    if np.ndim(y) != 0:
+        raise NonScalarOutput(
+            f"grad needs a scalar output, got shape {np.shape(y)}; "
+            "use vjp for non-scalar outputs, or jacobian for the full matrix"
+        )
+    return np.ones((), dtype=np.result_type(y, 1.0))[()]
+
+
+def _promote(a, b, g):
+    """2-D views of matmul operands and cotangent, so one formula covers 1-D cases."""
+    a2 = a[np.newaxis, :] if np.ndim(a) == 1 else a
+    b2 = b[:, np.newaxis] if np.ndim(b) == 1 else b
+    g2 = g
+    if np.ndim(b) == 1:
+        g2 = np.expand_dims(g2, -1)
+    if np.ndim(a) == 1:
+        g2 = np.expand_dims(g2, -2)
+    return a2, b2, g2
+
+
+def matmul_adjoint_a(g, a, b):
+    """Cotangent of `a` in `a @ b` given the output cotangent `g` (any ranks)."""
+    if np.ndim(a) == 2 and np.ndim(b) == 2:
+        return g @ b.T
+    if np.ndim(a) == 2 and np.ndim(b) == 1:
+        return np.outer(g, b)
+    _, b2, g2 = _promote(a, b, g)
+    a_bar = g2 @ np.swapaxes(b2, -1, -2)
+    if np.ndim(a) == 1:
+        a_bar = a_bar[..., 0, :]
+    return sum_to(a_bar, np.shape(a))
+
+
+def matmul_adjoint_b(g, a, b):
+    """Cotangent of `b` in `a @ b` given the output cotangent `g` (any ranks)."""
+    if np.ndim(a) == 2 and np.ndim(b) <= 2:
+        return a.T @ g
+    a2, _, g2 = _promote(a, b, g)
+    b_bar = np.swapaxes(a2, -1, -2) @ g2
+    if np.ndim(b) == 1:
+        b_bar = b_bar[..., 0]
+    return sum_to(b_bar, np.shape(b))
+
+
+def mlp_loss_grad(w1, b1, w2, b2, x, y):
+    """Gradient of mlp_loss with respect to w1, b1, w2, b2."""
+    h_1 = x @ w1
+    h = np.tanh(h_1 + b1)
+    logits_1 = h @ w2
+    logits = logits_1 + b2
+    z_1 = np.max(logits, axis=1, keepdims=True)
+    z = logits - z_1
+    log_probs_1 = np.exp(z)
+    log_probs_2 = np.sum(log_probs_1, axis=1, keepdims=True)
+    log_probs_3 = np.log(log_probs_2)
+    log_probs = z - log_probs_3
+    mlp_loss_1 = y * log_probs
+    mlp_loss_2 = np.sum(mlp_loss_1, axis=1)
+    mlp_loss_3 = np.mean(mlp_loss_2)
+    mlp_loss = -mlp_loss_3
+    mlp_loss_bar = grad_seed(mlp_loss)
+
+    # grad of: return -np.mean(np.sum(y * log_probs, axis=1))
+    mlp_loss_3_bar = -mlp_loss_bar
+    g_kept_1 = np.shape(mlp_loss_2)
+    g_kept = np.reshape(mlp_loss_3_bar, keepdims_shape(g_kept_1, None))
+    mlp_loss_2_bar = np.broadcast_to(g_kept / (np.size(mlp_loss_2) / np.size(mlp_loss_3)), g_kept_1)
+    mlp_loss_2_bar_1 = np.shape(mlp_loss_1)
+    mlp_loss_1_bar = np.broadcast_to(np.reshape(mlp_loss_2_bar, keepdims_shape(mlp_loss_2_bar_1, 1)), mlp_loss_2_bar_1)
+    log_probs_bar = mlp_loss_1_bar * y
+    log_probs_bar = sum_to(log_probs_bar, np.shape(log_probs))
+
+    # grad of: log_probs = z - np.log(np.sum(np.exp(z), axis=1, keepdims=True))
+    log_probs_3_bar = -log_probs_bar
+    z_bar = sum_to(log_probs_bar, np.shape(z))
+    log_probs_3_bar = sum_to(log_probs_3_bar, np.shape(log_probs_3))
+    log_probs_2_bar = log_probs_3_bar / log_probs_2
+    log_probs_2_bar_1 = np.shape(log_probs_1)
+    log_probs_1_bar = np.broadcast_to(np.reshape(log_probs_2_bar, keepdims_shape(log_probs_2_bar_1, 1)), log_probs_2_bar_1)
+    z_bar_2 = log_probs_1_bar * log_probs_1
+    z_bar = z_bar + z_bar_2
+
+    # grad of: z = logits - np.max(logits, axis=1, keepdims=True)
+    z_1_bar = -z_bar
+    logits_shape = np.shape(logits)
+    logits_bar = sum_to(z_bar, logits_shape)
+    z_1_bar = sum_to(z_1_bar, np.shape(z_1))
+    kept = keepdims_shape(logits_shape, 1)
+    hit = (logits == np.reshape(z_1, kept)) * np.ones_like(logits)
+    logits_bar_2 = np.reshape(z_1_bar, kept) * hit / np.sum(hit, axis=1, keepdims=True)
+    logits_bar = logits_bar + logits_bar_2
+
+    # grad of: logits = h @ w2 + b2
+    logits_1_bar = sum_to(logits_bar, np.shape(logits_1))
+    b2_bar = sum_to(logits_bar, np.shape(b2))
+    h_bar = matmul_adjoint_a(logits_1_bar, h, w2)
+    w2_bar = matmul_adjoint_b(logits_1_bar, h, w2)
+
+    # grad of: h = np.tanh(x @ w1 + b1)
+    h_2_bar = h_bar * (1.0 - h) * (1.0 + h)
+    h_1_bar = sum_to(h_2_bar, np.shape(h_1))
+    b1_bar = sum_to(h_2_bar, np.shape(b1))
+    w1_bar = matmul_adjoint_b(h_1_bar, x, w1)
+    return w1_bar, b1_bar, w2_bar, b2_bar

@@ -1,0 +1,84 @@
+"""One function per construct outside the supported subset (SPEC §3)."""
+
+import numpy as np
+import scipy.special
+
+SCALE = 2.0
+
+
+def uses_lambda(x):
+    f = lambda t: t * 2  # noqa: E731
+    return f(x)
+
+
+def uses_class(x):
+    class Box:
+        pass
+
+    return x
+
+
+def uses_try(x):
+    try:
+        y = x * 2
+    except ValueError:
+        y = x
+    return y
+
+
+def uses_with(x):
+    with open("f") as handle:
+        handle.read()
+    return x
+
+
+def uses_generator(x):
+    return sum(t for t in x)
+
+
+def uses_global(x):
+    global SCALE
+    SCALE = 3.0
+    return x * SCALE
+
+
+def mutates_argument(x):
+    x[0] = 1.0
+    return np.sum(x)
+
+
+def updates_argument_in_place(x):
+    x += 1.0
+    return np.sum(x)
+
+
+def unknown_call(x):
+    return np.sum(scipy.special.expit(x))
+
+
+def non_scalar(x):
+    return x * 2.0
+
+
+def recursive(x):
+    return recursive(x * 0.5)
+
+
+def uses_break(x):
+    for i in range(3):
+        if i > 1:
+            break
+        x = x * 2
+    return x
+
+
+def undefined_name(x):
+    return x * not_defined_anywhere  # noqa: F821
+
+
+def no_return(x):
+    x = x * 2
+
+
+def two_args(x, y):
+    return np.sum(x * y)
