@@ -1,0 +1,99 @@
+"""The `symdiff` command through subprocesses: every command, clean errors (issue 7)."""
+
+import importlib.util
+import subprocess
+import sys
+import textwrap
+
+import numpy as np
+import pytest
+
+from tests.oracles import numeric_grad
+
+MODEL = textwrap.dedent(
+    """
+    import numpy as np
+
+    def loss(w, b, x, y):
+        p = 1.0 / (1.0 + np.exp(-(x @ w + b)))
+        return -np.mean(y * np.log(p) + (1 - y) * np.log(1 - p))
+
+    def rosen(x):
+        return np.sum(100.0 * (x[1:] - x[:-1] ** 2) ** 2 + (1.0 - x[:-1]) ** 2)
+
+    def bad(x):
+        return (lambda t: t)(x)
+    """
+)
+
+
+def run(*args, cwd):
+    return subprocess.run([sys.executable, "-m", "symdiff", *args], cwd=cwd, capture_output=True, text=True)
+
+
+def load(path):
+    spec = importlib.util.spec_from_file_location(path.stem, path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.fixture
+def project(tmp_path):
+    (tmp_path / "model.py").write_text(MODEL)
+    return tmp_path
+
+
+def test_grad_writes_an_importable_module_with_a_header(project):
+    done = run("grad", "model.py:loss", "--wrt", "w", "--wrt", "b", "--out", "loss_grad.py", cwd=project)
+    assert done.returncode == 0, done.stderr
+    text = (project / "loss_grad.py").read_text()
+    assert "from model:loss" in text and "with respect to w, b" in text
+    assert "symdiff grad model.py:loss --wrt w --wrt b --out loss_grad.py" in text
+    assert str(project) not in text  # no machine paths in generated files
+    generated = load(project / "loss_grad.py")
+    model = load(project / "model.py")
+    rng = np.random.default_rng(0)
+    args = (rng.normal(size=3), 0.2, rng.normal(size=(7, 3)), rng.integers(0, 2, 7) * 1.0)
+    dw, db = generated.loss_grad(*args)
+    np.testing.assert_allclose(dw, numeric_grad(model.loss, args, 0), rtol=1e-6, atol=1e-9)
+    assert db == pytest.approx(numeric_grad(model.loss, args, 1), rel=1e-6)
+
+
+def test_grad_to_standard_output_and_module_targets(project):
+    done = run("grad", "model:rosen", cwd=project)
+    assert done.returncode == 0, done.stderr
+    assert "def rosen_grad(x):" in done.stdout
+
+
+def test_hessian_module_matches_the_analytic_hessian(project):
+    assert run("hessian", "model.py:rosen", "--out", "rosen_hessian.py", cwd=project).returncode == 0
+    hessian = load(project / "rosen_hessian.py").rosen_hessian(np.array([1.0, 2.0, 3.0]))
+    np.testing.assert_allclose(hessian, [[402, -400, 0], [-400, 3802, -800], [0, -800, 200]])
+
+
+def test_show_prints_the_wengert_list_and_writes_dot(project):
+    done = run("show", "model.py:loss", "--dot", "graph.dot", cwd=project)
+    assert done.returncode == 0, done.stderr
+    assert "matmul(x, w)" in done.stdout and "# line" in done.stdout
+    assert (project / "graph.dot").read_text().startswith('digraph "loss"')
+    gradient = run("show", "model.py:loss", "--grad", "--wrt", "b", cwd=project)
+    assert "b_bar" in gradient.stdout
+
+
+@pytest.mark.parametrize(
+    "args, status, words",
+    [
+        (("grad", "model.py:bad"), 1, "lambda expressions are not supported"),
+        (("grad", "missing.py:f"), 2, "no such file"),
+        (("grad", "model.py:absent"), 2, "has no function 'absent'"),
+        (("grad", "model.py"), 2, "must look like"),
+        (("grad", "not_a_module_anywhere:f"), 2, "cannot import module"),
+        (("grad", "model.py:loss", "--wrt", "q"), 1, "no argument 'q'"),
+    ],
+)
+def test_bad_targets_give_one_clean_message(project, args, status, words):
+    done = run(*args, cwd=project)
+    assert done.returncode == status
+    assert words in done.stderr
+    assert "Traceback" not in done.stderr
