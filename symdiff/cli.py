@@ -65,7 +65,7 @@ def _load_file(path: Path):
         spec.loader.exec_module(module)
     except SyntaxError as error:
         raise UsageError(f"{path}:{error.lineno}: syntax error: {error.msg}") from None
-    except Exception as error:  # the user's module failed while importing
+    except Exception as error:  # noqa: BLE001 - the user's module failed while importing
         raise UsageError(f"importing {path} failed: {type(error).__name__}: {error}") from None
     return module
 
@@ -109,7 +109,7 @@ def cmd_hessian(args: argparse.Namespace) -> None:
 
 
 def cmd_show(args: argparse.Namespace) -> None:
-    from symdiff.api import build, _lowered
+    from symdiff.api import _lowered, build
     from symdiff.ir.dot import to_dot
 
     function = load_target(args.target)
@@ -157,7 +157,7 @@ def main(argv: list[str] | None = None) -> int:
     except SymdiffError as error:
         print(f"symdiff: {error}", file=sys.stderr)
         return 1
-    except Exception as error:  # a bug in symdiff: say so in one line, no traceback
+    except Exception as error:  # noqa: BLE001 - a symdiff bug: one line, no traceback
         print(f"symdiff: internal error ({type(error).__name__}: {error}); please report it", file=sys.stderr)
         return 3
     return 0

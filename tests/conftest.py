@@ -5,6 +5,6 @@ import os
 # Must be set before numba is imported anywhere: CI has no GPU.
 os.environ.setdefault("NUMBA_ENABLE_CUDASIM", "1")
 
-from symdiff.optimize import pipeline  # noqa: E402
+from symdiff.optimize import pipeline
 
 pipeline.verify_each = True

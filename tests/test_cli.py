@@ -28,7 +28,7 @@ MODEL = textwrap.dedent(
 
 
 def run(*args, cwd):
-    return subprocess.run([sys.executable, "-m", "symdiff", *args], cwd=cwd, capture_output=True, text=True)
+    return subprocess.run([sys.executable, "-m", "symdiff", *args], cwd=cwd, capture_output=True, text=True, check=False)
 
 
 def load(path):

@@ -155,7 +155,7 @@ def helpers_used(function: Function) -> list[str]:
     seen: list[str] = []
     for eqn in walk(function.body):
         rule = RULES[eqn.op]
-        if rule.helper and rule.path not in seen and not (eqn.op == "setitem" and False):
+        if rule.helper and rule.path not in seen:
             seen.append(rule.path)
     return seen
 

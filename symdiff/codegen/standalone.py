@@ -17,8 +17,7 @@ import numpy as np
 
 from symdiff.codegen.emit import emit_function, helpers_used
 from symdiff.ir.nodes import Function, walk
-from symdiff.rules import RULES
-from symdiff.rules import shapes
+from symdiff.rules import RULES, shapes
 
 _NON_SCALAR = '''class NonScalarOutput(ValueError):
     """grad was applied to a function whose output is not a scalar."""

@@ -62,6 +62,16 @@ def _any_return(body: list[ast.stmt]) -> bool:
     return any(isinstance(node, ast.Return) for stmt in body for node in ast.walk(stmt))
 
 
+def _is_list_update(node: ast.AST) -> bool:
+    """`name.append(...)` or `name.pop()`: changes the list `name` (a tape)."""
+    return (
+        isinstance(node, ast.Call)
+        and isinstance(node.func, ast.Attribute)
+        and node.func.attr in ("append", "pop")
+        and isinstance(node.func.value, ast.Name)
+    )
+
+
 def assigned_names(body: list[ast.stmt]) -> list[str]:
     """Names assigned anywhere in `body` (subscript targets count for their base), in order."""
     names: list[str] = []
@@ -80,15 +90,12 @@ def assigned_names(body: list[ast.stmt]) -> list[str]:
             if isinstance(node, ast.Assign):
                 for target in node.targets:
                     add(target)
-            elif isinstance(node, ast.AugAssign):
-                add(node.target)
-            elif isinstance(node, ast.For):
+            elif isinstance(node, (ast.AugAssign, ast.For)):
                 add(node.target)
             elif isinstance(node, ast.Return):
                 names.append(RETURN)
-            elif isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute):
-                if node.func.attr in ("append", "pop") and isinstance(node.func.value, ast.Name):
-                    names.append(node.func.value.id)
+            elif _is_list_update(node):
+                names.append(node.func.value.id)
     return list(dict.fromkeys(names))
 
 

@@ -112,7 +112,7 @@ class Lowering(ControlFlow):
             if all(isinstance(i, Const) for i in items):
                 return Const(tuple(i.value for i in items))
             return self.emit("make_tuple", items, node=node)
-        if isinstance(value, (_SCALARS, slice, type(Ellipsis))) or isinstance(value, type):
+        if isinstance(value, (*_SCALARS, slice, type(Ellipsis), type)):
             return Const(value)
         if isinstance(value, tuple):
             return self.atom(Pack(value), node)

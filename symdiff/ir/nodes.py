@@ -25,7 +25,7 @@ This module imports only `symdiff.errors`.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Union
+from typing import Any
 
 from symdiff.errors import Location
 
@@ -68,7 +68,7 @@ class Const:
         return repr(self.value)
 
 
-Atom = Union[Var, Const]
+Atom = Var | Const
 
 
 @dataclass(frozen=True)
@@ -157,7 +157,7 @@ class Loop:
         return (self.cond_body, self.body)
 
 
-Stmt = Union[Eqn, If, Loop]
+Stmt = Eqn | If | Loop
 
 
 def walk(body) -> list[Eqn]:

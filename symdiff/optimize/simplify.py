@@ -86,9 +86,9 @@ def _identity(eqn: Eqn, classes: ShapeClasses) -> Atom | None:
         return a
     if eqn.op in _SHAPED_LIKE_LAST and eqn.op != "scatter_add":
         shape = eqn.static_dict().get("shape")
-        if isinstance(shape, Var) and shape.name in classes.shape_of:
-            if isinstance(a, Var) and classes.find(a.name) == classes.find(classes.shape_of[shape.name]):
-                return a
+        known = isinstance(shape, Var) and shape.name in classes.shape_of
+        if known and isinstance(a, Var) and classes.find(a.name) == classes.find(classes.shape_of[shape.name]):
+            return a
     return None
 
 

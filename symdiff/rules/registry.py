@@ -215,9 +215,9 @@ def lookup_callable(func: Any) -> Rule | Composite | None:
     if found is None and inspect.isfunction(func):
         for rule in RULES.values():
             original = rule.func
-            if rule.helper and inspect.isfunction(original) and original.__name__ == func.__name__:
-                if original.__code__.co_code == func.__code__.co_code:
-                    return rule
+            same_name = inspect.isfunction(original) and original.__name__ == func.__name__
+            if rule.helper and same_name and original.__code__.co_code == func.__code__.co_code:
+                return rule
     return found
 
 

@@ -187,7 +187,7 @@ class ControlReverse:
 
     def _emit_backward_loop(self, loop, taped, seeds, accumulators, inits, new_values) -> None:
         pops, body, mapping = taped
-        tapes_in, tapes_out, pop_eqns = [], [], []
+        tapes_in, pop_eqns = [], []
         for final, restored in pops:
             phi, rest = (Var(self.names.fresh(final.name.split("~")[0])) for _ in range(2))
             pop_eqns.append(Eqn((rest, restored), "tape_pop", (phi,), (), loop.loc, True))

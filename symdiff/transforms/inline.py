@@ -9,8 +9,9 @@ codegen quotes in its `# grad of:` comments.
 
 from __future__ import annotations
 
-from functools import lru_cache
-from typing import Any, Callable
+from collections.abc import Callable
+from functools import cache
+from typing import Any
 
 from symdiff.errors import Location
 from symdiff.frontend.lower import Lowering, Names, Pack
@@ -19,10 +20,9 @@ from symdiff.frontend.subset import check_subset
 from symdiff.ir.nodes import Atom, Const, Eqn, Var
 
 
-@lru_cache(maxsize=None)
+@cache
 def _rule_source(vjp: Callable) -> FunctionSource:
     source = read_source(vjp)
-    source.node.args.vararg and None  # variadic rules bind *operands at inlining time
     _check_rule(source)
     return source
 

@@ -7,7 +7,7 @@ SCALE = 2.0
 
 
 def uses_lambda(x):
-    f = lambda t: t * 2  # noqa: E731
+    f = lambda t: t * 2
     return f(x)
 
 

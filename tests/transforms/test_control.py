@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 import symdiff as sd
-from symdiff.errors import BadWrt, UnsupportedSyntax
+from symdiff.errors import BadWrt
 from tests.oracles import numeric_grad
 from tests.transforms import programs as p
 
@@ -123,9 +123,13 @@ def example_args(name):
     return {
         "rnn": (rng.normal(size=(3, 4)), 0.5 * rng.normal(size=(4, 4)), rng.normal(size=(6, 3)), rng.normal(size=4)),
         "lstm": (
-            0.5 * rng.normal(size=(d, 4 * n)), 0.5 * rng.normal(size=(n, 4 * n)), 0.1 * rng.normal(size=4 * n),
-            rng.normal(size=(steps, batch, d)), rng.normal(size=(batch, n)), rng.normal(size=(batch, n)),
-        ),  # fmt: skip
+            0.5 * rng.normal(size=(d, 4 * n)),
+            0.5 * rng.normal(size=(n, 4 * n)),
+            0.1 * rng.normal(size=4 * n),
+            rng.normal(size=(steps, batch, d)),
+            rng.normal(size=(batch, n)),
+            rng.normal(size=(batch, n)),
+        ),
         "sqrt_newton": (2.5,),
         "branchy": (0.7, 1.3),
         "nested_loops": (np.array([0.3, -0.2]), 3),
