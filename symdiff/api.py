@@ -85,6 +85,7 @@ class Derivative:
         return f"<symdiff {self.mode} of {getattr(self.primal, '__name__', '?')} wrt {', '.join(self.wrt)}>"
 
     def _repr_markdown_(self) -> str:
+        """Jupyter shows the generated source, highlighted as Python."""
         return f"```python\n{self.source}```"
 
 

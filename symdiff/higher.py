@@ -61,6 +61,10 @@ class Composite:
     def __repr__(self) -> str:
         return f"<symdiff {self.kind} of {getattr(self.primal, '__name__', '?')} wrt {self.wrt[0]}>"
 
+    def _repr_markdown_(self) -> str:
+        """Jupyter shows the generated source, highlighted as Python."""
+        return f"```python\n{self.source}```"
+
 
 def _wrapper(f: Callable, inner: Callable, extra: str, body: str, kind: str) -> SourceFunction:
     names = _params(f)

@@ -126,3 +126,9 @@ def test_every_generated_gradient_can_be_differentiated_again(name, wrt):
     minus[position] = args[position] - eps * v
     expected = (grad(*plus) - grad(*minus)) / (2 * eps)
     np.testing.assert_allclose(sd.hvp(function, wrt=position)(*args, v), expected, rtol=1e-5, atol=1e-7)
+
+
+def test_notebooks_display_the_source_as_highlighted_python():
+    for derivative in (sd.grad(rosenbrock), sd.hvp(rosenbrock), sd.jvp(vector_f)):
+        text = derivative._repr_markdown_()
+        assert text.startswith("```python\n") and derivative.source in text
