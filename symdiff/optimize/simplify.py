@@ -96,10 +96,20 @@ def simplify(function: Function) -> Function:
     """`function` with identities and shape no-ops removed."""
     classes = ShapeClasses()
     negations: dict[str, Atom] = {}
+    all_axes: set[str] = set()  # names holding keepdims_shape(s, None)
+    kept_scalars: dict[str, Atom] = {}  # reshape(v, keepdims_shape(s, None)) -> v
 
     def visit(eqn: Eqn, scope):
         if len(eqn.outs) != 1:
             return eqn
+        if eqn.op == "keepdims_shape" and eqn.ins[1:] == (Const(None),):
+            all_axes.add(eqn.out.name)
+        shape = eqn.static_dict().get("shape")
+        if eqn.op == "reshape" and isinstance(shape, Var) and shape.name in all_axes:
+            kept_scalars[eqn.out.name] = eqn.ins[0]
+        if eqn.op == "broadcast_to" and isinstance(eqn.ins[0], Var) and eqn.ins[0].name in kept_scalars:
+            # A full reduction's cotangent is a scalar: it broadcasts without the reshape.
+            eqn = Eqn(eqn.outs, eqn.op, (kept_scalars[eqn.ins[0].name],), eqn.static, eqn.loc, eqn.adjoint)
         same = _identity(eqn, classes)
         if same is None and eqn.op == "neg" and isinstance(eqn.ins[0], Var):
             same = negations.get(eqn.ins[0].name)

@@ -19,15 +19,23 @@ def sum_vjp(g, out, a, axis=None, keepdims=False):
 
 @register_derivative(np.mean, static=("axis", "keepdims"))
 def mean_vjp(g, out, a, axis=None, keepdims=False):
-    g_kept = np.reshape(g, keepdims_shape(np.shape(a), axis))
-    return np.broadcast_to(g_kept / (np.size(a) / np.size(out)), np.shape(a))
+    # Divide before spreading, so the division touches one value per output element.
+    share = g / (np.size(a) / np.size(out))
+    return np.broadcast_to(np.reshape(share, keepdims_shape(np.shape(a), axis)), np.shape(a))
 
 
 @register_derivative(np.prod, static=("axis", "keepdims"))
 def prod_vjp(g, out, a, axis=None, keepdims=False):
-    # out / a: exact where no element of `a` is zero (docs/limitations.md).
+    # The product of the others is out / a, except at a zero: a lone zero gets
+    # the product of the nonzero elements, and with two or more zeros every
+    # cotangent is zero. (Second order misses the Hessian entries between two
+    # zeros of the same product.)
     kept = keepdims_shape(np.shape(a), axis)
-    return np.reshape(g, kept) * np.reshape(out, kept) / a
+    zero = a == 0.0
+    safe = np.where(zero, 1.0, a)
+    lone = np.sum(zero, axis=axis, keepdims=True) == 1
+    others = np.where(zero, np.prod(safe, axis=axis, keepdims=True) * lone, np.reshape(out, kept) / safe)
+    return np.reshape(g, kept) * others
 
 
 @register_derivative(np.max, static=("axis", "keepdims"), aliases=(np.amax,))

@@ -19,15 +19,6 @@ def sum_to(x, shape):
     return np.reshape(total, shape)
 
 
-def keepdims_shape(shape, axis):
-    """`shape` with the reduced `axis` (int, tuple or None) kept as length 1."""
-    if axis is None:
-        return (1,) * len(shape)
-    axes = axis if isinstance(axis, tuple) else (axis,)
-    axes = [a % len(shape) for a in axes]
-    return tuple(1 if i in axes else n for i, n in enumerate(shape))
-
-
 def grad_seed(y):
     """The cotangent 1 for a scalar output; `grad` needs a scalar."""
     if np.ndim(y) != 0:
@@ -79,9 +70,8 @@ def logistic_loss_grad(w, x, y):
 
     # grad of: return -np.mean(y * np.log(p) + (1 - y) * np.log(1 - p))
     logistic_loss_8_bar = -logistic_loss_bar
-    g_kept_1 = np.shape(logistic_loss_7)
-    g_kept = np.reshape(logistic_loss_8_bar, keepdims_shape(g_kept_1, None))
-    logistic_loss_7_bar = np.broadcast_to(g_kept / (np.size(logistic_loss_7) / np.size(logistic_loss_8)), g_kept_1)
+    share = logistic_loss_8_bar / (np.size(logistic_loss_7) / np.size(logistic_loss_8))
+    logistic_loss_7_bar = np.broadcast_to(share, np.shape(logistic_loss_7))
     logistic_loss_2_bar = sum_to(logistic_loss_7_bar, np.shape(logistic_loss_2))
     logistic_loss_6_bar = sum_to(logistic_loss_7_bar, np.shape(logistic_loss_6))
     logistic_loss_5_bar = logistic_loss_6_bar * logistic_loss_3

@@ -94,9 +94,8 @@ def mlp_loss_grad(w1, b1, w2, b2, x, y):
 
     # grad of: return -np.mean(np.sum(y * log_probs, axis=1))
     mlp_loss_3_bar = -mlp_loss_bar
-    g_kept_1 = np.shape(mlp_loss_2)
-    g_kept = np.reshape(mlp_loss_3_bar, keepdims_shape(g_kept_1, None))
-    mlp_loss_2_bar = np.broadcast_to(g_kept / (np.size(mlp_loss_2) / np.size(mlp_loss_3)), g_kept_1)
+    share = mlp_loss_3_bar / (np.size(mlp_loss_2) / np.size(mlp_loss_3))
+    mlp_loss_2_bar = np.broadcast_to(share, np.shape(mlp_loss_2))
     mlp_loss_2_bar_1 = np.shape(mlp_loss_1)
     mlp_loss_1_bar = np.broadcast_to(np.reshape(mlp_loss_2_bar, keepdims_shape(mlp_loss_2_bar_1, 1)), mlp_loss_2_bar_1)
     log_probs_bar = mlp_loss_1_bar * y
