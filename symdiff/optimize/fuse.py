@@ -29,9 +29,9 @@ from collections import Counter
 from dataclasses import dataclass, replace
 
 from symdiff.ir.nodes import Atom, Const, Eqn, Function, Var
-from symdiff.optimize.cse import rewrite
 from symdiff.optimize.dce import dce
 from symdiff.optimize.simplify import ShapeClasses
+from symdiff.optimize.walk import rewrite
 from symdiff.rules import RULES
 
 # Elementwise predicates have zero derivative, so they are not flagged elementwise.
@@ -73,9 +73,8 @@ def scalar_names(function: Function) -> set[str]:
     for eqn in function.body:
         if len(eqn.outs) != 1:
             continue
-        if eqn.op in _SCALAR_OPS or is_full_reduction(eqn):
-            scalars.add(eqn.out.name)
-        elif fusable(eqn.op) and all(_is_scalar(a, scalars) for a in eqn.ins):
+        elementwise_of_scalars = fusable(eqn.op) and all(_is_scalar(a, scalars) for a in eqn.ins)
+        if eqn.op in _SCALAR_OPS or is_full_reduction(eqn) or elementwise_of_scalars:
             scalars.add(eqn.out.name)
     return scalars
 

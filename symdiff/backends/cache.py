@@ -1,0 +1,115 @@
+"""A content-addressed cache of generated modules on disk, safe across processes.
+
+Numba's on-disk cache (`cache=True`) only works for functions defined in a
+real file, and keys its entries by that file's path and modification time.
+So each generated module is written once to
+`<cache dir>/<name>_<key>.py`, where `key` hashes the source together with
+the versions of symdiff, Numba and the helper modules it imports: a changed
+function, a changed helper or an upgrade gives a new file, never a stale one.
+
+Writes are atomic: the text goes to a temporary file in the same directory,
+which is then linked to the final name only if that name is still free
+(`os.link` fails rather than overwrite), falling back to `os.replace` on file
+systems without hard links. A file that exists is never rewritten when its
+content is right, so its modification time, and with it Numba's cache index,
+stays valid for every process. A reader therefore sees either no file or a
+complete one.
+
+The directory is `$SYMDIFF_CACHE_DIR`, else `$XDG_CACHE_HOME/symdiff`, else
+`~/.cache/symdiff`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.util
+import os
+import sys
+import tempfile
+from pathlib import Path
+from types import ModuleType
+
+from symdiff.errors import BackendError
+
+
+def cache_dir() -> Path:
+    """Where generated modules live (created on first use)."""
+    configured = os.environ.get("SYMDIFF_CACHE_DIR")
+    if configured:
+        return Path(configured).expanduser()
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    return Path(base) / "symdiff"
+
+
+def content_key(source: str, *versions: str) -> str:
+    """A hex digest of `source` and the versions it depends on."""
+    digest = hashlib.sha256()
+    for part in (source, *versions):
+        digest.update(part.encode("utf-8"))
+        digest.update(b"\0")
+    return digest.hexdigest()[:24]
+
+
+def _write_once(path: Path, text: str) -> None:
+    handle, temporary = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(handle, "w", encoding="utf-8") as stream:
+            stream.write(text)
+            stream.flush()
+            os.fsync(stream.fileno())
+        try:
+            os.link(temporary, path)  # fails if another process got there first: keep theirs
+        except FileExistsError:
+            pass
+        except OSError:
+            os.replace(temporary, path)
+            return
+    finally:
+        if os.path.exists(temporary):
+            os.unlink(temporary)
+
+
+def store(name: str, source: str, key: str) -> Path:
+    """The path of a file holding exactly `source`, written atomically if missing."""
+    directory = cache_dir()
+    try:
+        directory.mkdir(parents=True, exist_ok=True)
+        path = directory / f"{name}_{key}.py"
+        if _read(path) != source:
+            if path.exists():  # damaged (e.g. edited by hand): replace it as a whole
+                path.unlink()
+            _write_once(path, source)
+    except OSError as error:
+        raise BackendError(
+            f"cannot write the numba cache in {directory}: {error}",
+            hint="set SYMDIFF_CACHE_DIR to a writable directory",
+        ) from None
+    return path
+
+
+def _read(path: Path) -> str | None:
+    try:
+        return path.read_text(encoding="utf-8")
+    except (FileNotFoundError, UnicodeDecodeError):
+        return None
+
+
+def import_file(path: Path) -> ModuleType:
+    """Import the module at `path` under a name derived from its file name."""
+    module_name = f"symdiff_cache_{path.stem}"
+    if module_name in sys.modules:
+        return sys.modules[module_name]
+    spec = importlib.util.spec_from_file_location(module_name, path)
+    if spec is None or spec.loader is None:
+        raise BackendError(f"cannot import the generated module {path}")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[module_name] = module
+    try:
+        spec.loader.exec_module(module)
+    except BaseException:
+        del sys.modules[module_name]
+        raise
+    return module
+
+
+__all__ = ["cache_dir", "content_key", "import_file", "store"]

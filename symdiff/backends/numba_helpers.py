@@ -1,0 +1,316 @@
+"""Numba implementations of the helpers generated code calls.
+
+The shape helpers of `symdiff.rules.shapes` (`sum_to`, `keepdims_shape`,
+`grad_seed`, `matmul_adjoint_a/b`, `scatter_add`, `axis_slice`, `axis_pad`,
+`inverse_axes`, `concat_offset`) are written for NumPy and branch on ranks and
+Python types at run time, which Numba cannot compile. Each gets a
+`numba.extending.overload` here that makes the same decisions at compile
+time, when Numba knows every argument's type and rank. The generated module
+imports the *same* function objects (re-exported here), so one name means the
+same thing under Python and under Numba.
+
+This module also holds what Numba lacks (`reshape_to` of scalars,
+`array_ndim`, `squeeze_axis`) and the three primitives of fused loop kernels:
+`common_size` (the element count when every array operand has one shape,
+else -1), `flat` (a contiguous 1-D view) and `at` (element `i`, or the scalar
+itself). Importing this module registers every overload.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import literal_unroll, njit, types
+from numba.core.errors import TypingError
+from numba.cpython.unsafe.tuple import tuple_setitem
+from numba.extending import overload
+from numba.np.unsafe.ndarray import to_fixed_tuple
+
+from symdiff.backends.numba_reductions import reduce_max, reduce_mean, reduce_min, reduce_prod, reduce_sum
+from symdiff.errors import NonScalarOutput
+from symdiff.rules.shapes import (
+    axis_pad,
+    axis_slice,
+    concat_offset,
+    grad_seed,
+    inverse_axes,
+    keepdims_shape,
+    matmul_adjoint_a,
+    matmul_adjoint_b,
+    scatter_add,
+    sum_to,
+)
+
+_SCALAR = (types.Number, types.Boolean)
+
+
+def _is_scalar(typ) -> bool:
+    return isinstance(typ, _SCALAR)
+
+
+def reshape_to(a, shape):
+    """`np.reshape(a, shape)`, also for Python scalars (which Numba cannot reshape)."""
+    return np.reshape(a, shape)
+
+
+def array_ndim(a):
+    """`np.ndim(a)` (unsupported by Numba)."""
+    return np.ndim(a)
+
+
+def squeeze_axis(a, axis):
+    """`np.squeeze(a, axis)` with a constant `axis` (the result's rank must be known)."""
+    return np.squeeze(a, axis)
+
+
+def flat(a):
+    """A C-contiguous 1-D view of array `a` (a copy if it is not contiguous); scalars pass through."""
+    return np.ravel(a) if np.ndim(a) else a
+
+
+def at(a, i):
+    """Element `i` of a `flat` view, or the scalar itself."""
+    return a[i] if np.ndim(a) else a
+
+
+def common_size(*operands):
+    """Element count shared by every array operand, 1 for scalars only, -1 if shapes differ."""
+    arrays = [np.shape(a) for a in operands if np.ndim(a)]
+    if any(s != arrays[0] for s in arrays):
+        return -1
+    return int(np.prod(arrays[0])) if arrays else 1
+
+
+# -- compile-time dispatch ------------------------------------------------------
+
+
+@overload(reshape_to)
+def _reshape_to(a, shape):
+    if _is_scalar(a):
+        if isinstance(shape, types.BaseTuple) and len(shape) == 0:
+            return lambda a, shape: a
+        return lambda a, shape: np.full(shape, a)
+    return lambda a, shape: np.ascontiguousarray(a).reshape(shape)
+
+
+@overload(array_ndim)
+def _array_ndim(a):
+    ndim = a.ndim if isinstance(a, types.Array) else 0
+    return lambda a: ndim
+
+
+@overload(squeeze_axis, prefer_literal=True)
+def _squeeze_axis(a, axis):
+    if not isinstance(a, types.Array):
+        return lambda a, axis: a
+    count = 1 if isinstance(axis, types.Integer) else len(axis)
+    out_ndim = a.ndim - count
+
+    def impl(a, axis):
+        axes = np.array(axis, dtype=np.int64).reshape(-1) % a.ndim
+        shape = np.empty(out_ndim, dtype=np.int64)
+        j = 0
+        for k in range(a.ndim):
+            if np.any(axes == k):
+                if a.shape[k] != 1:
+                    raise ValueError("cannot select an axis to squeeze out which has size not equal to one")
+            else:
+                shape[j] = a.shape[k]
+                j += 1
+        return np.ascontiguousarray(a).reshape(to_fixed_tuple(shape, out_ndim))
+
+    return impl
+
+
+@overload(flat)
+def _flat(a):
+    if isinstance(a, types.Array):
+        return lambda a: np.ascontiguousarray(a).reshape(a.size)
+    return lambda a: a
+
+
+@overload(at, inline="always")
+def _at(a, i):
+    if isinstance(a, types.Array):
+        return lambda a, i: a[i]
+    return lambda a, i: a
+
+
+@overload(common_size)
+def _common_size(*operands):
+    # Which operands are arrays is known now, so the check is straight-line code.
+    arrays = [k for k, typ in enumerate(operands) if isinstance(typ, types.Array)]
+    if not arrays:
+        return lambda *operands: 1
+    lines = ["def impl(*operands):", f"    shape = operands[{arrays[0]}].shape"]
+    lines += [f"    if operands[{k}].shape != shape:\n        return -1" for k in arrays[1:]]
+    lines.append(f"    return operands[{arrays[0]}].size")
+    scope: dict = {}
+    exec(compile("\n".join(lines), "<common_size>", "exec"), scope)  # noqa: S102 - our own template
+    return scope["impl"]
+
+
+# -- symdiff.rules.shapes ------------------------------------------------------
+
+
+@overload(sum_to)
+def _sum_to(x, shape):
+    if _is_scalar(x):
+        return lambda x, shape: x
+    target = len(shape)
+    same_rank = target == x.ndim
+
+    def impl(x, shape):
+        if same_rank and x.shape == shape:
+            return x
+        lead = x.ndim - target
+        kept = np.ascontiguousarray(x)
+        for axis in range(x.ndim):
+            if axis < lead or (shape[axis - lead] == 1 and x.shape[axis] != 1):
+                kept = reduce_sum(kept, axis, True)
+        return kept.reshape(shape)
+
+    return impl
+
+
+@overload(keepdims_shape, prefer_literal=True)
+def _keepdims_shape(shape, axis):
+    if axis is None or isinstance(axis, (types.NoneType, types.Omitted)):
+        return lambda shape, axis: _all_ones(shape)
+
+    def impl(shape, axis):
+        axes = np.array(axis, dtype=np.int64).reshape(-1) % len(shape)
+        for k in range(axes.size):
+            shape = tuple_setitem(shape, axes[k], 1)
+        return shape
+
+    return impl
+
+
+@njit(cache=True)
+def _all_ones(shape):
+    for k in range(len(shape)):
+        shape = tuple_setitem(shape, k, 1)
+    return shape
+
+
+@overload(grad_seed)
+def _grad_seed(y):
+    if _is_scalar(y) or (isinstance(y, types.Array) and y.ndim == 0):
+        return lambda y: 1.0
+
+    def impl(y):
+        if y.size >= 0:  # always; a constant test would let Numba type this function as never returning
+            raise NonScalarOutput("grad needs a scalar output; use vjp for non-scalar outputs, or jacobian")
+        return 1.0
+
+    return impl
+
+
+def _ranks(a, b) -> tuple[int, int]:
+    ranks = tuple(t.ndim if isinstance(t, types.Array) else 0 for t in (a, b))
+    if max(ranks) > 2 or min(ranks) == 0:
+        raise TypingError(f"the numba backend supports matmul of 1-D and 2-D arrays only, got ranks {ranks}")
+    return ranks
+
+
+@overload(matmul_adjoint_a)
+def _matmul_adjoint_a(g, a, b):
+    table = {
+        (2, 2): lambda g, a, b: g @ b.T,
+        (2, 1): lambda g, a, b: np.outer(g, b),
+        (1, 2): lambda g, a, b: b @ g,
+        (1, 1): lambda g, a, b: g * b,
+    }
+    return table[_ranks(a, b)]
+
+
+@overload(matmul_adjoint_b)
+def _matmul_adjoint_b(g, a, b):
+    table = {
+        (2, 2): lambda g, a, b: a.T @ g,
+        (2, 1): lambda g, a, b: a.T @ g,
+        (1, 2): lambda g, a, b: np.outer(a, g),
+        (1, 1): lambda g, a, b: g * a,
+    }
+    return table[_ranks(a, b)]
+
+
+@overload(scatter_add)
+def _scatter_add(g, shape, index):
+    if isinstance(index, types.Array):
+        if index.ndim != 1 or not isinstance(index.dtype, types.Integer):
+            raise TypingError("the numba backend supports indexing by 1-D integer arrays only")
+
+        def gather_impl(g, shape, index):
+            out = np.zeros(shape)
+            for k in range(index.size):
+                out[index[k]] += g[k]
+            return out
+
+        return gather_impl
+
+    def element_impl(g, shape, index):
+        out = np.zeros(shape)
+        out[index] += g
+        return out
+
+    def view_impl(g, shape, index):
+        # Adding into the view in place is one pass; `out[index] += g` with a
+        # slice object makes Numba take a generic, much slower path.
+        out = np.zeros(shape)
+        view = out[index]
+        view += g
+        return out
+
+    items = tuple(index) if isinstance(index, types.BaseTuple) else (index,)
+    elements = all(isinstance(item, types.Integer) for item in items)
+    return element_impl if elements else view_impl
+
+
+@overload(axis_slice)
+def _axis_slice(x, start, stop, axis):
+    return lambda x, start, stop, axis: np.swapaxes(np.swapaxes(x, 0, axis)[start:stop], 0, axis)
+
+
+@overload(axis_pad)
+def _axis_pad(x, start, total, axis):
+    def impl(x, start, total, axis):
+        out = np.zeros(tuple_setitem(x.shape, axis, total), dtype=x.dtype)
+        np.swapaxes(out, 0, axis)[start : start + x.shape[axis]] = np.swapaxes(x, 0, axis)
+        return out
+
+    return impl
+
+
+@overload(concat_offset)
+def _concat_offset(k, axis, *arrays):
+    def impl(k, axis, *arrays):
+        total = 0
+        position = 0
+        for a in literal_unroll(arrays):
+            if position < k:
+                total += a.shape[axis]
+            position += 1  # noqa: SIM113 - Numba cannot enumerate a literal_unroll
+        return total
+
+    return impl
+
+
+@overload(inverse_axes)
+def _inverse_axes(axes, ndim):
+    if axes is None or isinstance(axes, types.NoneType):
+        raise TypingError("inverse_axes(None, ndim) has a run-time length; the numba lowering prints np.transpose(g)")
+    count = len(axes)
+
+    def impl(axes, ndim):
+        order = np.argsort(np.array(axes, dtype=np.int64) % ndim)
+        return to_fixed_tuple(order, count)
+
+    return impl
+
+
+__all__ = [
+    "array_ndim", "at", "axis_pad", "axis_slice", "common_size", "concat_offset", "flat", "grad_seed",
+    "inverse_axes", "keepdims_shape", "matmul_adjoint_a", "matmul_adjoint_b", "reduce_max", "reduce_mean",
+    "reduce_min", "reduce_prod", "reduce_sum", "reshape_to", "scatter_add", "squeeze_axis", "sum_to",
+]  # fmt: skip

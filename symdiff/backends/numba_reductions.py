@@ -1,0 +1,223 @@
+"""Reductions with `axis` and `keepdims` that Numba can compile.
+
+Numba's `np.sum` takes an integer `axis` but no `keepdims`, and `np.max`,
+`np.min`, `np.prod` and `np.mean` take no `axis` at all. The generated code
+calls `reduce_sum(a, axis, keepdims)` (and `reduce_mean`, `reduce_max`,
+`reduce_min`, `reduce_prod`) instead. Each is a plain NumPy function (so the
+module also runs without Numba's JIT) with a `numba.extending.overload` that
+picks an implementation when the argument types are known:
+
+- a scalar operand is returned as it is (NumPy's reductions of a 0-d value);
+- `axis=None` reduces everything with Numba's own full reduction;
+- an integer or a tuple of integers reduces one axis at a time on a
+  C-contiguous copy viewed as `(outer, n, inner)`, a loop nest that LLVM
+  vectorises, keeping the axis as length 1; `keepdims=False` then drops the
+  reduced axes, whose number is known at compile time.
+
+`axis` and `keepdims` must be compile-time constants, as they are in
+generated code. Imports only NumPy and Numba.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import njit, types
+from numba.core.errors import TypingError
+from numba.cpython.unsafe.tuple import tuple_setitem
+from numba.extending import overload
+from numba.np.unsafe.ndarray import to_fixed_tuple
+
+
+def reduce_sum(a, axis=None, keepdims=False):
+    """`np.sum(a, axis=axis, keepdims=keepdims)`; compiled by Numba through an overload."""
+    return np.sum(a, axis=axis, keepdims=keepdims)
+
+
+def reduce_mean(a, axis=None, keepdims=False):
+    """`np.mean(a, axis=axis, keepdims=keepdims)`."""
+    return np.mean(a, axis=axis, keepdims=keepdims)
+
+
+def reduce_prod(a, axis=None, keepdims=False):
+    """`np.prod(a, axis=axis, keepdims=keepdims)`."""
+    return np.prod(a, axis=axis, keepdims=keepdims)
+
+
+def reduce_max(a, axis=None, keepdims=False):
+    """`np.max(a, axis=axis, keepdims=keepdims)`."""
+    return np.max(a, axis=axis, keepdims=keepdims)
+
+
+def reduce_min(a, axis=None, keepdims=False):
+    """`np.min(a, axis=axis, keepdims=keepdims)`."""
+    return np.min(a, axis=axis, keepdims=keepdims)
+
+
+# -- loop kernels over a C-contiguous (outer, n, inner) view -------------------
+
+
+@njit(cache=True)
+def _split(shape, axis):
+    outer, inner = 1, 1
+    for k in range(len(shape)):
+        if k < axis:
+            outer *= shape[k]
+        elif k > axis:
+            inner *= shape[k]
+    return outer, shape[axis], inner
+
+
+@njit(cache=True)
+def _sum_axis(a, axis):
+    """`a` summed over `axis`, which is kept with length 1."""
+    a = np.ascontiguousarray(a)
+    outer, n, inner = _split(a.shape, axis)
+    view = a.reshape((outer, n, inner))
+    out = np.zeros((outer, inner), dtype=a.dtype)
+    for i in range(outer):
+        for k in range(n):
+            for j in range(inner):
+                out[i, j] += view[i, k, j]
+    return out.reshape(tuple_setitem(a.shape, axis, 1))
+
+
+@njit(cache=True)
+def _prod_axis(a, axis):
+    a = np.ascontiguousarray(a)
+    outer, n, inner = _split(a.shape, axis)
+    view = a.reshape((outer, n, inner))
+    out = np.ones((outer, inner), dtype=a.dtype)
+    for i in range(outer):
+        for k in range(n):
+            for j in range(inner):
+                out[i, j] *= view[i, k, j]
+    return out.reshape(tuple_setitem(a.shape, axis, 1))
+
+
+@njit(cache=True)
+def _max_axis(a, axis):
+    a = np.ascontiguousarray(a)
+    outer, n, inner = _split(a.shape, axis)
+    if n == 0:
+        raise ValueError("zero-size array to reduction operation maximum which has no identity")
+    view = a.reshape((outer, n, inner))
+    out = view[:, 0, :].copy()
+    for i in range(outer):
+        for k in range(1, n):
+            for j in range(inner):
+                if view[i, k, j] > out[i, j] or np.isnan(view[i, k, j]):
+                    out[i, j] = view[i, k, j]
+    return out.reshape(tuple_setitem(a.shape, axis, 1))
+
+
+@njit(cache=True)
+def _min_axis(a, axis):
+    a = np.ascontiguousarray(a)
+    outer, n, inner = _split(a.shape, axis)
+    if n == 0:
+        raise ValueError("zero-size array to reduction operation minimum which has no identity")
+    view = a.reshape((outer, n, inner))
+    out = view[:, 0, :].copy()
+    for i in range(outer):
+        for k in range(1, n):
+            for j in range(inner):
+                if view[i, k, j] < out[i, j] or np.isnan(view[i, k, j]):
+                    out[i, j] = view[i, k, j]
+    return out.reshape(tuple_setitem(a.shape, axis, 1))
+
+
+_AXIS_KERNELS = {"sum": _sum_axis, "mean": _sum_axis, "prod": _prod_axis, "max": _max_axis, "min": _min_axis}
+_FULL = {"sum": np.sum, "mean": np.sum, "prod": np.prod, "max": np.max, "min": np.min}
+
+
+def _constant_keepdims(keepdims) -> bool:
+    if keepdims is None or isinstance(keepdims, (types.Omitted, types.NoneType)):
+        return bool(getattr(keepdims, "value", False))
+    if isinstance(keepdims, types.BooleanLiteral):
+        return keepdims.literal_value
+    if isinstance(keepdims, bool):
+        return keepdims
+    raise TypingError("symdiff's numba backend needs keepdims to be a constant True or False")
+
+
+def _axis_count(axis, ndim: int) -> int | None:
+    """How many axes `axis` names (None for all), checked at compile time."""
+    if axis is None or isinstance(axis, (types.NoneType, types.Omitted)):
+        return None
+    if isinstance(axis, types.Integer):
+        return 1
+    if isinstance(axis, types.BaseTuple) and all(isinstance(t, types.Integer) for t in axis):
+        return len(axis)
+    raise TypingError(f"axis must be None, an integer or a tuple of integers, got {axis}")
+
+
+def _full_impl(kind: str, ndim: int, keep: bool):
+    full = _FULL[kind]
+    ones = (1,) * ndim
+
+    def impl(a, axis=None, keepdims=False):
+        total = full(a)
+        if kind == "mean":
+            total = total / a.size
+        if keep:
+            return np.full(ones, total)
+        return total
+
+    return impl
+
+
+def _axes_impl(kind: str, ndim: int, count: int, keep: bool):
+    kernel = _AXIS_KERNELS[kind]
+    out_ndim = ndim - count
+
+    def impl(a, axis=None, keepdims=False):
+        axes = np.array(axis, dtype=np.int64).reshape(-1) % ndim
+        kept = kernel(a, axes[0])
+        for k in range(1, axes.size):
+            kept = kernel(kept, axes[k])
+        if kind == "mean":
+            kept = kept / (a.size // max(kept.size, 1) if kept.size else 1)
+        if keep:
+            return kept
+        shape = np.empty(out_ndim, dtype=np.int64)
+        j = 0
+        for k in range(ndim):
+            if not np.any(axes == k):
+                shape[j] = kept.shape[k]
+                j += 1
+        return kept.reshape(to_fixed_tuple(shape, out_ndim))
+
+    return impl
+
+
+def _as_integers(impl):
+    # NumPy sums booleans as integers (e.g. counting ties in max's derivative).
+    def counted(a, axis=None, keepdims=False):
+        return impl(a.astype(np.int64), axis, keepdims)
+
+    return counted
+
+
+def _reduction_overload(kind: str):
+    def typer(a, axis=None, keepdims=False):
+        keep = _constant_keepdims(keepdims)
+        if isinstance(a, (types.Number, types.Boolean)):
+            return lambda a, axis=None, keepdims=False: a
+        if not isinstance(a, types.Array):
+            return None
+        count = _axis_count(axis, a.ndim)
+        if count is None or a.ndim == 0:
+            impl = _full_impl(kind, a.ndim, keep)
+        else:
+            impl = _axes_impl(kind, a.ndim, count, keep)
+        if isinstance(a.dtype, types.Boolean) and kind in ("sum", "prod", "mean"):
+            return _as_integers(njit(impl))
+        return impl
+
+    return typer
+
+
+for _kind, _stub in (
+    ("sum", reduce_sum), ("mean", reduce_mean), ("prod", reduce_prod), ("max", reduce_max), ("min", reduce_min),
+):  # fmt: skip
+    overload(_stub, prefer_literal=True)(_reduction_overload(_kind))

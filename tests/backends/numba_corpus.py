@@ -1,0 +1,102 @@
+"""Functions the Numba backend must differentiate exactly as the NumPy backend does.
+
+Each `Case` names a function, the arguments to differentiate with respect to,
+and a factory for its arguments (fixed seeds, small sizes so that compiling
+dominates nothing but the first call).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+
+
+def logistic_loss(w, x, y):
+    p = 1.0 / (1.0 + np.exp(-(x @ w)))
+    return -np.mean(y * np.log(p) + (1 - y) * np.log(1 - p))
+
+
+def mlp_loss(w1, b1, w2, b2, x, y):
+    h = np.tanh(x @ w1 + b1)
+    logits = h @ w2 + b2
+    z = logits - np.max(logits, axis=1, keepdims=True)
+    log_probs = z - np.log(np.sum(np.exp(z), axis=1, keepdims=True))
+    return -np.mean(np.sum(y * log_probs, axis=1))
+
+
+def rosenbrock(x):
+    return np.sum(100.0 * (x[1:] - x[:-1] ** 2) ** 2 + (1.0 - x[:-1]) ** 2)
+
+
+def tanh_dot(x):
+    return np.sum(np.tanh(x) * x)
+
+
+def bias_add(x, w, b):
+    return np.sum(np.sin(x @ w + b) ** 2)
+
+
+def reductions(a):
+    kept = np.sum(a * a, axis=1, keepdims=True)
+    rows = np.max(a, axis=0)
+    cols = np.mean(np.exp(a), axis=(0, 2))
+    low = np.min(a - kept, axis=-1, keepdims=True)
+    return np.sum(rows) + np.sum(cols * cols) + np.sum(low) + np.prod(a[0, 0] + 2.0)
+
+
+def broadcast_sum(a, b):
+    return np.sum(np.tanh(a) * b + a)
+
+
+def scalar_chain(x, y):
+    a = np.sin(x) * np.cos(y) + x**2
+    b = np.exp(-a) + np.log1p(y * y)
+    return a * b - np.tanh(x / (1.0 + y * y))
+
+
+def scalar_math(x, y):
+    u = np.sqrt(x * x + y * y)
+    return np.arctan2(y, x) * u + np.maximum(x, y) - np.abs(x - 2.0 * y) + np.logaddexp(x, y)
+
+
+def where_clip(x):
+    return np.sum(np.where(x > 0.0, x * x, -x) + np.clip(x, -0.5, 0.5))
+
+
+def transposed(a, b):
+    return np.sum((a.T @ b) ** 2) + np.sum(np.swapaxes(a, 0, 1) * 3.0)
+
+
+@dataclass(frozen=True)
+class Case:
+    """A function, what to differentiate, and its arguments."""
+
+    function: Callable
+    wrt: int | tuple[int, ...]
+    arguments: Callable[[np.random.Generator], tuple]
+
+    @property
+    def name(self) -> str:
+        return self.function.__name__
+
+
+def _mlp_args(rng):
+    x, labels = rng.normal(size=(8, 5)), rng.integers(0, 3, 8)
+    return (rng.normal(size=(5, 6)), rng.normal(size=6), rng.normal(size=(6, 3)), rng.normal(size=3), x, np.eye(3)[labels])
+
+
+CASES = [
+    Case(logistic_loss, 0, lambda rng: (rng.normal(size=4), rng.normal(size=(30, 4)), rng.integers(0, 2, 30) * 1.0)),
+    Case(mlp_loss, (0, 1, 2, 3), _mlp_args),
+    Case(rosenbrock, 0, lambda rng: (rng.normal(size=10),)),
+    Case(tanh_dot, 0, lambda rng: (rng.normal(size=(6, 7)),)),
+    Case(bias_add, (0, 1, 2), lambda rng: (rng.normal(size=(5, 3)), rng.normal(size=(3, 4)), rng.normal(size=4))),
+    Case(reductions, 0, lambda rng: (rng.normal(size=(3, 4, 5)),)),
+    Case(broadcast_sum, (0, 1), lambda rng: (rng.normal(size=(3, 1)), rng.normal(size=4))),
+    Case(scalar_chain, (0, 1), lambda rng: (0.3, 0.7)),
+    Case(scalar_math, (0, 1), lambda rng: (0.4, -1.3)),
+    Case(where_clip, 0, lambda rng: (rng.normal(size=9),)),
+    Case(transposed, (0, 1), lambda rng: (rng.normal(size=(3, 4)), rng.normal(size=(3, 2)))),
+]

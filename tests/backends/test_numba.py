@@ -1,0 +1,142 @@
+"""The Numba backend gives the NumPy backend's gradients, fused, or a clear error.
+
+Compiling dominates the run time, so each gradient is built once per session
+(symdiff caches built derivatives) and compiled machine code lands in the
+session's cache directory (conftest.py).
+"""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+import pytest
+
+import symdiff as sd
+from symdiff.backends import numba as numba_backend
+from symdiff.errors import BackendError, NonScalarOutput
+from tests.backends import numba_corpus as corpus
+
+
+def _as_tuple(value):
+    return value if isinstance(value, tuple) else (value,)
+
+
+def assert_same(got, want, rtol=1e-12):
+    for g, w in zip(_as_tuple(got), _as_tuple(want), strict=True):
+        assert np.shape(g) == np.shape(w)
+        np.testing.assert_allclose(g, w, rtol=rtol, atol=1e-13)
+
+
+@pytest.mark.parametrize("case", corpus.CASES, ids=lambda c: c.name)
+def test_gradient_matches_numpy_backend(case):
+    args = case.arguments(np.random.default_rng(0))
+    got = sd.grad(case.function, wrt=case.wrt, backend="numba")(*args)
+    assert_same(got, sd.grad(case.function, wrt=case.wrt)(*args))
+
+
+def test_second_call_with_new_values_reuses_the_compiled_code():
+    rng = np.random.default_rng(1)
+    gradient = sd.grad(corpus.tanh_dot, backend="numba")
+    for _ in range(3):
+        x = rng.normal(size=(6, 7))
+        assert_same(gradient(x), sd.grad(corpus.tanh_dot)(x))
+    assert len(gradient._compiled.jitted.signatures) == 1
+
+
+def test_scalar_function_returns_floats():
+    dx, dy = sd.grad(corpus.scalar_chain, wrt=(0, 1), backend="numba")(0.3, 0.7)
+    assert isinstance(dx, float) and isinstance(dy, float)
+
+
+def test_value_and_grad_and_vjp_modes():
+    rng = np.random.default_rng(2)
+    x = rng.normal(size=12)
+    assert_same(sd.value_and_grad(corpus.rosenbrock, backend="numba")(x), sd.value_and_grad(corpus.rosenbrock)(x))
+    seed = rng.normal(size=(6, 7))
+    a = rng.normal(size=(6, 7))
+    assert_same(sd.vjp(_tanh_square, backend="numba")(a, seed), sd.vjp(_tanh_square)(a, seed))
+
+
+def _tanh_square(a):
+    return np.tanh(a) * a
+
+
+def test_source_is_the_numba_module():
+    gradient = sd.grad(corpus.tanh_dot, backend="numba")
+    assert "@numba.njit(cache=True)" in gradient.source
+    assert "def tanh_dot_grad(x):" in gradient.source
+
+
+def test_elementwise_chain_is_one_expression_and_the_sum_one_pass():
+    source = sd.grad(corpus.tanh_dot, backend="numba").source
+    assert "np.broadcast_to" not in source  # the cotangent of the sum stays a scalar
+    assert "for i in range(n):" in source  # sum(tanh(x) * x) accumulates without a temporary
+    backward = source.split("# grad of:")[1]
+    assert backward.count(" = ") == 1  # the whole backward pass is one fused expression
+
+
+def test_full_reduction_of_broadcast_operands_takes_the_array_path():
+    rng = np.random.default_rng(3)
+    a, b = rng.normal(size=(3, 1)), rng.normal(size=(1, 4))
+    got = sd.value_and_grad(corpus.broadcast_sum, wrt=(0, 1), backend="numba")(a, b)
+    assert_same(got, sd.value_and_grad(corpus.broadcast_sum, wrt=(0, 1))(a, b))
+
+
+def test_non_scalar_output_is_reported():
+    with pytest.raises(NonScalarOutput):
+        sd.grad(_tanh_square, backend="numba")(np.ones(3))
+
+
+def test_types_numba_cannot_compile_raise_backend_error():
+    gradient = sd.grad(corpus.transposed, wrt=(0, 1), backend="numba")
+    with pytest.raises(BackendError, match="numba could not compile"):
+        gradient(np.ones((2, 3, 4)), np.ones((2, 3, 2)))
+
+
+def branchy(x):
+    if x > 0.0:
+        y = x * x
+    else:
+        y = -x
+    return y
+
+
+def uses_squeeze(x):
+    return np.sum(np.squeeze(x) ** 2)
+
+
+def test_control_flow_is_refused_at_build_time():
+    with pytest.raises(BackendError, match="not supported by the numba backend yet"):
+        sd.grad(branchy, backend="numba")
+
+
+def test_unsupported_construct_names_it_and_its_line():
+    with pytest.raises(BackendError) as error:
+        sd.grad(uses_squeeze, backend="numba")
+    assert "np.squeeze without axis" in str(error.value)
+    assert "uses_squeeze" in str(error.value) or "test_numba.py" in str(error.value)
+
+
+def test_fallback_to_numpy_only_when_asked(monkeypatch):
+    monkeypatch.setenv("SYMDIFF_NUMBA_FALLBACK", "numpy")
+    with pytest.warns(numba_backend.NumbaFallbackWarning):
+        gradient = sd.grad(branchy, wrt=0, backend="numba")
+    assert gradient(3.0) == pytest.approx(6.0)
+
+
+def test_settings_object_overrides_the_environment(monkeypatch):
+    monkeypatch.setattr(numba_backend, "settings", numba_backend.Settings(fastmath=True))
+    source = numba_backend.numba_source(sd.grad(corpus.rosenbrock).function, _options())
+    assert "fastmath=True" in source
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        x = np.random.default_rng(4).normal(size=10)
+        compiled = numba_backend.compile_function(sd.grad(corpus.rosenbrock).function, "<test>")
+        np.testing.assert_allclose(compiled.function(x), sd.grad(corpus.rosenbrock)(x), rtol=1e-10)
+
+
+def _options():
+    from symdiff.backends.numba_lowering import NumbaOptions
+
+    return NumbaOptions(fastmath=True)
