@@ -50,8 +50,14 @@ class Derivative:
 
     @property
     def __symdiff_source__(self) -> tuple[str, dict, str, str]:
-        """What the frontend needs to differentiate this derivative again."""
-        return self.source, self._namespace, self._filename, self.function.name
+        """What the frontend needs to differentiate this derivative again.
+
+        Always the portable NumPy form, whatever backend runs this derivative.
+        """
+        if self.backend == "numpy":
+            return self.source, self._namespace, self._filename, self.function.name
+        portable = load("numpy").compile_function(self.function, f"<symdiff {self.function.name} (numpy)>")
+        return portable.source, portable.namespace, f"<symdiff {self.function.name} (numpy)>", self.function.name
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         if kwargs:

@@ -140,3 +140,15 @@ def _options():
     from symdiff.backends.numba_lowering import NumbaOptions
 
     return NumbaOptions(fastmath=True)
+
+
+def test_a_numba_gradient_can_be_differentiated_again():
+    """The frontend reads the portable NumPy form of a compiled derivative (issue 4 with issue 5)."""
+    import symdiff as sd
+    from tests.backends import numba_corpus as corpus
+
+    first = sd.grad(corpus.scalar_chain, backend="numba")
+    second = sd.grad(first)
+    x, y, h = 0.37, -0.8, 1e-5
+    expected = (first(x + h, y) - first(x - h, y)) / (2 * h)
+    assert second(x, y) == pytest.approx(expected, rel=1e-6)
