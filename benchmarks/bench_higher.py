@@ -1,0 +1,197 @@
+"""Higher order: Hessian-vector products and Hessians from symdiff, side by side with their references.
+
+Run from the repository root:
+
+    python benchmarks/bench_higher.py             # full run (about half a minute)
+    python benchmarks/bench_higher.py --quick     # few repeats: a smoke test, not a measurement
+    python benchmarks/bench_higher.py --profile   # also: the costliest statements of the generated hvp
+
+Two workloads (issue 4):
+  (a) the 784-256-10 tanh MLP with a stable softmax cross-entropy, batch 256:
+      time of `symdiff.hvp` (reverse over reverse, with respect to w1) over
+      the time of one gradient with respect to w1 (target <= 3). For scale,
+      a central finite-difference hvp costs two gradients. The hvp is first
+      checked against those finite differences. Also printed: the line counts
+      of f (the source), f' (`grad(f).source`) and f'' (`hvp(f).source`).
+  (b) the dense Hessian of the n=100 Rosenbrock function: `symdiff.hessian`
+      (one hvp per column) against its analytic form, and against
+      `jax.jit(jax.hessian(f))` in float64 when JAX is importable (optional;
+      its compile time is printed separately).
+
+Timings are min-of-N repeats with the contenders interleaved in every repeat,
+as in bench_core.py.
+"""
+
+from __future__ import annotations
+
+import argparse
+import inspect
+import time
+
+import numpy as np
+from bench_control import check_agreement, interleaved_min, machine_line, print_costly_statements
+
+import symdiff as sd
+
+# -- workload (a): tanh MLP with softmax cross-entropy -----------------------------------
+
+
+def mlp_loss(w1, b1, w2, b2, x, y):
+    h = np.tanh(x @ w1 + b1)
+    logits = h @ w2 + b2
+    z = logits - np.max(logits, axis=1, keepdims=True)
+    log_probs = z - np.log(np.sum(np.exp(z), axis=1, keepdims=True))
+    return -np.mean(np.sum(y * log_probs, axis=1))
+
+
+def mlp_data(rng):
+    w1 = rng.normal(size=(784, 256)) / np.sqrt(784)
+    b1 = np.zeros(256)
+    w2 = rng.normal(size=(256, 10)) / np.sqrt(256)
+    b2 = np.zeros(10)
+    x = rng.normal(size=(256, 784))
+    y = np.eye(10)[rng.integers(0, 10, 256)]
+    return (w1, b1, w2, b2, x, y)
+
+
+def line_count(text):
+    """Non-blank lines."""
+    return sum(1 for line in text.splitlines() if line.strip())
+
+
+def run_mlp(repeats, profile):
+    rng = np.random.default_rng(0)
+    args = mlp_data(rng)
+    v = rng.normal(size=args[0].shape)
+    v /= np.linalg.norm(v)
+    grad_w1 = sd.grad(mlp_loss, wrt=0)
+    grad_all = sd.grad(mlp_loss, wrt=(0, 1, 2, 3))
+    hvp_w1 = sd.hvp(mlp_loss, wrt=0)
+
+    eps = 1e-4
+
+    def fd_hvp(w1, *rest):
+        # Two gradients: the cost floor of the simplest hvp (and the reference values).
+        *others, direction = rest
+        return (grad_w1(w1 + eps * direction, *others) - grad_w1(w1 - eps * direction, *others)) / (2 * eps)
+
+    exact = hvp_w1(*args, v)
+    error = check_agreement((exact,), (fd_hvp(*args, v),), rtol=1e-5, atol=1e-6 * np.max(np.abs(exact)))
+    with_v = (*args, v)
+    best = interleaved_min(
+        {
+            "forward": lambda *a: mlp_loss(*a[:-1]),
+            "grad w1": lambda *a: grad_w1(*a[:-1]),
+            "grad all": lambda *a: grad_all(*a[:-1]),
+            "hvp w1": hvp_w1,
+            "fd hvp": fd_hvp,
+        },
+        with_v,
+        repeats,
+    )
+    ms = 1e3
+    print()
+    print("(a) MLP 784-256-10 tanh + softmax cross-entropy, batch 256")
+    print(f"{'':<34}{'ms':>9}{'/ grad w1':>11}{'/ forward':>11}")
+    labels = {
+        "forward": "forward f",
+        "grad w1": "grad wrt w1",
+        "grad all": "grad wrt w1, b1, w2, b2",
+        "hvp w1": "hvp wrt w1 (symdiff)",
+        "fd hvp": "hvp by finite differences (2 grads)",
+    }
+    for key, label in labels.items():
+        seconds = best[key]
+        print(f"  {label:<36}{seconds * ms:>7.3f}{seconds / best['grad w1']:>11.2f}{seconds / best['forward']:>11.2f}")
+    ratio = best["hvp w1"] / best["grad w1"]
+    print(f"  hvp agrees with finite differences of the gradient: max |difference| {error:.1e}")
+    print(f"  target (issue 4): hvp / grad <= 3: {'ok' if ratio <= 3.0 else 'MISSED'} ({ratio:.2f})")
+    print()
+    print("  line counts (non-blank) of the generated functions:")
+    print(f"    f   (mlp_loss source)          {line_count(inspect.getsource(mlp_loss)):4d}")
+    print(f"    f'  (grad wrt w1)              {line_count(grad_w1.source):4d}")
+    print(f"    f'  (grad wrt all four)        {line_count(grad_all.source):4d}")
+    print(f"    f'' (hvp wrt w1)               {line_count(hvp_w1.source):4d}")
+    if profile:
+        print()
+        print_costly_statements(hvp_w1.inner, with_v)
+
+
+# -- workload (b): Hessian of Rosenbrock ------------------------------------------------
+
+
+def rosenbrock(x):
+    return np.sum(100.0 * (x[1:] - x[:-1] ** 2) ** 2 + (1.0 - x[:-1]) ** 2)
+
+
+def rosenbrock_hessian(x):
+    """The analytic Hessian (tridiagonal)."""
+    n = x.size
+    h = np.zeros((n, n))
+    i = np.arange(n - 1)
+    h[i, i] += 1200 * x[:-1] ** 2 - 400 * x[1:] + 2
+    h[i + 1, i + 1] += 200
+    h[i, i + 1] -= 400 * x[:-1]
+    h[i + 1, i] -= 400 * x[:-1]
+    return h
+
+
+def jax_hessian():
+    """`jax.jit(jax.hessian(rosenbrock))` in float64, or None without JAX."""
+    try:
+        import jax
+        import jax.numpy as jnp
+    except ImportError:
+        return None, None
+    jax.config.update("jax_enable_x64", True)
+
+    def rosenbrock_jax(x):
+        return jnp.sum(100.0 * (x[1:] - x[:-1] ** 2) ** 2 + (1.0 - x[:-1]) ** 2)
+
+    compiled = jax.jit(jax.hessian(rosenbrock_jax))
+    return (lambda x: compiled(x).block_until_ready()), jax.__version__
+
+
+def run_rosenbrock(repeats, n=100):
+    x = np.random.default_rng(1).normal(size=n)
+    start = time.perf_counter()
+    hessian = sd.hessian(rosenbrock)
+    build = time.perf_counter() - start
+    error = check_agreement((hessian(x),), (rosenbrock_hessian(x),), rtol=1e-12, atol=1e-9)
+    contenders = {"symdiff": hessian, "analytic": rosenbrock_hessian}
+    jax_call, jax_version = jax_hessian()
+    if jax_call is not None:
+        start = time.perf_counter()
+        jax_result = np.asarray(jax_call(x))
+        jax_compile = time.perf_counter() - start
+        jax_error = check_agreement((hessian(x),), (jax_result,), rtol=1e-12, atol=1e-9)
+        contenders["jax"] = jax_call
+    best = interleaved_min(contenders, (x,), repeats)
+    ms = 1e3
+    print()
+    print(f"(b) dense Hessian of Rosenbrock, n={n}")
+    print(f"  {'symdiff.hessian (n hvps)':<36}{best['symdiff'] * ms:>9.3f} ms   (build {build * ms:.0f} ms)")
+    print(f"  {'analytic, NumPy':<36}{best['analytic'] * ms:>9.3f} ms")
+    print(f"  symdiff agrees with the analytic Hessian: max |difference| {error:.1e}")
+    if jax_call is None:
+        print("  jax is not installed: no JAX comparison (pip install jax)")
+        return
+    print(f"  {f'jax {jax_version} jit(hessian), float64':<36}{best['jax'] * ms:>9.3f} ms   (compile {jax_compile * ms:.0f} ms)")  # fmt: skip
+    print(f"  symdiff / jax: {best['symdiff'] / best['jax']:.1f}x; symdiff agrees with jax: max |difference| {jax_error:.1e}")  # fmt: skip
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="few repeats: a smoke test, not a measurement")
+    parser.add_argument("--repeats", type=int, default=None, help="timing samples per contender (default 30)")
+    parser.add_argument("--profile", action="store_true", help="print the costliest statements of the hvp")
+    options = parser.parse_args(argv)
+    repeats = options.repeats or (3 if options.quick else 30)
+    print(machine_line())
+    print(f"min of {repeats} interleaved samples of ~50 ms each")
+    run_mlp(repeats, options.profile)
+    run_rosenbrock(repeats)
+
+
+if __name__ == "__main__":
+    main()
