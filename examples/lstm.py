@@ -118,7 +118,7 @@ def train(params, rng, steps, batch, length, noise, learning_rate, report_every,
     for step in range(steps + 1):
         xs, ys = make_sequences(rng, batch, length, noise)
         # With several wrt, value_and_grad returns the flat tuple (value, grad_wx, grad_wh, ...).
-        value, *grads = loss_and_grad(*(params[k] for k in PARAMETERS), xs, ys)
+        value, grads = loss_and_grad(*(params[k] for k in PARAMETERS), xs, ys)
         if step % report_every == 0:
             print(f"step {step:4d}  train loss {value:.5f}  validation loss {evaluate(params, x_val, y_val):.5f}")
         optimiser.update(params, dict(zip(PARAMETERS, grads, strict=True)))

@@ -92,7 +92,7 @@ def train(params, data, epochs, batch, learning_rate, decay, rng, report_every):
         for start in range(0, len(order), batch):
             rows = order[start : start + batch]
             # With several wrt, value_and_grad returns the flat tuple (value, grad_w1, grad_b1, ...).
-            value, *grads = loss_and_grad(*(params[k] for k in PARAMETERS), x_train[rows], y_train[rows], decay)
+            value, grads = loss_and_grad(*(params[k] for k in PARAMETERS), x_train[rows], y_train[rows], decay)
             losses.append(value)
             for k, g in zip(PARAMETERS, grads, strict=True):
                 velocity[k] = 0.9 * velocity[k] - learning_rate * g

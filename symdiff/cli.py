@@ -151,6 +151,9 @@ def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
     try:
         args.run(args)
+    except BrokenPipeError:  # e.g. `symdiff show ... | head`
+        sys.stderr.close()
+        return 0
     except UsageError as error:
         print(f"symdiff: {error}", file=sys.stderr)
         return 2

@@ -31,16 +31,19 @@ class Layout:
         self.def_block: dict[str, int] = {}
         self.uses: Counter = Counter()
         self.use_block: dict[str, int] = {}
+        self.in_test: set[str] = set()  # a while loop's condition: always folded into the test
         self._scan(function.body, 0, [0])
         for atom in function.results():
             if isinstance(atom, Var):
-                self.uses[atom.name] += 2  # never inline what is returned
+                packed = atom.name in self.defs and self.defs[atom.name].op == "make_tuple"
+                self.uses[atom.name] += 1 if packed else 2  # inline only a returned tuple literal
+                self.use_block[atom.name] = 0
         self.inline = {
             name for name, eqn in self.defs.items()
             if eqn.op not in _NEVER_INLINE and len(eqn.outs) == 1
             and (eqn.out.temp or eqn.op in _ALWAYS_INLINE) and self.uses[name] == 1
             and self.use_block.get(name) == self.def_block[name]
-        }  # fmt: skip
+        } | self.in_test  # fmt: skip
         self.in_place: set[int] = set()
         self.names = self._assign(reserved)
 
@@ -67,6 +70,7 @@ class Layout:
             if isinstance(stmt, Loop) and stmt.cond is not None:
                 for eqn in stmt.cond_body:
                     self.def_block[eqn.out.name] = -1
+                    self.in_test.add(eqn.out.name)
 
     def _fix_result_blocks(self, stmt, inner, inner_id: int) -> None:
         """Results are read at the end of the block they close."""

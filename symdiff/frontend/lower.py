@@ -448,6 +448,8 @@ class Lowering(ControlFlow):
         if isinstance(entry, Rule):
             return self.apply_rule(entry, args, kwargs, node, name)
         if isinstance(entry, Composite):
+            if entry.check is not None:
+                self.check_composite(entry, args, kwargs, node)
             return self.inline(entry.impl, args, kwargs, node, name)
         if callee is range:
             raise self.fail("range() is only supported as the iterable of a for loop", node)
@@ -459,6 +461,18 @@ class Lowering(ControlFlow):
             self.where(node),
             f"register one with @symdiff.register_derivative({label})",
         )
+
+    def check_composite(self, entry: Composite, args: list, kwargs: dict, node: ast.Call) -> None:
+        import inspect
+
+        try:
+            bound = inspect.signature(entry.impl).bind(*args, **kwargs)
+        except TypeError as error:
+            raise self.fail(f"{_label(entry.func)}(): {error}", node) from None
+        try:
+            entry.check(bound.arguments)
+        except SymdiffError as error:
+            raise error.located(self.where(node)) from None
 
     def array_call(self, args, kwargs, node, name):
         if len(args) != 1 or kwargs:
@@ -474,6 +488,8 @@ class Lowering(ControlFlow):
             return self.emit(rule.op, ins, static, node, name)
         if rule.variadic and rule.static_first and args and not isinstance(args[0], Pack):
             operands, args = list(args[len(rule.static) :]), args[: len(rule.static)]  # np.einsum(s, a, b)
+            if any(isinstance(o, Pack) for o in operands):  # np.einsum(a, [0, 1], b, [1, 2]) would drop `a`
+                raise self.fail(f"{rule.path}() takes its {', '.join(rule.static)} first, then array operands", node)
         elif rule.variadic:
             if not args or not isinstance(args[0], Pack):
                 raise self.fail(f"{rule.path} expects a list or tuple of arrays", node)
@@ -548,6 +564,23 @@ class Lowering(ControlFlow):
         self.initial = dict(bound)
 
 
+def _default_value(source: FunctionSource, node: ast.expr) -> Any:
+    """A parameter's default: a literal, or a module-level constant it names."""
+    try:
+        return ast.literal_eval(node)
+    except ValueError:
+        pass
+    if isinstance(node, ast.Name):
+        found, value = source.lookup(node.id)
+        if found and isinstance(value, (int, float, bool, complex, type(None))):
+            return value
+    raise UnsupportedSyntax(
+        "parameter defaults must be literals or module-level numbers",
+        source.location(node),
+        "pass the value explicitly, or make the default a number",
+    )
+
+
 def _is_tape_call(node: ast.expr, method: str, env: dict) -> bool:
     """`name.append(...)` / `name.pop()` on a list the function created."""
     return (
@@ -603,7 +636,7 @@ def lower_source(source: FunctionSource, names: Names | None = None) -> Function
     else:
         result = lowering.atom(result, source.node)
     defaults = tuple(
-        (p, ast.literal_eval(d)) for p, d in zip(params[len(params) - len(spec.defaults):], spec.defaults)
+        (p, _default_value(source, d)) for p, d in zip(params[len(params) - len(spec.defaults) :], spec.defaults)
     )
     for name in free:
         names.used.add(name)

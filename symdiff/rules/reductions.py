@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from symdiff.errors import UnsupportedSyntax
 from symdiff.rules.registry import register_composite, register_derivative
 from symdiff.rules.shapes import keepdims_shape
 
@@ -65,7 +66,21 @@ def std(a, axis=None, keepdims=False):
     return np.sqrt(np.var(a, axis=axis, keepdims=keepdims))
 
 
-@register_composite(np.linalg.norm)
+def check_norm(arguments: dict) -> None:
+    """Only the 2-norm of vectors and the Frobenius norm are covered; anything else is refused."""
+    order = arguments.get("ord")
+    value = getattr(order, "value", order) if order is not None else None
+    axis = arguments.get("axis")
+    vector_axis = isinstance(getattr(axis, "value", None), int)
+    if value is None or value == "fro" or (value == 2 and vector_axis):
+        return
+    raise UnsupportedSyntax(
+        f"np.linalg.norm with ord={value!r} is not supported (only the 2-norm and the Frobenius norm)",
+        hint="write the norm out, e.g. np.sum(np.abs(x)) for ord=1, or np.max(np.abs(x)) for ord=np.inf",
+    )
+
+
+@register_composite(np.linalg.norm, check=check_norm)
 def norm(x, ord=None, axis=None, keepdims=False):
     # Only the 2-norm / Frobenius norm; the frontend rejects other `ord`s.
     return np.sqrt(np.sum(x * x, axis=axis, keepdims=keepdims))

@@ -58,6 +58,7 @@ class Composite:
 
     func: Callable
     impl: Callable
+    check: Callable | None = field(default=None, compare=False)  # check(bound arguments) may raise
 
 
 RULES: dict[str, Rule] = {}
@@ -99,16 +100,24 @@ def _signature(vjp: Callable, static: tuple[str, ...]):
     return params, defaults, variadic
 
 
-def _add(rule: Rule, aliases: tuple = ()) -> Rule:
-    if rule.op in RULES:
+def _add(rule: Rule, aliases: tuple = (), override: bool = False) -> Rule:
+    taken = _BY_FUNC.get(_key(rule.func))
+    if not override and (rule.op in RULES or taken is not None):
         raise DuplicateRule(
-            f"a rule for {rule.op!r} is already registered",
-            hint="each op has one rule; pass op=... to register under a new name",
+            f"a rule for {rule.op if rule.op in RULES else _describe(rule.func)!r} is already registered",
+            hint="pass override=True to register_derivative to replace it",
         )
     RULES[rule.op] = rule
     for func in (rule.func, *aliases):
-        _BY_FUNC.setdefault(_key(func), rule)
+        if override:
+            _BY_FUNC[_key(func)] = rule
+        else:
+            _BY_FUNC.setdefault(_key(func), rule)
     return rule
+
+
+def _describe(func: Callable) -> str:
+    return getattr(func, "__qualname__", None) or getattr(func, "__name__", repr(func))
 
 
 def register_derivative(
@@ -123,6 +132,7 @@ def register_derivative(
     helper: bool = False,
     check: Callable | None = None,
     static_first: bool = False,
+    override: bool = False,
 ) -> Callable[[Callable], Callable]:
     """Register the vector-Jacobian product of `func`; use as a decorator.
 
@@ -138,7 +148,8 @@ def register_derivative(
     `check(static_dict)` may raise to reject static arguments at build time.
     `static_first=True` lets a variadic op be called as NumPy's
     `f(*static, *operands)` (`np.einsum(subscripts, a, b)`) as well as
-    `f(operands, **static)`.
+    `f(operands, **static)`. `override=True` replaces an existing rule for
+    `func` (a built-in one included) instead of raising `DuplicateRule`.
     """
 
     def add(vjp: Callable) -> Callable:
@@ -161,6 +172,7 @@ def register_derivative(
                 static_first=static_first,
             ),
             tuple(aliases),
+            override,
         )
         return vjp
 
@@ -192,11 +204,15 @@ def register_nondiff(
     return func
 
 
-def register_composite(func: Callable) -> Callable[[Callable], Callable]:
-    """Lower calls to `func` by inlining `impl`, written in the supported subset."""
+def register_composite(func: Callable, *, check: Callable | None = None) -> Callable[[Callable], Callable]:
+    """Lower calls to `func` by inlining `impl`, written in the supported subset.
+
+    `check(arguments)` receives the call's arguments by name (atoms or constants)
+    and raises a SymdiffError for the cases `impl` does not cover.
+    """
 
     def add(impl: Callable) -> Callable:
-        _BY_FUNC[_key(func)] = Composite(func, impl)
+        _BY_FUNC[_key(func)] = Composite(func, impl, check)
         return impl
 
     return add

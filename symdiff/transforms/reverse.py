@@ -292,8 +292,10 @@ def vjp_function(function: Function, wrt: tuple[int, ...], mode: str = "grad") -
             adjoint = state.emit("copy", [adjoint], (), None, adjoint_name(param.name))
         grads.append(adjoint)
     result = grads[0] if len(grads) == 1 else tuple(grads)
-    if mode == "value_and_grad":
-        result = (out, result) if len(grads) == 1 else (out, *grads)
+    if mode == "value_and_grad":  # (value, gradient) or (value, (gradient, ...)), as in JAX
+        if len(grads) > 1:
+            result = state.emit("make_tuple", grads, (), None, "grads", temp=True)
+        result = (out, result)
     new_params = function.params + ((seed_param,) if seed_param is not None else ())
     forward = state.rebuild(function.body)
     return Function(

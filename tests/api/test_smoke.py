@@ -1,6 +1,7 @@
 """End-to-end smoke tests of @grad on the README example and a tanh MLP."""
 
 import numpy as np
+import pytest
 
 import symdiff as sd
 from tests.oracles import numeric_grad
@@ -34,3 +35,42 @@ def test_mlp_all_parameters():
     for k, g in enumerate(grads):
         assert g.shape == params[k].shape
         np.testing.assert_allclose(g, numeric_grad(mlp_loss, (*params, x, y), k), rtol=1e-6, atol=1e-9)
+
+
+def test_value_and_grad_returns_the_gradients_as_one_tuple():
+    rng = np.random.default_rng(2)
+    params = [rng.normal(size=(5, 6)), rng.normal(size=6), rng.normal(size=(6, 3)), rng.normal(size=3)]
+    x, y = rng.normal(size=(8, 5)), np.eye(3)[rng.integers(0, 3, 8)]
+    value, (dw1, db1) = sd.value_and_grad(mlp_loss, wrt=(0, 1))(*params, x, y)
+    assert value == mlp_loss(*params, x, y)
+    np.testing.assert_allclose(db1, sd.grad(mlp_loss, wrt=1)(*params, x, y))
+    np.testing.assert_allclose(dw1, sd.grad(mlp_loss, wrt=0)(*params, x, y))
+    value, dw = sd.value_and_grad(logistic_loss)(rng.normal(size=4), rng.normal(size=(9, 4)), np.ones(9))
+    assert np.shape(dw) == (4,)
+
+
+def test_overriding_a_rule_takes_effect_and_duplicates_are_refused():
+    from symdiff.errors import DuplicateRule
+    from symdiff.rules import RULES
+    from symdiff.rules.registry import register_derivative
+
+    with pytest.raises(DuplicateRule, match="override=True"):
+
+        @register_derivative(np.tanh, elementwise=True)
+        def tanh_again(g, out, x):
+            return g * (1.0 - out * out)
+
+    original = RULES["tanh"]
+    try:
+
+        @register_derivative(np.tanh, elementwise=True, override=True)
+        def tanh_doubled(g, out, x):
+            return 2.0 * g * (1.0 - out * out)
+
+        assert "2.0 *" in sd.grad(tanh_sum).source
+    finally:
+        register_derivative(np.tanh, elementwise=True, override=True)(original.vjp)
+
+
+def tanh_sum(x):
+    return np.sum(np.tanh(x))

@@ -82,3 +82,11 @@ def no_return(x):
 
 def two_args(x, y):
     return np.sum(x * y)
+
+
+def default_from_constant(x, k=SCALE):
+    return np.sum(x * k)
+
+
+def default_from_call(x, k=np.ones(2)):  # noqa: B008
+    return np.sum(x * k)

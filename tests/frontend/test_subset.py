@@ -23,6 +23,7 @@ CASES = [
     (r.uses_break, UnsupportedSyntax, "break"),
     (r.undefined_name, UnsupportedSyntax, "not_defined_anywhere"),
     (r.no_return, UnsupportedSyntax, "must return a value"),
+    (r.default_from_call, UnsupportedSyntax, "parameter defaults"),
 ]
 
 
@@ -82,3 +83,7 @@ def test_errors_pickle_and_keep_their_location():
 def test_unknown_backend_is_a_symdiff_error():
     with pytest.raises(SymdiffError, match="backend"):
         sd.grad(r.two_args, backend="tpu")
+
+
+def test_a_default_naming_a_module_constant_is_accepted():
+    np.testing.assert_allclose(sd.grad(r.default_from_constant)(np.ones(2)), [2.0, 2.0])

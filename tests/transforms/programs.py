@@ -139,3 +139,12 @@ def loop_with_branch(x):
         else:
             x = x * x
     return np.sum(x)
+
+
+def grow_until(s):
+    # The condition computes something: it is re-evaluated before every iteration.
+    steps = 0.0
+    while np.sum(s * s) < 10.0:
+        s = s * 1.5 + 0.1
+        steps = steps + 1.0
+    return np.sum(s) + steps

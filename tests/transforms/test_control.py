@@ -137,3 +137,8 @@ def example_args(name):
         "column_writes": (np.array([0.3, -0.2, 0.9]),),
         "two_layer": (rng.normal(size=(3, 3)), rng.normal(size=3), rng.normal(size=(5, 3))),
     }[name]
+
+
+def test_while_condition_that_computes():
+    check(p.grow_until, (np.array([0.3, 0.5]),), 0)
+    assert "while np.sum(s * s) < 10.0:" in sd.grad(p.grow_until).source
