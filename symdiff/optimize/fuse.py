@@ -14,6 +14,11 @@ consumer's loop. `plan_fusion(function)` returns a `FusionPlan`:
 - `reductions`: full `sum`/`mean` reductions of an inlined elementwise
   expression, which a backend computes in one accumulating loop.
 
+Control flow: a value is inlined only into a consumer in the same block (the
+same `if` arm or loop body), so a fused expression never moves into or out of
+a loop or branch; reads by `if`/loop statements themselves (conditions, loop
+results) count as uses that cannot fuse.
+
 Shapes are not known until call time, so same-shape facts come from
 `ShapeClasses` (optimize/simplify.py) and scalar facts from the ops
 themselves. Backends decide how to print the plan (Numba: array expressions
@@ -28,7 +33,7 @@ from __future__ import annotations
 from collections import Counter
 from dataclasses import dataclass, replace
 
-from symdiff.ir.nodes import Atom, Const, Eqn, Function, Var
+from symdiff.ir.nodes import Atom, Const, Eqn, Function, If, Loop, Var, defined, walk
 from symdiff.optimize.dce import dce
 from symdiff.optimize.simplify import ShapeClasses
 from symdiff.optimize.walk import rewrite
@@ -70,7 +75,7 @@ class FusionPlan:
 def scalar_names(function: Function) -> set[str]:
     """Names known to hold a scalar (0-d) value whatever the argument shapes."""
     scalars: set[str] = set()
-    for eqn in function.body:
+    for eqn in walk(function.body):
         if len(eqn.outs) != 1:
             continue
         elementwise_of_scalars = fusable(eqn.op) and all(_is_scalar(a, scalars) for a in eqn.ins)
@@ -89,13 +94,17 @@ class _Elision:
     """State of one `elide_broadcasts` pass: definitions, shape classes, new equations."""
 
     def __init__(self, function: Function):
-        self.defs = {e.out.name: e for e in function.body if len(e.outs) == 1}
+        eqns = walk(function.body)
+        self.defs = {e.out.name: e for e in eqns if len(e.outs) == 1}
         self.scalars = scalar_names(function)
         self.classes = ShapeClasses()
-        self.used = {p.name for p in function.params} | set(self.defs) | {n for n, _ in function.free}
-        for eqn in function.body:
+        self.used = {p.name for p in function.params} | {n for n, _ in function.free}
+        for stmt in function.body:
+            self.used |= {v.name for v in defined(stmt)}
+        for eqn in eqns:
             if len(eqn.outs) == 1:
                 self.classes.learn(eqn)
+        self.stand_in: dict[str, Atom] = {}
 
     def fresh(self, base: str) -> Var:
         name, k = base, 1
@@ -146,51 +155,87 @@ class _Elision:
 def elide_broadcasts(function: Function) -> Function:
     """Replace materialised broadcasts read by shape-restoring elementwise ops with their source."""
     state = _Elision(function)
-    body: list[Eqn] = []
-    stand_in: dict[str, Atom] = {}
-    for eqn in function.body:
-        if len(eqn.outs) == 1 and eqn.op == "broadcast_to":
+    return dce(replace(function, body=tuple(_elide_block(function.body, state))))
+
+
+def _elide_block(body, state: _Elision) -> list:
+    out: list = []
+    for stmt in body:
+        if isinstance(stmt, If):
+            then_body, else_body = _elide_block(stmt.then_body, state), _elide_block(stmt.else_body, state)
+            out.append(replace(stmt, then_body=tuple(then_body), else_body=tuple(else_body)))
+            continue
+        if isinstance(stmt, Loop):
+            cond_body, loop_body = _elide_block(stmt.cond_body, state), _elide_block(stmt.body, state)
+            out.append(replace(stmt, cond_body=tuple(cond_body), body=tuple(loop_body)))
+            continue
+        if len(stmt.outs) == 1 and stmt.op == "broadcast_to":
             new: list[Eqn] = []
-            source = state.source_of(eqn, new)
-            body.extend(new)
+            source = state.source_of(stmt, new)
+            out.extend(new)
             if source is not None:
-                stand_in[eqn.out.name] = source
+                state.stand_in[stmt.out.name] = source
         mapping = {
             name: atom
-            for name, atom in stand_in.items()
-            if any(isinstance(a, Var) and a.name == name for a in eqn.ins)
-            and state.restores_shape(eqn, state.defs[name])
+            for name, atom in state.stand_in.items()
+            if any(isinstance(a, Var) and a.name == name for a in stmt.ins)
+            and state.restores_shape(stmt, state.defs[name])
         }
-        body.append(rewrite(eqn, mapping))
-    return dce(replace(function, body=tuple(body)))
+        out.append(rewrite(stmt, mapping))
+    return out
 
 
-def _use_counts(function: Function) -> Counter:
-    counts: Counter = Counter()
-    for eqn in function.body:
-        counts.update(a.name for a in eqn.atoms() if isinstance(a, Var))
-    counts.update(a.name for a in function.results() if isinstance(a, Var))
-    return counts
+class _Uses:
+    """Where each name is defined and read: block numbers, read counts, the last reader."""
+
+    def __init__(self, function: Function):
+        self.count: Counter = Counter(a.name for a in function.results() if isinstance(a, Var))
+        self.def_block: dict[str, int] = {}
+        self.reader: dict[str, tuple[object, int]] = {}
+        self.blocks = 0
+        self.scan(function.body, 0)
+
+    def read(self, atoms, stmt, block: int) -> None:
+        for atom in atoms:
+            if isinstance(atom, Var):
+                self.count[atom.name] += 1
+                self.reader[atom.name] = (stmt, block)
+
+    def nested(self, body, results, owner) -> None:
+        self.blocks += 1
+        block = self.blocks
+        self.scan(body, block)
+        self.read(results, owner, block)
+
+    def scan(self, body, block: int) -> None:
+        for stmt in body:
+            if isinstance(stmt, Eqn):
+                self.read(stmt.atoms(), stmt, block)
+                self.def_block.update((o.name, block) for o in stmt.outs)
+            elif isinstance(stmt, If):
+                self.read((stmt.cond,), stmt, block)
+                self.nested(stmt.then_body, stmt.then_results, stmt)
+                self.nested(stmt.else_body, stmt.else_results, stmt)
+            else:
+                self.read(stmt.inits + stmt.bounds, stmt, block)
+                self.nested(stmt.cond_body, (stmt.cond,) if stmt.cond is not None else (), stmt)
+                self.nested(stmt.body, stmt.results, stmt)
 
 
 def plan_fusion(function: Function) -> FusionPlan:
     """The fusion plan for `function` (see the module docstring)."""
     function = elide_broadcasts(function)
-    counts = _use_counts(function)
-    results = {a.name for a in function.results() if isinstance(a, Var)}
-    consumer: dict[str, Eqn] = {}
-    for eqn in function.body:
-        for atom in eqn.ins:
-            if isinstance(atom, Var):
-                consumer[atom.name] = eqn
+    uses = _Uses(function)
     inline = set()
     reductions = set()
-    for eqn in function.body:
+    for eqn in walk(function.body):
         if len(eqn.outs) != 1 or not fusable(eqn.op):
             continue
         name = eqn.out.name
-        user = consumer.get(name)
-        if counts[name] != 1 or name in results or user is None:
+        if uses.count[name] != 1 or name not in uses.reader:
+            continue
+        user, block = uses.reader[name]
+        if not isinstance(user, Eqn) or block != uses.def_block[name]:
             continue
         if fusable(user.op):
             inline.add(name)

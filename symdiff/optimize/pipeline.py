@@ -1,8 +1,8 @@
 """The optimisation pipeline, written out in one place.
 
 Passes run in this order until the program stops changing (compared as IR
-values, not printed text): fold constants, simplify, share common
-subexpressions, drop dead code. Set `verify_each=True` (the test suite does)
+values, not printed text): fold constants, simplify, push shape queries
+down to operands, share common subexpressions, drop dead code. Set `verify_each=True` (the test suite does)
 to check the IR invariants after every pass.
 """
 
@@ -13,9 +13,10 @@ from symdiff.ir.verify import verify
 from symdiff.optimize.cse import cse
 from symdiff.optimize.dce import dce
 from symdiff.optimize.fold import fold
+from symdiff.optimize.shapes import push_shapes
 from symdiff.optimize.simplify import simplify
 
-PASSES = (fold, simplify, cse, dce)
+PASSES = (fold, simplify, push_shapes, cse, dce)
 verify_each = False
 
 

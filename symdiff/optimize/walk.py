@@ -50,6 +50,8 @@ def _map(body, visit, mapping, scope, enter) -> list:
             result = visit(rewrite(stmt, mapping), scope)
             if isinstance(result, Eqn):
                 out.append(result)
+            elif isinstance(result, list):  # several equations, the last one defining the output
+                out.extend(result)
             elif result is not None:
                 mapping[stmt.out.name] = result
         elif isinstance(stmt, If):

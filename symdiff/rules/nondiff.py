@@ -35,6 +35,7 @@ def make_slice(start, stop, step):
 for _func in (
     np.zeros, np.ones, np.empty, np.zeros_like, np.ones_like, np.empty_like, np.full,
     np.full_like, np.arange, np.eye, np.linspace, np.shape, np.size, np.ndim, np.argmax, np.argmin,
+    np.broadcast_shapes,
 ):  # fmt: skip
     register_nondiff(_func)
 register_nondiff(len, op="len", path="len")

@@ -20,9 +20,11 @@ def sum_vjp(g, out, a, axis=None, keepdims=False):
 
 @register_derivative(np.mean, static=("axis", "keepdims"))
 def mean_vjp(g, out, a, axis=None, keepdims=False):
-    # Divide before spreading, so the division touches one value per output element.
-    share = g / (np.size(a) / np.size(out))
-    return np.broadcast_to(np.reshape(share, keepdims_shape(np.shape(a), axis)), np.shape(a))
+    # Count elements on a broadcast view (free), not on `a`, so `a` need not be kept;
+    # divide before spreading, so the division touches one value per output element.
+    kept = np.reshape(g, keepdims_shape(np.shape(a), axis))
+    count = np.size(np.broadcast_to(kept, np.shape(a))) / np.size(g)
+    return np.broadcast_to(kept / count, np.shape(a))
 
 
 @register_derivative(np.prod, static=("axis", "keepdims"))

@@ -3,10 +3,6 @@
 import numpy as np
 
 
-class NonScalarOutput(ValueError):
-    """grad was applied to a function whose output is not a scalar."""
-
-
 def sum_to(x, shape):
     """Sum `x` down to `shape`, undoing NumPy broadcasting."""
     if np.shape(x) == tuple(shape):
@@ -19,14 +15,13 @@ def sum_to(x, shape):
     return np.reshape(total, shape)
 
 
-def grad_seed(y):
-    """The cotangent 1 for a scalar output; `grad` needs a scalar."""
-    if np.ndim(y) != 0:
-        raise NonScalarOutput(
-            f"grad needs a scalar output, got shape {np.shape(y)}; "
-            "use vjp for non-scalar outputs, or jacobian for the full matrix"
-        )
-    return np.ones((), dtype=np.result_type(y, 1.0))[()]
+def keepdims_shape(shape, axis):
+    """`shape` with the reduced `axis` (int, tuple or None) kept as length 1."""
+    if axis is None:
+        return (1,) * len(shape)
+    axes = axis if isinstance(axis, tuple) else (axis,)
+    axes = [a % len(shape) for a in axes]
+    return tuple(1 if i in axes else n for i, n in enumerate(shape))
 
 
 def _promote(a, b, g):
@@ -54,32 +49,24 @@ def matmul_adjoint_b(g, a, b):
 
 def logistic_loss_grad(w, x, y):
     """Gradient of logistic_loss with respect to w."""
-    p_3 = np.exp(-(x @ w))
+    p_1 = x @ w
+    p_3 = np.exp(-p_1)
     p_4 = 1.0 + p_3
     p = 1.0 / p_4
-    logistic_loss_1 = np.log(p)
-    logistic_loss_2 = y * logistic_loss_1
-    logistic_loss_3 = 1 - y
-    logistic_loss_4 = 1 - p
-    logistic_loss_5 = np.log(logistic_loss_4)
-    logistic_loss_6 = logistic_loss_3 * logistic_loss_5
-    logistic_loss_7 = logistic_loss_2 + logistic_loss_6
-    logistic_loss_8 = np.mean(logistic_loss_7)
-    logistic_loss = -logistic_loss_8
-    logistic_loss_bar = grad_seed(logistic_loss)
 
     # grad of: return -np.mean(y * np.log(p) + (1 - y) * np.log(1 - p))
-    logistic_loss_8_bar = -logistic_loss_bar
-    share = logistic_loss_8_bar / (np.size(logistic_loss_7) / np.size(logistic_loss_8))
-    logistic_loss_7_bar = np.broadcast_to(share, np.shape(logistic_loss_7))
-    logistic_loss_2_bar = sum_to(logistic_loss_7_bar, np.shape(logistic_loss_2))
-    logistic_loss_6_bar = sum_to(logistic_loss_7_bar, np.shape(logistic_loss_6))
-    logistic_loss_5_bar = logistic_loss_6_bar * logistic_loss_3
-    logistic_loss_5_bar = sum_to(logistic_loss_5_bar, np.shape(logistic_loss_5))
-    logistic_loss_4_bar = logistic_loss_5_bar / logistic_loss_4
+    kept_1 = np.shape(p_1)
+    kept_1_2 = np.broadcast_shapes(np.shape(y), kept_1)
+    kept_1_3 = np.broadcast_shapes(kept_1_2, kept_1_2)
+    kept = np.reshape(-1.0, keepdims_shape(kept_1_3, None))
+    logistic_loss_7_bar = np.broadcast_to(kept / np.size(np.broadcast_to(-1.0, kept_1_3)), kept_1_3)
+    logistic_loss_2_bar = sum_to(logistic_loss_7_bar, kept_1_2)
+    logistic_loss_5_bar = logistic_loss_2_bar * (1 - y)
+    logistic_loss_5_bar = sum_to(logistic_loss_5_bar, kept_1)
+    logistic_loss_4_bar = logistic_loss_5_bar / (1 - p)
     p_bar = -logistic_loss_4_bar
     logistic_loss_1_bar = logistic_loss_2_bar * y
-    logistic_loss_1_bar = sum_to(logistic_loss_1_bar, np.shape(logistic_loss_1))
+    logistic_loss_1_bar = sum_to(logistic_loss_1_bar, kept_1)
     p_bar_2 = logistic_loss_1_bar / p
     p_bar = p_bar + p_bar_2
 

@@ -1,0 +1,63 @@
+"""Shape queries read shapes, not values: push them down to operands.
+
+Backward passes ask for `np.shape(v)` (to undo broadcasting, to spread a
+reduction's cotangent). When `v` is an elementwise result, its shape follows
+from its operands' shapes, so the query can read those instead, and `v`
+itself may then never need computing: a gradient no longer evaluates the loss
+value just to learn its shape. Likewise the shape helpers' results have the
+shape they were given. Each rewrite is exact for every input shape.
+"""
+
+from __future__ import annotations
+
+from symdiff.ir.nodes import Const, Eqn, Function, Var
+from symdiff.optimize.walk import rewrite_function
+from symdiff.rules import RULES
+
+_SHAPE_ARGUMENT = {"sum_to": "shape", "broadcast_to": "shape", "scatter_add": "shape"}
+_SHAPED_LIKE_OPERAND = {"matmul_adjoint_a": 1, "matmul_adjoint_b": 2, "zeros_like": 0, "copy": 0, "setitem": 0}
+
+
+def push_shapes(function: Function) -> Function:
+    """`function` with `np.shape(v)` rewritten in terms of what `v` was computed from."""
+    defs: dict[str, Eqn] = {}
+
+    def visit(eqn: Eqn, scope):
+        for out in eqn.outs:
+            defs[out.name] = eqn
+        if eqn.op == "broadcast_shapes" and len(set(eqn.ins)) == 1:
+            return eqn.ins[0]  # the broadcast of a shape with itself
+        if eqn.op != "shape" or not isinstance(eqn.ins[0], Var) or eqn.ins[0].name not in defs:
+            return eqn
+        source = defs[eqn.ins[0].name]
+        if len(source.outs) != 1:
+            return eqn
+        if source.op in _SHAPE_ARGUMENT:
+            return source.static_dict()[_SHAPE_ARGUMENT[source.op]]
+        if source.op in _SHAPED_LIKE_OPERAND:
+            return _query(eqn, source.ins[_SHAPED_LIKE_OPERAND[source.op]], defs)
+        rule = RULES[source.op]
+        if not rule.elementwise or source.op == "where":
+            return eqn
+        operands = list(dict.fromkeys(a for a in source.ins if isinstance(a, Var)))
+        scalars = all(isinstance(a, Var) or isinstance(a.value, (int, float, bool)) for a in source.ins)
+        if not scalars or not operands:
+            return eqn
+        if len(operands) == 1:
+            return _query(eqn, operands[0], defs)
+        queries = [Eqn((Var(f"{eqn.out.name}~s{k}", temp=True),), "shape", (a,), (), eqn.loc, eqn.adjoint) for k, a in enumerate(operands, 1)]
+        combined = Eqn(eqn.outs, "broadcast_shapes", tuple(q.out for q in queries), (), eqn.loc, eqn.adjoint)
+        for new in (*queries, combined):
+            defs[new.out.name] = new
+        return [*queries, combined]
+
+    return rewrite_function(function, visit)
+
+
+def _query(eqn: Eqn, operand, defs) -> Eqn | Const:
+    """`np.shape(operand)` in place of `eqn` (a constant's shape is known now)."""
+    if isinstance(operand, Const):
+        return Const(()) if isinstance(operand.value, (int, float, bool)) else eqn
+    new = Eqn(eqn.outs, "shape", (operand,), (), eqn.loc, eqn.adjoint)
+    defs[eqn.out.name] = new
+    return new
