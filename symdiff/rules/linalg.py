@@ -70,7 +70,10 @@ def check_einsum(static: dict) -> None:
     hint = "write each axis out with its own letter, e.g. np.einsum('bij,bjk->bik', a, b)"
     if "." in subscripts:
         raise UnsupportedSyntax("np.einsum with '...' (broadcast axes) is not supported", hint=hint)
-    inputs, _, output = subscripts.replace(" ", "").partition("->")
+    inputs, arrow, output = subscripts.replace(" ", "").partition("->")
+    unknown = sorted(set(output) - set(inputs)) if arrow else []
+    if unknown:
+        raise UnsupportedSyntax(f"np.einsum output index {unknown[0]!r} appears in no operand", hint=hint)
     for term in [*inputs.split(","), output]:
         if not all(c.isalpha() for c in term):
             raise UnsupportedSyntax(f"np.einsum subscripts {subscripts!r} are not letters and commas", hint=hint)

@@ -10,6 +10,7 @@ import operator
 
 import numpy as np
 
+from symdiff.errors import UnsupportedSyntax
 from symdiff.rules.registry import register_derivative
 from symdiff.rules.shapes import axis_pad, axis_slice, concat_offset, index_update, scatter_add, sum_to
 
@@ -70,7 +71,16 @@ def axis_pad_vjp(g, out, x, start, total, axis):
     return axis_slice(g, start, start + np.shape(x)[axis], axis)
 
 
-@register_derivative(np.concatenate, static=("axis",), each=True)
+def check_concatenate(static: dict) -> None:
+    """Reject `axis=None` (flattening), which the rule does not cover."""
+    if getattr(static["axis"], "value", 0) is None:
+        raise UnsupportedSyntax(
+            "np.concatenate with axis=None is not supported",
+            hint="flatten the operands first: np.concatenate((np.ravel(a), np.ravel(b)))",
+        )
+
+
+@register_derivative(np.concatenate, static=("axis",), each=True, check=check_concatenate)
 def concatenate_vjp(g, out, k, *arrays, axis=0):
     start = concat_offset(k, axis, *arrays)
     return axis_slice(g, start, start + np.shape(arrays[k])[axis], axis)

@@ -1,0 +1,1 @@
+"""Tests of the derivative table: one case per rule, SymPy checks, closure."""
