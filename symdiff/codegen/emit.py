@@ -59,6 +59,11 @@ class FunctionEmitter:
         if eqn.op == "tape_pop":
             pop = cst.Call(cst.Attribute(self.atom(eqn.ins[0]), cst.Name("pop")))
             return _assign([self.name(eqn.outs[1])], [pop])
+        if id(eqn) in self.layout.accumulations:
+            scatter = self.layout.accumulations[id(eqn)]
+            index = self.atom(scatter.static_dict()["index"], in_index=True)
+            target = subscript(self.name(eqn.out), index)
+            return cst.SimpleStatementLine([cst.AugAssign(target, cst.AddAssign(), self.atom(scatter.ins[0]))])
         if eqn.op == "setitem" and id(eqn) in self.layout.in_place:
             index = self.atom(eqn.static_dict()["index"], in_index=True)
             target = subscript(self.name(eqn.out), index)
@@ -77,7 +82,7 @@ class FunctionEmitter:
         outer, self.quoted = self.quoted, None
         lines: list = []
         for stmt in body:
-            if isinstance(stmt, Eqn) and stmt.out.name in self.layout.inline:
+            if isinstance(stmt, Eqn) and (stmt.out.name in self.layout.inline or stmt.out.name in self.layout.absorbed):
                 continue
             header = self.header(stmt)
             built = self.statement(stmt)

@@ -16,7 +16,7 @@ from __future__ import annotations
 from collections import Counter
 
 from symdiff.codegen.naming import stem
-from symdiff.ir.nodes import Eqn, Function, If, Loop, Var
+from symdiff.ir.nodes import Const, Eqn, Function, If, Loop, Var
 
 _ALWAYS_INLINE = {"make_slice", "make_tuple"}
 _NEVER_INLINE = {"tape_new", "tape_push", "tape_pop", "setitem"}
@@ -32,6 +32,7 @@ class Layout:
         self.uses: Counter = Counter()
         self.use_block: dict[str, int] = {}
         self.in_test: set[str] = set()  # a while loop's condition: always folded into the test
+        self.loop_indices: set[str] = set()
         self._scan(function.body, 0, [0])
         for atom in function.results():
             if isinstance(atom, Var):
@@ -45,10 +46,14 @@ class Layout:
             and self.use_block.get(name) == self.def_block[name]
         } | self.in_test  # fmt: skip
         self.in_place: set[int] = set()
+        self.accumulations = find_accumulations(self)  # id(add eqn) -> the scatter_add it absorbs
+        self.absorbed = {eqn.out.name for eqn in self.accumulations.values()}
         self.names = self._assign(reserved)
 
     def _scan(self, body, block: int, counter: list) -> None:
         for stmt in body:
+            if isinstance(stmt, Loop) and stmt.index is not None:
+                self.loop_indices.add(stmt.index.name)
             atoms = stmt.atoms()
             for atom in atoms:
                 if isinstance(atom, Var):
@@ -109,11 +114,16 @@ class Layout:
     def _flatten(self, body, events, spans, ties, early) -> None:
         for stmt in body:
             if isinstance(stmt, Eqn):
-                if stmt.out.name in self.inline:
+                if stmt.out.name in self.inline or stmt.out.name in self.absorbed:
                     continue
                 if stmt.op in ("tape_push", "tape_pop"):
                     ties[stmt.outs[0].name] = stmt.ins[0].name
-                events.append(([o.name for o in stmt.outs], self.reads(stmt.atoms())))
+                reads = self.reads(stmt.atoms())
+                if id(stmt) in self.accumulations:  # `acc[index] += g`: reads what the scatter read
+                    absorbed = self.accumulations[id(stmt)]
+                    ties[stmt.out.name] = next(a.name for a in stmt.ins if a != absorbed.out)
+                    reads = (reads - {absorbed.out.name}) | self.reads(absorbed.atoms())
+                events.append(([o.name for o in stmt.outs], reads))
             elif isinstance(stmt, If):
                 head = len(events)
                 events.append(([o.name for o in stmt.outs], self.reads([stmt.cond])))
@@ -134,6 +144,66 @@ class Layout:
                 for phi, out in zip(stmt.carried, stmt.outs):
                     ties[out.name] = phi.name
                 events.append(([o.name for o in stmt.outs], set()))
+
+
+def find_accumulations(layout: Layout) -> dict[int, Eqn]:
+    """`acc + scatter_add(g, shape, index)` that can run as `acc[index] += g`.
+
+    Safe when `acc` is a fresh array of that shape read by nothing else (a
+    `scatter_add` or an earlier such accumulation) and the index is basic
+    (constants, slices, loop counters), where `+=` and `np.add.at` agree.
+    """
+    found: dict[int, Eqn] = {}
+    roots: dict[str, Eqn] = {}  # accumulated name -> the scatter_add it started from
+    for eqn in _all_eqns(layout.function.body):
+        if eqn.op == "scatter_add":
+            roots[eqn.out.name] = eqn
+        if eqn.op != "add" or len(eqn.outs) != 1:
+            continue
+        for acc, part in (eqn.ins, eqn.ins[::-1]):
+            absorbed = _absorbable(layout, eqn, acc, part, roots)
+            if absorbed is not None:
+                found[id(eqn)] = absorbed
+                roots[eqn.out.name] = roots[acc.name]
+                break
+    return found
+
+
+def _absorbable(layout: Layout, eqn: Eqn, acc, part, roots: dict[str, Eqn]) -> Eqn | None:
+    if not (isinstance(acc, Var) and isinstance(part, Var)) or acc.name not in roots:
+        return None
+    scatter = layout.defs.get(part.name)
+    if scatter is None or scatter.op != "scatter_add" or layout.uses[part.name] != 1 or layout.uses[acc.name] != 1:
+        return None
+    block = layout.def_block.get(eqn.out.name)
+    if layout.def_block.get(part.name) != block or layout.def_block.get(acc.name) != block:
+        return None
+    if scatter.static_dict()["shape"] != roots[acc.name].static_dict()["shape"]:
+        return None
+    return scatter if _basic_index(layout, scatter.static_dict()["index"]) else None
+
+
+def _basic_index(layout: Layout, atom) -> bool:
+    if isinstance(atom, Const):
+        items = atom.value if isinstance(atom.value, tuple) else (atom.value,)
+        return all(isinstance(i, (int, slice, type(None), type(Ellipsis))) and not isinstance(i, bool) for i in items)
+    if atom.name in layout.loop_indices:
+        return True
+    eqn = layout.defs.get(atom.name)
+    if eqn is None:
+        return False
+    if eqn.op == "make_slice":
+        return True
+    return eqn.op == "make_tuple" and all(_basic_index(layout, a) for a in eqn.ins)
+
+
+def _all_eqns(body):
+    for stmt in body:
+        if isinstance(stmt, Eqn):
+            yield stmt
+        else:
+            for block in stmt.blocks():
+                yield from _all_eqns(block)
 
 
 def _cond_names(loop: Loop) -> list[str]:

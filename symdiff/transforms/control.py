@@ -97,16 +97,26 @@ class ControlReverse:
         forward_defined = {v.name for v in defined(loop)} - {o.name for o in loop.outs}
         if loop.index is not None:
             forward_defined.discard(loop.index.name)
-        hoisted, kept = [], []
+        hoisted, kept, first_query, same = [], [], {}, {}
         for stmt in backward_body:
             if isinstance(stmt, Eqn) and stmt.op == "shape" and _reads_only(stmt, forward_defined):
+                key = stmt.ins[0].name
+                if key in first_query:  # one saved shape per array, however often it is asked for
+                    same[stmt.out.name] = first_query[key]
+                    continue
+                first_query[key] = stmt.out
                 hoisted.append(stmt)
             else:
                 kept.append(stmt)
+        kept = rename_all(kept, same)
+        backward_results = [same.get(v.name, v) if isinstance(v, Var) else v for v in backward_results]
         forward_defined |= {e.out.name for e in hoisted}
         read = [a for s in kept for a in reads(s)] + list(backward_results)
         needed = [v for v in dict.fromkeys(a for a in read if isinstance(a, Var)) if v.name in forward_defined]
-        carried, inits, results, outs, pops, mapping = [], [], [], [], [], {}
+        recomputed, mapping = self._rematerialize(loop, needed)
+        kept = recomputed + kept
+        needed = [v for v in needed if v.name not in mapping]
+        carried, inits, results, outs, pops = [], [], [], [], []
         loop, pushed = self._export_from_branches(loop, needed)
         after = _definition_positions(loop)
         inserts: dict[int, list] = {}
@@ -141,6 +151,38 @@ class ControlReverse:
             loop.results + tuple(results), loop.index, loop.bounds, loop.cond_body, loop.cond, loop.reverse, loop.loc,
         )  # fmt: skip
         return pops, rename_all(kept, mapping), mapping
+
+    def _rematerialize(self, loop: Loop, needed: list[Var]) -> tuple[list[Eqn], dict[str, Var]]:
+        """Recompute cheap index values (slices, shape lookups, integer arithmetic) in the
+        backward body instead of saving them; returns the copies and a renaming."""
+        body_defs = {o.name: s for s in loop.body if isinstance(s, Eqn) for o in s.outs}
+        cheap: dict[str, bool] = {}
+
+        def is_cheap(atom) -> bool:
+            if not isinstance(atom, Var):
+                return isinstance(atom.value, (int, slice, type(None), tuple))
+            if atom.name not in body_defs:
+                return atom.name == getattr(loop.index, "name", None) or atom.name in self.int_like
+            if atom.name not in cheap:
+                eqn = body_defs[atom.name]
+                cheap[atom.name] = eqn.op in _CHEAP_OPS and all(is_cheap(a) for a in eqn.atoms())
+            return cheap[atom.name]
+
+        wanted: set[str] = set()
+        pending = [v.name for v in needed if v.name in body_defs and is_cheap(v)]
+        while pending:  # the cheap values wanted, with the cheap values they are computed from
+            name = pending.pop()
+            if name not in wanted:
+                wanted.add(name)
+                pending += [n for n in _names(body_defs[name].atoms()) if n in body_defs]
+        copies, mapping = [], {}
+        for stmt in loop.body:  # in body order, so dependencies come first
+            if isinstance(stmt, Eqn) and stmt.out.name in wanted:
+                fresh = Var(self.names.fresh(stmt.out.name.split("~")[0]), stmt.out.temp)
+                copies.append(Eqn((fresh,), stmt.op, stmt.ins, stmt.static, stmt.loc, True))
+                mapping[stmt.out.name] = fresh
+        copies = [e for e in rename_all(copies, mapping)]
+        return copies, {n: v for n, v in mapping.items()}
 
     def _export_from_branches(self, loop: Loop, needed: list[Var]):
         """Make values defined inside `if` arms of the body outputs of their `if`.
@@ -216,6 +258,13 @@ class ControlReverse:
             return index, loop.bounds
         count = self.trip_counts[self.original_id(loop)]
         return index, (Const(0), count, Const(1))
+
+
+_CHEAP_OPS = {"make_slice", "make_tuple", "shape", "len", "ndim", "size", "getitem", "add", "sub", "mul", "floordiv", "neg"}
+
+
+def _names(atoms) -> set[str]:
+    return {a.name for a in atoms if isinstance(a, Var)}
 
 
 def _definition_positions(loop: Loop) -> dict[str, int]:

@@ -18,7 +18,7 @@ from dataclasses import replace
 
 from symdiff.errors import BadWrt, UnsupportedSyntax
 from symdiff.frontend.lower import Names
-from symdiff.ir.nodes import Atom, Const, Eqn, Function, If, Loop, Var, defined, reads
+from symdiff.ir.nodes import Atom, Const, Eqn, Function, If, Loop, Var, defined, reads, walk
 from symdiff.rules import RULES, rule
 from symdiff.transforms.control import ControlReverse
 from symdiff.transforms.inline import inline_rule, rename
@@ -99,6 +99,22 @@ def _scan_tapes(body, found: set[str], holders: set[str]) -> None:
             _scan_tapes(stmt.body, found, holders)
 
 
+_INDEX_OPS = ("shape", "len", "ndim", "size")
+_INT_ARITHMETIC = ("add", "sub", "mul", "floordiv", "neg", "getitem", "make_tuple", "make_slice")
+
+
+def int_like_vars(function: Function) -> set[str]:
+    """Names that hold sizes or indices: shapes, their entries, and integer arithmetic on them."""
+    found: set[str] = set()
+    for eqn in walk(function.body):
+        if eqn.op in _INDEX_OPS or eqn.op in _INT_ARITHMETIC and all(
+            (isinstance(a, Var) and a.name in found) or (isinstance(a, Const) and isinstance(a.value, (int, tuple, slice)))
+            for a in eqn.atoms()
+        ):
+            found.add(eqn.out.name)
+    return found
+
+
 def active_vars(function: Function, wrt: tuple[str, ...]) -> set[str]:
     """Names whose value depends differentiably on the `wrt` parameters."""
     active = set(wrt)
@@ -125,6 +141,7 @@ class Backward(ControlReverse):
         self.trip_counts: dict[int, Var] = {}
         self.originals: dict[int, int] = {}
         self.tapes = tape_vars(function.body)
+        self.int_like = int_like_vars(function)
 
     adjoint_name = staticmethod(adjoint_name)
 
