@@ -1,0 +1,174 @@
+"""The CUDA backend: the gradient as `numba.cuda` kernels plus a host function that drives them.
+
+`compile_function(function, filename)`:
+
+1. refuses at build time, with a located `BackendError`, statements and ops
+   the GPU cannot run (control flow, einsum, integer-array indexing, ...);
+2. plans placement and fusion (`cuda_plan`): elementwise chains, forward and
+   backward, become one kernel each; reductions, matrix products and shape
+   ops call the runtime library;
+3. prints one standalone module (`cuda_emit`), which is what `.source`
+   shows: the generated kernels and host function first, then a verbatim
+   copy of the runtime library (`cuda_kernels`, `cuda_runtime`,
+   `cuda_device_ops`, `cuda_device_index`), so the file runs where symdiff
+   is not installed (it imports only NumPy and Numba);
+4. executes it. Kernels compile on first call, per argument types.
+
+Calling convention: arguments may be NumPy arrays, Python numbers or device
+arrays (Numba device arrays, or anything with `__cuda_array_interface__`,
+used in place). Intermediates stay on the GPU. Results come back as NumPy
+arrays (NumPy scalars for 0-d results); `on_device(derivative)` returns a
+variant whose results stay on the GPU as Numba device arrays, so they can
+feed the next call without a round trip. Without a GPU, set
+`NUMBA_ENABLE_CUDASIM=1` before Numba is imported to run the same code on
+Numba's CUDA simulator (slow: a few thousand threads per second).
+"""
+
+from __future__ import annotations
+
+import ast
+import inspect
+import weakref
+from collections.abc import Callable
+from types import ModuleType
+from typing import Any
+
+import libcst as cst
+import numpy as np
+
+from symdiff.backends import cuda_device_index, cuda_device_ops, cuda_kernels, cuda_runtime
+from symdiff.backends.cuda_emit import DEVICE_RESULTS, host_definition, kernel_definitions
+from symdiff.backends.cuda_lowering import HOST_HELPERS
+from symdiff.backends.cuda_plan import Plan, plan
+from symdiff.backends.numpy import Compiled, compile_source
+from symdiff.errors import BackendError
+from symdiff.ir.nodes import Function
+from symdiff.rules import shapes
+
+LIBRARY: tuple[ModuleType, ...] = (cuda_kernels, cuda_runtime, cuda_device_ops, cuda_device_index)
+IMPORTS = (
+    "from __future__ import annotations\n\nimport math\n\nimport numpy as np\nfrom numba import config, cuda, float64"
+)
+ERRORS = '''try:
+    from symdiff.errors import BackendError, NonScalarOutput
+except ImportError:  # running without symdiff installed
+
+    class BackendError(RuntimeError):
+        """The CUDA backend cannot run this program."""
+
+    class NonScalarOutput(ValueError):
+        """grad was applied to a function whose output is not a scalar."""
+'''
+
+
+def _body_start(tree: ast.Module) -> int:
+    """The line after a module's docstring and leading imports (1-based)."""
+    line = 1
+    for node in tree.body:
+        is_docstring = isinstance(node, ast.Expr) and isinstance(node.value, ast.Constant) and node is tree.body[0]
+        if not (is_docstring or isinstance(node, (ast.Import, ast.ImportFrom))):
+            break
+        line = node.end_lineno + 1
+    return line
+
+
+def library_source(module: ModuleType) -> str:
+    """`module`'s code below its docstring and imports: the part copied into generated modules."""
+    text = inspect.getsource(module)
+    lines = text.splitlines(keepends=True)
+    return "".join(lines[_body_start(ast.parse(text)) - 1 :]).strip("\n") + "\n"
+
+
+def library_names() -> set[str]:
+    """Every top-level name the copied library defines (generated names must avoid them)."""
+    names: set[str] = set()
+    for module in LIBRARY:
+        for node in ast.parse(inspect.getsource(module)).body:
+            if isinstance(node, (ast.FunctionDef, ast.ClassDef)):
+                names.add(node.name)
+            elif isinstance(node, (ast.Assign, ast.AnnAssign)):
+                targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+                names |= {n.id for t in targets for n in ast.walk(t) if isinstance(n, ast.Name)}
+    return names
+
+
+def _helpers(the_plan: Plan) -> list[str]:
+    used = {eqn.op for eqn in the_plan.host.body}
+    return [inspect.getsource(getattr(shapes, name)) for name in HOST_HELPERS if name in used]
+
+
+def _constants(function: Function) -> list[str]:
+    parts = []
+    for name, value in sorted(function.free):
+        array = np.asarray(value)
+        literal = cst.parse_expression(f"np.array({array.tolist()!r}, dtype=np.{array.dtype.name})")
+        parts.append(
+            cst.Module([cst.SimpleStatementLine([cst.Assign([cst.AssignTarget(cst.Name(name))], literal)])]).code
+        )
+    return parts
+
+
+def module_source(function: Function, the_plan: Plan) -> str:
+    """The text of the standalone module holding `function`'s CUDA version."""
+    header = (
+        f'"""CUDA version of {function.name}, generated by symdiff; do not edit.\n\n'
+        f"Call {function.name}(...) with NumPy arrays, numbers or CUDA device arrays. Results come back\n"
+        f"as NumPy arrays, or stay on the GPU as device arrays with {DEVICE_RESULTS}=True.\n"
+        'Run without a GPU by setting NUMBA_ENABLE_CUDASIM=1 before Numba is imported.\n"""\n'
+    )
+    reserved = (
+        library_names()
+        | set(HOST_HELPERS)
+        | {n for n, _ in function.free}
+        | {"np", "math", "cuda", "config", "float64"}
+    )
+    reserved |= {g.name for g in the_plan.groups} | {f"{g.name}_element" for g in the_plan.groups}
+    generated = cst.Module(body=[*kernel_definitions(the_plan), host_definition(the_plan, reserved)]).code
+    library = [
+        f"# ---- runtime library: copied from symdiff/backends/{m.__name__.rsplit('.', 1)[1]}.py ----\n\n"
+        + library_source(m)
+        for m in LIBRARY
+    ]
+    parts = [header + "\n" + IMPORTS + "\n\n" + ERRORS, *_constants(function), generated, *_helpers(the_plan), *library]
+    return "\n\n".join(part.strip("\n") + "\n" for part in parts)
+
+
+_HOSTS: dict[int, Callable] = {}  # id(IR function) -> its host function, while the IR function lives
+
+
+def compile_function(function: Function, filename: str) -> Compiled:
+    """Build the CUDA version of `function`: check, plan, print, execute. See the module docstring."""
+    the_plan = plan(function)
+    source = module_source(function, the_plan)
+    namespace: dict[str, Any] = {"__name__": "symdiff_generated_cuda"}
+    host = compile_source(source, function.name, namespace, filename)
+    _HOSTS[id(function)] = host
+    weakref.finalize(function, _HOSTS.pop, id(function), None)
+    return Compiled(host, source, namespace)
+
+
+def host_function(derivative: Any) -> Callable:
+    """The generated host function behind a `backend="cuda"` derivative; its `__globals__` hold the kernels."""
+    host = _HOSTS.get(id(getattr(derivative, "function", None)))
+    if getattr(derivative, "backend", None) != "cuda" or host is None:
+        raise BackendError("expected a derivative built with backend='cuda'")
+    return host
+
+
+def on_device(derivative: Any) -> Callable:
+    """A variant of a `backend="cuda"` derivative whose results stay on the GPU (Numba device arrays).
+
+    It takes every argument positionally and skips the derivative's argument
+    checks. Example::
+
+        g = symdiff.grad(loss, wrt=(0, 1), backend="cuda")
+        dw, db = symdiff.backends.cuda.on_device(g)(w_dev, b_dev, x_dev, y_dev)
+    """
+    host = host_function(derivative)
+
+    def call(*args: Any) -> Any:
+        return host(*args, **{DEVICE_RESULTS: True})
+
+    call.__name__ = f"{host.__name__}_on_device"
+    call.__doc__ = f"{host.__name__} with results left on the GPU."
+    return call

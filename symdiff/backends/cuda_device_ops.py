@@ -1,0 +1,267 @@
+"""Device versions of the non-elementwise primitives, called by generated host code.
+
+Each `device_<op>` takes the same arguments as the NumPy function it stands
+for (host numbers and NumPy arrays are copied in by `to_device`) and returns
+a `View`. Shape ops (reshape, transpose, broadcast_to, basic indexing, ...)
+only change the view; reductions and matrix products launch the kernels of
+`cuda_kernels`. Generated modules carry a verbatim copy of everything below
+the imports.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from numba import cuda
+
+from symdiff.backends.cuda_kernels import (
+    MAX,
+    MAX_BLOCKS,
+    MIN,
+    PROD,
+    REDUCE_CHUNK,
+    REDUCE_THREADS,
+    SUM,
+    TILE,
+    fill_kernel,
+    matmul_kernel,
+    reduce_kernel,
+)
+from symdiff.backends.cuda_runtime import (
+    View,
+    broadcast_view,
+    contiguous,
+    copy_into,
+    empty_result,
+    launch_config,
+    layout_for,
+    to_device,
+)
+from symdiff.errors import BackendError
+
+
+def normalize_axes(axis, ndim: int) -> tuple:
+    """`axis` (None, int or tuple, possibly negative) as sorted non-negative axes."""
+    if axis is None:
+        return tuple(range(ndim))
+    axes = axis if isinstance(axis, (tuple, list)) else (axis,)
+    return tuple(sorted(int(a) % ndim if ndim else int(a) for a in axes))
+
+
+def reduce(x, op: int, axis=None, keepdims: bool = False, mean: bool = False) -> View:
+    """Reduce `x` over `axis` with reduction `op` on the device (a sum divided by the count when `mean`)."""
+    x = to_device(x)
+    axes = normalize_axes(axis, x.ndim)
+    kept = [d for d in range(x.ndim) if d not in axes]
+    order = kept + list(axes)
+    rows = math.prod(x.shape[d] for d in kept)
+    count = math.prod(x.shape[d] for d in axes)
+    out_shape = (
+        tuple(1 if d in axes else n for d, n in enumerate(x.shape)) if keepdims else tuple(x.shape[d] for d in kept)
+    )
+    out = empty_result(out_shape, x)
+    if rows == 0:
+        return out
+    if count == 0:  # an empty reduction is its identity (NumPy gives nan for mean, and refuses max/min)
+        fill_kernel[launch_config(rows)](out.base, math.nan if mean else (0.0, 1.0, -math.inf, math.inf)[op])
+        return out
+    chunk = count if op == PROD else REDUCE_CHUNK
+    if count > chunk:
+        fill_kernel[launch_config(rows)](out.base, (0.0, 1.0, -math.inf, math.inf)[op])
+    scale = 1.0 / count if mean and count else 1.0
+    view = x.with_layout(tuple(x.shape[d] for d in order), tuple(x.strides[d] for d in order))
+    items = rows * max(1, -(-count // chunk))
+    layout = layout_for(view.shape, (view,))
+    reduce_kernel[min(items, MAX_BLOCKS), REDUCE_THREADS](out.base, view.base, layout, rows, count, chunk, op, scale)
+    return out
+
+
+def device_sum(a, axis=None, keepdims=False) -> View:
+    """`np.sum` on the device."""
+    return reduce(a, SUM, axis, keepdims)
+
+
+def device_mean(a, axis=None, keepdims=False) -> View:
+    """`np.mean` on the device."""
+    return reduce(a, SUM, axis, keepdims, mean=True)
+
+
+def device_prod(a, axis=None, keepdims=False) -> View:
+    """`np.prod` on the device (one block per output element: there is no atomic product)."""
+    return reduce(a, PROD, axis, keepdims)
+
+
+def device_max(a, axis=None, keepdims=False) -> View:
+    """`np.max` on the device."""
+    return reduce(a, MAX, axis, keepdims)
+
+
+def device_min(a, axis=None, keepdims=False) -> View:
+    """`np.min` on the device."""
+    return reduce(a, MIN, axis, keepdims)
+
+
+def device_sum_to(x, shape) -> View:
+    """Sum `x` down to `shape`, undoing broadcasting (symdiff's `sum_to`)."""
+    x = to_device(x)
+    shape = tuple(shape)
+    if x.shape == shape:
+        return x
+    lead = x.ndim - len(shape)
+    axes = tuple(range(lead)) + tuple(lead + i for i, n in enumerate(shape) if n == 1 and x.shape[lead + i] != 1)
+    return device_reshape(reduce(x, SUM, axes), shape)
+
+
+def matmul_2d(a: View, b: View) -> View:
+    """a (m x k) @ b (k x n) with the tiled shared-memory kernel."""
+    (rows, inner), (inner_b, cols) = a.shape, b.shape
+    if inner != inner_b:
+        raise ValueError(f"matmul: shapes {a.shape} and {b.shape} do not align")
+    c = empty_result((rows, cols), a, b)
+    tiles = -(-rows // TILE) * -(-cols // TILE)
+    if tiles:
+        matmul_kernel[min(max(tiles, 1), MAX_BLOCKS), (TILE, TILE)](
+            c.base, a.base, b.base, rows, cols, inner, a.offset, *a.strides, b.offset, *b.strides
+        )
+    return c
+
+
+def _as_matrix(a: View, axis: int) -> View:
+    """A 1-D operand as a matrix, with a length-1 axis at `axis`; 2-D operands unchanged."""
+    return a if a.ndim == 2 else device_expand_dims(a, axis)
+
+
+def _operands(a, b) -> tuple[View, View]:
+    """`a` and `b` on the device, checked to be 1-D or 2-D (batched products are not implemented)."""
+    a, b = to_device(a), to_device(b)
+    if not (1 <= a.ndim <= 2 and 1 <= b.ndim <= 2):
+        raise BackendError(
+            f"the cuda backend multiplies 1-D and 2-D arrays only, got shapes {a.shape} and {b.shape}",
+            hint="use backend='numpy' or 'numba' for batched matrix products",
+        )
+    return a, b
+
+
+def _cotangent_matrix(c, a: View, b: View) -> View:
+    """The cotangent of `a @ b` as a matrix: 1-D operands' dropped axes put back."""
+    c = to_device(c)
+    if b.ndim == 1:
+        c = device_expand_dims(c, -1)
+    if a.ndim == 1:
+        c = device_expand_dims(c, -2)
+    return c
+
+
+def device_matmul(x1, x2) -> View:
+    """`x1 @ x2` for 1-D and 2-D operands."""
+    a, b = _operands(x1, x2)
+    return device_reshape(matmul_2d(_as_matrix(a, 0), _as_matrix(b, 1)), a.shape[:-1] + b.shape[1:])
+
+
+def device_dot(a, b) -> View:
+    """`np.dot`, which equals matmul for 1-D and 2-D operands."""
+    return device_matmul(a, b)
+
+
+def device_matmul_adjoint_a(c, a, b) -> View:
+    """Cotangent of `a` in `a @ b` (symdiff's `matmul_adjoint_a`): c @ b.T."""
+    a, b = _operands(a, b)
+    return device_reshape(matmul_2d(_cotangent_matrix(c, a, b), device_transpose(_as_matrix(b, 1))), a.shape)
+
+
+def device_matmul_adjoint_b(c, a, b) -> View:
+    """Cotangent of `b` in `a @ b` (symdiff's `matmul_adjoint_b`): a.T @ c."""
+    a, b = _operands(a, b)
+    return device_reshape(matmul_2d(device_transpose(_as_matrix(a, 0)), _cotangent_matrix(c, a, b)), b.shape)
+
+
+def device_outer(a, b) -> View:
+    """`np.outer`: a product with an inner dimension of 1."""
+    a, b = device_ravel(a), device_ravel(b)
+    return matmul_2d(device_expand_dims(a, 1), device_expand_dims(b, 0))
+
+
+def device_transpose(a, axes=None) -> View:
+    """`np.transpose`: permutes the strides, copies nothing."""
+    a = to_device(a)
+    axes = tuple(range(a.ndim))[::-1] if axes is None else tuple(int(d) % a.ndim for d in axes)
+    return a.with_layout(tuple(a.shape[d] for d in axes), tuple(a.strides[d] for d in axes))
+
+
+def device_swapaxes(a, axis1, axis2) -> View:
+    """`np.swapaxes`."""
+    a = to_device(a)
+    axes = list(range(a.ndim))
+    axes[axis1], axes[axis2] = axes[axis2], axes[axis1]
+    return device_transpose(a, axes)
+
+
+def device_reshape(a, shape) -> View:
+    """`np.reshape`: a new view of contiguous or uniform data, else of a contiguous copy."""
+    a = to_device(a)
+    shape = tuple(shape) if isinstance(shape, (tuple, list)) else (shape,)
+    if -1 in shape:
+        known = math.prod(n for n in shape if n != -1)
+        shape = tuple(a.size // known if n == -1 else n for n in shape)
+    if math.prod(shape) != a.size:
+        raise ValueError(f"cannot reshape an array of size {a.size} into shape {shape}")
+    if a.is_uniform():
+        return a.with_layout(shape, (0,) * len(shape))
+    a = contiguous(a)
+    return View(a.base, shape, None, a.offset)
+
+
+def device_ravel(a) -> View:
+    """`np.ravel`."""
+    return device_reshape(a, (-1,))
+
+
+def device_expand_dims(a, axis) -> View:
+    """`np.expand_dims`: inserts length-1 axes."""
+    a = to_device(a)
+    ndim = a.ndim + (len(axis) if isinstance(axis, (tuple, list)) else 1)
+    axes = normalize_axes(axis, ndim)
+    shape, strides = list(a.shape), list(a.strides)
+    for d in axes:
+        shape.insert(d, 1)
+        strides.insert(d, 0)
+    return a.with_layout(tuple(shape), tuple(strides))
+
+
+def device_squeeze(a, axis=None) -> View:
+    """`np.squeeze`: drops length-1 axes."""
+    a = to_device(a)
+    axes = [d for d, n in enumerate(a.shape) if n == 1] if axis is None else normalize_axes(axis, a.ndim)
+    if any(a.shape[d] != 1 for d in axes):
+        raise ValueError("cannot select an axis to squeeze out which has size not equal to one")
+    keep = [d for d in range(a.ndim) if d not in axes]
+    return a.with_layout(tuple(a.shape[d] for d in keep), tuple(a.strides[d] for d in keep))
+
+
+def device_broadcast_to(array, shape) -> View:
+    """`np.broadcast_to`: stride 0 on stretched axes."""
+    return broadcast_view(to_device(array), tuple(shape))
+
+
+def device_copy(a) -> View:
+    """`np.copy`: a fresh contiguous value (results never alias the caller's arrays)."""
+    a = to_device(a)
+    out = empty_result(a.shape, a)
+    copy_into(out, a)
+    return out
+
+
+_UNIFORM: dict[tuple, object] = {}
+
+
+def device_full(shape, fill_value, dtype=None) -> View:
+    """`np.full`: a uniform view of one device element (cached per value and dtype)."""
+    shape = tuple(shape) if isinstance(shape, (tuple, list)) else (int(shape),)
+    value = np.asarray(fill_value, dtype=dtype if dtype is not None else np.result_type(fill_value, 0.0)).reshape(1)
+    key = (value.dtype.str, value.tobytes())
+    if key not in _UNIFORM:
+        if len(_UNIFORM) > 256:
+            _UNIFORM.clear()
+        _UNIFORM[key] = cuda.to_device(value)
+    return View(_UNIFORM[key], shape, (0,) * len(shape))

@@ -1,0 +1,98 @@
+"""The CUDA backend's lowering table: where each op runs and how it is spelled there.
+
+Every op of the rule table falls in exactly one class (a test checks this):
+
+- `HOST_OPS`: shape bookkeeping that runs in Python on the host (`np.shape`,
+  `keepdims_shape`, tuples, ...); device operands are only asked their shape;
+- `ELEMENT_TEMPLATES` and `ARITHMETIC`: elementwise ops, fused into
+  generated kernels; the template is the scalar expression a device function
+  computes per element (operands `{a0}`, `{a1}`, ...);
+- `DEVICE_FUNCTIONS`: everything else that runs on the GPU, as a call to a
+  `device_<op>` function of the runtime (`cuda_device_ops`,
+  `cuda_device_index`), which takes NumPy's arguments;
+- `UNSUPPORTED`: ops with a reason; anything in none of the classes is
+  unsupported too, with a generic reason.
+
+`HOST_VALUE_OPS` need their operands as Python values (casts, `not`, `and`,
+`or`): on device values they would copy data back to drive Python control
+flow, so the backend refuses them at build time.
+"""
+
+from __future__ import annotations
+
+import libcst as cst
+from libcst.helpers import parse_template_expression
+
+from symdiff.codegen.expressions import build
+from symdiff.ir.nodes import Eqn
+from symdiff.rules import RULES
+
+HOST_OPS = frozenset({
+    "shape", "size", "ndim", "len", "range", "make_tuple", "make_slice", "keepdims_shape", "concat_offset",
+    "inverse_axes", "unit_axes", "grad_seed", "int", "bool", "not_", "and_", "or_", "broadcast_shapes",
+})  # fmt: skip
+HOST_VALUE_OPS = frozenset({"int", "bool", "not_", "and_", "or_", "range"})
+SHAPE_ONLY_OPS = frozenset({"shape", "size", "ndim", "len", "grad_seed"})  # read a value's shape, never its data
+HOST_HELPERS = ("keepdims_shape", "concat_offset", "inverse_axes", "unit_axes")  # copied from rules/shapes.py
+HOST_PATHS = {"grad_seed": "grad_seed"}  # host ops with a backend implementation (cuda_runtime)
+
+ARITHMETIC = frozenset({
+    "add", "sub", "mul", "truediv", "floordiv", "mod", "pow", "neg", "pos", "lt", "le", "gt", "ge", "eq", "ne",
+})  # fmt: skip
+ELEMENT_TEMPLATES = {
+    "exp": "math.exp({a0})", "log": "math.log({a0})", "log1p": "math.log1p({a0})", "expm1": "math.expm1({a0})",
+    "sqrt": "math.sqrt({a0})", "square": "{a0} * {a0}", "sin": "math.sin({a0})", "cos": "math.cos({a0})",
+    "tan": "math.tan({a0})", "arcsin": "math.asin({a0})", "arccos": "math.acos({a0})", "arctan": "math.atan({a0})",
+    "arctan2": "math.atan2({a0}, {a1})", "sinh": "math.sinh({a0})", "cosh": "math.cosh({a0})",
+    "tanh": "math.tanh({a0})", "abs": "abs({a0})", "maximum": "max({a0}, {a1})", "minimum": "min({a0}, {a1})",
+    "where": "{a1} if {a0} else {a2}", "clip": "min(max({a0}, {a1}), {a2})",
+    "logaddexp": "max({a0}, {a1}) + math.log1p(math.exp(-abs({a0} - {a1})))", "float": "float({a0})",
+    "sign": "1.0 if {a0} > 0 else (-1.0 if {a0} < 0 else {a0} * 0.0)",  # nan stays nan
+    "floor": "math.floor({a0})", "ceil": "math.ceil({a0})",
+    "round": "round({a0})", "isnan": "math.isnan({a0})", "isfinite": "math.isfinite({a0})",
+    "logical_and": "bool({a0}) and bool({a1})", "logical_or": "bool({a0}) or bool({a1})",
+    "logical_not": "not {a0}",
+}  # fmt: skip
+
+DEVICE_FUNCTIONS = {
+    op: f"device_{op}"
+    for op in (
+        "sum", "mean", "prod", "max", "min", "sum_to", "matmul", "dot", "matmul_adjoint_a", "matmul_adjoint_b",
+        "outer", "transpose", "swapaxes", "reshape", "ravel", "squeeze", "expand_dims", "broadcast_to", "copy",
+        "getitem", "scatter_add", "axis_slice", "axis_pad", "concatenate", "stack", "zeros", "ones", "empty",
+        "zeros_like", "ones_like", "empty_like", "full", "full_like", "arange", "eye", "linspace",
+    )
+}  # fmt: skip
+CONSTRUCTORS = frozenset({"zeros", "ones", "empty", "full", "arange", "eye", "linspace"})  # operands are host values
+
+UNSUPPORTED = {
+    "argmax": "index-valued reductions are not implemented on the GPU",
+    "argmin": "index-valued reductions are not implemented on the GPU",
+    "einsum": "einsum has no CUDA kernel yet; write the contraction with @ and sum",
+    "einsum_adjoint_subscripts": "einsum has no CUDA kernel yet",
+    "einsum_summed_axes": "einsum has no CUDA kernel yet",
+    "setitem": "element writes (x[i] = v) need loops, which the CUDA backend does not run yet",
+    "tape_new": "loops are not supported by the CUDA backend yet",
+    "tape_push": "loops are not supported by the CUDA backend yet",
+    "tape_pop": "loops are not supported by the CUDA backend yet",
+}
+
+
+def is_elementwise(op: str) -> bool:
+    """Whether `op` can be computed per element inside a fused kernel."""
+    return op in ARITHMETIC or op in ELEMENT_TEMPLATES
+
+
+def unsupported_reason(op: str) -> str | None:
+    """Why the CUDA backend cannot run `op`, or None when it can."""
+    if op in HOST_OPS or is_elementwise(op) or op in DEVICE_FUNCTIONS:
+        return None
+    return UNSUPPORTED.get(op, f"the op {op!r} has no CUDA lowering")
+
+
+def element_expression(eqn: Eqn, operands: list[cst.BaseExpression]) -> cst.BaseExpression:
+    """The scalar expression computing one element of elementwise `eqn` from its operand expressions."""
+    if eqn.op in ARITHMETIC:
+        return build(eqn, operands, {}, RULES[eqn.op])
+    names = {f"a{k}": operand for k, operand in enumerate(operands)}
+    return parse_template_expression(ELEMENT_TEMPLATES[eqn.op], **names)

@@ -1,0 +1,136 @@
+"""Check that generated CUDA kernels compile for a real GPU, without one.
+
+The simulator runs kernels as Python, so it accepts code a GPU compiler
+rejects. Here every launch a simulated call makes is recorded (kernel name
+and argument types); then a subprocess with the simulator off re-executes
+the generated module and runs `numba.cuda.compile_ptx(kernel.py_func, types,
+cc=(8, 0))` on each recorded signature. That needs NVVM (the
+`numba-cuda[cu13]` extra, `pip install -e ".[cuda-ptx]"`), not a GPU or driver.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import subprocess
+import sys
+import textwrap
+from collections.abc import Iterator
+
+import numba
+import numpy as np
+from numba import cuda
+
+NO_NVVM = 3  # the subprocess's exit status when NVVM is not installed
+
+_SCRIPT = textwrap.dedent(
+    """
+    import json, sys
+    from types import SimpleNamespace
+
+    import numba.cuda.dispatcher
+    from numba import cuda, types
+    from numba.cuda.cudadrv.error import NvvmSupportError
+
+    # Device functions called by a kernel compile for the current device's
+    # compute capability; with no device, pin it to the one compile_ptx targets.
+    numba.cuda.dispatcher.get_current_device = lambda: SimpleNamespace(compute_capability=(8, 0))
+
+    def numba_type(spec):
+        if spec[0] == "array":
+            return types.Array(getattr(types, spec[1]), spec[2], spec[3])
+        return types.boolean if spec[1] == "bool" else getattr(types, spec[1])
+
+    failures = []
+    for source, launches in json.load(sys.stdin):
+        namespace = {"__name__": "symdiff_ptx_check"}
+        exec(compile(source, "<generated>", "exec"), namespace)
+        for name, signature in launches:
+            try:
+                cuda.compile_ptx(namespace[name].py_func, tuple(numba_type(s) for s in signature), cc=(8, 0))
+            except NvvmSupportError as error:
+                print(error, file=sys.stderr)
+                sys.exit(3)
+            except Exception as error:
+                failures.append([name, repr(error)[:2000]])
+    json.dump(failures, sys.stdout)
+    """
+)
+
+
+def describe(value) -> list:
+    """A JSON-able description of one kernel argument's Numba type."""
+    if cuda.devicearray.is_cuda_ndarray(value):
+        value = value.copy_to_host()
+    if isinstance(value, np.ndarray):
+        return ["array", value.dtype.name, value.ndim, "C" if value.flags.c_contiguous else "A"]
+    return ["scalar", str(numba.typeof(value))]
+
+
+class _Recorder:
+    """Stands in for a kernel in the generated module's namespace and logs every launch."""
+
+    def __init__(self, name: str, kernel, log: set):
+        self.name, self.kernel, self.log = name, kernel, log
+
+    def __getitem__(self, config):
+        launch = self.kernel[config]
+
+        def run(*args):
+            self.log.add((self.name, tuple(tuple(describe(a)) for a in args)))
+            return launch(*args)
+
+        return run
+
+
+@contextlib.contextmanager
+def recording(namespace: dict) -> Iterator[set]:
+    """Log `(kernel name, argument types)` of every launch made through `namespace` while active."""
+    log: set = set()
+    kernels = {
+        name: value
+        for name, value in namespace.items()
+        if type(value).__name__ == "FakeCUDAKernel" and not value._device
+    }
+    namespace.update({name: _Recorder(name, kernel, log) for name, kernel in kernels.items()})
+    try:
+        yield log
+    finally:
+        namespace.update(kernels)
+
+
+def as_float32(launches: set) -> set:
+    """The same launches with every float64 argument made float32 (checks dtype-generic kernels)."""
+    return {
+        (name, tuple(tuple(x if x != "float64" else "float32" for x in spec) for spec in sig)) for name, sig in launches
+    }
+
+
+def compile_ptx(modules: list[tuple[str, set]], workers: int = 2, timeout: float = 300) -> tuple[int, list, str]:
+    """Compile every recorded launch of each `(source, launches)` to PTX, in `workers` parallel subprocesses.
+
+    Returns (exit status, [kernel name, error] failures, stderr tail); the
+    status is `NO_NVVM` when NVVM is not installed, else the worst status.
+    """
+    env = dict(os.environ, NUMBA_ENABLE_CUDASIM="0")
+    jobs = [
+        [[source, sorted([name, [list(s) for s in sig]] for name, sig in log)] for source, log in modules[k::workers]]
+        for k in range(workers)
+    ]
+    command = [sys.executable, "-c", _SCRIPT]
+    running = [
+        subprocess.Popen(
+            command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env
+        )
+        for job in jobs
+        if job
+    ]
+    statuses, failures, errors = [], [], []
+    for process, job in zip(running, [job for job in jobs if job]):
+        out, err = process.communicate(json.dumps(job), timeout=timeout)
+        statuses.append(process.returncode)
+        failures += json.loads(out) if process.returncode == 0 and out else []
+        errors.append(err[-3000:])
+    status = NO_NVVM if NO_NVVM in statuses else max(statuses, default=0)
+    return status, failures, "\n".join(errors)
