@@ -66,11 +66,21 @@ class Derivative:
             if position < len(args):
                 _check_differentiable(args[position], self.function.params[position].name)
         try:
-            return self._compiled(*args)
+            return self._in_argument_dtypes(self._compiled(*args), args)
         except NonScalarOutput as error:
             raise NonScalarOutput(
                 f"{error.message} (from {getattr(self.primal, '__name__', 'the function')})"
             ) from None
+
+    def _in_argument_dtypes(self, result: Any, args: tuple) -> Any:
+        """Gradients keep their argument's floating dtype (float32 in, float32 out), as in JAX."""
+        value = None
+        if self.mode == "value_and_grad":
+            value, result = result
+        grads = result if len(self._positions) > 1 else (result,)
+        cast = tuple(_like(g, args[k]) if k < len(args) else g for g, k in zip(grads, self._positions))
+        grads = cast if len(self._positions) > 1 else cast[0]
+        return (value, grads) if self.mode == "value_and_grad" else grads
 
     def _bind(self, args: tuple, kwargs: dict) -> tuple:
         names = [p.name for p in self.function.params]
@@ -93,6 +103,13 @@ class Derivative:
     def _repr_markdown_(self) -> str:
         """Jupyter shows the generated source, highlighted as Python."""
         return f"```python\n{self.source}```"
+
+
+def _like(gradient: Any, argument: Any) -> Any:
+    dtype = getattr(argument, "dtype", None)
+    if dtype is None or dtype.kind not in "fc" or getattr(gradient, "dtype", dtype) == dtype:
+        return gradient
+    return np.asarray(gradient).astype(dtype)
 
 
 def _check_differentiable(value: Any, name: str) -> None:
@@ -225,7 +242,11 @@ def emit(
     name = getattr(f, "__name__", "f")
     regenerate = regenerate or f"symdiff.emit({name}, wrt={derivative.wrt!r}, mode={mode!r})"
     header = _header(f, mode, derivative.wrt, regenerate)
-    text = module_source([derivative.function], header=header)
+    if backend == "numpy":
+        text = module_source([derivative.function], header=header)
+    else:  # the compiled backends' source is already a whole module (NumPy and Numba imports only)
+        comment = "".join(f"# {line}".rstrip() + "\n" for line in header.splitlines())
+        text = comment + "\n" + derivative.source
     if path is not None:
         with open(path, "w", encoding="utf-8") as handle:
             handle.write(text)

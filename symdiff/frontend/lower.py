@@ -397,6 +397,9 @@ class Lowering(ControlFlow):
             if all(isinstance(p, Const) for p in parts):
                 return Const(slice(*(p.value for p in parts)))
             return self.emit("make_slice", parts, (), node)
+        if isinstance(node, ast.List):  # x[[0, 2]] picks rows 0 and 2: an integer-array index, not a tuple
+            items = self.atom(Pack(tuple(self._expr(e, None) for e in node.elts)), node)
+            return self.emit("index_array", [items], (), node)
         return self.atom(self._expr(node, None), node)
 
     def lower_IfExp(self, node, name):

@@ -38,6 +38,7 @@ for _func in (
     np.broadcast_shapes,
 ):  # fmt: skip
     register_nondiff(_func)
+register_nondiff(np.array, op="index_array", path="np.array")  # x[[0, 2]]: a list used as an index
 register_nondiff(len, op="len", path="len")
 register_nondiff(range, op="range", path="range")
 register_nondiff(make_tuple, op="make_tuple", path="make_tuple")

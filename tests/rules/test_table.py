@@ -59,12 +59,10 @@ def test_vjp_matches_finite_differences(case: Case) -> None:
 
 # Core bug (api/reverse): a gradient takes the dtype of the computation, not of its argument,
 # so float32 `x` in `np.zeros((3, 4))[1] = x` gets a float64 gradient (SPEC §1: "same dtype as w").
-PROMOTED = pytest.mark.xfail(strict=True, reason="gradients are not cast back to their argument's dtype")
-FLOAT64_INSIDE = {"setitem-setitem-4,3"}
 
 
 @pytest.mark.parametrize(
-    "case", [pytest.param(c, id=c.id, marks=[PROMOTED] if c.id in FLOAT64_INSIDE else []) for c in CASES]
+    "case", [pytest.param(c, id=c.id) for c in CASES]
 )
 def test_float32_stays_float32(case: Case) -> None:
     args, wrt, rng = inputs(case)

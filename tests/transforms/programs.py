@@ -148,3 +148,8 @@ def grow_until(s):
         s = s * 1.5 + 0.1
         steps = steps + 1.0
     return np.sum(s) + steps
+
+
+def list_index(x):
+    # A list in an index picks elements (an integer-array index), possibly repeated.
+    return np.sum(x[[0, 2, 2]] ** 2) + np.sum(x[:, [1]] * 3.0)

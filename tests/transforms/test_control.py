@@ -142,3 +142,9 @@ def example_args(name):
 def test_while_condition_that_computes():
     check(p.grow_until, (np.array([0.3, 0.5]),), 0)
     assert "while np.sum(s * s) < 10.0:" in sd.grad(p.grow_until).source
+
+
+def test_a_list_index_is_an_integer_array_index():
+    x = np.arange(9.0).reshape(3, 3) / 7.0
+    assert p.list_index(x) == pytest.approx(np.sum(x[[0, 2, 2]] ** 2) + np.sum(x[:, [1]] * 3.0))
+    check(p.list_index, (x,), 0)
