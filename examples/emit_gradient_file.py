@@ -1,12 +1,15 @@
-"""Write a gradient to a standalone Python file with `symdiff.emit`, import it and check it.
+"""Write a gradient to a standalone Python file, with the command line and with `symdiff.emit`.
 
     python examples/emit_gradient_file.py                   # writes into a temporary directory
     python examples/emit_gradient_file.py --out loss_grad.py  # keep the file
 
-The loss is `loss(w, b, x, y)` in examples/models.py. The command line does the
-same as the `symdiff.emit` call below:
+The loss is `loss(w, b, x, y)` in examples/models.py. This script first runs
+the command line,
 
     symdiff grad examples/models.py:loss --wrt w --out loss_grad.py
+
+imports the file it wrote, and checks it; then does the same with
+`symdiff.emit` and checks that both files hold the same gradient function.
 
 The written module needs only NumPy: it is the generated source plus the few
 helper functions it calls (`sum_to`, ...), with a header naming the function
@@ -103,17 +106,37 @@ def write_and_check(path):
     print("emitted gradient matches finite differences")
 
 
+def write_with_the_command_line(path):
+    """Run `symdiff grad models.py:loss --wrt w --out path` and import what it wrote."""
+    models = Path(__file__).resolve().parent / "models.py"
+    command = [sys.executable, "-m", "symdiff", "grad", f"{models}:loss", "--wrt", "w", "--out", str(path)]
+    done = subprocess.run(command, capture_output=True, text=True, check=False)
+    if done.returncode != 0:
+        raise SystemExit(f"the command line failed:\n{done.stderr}")
+    print(f"$ {CLI_EQUIVALENT}")
+    module = import_file(path, "loss_grad_cli")
+    rng = np.random.default_rng(1)
+    w, x, y = rng.normal(size=6), rng.normal(size=(20, 6)), np.sign(rng.normal(size=20))
+    error = float(np.max(np.abs(module.loss_grad(w, 0.3, x, y) - finite_differences(loss, w, 0.3, x, y))))
+    print(f"the command line's file imports and agrees with finite differences (max |difference| {error:.2e})")
+    if not error < 1e-7:
+        raise SystemExit("the gradient written by the command line disagrees with finite differences")
+    return path.read_text()
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description="Emit a gradient module with symdiff.emit and check it.")
     parser.add_argument("--out", type=Path, default=None, help="where to write the module (default: a temp dir)")
     parser.add_argument("--quick", action="store_true", help="accepted for symmetry with the other examples")
     options = parser.parse_args(argv)
-    if options.out is not None:
-        write_and_check(options.out)
-        return
     with tempfile.TemporaryDirectory() as folder:
-        write_and_check(Path(folder) / "loss_grad.py")
-        print("(the file was written to a temporary directory; pass --out FILE to keep it)")
+        from_cli = write_with_the_command_line(Path(folder) / "loss_grad_cli.py")
+        target = options.out if options.out is not None else Path(folder) / "loss_grad.py"
+        write_and_check(target)
+        same = from_cli.split("def loss_grad(", 1)[1] == target.read_text().split("def loss_grad(", 1)[1]
+        print(f"the command line and symdiff.emit wrote the same gradient function: {same}")
+        if options.out is None:
+            print("(the files were written to a temporary directory; pass --out FILE to keep one)")
 
 
 if __name__ == "__main__":

@@ -96,6 +96,8 @@ def test_emitted_gradient_file_is_correct(tmp_path):
     out = run_example("examples/emit_gradient_file.py", "--out", str(target))
     assert "emitted gradient matches finite differences" in out, out
     assert "imported and ran without symdiff" in out, out
+    assert "the command line's file imports and agrees with finite differences" in out, out
+    assert "the command line and symdiff.emit wrote the same gradient function: True" in out, out
     text = target.read_text()
     assert "import symdiff" not in text and str(ROOT) not in text
     spec = importlib.util.spec_from_file_location("emitted_loss_grad", target)
