@@ -35,6 +35,7 @@ from dataclasses import dataclass, replace
 
 from symdiff.ir.nodes import Atom, Const, Eqn, Function, If, Loop, Var, defined, walk
 from symdiff.optimize.dce import dce
+from symdiff.optimize.pipeline import optimize
 from symdiff.optimize.simplify import ShapeClasses
 from symdiff.optimize.walk import rewrite
 from symdiff.rules import RULES
@@ -224,7 +225,7 @@ class _Uses:
 
 def plan_fusion(function: Function) -> FusionPlan:
     """The fusion plan for `function` (see the module docstring)."""
-    function = elide_broadcasts(function)
+    function = optimize(elide_broadcasts(function))  # folds what the stand-ins made constant (`1.0 * x`)
     uses = _Uses(function)
     inline = set()
     reductions = set()

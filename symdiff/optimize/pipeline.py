@@ -2,7 +2,8 @@
 
 Passes run in this order until the program stops changing (compared as IR
 values, not printed text): fold constants, simplify, push shape queries
-down to operands, share common subexpressions, drop dead code. Set `verify_each=True` (the test suite does)
+down to operands, share common subexpressions, drop dead code, fold
+negations into neighbouring arithmetic, drop what that left dead. Set `verify_each=True` (the test suite does)
 to check the IR invariants after every pass.
 """
 
@@ -14,13 +15,14 @@ from symdiff.optimize.cse import cse
 from symdiff.optimize.dce import dce
 from symdiff.optimize.fold import fold
 from symdiff.optimize.shapes import push_shapes
+from symdiff.optimize.signs import fold_signs
 from symdiff.optimize.simplify import simplify
 
-PASSES = (fold, simplify, push_shapes, cse, dce)
+PASSES = (fold, simplify, push_shapes, cse, dce, fold_signs, dce)
 verify_each = False
 
 
-def optimize(function: Function, max_rounds: int = 8) -> Function:
+def optimize(function: Function, max_rounds: int = 24) -> Function:
     """Run `PASSES` to a fixed point (at most `max_rounds` rounds)."""
     for _ in range(max_rounds):
         before = function

@@ -27,6 +27,7 @@ class ShapeClasses:
     def __init__(self) -> None:
         self.parent: dict[str, str] = {}
         self.shape_of: dict[str, str] = {}  # var holding np.shape(x) -> x
+        self.given_shape: dict[str, object] = {}  # result of sum_to/broadcast_to/reshape -> its shape atom
 
     def find(self, name: str) -> str:
         while self.parent.get(name, name) != name:
@@ -56,6 +57,7 @@ class ShapeClasses:
         key = _SHAPED_LIKE_LAST.get(eqn.op)
         if key is not None:
             shape = eqn.static_dict().get(key)
+            self.given_shape[out] = shape
             if isinstance(shape, Var) and shape.name in self.shape_of:
                 self.union(out, self.shape_of[shape.name])
             return
@@ -86,6 +88,8 @@ def _identity(eqn: Eqn, classes: ShapeClasses) -> Atom | None:
         return a
     if eqn.op in _SHAPED_LIKE_LAST and eqn.op != "scatter_add":
         shape = eqn.static_dict().get("shape")
+        if isinstance(a, Var) and shape is not None and classes.given_shape.get(a.name) == shape:
+            return a  # already given exactly this shape
         known = isinstance(shape, Var) and shape.name in classes.shape_of
         if known and isinstance(a, Var) and classes.find(a.name) == classes.find(classes.shape_of[shape.name]):
             return a
