@@ -43,7 +43,8 @@ class Derivative:
         self.source = compiled.source
         self._compiled, self._namespace = compiled.function, compiled.namespace
         self._signature = inspect.signature(primal) if callable(primal) else None
-        self._positions = [i for i, p in enumerate(function.params) if p.name in wrt]
+        names = [p.name for p in function.params]
+        self._positions = [names.index(w) for w in wrt]  # in wrt order, like the gradients
         functools.update_wrapper(self, primal, assigned=("__module__", "__doc__"), updated=())
         self.__name__ = function.name
         self.__qualname__ = function.name
@@ -77,9 +78,10 @@ class Derivative:
         value = None
         if self.mode == "value_and_grad":
             value, result = result
-        grads = result if len(self._positions) > 1 else (result,)
+        several = isinstance(result, tuple)
+        grads = result if several else (result,)
         cast = tuple(_like(g, args[k]) if k < len(args) else g for g, k in zip(grads, self._positions))
-        grads = cast if len(self._positions) > 1 else cast[0]
+        grads = cast if several else cast[0]
         return (value, grads) if self.mode == "value_and_grad" else grads
 
     def _bind(self, args: tuple, kwargs: dict) -> tuple:
@@ -161,7 +163,8 @@ def build(primal: Callable, wrt: Wrt, mode: str, backend: str) -> Derivative:
         return cached
     function = _lowered(primal)
     indices = _wrt_indices(function, wrt)
-    derivative_ir = optimize(vjp_function(function, indices, mode))
+    as_tuple = isinstance(wrt, (tuple, list))
+    derivative_ir = optimize(vjp_function(function, indices, mode, as_tuple))
     names = tuple(function.params[i].name for i in indices)
     derivative = Derivative(primal, derivative_ir, names, mode, backend)
     _CACHE[key] = derivative

@@ -66,6 +66,7 @@ DEVICE_FUNCTIONS = {
 CONSTRUCTORS = frozenset({"zeros", "ones", "empty", "full", "arange", "eye", "linspace"})  # operands are host values
 
 UNSUPPORTED = {
+    "index_array": "a list used as an index (x[[0, 2]]) is not supported on the GPU yet; index with an integer array argument",
     "argmax": "index-valued reductions are not implemented on the GPU",
     "argmin": "index-valued reductions are not implemented on the GPU",
     "einsum": "einsum has no CUDA kernel yet; write the contraction with @ and sum",

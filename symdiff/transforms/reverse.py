@@ -193,7 +193,7 @@ class Backward(ControlReverse):
         hint = adjoint_name(eqn.out.name)
         if the_rule.vjp_each is not None:
             cotangents = tuple(
-                self._inline(the_rule.vjp_each, [g, eqn.out, Const(k), *eqn.ins], static, eqn, hint)[0]
+                self._inline(the_rule.vjp_each, [g, eqn.out, Const(k), *eqn.ins], static, eqn, hint, (arg,))[0]
                 if self._wants(arg) else None
                 for k, arg in enumerate(eqn.ins)
             )  # fmt: skip
@@ -240,12 +240,13 @@ class Backward(ControlReverse):
     def _wants(self, arg: Atom) -> bool:
         return isinstance(arg, Var) and arg.name in self.active
 
-    def _inline(self, vjp, args, static, eqn: Eqn, hint: str):
+    def _inline(self, vjp, args, static, eqn: Eqn, hint: str, operands: tuple | None = None):
+        """Inline a rule; `operands` are the primal operands its cotangents belong to (for names)."""
         start = len(self.body)
         cotangents = inline_rule(vjp, args, static, self.names, self.body, eqn.loc, hint)
         for k in range(start, len(self.body)):
             self.body[k] = replace(self.body[k], adjoint=True)
-        for arg, cotangent in zip(eqn.ins, cotangents):
+        for arg, cotangent in zip(operands or eqn.ins, cotangents):
             if isinstance(cotangent, Var) and cotangent.temp and any(cotangent in e.outs for e in self.body[start:]):
                 better = Var(self.names.fresh(adjoint_name(getattr(arg, "name", hint))))
                 rename(self.body, start, cotangent, better)
@@ -299,12 +300,13 @@ def known_scalar(body, atom: Atom) -> bool:
     return False
 
 
-def vjp_function(function: Function, wrt: tuple[int, ...], mode: str = "grad") -> Function:
+def vjp_function(function: Function, wrt: tuple[int, ...], mode: str = "grad", as_tuple: bool = False) -> Function:
     """The reverse-mode program for `function` with respect to parameters `wrt`.
 
     mode "grad": seeds with 1 (the output must be scalar) and returns the
     gradients; "value_and_grad": also returns the value first; "vjp": takes
-    the output cotangent as an extra last parameter.
+    the output cotangent as an extra last parameter. `as_tuple` returns a
+    tuple of gradients even for one `wrt` (the user passed a tuple).
     """
     if not isinstance(function.result, (Var, Const)):
         raise BadWrt(f"{function.name} returns several values; differentiate a function returning one value")
@@ -330,9 +332,10 @@ def vjp_function(function: Function, wrt: tuple[int, ...], mode: str = "grad") -
         elif adjoint == seed_param or not isinstance(adjoint, Var):
             adjoint = state.emit("copy", [adjoint], (), None, adjoint_name(param.name))
         grads.append(adjoint)
-    result = grads[0] if len(grads) == 1 else tuple(grads)
+    several = as_tuple or len(grads) > 1  # a tuple wrt gives a tuple of gradients, even of one
+    result = tuple(grads) if several else grads[0]
     if mode == "value_and_grad":  # (value, gradient) or (value, (gradient, ...)), as in JAX
-        if len(grads) > 1:
+        if several:
             result = state.emit("make_tuple", grads, (), None, "grads", temp=True)
         result = (out, result)
     new_params = function.params + ((seed_param,) if seed_param is not None else ())

@@ -74,3 +74,14 @@ def test_overriding_a_rule_takes_effect_and_duplicates_are_refused():
 
 def tanh_sum(x):
     return np.sum(np.tanh(x))
+
+
+def test_gradients_come_in_wrt_order_with_their_own_dtypes():
+    rng = np.random.default_rng(4)
+    w = rng.normal(size=4).astype(np.float32)
+    x, y = rng.normal(size=(9, 4)), np.ones(9)
+    dx, dw = sd.grad(logistic_loss, wrt=("x", "w"))(w, x, y)
+    assert dx.shape == (9, 4) and dx.dtype == np.float64
+    assert dw.shape == (4,) and dw.dtype == np.float32
+    (only,) = sd.grad(logistic_loss, wrt=("w",))(w, x, y)
+    np.testing.assert_allclose(only, dw)

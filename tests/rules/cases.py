@@ -285,6 +285,7 @@ def newaxis(x): return x[np.newaxis, :, None, 1:]
 def take_rows(x): return x[IDX]
 def take_columns(x): return x[:, IDX]
 def take_pairs(x): return x[IDX[:3], np.array([0, 3, 0])]
+def take_list(x): return x[[2, 0, 2]] * x[:, [1, 3, 1, 0]]
 def boolean_mask(x): return x[MASK]
 def unpack(x): return x[0] * x[1]
 def dynamic(x, i): return x[i, i - 2 :] * x[-i]
@@ -334,7 +335,7 @@ def shape_cases() -> list[Case]:
         Case("sum_to", sum_to_col, (a(2, 3, 4),)),
         Case("sum_to", sum_to_scalar, (a(3, 4),)),
         *[Case("getitem", f, (a(3, 4),)) for f in (item, item_negative, slices, slices_negative, ellipsis, newaxis)],
-        *[Case("getitem", f, (a(3, 4),)) for f in (take_rows, take_columns, take_pairs, boolean_mask, unpack)],
+        *[Case("getitem", f, (a(3, 4),)) for f in (take_rows, take_columns, take_pairs, take_list, boolean_mask, unpack)],
         Case("getitem", take_rows, (a(4, 2, 3),)),
         Case("getitem", dynamic, (a(3, 4), 2)),
         Case("scatter_add", scatter, (a(4, 4),)),
