@@ -4,12 +4,22 @@
 
 1. refuse, with a `BackendError` naming the construct and its line, anything
    Numba cannot compile (`numba_lowering.check_supported`);
-2. plan fusion (`optimize.fuse.plan_fusion`): elementwise chains become one
-   expression each, hence one loop, and full sums of them one-pass kernels;
-3. print the Numba-ready module (`numba_lowering`), which is what `.source`
-   shows;
+2. rewrite the IR for Numba (`numba_rewrites`: slice cotangents accumulated in
+   place, one tape per loop) and plan fusion (`optimize.fuse.plan_fusion`):
+   elementwise chains become one expression each, hence one loop, and full
+   sums of them one-pass kernels;
+3. print the Numba-ready module (`numba_lowering`, `numba_statements`,
+   `numba_names`), which is what `.source` shows: `if`/`for`/`while` stay
+   native branches and loops, tapes are Numba lists, element writes happen
+   in place where nothing else can see the old value, and `exp`, `log`,
+   `tanh` are the vectorisable versions of `numba_math`;
 4. write it to the content-addressed cache directory (`cache.py`) and import
    it, so `cache=True` lets later processes load the machine code from disk.
+
+Types are known only when the gradient is first called, so what depends on
+them is reported then: a loop variable that changes type between iterations
+(`s = 0.0` that becomes an array) raises a `BackendError` naming the variable
+and its loop.
 
 Settings (read from the environment when a gradient is built, or set on
 `settings` directly):
@@ -21,13 +31,17 @@ Settings (read from the environment when a gradient is built, or set on
 - `SYMDIFF_NUMBA_FASTMATH=1`: `fastmath=True` (reassociation; results may
   differ in the last bits).
 - `SYMDIFF_NUMBA_PARALLEL=1`: `parallel=True`; fused loops use `prange` and
-  array expressions run on several threads.
+  array expressions run on several threads. Numba's parallel array
+  expressions do not stretch axes of length 1 (`logits - max(logits, axis=1,
+  keepdims=True)`): such a gradient raises a `BackendError` saying so, and
+  runs with the option off.
 - `SYMDIFF_CACHE_DIR`: where generated modules and Numba's cache live.
 """
 
 from __future__ import annotations
 
 import os
+import re
 import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -39,13 +53,15 @@ from numba.core.errors import NumbaError
 
 from symdiff.backends import cache
 from symdiff.backends import numpy as numpy_backend
-from symdiff.backends.numba_lowering import NumbaOptions, check_supported, numba_module, numba_peepholes
+from symdiff.backends.numba_lowering import NumbaModule, NumbaOptions, check_supported, numba_module
+from symdiff.backends.numba_math import compile_generously
+from symdiff.backends.numba_rewrites import numba_rewrites
 from symdiff.backends.numpy import Compiled
 from symdiff.errors import BackendError
 from symdiff.ir.nodes import Function
 from symdiff.optimize.fuse import plan_fusion
 
-_HELPER_FILES = ("numba_helpers.py", "numba_reductions.py", "numba_lowering.py", "../rules/shapes.py")
+_HELPER_FILES = ("numba_helpers.py", "numba_reductions.py", "numba_arrays.py", "numba_math.py", "../rules/shapes.py")
 
 
 class NumbaFallbackWarning(RuntimeWarning):
@@ -83,12 +99,17 @@ def _versions() -> tuple[str, ...]:
     return (__version__, numba.__version__, helpers)
 
 
-def numba_source(function: Function, options: NumbaOptions) -> str:
+def numba_build(function: Function, options: NumbaOptions) -> NumbaModule:
     """The Numba-ready module for `function` (raises `BackendError` if unsupported)."""
     check_supported(function)
-    plan = plan_fusion(numba_peepholes(function))
+    plan = plan_fusion(numba_rewrites(function))
     header = f"symdiff numba backend: {function.name}. Generated; do not edit (content-addressed cache file)."
     return numba_module(plan, options, header)
+
+
+def numba_source(function: Function, options: NumbaOptions) -> str:
+    """The source text of `numba_build(function, options)`."""
+    return numba_build(function, options).source
 
 
 def compile_function(function: Function, filename: str) -> Compiled:
@@ -96,20 +117,20 @@ def compile_function(function: Function, filename: str) -> Compiled:
     current = settings or Settings.from_env()
     options = NumbaOptions(fastmath=current.fastmath, parallel=current.parallel)
     try:
-        source = numba_source(function, options)
+        built = numba_build(function, options)
     except BackendError as error:
         if not current.fallback:
             raise
         warnings.warn(f"numba backend: {error.message}; running with NumPy", NumbaFallbackWarning, stacklevel=3)
         return numpy_backend.compile_function(function, filename)
-    path = cache.store(function.name, source, cache.content_key(source, *_versions()))
+    path = cache.store(function.name, built.source, cache.content_key(built.source, *_versions()))
     module = cache.import_file(path)
     fallback = numpy_backend.compile_function(function, filename).function if current.fallback else None
-    runner = _runner(getattr(module, function.name), function, fallback)
-    return Compiled(runner, source, vars(module))
+    runner = _runner(getattr(module, function.name), function, fallback, built.carried)
+    return Compiled(runner, built.source, vars(module))
 
 
-def _runner(jitted: Callable, function: Function, fallback: Callable | None) -> Callable:
+def _runner(jitted: Callable, function: Function, fallback: Callable | None, carried: dict) -> Callable:
     """A Python callable with the gradient's signature around the jitted function.
 
     It fills in default arguments, appends module constants, and turns Numba's
@@ -118,25 +139,54 @@ def _runner(jitted: Callable, function: Function, fallback: Callable | None) -> 
     names = [p.name for p in function.params]
     defaults = dict(function.defaults)
     constants = tuple(value for _, value in function.free)
+    compile_generously(jitted)
 
     def run(*args: Any) -> Any:
         if len(args) < len(names):
             args = args + tuple(defaults[name] for name in names[len(args):])
         try:
             return jitted(*args, *constants)
+        except AssertionError as error:
+            if not _PARFOR_SIZES.match(str(error)):
+                raise
+            raise BackendError(
+                f"{function.name} broadcasts an axis of length 1, which Numba's parallel array expressions "
+                f"cannot do ({error})",
+                hint="unset SYMDIFF_NUMBA_PARALLEL (or set numba backend settings.parallel = False) for this function",
+            ) from None
         except NumbaError as error:
             if fallback is not None:
                 warnings.warn(f"numba could not compile {function.name}; running with NumPy", NumbaFallbackWarning, stacklevel=2)
                 return fallback(*args)
-            raise BackendError(
-                f"numba could not compile {function.name} for these arguments: {_first_line(error)}",
-                hint="check the argument types (numba supports float/int scalars and arrays of rank <= 2 for @), "
-                "or set SYMDIFF_NUMBA_FALLBACK=numpy",
-            ) from None
+            raise _explain(error, function.name, carried) from None
 
     run.__name__ = function.name
     run.jitted = jitted  # the numba dispatcher, for inspection (signatures, inspect_types)
     return run
+
+
+_PARFOR_SIZES = re.compile(r"Sizes of .* do not match")
+_UNIFY = re.compile(r"Cannot unify (.+?) and (.+?) for '([A-Za-z_]\w*)")
+
+
+def _explain(error: Exception, name: str, carried: dict) -> BackendError:
+    """A `BackendError` for Numba's typing error, naming the loop variable that changes type."""
+    text = str(error).replace("\x1b[1m", "").replace("\x1b[0m", "")
+    match = _UNIFY.search(text)
+    if match is not None and match.group(3) in carried:
+        first, second, variable = match.groups()
+        return BackendError(
+            f"numba cannot compile {name}: the loop variable {variable!r} is {first} before an iteration "
+            f"and {second} after it, and Numba gives each variable one type",
+            carried[variable],
+            f"start {variable!r} with the type the loop gives it (e.g. np.zeros_like(...) instead of 0.0), "
+            "or use backend='numpy'",
+        )
+    return BackendError(
+        f"numba could not compile {name} for these arguments: {_first_line(error)}",
+        hint="check the argument types (numba supports float/int scalars and arrays of rank <= 2 for @), "
+        "or set SYMDIFF_NUMBA_FALLBACK=numpy",
+    )
 
 
 def _first_line(error: Exception) -> str:
@@ -147,4 +197,4 @@ def _first_line(error: Exception) -> str:
     return type(error).__name__
 
 
-__all__ = ["NumbaFallbackWarning", "Settings", "compile_function", "numba_source", "settings"]
+__all__ = ["NumbaFallbackWarning", "Settings", "compile_function", "numba_build", "numba_source", "settings"]

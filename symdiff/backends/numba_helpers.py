@@ -25,6 +25,19 @@ from numba.cpython.unsafe.tuple import tuple_setitem
 from numba.extending import overload
 from numba.np.unsafe.ndarray import to_fixed_tuple
 
+from symdiff.backends.numba_arrays import (
+    add_into,
+    added_at,
+    broadcast_to_of,
+    contiguous,
+    empty_like_of,
+    full_like_of,
+    index_update,
+    ones_like_of,
+    range_length,
+    zeros_like_of,
+)
+from symdiff.backends.numba_math import vexp, vexpm1, vlog, vlog1p, vtanh
 from symdiff.backends.numba_reductions import reduce_max, reduce_mean, reduce_min, reduce_prod, reduce_sum
 from symdiff.errors import NonScalarOutput
 from symdiff.rules.shapes import (
@@ -310,7 +323,9 @@ def _inverse_axes(axes, ndim):
 
 
 __all__ = [
-    "array_ndim", "at", "axis_pad", "axis_slice", "common_size", "concat_offset", "flat", "grad_seed",
-    "inverse_axes", "keepdims_shape", "matmul_adjoint_a", "matmul_adjoint_b", "reduce_max", "reduce_mean",
-    "reduce_min", "reduce_prod", "reduce_sum", "reshape_to", "scatter_add", "squeeze_axis", "sum_to",
+    "add_into", "added_at", "array_ndim", "at", "axis_pad", "axis_slice", "broadcast_to_of", "common_size", "concat_offset", "contiguous",
+    "empty_like_of", "flat", "full_like_of", "grad_seed", "index_update", "inverse_axes", "keepdims_shape",
+    "matmul_adjoint_a", "matmul_adjoint_b", "ones_like_of", "range_length", "reduce_max", "reduce_mean",
+    "reduce_min", "reduce_prod", "reduce_sum", "reshape_to", "scatter_add", "squeeze_axis", "sum_to", "vexp",
+    "vexpm1", "vlog", "vlog1p", "vtanh", "zeros_like_of",
 ]  # fmt: skip

@@ -1,8 +1,11 @@
 """IR + fusion plan -> the source of a module that Numba compiles.
 
-The module holds one `@numba.njit(cache=True)` function with the gradient's
-name and, before it, one loop kernel per fused full reduction. Differences
-from the NumPy backend's source, each forced by what Numba can compile:
+The module holds one `@numba.njit(cache=True, error_model="numpy")` function
+with the gradient's name and, before it, one loop kernel per fused full
+reduction. Statements,
+control flow and tapes are printed by `numba_statements`, names chosen by
+`numba_names`. Differences from the NumPy backend's source, each forced by
+what Numba can compile:
 
 - a value the plan inlines is printed inside its consumer's expression, so
   Numba's array-expression rewrite turns the whole chain into one loop (Numba
@@ -12,6 +15,16 @@ from the NumPy backend's source, each forced by what Numba can compile:
   the array expression when its operands' shapes differ (broadcasting);
 - reductions with `axis`/`keepdims`, `np.reshape`, `np.ndim`, `np.squeeze`
   and the shape helpers call the overloads in `numba_helpers`;
+- `np.exp`, `np.log`, `np.tanh`, `np.expm1` and `np.log1p` become the
+  vectorisable `vexp`, ... of `numba_math` (Numba's own call the scalar C
+  library once per element);
+- functions use NumPy's error model (`x / 0.0` is inf, not an exception),
+  which lets LLVM vectorise loops with divisions;
+- a slice of an array of rank 2 or more that feeds an elementwise expression
+  is copied to contiguous memory first (`contiguous`): Numba's array
+  expressions do not vectorise over strided operands;
+- `np.zeros_like` and friends of a scalar give a scalar (Numba would give a
+  0-d array, whose type differs from the scalar it is later added to);
 - module constants become trailing parameters (Numba would freeze them into
   the cached machine code) and parameters lose their defaults (the Python
   wrapper fills them in).
@@ -22,19 +35,29 @@ Anything Numba cannot compile is refused here, at build time, with a
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from collections import Counter
+from dataclasses import dataclass
 
 import libcst as cst
 
+from symdiff.backends import numba_helpers
+from symdiff.backends.numba_math import VECTOR_MATH
+from symdiff.backends.numba_names import NameTable
+from symdiff.backends.numba_statements import StatementPrinter
 from symdiff.codegen.expressions import build, call, constant
-from symdiff.errors import BackendError
-from symdiff.ir.nodes import Atom, Const, Eqn, Function, Var
-from symdiff.optimize.dce import dce
-from symdiff.optimize.fuse import FusionPlan
+from symdiff.errors import BackendError, Location
+from symdiff.ir.nodes import Atom, Const, Eqn, Function, Loop, Var, reads, walk
+from symdiff.optimize.fuse import FusionPlan, fusable
 from symdiff.rules import RULES
 
 _REDUCTIONS = {"sum": "reduce_sum", "mean": "reduce_mean", "max": "reduce_max", "min": "reduce_min", "prod": "reduce_prod"}  # fmt: skip
-_RENAMED = {"reshape": "reshape_to", "ndim": "array_ndim", "squeeze": "squeeze_axis"}
+_RENAMED = {
+    "reshape": "reshape_to", "ndim": "array_ndim", "squeeze": "squeeze_axis", "zeros_like": "zeros_like_of",
+    "ones_like": "ones_like_of", "empty_like": "empty_like_of", "full_like": "full_like_of",
+    "broadcast_to": "broadcast_to_of",
+}  # fmt: skip
+_CONTROL_OPS = frozenset({"tape_new", "tape_push", "tape_pop", "setitem", "add_at"})
+_BUILTINS = frozenset({"range", "len", "float", "int", "bool", "slice", "min", "max", "abs", "print"})
 _NUMPY_OPS = frozenset({
     "add", "sub", "mul", "truediv", "pow", "neg", "pos", "mod", "floordiv", "exp", "log", "log1p", "expm1",
     "sqrt", "square", "sin", "cos", "tan", "arcsin", "arccos", "arctan", "arctan2", "sinh", "cosh", "tanh",
@@ -42,10 +65,10 @@ _NUMPY_OPS = frozenset({
     "round", "lt", "le", "gt", "ge", "eq", "ne", "logical_and", "logical_or", "logical_not", "isnan",
     "isfinite", "not_", "and_", "or_", "zeros", "ones", "empty", "zeros_like", "ones_like", "empty_like",
     "full", "full_like", "arange", "eye", "linspace", "shape", "size", "argmax", "argmin", "len",
-    "make_tuple", "make_slice", "matmul", "dot", "outer", "transpose", "swapaxes", "ravel", "expand_dims",
+    "broadcast_shapes", "index_array", "make_tuple", "make_slice", "matmul", "dot", "outer", "transpose", "swapaxes", "ravel", "expand_dims",
     "broadcast_to", "getitem", "concatenate", "stack", "copy",
 })  # fmt: skip
-SUPPORTED_OPS = _NUMPY_OPS | set(_REDUCTIONS) | set(_RENAMED)
+SUPPORTED_OPS = _NUMPY_OPS | set(_REDUCTIONS) | set(_RENAMED) | _CONTROL_OPS
 
 
 @dataclass(frozen=True)
@@ -56,79 +79,62 @@ class NumbaOptions:
     parallel: bool = False
 
     def decorator(self) -> cst.Decorator:
-        flags = "cache=True" + (", fastmath=True" if self.fastmath else "") + (", parallel=True" if self.parallel else "")
+        flags = 'cache=True, error_model="numpy"'
+        flags += (", fastmath=True" if self.fastmath else "") + (", parallel=True" if self.parallel else "")
         return cst.Decorator(cst.parse_expression(f"numba.njit({flags})"))
 
 
 def check_supported(function: Function) -> None:
-    """Raise `BackendError` for any statement or op the Numba backend cannot compile."""
-    for statement in function.body:
-        if not isinstance(statement, Eqn):
-            kind = type(statement).__name__
+    """Raise `BackendError` for any op the Numba backend cannot compile (in any block)."""
+    for eqn in walk(function.body):
+        helper = eqn.op in RULES and RULES[eqn.op].helper and RULES[eqn.op].path in numba_helpers.__all__
+        if eqn.op not in SUPPORTED_OPS and not helper:
+            path = RULES[eqn.op].path if eqn.op in RULES else eqn.op
             raise BackendError(
-                f"{kind} statements are not supported by the numba backend yet",
-                getattr(statement, "loc", None),
-                "use backend='numpy' for now (issue 5)",
-            )
-        if statement.op not in SUPPORTED_OPS and not (statement.op in RULES and RULES[statement.op].helper):
-            path = RULES[statement.op].path if statement.op in RULES else statement.op
-            raise BackendError(
-                f"{path} ({statement.op!r}) is not supported by the numba backend",
-                statement.loc,
+                f"{path} ({eqn.op!r}) is not supported by the numba backend",
+                eqn.loc,
                 "use backend='numpy', or set SYMDIFF_NUMBA_FALLBACK=numpy to fall back with a warning",
             )
-        if statement.op == "squeeze" and statement.static_dict().get("axis", Const(None)) == Const(None):
+        if eqn.op == "squeeze" and eqn.static_dict().get("axis", Const(None)) == Const(None):
             raise BackendError(
                 "np.squeeze without axis is not supported by the numba backend: its rank depends on the data",
-                statement.loc,
+                eqn.loc,
                 "pass axis=... explicitly",
             )
 
 
-def numba_peepholes(function: Function) -> Function:
-    """Rewrite IR that Numba cannot type into equivalent IR that it can.
-
-    `np.transpose(g, inverse_axes(None, np.ndim(a)))` (the adjoint of `a.T`)
-    has a run-time tuple length; reversing all axes is its own inverse, so it
-    becomes `np.transpose(g)`.
-    """
-    defs = {e.out.name: e for e in function.body if len(e.outs) == 1}
-    body = []
-    for eqn in function.body:
-        axes = eqn.static_dict().get("axes") if eqn.op == "transpose" else None
-        source = defs.get(axes.name) if isinstance(axes, Var) else None
-        if source is not None and source.op == "inverse_axes" and source.ins[0] == Const(None):
-            eqn = replace(eqn, static=(("axes", Const(None)),))
-        body.append(eqn)
-    return dce(replace(function, body=tuple(body)))
+def _whole_items(eqn: Eqn) -> bool:
+    """Whether a getitem's index is constant integers only (an element, or a tuple field: never strided)."""
+    index = eqn.static_dict().get("index")
+    if not isinstance(index, Const):
+        return False
+    items = index.value if isinstance(index.value, tuple) else (index.value,)
+    return all(isinstance(item, int) for item in items)
 
 
-def display_names(function: Function) -> dict[str, str]:
-    """A distinct printable name per IR name (`x~2` -> `x_2`): Numba types each name once."""
-    taken = {"np", "numba", "i", "n", "total"} | {n for n, _ in function.free}
-    names: dict[str, str] = {}
-    for var in list(function.params) + [o for e in function.body for o in e.outs]:
-        stem = var.name.split("~")[0]
-        candidate, k = stem, 1
-        while candidate in taken:
-            k += 1
-            candidate = f"{stem}_{k}"
-        taken.add(candidate)
-        names[var.name] = candidate
-    return names
+def _reserved(function: Function) -> set[str]:
+    """Names the printed variables must not take: modules, helpers, builtins, constants."""
+    return {"np", "numba", function.name} | set(numba_helpers.__all__) | _BUILTINS | {n for n, _ in function.free}
 
 
-class NumbaEmitter:
+class NumbaEmitter(StatementPrinter):
     """Builds the Numba-ready module for one fusion plan."""
 
     def __init__(self, plan: FusionPlan, options: NumbaOptions):
         self.function = plan.function
         self.plan = plan
         self.options = options
-        self.defs = {e.out.name: e for e in self.function.body if len(e.outs) == 1}
-        self.names = display_names(self.function)
+        self.defs = {e.out.name: e for e in walk(self.function.body) if len(e.outs) == 1}
+        self.read_counts = Counter(a.name for a in self.function.results() if isinstance(a, Var))
+        for stmt in self.function.body:
+            self.read_counts.update(a.name for a in reads(stmt) if isinstance(a, Var))
+        self.table = NameTable(self.function, plan.inline, _reserved(self.function))
+        self.names = self.table.names
         self.helpers: set[str] = set()
         self.kernels: list[cst.FunctionDef] = []
+        eqns = walk(self.function.body)
+        self.elementwise_operands = {a.name for e in eqns if fusable(e.op) for a in e.ins if isinstance(a, Var)}
+        self.elementwise_operands -= {e.out.name for e in eqns if e.op == "getitem" and _whole_items(e)}
 
     # -- expressions ------------------------------------------------------------
 
@@ -143,6 +149,9 @@ class NumbaEmitter:
         return cst.Name(self.names.get(atom.name, atom.name))
 
     def expression(self, eqn: Eqn, leaf=None) -> cst.BaseExpression:
+        """The expression computing `eqn`, with helpers for what Numba lacks."""
+        if eqn.op == "tape_new":
+            return cst.List([])
         rule = RULES[eqn.op]
         operands = [self.atom(a, leaf) for a in eqn.ins]
         statics = {k: self._static(eqn, k, a) for k, a in eqn.static}
@@ -150,6 +159,8 @@ class NumbaEmitter:
             return self._helper_call(_REDUCTIONS[eqn.op], operands + [statics.get("axis", constant(None)), statics.get("keepdims", constant(False))])
         if eqn.op in _RENAMED:
             return self._helper_call(_RENAMED[eqn.op], operands + [statics[k] for k in rule.static if k in statics])
+        if eqn.op in VECTOR_MATH:
+            return self._helper_call(VECTOR_MATH[eqn.op], operands)
         if rule.helper:
             return self._helper_call(rule.path, operands + [statics[k] for k in rule.static if k in statics])
         return build(eqn, operands, statics, rule)
@@ -159,36 +170,33 @@ class NumbaEmitter:
             return constant(atom.value, in_index=(eqn.op == "getitem" and key == "index"))
         return self.atom(atom)
 
+    def index_value(self, index: Atom) -> cst.BaseExpression:
+        """An index passed as a value (`slice(1, None, None)`), not written inside brackets."""
+        return constant(index.value) if isinstance(index, Const) else self.atom(index)
+
     def _helper_call(self, name: str, args: list) -> cst.Call:
         self.helpers.add(name)
         return call(name, args)
 
     # -- statements --------------------------------------------------------------
 
-    def statement(self, eqn: Eqn) -> cst.SimpleStatementLine:
-        targets = [cst.Name(self.names[o.name]) for o in eqn.outs]
-        target = targets[0] if len(targets) == 1 else cst.Tuple([cst.Element(t) for t in targets])
+    def value(self, eqn: Eqn) -> cst.BaseExpression:
+        """The right-hand side of `eqn`'s assignment (a kernel call for a fused reduction)."""
         if eqn.outs[0].name in self.plan.reductions:
-            value = self.reduction_kernel(eqn)
-        else:
-            value = self.expression(eqn)
-        return cst.SimpleStatementLine([cst.Assign([cst.AssignTarget(target)], value)])
+            return self.reduction_kernel(eqn)
+        if eqn.op == "add_at":
+            index = self.index_value(eqn.static_dict()["index"])
+            return self._helper_call("added_at", [self.atom(eqn.ins[0]), self.atom(eqn.ins[1]), index])
+        if eqn.op == "getitem" and eqn.out.name in self.elementwise_operands:
+            # Numba's array expressions do not vectorise over strided views: copy those (once) instead.
+            return self._helper_call("contiguous", [self.expression(eqn)])
+        return self.expression(eqn)
 
     def body(self) -> list[cst.BaseStatement]:
         lines: list[cst.BaseStatement] = []
         if self.function.doc:
             lines.append(cst.SimpleStatementLine([cst.Expr(cst.SimpleString(f'"""{self.function.doc}"""'))]))
-        quoted = None
-        for eqn in self.function.body:
-            if len(eqn.outs) == 1 and eqn.out.name in self.plan.inline:
-                continue
-            line = self.statement(eqn)
-            text = eqn.loc.text if (eqn.adjoint and eqn.loc is not None) else None
-            if text and text != quoted:
-                comment = cst.EmptyLine(comment=cst.Comment(f"# grad of: {text}"))
-                line = line.with_changes(leading_lines=[cst.EmptyLine(indent=False), comment])
-            quoted = text
-            lines.append(line)
+        lines.extend(self.block(self.function.body))
         results = [self.atom(a) for a in self.function.results()]
         value = results[0] if not isinstance(self.function.result, tuple) else cst.Tuple([cst.Element(r) for r in results], lpar=[], rpar=[])
         lines.append(cst.SimpleStatementLine([cst.Return(value)]))
@@ -213,6 +221,8 @@ class NumbaEmitter:
         if atom.name not in self.plan.inline:
             return [atom]
         found: list[Var] = []
+        if not fusable(self.defs[atom.name].op):
+            return [atom]
         for operand in self.defs[atom.name].ins:
             found += [v for v in self.leaves(operand) if v not in found]
         return found
@@ -220,20 +230,26 @@ class NumbaEmitter:
     def reduction_kernel(self, eqn: Eqn) -> cst.Call:
         """Emit a one-pass kernel for `sum`/`mean` of an inlined expression; return its call."""
         leaves = self.leaves(eqn.ins[0])
-        name = f"{self.function.name}_{eqn.op}_{len(self.kernels) + 1}"
+        name = self.table.fresh(f"{self.function.name}_{eqn.op}")
         params = [self.names[v.name] for v in leaves]
+        local = _kernel_locals(params)
         self.helpers.update({"common_size", "flat", "at", _REDUCTIONS[eqn.op]})
-        element = self.atom(eqn.ins[0], leaf=lambda v: call("at", [cst.Name(f"{self.names[v.name]}_flat"), cst.Name("i")]))
+        flat_of = {p: local(f"{p}_flat") for p in params}
+        size, index, total = local("n"), local("i"), local("total")
+        element = self.atom(eqn.ins[0], leaf=lambda v: call("at", [cst.Name(flat_of[self.names[v.name]]), cst.Name(index)]))
         whole = self.atom(eqn.ins[0])
         code = _KERNEL.format(
             name=name,
             params=", ".join(params),
             what=cst.Module([]).code_for_node(whole),
             fallback=_REDUCTIONS[eqn.op],
-            flats="".join(f"    {p}_flat = flat({p})\n" for p in params),
+            flats="".join(f"    {flat_of[p]} = flat({p})\n" for p in params),
             loop="numba.prange" if self.options.parallel else "range",
             element=cst.Module([]).code_for_node(element),
-            result="total / n" if eqn.op == "mean" else "total",
+            result=f"{total} / {size}" if eqn.op == "mean" else total,
+            n=size,
+            i=index,
+            total=total,
         )
         kernel = cst.parse_statement(code)
         self.kernels.append(kernel.with_changes(decorators=[self.options.decorator()]))
@@ -255,20 +271,56 @@ class NumbaEmitter:
 
 _KERNEL = '''def {name}({params}):
     """One pass for the reduction of: {what}"""
-    n = common_size({params})
-    if n < 0:  # operands broadcast against each other: use the array expression
+    {n} = common_size({params})
+    if {n} < 0:  # operands broadcast against each other: use the array expression
         return {fallback}({what}, None, False)
-{flats}    total = 0.0
-    for i in {loop}(n):
-        total += {element}
+{flats}    {total} = 0.0
+    for {i} in {loop}({n}):
+        {total} += {element}
     return {result}
 '''
 
 
-def numba_module(plan: FusionPlan, options: NumbaOptions, header: str) -> str:
-    """The source of the Numba module for `plan` (checked with `check_supported` first)."""
+def _kernel_locals(params: list[str]):
+    """A function giving local names for a kernel that clash with no parameter or each other."""
+    taken = set(params)
+
+    def local(base: str) -> str:
+        candidate = base
+        while candidate in taken:
+            candidate += "_"
+        taken.add(candidate)
+        return candidate
+
+    return local
+
+
+@dataclass(frozen=True)
+class NumbaModule:
+    """A printed module and, for error messages, where each printed loop variable is carried."""
+
+    source: str
+    carried: dict[str, Location | None]
+
+
+def numba_module(plan: FusionPlan, options: NumbaOptions, header: str) -> NumbaModule:
+    """The Numba module for `plan` (checked with `check_supported` first)."""
     check_supported(plan.function)
-    return NumbaEmitter(plan, options).module(header)
+    emitter = NumbaEmitter(plan, options)
+    source = emitter.module(header)
+    carried = {emitter.names[c.name]: loop.loc for loop in _loops(plan.function.body) for c in loop.carried}
+    return NumbaModule(source, carried)
 
 
-__all__ = ["SUPPORTED_OPS", "NumbaOptions", "check_supported", "display_names", "numba_module", "numba_peepholes"]
+def _loops(body) -> list[Loop]:
+    found = []
+    for stmt in body:
+        if isinstance(stmt, Loop):
+            found.append(stmt)
+        if not isinstance(stmt, Eqn):
+            for block in stmt.blocks():
+                found += _loops(block)
+    return found
+
+
+__all__ = ["SUPPORTED_OPS", "NumbaModule", "NumbaOptions", "check_supported", "numba_module"]

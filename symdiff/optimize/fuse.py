@@ -35,9 +35,9 @@ from dataclasses import dataclass, replace
 
 from symdiff.ir.nodes import Atom, Const, Eqn, Function, If, Loop, Var, defined, walk
 from symdiff.optimize.dce import dce
-from symdiff.optimize.pipeline import optimize
-from symdiff.optimize.simplify import ShapeClasses
-from symdiff.optimize.walk import rewrite
+from symdiff.optimize.fold import fold
+from symdiff.optimize.simplify import ShapeClasses, simplify
+from symdiff.optimize.walk import rewrite, rewrite_function
 from symdiff.rules import RULES
 
 # Elementwise predicates have zero derivative, so they are not flagged elementwise.
@@ -62,6 +62,81 @@ def is_full_reduction(eqn: Eqn) -> bool:
         return False
     static = eqn.static_dict()
     return static.get("axis", Const(None)) == Const(None) and static.get("keepdims", Const(False)) == Const(False)
+
+
+class ShapeFacts(ShapeClasses):
+    """`ShapeClasses` plus two facts reverse mode needs for slices and broadcasts.
+
+    - `x[a:]` and `x[:-b]` (and `x[a:-b]`) have one shape when they trim the
+      same number of elements from the same axes of the same array: the
+      shifted slices of a stencil like Rosenbrock's `x[1:] - x[:-1] ** 2`;
+    - `np.broadcast_shapes(s, t)` is `s` when `s` and `t` are shapes of one
+      class.
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.slices: dict[tuple, str] = {}
+
+    def learn(self, eqn: Eqn) -> None:
+        if eqn.op == "getitem" and isinstance(eqn.ins[0], Var):
+            key = _trim_key(eqn.static_dict().get("index"))
+            if key is not None:
+                key = (self.find(eqn.ins[0].name), key)
+                if key in self.slices:
+                    self.union(eqn.out.name, self.slices[key])
+                self.slices.setdefault(key, eqn.out.name)
+            return
+        if eqn.op == "broadcast_shapes" and eqn.ins and all(isinstance(a, Var) and a.name in self.shape_of for a in eqn.ins):
+            sources = {self.find(self.shape_of[a.name]) for a in eqn.ins}
+            if len(sources) == 1:
+                self.shape_of[eqn.out.name] = self.shape_of[eqn.ins[0].name]
+            return
+        super().learn(eqn)
+
+
+def _trim_key(index: Atom | None) -> tuple | None:
+    """`x[1:]` and `x[:-1]` -> ((1,),): how many elements a constant slice index drops per axis."""
+    if not isinstance(index, Const):
+        return None
+    items = index.value if isinstance(index.value, tuple) else (index.value,)
+    key = []
+    for item in items:
+        if not isinstance(item, slice) or item.step not in (None, 1):
+            return None
+        start = 0 if item.start is None else item.start
+        stop = 0 if item.stop is None else item.stop
+        if not (isinstance(start, int) and isinstance(stop, int) and start >= 0 and stop <= 0):
+            return None
+        key.append(start - stop)
+    return tuple(key)
+
+
+def drop_shape_identities(function: Function) -> Function:
+    """Remove `sum_to`, `broadcast_to`, `reshape` and `broadcast_shapes` that `ShapeFacts` proves change nothing."""
+    facts = ShapeFacts()
+
+    def visit(eqn: Eqn, scope: dict) -> Eqn | Atom:
+        if len(eqn.outs) != 1:
+            return eqn
+        same = _identity_under(eqn, facts)
+        if same is not None:
+            return same
+        facts.learn(eqn)
+        return eqn
+
+    return dce(rewrite_function(function, visit))
+
+
+def _identity_under(eqn: Eqn, facts: ShapeFacts) -> Atom | None:
+    known = [a for a in eqn.ins if isinstance(a, Var) and a.name in facts.shape_of]
+    if eqn.op == "broadcast_shapes" and known and len(known) == len(eqn.ins):
+        return eqn.ins[0] if len({facts.find(facts.shape_of[a.name]) for a in known}) == 1 else None
+    shape = eqn.static_dict().get("shape")
+    if eqn.op not in ("sum_to", "broadcast_to", "reshape") or not isinstance(shape, Var) or not isinstance(eqn.ins[0], Var):
+        return None
+    same = shape.name in facts.shape_of and facts.find(eqn.ins[0].name) == facts.find(facts.shape_of[shape.name])
+    return eqn.ins[0] if same else None
 
 
 @dataclass(frozen=True)
@@ -98,7 +173,7 @@ class _Elision:
         eqns = walk(function.body)
         self.defs = {e.out.name: e for e in eqns if len(e.outs) == 1}
         self.scalars = scalar_names(function)
-        self.classes = ShapeClasses()
+        self.classes = ShapeFacts()
         self.used = {p.name for p in function.params} | {n for n, _ in function.free}
         for stmt in function.body:
             self.used |= {v.name for v in defined(stmt)}
@@ -106,6 +181,7 @@ class _Elision:
             if len(eqn.outs) == 1:
                 self.classes.learn(eqn)
         self.stand_in: dict[str, Atom] = {}
+        self.readers = _single_readers(function)
 
     def fresh(self, base: str) -> Var:
         name, k = base, 1
@@ -142,15 +218,25 @@ class _Elision:
         self.scalars.add(out.name)
         return out
 
-    def restores_shape(self, consumer: Eqn, broadcast: Eqn) -> bool:
-        """Whether `consumer` has another operand of the broadcast's target shape."""
+    def restores_shape(self, consumer: Eqn, broadcast: Eqn, chain: Var | None = None) -> bool:
+        """Whether `consumer` (or the chain of single-use elementwise ops after it) has another
+        operand of the broadcast's target shape, so that the broadcast value may be its source."""
         if not fusable(consumer.op):
             return False
-        target = self.classes.shape_of[broadcast.static_dict()["shape"].name]
-        return any(
-            isinstance(a, Var) and a != broadcast.out and self.classes.find(a.name) == self.classes.find(target)
-            for a in consumer.ins
-        )
+        target = self.classes.find(self.classes.shape_of[broadcast.static_dict()["shape"].name])
+        chain = chain or broadcast.out
+        others = [a for a in consumer.ins if a != chain]
+        if any(isinstance(a, Var) and self.classes.find(a.name) == target for a in others):
+            return True
+        reader = self.readers.get(consumer.out.name)
+        scalars_only = all(_is_scalar(a, self.scalars) for a in others)
+        return scalars_only and reader is not None and self.restores_shape(reader, broadcast, consumer.out)
+
+
+def _single_readers(function: Function) -> dict[str, Eqn]:
+    """The equation reading each name that exactly one equation (and nothing else) reads."""
+    uses = _Uses(function)
+    return {name: reader for name, (reader, _) in uses.reader.items() if uses.count[name] == 1 and isinstance(reader, Eqn)}
 
 
 def elide_broadcasts(function: Function) -> Function:
@@ -225,7 +311,9 @@ class _Uses:
 
 def plan_fusion(function: Function) -> FusionPlan:
     """The fusion plan for `function` (see the module docstring)."""
-    function = optimize(elide_broadcasts(function))  # folds what the stand-ins made constant (`1.0 * x`)
+    function = elide_broadcasts(drop_shape_identities(function))
+    for _ in range(2):  # fold what the stand-ins made constant (`1.0 * x`); backends may add ops of their own
+        function = dce(simplify(fold(function)))
     uses = _Uses(function)
     inline = set()
     reductions = set()
@@ -246,4 +334,4 @@ def plan_fusion(function: Function) -> FusionPlan:
     return FusionPlan(function, frozenset(inline), frozenset(reductions))
 
 
-__all__ = ["FusionPlan", "elide_broadcasts", "fusable", "is_full_reduction", "plan_fusion", "scalar_names"]
+__all__ = ["FusionPlan", "ShapeFacts", "drop_shape_identities", "elide_broadcasts", "fusable", "is_full_reduction", "plan_fusion", "scalar_names"]

@@ -100,3 +100,73 @@ CASES = [
     Case(where_clip, 0, lambda rng: (rng.normal(size=9),)),
     Case(transposed, (0, 1), lambda rng: (rng.normal(size=(3, 4)), rng.normal(size=(3, 2)))),
 ]
+
+
+# -- control flow -------------------------------------------------------------------
+
+
+def saved_writes(x):
+    """Writes into an array the backward pass also saves each iteration: the write must copy."""
+    acc = np.zeros(3)
+    total = 0.0
+    for i in range(3):
+        acc[i] = x * (i + 1.0)
+        total = total + np.sum(np.sin(acc) * acc)
+    return total
+
+
+def scalar_loop(x, y):
+    """The issue's 100-step scalar loop."""
+    for i in range(100):
+        x = x - 0.01 * np.sin(x) * np.cos(y)
+    return x * x
+
+
+@dataclass(frozen=True)
+class ControlCase:
+    """A function with control flow, what to differentiate, and argument tuples that take different paths."""
+
+    function: Callable
+    wrt: int | tuple[int, ...]
+    calls: tuple[tuple, ...]
+
+    @property
+    def name(self) -> str:
+        return self.function.__name__
+
+
+def control_cases() -> list[ControlCase]:
+    """tests/transforms/programs.py and the loops above, with fixed arguments."""
+    from tests.transforms import programs as p
+
+    rng = np.random.default_rng(5)
+    n, d, batch, steps = 3, 2, 4, 5
+    lstm_args = (
+        0.5 * rng.normal(size=(d, 4 * n)), 0.5 * rng.normal(size=(n, 4 * n)), 0.1 * rng.normal(size=4 * n),
+        rng.normal(size=(steps, batch, d)), rng.normal(size=(batch, n)), rng.normal(size=(batch, n)),
+    )  # fmt: skip
+    w, x = np.abs(rng.normal(size=3)), np.abs(rng.normal(size=(4, 3)))
+    rnn_args = (rng.normal(size=(3, 4)), 0.5 * rng.normal(size=(4, 4)), rng.normal(size=(6, 3)), rng.normal(size=4))
+    return [
+        ControlCase(p.branchy, (0, 1), ((0.5, 1.3), (-0.5, 1.3), (-2.0, 1.3))),
+        ControlCase(p.array_branch, 0, ((w, x), (-w, x))),
+        ControlCase(p.overwrite_loop, 0, ((0.3, 5), (0.3, 0))),
+        ControlCase(p.stepped_loop, 0, ((np.array([0.1, 0.7]), 1, 8), (np.array([0.1, 0.7]), 8, 1))),
+        ControlCase(p.sqrt_newton, 0, ((2.0,), (9.0,))),
+        ControlCase(p.two_layer, (0, 1), ((rng.normal(size=(3, 3)), rng.normal(size=3), rng.normal(size=(5, 3))),)),
+        ControlCase(p.rnn, (0, 1, 3), (rnn_args,)),
+        ControlCase(p.lstm, (0, 1, 2), (lstm_args,)),
+        ControlCase(p.early_return, (0, 1), ((-1.0, 2.0), (0.5, 3.0), (0.5, 1.0))),
+        ControlCase(p.flagged, 0, ((rng.normal(size=4), True), (rng.normal(size=4), False))),
+        ControlCase(p.column_writes, 0, ((rng.normal(size=3),),)),
+        ControlCase(p.nested_loops, 0, ((rng.normal(size=3), 3),)),
+        ControlCase(p.loop_with_branch, 0, ((rng.normal(size=3) ** 2,), (-(rng.normal(size=3) ** 2),))),
+        ControlCase(p.hundred_steps, 0, ((0.5,),)),
+        ControlCase(saved_writes, 0, ((0.7,),)),
+        ControlCase(scalar_loop, (0, 1), ((0.7, 0.3),)),
+    ]
+
+
+def unit_axis_broadcast(a):
+    """Broadcasts a (3, 1) array against a (3, 4) one: Numba's parallel array expressions cannot."""
+    return np.sum(np.tanh(a - np.max(a, axis=1, keepdims=True)))

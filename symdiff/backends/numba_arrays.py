@@ -1,0 +1,188 @@
+"""Array helpers for control flow in Numba-compiled gradients.
+
+- `zeros_like_of`, `ones_like_of`, `empty_like_of`, `full_like_of`: NumPy's
+  `*_like` constructors, except that a scalar argument gives a scalar. Numba's
+  `np.zeros_like(1.5)` is a 0-d array, and a loop that starts an accumulator
+  at a 0-d array and adds floats to it changes the variable's type between
+  iterations, which Numba cannot compile; the NumPy backend's 0-d array and
+  this scalar hold the same value.
+- `broadcast_to_of(x, shape)`: `np.broadcast_to`, also of a scalar to the
+  empty shape `()` (the cotangent of a scalar loop's `np.sum(x)`), which
+  Numba's own `np.broadcast_to` fails to compile.
+- `contiguous(x)`: `x` itself unless it is an array of rank 2 or more that
+  Numba does not know to be C-contiguous (a slice `z[:, :n]`), which it
+  copies: Numba's array expressions do not vectorise over such strided
+  operands, and run several times slower than the copy costs.
+- `add_into(x, g, index)` adds `g` into `x[index]` in place (repeated
+  integer indices add up, as `np.add.at`); `added_at` is its functional form
+  on a copy. They accumulate slice cotangents (`numba_rewrites`).
+- `index_update(x, value, index)`: the functional element write
+  (`symdiff.rules.shapes.index_update`, re-exported), a copy of `x` with
+  `x[index] = value`, for writes that cannot happen in place.
+- `range_length(start, stop, step)`: `len(range(start, stop, step))`, which
+  reversed loops with a non-constant step count down from.
+
+Each is a plain function (so the module also runs without the JIT) with a
+`numba.extending.overload`. Imports only NumPy, Numba and the shape helpers.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import njit, types
+from numba.extending import overload
+
+from symdiff.rules.shapes import index_update
+
+
+def zeros_like_of(x):
+    """`np.zeros_like(x)`; a scalar for a scalar."""
+    return np.zeros_like(x) if np.ndim(x) else type(x)(0)
+
+
+def ones_like_of(x):
+    """`np.ones_like(x)`; a scalar for a scalar."""
+    return np.ones_like(x) if np.ndim(x) else type(x)(1)
+
+
+def empty_like_of(x):
+    """`np.empty_like(x)`; a scalar for a scalar."""
+    return np.empty_like(x) if np.ndim(x) else type(x)(0)
+
+
+def full_like_of(x, fill_value):
+    """`np.full_like(x, fill_value)`; a scalar for a scalar."""
+    return np.full_like(x, fill_value) if np.ndim(x) else type(x)(fill_value)
+
+
+def broadcast_to_of(x, shape):
+    """`np.broadcast_to(x, shape)`, with `x` itself for a scalar and the shape `()`."""
+    return x if np.ndim(x) == 0 and len(shape) == 0 else np.broadcast_to(x, shape)
+
+
+@njit(cache=True)
+def range_length(start, stop, step):
+    """`len(range(start, stop, step))`."""
+    if step > 0:
+        return max(0, (stop - start + step - 1) // step)
+    return max(0, (start - stop - step - 1) // -step)
+
+
+def _scalar_constructor(x, value: float):
+    """An implementation returning `value` in `x`'s scalar type, or None for arrays."""
+    if isinstance(x, types.Boolean):
+        flag = bool(value)
+        return lambda x: flag
+    if isinstance(x, types.Integer):
+        whole = int(value)
+        return lambda x: whole
+    if isinstance(x, types.Number):
+        real = float(value)
+        return lambda x: real
+    return None
+
+
+@overload(zeros_like_of)
+def _zeros_like_of(x):
+    return _scalar_constructor(x, 0.0) or (lambda x: np.zeros_like(x))
+
+
+@overload(ones_like_of)
+def _ones_like_of(x):
+    return _scalar_constructor(x, 1.0) or (lambda x: np.ones_like(x))
+
+
+@overload(empty_like_of)
+def _empty_like_of(x):
+    return _scalar_constructor(x, 0.0) or (lambda x: np.empty_like(x))
+
+
+@overload(full_like_of)
+def _full_like_of(x, fill_value):
+    if isinstance(x, types.Number):
+        return lambda x, fill_value: fill_value * (x * 0 + 1)
+    return lambda x, fill_value: np.full_like(x, fill_value)
+
+
+@overload(broadcast_to_of)
+def _broadcast_to_of(x, shape):
+    if isinstance(shape, types.BaseTuple) and len(shape) == 0:
+        if isinstance(x, types.Array):
+            return lambda x, shape: x.reshape(())
+        return lambda x, shape: x
+    return lambda x, shape: np.broadcast_to(x, shape)
+
+
+def contiguous(x):
+    """`x`, or a C-contiguous copy of a strided array."""
+    return np.ascontiguousarray(x) if np.ndim(x) else x
+
+
+@overload(contiguous)
+def _contiguous(x):
+    if isinstance(x, types.Array) and x.layout != "C" and x.ndim >= 2:
+        return lambda x: np.ascontiguousarray(x)
+    return lambda x: x
+
+
+def add_into(x, g, index):
+    """`x[index] += g`, with repeated integer indices adding up; returns None."""
+    np.add.at(x, index, g)
+
+
+def added_at(x, g, index):
+    """A copy of `x` with `g` added at `index`."""
+    out = np.array(x, dtype=np.result_type(x, g), copy=True)
+    np.add.at(out, index, g)
+    return out
+
+
+@overload(add_into)
+def _add_into(x, g, index):
+    if isinstance(index, types.Array):
+
+        def gather_impl(x, g, index):
+            for k in range(index.size):
+                x[index[k]] += g[k]
+
+        return gather_impl
+    items = tuple(index) if isinstance(index, types.BaseTuple) else (index,)
+    if all(isinstance(item, types.Integer) for item in items):
+
+        def element_impl(x, g, index):
+            x[index] += g
+
+        return element_impl
+
+    def view_impl(x, g, index):
+        view = x[index]  # adding into the view is one pass; `x[index] += g` would also copy it back
+        view += g
+
+    return view_impl
+
+
+@overload(added_at)
+def _added_at(x, g, index):
+    def impl(x, g, index):
+        out = x.copy()
+        add_into(out, g, index)
+        return out
+
+    return impl
+
+
+@overload(index_update)
+def _index_update(x, value, index):
+    if not isinstance(x, types.Array):
+        return None
+    widen = isinstance(value, types.Float) and not isinstance(x.dtype, types.Float)
+
+    def impl(x, value, index):
+        out = x.astype(np.float64) if widen else x.copy()
+        out[index] = value
+        return out
+
+    return impl
+
+
+__all__ = ["add_into", "added_at", "broadcast_to_of", "contiguous", "empty_like_of", "full_like_of", "index_update", "ones_like_of", "range_length", "zeros_like_of"]

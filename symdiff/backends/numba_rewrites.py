@@ -1,0 +1,118 @@
+"""IR -> IR rewrites that make the Numba backend's program compile, or run faster.
+
+`numba_rewrites(function)` applies, in order:
+
+- `transpose(g, inverse_axes(None, ndim(a)))` (the adjoint of `a.T`) becomes
+  `transpose(g)`: the axes tuple has a run-time length Numba cannot type, and
+  reversing all axes is its own inverse;
+- slice cotangents accumulate in place. Reverse mode writes the cotangent of
+  `x[1:]` as `scatter_add(g, shape(x), 1:)`, a fresh zero array, and adds the
+  pieces up. Two pieces at the same index become one `scatter_add` of their
+  sum (one elementwise expression); a piece added to an accumulator of that
+  shape becomes `add_at(acc, g; index)`, printed as `add_into(acc, g, index)`
+  where the accumulator may be overwritten (`numba_names`). Rosenbrock's
+  gradient makes one zero array instead of three, and no array sums;
+- tapes pushed in the same loop body and popped in the same backward loop
+  body merge into one tape of tuples (`numba_tapes`): one list operation per
+  iteration instead of one per saved value.
+
+Ops introduced here (`add_at`) are known only to the Numba backend. Imports:
+ir, optimize, and the Numba backend's own modules.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import replace
+
+from symdiff.backends.numba_tapes import merge_tapes
+from symdiff.ir.nodes import Atom, Const, Eqn, Function, If, Var, reads, walk
+from symdiff.optimize.dce import dce
+from symdiff.optimize.walk import rewrite_function
+
+
+def numba_rewrites(function: Function) -> Function:
+    """`function` rewritten as the module docstring says."""
+    function = _full_transposes(function)
+    function = _accumulate_slices(function)
+    return merge_tapes(function)
+
+
+def _full_transposes(function: Function) -> Function:
+    defs = {e.out.name: e for e in walk(function.body) if len(e.outs) == 1}
+
+    def visit(eqn: Eqn, scope: dict) -> Eqn:
+        axes = eqn.static_dict().get("axes") if eqn.op == "transpose" else None
+        source = defs.get(axes.name) if isinstance(axes, Var) else None
+        if source is not None and source.op == "inverse_axes" and source.ins[0] == Const(None):
+            return replace(eqn, static=(("axes", Const(None)),))
+        return eqn
+
+    return dce(rewrite_function(function, visit))
+
+
+class _Accumulation:
+    """State of `_accumulate_slices`: scatter_adds read once, accumulators and their shapes."""
+
+    def __init__(self, function: Function):
+        counts: Counter = Counter(a.name for a in function.results() if isinstance(a, Var))
+        for stmt in function.body:
+            counts.update(a.name for a in reads(stmt) if isinstance(a, Var))
+        self.counts = counts
+        self.scatters: dict[str, Eqn] = {}
+        self.shape_of: dict[str, Atom] = {}  # accumulator -> the shape atom it was made with
+        self.used = {v.name for v in function.params} | {n for n, _ in function.free}
+        self.used |= {o.name for e in walk(function.body) for o in e.outs}
+
+    def fresh(self, base: str) -> Var:
+        name, k = f"{base}~s", 1
+        while name in self.used:
+            k += 1
+            name = f"{base}~s{k}"
+        self.used.add(name)
+        return Var(name, temp=True)
+
+    def scatter(self, atom: Atom) -> Eqn | None:
+        """The `scatter_add` defining `atom`, if nothing else reads it."""
+        if isinstance(atom, Var) and self.counts[atom.name] == 1:
+            return self.scatters.get(atom.name)
+        return None
+
+    def rewrite(self, eqn: Eqn) -> list[Eqn]:
+        if eqn.op == "scatter_add":
+            self.scatters[eqn.out.name] = eqn
+            self.shape_of[eqn.out.name] = eqn.static_dict()["shape"]
+            return [eqn]
+        if eqn.op != "add":
+            return [eqn]
+        a, b = eqn.ins
+        first, second = self.scatter(a), self.scatter(b)
+        if first is not None and second is not None and first.static == second.static:
+            total = self.fresh(eqn.out.name)
+            merged = Eqn((total,), "add", (first.ins[0], second.ins[0]), (), eqn.loc, eqn.adjoint)
+            return [merged, *self.rewrite(Eqn(eqn.outs, "scatter_add", (total,), first.static, eqn.loc, eqn.adjoint))]
+        for acc, piece in ((a, second), (b, first)):
+            if piece is not None and isinstance(acc, Var) and self.shape_of.get(acc.name) == piece.static_dict()["shape"]:
+                self.shape_of[eqn.out.name] = self.shape_of[acc.name]
+                index = piece.static_dict()["index"]
+                return [Eqn(eqn.outs, "add_at", (acc, piece.ins[0]), (("index", index),), eqn.loc, eqn.adjoint)]
+        return [eqn]
+
+    def block(self, body) -> tuple:
+        out: list = []
+        for stmt in body:
+            if isinstance(stmt, Eqn):
+                out.extend(self.rewrite(stmt))
+            elif isinstance(stmt, If):
+                out.append(replace(stmt, then_body=self.block(stmt.then_body), else_body=self.block(stmt.else_body)))
+            else:
+                out.append(replace(stmt, cond_body=self.block(stmt.cond_body), body=self.block(stmt.body)))
+        return tuple(out)
+
+
+def _accumulate_slices(function: Function) -> Function:
+    state = _Accumulation(function)
+    return dce(replace(function, body=state.block(function.body)))
+
+
+__all__ = ["numba_rewrites"]

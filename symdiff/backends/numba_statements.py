@@ -1,0 +1,191 @@
+"""Statements of the Numba module: assignments, `if`, loops, tapes and element writes.
+
+`StatementPrinter` is mixed into the Numba emitter, which supplies the
+expressions (`atom`, `value`) and the names (`table`, a `NameTable`). What it
+prints, and why each form was chosen for Numba's nopython mode:
+
+- `if cond:` with each arm ending in assignments to the `if`'s outputs;
+- `for i in range(...)`; a reversed range counts down with a negative step
+  (Numba has no `reversed`), through a counter when the step is not a
+  constant;
+- `while cond:`, or `while True:` + `if not cond: break` when the test needs
+  statements of its own;
+- a loop's carried values assigned before the loop and at the end of the
+  body (skipped where the names are tied, see `numba_names`);
+- tapes as Numba lists: `t = []`, `t.append(v)`, `v = t.pop()` (Numba infers
+  the element type from the appends);
+- `x[i] = v` where the write may happen in place, else `index_update`;
+  likewise `add_into(x, g, i)` (`x[i] += g`) for an accumulated slice
+  cotangent, else `added_at`.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+
+import libcst as cst
+
+from symdiff.codegen.expressions import ATOM, call, constant, parenthesize, precedence, subscript
+from symdiff.ir.nodes import Atom, Const, Eqn, If, Loop, Var
+
+
+def assign(targets: list[cst.BaseExpression], value: cst.BaseExpression) -> cst.SimpleStatementLine:
+    """`a = value`, or `a, b = value` for several targets."""
+    target = targets[0] if len(targets) == 1 else cst.Tuple([cst.Element(t) for t in targets], lpar=[], rpar=[])
+    return cst.SimpleStatementLine([cst.Assign([cst.AssignTarget(target)], value)])
+
+
+def integer(value: int) -> cst.BaseExpression:
+    """An integer literal (`-1` is a unary minus in Python's grammar)."""
+    if value < 0:
+        return cst.UnaryOperation(cst.Minus(), cst.Integer(str(-value)))
+    return cst.Integer(str(value))
+
+
+def _offset(expr: cst.BaseExpression, delta: int) -> cst.BaseExpression:
+    """`expr + delta`, folded when `expr` is an integer literal."""
+    if isinstance(expr, cst.Integer):
+        return integer(int(expr.value) + delta)
+    if delta == 0:
+        return expr
+    operator = cst.Add() if delta > 0 else cst.Subtract()
+    return cst.BinaryOperation(parenthesize(expr, precedence(expr) < 9), operator, cst.Integer(str(abs(delta))))
+
+
+class StatementPrinter:
+    """Prints blocks of IR statements; see the module docstring."""
+
+    names: dict[str, str]
+    quoted: str | None = None
+    read_counts: Counter
+
+    def atom(self, atom: Atom, leaf=None) -> cst.BaseExpression:  # pragma: no cover - supplied by the emitter
+        raise NotImplementedError
+
+    def value(self, eqn: Eqn) -> cst.BaseExpression:  # pragma: no cover - supplied by the emitter
+        raise NotImplementedError
+
+    def name(self, var: Var) -> cst.Name:
+        return cst.Name(self.names[var.name])
+
+    # -- blocks ------------------------------------------------------------------
+
+    def block(self, body, trailing: list | None = None) -> list:
+        """The statements of one block; `# grad of:` comments restart in every block."""
+        outer, self.quoted = self.quoted, None
+        lines: list = []
+        for stmt in body:
+            if isinstance(stmt, Eqn) and len(stmt.outs) == 1 and stmt.out.name in self.plan.inline:
+                continue
+            built = self.statement(stmt)
+            header = self.header(stmt)
+            if header is not None and built:
+                built[0] = built[0].with_changes(leading_lines=header)
+            lines.extend(built)
+        lines.extend(trailing or [])
+        self.quoted = outer
+        return lines or [cst.SimpleStatementLine([cst.Pass()])]
+
+    def header(self, stmt) -> list | None:
+        """`# grad of: ...` above the first backward statement of each forward statement."""
+        if not stmt.adjoint:
+            self.quoted = None
+            return None
+        text = stmt.loc.text if stmt.loc is not None and stmt.loc.text else None
+        if text is None or text == self.quoted:
+            return None
+        self.quoted = text
+        return [cst.EmptyLine(indent=False), cst.EmptyLine(comment=cst.Comment(f"# grad of: {text}"))]
+
+    def statement(self, stmt) -> list:
+        if isinstance(stmt, Eqn):
+            return [self.equation(stmt)]
+        if isinstance(stmt, If):
+            return [self.branch(stmt)]
+        return self.loop(stmt)
+
+    def moves(self, targets, values) -> list[cst.SimpleStatementLine]:
+        """`a = x` for each pair whose printed names differ; one tuple assignment if they overlap."""
+        pairs = [(t, v) for t, v in zip(targets, values) if not (isinstance(v, Var) and self.names[v.name] == self.names[t.name])]
+        written: set[str] = set()
+        sequential = True
+        for target, value in pairs:
+            if isinstance(value, Var) and self.names[value.name] in written:
+                sequential = False
+            written.add(self.names[target.name])
+        if sequential:
+            return [assign([self.name(t)], self.atom(v)) for t, v in pairs]
+        values = cst.Tuple([cst.Element(self.atom(v)) for _, v in pairs], lpar=[], rpar=[])
+        return [assign([self.name(t) for t, _ in pairs], values)]
+
+    # -- equations -----------------------------------------------------------------
+
+    def equation(self, eqn: Eqn) -> cst.SimpleStatementLine:
+        if eqn.op == "tape_push":
+            method = cst.Attribute(self.atom(eqn.ins[0]), cst.Name("append"))
+            return cst.SimpleStatementLine([cst.Expr(cst.Call(method, [cst.Arg(self.atom(eqn.ins[1]))]))])
+        if eqn.op == "tape_pop":
+            return assign([self.name(eqn.outs[1])], cst.Call(cst.Attribute(self.atom(eqn.ins[0]), cst.Name("pop"))))
+        if eqn.op == "add_at" and eqn.out.name in self.table.in_place:
+            index = eqn.static_dict()["index"]
+            self.helpers.add("add_into")
+            arguments = [self.name(eqn.out), self.atom(eqn.ins[1]), self.index_value(index)]
+            return cst.SimpleStatementLine([cst.Expr(call("add_into", arguments))])
+        if eqn.op == "setitem" and eqn.out.name in self.table.in_place:
+            index = eqn.static_dict()["index"]
+            index_expr = constant(index.value, in_index=True) if isinstance(index, Const) else self.atom(index)
+            return assign([subscript(self.name(eqn.out), index_expr)], self.atom(eqn.ins[1]))
+        return assign([self.name(o) for o in eqn.outs], self.value(eqn))
+
+    # -- control flow ----------------------------------------------------------------
+
+    def branch(self, stmt: If) -> cst.If:
+        then = self.block(stmt.then_body, self.moves(stmt.outs, stmt.then_results))
+        other = self.block(stmt.else_body, self.moves(stmt.outs, stmt.else_results))
+        empty = len(other) == 1 and isinstance(other[0], cst.SimpleStatementLine) and isinstance(other[0].body[0], cst.Pass)
+        orelse = None if empty else cst.Else(cst.IndentedBlock(other))
+        return cst.If(test=self.atom(stmt.cond), body=cst.IndentedBlock(then), orelse=orelse)
+
+    def loop(self, stmt: Loop) -> list:
+        before = self.moves(stmt.carried, stmt.inits)
+        body = self.block(stmt.body, self.moves(stmt.carried, stmt.results))
+        if stmt.index is None:
+            return before + [self.while_loop(stmt, body)]
+        start, stop, step = stmt.bounds
+        if not stmt.reverse:
+            args = [self.atom(stop)] if start == Const(0) and step == Const(1) else [self.atom(b) for b in stmt.bounds]
+            if len(args) == 3 and step == Const(1):
+                args = args[:2]
+            return before + [cst.For(self.name(stmt.index), call("range", args), cst.IndentedBlock(body))]
+        if step == Const(1):
+            countdown = call("range", [_offset(self.atom(stop), -1), _offset(self.atom(start), -1), integer(-1)])
+            return before + [cst.For(self.name(stmt.index), countdown, cst.IndentedBlock(body))]
+        return before + [self.counted_down(stmt, body)]
+
+    def counted_down(self, stmt: Loop, body: list) -> cst.For:
+        """`for k in range(count - 1, -1, -1): i = start + k * step` for a reversed range with any step."""
+        counter = cst.Name(self.table.fresh(f"{self.names[stmt.index.name]}_back"))
+        start, stop, step = (self.atom(b) for b in stmt.bounds)
+        self.helpers.add("range_length")
+        count = call("range_length", [start, stop, step])
+        countdown = call("range", [_offset(count, -1), integer(-1), integer(-1)])
+        offset = cst.BinaryOperation(counter, cst.Multiply(), parenthesize(step, precedence(step) < ATOM))
+        index = assign([self.name(stmt.index)], cst.BinaryOperation(parenthesize(start, precedence(start) < 9), cst.Add(), offset))
+        return cst.For(counter, countdown, cst.IndentedBlock([index, *body]))
+
+    def while_loop(self, stmt: Loop, body: list) -> cst.While:
+        """`while test:` when the test is one expression, else `while True:` with a `break`."""
+        printed = [s for s in stmt.cond_body if not (isinstance(s, Eqn) and s.out.name in self.plan.inline)]
+        last = printed[-1] if printed else None
+        single = isinstance(last, Eqn) and len(printed) == 1 and len(last.outs) == 1 and last.out == stmt.cond
+        if single and self.read_counts[stmt.cond.name] == 1:
+            return cst.While(test=self.value(last), body=cst.IndentedBlock(body))
+        stop = cst.If(
+            test=cst.UnaryOperation(cst.Not(), parenthesize(self.atom(stmt.cond), precedence(self.atom(stmt.cond)) <= 3)),
+            body=cst.IndentedBlock([cst.SimpleStatementLine([cst.Break()])]),
+        )
+        test = self.block(stmt.cond_body) if printed else []
+        return cst.While(test=cst.Name("True"), body=cst.IndentedBlock([*test, stop, *body]))
+
+
+__all__ = ["StatementPrinter", "assign"]
