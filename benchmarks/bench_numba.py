@@ -4,20 +4,28 @@ Run from the repository root (JAX and autograd are optional: `pip install -e .[b
 
     python benchmarks/bench_numba.py            # full run
     python benchmarks/bench_numba.py --quick    # fewer repeats, smaller big cases
+    python benchmarks/bench_numba.py --only lstm --only logistic
 
 For each workload the gradients are first checked against the NumPy backend,
-then timed with min-of-N repeats, contenders interleaved within each repeat so
-that a noisy stretch hits them all alike. The table gives microseconds per
+then timed with min-of-N repeats, each contender in a process of its own
+(`--in-process` interleaves them in this one instead; see `measure` for why
+that is not the default). The table gives microseconds per
 gradient call and the Numba backend's time as a fraction of the others'
 (< 1 means the Numba backend is faster). "compile" is the first call of a
 freshly built Numba gradient in a fresh cache directory (code generation plus
 JIT); "reload" is building and calling the same gradient in a new process that
 finds the cache on disk (imports excluded).
 
-The scalar case is an unrolled chain of 100 scalar operations
-(`x = x - 0.01 * sin(x) * cos(y)` 25 times): the Numba backend does not
-compile loops yet, so it stands in for the issue's 100-step scalar loop.
-JAX runs with float64 enabled, like the others.
+The scalar loop is the issue's `for i in range(100): x = x - 0.01 * sin(x) *
+cos(y)`, a real loop in the source (JAX and autograd trace it unrolled). JAX
+runs with float64 enabled, like the others. `SYMDIFF_NUMBA_PARALLEL=1` and
+`SYMDIFF_NUMBA_FASTMATH=1` time the Numba backend with those options.
+
+Arrays of a million elements or more are dominated by page faults: glibc
+returns big freed blocks to the system, so every temporary is fresh memory,
+while JAX keeps its buffers. `GLIBC_TUNABLES=glibc.malloc.trim_threshold=
+1073741824:glibc.malloc.mmap_threshold=1073741824` keeps freed memory for
+reuse (NumPy and Numba alike) and shows the compute-bound times.
 """
 
 from __future__ import annotations
@@ -37,39 +45,16 @@ import symdiff as sd
 # -- workloads -----------------------------------------------------------------
 
 
-def scalar_chain(x, y):
-    x = x - 0.01 * np.sin(x) * np.cos(y)
-    x = x - 0.01 * np.sin(x) * np.cos(y)
-    x = x - 0.01 * np.sin(x) * np.cos(y)
-    x = x - 0.01 * np.sin(x) * np.cos(y)
-    x = x - 0.01 * np.sin(x) * np.cos(y)
-    x = x - 0.01 * np.sin(x) * np.cos(y)
-    x = x - 0.01 * np.sin(x) * np.cos(y)
-    x = x - 0.01 * np.sin(x) * np.cos(y)
-    x = x - 0.01 * np.sin(x) * np.cos(y)
-    x = x - 0.01 * np.sin(x) * np.cos(y)
-    x = x - 0.01 * np.sin(x) * np.cos(y)
-    x = x - 0.01 * np.sin(x) * np.cos(y)
-    x = x - 0.01 * np.sin(x) * np.cos(y)
-    x = x - 0.01 * np.sin(x) * np.cos(y)
-    x = x - 0.01 * np.sin(x) * np.cos(y)
-    x = x - 0.01 * np.sin(x) * np.cos(y)
-    x = x - 0.01 * np.sin(x) * np.cos(y)
-    x = x - 0.01 * np.sin(x) * np.cos(y)
-    x = x - 0.01 * np.sin(x) * np.cos(y)
-    x = x - 0.01 * np.sin(x) * np.cos(y)
-    x = x - 0.01 * np.sin(x) * np.cos(y)
-    x = x - 0.01 * np.sin(x) * np.cos(y)
-    x = x - 0.01 * np.sin(x) * np.cos(y)
-    x = x - 0.01 * np.sin(x) * np.cos(y)
-    x = x - 0.01 * np.sin(x) * np.cos(y)
+def scalar_loop(x, y):
+    for i in range(100):
+        x = x - 0.01 * np.sin(x) * np.cos(y)
     return x * x
 
 
-def scalar_chain_by_hand(x, y):
+def scalar_loop_by_hand(x, y):
     dx, dy = 1.0, 0.0
     cy, sy = np.cos(y), np.sin(y)
-    for _ in range(25):
+    for _ in range(100):
         s, c = np.sin(x), np.cos(x)
         dx, dy = dx * (1.0 - 0.01 * c * cy), dy * (1.0 - 0.01 * c * cy) + 0.01 * s * sy
         x = x - 0.01 * s * cy
@@ -116,6 +101,29 @@ def mlp_by_hand(w1, b1, w2, b2, x, y):
     return x.T @ d_h, d_h.sum(0), h.T @ d_logits, d_logits.sum(0)
 
 
+def lstm_loss(wx, wh, b, xs, h0, c0):
+    h = h0
+    c = c0
+    n = h0.shape[-1]
+    for t in range(xs.shape[0]):
+        z = xs[t] @ wx + h @ wh + b
+        i = 1.0 / (1.0 + np.exp(-z[:, :n]))
+        f = 1.0 / (1.0 + np.exp(-z[:, n : 2 * n]))
+        o = 1.0 / (1.0 + np.exp(-z[:, 2 * n : 3 * n]))
+        g = np.tanh(z[:, 3 * n :])
+        c = f * c + i * g
+        h = o * np.tanh(c)
+    return np.mean(h**2)
+
+
+def _lstm_args(rng, steps=20, batch=32, inputs=32, hidden=64):
+    return (
+        0.1 * rng.normal(size=(inputs, 4 * hidden)), 0.1 * rng.normal(size=(hidden, 4 * hidden)),
+        0.1 * rng.normal(size=4 * hidden), rng.normal(size=(steps, batch, inputs)),
+        rng.normal(size=(batch, hidden)), rng.normal(size=(batch, hidden)),
+    )  # fmt: skip
+
+
 def tanh_dot(x):
     return np.sum(np.tanh(x) * x)
 
@@ -135,12 +143,13 @@ def workloads(quick: bool) -> list[tuple]:
     big = 10**5 if quick else 10**6
     huge = 10**6 if quick else 10**7
     return [
-        ("scalar chain, 100 ops", scalar_chain, (0, 1), None, lambda rng: (0.7, 0.3)),
+        ("scalar loop, 100 steps", scalar_loop, (0, 1), scalar_loop_by_hand, lambda rng: (0.7, 0.3)),
         ("Rosenbrock n=10", rosenbrock, 0, rosenbrock_by_hand, lambda rng: (rng.normal(size=10),)),
         (f"Rosenbrock n={big:.0e}", rosenbrock, 0, rosenbrock_by_hand, lambda rng: (rng.normal(size=big),)),
         ("logistic 10000x100", logistic_loss, 0, logistic_by_hand,
          lambda rng: (rng.normal(size=100) * 0.1, rng.normal(size=(10000, 100)), rng.integers(0, 2, 10000) * 1.0)),
         ("MLP 784-256-10, batch 256", mlp_loss, (0, 1, 2, 3), mlp_by_hand, _mlp_args),
+        ("LSTM T=20, batch 32, hidden 64", lstm_loss, (0, 1, 2), None, _lstm_args),
         (f"sum(tanh(x)*x), n={huge:.0e}", tanh_dot, 0, tanh_dot_by_hand, lambda rng: (rng.normal(size=huge),)),
     ]  # fmt: skip
 
@@ -179,8 +188,14 @@ def autograd_gradient(function, wrt):
 # -- measurement ----------------------------------------------------------------------
 
 
-def best_time(calls: dict, repeats: int, budget: float = 0.2) -> dict:
-    """Min-of-`repeats` seconds per call for each contender, interleaved."""
+def best_time(calls: dict, repeats: int, budget: float = 0.2, pause: float = 0.3) -> dict:
+    """Min-of-`repeats` seconds per call for each contender, interleaved.
+
+    Each block of calls starts after `pause` seconds of idling: NumPy and Numba
+    link two different OpenBLAS builds (SciPy's, for Numba), and each keeps its
+    worker threads spinning for a while after a product, which on a small
+    machine would slow down whichever contender runs next.
+    """
     numbers = {}
     for name, call in calls.items():
         start = time.perf_counter()
@@ -190,6 +205,7 @@ def best_time(calls: dict, repeats: int, budget: float = 0.2) -> dict:
     best = {name: float("inf") for name in calls}
     for _ in range(repeats):
         for name, call in calls.items():
+            time.sleep(pause)
             start = time.perf_counter()
             for _ in range(numbers[name]):
                 call()
@@ -224,14 +240,10 @@ def reload_seconds(label: str, quick: bool) -> float:
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
-def measure(case, quick: bool, repeats: int) -> dict:
-    label, function, wrt, by_hand, make_args = case
-    args = make_args(np.random.default_rng(0))
+def contenders(function, wrt, by_hand, args) -> dict:
+    """Zero-argument callables for every available contender, each called once (JIT outside timing)."""
     numpy_grad = sd.grad(function, wrt=wrt)
-    start = time.perf_counter()
     numba_grad = sd.grad(function, wrt=wrt, backend="numba")
-    _check(numba_grad(*args), numpy_grad(*args), label)
-    compile_s = time.perf_counter() - start
     calls = {"numpy": lambda: numpy_grad(*args), "numba": lambda: numba_grad(*args)}
     if by_hand is not None:
         calls["hand"] = lambda: by_hand(*args)
@@ -239,8 +251,60 @@ def measure(case, quick: bool, repeats: int) -> dict:
         contender = make(function, wrt)
         if contender is not None:
             calls[name] = lambda contender=contender: contender(*args)
-            calls[name]()  # compile outside the timing
-    times = best_time(calls, repeats)
+    for call in calls.values():
+        call()
+    return calls
+
+
+def _find(label: str, quick: bool) -> tuple:
+    return next(c for c in workloads(quick) if c[0] == label)
+
+
+def time_alone(label: str, name: str, repeats: int, quick: bool) -> float | None:
+    """Seconds per call of one contender (run in a process of its own by `measure`)."""
+    _, function, wrt, by_hand, make_args = _find(label, quick)
+    calls = contenders(function, wrt, by_hand, make_args(np.random.default_rng(0)))
+    return best_time({name: calls[name]}, repeats, pause=0.0)[name] if name in calls else None
+
+
+_TIME_ALONE = """
+import sys, json
+sys.path.insert(0, sys.argv[1])
+import bench_numba
+print(json.dumps(bench_numba.time_alone(sys.argv[2], sys.argv[3], int(sys.argv[4]), sys.argv[5] == "quick")))
+"""
+
+
+def _in_own_process(label: str, name: str, repeats: int, quick: bool) -> float | None:
+    here = os.path.dirname(os.path.abspath(__file__))
+    command = [sys.executable, "-c", _TIME_ALONE, here, label, name, str(repeats), "quick" if quick else "full"]
+    out = subprocess.run(command, capture_output=True, text=True, check=True, env=dict(os.environ))
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def measure(case, quick: bool, repeats: int, isolate: bool) -> dict:
+    """Check the Numba gradient, time its first build, then time every contender.
+
+    With `isolate`, each contender runs alone in a fresh process: in one
+    process, the worker threads of JAX's runtime and of the two OpenBLAS
+    builds (NumPy's, and SciPy's for Numba) keep spinning after their own calls
+    and slow down whoever runs next on a small machine.
+    """
+    label, function, wrt, by_hand, make_args = case
+    args = make_args(np.random.default_rng(0))
+    start = time.perf_counter()
+    numba_grad = sd.grad(function, wrt=wrt, backend="numba")
+    _check(numba_grad(*args), sd.grad(function, wrt=wrt)(*args), label)
+    compile_s = time.perf_counter() - start
+    if isolate:
+        times = {}
+        for _ in range(1 if quick else 2):  # alternate the processes, keep each contender's best
+            for name in ("numpy", "numba", "hand", "jax", "autograd"):
+                seconds = _in_own_process(label, name, repeats, quick)
+                if seconds is not None:
+                    times[name] = min(seconds, times.get(name, seconds))
+    else:
+        times = best_time(contenders(function, wrt, by_hand, args), repeats)
     times["compile"], times["reload"] = compile_s, reload_seconds(label, quick)
     return times
 
@@ -271,15 +335,27 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="fewer repeats, smaller big arrays")
     parser.add_argument("--keep-cache", action="store_true", help="reuse SYMDIFF_CACHE_DIR instead of a fresh one")
+    parser.add_argument("--only", action="append", default=[], help="run workloads whose label contains this (any case)")
+    parser.add_argument("--in-process", action="store_true", help="time all contenders interleaved in this process")
     options = parser.parse_args()
     if not options.keep_cache:
         os.environ["SYMDIFF_CACHE_DIR"] = tempfile.mkdtemp(prefix="symdiff-bench-")
     repeats = 3 if options.quick else 7
     rows = []
     for case in workloads(options.quick):
-        rows.append((case[0], measure(case, options.quick, repeats)))
+        if options.only and not any(word.lower() in case[0].lower() for word in options.only):
+            continue
+        rows.append((case[0], measure(case, options.quick, repeats, isolate=not options.in_process)))
         print(f"measured {case[0]}", file=sys.stderr)
-    print(f"# symdiff numba backend benchmark ({os.cpu_count()} CPUs, numba threads: default)")
+    import numba
+
+    from symdiff.backends import numba as numba_backend
+
+    settings = numba_backend.Settings.from_env()
+    print(
+        f"# symdiff numba backend benchmark ({os.cpu_count()} CPUs, numba threads: {numba.config.NUMBA_NUM_THREADS}, "
+        f"parallel={settings.parallel}, fastmath={settings.fastmath})"
+    )
     print(table(rows))
 
 

@@ -25,8 +25,10 @@ from collections import Counter
 
 import libcst as cst
 
+from symdiff.backends.numba_names import NameTable
 from symdiff.codegen.expressions import ATOM, call, constant, parenthesize, precedence, subscript
 from symdiff.ir.nodes import Atom, Const, Eqn, If, Loop, Var
+from symdiff.optimize.fuse import FusionPlan
 
 
 def assign(targets: list[cst.BaseExpression], value: cst.BaseExpression) -> cst.SimpleStatementLine:
@@ -55,9 +57,12 @@ def _offset(expr: cst.BaseExpression, delta: int) -> cst.BaseExpression:
 class StatementPrinter:
     """Prints blocks of IR statements; see the module docstring."""
 
-    names: dict[str, str]
-    quoted: str | None = None
-    read_counts: Counter
+    names: dict[str, str]  # IR name -> printed name (`NameTable.names`)
+    table: NameTable  # ties, in-place writes, fresh names
+    plan: FusionPlan  # which values print inside their consumer
+    helpers: set[str]  # helper functions the module imports
+    read_counts: Counter  # how often each name is read, anywhere
+    quoted: str | None = None  # the forward statement the last `# grad of:` quoted
 
     def atom(self, atom: Atom, leaf=None) -> cst.BaseExpression:  # pragma: no cover - supplied by the emitter
         raise NotImplementedError

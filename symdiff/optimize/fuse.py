@@ -6,10 +6,13 @@ values are only stepping stones: an elementwise value used exactly once, by
 another elementwise op or by a full reduction, can be computed inside its
 consumer's loop. `plan_fusion(function)` returns a `FusionPlan`:
 
-- `function`: the program after `elide_broadcasts`, which removes the
-  materialised `broadcast_to` that reverse mode puts after every `sum`/`mean`
-  when its consumers are elementwise ops that broadcast anyway (the cotangent
-  of `sum(x)` becomes the scalar seed itself instead of an array of x's shape);
+- `function`: the program after `drop_shape_identities` (the `sum_to`,
+  `broadcast_to` and `broadcast_shapes` that `ShapeFacts` proves change
+  nothing, e.g. between `x[1:]` and `x[:-1]`) and `elide_broadcasts`, which
+  removes the materialised `broadcast_to` that reverse mode puts after every
+  `sum`/`mean` when the elementwise ops after it broadcast anyway (the
+  cotangent of `sum(x)` becomes the scalar seed itself instead of an array of
+  x's shape), then folded;
 - `inline`: values computed inside their single consumer's expression;
 - `reductions`: full `sum`/`mean` reductions of an inlined elementwise
   expression, which a backend computes in one accumulating loop.
@@ -20,8 +23,8 @@ a loop or branch; reads by `if`/loop statements themselves (conditions, loop
 results) count as uses that cannot fuse.
 
 Shapes are not known until call time, so same-shape facts come from
-`ShapeClasses` (optimize/simplify.py) and scalar facts from the ops
-themselves. Backends decide how to print the plan (Numba: array expressions
+`ShapeFacts` (`ShapeClasses` of optimize/simplify.py, plus slices and
+`broadcast_shapes`) and scalar facts from the ops themselves. Backends decide how to print the plan (Numba: array expressions
 and loop kernels; CUDA: kernels). The elementwise flag of the rule table is the
 one source of truth for what may join a loop (STYLE appendix, principle 4).
 
