@@ -63,6 +63,11 @@ class Derivative:
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         if kwargs:
             args = self._bind(args, kwargs)
+        if self._plain(args):  # floats and float64 arrays: nothing to check or cast (a hot path)
+            try:
+                return self._compiled(*args)
+            except NonScalarOutput as error:
+                raise NonScalarOutput(f"{error.message} (from {getattr(self.primal, '__name__', 'the function')})") from None
         for position in self._positions:
             if position < len(args):
                 _check_differentiable(args[position], self.function.params[position].name)
@@ -72,6 +77,15 @@ class Derivative:
             raise NonScalarOutput(
                 f"{error.message} (from {getattr(self.primal, '__name__', 'the function')})"
             ) from None
+
+    def _plain(self, args: tuple) -> bool:
+        for position in self._positions:
+            if position >= len(args):
+                return False
+            value = args[position]
+            if type(value) is not float and not (type(value) is np.ndarray and value.dtype == np.float64):
+                return False
+        return True
 
     def _in_argument_dtypes(self, result: Any, args: tuple) -> Any:
         """Gradients keep their argument's floating dtype (float32 in, float32 out), as in JAX."""
