@@ -63,20 +63,18 @@ class Derivative:
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         if kwargs:
             args = self._bind(args, kwargs)
-        if self._plain(args):  # floats and float64 arrays: nothing to check or cast (a hot path)
-            try:
-                return self._compiled(*args)
-            except NonScalarOutput as error:
-                raise NonScalarOutput(f"{error.message} (from {getattr(self.primal, '__name__', 'the function')})") from None
-        for position in self._positions:
-            if position < len(args):
-                _check_differentiable(args[position], self.function.params[position].name)
+        plain = self._plain(args)  # floats and float64 arrays: nothing to check or cast (a hot path)
+        if not plain:
+            for position in self._positions:
+                if position < len(args):
+                    _check_differentiable(args[position], self.function.params[position].name)
         try:
-            return self._in_argument_dtypes(self._compiled(*args), args)
+            result = self._compiled(*args)
         except NonScalarOutput as error:
             raise NonScalarOutput(
                 f"{error.message} (from {getattr(self.primal, '__name__', 'the function')})"
             ) from None
+        return result if plain else self._in_argument_dtypes(result, args)
 
     def _plain(self, args: tuple) -> bool:
         for position in self._positions:

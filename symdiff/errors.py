@@ -13,7 +13,7 @@ This module imports nothing from the rest of symdiff.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
 
 @dataclass(frozen=True)
@@ -116,13 +116,3 @@ class SourceUnavailable(SymdiffError, OSError):
     """The source of a function cannot be read (built-in, lambda, REPL, exec)."""
 
     default_hint = "define the function in a .py file, or register a rule for it"
-
-
-def with_location(error: SymdiffError, location: Location | None) -> SymdiffError:
-    """Shorthand used by the frontend: attach `location` unless already set."""
-    return error.located(location)
-
-
-def shift(location: Location, **changes) -> Location:
-    """A copy of `location` with fields changed (used when inlining callees)."""
-    return replace(location, **changes)

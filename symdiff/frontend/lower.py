@@ -14,8 +14,6 @@ Imports: errors, ir, rules (as data), and the frontend's own modules.
 from __future__ import annotations
 
 import ast
-import math
-import operator
 from dataclasses import dataclass
 from typing import Any
 
@@ -658,4 +656,4 @@ def lower_function(func: Any) -> Function:
     return lower_source(read_source(func))
 
 
-__all__ = ["Names", "lower_function", "lower_source", "math", "operator"]
+__all__ = ["Names", "lower_function", "lower_source"]
