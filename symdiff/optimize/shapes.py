@@ -4,13 +4,15 @@ Backward passes ask for `np.shape(v)` (to undo broadcasting, to spread a
 reduction's cotangent). When `v` is an elementwise result, its shape follows
 from its operands' shapes, so the query can read those instead, and `v`
 itself may then never need computing: a gradient no longer evaluates the loss
-value just to learn its shape. Likewise the shape helpers' results have the
+value just to learn its shape. A query is only split into several
+(`np.broadcast_shapes(np.shape(a), np.shape(b))`, which costs microseconds)
+when nothing but shape queries reads `v`; otherwise `np.shape(v)` is cheaper. Likewise the shape helpers' results have the
 shape they were given. Each rewrite is exact for every input shape.
 """
 
 from __future__ import annotations
 
-from symdiff.ir.nodes import Const, Eqn, Function, Var
+from symdiff.ir.nodes import Const, Eqn, Function, Var, reads
 from symdiff.optimize.walk import rewrite_function
 from symdiff.rules import RULES
 
@@ -21,6 +23,7 @@ _SHAPED_LIKE_OPERAND = {"matmul_adjoint_a": 1, "matmul_adjoint_b": 2, "zeros_lik
 def push_shapes(function: Function) -> Function:
     """`function` with `np.shape(v)` rewritten in terms of what `v` was computed from."""
     defs: dict[str, Eqn] = {}
+    values_read = {a.name for a in _value_reads(function) if isinstance(a, Var)}
 
     def visit(eqn: Eqn, scope):
         for out in eqn.outs:
@@ -45,6 +48,8 @@ def push_shapes(function: Function) -> Function:
             return eqn
         if len(operands) == 1:
             return _query(eqn, operands[0], defs)
+        if eqn.ins[0].name in values_read:
+            return eqn  # `v` is computed anyway: one query of it is cheaper than several
         queries = [Eqn((Var(f"{eqn.out.name}~s{k}", temp=True),), "shape", (a,), (), eqn.loc, eqn.adjoint) for k, a in enumerate(operands, 1)]
         combined = Eqn(eqn.outs, "broadcast_shapes", tuple(q.out for q in queries), (), eqn.loc, eqn.adjoint)
         for new in (*queries, combined):
@@ -52,6 +57,19 @@ def push_shapes(function: Function) -> Function:
         return [*queries, combined]
 
     return rewrite_function(function, visit)
+
+
+def _value_reads(function: Function) -> list:
+    """Atoms read by anything but a shape query."""
+    found = list(function.results())
+    for stmt in function.body:
+        if isinstance(stmt, Eqn):
+            found += [] if stmt.op == "shape" else list(stmt.atoms())
+        else:
+            found += list(stmt.atoms())
+            for block in stmt.blocks():
+                found += _value_reads(Function("", (), tuple(block), ()))
+    return found
 
 
 def _query(eqn: Eqn, operand, defs) -> Eqn | Const:

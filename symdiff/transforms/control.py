@@ -17,6 +17,7 @@ from __future__ import annotations
 from dataclasses import replace
 
 from symdiff.ir.nodes import Const, Eqn, If, Loop, Var, defined, reads
+from symdiff.optimize.simplify import ShapeClasses
 from symdiff.transforms.inline import rename_all
 
 
@@ -113,6 +114,9 @@ class ControlReverse:
         forward_defined |= {e.out.name for e in hoisted}
         read = [a for s in kept for a in reads(s)] + list(backward_results)
         needed = [v for v in dict.fromkeys(a for a in read if isinstance(a, Var)) if v.name in forward_defined]
+        hoisted, unhoisted = _read_shapes_back(loop, hoisted, needed)
+        kept = unhoisted + kept
+        needed = [v for v in needed if v not in {e.out for e in unhoisted}]
         recomputed, mapping = self._rematerialize(loop, needed)
         kept = recomputed + kept
         needed = [v for v in needed if v.name not in mapping]
@@ -261,6 +265,28 @@ class ControlReverse:
 
 
 _CHEAP_OPS = {"make_slice", "make_tuple", "shape", "len", "ndim", "size", "getitem", "add", "sub", "mul", "floordiv", "neg"}
+
+
+def _read_shapes_back(loop: Loop, hoisted: list[Eqn], needed: list[Var]) -> tuple[list[Eqn], list[Eqn]]:
+    """Split the hoisted shape queries: those of an array that is saved anyway, or of one known
+    to have a saved array's shape, are asked of that array in the backward body instead of being
+    saved as well (one list push and pop less per iteration)."""
+    top_level = {e.out.name for e in loop.body if isinstance(e, Eqn)} | {v.name for v in loop.carried}
+    classes = ShapeClasses()
+    for eqn in loop.body:
+        if isinstance(eqn, Eqn):
+            classes.learn(eqn)
+    hoisted_outs = {e.out.name for e in hoisted}
+    arrays = [v for v in needed if v.name in top_level and v.name not in hoisted_outs]
+    still, back = [], []
+    for eqn in hoisted:
+        x = eqn.ins[0]
+        mate = next((v for v in arrays if x.name in top_level and (v == x or classes.same(v, x))), None)
+        if mate is None:
+            still.append(eqn)
+        else:
+            back.append(Eqn(eqn.outs, "shape", (mate,), (), eqn.loc, True))
+    return still, back
 
 
 def _names(atoms) -> set[str]:

@@ -5,7 +5,12 @@ equation whose output has an adjoint, the op's rule is inlined and each
 operand that depends on `wrt` (the active set) receives a contribution.
 Contributions to a value used several times are summed out of place
 (`x_bar = x_bar + ...`); elementwise ops have each contribution summed back to
-its operand's shape (`sum_to`). Adjoints never assigned do not exist: zeros
+its operand's shape (`sum_to`), except where the operand is an intermediate
+that feeds only this op and is itself made by a built-in elementwise op: its
+adjoint stays at the wider broadcast shape ("wide"), because the producing
+op's own rule sums to *its* operands' shapes anyway, and the cotangent factors
+of an elementwise rule are constant along the broadcast axes. That drops a
+`sum_to` and a saved shape per temporary (`f * c + i * g` needs none). Adjoints never assigned do not exist: zeros
 are structural. `If` and `Loop` are handled in `transforms/control.py`, which
 may rewrite forward loops to save values (their replacements are applied when
 the forward part is rebuilt at the end). Dead code is left to `optimize.dce`.
@@ -142,6 +147,8 @@ class Backward(ControlReverse):
         self.originals: dict[int, int] = {}
         self.tapes = tape_vars(function.body)
         self.int_like = int_like_vars(function)
+        self.may_stay_wide = _single_use_pointwise(function)
+        self.wide: set[str] = set()  # names whose adjoint is held at a broadcast shape
 
     adjoint_name = staticmethod(adjoint_name)
 
@@ -201,10 +208,13 @@ class Backward(ControlReverse):
             cotangents = self._inline(the_rule.vjp, [g, eqn.out, *eqn.ins], static, eqn, hint)
         if len(cotangents) != len(eqn.ins):
             raise RuntimeError(f"rule for {eqn.op} returned {len(cotangents)} cotangents for {len(eqn.ins)} operands")
+        wide_in = eqn.out.name in self.wide
         for arg, cotangent in zip(eqn.ins, cotangents):
             if cotangent is None or not self._wants(arg):
                 continue
-            if the_rule.elementwise and len(eqn.ins) > 1:
+            if the_rule.elementwise and arg.name in self.may_stay_wide and self.adjoint.get(arg.name) is None:
+                self.wide.add(arg.name)
+            elif the_rule.elementwise and (len(eqn.ins) > 1 or wide_in):
                 shape = self.emit("shape", [arg], (), eqn.loc, f"{base_name(arg.name)}_shape", temp=True)
                 cotangent = self.emit("sum_to", [cotangent], [("shape", shape)], eqn.loc, adjoint_name(arg.name))
             self.accumulate(arg, cotangent, eqn.loc)
@@ -278,6 +288,39 @@ class Backward(ControlReverse):
                 out.extend(self.preludes.get(self.original_id(stmt), []))
             out.append(self.rebuild_one(stmt))
         return out
+
+
+def _pointwise(eqn: Eqn) -> bool:
+    """A built-in elementwise op: its rule multiplies the cotangent by factors of the output's shape."""
+    the_rule = RULES.get(eqn.op)
+    if the_rule is None or not the_rule.elementwise or the_rule.vjp is None or len(eqn.outs) != 1:
+        return False
+    return the_rule.vjp.__module__ == "symdiff.rules.elementwise"
+
+
+def _single_use_pointwise(function: Function) -> set[str]:
+    """Names made by a built-in elementwise op and read by exactly one operand slot, of an
+    elementwise op in the same block: their adjoint may stay wide (see the module docstring)."""
+    uses: dict[str, int] = {}
+    for atom in [a for stmt in function.body for a in reads(stmt)] + list(function.results()):
+        if isinstance(atom, Var):
+            uses[atom.name] = uses.get(atom.name, 0) + 1
+    found: set[str] = set()
+
+    def scan(body) -> None:
+        made_here = {e.out.name for e in body if isinstance(e, Eqn) and _pointwise(e)}
+        for stmt in body:
+            if isinstance(stmt, Eqn):
+                if RULES.get(stmt.op) is not None and RULES[stmt.op].elementwise:
+                    found.update(a.name for a in stmt.ins if isinstance(a, Var) and a.name in made_here and uses[a.name] == 1)
+            elif isinstance(stmt, If):
+                scan(stmt.then_body)
+                scan(stmt.else_body)
+            else:
+                scan(stmt.body)
+
+    scan(function.body)
+    return found
 
 
 _REDUCTIONS = ("sum", "mean", "prod", "max", "min")
