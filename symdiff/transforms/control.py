@@ -81,6 +81,7 @@ class ControlReverse:
                 s if s is not None else self.zero(loop.carried[k], loop.loc) for s, k in zip(new_seeds, active)
             ]
             new_accumulators = [self.adjoint.get(n, accumulators[n]) for n in outer]
+        backward_body[:] = self.simplify_block(backward_body, new_seeds + new_accumulators)
         taped = self.tape(loop, backward_body, new_seeds + new_accumulators)
         inits = [self._initial_adjoint(loop.outs[k], loop.loc) for k in active]
         inits += [self._initial_adjoint(Var(n), loop.loc) for n in outer]

@@ -25,6 +25,7 @@ from symdiff.errors import BadWrt, UnsupportedSyntax
 from symdiff.frontend.lower import Names
 from symdiff.ir.nodes import Atom, Const, Eqn, Function, If, Loop, Var, defined, reads, walk
 from symdiff.rules import RULES, rule
+from symdiff.transforms.algebra import Forward, simplify_adjoints
 from symdiff.transforms.control import ControlReverse
 from symdiff.transforms.inline import inline_rule, rename
 
@@ -149,6 +150,7 @@ class Backward(ControlReverse):
         self.int_like = int_like_vars(function)
         self.may_stay_wide = _single_use_pointwise(function)
         self.wide: set[str] = set()  # names whose adjoint is held at a broadcast shape
+        self.forward_facts: Forward | None = None
 
     adjoint_name = staticmethod(adjoint_name)
 
@@ -241,6 +243,12 @@ class Backward(ControlReverse):
             if adjoint_value is None:
                 adjoint_value = self.emit("zeros_like", [value], (), eqn.loc, adjoint_name(value.name))
             self.adjoint[eqn.ins[0].name] = self.emit("tape_push", [adjoint_tape, adjoint_value], (), eqn.loc, adjoint_name(rest.name))
+
+    def simplify_block(self, block: list, keep) -> list:
+        """`block` with its elementwise adjoint expressions simplified (transforms/algebra.py)."""
+        if self.forward_facts is None:
+            self.forward_facts = Forward.of(self.function)
+        return simplify_adjoints(block, self.forward_facts, keep, self.names.fresh)
 
     def zero(self, var: Var, loc, name: str | None = None) -> Var:
         """A zero adjoint for `var`: an empty tape for tapes, zeros of its shape otherwise."""
@@ -367,6 +375,8 @@ def vjp_function(function: Function, wrt: tuple[int, ...], mode: str = "grad", a
     if isinstance(out, Var) and out.name in state.active:
         state.adjoint[out.name] = seed
     state.differentiate_block(function.body)
+    wanted = [state.adjoint[p.name] for p in params if p.name in state.adjoint]
+    state.body = state.simplify_block(state.body, wanted)
     grads = []
     for param in params:
         adjoint = state.adjoint.get(param.name)

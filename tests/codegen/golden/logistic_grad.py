@@ -50,24 +50,15 @@ def matmul_adjoint_b(g, a, b):
 def logistic_loss_grad(w, x, y):
     """Gradient of logistic_loss with respect to w."""
     p_1 = x @ w
-    p_3 = np.exp(-p_1)
-    p_4 = 1.0 + p_3
-    p = 1.0 / p_4
+    p = 1.0 / (1.0 + np.exp(-p_1))
 
     # grad of: return -np.mean(y * np.log(p) + (1 - y) * np.log(1 - p))
     kept_1 = np.shape(p_1)
     kept_1_2 = np.broadcast_shapes(np.shape(y), kept_1)
     kept = np.reshape(-1.0, keepdims_shape(kept_1_2, None))
     logistic_loss_7_bar = np.broadcast_to(kept / np.size(np.broadcast_to(-1.0, kept_1_2)), kept_1_2)
-    logistic_loss_5_bar = logistic_loss_7_bar * (1 - y)
-    logistic_loss_5_bar = sum_to(logistic_loss_5_bar, kept_1)
-    logistic_loss_4_bar = logistic_loss_5_bar / (1 - p)
-    logistic_loss_1_bar = logistic_loss_7_bar * y
-    logistic_loss_1_bar = sum_to(logistic_loss_1_bar, kept_1)
-    p_bar = logistic_loss_1_bar / p
-    p_bar = p_bar - logistic_loss_4_bar
 
     # grad of: p = 1.0 / (1.0 + np.exp(-(x @ w)))
-    p_1_bar = p_bar * p / p_4 * p_3
+    p_1_bar = sum_to(logistic_loss_7_bar * (y - p), kept_1)
     w_bar = matmul_adjoint_b(p_1_bar, x, w)
     return w_bar

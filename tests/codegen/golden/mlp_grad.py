@@ -71,44 +71,39 @@ def mlp_loss_grad(w1, b1, w2, b2, x, y):
     log_probs_1 = np.exp(z)
     log_probs_2 = np.sum(log_probs_1, axis=1, keepdims=True)
     log_probs = z - np.log(log_probs_2)
+    mlp_loss_1 = y * log_probs
 
     # grad of: return -np.mean(np.sum(y * log_probs, axis=1))
-    kept_1 = np.shape(np.sum(y * log_probs, axis=1))
+    kept_1 = np.shape(np.sum(mlp_loss_1, axis=1))
     kept = np.reshape(-1.0, keepdims_shape(kept_1, None))
     mlp_loss_2_bar = np.broadcast_to(kept / np.size(np.broadcast_to(-1.0, kept_1)), kept_1)
-    mlp_loss_2_bar_1 = np.shape(logits_1)
-    mlp_loss_2_bar_1_2 = np.shape(b2)
-    mlp_loss_2_bar_1_3 = np.broadcast_shapes(mlp_loss_2_bar_1, mlp_loss_2_bar_1_2)
-    mlp_loss_2_bar_1_4 = np.shape(z_1)
-    mlp_loss_2_bar_1_5 = np.broadcast_shapes(mlp_loss_2_bar_1_3, mlp_loss_2_bar_1_4)
-    mlp_loss_2_bar_1_6 = np.shape(log_probs_2)
-    mlp_loss_2_bar_1_7 = np.broadcast_shapes(mlp_loss_2_bar_1_5, mlp_loss_2_bar_1_6)
-    mlp_loss_2_bar_1_8 = np.broadcast_shapes(np.shape(y), mlp_loss_2_bar_1_7)
-    mlp_loss_1_bar = np.broadcast_to(np.reshape(mlp_loss_2_bar, keepdims_shape(mlp_loss_2_bar_1_8, 1)), mlp_loss_2_bar_1_8)
+    mlp_loss_2_bar_1 = np.shape(mlp_loss_1)
+    mlp_loss_1_bar = np.broadcast_to(np.reshape(mlp_loss_2_bar, keepdims_shape(mlp_loss_2_bar_1, 1)), mlp_loss_2_bar_1)
     log_probs_bar = mlp_loss_1_bar * y
-    log_probs_bar = sum_to(log_probs_bar, mlp_loss_2_bar_1_7)
 
     # grad of: log_probs = z - np.log(np.sum(np.exp(z), axis=1, keepdims=True))
     log_probs_3_bar = -log_probs_bar
-    z_bar = sum_to(log_probs_bar, mlp_loss_2_bar_1_5)
-    log_probs_3_bar = sum_to(log_probs_3_bar, mlp_loss_2_bar_1_6)
+    z_shape = np.shape(z)
+    z_bar = sum_to(log_probs_bar, z_shape)
     log_probs_2_bar = log_probs_3_bar / log_probs_2
-    log_probs_1_bar = np.broadcast_to(np.reshape(log_probs_2_bar, keepdims_shape(mlp_loss_2_bar_1_5, 1)), mlp_loss_2_bar_1_5)
+    log_probs_2_bar = sum_to(log_probs_2_bar, np.shape(log_probs_2))
+    log_probs_1_bar = np.broadcast_to(np.reshape(log_probs_2_bar, keepdims_shape(z_shape, 1)), z_shape)
     z_bar_2 = log_probs_1_bar * log_probs_1
     z_bar = z_bar + z_bar_2
 
     # grad of: z = logits - np.max(logits, axis=1, keepdims=True)
     z_1_bar = -z_bar
-    logits_bar = sum_to(z_bar, mlp_loss_2_bar_1_3)
-    z_1_bar = sum_to(z_1_bar, mlp_loss_2_bar_1_4)
-    kept = keepdims_shape(mlp_loss_2_bar_1_3, 1)
+    logits_shape = np.shape(logits)
+    logits_bar = sum_to(z_bar, logits_shape)
+    z_1_bar = sum_to(z_1_bar, np.shape(z_1))
+    kept = keepdims_shape(logits_shape, 1)
     hit = (logits == np.reshape(z_1, kept)) * np.ones_like(logits)
     logits_bar_2 = np.reshape(z_1_bar, kept) * hit / np.sum(hit, axis=1, keepdims=True)
     logits_bar = logits_bar + logits_bar_2
 
     # grad of: logits = h @ w2 + b2
-    logits_1_bar = sum_to(logits_bar, mlp_loss_2_bar_1)
-    b2_bar = sum_to(logits_bar, mlp_loss_2_bar_1_2)
+    logits_1_bar = sum_to(logits_bar, np.shape(logits_1))
+    b2_bar = sum_to(logits_bar, np.shape(b2))
     h_bar = matmul_adjoint_a(logits_1_bar, h, w2)
     w2_bar = matmul_adjoint_b(logits_1_bar, h, w2)
 
