@@ -12,7 +12,7 @@ shape they were given. Each rewrite is exact for every input shape.
 
 from __future__ import annotations
 
-from symdiff.ir.nodes import Const, Eqn, Function, Var, reads
+from symdiff.ir.nodes import Const, Eqn, Function, Var
 from symdiff.optimize.walk import rewrite_function
 from symdiff.rules import RULES
 
