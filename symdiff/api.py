@@ -27,6 +27,7 @@ from symdiff.transforms.reverse import vjp_function
 
 Wrt = int | str | Sequence[int | str]
 _CACHE: dict[tuple, Derivative] = {}
+_FLOAT64 = np.dtype(np.float64)  # native float64 arrays share this dtype object: `is` is the cheap test
 
 
 class Derivative:
@@ -81,7 +82,8 @@ class Derivative:
             if position >= len(args):
                 return False
             value = args[position]
-            if type(value) is not float and not (type(value) is np.ndarray and value.dtype == np.float64):
+            kind = type(value)
+            if kind is not float and not (kind is np.ndarray and value.dtype is _FLOAT64):
                 return False
         return True
 

@@ -54,7 +54,7 @@ from numba.core.errors import NumbaError
 from symdiff.backends import cache
 from symdiff.backends import numpy as numpy_backend
 from symdiff.backends.numba_lowering import NumbaModule, NumbaOptions, check_supported, numba_module
-from symdiff.backends.numba_math import compile_generously
+from symdiff.backends.numba_math import generous_inlining
 from symdiff.backends.numba_rewrites import numba_rewrites
 from symdiff.backends.numpy import Compiled
 from symdiff.errors import BackendError
@@ -126,20 +126,28 @@ def compile_function(function: Function, filename: str) -> Compiled:
     path = cache.store(function.name, built.source, cache.content_key(built.source, *_versions()))
     module = cache.import_file(path)
     fallback = numpy_backend.compile_function(function, filename).function if current.fallback else None
-    runner = _runner(getattr(module, function.name), function, fallback, built.carried)
+    runner = _runner(getattr(module, function.name), function, fallback, built.carried, current.parallel)
     return Compiled(runner, built.source, vars(module))
 
 
-def _runner(jitted: Callable, function: Function, fallback: Callable | None, carried: dict) -> Callable:
-    """A Python callable with the gradient's signature around the jitted function.
+def _runner(jitted: Callable, function: Function, fallback: Callable | None, carried: dict, parallel: bool) -> Callable:
+    """What `Derivative.__call__` calls: the jitted function itself where nothing needs Python around it.
 
-    It fills in default arguments, appends module constants, and turns Numba's
-    typing errors into a `BackendError` (or the NumPy fallback, if allowed).
+    New argument types compile with generous inlining, and Numba's typing
+    errors become a `BackendError` (`_compile_carefully`). A Python wrapper
+    is added only where needed: to fill in default arguments and append module
+    constants, to run the NumPy fallback when the user allowed one, and to
+    explain the run-time error of parallel broadcasting. Otherwise the
+    dispatcher is returned as it is, so a call costs Numba's own dispatch
+    and no Python frame.
     """
+    _compile_carefully(jitted, function.name, carried)
+    if not function.defaults and not function.free and fallback is None and not parallel:
+        jitted.jitted = jitted  # the numba dispatcher, for inspection, wrapped or not
+        return jitted
     names = [p.name for p in function.params]
     defaults = dict(function.defaults)
     constants = tuple(value for _, value in function.free)
-    compile_generously(jitted)
 
     def run(*args: Any) -> Any:
         if len(args) < len(names):
@@ -154,35 +162,63 @@ def _runner(jitted: Callable, function: Function, fallback: Callable | None, car
                 f"cannot do ({error})",
                 hint="unset SYMDIFF_NUMBA_PARALLEL (or set numba backend settings.parallel = False) for this function",
             ) from None
-        except NumbaError as error:
-            if fallback is not None:
-                warnings.warn(f"numba could not compile {function.name}; running with NumPy", NumbaFallbackWarning, stacklevel=2)
-                return fallback(*args)
-            raise _explain(error, function.name, carried) from None
+        except NumbaCompileError:
+            if fallback is None:
+                raise
+            warnings.warn(f"numba could not compile {function.name}; running with NumPy", NumbaFallbackWarning, stacklevel=2)
+            return fallback(*args)
 
     run.__name__ = function.name
     run.jitted = jitted  # the numba dispatcher, for inspection (signatures, inspect_types)
     return run
 
 
+class NumbaCompileError(BackendError):
+    """Numba could not compile a gradient for the types of the arguments it was called with."""
+
+
+def _compile_carefully(jitted, name: str, carried: dict) -> None:
+    """Make `jitted` compile new signatures under `generous_inlining`, raising `NumbaCompileError`.
+
+    Numba's dispatcher calls `_compile_for_args` when no compiled version
+    matches the arguments (loads from the on-disk cache go through it too);
+    wrapping it leaves the fast path of every other call untouched. Installed
+    once per dispatcher: a module with the same source is shared by every
+    gradient that prints it, and so are `name` and `carried`.
+    """
+    if getattr(jitted, "_symdiff_careful", False):
+        return
+    compile_for_args = jitted._compile_for_args
+
+    def compile_for(*args: Any, **kwargs: Any) -> Any:
+        with generous_inlining():
+            try:
+                return compile_for_args(*args, **kwargs)
+            except NumbaError as error:
+                raise _explain(error, name, carried) from None
+
+    jitted._compile_for_args = compile_for
+    jitted._symdiff_careful = True
+
+
 _PARFOR_SIZES = re.compile(r"Sizes of .* do not match")
 _UNIFY = re.compile(r"Cannot unify (.+?) and (.+?) for '([A-Za-z_]\w*)")
 
 
-def _explain(error: Exception, name: str, carried: dict) -> BackendError:
-    """A `BackendError` for Numba's typing error, naming the loop variable that changes type."""
+def _explain(error: Exception, name: str, carried: dict) -> NumbaCompileError:
+    """A `NumbaCompileError` for Numba's typing error, naming the loop variable that changes type."""
     text = str(error).replace("\x1b[1m", "").replace("\x1b[0m", "")
     match = _UNIFY.search(text)
     if match is not None and match.group(3) in carried:
         first, second, variable = match.groups()
-        return BackendError(
+        return NumbaCompileError(
             f"numba cannot compile {name}: the loop variable {variable!r} is {first} before an iteration "
             f"and {second} after it, and Numba gives each variable one type",
             carried[variable],
             f"start {variable!r} with the type the loop gives it (e.g. np.zeros_like(...) instead of 0.0), "
             "or use backend='numpy'",
         )
-    return BackendError(
+    return NumbaCompileError(
         f"numba could not compile {name} for these arguments: {_first_line(error)}",
         hint="check the argument types (numba supports float/int scalars and arrays of rank <= 2 for @), "
         "or set SYMDIFF_NUMBA_FALLBACK=numpy",
@@ -197,4 +233,4 @@ def _first_line(error: Exception) -> str:
     return type(error).__name__
 
 
-__all__ = ["NumbaFallbackWarning", "Settings", "compile_function", "numba_build", "numba_source", "settings"]
+__all__ = ["NumbaCompileError", "NumbaFallbackWarning", "Settings", "compile_function", "numba_build", "numba_source", "settings"]

@@ -10,10 +10,14 @@ imports the *same* function objects (re-exported here), so one name means the
 same thing under Python and under Numba.
 
 This module also holds what Numba lacks (`reshape_to` of scalars,
-`array_ndim`, `squeeze_axis`) and the three primitives of fused loop kernels:
-`common_size` (the element count when every array operand has one shape,
-else -1), `flat` (a contiguous 1-D view) and `at` (element `i`, or the scalar
-itself). Importing this module registers every overload.
+`array_ndim`, `squeeze_axis`, and `shape_of`/`size_of`: Numba's `np.shape`
+and `np.size` of a scalar allocate a 0-d array, a cost that adds up in a
+scalar loop) and the primitives of fused loop kernels (`numba_kernels`): `common_size` (the
+element count when every array operand has one shape, else -1), `flat` (a
+1-D view to read from) and `at` (element `i`, or the scalar itself), and
+`row_count`, `row_length`, `row_of` to write into any view, strided or not,
+one row of its last axis at a time. Importing this module registers every
+overload.
 """
 
 from __future__ import annotations
@@ -70,14 +74,39 @@ def array_ndim(a):
     return np.ndim(a)
 
 
+def shape_of(a):
+    """`np.shape(a)`; `()` for a scalar without making an array of it."""
+    return np.shape(a)
+
+
+def size_of(a):
+    """`np.size(a)`; 1 for a scalar without making an array of it."""
+    return np.size(a)
+
+
 def squeeze_axis(a, axis):
     """`np.squeeze(a, axis)` with a constant `axis` (the result's rank must be known)."""
     return np.squeeze(a, axis)
 
 
 def flat(a):
-    """A C-contiguous 1-D view of array `a` (a copy if it is not contiguous); scalars pass through."""
+    """A 1-D view of array `a` in C order (1-D arrays as they are, copies of strided arrays of higher rank)."""
     return np.ravel(a) if np.ndim(a) else a
+
+
+def row_length(a):
+    """The length of `a`'s last axis."""
+    return a.shape[-1]
+
+
+def row_count(a):
+    """How many rows (1-D slices along the last axis) `a` has."""
+    return a.size // a.shape[-1] if a.shape[-1] else int(np.prod(a.shape[:-1]))
+
+
+def row_of(a, r):
+    """Row `r` of `a` in C order: a 1-D view, writable when `a` is."""
+    return a[np.unravel_index(r, a.shape[:-1])] if a.ndim > 1 else a
 
 
 def at(a, i):
@@ -111,6 +140,24 @@ def _array_ndim(a):
     return lambda a: ndim
 
 
+@overload(shape_of)
+def _shape_of(a):
+    if isinstance(a, types.Array):
+        return lambda a: a.shape
+    if _is_scalar(a):
+        return lambda a: ()
+    return lambda a: np.shape(a)  # tuples and lists
+
+
+@overload(size_of)
+def _size_of(a):
+    if isinstance(a, types.Array):
+        return lambda a: a.size
+    if _is_scalar(a):
+        return lambda a: 1
+    return lambda a: np.size(a)
+
+
 @overload(squeeze_axis, prefer_literal=True)
 def _squeeze_axis(a, axis):
     if not isinstance(a, types.Array):
@@ -136,9 +183,45 @@ def _squeeze_axis(a, axis):
 
 @overload(flat)
 def _flat(a):
+    if isinstance(a, types.Array) and a.ndim == 1:
+        return lambda a: a  # indexing follows its stride: no copy
     if isinstance(a, types.Array):
         return lambda a: np.ascontiguousarray(a).reshape(a.size)
     return lambda a: a
+
+
+@overload(row_length, inline="always")
+def _row_length(a):
+    return lambda a: a.shape[-1]
+
+
+@overload(row_count, inline="always")
+def _row_count(a):
+    def impl(a):
+        count = 1
+        for k in range(a.ndim - 1):
+            count *= a.shape[k]
+        return count
+
+    return impl
+
+
+@overload(row_of, inline="always")
+def _row_of(a, r):
+    if a.ndim == 1:
+        return lambda a, r: a
+    if a.ndim == 2:
+        return lambda a, r: a[r]
+    lead = a.ndim - 1
+
+    def impl(a, r):
+        index = np.empty(lead, dtype=np.int64)
+        for k in range(lead - 1, -1, -1):
+            index[k] = r % a.shape[k]
+            r //= a.shape[k]
+        return a[to_fixed_tuple(index, lead)]
+
+    return impl
 
 
 @overload(at, inline="always")
@@ -326,6 +409,6 @@ __all__ = [
     "add_into", "added_at", "array_ndim", "at", "axis_pad", "axis_slice", "broadcast_to_of", "common_size", "concat_offset", "contiguous",
     "empty_like_of", "flat", "full_like_of", "grad_seed", "index_update", "inverse_axes", "keepdims_shape",
     "matmul_adjoint_a", "matmul_adjoint_b", "ones_like_of", "range_length", "reduce_max", "reduce_mean",
-    "reduce_min", "reduce_prod", "reduce_sum", "reshape_to", "scatter_add", "squeeze_axis", "sum_to", "vexp",
+    "reduce_min", "reduce_prod", "reduce_sum", "reshape_to", "row_count", "row_length", "row_of", "scatter_add", "shape_of", "size_of", "squeeze_axis", "sum_to", "vexp",
     "vexpm1", "vlog", "vlog1p", "vtanh", "zeros_like_of",
 ]  # fmt: skip

@@ -13,8 +13,9 @@ what Numba can compile:
 - `np.sum(e)` of an inlined elementwise expression `e` becomes a kernel that
   accumulates `e` element by element without allocating it, falling back to
   the array expression when its operands' shapes differ (broadcasting);
-- reductions with `axis`/`keepdims`, `np.reshape`, `np.ndim`, `np.squeeze`
-  and the shape helpers call the overloads in `numba_helpers`;
+- reductions with `axis`/`keepdims`, `np.reshape`, `np.ndim`, `np.squeeze`,
+  `np.shape`, `np.size` and the shape helpers call the overloads in
+  `numba_helpers` (Numba's `np.shape` of a scalar allocates an array);
 - `np.exp`, `np.log`, `np.tanh`, `np.expm1` and `np.log1p` become the
   vectorisable `vexp`, ... of `numba_math` (Numba's own call the scalar C
   library once per element);
@@ -41,6 +42,7 @@ from dataclasses import dataclass
 import libcst as cst
 
 from symdiff.backends import numba_helpers
+from symdiff.backends.numba_kernels import KernelPrinter
 from symdiff.backends.numba_math import VECTOR_MATH
 from symdiff.backends.numba_names import NameTable
 from symdiff.backends.numba_statements import StatementPrinter
@@ -54,7 +56,7 @@ _REDUCTIONS = {"sum": "reduce_sum", "mean": "reduce_mean", "max": "reduce_max", 
 _RENAMED = {
     "reshape": "reshape_to", "ndim": "array_ndim", "squeeze": "squeeze_axis", "zeros_like": "zeros_like_of",
     "ones_like": "ones_like_of", "empty_like": "empty_like_of", "full_like": "full_like_of",
-    "broadcast_to": "broadcast_to_of",
+    "broadcast_to": "broadcast_to_of", "shape": "shape_of", "size": "size_of",
 }  # fmt: skip
 _CONTROL_OPS = frozenset({"tape_new", "tape_push", "tape_pop", "setitem", "add_at"})
 _BUILTINS = frozenset({"range", "len", "float", "int", "bool", "slice", "min", "max", "abs", "print"})
@@ -117,7 +119,7 @@ def _reserved(function: Function) -> set[str]:
     return {"np", "numba", function.name} | set(numba_helpers.__all__) | _BUILTINS | {n for n, _ in function.free}
 
 
-class NumbaEmitter(StatementPrinter):
+class NumbaEmitter(KernelPrinter, StatementPrinter):
     """Builds the Numba-ready module for one fusion plan."""
 
     def __init__(self, plan: FusionPlan, options: NumbaOptions):
@@ -212,49 +214,6 @@ class NumbaEmitter(StatementPrinter):
             decorators=[self.options.decorator()],
         )
 
-    # -- fused reductions --------------------------------------------------------
-
-    def leaves(self, atom: Atom) -> list[Var]:
-        """The non-inlined variables an inlined expression reads, in first-use order."""
-        if isinstance(atom, Const):
-            return []
-        if atom.name not in self.plan.inline:
-            return [atom]
-        found: list[Var] = []
-        if not fusable(self.defs[atom.name].op):
-            return [atom]
-        for operand in self.defs[atom.name].ins:
-            found += [v for v in self.leaves(operand) if v not in found]
-        return found
-
-    def reduction_kernel(self, eqn: Eqn) -> cst.Call:
-        """Emit a one-pass kernel for `sum`/`mean` of an inlined expression; return its call."""
-        leaves = self.leaves(eqn.ins[0])
-        name = self.table.fresh(f"{self.function.name}_{eqn.op}")
-        params = [self.names[v.name] for v in leaves]
-        local = _kernel_locals(params)
-        self.helpers.update({"common_size", "flat", "at", _REDUCTIONS[eqn.op]})
-        flat_of = {p: local(f"{p}_flat") for p in params}
-        size, index, total = local("n"), local("i"), local("total")
-        element = self.atom(eqn.ins[0], leaf=lambda v: call("at", [cst.Name(flat_of[self.names[v.name]]), cst.Name(index)]))
-        whole = self.atom(eqn.ins[0])
-        code = _KERNEL.format(
-            name=name,
-            params=", ".join(params),
-            what=cst.Module([]).code_for_node(whole),
-            fallback=_REDUCTIONS[eqn.op],
-            flats="".join(f"    {flat_of[p]} = flat({p})\n" for p in params),
-            loop="numba.prange" if self.options.parallel else "range",
-            element=cst.Module([]).code_for_node(element),
-            result=f"{total} / {size}" if eqn.op == "mean" else total,
-            n=size,
-            i=index,
-            total=total,
-        )
-        kernel = cst.parse_statement(code)
-        self.kernels.append(kernel.with_changes(decorators=[self.options.decorator()]))
-        return call(name, [cst.Name(p) for p in params])
-
     # -- module -----------------------------------------------------------------
 
     def module(self, header: str) -> str:
@@ -267,32 +226,6 @@ class NumbaEmitter(StatementPrinter):
         for node in [*self.kernels, main]:
             text += cst.Module([node]).code + "\n\n"
         return text.rstrip("\n") + "\n"
-
-
-_KERNEL = '''def {name}({params}):
-    """One pass for the reduction of: {what}"""
-    {n} = common_size({params})
-    if {n} < 0:  # operands broadcast against each other: use the array expression
-        return {fallback}({what}, None, False)
-{flats}    {total} = 0.0
-    for {i} in {loop}({n}):
-        {total} += {element}
-    return {result}
-'''
-
-
-def _kernel_locals(params: list[str]):
-    """A function giving local names for a kernel that clash with no parameter or each other."""
-    taken = set(params)
-
-    def local(base: str) -> str:
-        candidate = base
-        while candidate in taken:
-            candidate += "_"
-        taken.add(candidate)
-        return candidate
-
-    return local
 
 
 @dataclass(frozen=True)

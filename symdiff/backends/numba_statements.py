@@ -70,6 +70,9 @@ class StatementPrinter:
     def value(self, eqn: Eqn) -> cst.BaseExpression:  # pragma: no cover - supplied by the emitter
         raise NotImplementedError
 
+    def write(self, eqn: Eqn) -> list | None:  # pragma: no cover - supplied by the emitter
+        raise NotImplementedError
+
     def name(self, var: Var) -> cst.Name:
         return cst.Name(self.names[var.name])
 
@@ -104,7 +107,7 @@ class StatementPrinter:
 
     def statement(self, stmt) -> list:
         if isinstance(stmt, Eqn):
-            return [self.equation(stmt)]
+            return self.write(stmt) or [self.equation(stmt)]
         if isinstance(stmt, If):
             return [self.branch(stmt)]
         return self.loop(stmt)

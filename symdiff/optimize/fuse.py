@@ -13,9 +13,18 @@ consumer's loop. `plan_fusion(function)` returns a `FusionPlan`:
   `sum`/`mean` when the elementwise ops after it broadcast anyway (the
   cotangent of `sum(x)` becomes the scalar seed itself instead of an array of
   x's shape), then folded;
-- `inline`: values computed inside their single consumer's expression;
+- `inline`: values computed inside their consumers' expressions instead of
+  being stored: a value used once by an elementwise op, a full reduction or
+  a slice write, and two kinds of values used more than once (`_shared`):
+  those whose every use ends up in one printed expression (the compiler
+  computes them once per element, common-subexpression elimination), and
+  cheap arithmetic of at most two arrays read by fused consumers only
+  (recomputed per consumer: a few flops instead of an array in memory);
 - `reductions`: full `sum`/`mean` reductions of an inlined elementwise
-  expression, which a backend computes in one accumulating loop.
+  expression, which a backend computes in one accumulating loop;
+- `writes`: `scatter_add(g; shape, index)` and `add_at(acc, g; index)` at a
+  slice index whose `g` is inlined, which a backend computes in one loop
+  over the slice instead of materialising `g` first.
 
 Control flow: a value is inlined only into a consumer in the same block (the
 same `if` arm or loop body), so a fused expression never moves into or out of
@@ -74,12 +83,15 @@ class ShapeFacts(ShapeClasses):
       same number of elements from the same axes of the same array: the
       shifted slices of a stencil like Rosenbrock's `x[1:] - x[:-1] ** 2`;
     - `np.broadcast_shapes(s, t)` is `s` when `s` and `t` are shapes of one
-      class.
+      class; otherwise `covers` remembers the arrays whose shapes it
+      broadcasts (`np.broadcast_shapes(np.shape(y), np.shape(p))`, the
+      cotangent shape of `mean(y * log(p))`).
     """
 
     def __init__(self) -> None:
         super().__init__()
         self.slices: dict[tuple, str] = {}
+        self.covers: dict[str, tuple[str, ...]] = {}  # broadcast_shapes result -> the arrays it broadcasts
 
     def learn(self, eqn: Eqn) -> None:
         if eqn.op == "getitem" and isinstance(eqn.ins[0], Var):
@@ -94,6 +106,8 @@ class ShapeFacts(ShapeClasses):
             sources = {self.find(self.shape_of[a.name]) for a in eqn.ins}
             if len(sources) == 1:
                 self.shape_of[eqn.out.name] = self.shape_of[eqn.ins[0].name]
+            else:
+                self.covers[eqn.out.name] = tuple(self.shape_of[a.name] for a in eqn.ins)
             return
         super().learn(eqn)
 
@@ -149,6 +163,7 @@ class FusionPlan:
     function: Function
     inline: frozenset[str]
     reductions: frozenset[str]
+    writes: frozenset[str] = frozenset()
 
 
 def scalar_names(function: Function) -> set[str]:
@@ -197,7 +212,7 @@ class _Elision:
     def source_of(self, eqn: Eqn, new: list[Eqn]) -> Atom | None:
         """What may stand in for `broadcast_to(r; shape=np.shape(a))` inside elementwise ops."""
         shape = eqn.static_dict().get("shape")
-        if not isinstance(shape, Var) or shape.name not in self.classes.shape_of:
+        if not isinstance(shape, Var) or (shape.name not in self.classes.shape_of and shape.name not in self.classes.covers):
             return None
         scalar = self.scalar_image(eqn.ins[0], new)
         return scalar if scalar is not None else eqn.ins[0]
@@ -226,14 +241,39 @@ class _Elision:
         operand of the broadcast's target shape, so that the broadcast value may be its source."""
         if not fusable(consumer.op):
             return False
-        target = self.classes.find(self.classes.shape_of[broadcast.static_dict()["shape"].name])
+        shape = broadcast.static_dict()["shape"].name
         chain = chain or broadcast.out
         others = [a for a in consumer.ins if a != chain]
-        if any(isinstance(a, Var) and self.classes.find(a.name) == target for a in others):
+        if any(isinstance(a, Var) and self.has_shape(a, shape) for a in others):
             return True
         reader = self.readers.get(consumer.out.name)
         scalars_only = all(_is_scalar(a, self.scalars) for a in others)
         return scalars_only and reader is not None and self.restores_shape(reader, broadcast, consumer.out)
+
+
+    def has_shape(self, atom: Var, shape: str) -> bool:
+        """Whether `atom`'s shape is (or broadcasts over) the shape held by `shape`.
+
+        For a `broadcast_shapes` result that holds when every array it
+        broadcasts is in the class of one of the arrays that the elementwise
+        expression `atom` reads (`spans`): `atom`'s shape is then their
+        broadcast, taken with more operands.
+        """
+        if shape in self.classes.shape_of:
+            return self.classes.find(atom.name) == self.classes.find(self.classes.shape_of[shape])
+        spans = {self.classes.find(name) for name in self.spans(atom)}
+        return all(self.classes.find(name) in spans for name in self.classes.covers[shape])
+
+    def spans(self, atom: Var) -> set[str]:
+        """The arrays whose shapes `atom` is the broadcast of: the leaves of its elementwise expression."""
+        eqn = self.defs.get(atom.name)
+        if eqn is None or not fusable(eqn.op):
+            return {atom.name}
+        found: set[str] = set()
+        for operand in eqn.ins:
+            if isinstance(operand, Var) and not _is_scalar(operand, self.scalars):
+                found |= self.spans(operand)
+        return found
 
 
 def _single_readers(function: Function) -> dict[str, Eqn]:
@@ -282,6 +322,7 @@ class _Uses:
         self.count: Counter = Counter(a.name for a in function.results() if isinstance(a, Var))
         self.def_block: dict[str, int] = {}
         self.reader: dict[str, tuple[object, int]] = {}
+        self.readers: dict[str, list[tuple[object, int]]] = {}
         self.blocks = 0
         self.scan(function.body, 0)
 
@@ -290,6 +331,7 @@ class _Uses:
             if isinstance(atom, Var):
                 self.count[atom.name] += 1
                 self.reader[atom.name] = (stmt, block)
+                self.readers.setdefault(atom.name, []).append((stmt, block))
 
     def nested(self, body, results, owner) -> None:
         self.blocks += 1
@@ -312,29 +354,135 @@ class _Uses:
                 self.nested(stmt.body, stmt.results, stmt)
 
 
+_WRITES = {"scatter_add": 0, "add_at": 1}  # slice writes -> the position of the value they write
+_CHEAP = frozenset({"add", "sub", "mul", "neg", "pos", "square"})  # recomputing is cheaper than storing
+_CHEAP_SIZE = 4  # ops in a recomputed expression
+_SHARED_SIZE = 8  # ops a shared value may add to the printed expression by being repeated
+
+
 def plan_fusion(function: Function) -> FusionPlan:
     """The fusion plan for `function` (see the module docstring)."""
     function = elide_broadcasts(drop_shape_identities(function))
     for _ in range(2):  # fold what the stand-ins made constant (`1.0 * x`); backends may add ops of their own
         function = dce(simplify(fold(function)))
-    uses = _Uses(function)
-    inline = set()
-    reductions = set()
+    planner = _Planner(function)
     for eqn in walk(function.body):
+        planner.single_use(eqn)
+    for eqn in reversed(walk(function.body)):  # readers first: a value's consumers are decided before it
+        planner.shared(eqn)
+    return FusionPlan(function, frozenset(planner.inline), frozenset(planner.reductions), frozenset(planner.writes))
+
+
+class _Planner:
+    """The sets of a `FusionPlan` as `plan_fusion` fills them in."""
+
+    def __init__(self, function: Function):
+        self.uses = _Uses(function)
+        self.defs = {e.out.name: e for e in walk(function.body) if len(e.outs) == 1}
+        self.scalars = scalar_names(function)
+        self.inline: set[str] = set()
+        self.reductions: set[str] = set()
+        self.writes: set[str] = set()
+
+    def single_use(self, eqn: Eqn) -> None:
+        """Inline a value read once, in its own block, by an op that can compute it per element."""
         if len(eqn.outs) != 1 or not fusable(eqn.op):
-            continue
+            return
         name = eqn.out.name
-        if uses.count[name] != 1 or name not in uses.reader:
-            continue
-        user, block = uses.reader[name]
-        if not isinstance(user, Eqn) or block != uses.def_block[name]:
-            continue
+        if self.uses.count[name] != 1 or name not in self.uses.reader:
+            return
+        user, block = self.uses.reader[name]
+        if isinstance(user, Eqn) and block == self.uses.def_block[name] and self.absorbs(user, eqn.out):
+            self.take(name, [user])
+
+    def shared(self, eqn: Eqn) -> None:
+        """Inline a value read several times where that costs nothing (see the module docstring)."""
+        if len(eqn.outs) != 1 or not fusable(eqn.op) or eqn.out.name in self.inline:
+            return
+        name = eqn.out.name
+        readers = self.uses.readers.get(name, [])
+        if self.uses.count[name] < 2 or len(readers) != self.uses.count[name]:
+            return  # read by a function result, or not at all
+        users = [user for user, _ in readers]
+        block = self.uses.def_block[name]
+        if not all(isinstance(u, Eqn) and b == block and self.absorbs(u, eqn.out) for u, b in readers):
+            return
+        size = self.size(eqn.out)
+        one_expression = len({self.printed_in(u) for u in users}) == 1 and size * (len(users) - 1) <= _SHARED_SIZE
+        if one_expression or (len(users) <= 3 and self.cheap(eqn.out, size)):
+            self.take(name, users)
+
+    def absorbs(self, user: Eqn, value: Var) -> bool:
+        """Whether `user` can compute `value` per element inside its own loop."""
         if fusable(user.op):
-            inline.add(name)
-        elif is_full_reduction(user) and user.ins[0] == eqn.out:
-            inline.add(name)
-            reductions.add(user.out.name)
-    return FusionPlan(function, frozenset(inline), frozenset(reductions))
+            return value in user.ins
+        if is_full_reduction(user):
+            return user.ins[0] == value
+        position = _WRITES.get(user.op)
+        return position is not None and user.ins[position] == value and all(
+            a != value for k, a in enumerate(user.ins) if k != position
+        ) and self.slice_index(user.static_dict().get("index"))
+
+    def take(self, name: str, users: list[Eqn]) -> None:
+        self.inline.add(name)
+        for user in users:
+            if is_full_reduction(user):
+                self.reductions.add(user.out.name)
+            elif user.op in _WRITES:
+                self.writes.add(user.out.name)
+
+    def printed_in(self, eqn: Eqn) -> str | None:
+        """The statement whose printed expression holds `eqn` (None where several do)."""
+        name = eqn.out.name
+        if name not in self.inline:
+            return name
+        consumers = {self.printed_in(u) for u, _ in self.uses.readers[name]}
+        return consumers.pop() if len(consumers) == 1 else None
+
+    def size(self, value: Var) -> int:
+        """Ops in the printed expression of `value` (inlined operands included)."""
+        eqn = self.defs[value.name]
+        return 1 + sum(self.size(a) for a in eqn.ins if isinstance(a, Var) and a.name in self.inline)
+
+    def cheap(self, value: Var, size: int) -> bool:
+        """Arithmetic of at most two arrays, small enough to recompute for every consumer."""
+        if size > _CHEAP_SIZE:
+            return False
+        arrays: set[str] = set()
+        pending = [value]
+        while pending:
+            eqn = self.defs[pending.pop().name]
+            if not (eqn.op in _CHEAP or (eqn.op == "pow" and eqn.ins[1] in (Const(2), Const(2.0)))):
+                return False
+            for atom in eqn.ins:
+                if isinstance(atom, Var) and atom.name in self.inline:
+                    pending.append(atom)
+                elif isinstance(atom, Var) and atom.name not in self.scalars:
+                    arrays.add(atom.name)
+        return len(arrays) <= 2
+
+    def slice_index(self, index: Atom | None) -> bool:
+        """Whether `x[index]` is a view (slices and integers, at least one slice), known from the IR."""
+        items = self.index_items(index)
+        return items is not None and any(kind == "slice" for kind in items)
+
+    def index_items(self, index: Atom | None) -> list[str] | None:
+        if isinstance(index, Const):
+            values = index.value if isinstance(index.value, tuple) else (index.value,)
+            kinds = ["slice" if isinstance(v, slice) else "int" if isinstance(v, int) and not isinstance(v, bool) else "?" for v in values]
+            return None if "?" in kinds else kinds
+        eqn = self.defs.get(index.name) if isinstance(index, Var) else None
+        if eqn is None or eqn.op not in ("make_slice", "make_tuple"):
+            return None
+        if eqn.op == "make_slice":
+            return ["slice"]
+        kinds: list[str] = []
+        for item in eqn.ins:
+            inner = self.index_items(item) if isinstance(item, Var) else self.index_items(Const(item.value))
+            if inner is None or len(inner) != 1 or (isinstance(item, Const) and isinstance(item.value, tuple)):
+                return None
+            kinds += inner
+        return kinds
 
 
 __all__ = ["FusionPlan", "ShapeFacts", "drop_shape_identities", "elide_broadcasts", "fusable", "is_full_reduction", "plan_fusion", "scalar_names"]
