@@ -25,7 +25,13 @@ Arrays of a million elements or more are dominated by page faults: glibc
 returns big freed blocks to the system, so every temporary is fresh memory,
 while JAX keeps its buffers. `GLIBC_TUNABLES=glibc.malloc.trim_threshold=
 1073741824:glibc.malloc.mmap_threshold=1073741824` keeps freed memory for
-reuse (NumPy and Numba alike) and shows the compute-bound times.
+reuse (NumPy and Numba alike) and shows the compute-bound times;
+`GLIBC_TUNABLES=glibc.malloc.hugetlb=1` gives Numba's arrays the huge pages
+NumPy already asks for.
+
+Timings on a small shared machine vary by tens of percent from run to run
+(any other busy process competes with the BLAS worker threads): compare
+ratios from one run, and repeat a run before trusting a change.
 """
 
 from __future__ import annotations

@@ -7,7 +7,7 @@
 2. rewrite the IR for Numba (`numba_rewrites`: slice cotangents accumulated in
    place, one tape per loop) and plan fusion (`optimize.fuse.plan_fusion`):
    elementwise chains become one expression each, hence one loop, and full
-   sums of them one-pass kernels;
+   sums of them, or their writes into a slice, one-pass kernels;
 3. print the Numba-ready module (`numba_lowering`, `numba_statements`,
    `numba_names`), which is what `.source` shows: `if`/`for`/`while` stay
    native branches and loops, tapes are Numba lists, element writes happen

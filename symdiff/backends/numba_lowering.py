@@ -2,17 +2,18 @@
 
 The module holds one `@numba.njit(cache=True, error_model="numpy")` function
 with the gradient's name and, before it, one loop kernel per fused full
-reduction. Statements,
-control flow and tapes are printed by `numba_statements`, names chosen by
-`numba_names`. Differences from the NumPy backend's source, each forced by
+reduction or slice write (`numba_kernels`). Statements, control flow and
+tapes are printed by `numba_statements`, names chosen by `numba_names`. Differences from the NumPy backend's source, each forced by
 what Numba can compile:
 
 - a value the plan inlines is printed inside its consumer's expression, so
   Numba's array-expression rewrite turns the whole chain into one loop (Numba
   fuses within one expression only, not across statements);
 - `np.sum(e)` of an inlined elementwise expression `e` becomes a kernel that
-  accumulates `e` element by element without allocating it, falling back to
-  the array expression when its operands' shapes differ (broadcasting);
+  accumulates `e` element by element without allocating it, and a slice
+  write of `e` (`scatter_add`, an in-place `add_at`) a kernel that adds it
+  into the slice; both fall back to the array expression when their
+  operands' shapes differ (broadcasting);
 - reductions with `axis`/`keepdims`, `np.reshape`, `np.ndim`, `np.squeeze`,
   `np.shape`, `np.size` and the shape helpers call the overloads in
   `numba_helpers` (Numba's `np.shape` of a scalar allocates an array);
