@@ -17,14 +17,14 @@ from symdiff.errors import NonScalarOutput
 
 def sum_to(x, shape):
     """Sum `x` down to `shape`, undoing NumPy broadcasting."""
-    if np.shape(x) == tuple(shape):
+    have = np.shape(x)
+    shape = tuple(shape)
+    if have == shape:
         return x
-    lead = np.ndim(x) - len(shape)
-    axes = tuple(range(lead)) + tuple(
-        lead + i for i, n in enumerate(shape) if n == 1 and np.shape(x)[lead + i] != 1
-    )
-    total = np.sum(x, axis=axes, keepdims=False)
-    return np.reshape(total, shape)
+    lead = len(have) - len(shape)
+    kept = tuple(lead + i for i, n in enumerate(shape) if n == 1 and have[lead + i] != 1)
+    total = np.add.reduce(x, axis=tuple(range(lead)) + kept)
+    return np.reshape(total, shape) if kept else total
 
 
 def keepdims_shape(shape, axis):
@@ -49,11 +49,11 @@ def grad_seed(y):
 def scatter_add(g, shape, index):
     """Zeros of `shape` with `g` added at `index` (repeated integer indices add up)."""
     out = np.zeros(shape, dtype=np.result_type(g))
-    items = index if isinstance(index, tuple) else (index,)
-    if any(isinstance(i, (np.ndarray, list)) and np.asarray(i).dtype != bool for i in items):
-        np.add.at(out, index, g)
-    else:
-        out[index] += g
+    for item in index if isinstance(index, tuple) else (index,):
+        if isinstance(item, (np.ndarray, list)) and np.asarray(item).dtype != bool:
+            np.add.at(out, index, g)
+            return out
+    out[index] = g  # slices, integers and masks reach each element at most once
     return out
 
 

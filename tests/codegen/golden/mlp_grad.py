@@ -5,14 +5,14 @@ import numpy as np
 
 def sum_to(x, shape):
     """Sum `x` down to `shape`, undoing NumPy broadcasting."""
-    if np.shape(x) == tuple(shape):
+    have = np.shape(x)
+    shape = tuple(shape)
+    if have == shape:
         return x
-    lead = np.ndim(x) - len(shape)
-    axes = tuple(range(lead)) + tuple(
-        lead + i for i, n in enumerate(shape) if n == 1 and np.shape(x)[lead + i] != 1
-    )
-    total = np.sum(x, axis=axes, keepdims=False)
-    return np.reshape(total, shape)
+    lead = len(have) - len(shape)
+    kept = tuple(lead + i for i, n in enumerate(shape) if n == 1 and have[lead + i] != 1)
+    total = np.add.reduce(x, axis=tuple(range(lead)) + kept)
+    return np.reshape(total, shape) if kept else total
 
 
 def keepdims_shape(shape, axis):
