@@ -63,7 +63,13 @@ class FunctionEmitter:
             scatter = self.layout.accumulations[id(eqn)]
             index = self.atom(scatter.static_dict()["index"], in_index=True)
             target = subscript(self.name(eqn.out), index)
+            if id(eqn) in self.layout.first_writes:
+                return _assign([target], [self.atom(scatter.ins[0])])
             return cst.SimpleStatementLine([cst.AugAssign(target, cst.AddAssign(), self.atom(scatter.ins[0]))])
+        if id(eqn) in self.layout.loop_accumulators:
+            acc, part = self.layout.loop_accumulators[id(eqn)]
+            if self.names.get(acc.name) == self.names.get(eqn.out.name):
+                return cst.SimpleStatementLine([cst.AugAssign(self.name(eqn.out), cst.AddAssign(), self.atom(part))])
         if eqn.op == "setitem" and id(eqn) in self.layout.in_place:
             index = self.atom(eqn.static_dict()["index"], in_index=True)
             target = subscript(self.name(eqn.out), index)

@@ -9,6 +9,11 @@
   before its arms (which assign them); an element write `x[i] = v` reuses
   the array's name when nothing reads the old value afterwards.
 Values read inside a loop stay reserved until the loop's end.
+Two kinds of additions run in place: `acc[index] += g` for a scatter into a
+fresh array (`find_accumulations`; a plain `acc[index] = g` where no earlier
+write reached those elements, see `slices.py`) and `acc += part` for a loop's gradient
+accumulator that starts as fresh zeros (`find_loop_accumulators`), which
+spares an allocation per iteration.
 """
 
 from __future__ import annotations
@@ -16,6 +21,7 @@ from __future__ import annotations
 from collections import Counter
 
 from symdiff.codegen.naming import stem
+from symdiff.codegen.slices import disjoint
 from symdiff.ir.nodes import Const, Eqn, Function, If, Loop, Var
 
 _ALWAYS_INLINE = {"make_slice", "make_tuple"}
@@ -46,8 +52,10 @@ class Layout:
             and self.use_block.get(name) == self.def_block[name]
         } | self.in_test  # fmt: skip
         self.in_place: set[int] = set()
+        self.first_writes: set[int] = set()  # accumulations into elements nothing wrote yet
         self.accumulations = find_accumulations(self)  # id(add eqn) -> the scatter_add it absorbs
         self.absorbed = {eqn.out.name for eqn in self.accumulations.values()}
+        self.loop_accumulators = find_loop_accumulators(self)  # id(add eqn) -> (accumulator, part)
         self.names = self._assign(reserved)
 
     def _scan(self, body, block: int, counter: list) -> None:
@@ -155,16 +163,22 @@ def find_accumulations(layout: Layout) -> dict[int, Eqn]:
     """
     found: dict[int, Eqn] = {}
     roots: dict[str, Eqn] = {}  # accumulated name -> the scatter_add it started from
+    written: dict[int, list] = {}  # id(root scatter) -> the indexes written so far
     for eqn in _all_eqns(layout.function.body):
         if eqn.op == "scatter_add":
             roots[eqn.out.name] = eqn
+            written[id(eqn)] = [eqn.static_dict()["index"]]
         if eqn.op != "add" or len(eqn.outs) != 1:
             continue
         for acc, part in (eqn.ins, eqn.ins[::-1]):
             absorbed = _absorbable(layout, eqn, acc, part, roots)
             if absorbed is not None:
                 found[id(eqn)] = absorbed
-                roots[eqn.out.name] = roots[acc.name]
+                roots[eqn.out.name] = root = roots[acc.name]
+                index = absorbed.static_dict()["index"]
+                if all(disjoint(layout.defs, index, before) for before in written[id(root)]):
+                    layout.first_writes.add(id(eqn))  # the elements still hold zeros: assign
+                written[id(root)].append(index)
                 break
     return found
 
@@ -181,6 +195,60 @@ def _absorbable(layout: Layout, eqn: Eqn, acc, part, roots: dict[str, Eqn]) -> E
     if scatter.static_dict()["shape"] != roots[acc.name].static_dict()["shape"]:
         return None
     return scatter if _basic_index(layout, scatter.static_dict()["index"]) else None
+
+
+_FRESH = {"zeros_like", "zeros"}
+_HAS_AXES = {"matmul_adjoint_a", "matmul_adjoint_b", "outer"}  # a matmul operand's shape: never 0-d
+_KEEPS_AXES = {"add", "sub", "mul", "truediv", "neg"}
+
+
+def find_loop_accumulators(layout: Layout) -> dict[int, tuple]:
+    """Loop-carried `acc = acc + part` that can run as `acc += part`.
+
+    Safe when the accumulator's buffer belongs to the loop alone: it starts as
+    fresh zeros read by nothing but the loop, and each iteration's old value
+    is read only by this addition and its new value only by the next
+    iteration, so no other name (or tape) can see the update. An adjoint
+    always has its value's shape, so `part` never widens `acc` (if it did,
+    NumPy would raise rather than broadcast). Only accumulators known to have
+    an axis qualify: a 0-d array added to in place stays a 0-d array, where
+    `acc + part` gives the NumPy scalar a float argument's gradient should be.
+    """
+    found: dict[int, tuple] = {}
+    for stmt in _all_stmts(layout.function.body):
+        if not isinstance(stmt, Loop):
+            continue
+        local = {id(e) for e in stmt.body if isinstance(e, Eqn)}
+        for phi, init, result in zip(stmt.carried, stmt.inits, stmt.results):
+            eqn = layout.defs.get(result.name) if isinstance(result, Var) else None
+            if eqn is None or id(eqn) not in local or eqn.op != "add" or phi not in eqn.ins:
+                continue
+            part = eqn.ins[1] if eqn.ins[0] == phi else eqn.ins[0]
+            start = layout.defs.get(init.name) if isinstance(init, Var) else None
+            if (
+                part != phi and start is not None and start.op in _FRESH and _has_axes(layout, part)
+                and layout.uses[init.name] == 1 and layout.uses[phi.name] == 1 and layout.uses[result.name] == 1
+            ):  # fmt: skip
+                found[id(eqn)] = (phi, part)
+    return found
+
+
+def _has_axes(layout: Layout, atom, depth: int = 0) -> bool:
+    """Whether `atom` is surely an array with at least one axis (a conservative answer)."""
+    eqn = layout.defs.get(atom.name) if isinstance(atom, Var) else None
+    if eqn is None or depth > 8:
+        return False
+    if eqn.op in _HAS_AXES:
+        return True
+    return eqn.op in _KEEPS_AXES and any(_has_axes(layout, a, depth + 1) for a in eqn.ins)
+
+
+def _all_stmts(body):
+    for stmt in body:
+        yield stmt
+        if not isinstance(stmt, Eqn):
+            for block in stmt.blocks():
+                yield from _all_stmts(block)
 
 
 def _basic_index(layout: Layout, atom) -> bool:

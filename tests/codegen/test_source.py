@@ -133,3 +133,46 @@ def test_emit_for_a_compiled_backend_writes_what_that_backend_runs(tmp_path):
 
 def rosen_for_emit(x):
     return np.sum(100.0 * (x[1:] - x[:-1] ** 2) ** 2 + (1.0 - x[:-1]) ** 2)
+
+
+def reused_after_loop(w, x):
+    h = x
+    for _ in range(3):
+        h = np.tanh(h * w)
+    return np.sum(h * w + w)
+
+
+def test_loop_gradient_accumulators_add_in_place():
+    """A weight's accumulator starts as fresh zeros and is added to in place (no array per step)."""
+    rng = np.random.default_rng(3)
+    w, u, xs, h0 = rng.normal(size=(3, 4)), rng.normal(size=(4, 4)), rng.normal(size=(5, 3)), rng.normal(size=4)
+    derivative = sd.grad(p.rnn, wrt=(0, 1))
+    assert "w_bar += " in derivative.source and "u_bar += " in derivative.source
+    for k, got in enumerate(derivative(w, u, xs, h0)):
+        np.testing.assert_allclose(got, numeric_grad(p.rnn, (w, u, xs, h0), k), rtol=1e-6, atol=1e-8)
+    twice = derivative(w, u, xs, h0)[0]  # a second call starts from fresh zeros again
+    np.testing.assert_allclose(twice, derivative(w, u, xs, h0)[0], rtol=0, atol=0)
+
+
+@pytest.mark.parametrize("w", [0.7, np.array([0.5, -1.2, 0.9])], ids=["scalar", "vector"])
+def test_loop_accumulator_not_in_place_when_its_start_is_shared(w):
+    """A weight also read after the loop starts its accumulator from another adjoint: no `+=` there."""
+    x = np.array([0.3, -0.4, 1.1])
+    derivative = sd.grad(reused_after_loop)
+    assert "w_bar += " not in derivative.source
+    np.testing.assert_allclose(derivative(w, x), numeric_grad(reused_after_loop, (w, x), 0), rtol=1e-6, atol=1e-8)
+
+
+def scalar_weight_loop(w, x):
+    h = x
+    for _ in range(3):
+        h = np.tanh(h * w)
+    return np.sum(h)
+
+
+def test_scalar_weight_accumulated_in_a_loop_is_a_scalar():
+    """No `+=` on an accumulator that may be 0-d: a float argument's gradient stays a NumPy scalar."""
+    x = np.array([0.3, -0.4, 1.1])
+    got = sd.grad(scalar_weight_loop)(0.7, x)
+    assert isinstance(got, np.floating)
+    assert got == pytest.approx(numeric_grad(scalar_weight_loop, (0.7, x), 0), rel=1e-6)
