@@ -20,9 +20,9 @@ from __future__ import annotations
 from collections import Counter
 from dataclasses import replace
 
+from symdiff.analysis.shapes import ShapeClasses
 from symdiff.ir.nodes import Atom, Const, Eqn, Function, If, Loop, Var, defined, walk
 from symdiff.optimize.dce import dce
-from symdiff.optimize.simplify import ShapeClasses
 from symdiff.optimize.walk import rewrite, rewrite_function
 from symdiff.rules import RULES
 

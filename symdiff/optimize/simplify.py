@@ -6,66 +6,14 @@ Two kinds of rewrite:
   `reshape(...)` are dropped when `x` is known to have `y`'s shape.
 
 Shapes are not known when code is generated, so "same shape" is inferred
-from the ops themselves: unary elementwise ops keep their operand's shape,
-combining with a scalar constant keeps it, and the shape helpers produce the
-shape they were given. The result is a union-find over names (`ShapeClasses`).
+from the ops themselves (`symdiff.analysis.shapes.ShapeClasses`).
 """
 
 from __future__ import annotations
 
+from symdiff.analysis.shapes import SHAPED_LIKE_LAST, ShapeClasses
 from symdiff.ir.nodes import Atom, Const, Eqn, Function, Var
 from symdiff.optimize.walk import rewrite_function
-from symdiff.rules import RULES
-
-_SHAPED_LIKE_LAST = {"sum_to": "shape", "broadcast_to": "shape", "reshape": "shape", "scatter_add": "shape"}
-_SHAPED_LIKE_OPERAND = {"matmul_adjoint_a": 1, "matmul_adjoint_b": 2, "zeros_like": 0, "ones_like": 0, "copy": 0}
-
-
-class ShapeClasses:
-    """Union-find of names known to hold arrays of the same shape."""
-
-    def __init__(self) -> None:
-        self.parent: dict[str, str] = {}
-        self.shape_of: dict[str, str] = {}  # var holding np.shape(x) -> x
-        self.given_shape: dict[str, object] = {}  # result of sum_to/broadcast_to/reshape -> its shape atom
-
-    def find(self, name: str) -> str:
-        while self.parent.get(name, name) != name:
-            name = self.parent[name]
-        return name
-
-    def union(self, a: str, b: str) -> None:
-        ra, rb = self.find(a), self.find(b)
-        if ra != rb:
-            self.parent[ra] = rb
-
-    def same(self, a: Atom, b: Atom) -> bool:
-        return isinstance(a, Var) and isinstance(b, Var) and self.find(a.name) == self.find(b.name)
-
-    def learn(self, eqn: Eqn) -> None:
-        out = eqn.out.name
-        if eqn.op == "shape" and isinstance(eqn.ins[0], Var):
-            self.shape_of[out] = eqn.ins[0].name
-            return
-        rule = RULES.get(eqn.op)
-        vars_in = [a for a in eqn.ins if isinstance(a, Var)]
-        if rule is not None and rule.elementwise and eqn.op != "where":
-            scalars = all(isinstance(a, Var) or isinstance(a.value, (int, float)) for a in eqn.ins)
-            if scalars and vars_in and all(self.same(vars_in[0], v) for v in vars_in):
-                self.union(out, vars_in[0].name)
-            return
-        key = _SHAPED_LIKE_LAST.get(eqn.op)
-        if key is not None:
-            shape = eqn.static_dict().get(key)
-            self.given_shape[out] = shape
-            if isinstance(shape, Var) and shape.name in self.shape_of:
-                self.union(out, self.shape_of[shape.name])
-            return
-        position = _SHAPED_LIKE_OPERAND.get(eqn.op)
-        if position is not None and isinstance(eqn.ins[position], Var):
-            self.union(out, eqn.ins[position].name)
-        if eqn.op == "grad_seed" and isinstance(eqn.ins[0], Var):
-            self.union(out, eqn.ins[0].name)
 
 
 def _identity(eqn: Eqn, classes: ShapeClasses) -> Atom | None:
@@ -86,7 +34,7 @@ def _identity(eqn: Eqn, classes: ShapeClasses) -> Atom | None:
         return b
     if eqn.op in ("truediv", "pow") and isinstance(a, Var) and const(b, 1):
         return a
-    if eqn.op in _SHAPED_LIKE_LAST and eqn.op != "scatter_add":
+    if eqn.op in SHAPED_LIKE_LAST and eqn.op != "scatter_add":
         shape = eqn.static_dict().get("shape")
         if isinstance(a, Var) and shape is not None and classes.given_shape.get(a.name) == shape:
             return a  # already given exactly this shape

@@ -27,8 +27,8 @@ import functools
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from symdiff.analysis.shapes import ShapeClasses
 from symdiff.ir.nodes import Atom, Const, Eqn, Function, Var, reads, walk
-from symdiff.optimize.simplify import ShapeClasses
 from symdiff.rules import RULES
 
 # Backward ops a tree is built from (all elementwise and rational or unary).

@@ -16,8 +16,8 @@ from __future__ import annotations
 
 from dataclasses import replace
 
+from symdiff.analysis.shapes import ShapeClasses
 from symdiff.ir.nodes import Const, Eqn, If, Loop, Var, defined, reads
-from symdiff.optimize.simplify import ShapeClasses
 from symdiff.transforms.inline import rename_all
 
 

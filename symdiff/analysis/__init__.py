@@ -1,0 +1,1 @@
+"""Facts about IR values that several passes share (shapes that provably agree)."""
