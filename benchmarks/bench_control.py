@@ -40,6 +40,7 @@ import time
 from collections import defaultdict
 
 import numpy as np
+from bench_core import interleaved_min  # the same measurement protocol as bench_core.py
 
 import symdiff as sd
 
@@ -112,28 +113,6 @@ def lstm_data(rng):
 
 
 # -- measurement (the same protocol as bench_core.py) -------------------------------
-
-
-def calls_per_sample(func, args, budget=0.05):
-    """How many calls make one timing sample last about `budget` seconds."""
-    start = time.perf_counter()
-    func(*args)
-    once = max(time.perf_counter() - start, 1e-7)
-    return max(1, int(budget / once))
-
-
-def interleaved_min(contenders, args, repeats):
-    """Min-of-`repeats` seconds per call for each contender, timed round-robin."""
-    numbers = {name: calls_per_sample(func, args) for name, func in contenders.items()}
-    best = dict.fromkeys(contenders, float("inf"))
-    for _ in range(repeats):
-        for name, func in contenders.items():
-            number = numbers[name]
-            start = time.perf_counter()
-            for _ in range(number):
-                func(*args)
-            best[name] = min(best[name], (time.perf_counter() - start) / number)
-    return best
 
 
 def check_agreement(ours, theirs, rtol=1e-9, atol=1e-12):

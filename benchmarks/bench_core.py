@@ -98,12 +98,20 @@ def calls_per_sample(func, args, budget=0.05):
 
 
 def interleaved_min(contenders, args, repeats, budget=0.05):
-    """Min-of-`repeats` seconds per call for each contender, timed round-robin."""
+    """Min-of-`repeats` seconds per call for each contender, timed round-robin.
+
+    The order rotates from one repeat to the next: a contender that always ran
+    right after the same other one would inherit its state (the forward pass
+    leaves the allocator having handed memory back to the system, which costs
+    the next contender page faults: 3-5% on the LSTM when measured).
+    """
     numbers = {name: calls_per_sample(func, args, budget) for name, func in contenders.items()}
     best = dict.fromkeys(contenders, float("inf"))
-    for _ in range(repeats):
-        for name, func in contenders.items():
-            number = numbers[name]
+    names = list(contenders)
+    for repeat in range(repeats):
+        shift = repeat % len(names)
+        for name in names[shift:] + names[:shift]:
+            func, number = contenders[name], numbers[name]
             start = time.perf_counter()
             for _ in range(number):
                 func(*args)
