@@ -4,10 +4,8 @@ A cotangent that several slices of one array feed (an LSTM's four gates cut
 from one matrix) is built as a fresh zero array written slice by slice
 (`z_bar[:, a:b] += g`). Where no earlier write reached a slice, its elements
 still hold zeros and the write can be a plain assignment, which skips reading
-them back. Proving that takes only integer facts the IR states: shape
-components, sizes and lengths are non-negative, and linear combinations of
-them with non-negative coefficients stay so (`n`, `2 * n`, `3 * n` for
-`n = h.shape[-1]`), as does such a value floor-divided by a positive constant.
+them back. Proving that takes only the integer facts of
+`symdiff.analysis.integers` (`0 <= n <= 2 * n <= 3 * n` for `n = h.shape[-1]`).
 
 Python resolves a slice bound `x` against an axis of length `N` the same way
 for start and stop (`min(x, N)` if `x >= 0`, `max(N + x, 0)` otherwise), so
@@ -19,12 +17,8 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from symdiff.ir.nodes import Const, Eqn, Var
-
-Linear = dict  # name (or 1 for the constant term) -> integer coefficient
-
-_NONNEGATIVE = {"len", "size", "ndim"}
-_DEPTH = 12
+from symdiff.analysis.integers import clean, combine, linear, nonnegative
+from symdiff.ir.nodes import Const, Eqn
 
 
 def disjoint(defs: Mapping[str, Eqn], first, second) -> bool:
@@ -85,73 +79,11 @@ def _ordered(defs, stop, start) -> bool:
     """Whether a slice ending at `stop` ends before one starting at `start` begins."""
     if isinstance(stop, Const) and stop.value is None:
         return False  # runs to the end of the axis
-    end = _linear(defs, stop, 0)
-    begin = {} if isinstance(start, Const) and start.value is None else _linear(defs, start, 0)
+    end = linear(defs, stop, 0)
+    begin = {} if isinstance(start, Const) and start.value is None else linear(defs, start, 0)
     if end is None or begin is None:
         return False
-    if _clean(end) == _clean(begin):
+    if clean(end) == clean(begin):
         return True  # the same bound: resolved alike whatever its sign
-    gap = _combine(begin, end, -1)
-    return _nonnegative(defs, end) and _nonnegative(defs, gap)
-
-
-def _linear(defs, atom, depth: int) -> Linear | None:
-    """`atom` as integer coefficients over named integers, or None."""
-    if isinstance(atom, Const):
-        value = atom.value
-        if isinstance(value, bool) or not isinstance(value, int):
-            return None
-        return {1: value}
-    eqn = defs.get(atom.name)
-    if eqn is None or depth > _DEPTH:
-        return {atom.name: 1}
-    if eqn.op in ("add", "sub"):
-        left, right = (_linear(defs, a, depth + 1) for a in eqn.ins)
-        if left is None or right is None:
-            return None
-        return _combine(left, right, 1 if eqn.op == "add" else -1)
-    if eqn.op == "mul":
-        left, right = (_linear(defs, a, depth + 1) for a in eqn.ins)
-        if left is None or right is None:
-            return None
-        for scale, term in ((left, right), (right, left)):
-            if set(_clean(scale)) <= {1}:
-                return {k: v * scale.get(1, 0) for k, v in term.items()}
-        return {atom.name: 1}
-    return {atom.name: 1}
-
-
-def _combine(left: Linear, right: Linear, sign: int) -> Linear:
-    out = dict(left)
-    for k, v in right.items():
-        out[k] = out.get(k, 0) + sign * v
-    return out
-
-
-def _clean(form: Linear) -> Linear:
-    return {k: v for k, v in form.items() if v != 0}
-
-
-def _nonnegative(defs, form: Linear) -> bool:
-    """Every coefficient is non-negative and every named integer is known to be."""
-    for name, coefficient in _clean(form).items():
-        if coefficient < 0 or (name != 1 and not _known_nonnegative(defs, name)):
-            return False
-    return True
-
-
-def _known_nonnegative(defs, name: str) -> bool:
-    eqn = defs.get(name)
-    if eqn is None:
-        return False
-    if eqn.op in _NONNEGATIVE:
-        return True
-    if eqn.op == "getitem" and isinstance(eqn.ins[0], Var):  # a component of np.shape(x)
-        source = defs.get(eqn.ins[0].name)
-        return source is not None and source.op == "shape"
-    if eqn.op == "floordiv" and isinstance(eqn.ins[1], Const):  # `x.shape[0] // 4`
-        divisor = eqn.ins[1].value
-        numerator = _linear(defs, eqn.ins[0], 0)
-        positive = isinstance(divisor, int) and not isinstance(divisor, bool) and divisor > 0
-        return positive and numerator is not None and _nonnegative(defs, numerator)
-    return False
+    gap = combine(begin, end, -1)
+    return nonnegative(defs, end) and nonnegative(defs, gap)

@@ -2,8 +2,9 @@
 
 Passes run in this order until the program stops changing (compared as IR
 values, not printed text): fold constants, simplify, push shape queries
-down to operands, share common subexpressions, drop dead code, fold
-negations into neighbouring arithmetic, drop what that left dead. Set `verify_each=True` (the test suite does)
+down to operands, share common subexpressions, drop loop element writes
+nothing reads back, drop dead code, fold negations into neighbouring
+arithmetic, drop what that left dead. Set `verify_each=True` (the test suite does)
 to check the IR invariants after every pass.
 """
 
@@ -17,8 +18,9 @@ from symdiff.optimize.fold import fold
 from symdiff.optimize.shapes import push_shapes
 from symdiff.optimize.signs import fold_signs
 from symdiff.optimize.simplify import simplify
+from symdiff.optimize.writes import drop_unseen_writes
 
-PASSES = (fold, simplify, push_shapes, cse, dce, fold_signs, dce)
+PASSES = (fold, simplify, push_shapes, cse, drop_unseen_writes, dce, fold_signs, dce)
 verify_each = False
 
 

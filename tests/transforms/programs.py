@@ -153,3 +153,39 @@ def grow_until(s):
 def list_index(x):
     # A list in an index picks elements (an integer-array index), possibly repeated.
     return np.sum(x[[0, 2, 2]] ** 2) + np.sum(x[:, [1]] * 3.0)
+
+
+def rows_from_negative_start(x):
+    hs = np.zeros((3, 3))
+    h = x
+    for t in range(-2, 2):  # t = -2 and t = 1 both write row 1
+        h = np.sin(h) * 1.5
+        hs[t] = h
+    return np.sum(hs**2)
+
+
+def rows_from_argument_start(x, start):
+    hs = np.zeros((3, 3))
+    h = x
+    for t in range(start, start + 4):
+        h = np.sin(h) * 1.5
+        hs[t] = h
+    return np.sum(hs**2)
+
+
+def recurrent_rows(x):
+    hs = np.zeros((4, 3))
+    hs[0] = x
+    for t in range(1, 4):
+        hs[t] = np.sin(hs[t - 1]) * 1.5
+    return np.sum(hs**2)
+
+
+def seeded_rows(x):
+    hs = np.ones((3, 3)) * x
+    h = x
+    for t in range(2):
+        h = np.sin(h)
+        hs[t] = h * 2.0
+    return np.sum(hs**2)
+

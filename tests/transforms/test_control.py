@@ -148,3 +148,28 @@ def test_a_list_index_is_an_integer_array_index():
     x = np.arange(9.0).reshape(3, 3) / 7.0
     assert p.list_index(x) == pytest.approx(np.sum(x[[0, 2, 2]] ** 2) + np.sum(x[:, [1]] * 3.0))
     check(p.list_index, (x,), 0)
+
+
+def test_backward_of_collected_states_does_not_copy_the_array_every_step():
+    """`hs[t] = h` in a range loop from 0: no element is written twice, so its adjoint copies nothing."""
+    source = sd.grad(p.rnn, wrt=(0, 1)).source
+    assert "index_update(hs_bar" not in source
+    assert "hs_bar[t]" in source
+
+
+@pytest.mark.parametrize(
+    "function, args",
+    [
+        (p.rows_from_negative_start, (np.array([0.3, -0.7, 1.1]),)),
+        (p.rows_from_argument_start, (np.array([0.3, -0.7, 1.1]), -2)),
+        (p.recurrent_rows, (np.array([0.3, -0.7, 1.1]),)),
+        (p.seeded_rows, (np.array([0.3, -0.7, 1.1]),)),
+    ],
+    ids=lambda v: getattr(v, "__name__", ""),
+)
+def test_element_writes_that_a_later_read_can_see_keep_their_adjoint(function, args):
+    """Rows written twice (negative counters), rows read by a later step, or a start that depends on x."""
+    source = sd.grad(function).source
+    assert "index_update(hs_bar" in source
+    check(function, args, 0)
+
