@@ -34,6 +34,7 @@ class Layout:
     def __init__(self, function: Function, reserved: set[str]):
         self.function = function
         self.defs: dict[str, Eqn] = {}
+        self.readers: dict[str, list[Eqn]] = {}  # name -> the equations that take it as an operand
         self.def_block: dict[str, int] = {}
         self.uses: Counter = Counter()
         self.use_block: dict[str, int] = {}
@@ -71,6 +72,9 @@ class Layout:
                 for out in stmt.outs:
                     self.defs[out.name] = stmt
                     self.def_block[out.name] = block
+                for atom in stmt.ins:
+                    if isinstance(atom, Var):
+                        self.readers.setdefault(atom.name, []).append(stmt)
                 continue
             if isinstance(stmt, Loop) and stmt.cond is not None:
                 for name in _cond_names(stmt):
@@ -337,6 +341,25 @@ def _share(name: str, position: int, index: int, early, display, last, holder) -
     return None
 
 
+_VIEWS = {"getitem", "reshape", "transpose", "swapaxes", "ravel", "squeeze", "expand_dims", "broadcast_to", "make_tuple"}
+
+
+def _escapes(layout: Layout, name: str, index: int, last, depth: int = 0) -> bool:
+    """Whether the array `name` can still be reached through another name after event `index`.
+
+    A tape keeps the array object itself, and a view (or a tuple) read later
+    shares its memory: writing into the array in place would change what they hold.
+    """
+    for eqn in layout.readers.get(name, ()):
+        if eqn.op == "tape_push" and eqn.ins[1] == Var(name):
+            return True
+        if eqn.op in _VIEWS and depth < 8:
+            out = eqn.out.name
+            if last.get(out, -1) > index or _escapes(layout, out, index, last, depth + 1):
+                return True
+    return False
+
+
 def _coalesce(name: str, index: int, layout: Layout, display, last, function) -> str | None:
     """Reuse the array's name for `x[i] = v` when the old value is never read again."""
     eqn = layout.defs.get(name)
@@ -346,7 +369,7 @@ def _coalesce(name: str, index: int, layout: Layout, display, last, function) ->
     params = {p.name for p in function.params} | {n for n, _ in function.free}
     if not isinstance(array, Var) or array.name in params or array.name not in display:
         return None
-    if last.get(array.name, -1) > index:
+    if last.get(array.name, -1) > index or _escapes(layout, array.name, index, last):
         return None
     layout.in_place.add(id(eqn))
     return display[array.name]

@@ -189,3 +189,13 @@ def seeded_rows(x):
         hs[t] = h * 2.0
     return np.sum(hs**2)
 
+
+def weighted_running(x, w):
+    hs = np.zeros((3, 3))
+    h = x
+    total = 0.0
+    for t in range(3):
+        total = total + np.sum(hs * w)  # reads every row, those later steps write included
+        h = np.sin(h) * 1.5
+        hs[t] = h
+    return total

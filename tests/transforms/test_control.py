@@ -173,3 +173,11 @@ def test_element_writes_that_a_later_read_can_see_keep_their_adjoint(function, a
     assert "index_update(hs_bar" in source
     check(function, args, 0)
 
+
+def test_an_array_saved_for_the_backward_pass_is_not_then_written_in_place():
+    """The loop saves `hs` before writing row t: the write copies, or every saved step would see the last rows."""
+    rng = np.random.default_rng(5)
+    x, w = rng.normal(size=3), rng.normal(size=(3, 3))
+    source = sd.grad(p.weighted_running, wrt=(0, 1)).source
+    assert "hs_tape.append(hs)" in source and "hs = index_update(hs, h, t)" in source
+    check(p.weighted_running, (x, w), (0, 1))
