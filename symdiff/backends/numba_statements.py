@@ -1,8 +1,10 @@
 """Statements of the Numba module: assignments, `if`, loops, tapes and element writes.
 
 `StatementPrinter` is mixed into the Numba emitter, which supplies the
-expressions (`atom`, `value`) and the names (`table`, a `NameTable`). What it
-prints, and why each form was chosen for Numba's nopython mode:
+expressions (`atom`, `value`) and the names (`table`, a `NameTable`); blocks,
+`# grad of:` comments, `if` and tapes print as in the NumPy source
+(`codegen/blocks.py`). What it prints, and why each form was chosen for
+Numba's nopython mode:
 
 - `if cond:` with each arm ending in assignments to the `if`'s outputs;
 - `for i in range(...)`; a reversed range counts down with a negative step
@@ -26,15 +28,10 @@ from collections import Counter
 import libcst as cst
 
 from symdiff.backends.numba_names import NameTable
+from symdiff.codegen.blocks import BlockPrinter, assign
 from symdiff.codegen.expressions import ATOM, call, constant, parenthesize, precedence, subscript
-from symdiff.ir.nodes import Atom, Const, Eqn, If, Loop, Var
+from symdiff.ir.nodes import Atom, Const, Eqn, Loop, Var
 from symdiff.optimize.fuse import FusionPlan
-
-
-def assign(targets: list[cst.BaseExpression], value: cst.BaseExpression) -> cst.SimpleStatementLine:
-    """`a = value`, or `a, b = value` for several targets."""
-    target = targets[0] if len(targets) == 1 else cst.Tuple([cst.Element(t) for t in targets], lpar=[], rpar=[])
-    return cst.SimpleStatementLine([cst.Assign([cst.AssignTarget(target)], value)])
 
 
 def integer(value: int) -> cst.BaseExpression:
@@ -54,7 +51,7 @@ def _offset(expr: cst.BaseExpression, delta: int) -> cst.BaseExpression:
     return cst.BinaryOperation(parenthesize(expr, precedence(expr) < 9), operator, cst.Integer(str(abs(delta))))
 
 
-class StatementPrinter:
+class StatementPrinter(BlockPrinter):
     """Prints blocks of IR statements; see the module docstring."""
 
     names: dict[str, str]  # IR name -> printed name (`NameTable.names`)
@@ -62,7 +59,6 @@ class StatementPrinter:
     plan: FusionPlan  # which values print inside their consumer
     helpers: set[str]  # helper functions the module imports
     read_counts: Counter  # how often each name is read, anywhere
-    quoted: str | None = None  # the forward statement the last `# grad of:` quoted
 
     def atom(self, atom: Atom, leaf=None) -> cst.BaseExpression:  # pragma: no cover - supplied by the emitter
         raise NotImplementedError
@@ -76,45 +72,16 @@ class StatementPrinter:
     def name(self, var: Var) -> cst.Name:
         return cst.Name(self.names[var.name])
 
-    # -- blocks ------------------------------------------------------------------
-
-    def block(self, body, trailing: list | None = None) -> list:
-        """The statements of one block; `# grad of:` comments restart in every block."""
-        outer, self.quoted = self.quoted, None
-        lines: list = []
-        for stmt in body:
-            if isinstance(stmt, Eqn) and len(stmt.outs) == 1 and stmt.out.name in self.plan.inline:
-                continue
-            built = self.statement(stmt)
-            header = self.header(stmt)
-            if header is not None and built:
-                built[0] = built[0].with_changes(leading_lines=header)
-            lines.extend(built)
-        lines.extend(trailing or [])
-        self.quoted = outer
-        return lines or [cst.SimpleStatementLine([cst.Pass()])]
-
-    def header(self, stmt) -> list | None:
-        """`# grad of: ...` above the first backward statement of each forward statement."""
-        if not stmt.adjoint:
-            self.quoted = None
-            return None
-        text = stmt.loc.text if stmt.loc is not None and stmt.loc.text else None
-        if text is None or text == self.quoted:
-            return None
-        self.quoted = text
-        return [cst.EmptyLine(indent=False), cst.EmptyLine(comment=cst.Comment(f"# grad of: {text}"))]
-
-    def statement(self, stmt) -> list:
-        if isinstance(stmt, Eqn):
-            return self.write(stmt) or [self.equation(stmt)]
-        if isinstance(stmt, If):
-            return [self.branch(stmt)]
-        return self.loop(stmt)
+    def folded(self, eqn: Eqn) -> bool:
+        return len(eqn.outs) == 1 and eqn.out.name in self.plan.inline
 
     def moves(self, targets, values) -> list[cst.SimpleStatementLine]:
         """`a = x` for each pair whose printed names differ; one tuple assignment if they overlap."""
-        pairs = [(t, v) for t, v in zip(targets, values) if not (isinstance(v, Var) and self.names[v.name] == self.names[t.name])]
+        pairs = [
+            (t, v)
+            for t, v in zip(targets, values)
+            if not (isinstance(v, Var) and self.names[v.name] == self.names[t.name])
+        ]
         written: set[str] = set()
         sequential = True
         for target, value in pairs:
@@ -128,47 +95,36 @@ class StatementPrinter:
 
     # -- equations -----------------------------------------------------------------
 
-    def equation(self, eqn: Eqn) -> cst.SimpleStatementLine:
-        if eqn.op == "tape_push":
-            method = cst.Attribute(self.atom(eqn.ins[0]), cst.Name("append"))
-            return cst.SimpleStatementLine([cst.Expr(cst.Call(method, [cst.Arg(self.atom(eqn.ins[1]))]))])
-        if eqn.op == "tape_pop":
-            return assign([self.name(eqn.outs[1])], cst.Call(cst.Attribute(self.atom(eqn.ins[0]), cst.Name("pop"))))
+    def assignment(self, eqn: Eqn) -> list[cst.SimpleStatementLine]:
+        """A fused slice write, an in-place element write, else `outs = value`."""
+        written = self.write(eqn)
+        if written:
+            return written
         if eqn.op == "add_at" and eqn.out.name in self.table.in_place:
             index = eqn.static_dict()["index"]
             self.helpers.add("add_into")
             arguments = [self.name(eqn.out), self.atom(eqn.ins[1]), self.index_value(index)]
-            return cst.SimpleStatementLine([cst.Expr(call("add_into", arguments))])
+            return [cst.SimpleStatementLine([cst.Expr(call("add_into", arguments))])]
         if eqn.op == "setitem" and eqn.out.name in self.table.in_place:
             index = eqn.static_dict()["index"]
             index_expr = constant(index.value, in_index=True) if isinstance(index, Const) else self.atom(index)
-            return assign([subscript(self.name(eqn.out), index_expr)], self.atom(eqn.ins[1]))
-        return assign([self.name(o) for o in eqn.outs], self.value(eqn))
+            return [assign([subscript(self.name(eqn.out), index_expr)], self.atom(eqn.ins[1]))]
+        return [assign([self.name(o) for o in eqn.outs], self.value(eqn))]
 
-    # -- control flow ----------------------------------------------------------------
+    # -- loops -----------------------------------------------------------------------
 
-    def branch(self, stmt: If) -> cst.If:
-        then = self.block(stmt.then_body, self.moves(stmt.outs, stmt.then_results))
-        other = self.block(stmt.else_body, self.moves(stmt.outs, stmt.else_results))
-        empty = len(other) == 1 and isinstance(other[0], cst.SimpleStatementLine) and isinstance(other[0].body[0], cst.Pass)
-        orelse = None if empty else cst.Else(cst.IndentedBlock(other))
-        return cst.If(test=self.atom(stmt.cond), body=cst.IndentedBlock(then), orelse=orelse)
-
-    def loop(self, stmt: Loop) -> list:
-        before = self.moves(stmt.carried, stmt.inits)
-        body = self.block(stmt.body, self.moves(stmt.carried, stmt.results))
-        if stmt.index is None:
-            return before + [self.while_loop(stmt, body)]
+    def for_loop(self, stmt: Loop, body: list) -> cst.For:
+        """`range(...)`; a reversed one counts down with a negative step (Numba has no `reversed`)."""
         start, stop, step = stmt.bounds
         if not stmt.reverse:
-            args = [self.atom(stop)] if start == Const(0) and step == Const(1) else [self.atom(b) for b in stmt.bounds]
+            args = self.range_arguments(stmt)
             if len(args) == 3 and step == Const(1):
                 args = args[:2]
-            return before + [cst.For(self.name(stmt.index), call("range", args), cst.IndentedBlock(body))]
+            return cst.For(self.name(stmt.index), call("range", args), cst.IndentedBlock(body))
         if step == Const(1):
             countdown = call("range", [_offset(self.atom(stop), -1), _offset(self.atom(start), -1), integer(-1)])
-            return before + [cst.For(self.name(stmt.index), countdown, cst.IndentedBlock(body))]
-        return before + [self.counted_down(stmt, body)]
+            return cst.For(self.name(stmt.index), countdown, cst.IndentedBlock(body))
+        return self.counted_down(stmt, body)
 
     def counted_down(self, stmt: Loop, body: list) -> cst.For:
         """`for k in range(count - 1, -1, -1): i = start + k * step` for a reversed range with any step."""
@@ -178,7 +134,9 @@ class StatementPrinter:
         count = call("range_length", [start, stop, step])
         countdown = call("range", [_offset(count, -1), integer(-1), integer(-1)])
         offset = cst.BinaryOperation(counter, cst.Multiply(), parenthesize(step, precedence(step) < ATOM))
-        index = assign([self.name(stmt.index)], cst.BinaryOperation(parenthesize(start, precedence(start) < 9), cst.Add(), offset))
+        index = assign(
+            [self.name(stmt.index)], cst.BinaryOperation(parenthesize(start, precedence(start) < 9), cst.Add(), offset)
+        )
         return cst.For(counter, countdown, cst.IndentedBlock([index, *body]))
 
     def while_loop(self, stmt: Loop, body: list) -> cst.While:
@@ -189,11 +147,13 @@ class StatementPrinter:
         if single and self.read_counts[stmt.cond.name] == 1:
             return cst.While(test=self.value(last), body=cst.IndentedBlock(body))
         stop = cst.If(
-            test=cst.UnaryOperation(cst.Not(), parenthesize(self.atom(stmt.cond), precedence(self.atom(stmt.cond)) <= 3)),
+            test=cst.UnaryOperation(
+                cst.Not(), parenthesize(self.atom(stmt.cond), precedence(self.atom(stmt.cond)) <= 3)
+            ),
             body=cst.IndentedBlock([cst.SimpleStatementLine([cst.Break()])]),
         )
         test = self.block(stmt.cond_body) if printed else []
         return cst.While(test=cst.Name("True"), body=cst.IndentedBlock([*test, stop, *body]))
 
 
-__all__ = ["StatementPrinter", "assign"]
+__all__ = ["StatementPrinter"]

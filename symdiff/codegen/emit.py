@@ -5,33 +5,28 @@ every value is called; this module builds the statements: one assignment per
 remaining equation, `if`/`for`/`while` blocks for control flow, `x[i] = v`
 for element writes that can happen in place, and `tape.append(v)` /
 `v = tape.pop()` for values saved by loops. Every run of backward statements
-is preceded by `# grad of: <forward statement>`.
+is preceded by `# grad of: <forward statement>`. What the Numba printer
+prints the same way (blocks, comments, `if`, tapes) is in `codegen/blocks.py`.
 """
 
 from __future__ import annotations
 
 import libcst as cst
 
+from symdiff.codegen.blocks import BlockPrinter, assign, bare_tuple
 from symdiff.codegen.expressions import build, call, constant, subscript, tuple_of
 from symdiff.codegen.layout import Layout
-from symdiff.ir.nodes import Atom, Const, Eqn, Function, If, Loop, Var, walk
+from symdiff.ir.nodes import Atom, Const, Eqn, Function, Loop, Var, walk
 from symdiff.rules import RULES
 
 
-def _assign(targets: list[cst.BaseExpression], values: list[cst.BaseExpression]) -> cst.SimpleStatementLine:
-    target = targets[0] if len(targets) == 1 else tuple_of(targets).with_changes(lpar=[], rpar=[])
-    value = values[0] if len(values) == 1 else tuple_of(values).with_changes(lpar=[], rpar=[])
-    return cst.SimpleStatementLine([cst.Assign(targets=[cst.AssignTarget(target)], value=value)])
-
-
-class FunctionEmitter:
-    """Builds the `def` for one IR function."""
+class FunctionEmitter(BlockPrinter):
+    """Builds the `def` for one IR function; statements and blocks as in `codegen/blocks.py`."""
 
     def __init__(self, function: Function, reserved: set[str]):
         self.function = function
         self.layout = Layout(function, reserved)
         self.names = self.layout.names
-        self.quoted: str | None = None
 
     def name(self, var: Var) -> cst.Name:
         return cst.Name(self.names.get(var.name, var.name))
@@ -52,91 +47,46 @@ class FunctionEmitter:
 
     # -- statements ----------------------------------------------------------
 
-    def equation(self, eqn: Eqn) -> cst.SimpleStatementLine:
-        if eqn.op == "tape_push":
-            method = cst.Attribute(self.atom(eqn.ins[0]), cst.Name("append"))
-            return cst.SimpleStatementLine([cst.Expr(cst.Call(method, [cst.Arg(self.atom(eqn.ins[1]))]))])
-        if eqn.op == "tape_pop":
-            pop = cst.Call(cst.Attribute(self.atom(eqn.ins[0]), cst.Name("pop")))
-            return _assign([self.name(eqn.outs[1])], [pop])
+    def folded(self, eqn: Eqn) -> bool:
+        return eqn.out.name in self.layout.inline or eqn.out.name in self.layout.absorbed
+
+    def assignment(self, eqn: Eqn) -> list[cst.SimpleStatementLine]:
+        """`outs = value`, or an element write or accumulation the layout allows in place."""
         if id(eqn) in self.layout.accumulations:
             scatter = self.layout.accumulations[id(eqn)]
             index = self.atom(scatter.static_dict()["index"], in_index=True)
             target = subscript(self.name(eqn.out), index)
             if id(eqn) in self.layout.first_writes:
-                return _assign([target], [self.atom(scatter.ins[0])])
-            return cst.SimpleStatementLine([cst.AugAssign(target, cst.AddAssign(), self.atom(scatter.ins[0]))])
+                return [assign([target], self.atom(scatter.ins[0]))]
+            return [cst.SimpleStatementLine([cst.AugAssign(target, cst.AddAssign(), self.atom(scatter.ins[0]))])]
         if id(eqn) in self.layout.loop_accumulators:
             acc, part = self.layout.loop_accumulators[id(eqn)]
             if self.names.get(acc.name) == self.names.get(eqn.out.name):
-                return cst.SimpleStatementLine([cst.AugAssign(self.name(eqn.out), cst.AddAssign(), self.atom(part))])
+                return [cst.SimpleStatementLine([cst.AugAssign(self.name(eqn.out), cst.AddAssign(), self.atom(part))])]
         if eqn.op == "setitem" and id(eqn) in self.layout.in_place:
             index = self.atom(eqn.static_dict()["index"], in_index=True)
-            target = subscript(self.name(eqn.out), index)
-            return _assign([target], [self.atom(eqn.ins[1])])
-        return _assign([self.name(o) for o in eqn.outs], [self.expression(eqn)])
+            return [assign([subscript(self.name(eqn.out), index)], self.atom(eqn.ins[1]))]
+        return [assign([self.name(o) for o in eqn.outs], self.expression(eqn))]
 
     def moves(self, targets, values) -> list[cst.SimpleStatementLine]:
         """`a, b = x, y` for the pairs whose names differ (a parallel assignment)."""
-        pairs = [(t, v) for t, v in zip(targets, values) if not (isinstance(v, Var) and self.names.get(v.name) == self.names[t.name])]
+        pairs = [
+            (t, v)
+            for t, v in zip(targets, values)
+            if not (isinstance(v, Var) and self.names.get(v.name) == self.names[t.name])
+        ]
         if not pairs:
             return []
-        return [_assign([self.name(t) for t, _ in pairs], [self.atom(v) for _, v in pairs])]
+        return [assign([self.name(t) for t, _ in pairs], bare_tuple([self.atom(v) for _, v in pairs]))]
 
-    def block(self, body, trailing: list | None = None) -> list:
-        """The statements of one block; comments restart at the start of every block."""
-        outer, self.quoted = self.quoted, None
-        lines: list = []
-        for stmt in body:
-            if isinstance(stmt, Eqn) and (stmt.out.name in self.layout.inline or stmt.out.name in self.layout.absorbed):
-                continue
-            header = self.header(stmt)
-            built = self.statement(stmt)
-            if header is not None and built:
-                built[0] = built[0].with_changes(leading_lines=header)
-            lines.extend(built)
-        lines.extend(trailing or [])
-        self.quoted = outer
-        return lines or [cst.SimpleStatementLine([cst.Pass()])]
+    def for_loop(self, stmt: Loop, body: list) -> cst.For:
+        iterator = call("range", self.range_arguments(stmt))
+        if stmt.reverse:
+            iterator = call("reversed", [iterator])
+        return cst.For(target=self.name(stmt.index), iter=iterator, body=cst.IndentedBlock(body))
 
-    def statement(self, stmt) -> list:
-        if isinstance(stmt, Eqn):
-            return [self.equation(stmt)]
-        if isinstance(stmt, If):
-            return [self.branch(stmt)]
-        return self.loop(stmt)
-
-    def branch(self, stmt: If) -> cst.If:
-        then = self.block(stmt.then_body, self.moves(stmt.outs, stmt.then_results))
-        other = self.block(stmt.else_body, self.moves(stmt.outs, stmt.else_results))
-        empty = len(other) == 1 and isinstance(other[0], cst.SimpleStatementLine) and isinstance(other[0].body[0], cst.Pass)
-        orelse = None if empty else cst.Else(cst.IndentedBlock(other))
-        return cst.If(test=self.atom(stmt.cond), body=cst.IndentedBlock(then), orelse=orelse)
-
-    def loop(self, stmt: Loop) -> list:
-        before = self.moves(stmt.carried, stmt.inits)
-        body = self.block(stmt.body, self.moves(stmt.carried, stmt.results))
-        if stmt.index is None:
-            node = cst.While(test=self.atom(stmt.cond), body=cst.IndentedBlock(body))
-        else:
-            start, stop, step = stmt.bounds
-            args = [self.atom(stop)] if start == Const(0) and step == Const(1) else [self.atom(b) for b in stmt.bounds]
-            iterator = call("range", args)
-            if stmt.reverse:
-                iterator = call("reversed", [iterator])
-            node = cst.For(target=self.name(stmt.index), iter=iterator, body=cst.IndentedBlock(body))
-        return before + [node]
-
-    def header(self, stmt) -> list | None:
-        """`# grad of: ...` above the first backward statement of each forward statement."""
-        if not stmt.adjoint:
-            self.quoted = None
-            return None
-        text = stmt.loc.text if stmt.loc is not None and stmt.loc.text else None
-        if text is None or text == self.quoted:
-            return None
-        self.quoted = text
-        return [cst.EmptyLine(indent=False), cst.EmptyLine(comment=cst.Comment(f"# grad of: {text}"))]
+    def while_loop(self, stmt: Loop, body: list) -> cst.While:
+        return cst.While(test=self.atom(stmt.cond), body=cst.IndentedBlock(body))
 
     def body(self) -> list:
         lines: list = []
@@ -144,7 +94,11 @@ class FunctionEmitter:
             lines.append(cst.SimpleStatementLine([cst.Expr(cst.SimpleString(f'"""{self.function.doc}"""'))]))
         lines.extend(self.block(self.function.body))
         results = [self.atom(a) for a in self.function.results()]
-        value = results[0] if not isinstance(self.function.result, tuple) else tuple_of(results).with_changes(lpar=[], rpar=[])
+        value = (
+            results[0]
+            if not isinstance(self.function.result, tuple)
+            else tuple_of(results).with_changes(lpar=[], rpar=[])
+        )
         lines.append(cst.SimpleStatementLine([cst.Return(value=value)]))
         return lines
 

@@ -1,0 +1,135 @@
+"""Blocks of IR statements -> LibCST statements: the part every printer shares.
+
+The NumPy printer (`codegen/emit.py`) and the Numba printer
+(`backends/numba_statements.py`) lay out the same statement shapes.
+`BlockPrinter` holds what does not depend on the target: the walk over a
+block, the `# grad of: <forward statement>` comment above each run of
+backward statements, `if`/`else` with each arm ending in moves to the `if`'s
+outputs, a loop's moves of its carried values, and the tape operations
+(`tape.append(v)`, `v = tape.pop()`). A printer supplies its names and
+expressions and the statements that differ: assignments and element writes,
+moves, `for` and `while` headers.
+
+Imports only LibCST and the IR; never a backend.
+"""
+
+from __future__ import annotations
+
+import libcst as cst
+
+from symdiff.ir.nodes import Atom, Const, Eqn, If, Loop, Var
+
+
+def bare_tuple(items: list[cst.BaseExpression]) -> cst.BaseExpression:
+    """`a`, or `a, b` without parentheses for several items (either side of an assignment)."""
+    return items[0] if len(items) == 1 else cst.Tuple([cst.Element(item) for item in items], lpar=[], rpar=[])
+
+
+def assign(targets: list[cst.BaseExpression], value: cst.BaseExpression) -> cst.SimpleStatementLine:
+    """`a = value`, or `a, b = value` for several targets."""
+    return cst.SimpleStatementLine([cst.Assign([cst.AssignTarget(bare_tuple(targets))], value)])
+
+
+class BlockPrinter:
+    """Prints blocks of IR statements; see the module docstring."""
+
+    quoted: str | None = None  # the forward statement the last `# grad of:` quoted
+
+    # -- supplied by each printer --------------------------------------------------
+
+    def name(self, var: Var) -> cst.Name:  # pragma: no cover - supplied by the printer
+        raise NotImplementedError
+
+    def atom(self, atom: Atom) -> cst.BaseExpression:  # pragma: no cover - supplied by the printer
+        raise NotImplementedError
+
+    def folded(self, eqn: Eqn) -> bool:  # pragma: no cover - supplied by the printer
+        """Whether `eqn` is printed inside another statement instead of on its own."""
+        raise NotImplementedError
+
+    def assignment(self, eqn: Eqn) -> list[cst.SimpleStatementLine]:  # pragma: no cover - supplied by the printer
+        """The statements of an equation other than a tape operation."""
+        raise NotImplementedError
+
+    def moves(self, targets, values) -> list[cst.SimpleStatementLine]:  # pragma: no cover - supplied by the printer
+        """Assignments of `values` to `targets` where their printed names differ."""
+        raise NotImplementedError
+
+    def for_loop(self, stmt: Loop, body: list) -> cst.For:  # pragma: no cover - supplied by the printer
+        raise NotImplementedError
+
+    def while_loop(self, stmt: Loop, body: list) -> cst.While:  # pragma: no cover - supplied by the printer
+        raise NotImplementedError
+
+    # -- blocks --------------------------------------------------------------------
+
+    def block(self, body, trailing: list | None = None) -> list:
+        """The statements of one block; `# grad of:` comments restart in every block."""
+        outer, self.quoted = self.quoted, None
+        lines: list = []
+        for stmt in body:
+            if isinstance(stmt, Eqn) and self.folded(stmt):
+                continue
+            header = self.header(stmt)
+            built = self.statement(stmt)
+            if header is not None and built:
+                built[0] = built[0].with_changes(leading_lines=header)
+            lines.extend(built)
+        lines.extend(trailing or [])
+        self.quoted = outer
+        return lines or [cst.SimpleStatementLine([cst.Pass()])]
+
+    def header(self, stmt) -> list | None:
+        """`# grad of: ...` above the first backward statement of each forward statement."""
+        if not stmt.adjoint:
+            self.quoted = None
+            return None
+        text = stmt.loc.text if stmt.loc is not None and stmt.loc.text else None
+        if text is None or text == self.quoted:
+            return None
+        self.quoted = text
+        return [cst.EmptyLine(indent=False), cst.EmptyLine(comment=cst.Comment(f"# grad of: {text}"))]
+
+    def statement(self, stmt) -> list:
+        if isinstance(stmt, Eqn):
+            return self.equation(stmt)
+        if isinstance(stmt, If):
+            return [self.branch(stmt)]
+        return self.loop(stmt)
+
+    def equation(self, eqn: Eqn) -> list[cst.SimpleStatementLine]:
+        """Tapes are plain lists on every backend: `tape.append(v)`, `v = tape.pop()`."""
+        if eqn.op == "tape_push":
+            method = cst.Attribute(self.atom(eqn.ins[0]), cst.Name("append"))
+            return [cst.SimpleStatementLine([cst.Expr(cst.Call(method, [cst.Arg(self.atom(eqn.ins[1]))]))])]
+        if eqn.op == "tape_pop":
+            return [assign([self.name(eqn.outs[1])], cst.Call(cst.Attribute(self.atom(eqn.ins[0]), cst.Name("pop"))))]
+        return self.assignment(eqn)
+
+    # -- control flow ----------------------------------------------------------------
+
+    def branch(self, stmt: If) -> cst.If:
+        then = self.block(stmt.then_body, self.moves(stmt.outs, stmt.then_results))
+        other = self.block(stmt.else_body, self.moves(stmt.outs, stmt.else_results))
+        empty = (
+            len(other) == 1 and isinstance(other[0], cst.SimpleStatementLine) and isinstance(other[0].body[0], cst.Pass)
+        )
+        orelse = None if empty else cst.Else(cst.IndentedBlock(other))
+        return cst.If(test=self.atom(stmt.cond), body=cst.IndentedBlock(then), orelse=orelse)
+
+    def loop(self, stmt: Loop) -> list:
+        """The carried values' initial moves, then the loop; its body ends by moving the results into them."""
+        before = self.moves(stmt.carried, stmt.inits)
+        body = self.block(stmt.body, self.moves(stmt.carried, stmt.results))
+        node = self.while_loop(stmt, body) if stmt.index is None else self.for_loop(stmt, body)
+        return before + [node]
+
+    def range_arguments(self, stmt: Loop) -> list[cst.BaseExpression]:
+        """`range`'s arguments for a loop's bounds: the stop alone when counting from 0 by 1."""
+        start, stop, step = stmt.bounds
+        if start == Const(0) and step == Const(1):
+            return [self.atom(stop)]
+        return [self.atom(b) for b in stmt.bounds]
+
+
+__all__ = ["BlockPrinter", "assign", "bare_tuple"]
