@@ -20,6 +20,8 @@ generated code. Imports only NumPy and Numba.
 
 from __future__ import annotations
 
+import operator
+
 import numpy as np
 from numba import njit, types
 from numba.core.errors import TypingError
@@ -94,36 +96,35 @@ def _prod_axis(a, axis):
     return out.reshape(tuple_setitem(a.shape, axis, 1))
 
 
-@njit(cache=True)
-def _max_axis(a, axis):
-    a = np.ascontiguousarray(a)
-    outer, n, inner = _split(a.shape, axis)
-    if n == 0:
-        raise ValueError("zero-size array to reduction operation maximum which has no identity")
-    view = a.reshape((outer, n, inner))
-    out = view[:, 0, :].copy()
-    for i in range(outer):
-        for k in range(1, n):
-            for j in range(inner):
-                if view[i, k, j] > out[i, j] or np.isnan(view[i, k, j]):
-                    out[i, j] = view[i, k, j]
-    return out.reshape(tuple_setitem(a.shape, axis, 1))
+def _extremum_axis(name: str, replaces):
+    """The `np.max` (`replaces=operator.gt`) or `np.min` (`operator.lt`) kernel along one axis.
+
+    Built once per comparison at import time: Numba reads `name` and
+    `replaces` as compile-time constants of the closure (and keys its cache on
+    them). As in NumPy, a NaN wins over every number.
+    """
+    empty = f"zero-size array to reduction operation {name} which has no identity"
+
+    @njit(cache=True)
+    def extremum_axis(a, axis):
+        a = np.ascontiguousarray(a)
+        outer, n, inner = _split(a.shape, axis)
+        if n == 0:
+            raise ValueError(empty)
+        view = a.reshape((outer, n, inner))
+        out = view[:, 0, :].copy()
+        for i in range(outer):
+            for k in range(1, n):
+                for j in range(inner):
+                    if replaces(view[i, k, j], out[i, j]) or np.isnan(view[i, k, j]):
+                        out[i, j] = view[i, k, j]
+        return out.reshape(tuple_setitem(a.shape, axis, 1))
+
+    return extremum_axis
 
 
-@njit(cache=True)
-def _min_axis(a, axis):
-    a = np.ascontiguousarray(a)
-    outer, n, inner = _split(a.shape, axis)
-    if n == 0:
-        raise ValueError("zero-size array to reduction operation minimum which has no identity")
-    view = a.reshape((outer, n, inner))
-    out = view[:, 0, :].copy()
-    for i in range(outer):
-        for k in range(1, n):
-            for j in range(inner):
-                if view[i, k, j] < out[i, j] or np.isnan(view[i, k, j]):
-                    out[i, j] = view[i, k, j]
-    return out.reshape(tuple_setitem(a.shape, axis, 1))
+_max_axis = _extremum_axis("maximum", operator.gt)
+_min_axis = _extremum_axis("minimum", operator.lt)
 
 
 _AXIS_KERNELS = {"sum": _sum_axis, "mean": _sum_axis, "prod": _prod_axis, "max": _max_axis, "min": _min_axis}
