@@ -341,7 +341,7 @@ def _share(name: str, position: int, index: int, early, display, last, holder) -
     return None
 
 
-_VIEWS = {"getitem", "reshape", "transpose", "swapaxes", "ravel", "squeeze", "expand_dims", "broadcast_to", "make_tuple"}
+_VIEWS = {"getitem", "reshape", "transpose", "swapaxes", "ravel", "squeeze", "expand_dims", "broadcast_to", "make_tuple"}  # fmt: skip
 
 
 def _escapes(layout: Layout, name: str, index: int, last, depth: int = 0) -> bool:
@@ -351,7 +351,8 @@ def _escapes(layout: Layout, name: str, index: int, last, depth: int = 0) -> boo
     shares its memory: writing into the array in place would change what they hold.
     """
     for eqn in layout.readers.get(name, ()):
-        if eqn.op == "tape_push" and eqn.ins[1] == Var(name):
+        saved = eqn.ins[1] if eqn.op == "tape_push" else None
+        if isinstance(saved, Var) and saved.name == name:
             return True
         if eqn.op in _VIEWS and depth < 8:
             out = eqn.out.name

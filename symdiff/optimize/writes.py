@@ -21,7 +21,7 @@ from collections import Counter
 from dataclasses import replace
 
 from symdiff.analysis.integers import linear, nonnegative
-from symdiff.ir.nodes import Const, Eqn, Function, If, Loop, Var
+from symdiff.ir.nodes import Const, Eqn, Function, If, Loop, Var, walk
 
 
 def drop_unseen_writes(function: Function) -> Function:
@@ -65,7 +65,7 @@ def _loop(loop: Loop, uses, defs) -> Loop:
     for k, (phi, out, result) in enumerate(zip(loop.carried, loop.outs, loop.results)):
         write = defs.get(result.name) if isinstance(result, Var) else None
         if (
-            uses[out.name] == 0 and write is not None and write in loop.body and write.op == "setitem"
+            uses[out.name] == 0 and write is not None and any(s is write for s in loop.body) and write.op == "setitem"
             and write.ins[0] == phi and write.ins[1] != phi and uses[result.name] == 1
             and write.static_dict()["index"] == loop.index and _reads_only_own_element(loop, phi, write, uses)
         ):  # fmt: skip
@@ -85,18 +85,7 @@ def _distinct_counter(loop: Loop, defs) -> bool:
 
 def _reads_only_own_element(loop: Loop, phi: Var, write: Eqn, uses) -> bool:
     """Whether `phi` is read in the loop only by `write` and by `phi[index]`."""
-    readers = [e for e in _eqns(loop.body) + _eqns(loop.cond_body) if phi in e.ins]
+    readers = [e for e in walk(loop.body) + walk(loop.cond_body) if phi in e.ins]
     own = all(e is write or (e.op == "getitem" and e.ins == (phi,) and e.static_dict()["index"] == loop.index)
               for e in readers)  # fmt: skip
     return own and uses[phi.name] == len(readers)
-
-
-def _eqns(body) -> list[Eqn]:
-    out = []
-    for stmt in body:
-        if isinstance(stmt, Eqn):
-            out.append(stmt)
-        else:
-            for block in stmt.blocks():
-                out.extend(_eqns(block))
-    return out
