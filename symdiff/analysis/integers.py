@@ -3,7 +3,7 @@
 Shape components, sizes and lengths are non-negative; sums and constant
 multiples of them with non-negative coefficients stay so, as does such a
 value floor-divided by a positive constant. Passes use this to prove that
-slices do not overlap (`codegen/slices.py`) and that a loop counter never
+slices do not overlap (`analysis/indexes.py`) and that a loop counter never
 goes negative (so distinct counters index distinct elements).
 """
 
@@ -16,6 +16,7 @@ from symdiff.ir.nodes import Const, Eqn, Var
 Linear = dict  # name (or 1 for the constant term) -> integer coefficient
 
 _NONNEGATIVE = {"len", "size", "ndim"}
+_INTEGER_ARITHMETIC = {"add", "sub", "mul", "floordiv", "mod", "neg", "pos"}
 _DEPTH = 12
 
 
@@ -45,6 +46,25 @@ def linear(defs: Mapping[str, Eqn], atom, depth: int = 0) -> Linear | None:
     return {atom.name: 1}
 
 
+def is_integer(defs: Mapping[str, Eqn], atom, counters=(), depth: int = 0) -> bool:
+    """Whether `atom` is known to be one Python integer (not an array, not a bool).
+
+    `counters` names loop counters, which the IR defines without an equation.
+    """
+    if isinstance(atom, Const):
+        return isinstance(atom.value, int) and not isinstance(atom.value, bool)
+    if atom.name in counters:
+        return True
+    eqn = defs.get(atom.name)
+    if eqn is None or depth > _DEPTH:
+        return False
+    if eqn.op in _NONNEGATIVE or eqn.op == "int" or _known_nonnegative(defs, atom.name):
+        return True
+    if eqn.op in _INTEGER_ARITHMETIC:
+        return all(is_integer(defs, a, counters, depth + 1) for a in eqn.ins)
+    return False
+
+
 def combine(left: Linear, right: Linear, sign: int) -> Linear:
     """`left + sign * right`."""
     out = dict(left)
@@ -58,9 +78,23 @@ def clean(form: Linear) -> Linear:
     return {k: v for k, v in form.items() if v != 0}
 
 
-def nonnegative(defs: Mapping[str, Eqn], form: Linear) -> bool:
-    """Every coefficient is non-negative and every named integer is known to be."""
-    for name, coefficient in clean(form).items():
+def nonnegative(defs: Mapping[str, Eqn], form: Linear, floors: Mapping[str, Linear] | None = None) -> bool:
+    """Every coefficient is non-negative and every named integer is known to be.
+
+    `floors` gives lower bounds of names the IR cannot bound by itself (a loop
+    counter `t` of `range(1, n)` has the floor `{1: 1}`; None where unknown):
+    a name with a positive coefficient is replaced by its floor first, which
+    can only lower the value.
+    """
+    form = clean(form)
+    for _ in range(_DEPTH if floors else 0):
+        bounded = [name for name in form if floors.get(name) is not None and form[name] > 0]
+        if not bounded:
+            break
+        for name in bounded:
+            scale = form.pop(name)
+            form = clean(combine(form, floors[name], scale))
+    for name, coefficient in form.items():
         if coefficient < 0 or (name != 1 and not _known_nonnegative(defs, name)):
             return False
     return True

@@ -11,7 +11,7 @@
 Values read inside a loop stay reserved until the loop's end.
 Two kinds of additions run in place: `acc[index] += g` for a scatter into a
 fresh array (`find_accumulations`; a plain `acc[index] = g` where no earlier
-write reached those elements, see `slices.py`) and `acc += part` for a loop's gradient
+write reached those elements, see `analysis/indexes.py`) and `acc += part` for a loop's gradient
 accumulator that starts as fresh zeros (`find_loop_accumulators`), which
 spares an allocation per iteration.
 """
@@ -20,8 +20,8 @@ from __future__ import annotations
 
 from collections import Counter
 
+from symdiff.analysis.indexes import disjoint
 from symdiff.codegen.naming import stem
-from symdiff.codegen.slices import disjoint
 from symdiff.ir.nodes import Const, Eqn, Function, If, Loop, Var
 
 _ALWAYS_INLINE = {"make_slice", "make_tuple"}

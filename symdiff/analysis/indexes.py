@@ -1,0 +1,139 @@
+"""Whether two basic indexes into one array reach disjoint elements.
+
+A cotangent that several slices of one array feed (an LSTM's four gates cut
+from one matrix) is built as a fresh zero array written slice by slice
+(`z_bar[:, a:b] += g`). Where no earlier write reached a slice, its elements
+still hold zeros and the write can be a plain assignment, which skips reading
+them back. Proving that takes only the integer facts of
+`symdiff.analysis.integers` (`0 <= n <= 2 * n <= 3 * n` for `n = h.shape[-1]`).
+
+Python resolves a slice bound `x` against an axis of length `N` the same way
+for start and stop (`min(x, N)` if `x >= 0`, `max(N + x, 0)` otherwise), so
+`[a:b]` ends where `[b:c]` begins whatever the sign of `b`, and
+`0 <= b <= c` gives `[a:b]` ending before `[c:d]` begins.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from symdiff.analysis.integers import Linear, clean, combine, is_integer, linear, nonnegative
+from symdiff.ir.nodes import Const, Eqn
+
+
+def disjoint(defs: Mapping[str, Eqn], first, second, floors: Mapping[str, Linear] | None = None) -> bool:
+    """True when basic indexes `first` and `second` provably select no common element.
+
+    `floors` bounds loop counters from below (`t >= 1` in `range(1, n)`), so
+    `hs[t - 1]` and `hs[t]` can be told apart.
+    """
+    floors = floors or {}
+    a, b = _items(defs, first, floors), _items(defs, second, floors)
+    if a is None or b is None:
+        return False
+    for x, y in zip(a, b):
+        if x is None or y is None:
+            return False  # an item this module does not understand: later axes are unknown too
+        if _apart(defs, x, y, floors):
+            return True
+    return False
+
+
+def _items(defs, index, counters) -> list | None:
+    """One entry per leading axis: ("slice", start, stop) with step 1, ("int", i), or None when unknown."""
+    if isinstance(index, Const):
+        values = index.value if isinstance(index.value, tuple) else (index.value,)
+        return [_const_item(v) for v in values]
+    eqn = defs.get(index.name)
+    if eqn is not None and eqn.op == "make_slice":
+        return [_slice_item(eqn)]
+    if eqn is None or eqn.op != "make_tuple":
+        return [_integer_item(defs, index, counters)]
+    out = []
+    for atom in eqn.ins:
+        if isinstance(atom, Const):
+            out.append(_const_item(atom.value))
+            continue
+        inner = defs.get(atom.name)
+        out.append(
+            _slice_item(inner)
+            if inner is not None and inner.op == "make_slice"
+            else _integer_item(defs, atom, counters)
+        )
+    return out
+
+
+def _const_item(value):
+    if isinstance(value, slice) and value.step in (None, 1):
+        return ("slice", Const(value.start), Const(value.stop))
+    if isinstance(value, int) and not isinstance(value, bool):
+        return ("int", Const(value))
+    return None
+
+
+def _slice_item(eqn: Eqn):
+    start, stop, step = eqn.ins
+    if not (isinstance(step, Const) and step.value in (None, 1)):
+        return None
+    return ("slice", start, stop)
+
+
+def _integer_item(defs, atom, counters):
+    """An index item that is one integer (a counter, a shape component, arithmetic of those), else None."""
+    return ("int", atom) if is_integer(defs, atom, counters) else None
+
+
+def _apart(defs, x, y, floors) -> bool:
+    if x[0] == "int" and y[0] == "int":
+        return _different_elements(defs, x[1], y[1], floors)
+    if x[0] == "int" or y[0] == "int":
+        (_, i), (_, start, stop) = (x, y) if x[0] == "int" else (y, x)
+        return _outside(defs, i, start, stop, floors)
+    _, start_x, stop_x = x
+    _, start_y, stop_y = y
+    return _ordered(defs, stop_x, start_y, floors) or _ordered(defs, stop_y, start_x, floors)
+
+
+def _different_elements(defs, i, j, floors) -> bool:
+    """Integers that differ by a non-zero constant and have the same sign never resolve to one element."""
+    a, b = linear(defs, i, 0), linear(defs, j, 0)
+    if a is None or b is None:
+        return False
+    gap = clean(combine(a, b, -1))
+    if set(gap) != {1}:
+        return False
+    both_nonnegative = nonnegative(defs, a, floors) and nonnegative(defs, b, floors)
+    below = combine({1: -1}, a, -1), combine({1: -1}, b, -1)  # -i - 1 >= 0 means i <= -1
+    both_negative = nonnegative(defs, below[0], floors) and nonnegative(defs, below[1], floors)
+    return both_nonnegative or both_negative
+
+
+def _outside(defs, i, start, stop, floors) -> bool:
+    """A non-negative integer before a slice's non-negative start, or at or after its non-negative stop."""
+    at = linear(defs, i, 0)
+    if at is None or not nonnegative(defs, at, floors):
+        return False
+    for bound, sign in ((start, 1), (stop, -1)):
+        if isinstance(bound, Const) and bound.value is None:
+            continue  # the start of the axis (nothing is before it) or its end (nothing after)
+        edge = linear(defs, bound, 0)
+        if edge is None or not nonnegative(defs, edge, floors):
+            continue
+        gap = combine(edge, at, -1) if sign == 1 else combine(at, edge, -1)
+        if nonnegative(defs, combine(gap, {1: 1}, -1) if sign == 1 else gap, floors):
+            return True
+    return False
+
+
+def _ordered(defs, stop, start, floors) -> bool:
+    """Whether a slice ending at `stop` ends before one starting at `start` begins."""
+    if isinstance(stop, Const) and stop.value is None:
+        return False  # runs to the end of the axis
+    end = linear(defs, stop, 0)
+    begin = {} if isinstance(start, Const) and start.value is None else linear(defs, start, 0)
+    if end is None or begin is None:
+        return False
+    if clean(end) == clean(begin):
+        return True  # the same bound: resolved alike whatever its sign
+    gap = combine(begin, end, -1)
+    return nonnegative(defs, end, floors) and nonnegative(defs, gap, floors)
