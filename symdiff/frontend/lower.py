@@ -23,6 +23,7 @@ from symdiff.errors import NoDerivative, SymdiffError, UnsupportedSyntax
 from symdiff.frontend.control import RETURN, ControlFlow, LoopLocal, normalize_returns
 from symdiff.frontend.source import FunctionSource, read_source
 from symdiff.frontend.subset import check_subset
+from symdiff.frontend.views import check_views
 from symdiff.ir.nodes import Atom, Const, Eqn, Function, Var
 from symdiff.rules import Composite, Rule, lookup_callable
 
@@ -67,8 +68,11 @@ class Names:
 class Lowering(ControlFlow):
     """Lowers one function body into a shared equation list."""
 
-    def __init__(self, source: FunctionSource, names: Names, body: list, stack: tuple, free: dict):
+    def __init__(
+        self, source: FunctionSource, names: Names, body: list, stack: tuple, free: dict, in_place: set | None = None
+    ):
         self.source = source
+        self.in_place = set() if in_place is None else in_place  # results of `x[i] = v` and `x += v`
         self.names = names
         self.body = body
         self.stack = stack + (source.node.name,)
@@ -221,6 +225,7 @@ class Lowering(ControlFlow):
         item = self.atom(self.expr(value), value)
         array = self.atom(current, target)
         self.env[base] = self.emit("setitem", [array, item], [("index", index)], target, self.names.fresh(base))
+        self.in_place.add(self.env[base].name)
 
     def unpack(self, target: ast.expr, value: Any, node: ast.expr) -> None:
         names = target.elts
@@ -253,7 +258,11 @@ class Lowering(ControlFlow):
                 node,
                 f"write `{name} = {name} {_op_text(node.op)} ...` so the caller's array is not changed",
             )
-        self.assign(node.target, ast.BinOp(left=ast.Name(name, ast.Load()), op=node.op, right=node.value), node)
+        load = ast.copy_location(ast.Name(name, ast.Load()), node.target)
+        self.assign(node.target, ast.copy_location(ast.BinOp(left=load, op=node.op, right=node.value), node), node)
+        updated = self.env[name]
+        if isinstance(updated, Var) and self.body and self.body[-1].outs == (updated,):
+            self.in_place.add(updated.name)  # NumPy updates an array in place: views of it see the change
 
     # -- expressions --------------------------------------------------------
 
@@ -527,7 +536,7 @@ class Lowering(ControlFlow):
         if source.node.name in self.stack and not isinstance(lookup_callable(func), Composite):
             raise self.fail(f"recursive call to {source.node.name}() is not supported", node)
         check_subset(source)
-        callee = Lowering(source, self.names, self.body, self.stack, self.free)
+        callee = Lowering(source, self.names, self.body, self.stack, self.free, self.in_place)
         callee.target_hint = self.target
         callee.bind(args, kwargs, self.where(node), label)
         result = callee.run()
@@ -620,7 +629,8 @@ def lower_source(source: FunctionSource, names: Names | None = None) -> Function
     names = names or Names()
     body: list[Eqn] = []
     free: dict[str, Any] = {}
-    lowering = Lowering(source, names, body, (), free)
+    in_place: set[str] = set()
+    lowering = Lowering(source, names, body, (), free, in_place)
     spec = source.node.args
     params = [a.arg for a in spec.args]
     for param in params:
@@ -641,7 +651,7 @@ def lower_source(source: FunctionSource, names: Names | None = None) -> Function
     )
     for name in free:
         names.used.add(name)
-    return Function(
+    function = Function(
         name=source.node.name,
         params=tuple(Var(p) for p in params),
         body=tuple(body),
@@ -649,6 +659,8 @@ def lower_source(source: FunctionSource, names: Names | None = None) -> Function
         defaults=defaults,
         free=tuple(sorted(free.items(), key=lambda kv: kv[0])),
     )
+    check_views(function, in_place)
+    return function
 
 
 def lower_function(func: Any) -> Function:
