@@ -1,1 +1,3 @@
-"""Facts about IR values that several passes share (shapes that provably agree)."""
+"""Facts about IR values that several stages share: shapes that provably agree
+(`shapes`), integer values and their signs (`integers`), indexes that provably
+reach disjoint elements (`indexes`)."""

@@ -1,16 +1,22 @@
 """Whether two basic indexes into one array reach disjoint elements.
 
-A cotangent that several slices of one array feed (an LSTM's four gates cut
-from one matrix) is built as a fresh zero array written slice by slice
-(`z_bar[:, a:b] += g`). Where no earlier write reached a slice, its elements
-still hold zeros and the write can be a plain assignment, which skips reading
-them back. Proving that takes only the integer facts of
-`symdiff.analysis.integers` (`0 <= n <= 2 * n <= 3 * n` for `n = h.shape[-1]`).
+Two stages ask. The frontend accepts reading a view after a write into its
+array only where the two reach no common element (`prev = hs[t - 1]`, then
+`hs[t] = h`; `frontend/views.py`). Codegen builds a cotangent that several
+slices of one array feed (an LSTM's four gates cut from one matrix) as a
+fresh zero array written slice by slice (`z_bar[:, a:b] += g`); where no
+earlier write reached a slice, its elements still hold zeros and the write
+can be a plain assignment, which skips reading them back. Proving either
+takes only the integer facts of `symdiff.analysis.integers`
+(`0 <= n <= 2 * n <= 3 * n` for `n = h.shape[-1]`).
 
 Python resolves a slice bound `x` against an axis of length `N` the same way
 for start and stop (`min(x, N)` if `x >= 0`, `max(N + x, 0)` otherwise), so
 `[a:b]` ends where `[b:c]` begins whatever the sign of `b`, and
-`0 <= b <= c` gives `[a:b]` ending before `[c:d]` begins.
+`0 <= b <= c` gives `[a:b]` ending before `[c:d]` begins. Integers that
+differ by a non-zero constant pick different elements when both are
+non-negative (or both negative); a loop counter's lower bound (its start,
+for a positive step) comes in as a floor.
 """
 
 from __future__ import annotations
