@@ -34,7 +34,7 @@ _SYNTAX = {
     "getitem": ["x[index]", "a, b = x"],
     "transpose": ["x.T"],
     "stack": ["np.array([a, b, ...])"],
-    "copy": ["np.array(x)", "np.asarray(x)"],
+    "copy": ["np.array(x)"],
     "make_tuple": ["(a, b, ...) built from variables"],
     "make_slice": ["x[a:b] with variable bounds"],
     "setitem": ["out[index] = v", "out[index] += v"],

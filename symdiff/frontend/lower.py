@@ -216,10 +216,12 @@ class Lowering(ControlFlow):
         current = self.env.get(base)
         if current is None or isinstance(current, LoopLocal):
             raise self.fail(f"{base!r} must be created before assigning into it", target)
-        if base in self.params and current is self.initial.get(base) or (
-            isinstance(current, Var) and any(current is v for v in self.initial.values())
-        ):
-            raise self.fail(f"in-place mutation of argument {base!r}", target, "copy it first: `x = np.copy(x)`")
+        owner = next((p for p, v in self.initial.items() if current is v), None)
+        if owner is not None:
+            through = f" (through the name {base!r})" if owner != base else ""
+            raise self.fail(
+                f"in-place mutation of argument {owner!r}{through}", target, f"copy it first: `{base} = np.copy({owner})`"
+            )
         self.target = base
         index = self.index(target.slice)
         item = self.atom(self.expr(value), value)
@@ -453,7 +455,7 @@ class Lowering(ControlFlow):
 
     def apply(self, callee: Any, args: list, kwargs: dict, node: ast.Call, name):
         if callee in (np.array, np.asarray):
-            return self.array_call(args, kwargs, node, name)
+            return self.array_call(callee, args, kwargs, node, name)
         entry = lookup_callable(callee)
         if isinstance(entry, Rule):
             return self.apply_rule(entry, args, kwargs, node, name)
@@ -484,11 +486,13 @@ class Lowering(ControlFlow):
         except SymdiffError as error:
             raise error.located(self.where(node)) from None
 
-    def array_call(self, args, kwargs, node, name):
+    def array_call(self, callee, args, kwargs, node, name):
         if len(args) != 1 or kwargs:
             raise self.fail("np.array(...) takes one argument here", node)
         if isinstance(args[0], Pack):
             return self.apply(np.stack, [args[0]], {}, node, name)
+        if callee is np.asarray and isinstance(args[0], Var):
+            return args[0]  # NumPy returns the array itself: a second name for it, not a copy
         return self.apply(np.copy, args, {}, node, name)
 
     def apply_rule(self, rule: Rule, args: list, kwargs: dict, node: ast.Call, name):

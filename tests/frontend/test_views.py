@@ -28,6 +28,7 @@ REFUSED = [
     v.view_taken_before_a_loop_that_writes,
     v.view_read_after_the_loop,
     v.rows_that_meet_when_the_counter_wraps,
+    v.asarray_is_a_second_name,
 ]
 
 ACCEPTED = [
@@ -42,6 +43,7 @@ ACCEPTED = [
     v.shape_of_a_stale_name,
     v.augmented_scalar_with_a_second_name,
     v.augmented_view_then_other_rows,
+    v.array_is_a_copy,
 ]
 
 
@@ -88,3 +90,13 @@ def test_reads_of_elements_no_write_reached_differentiate_like_numpy(function):
     args = _args(function)
     got = sd.grad(function)(*args)
     np.testing.assert_allclose(got, numeric_grad(function, args, 0), rtol=1e-6, atol=1e-8)
+
+
+def test_asarray_of_an_argument_is_the_argument_itself():
+    def writes_through_asarray(x):
+        y = np.asarray(x)
+        y[0] = 1.0
+        return np.sum(y)
+
+    with pytest.raises(UnsupportedSyntax, match="argument 'x'"):
+        sd.grad(writes_through_asarray)

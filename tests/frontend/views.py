@@ -200,3 +200,17 @@ def augmented_view_then_other_rows(x):
     row += x
     other = hs[1] + 1.0
     return np.sum(other * x) + np.sum(row * x)
+
+
+def asarray_is_a_second_name(x):
+    hs = np.zeros((3, 2))
+    same = np.asarray(hs)
+    hs[0] = x  # write
+    return np.sum(same * x)  # read
+
+
+def array_is_a_copy(x):
+    hs = np.zeros((3, 2))
+    old = np.array(hs)
+    hs[0] = x
+    return np.sum(old + 1.0) * np.sum(hs * x)
