@@ -303,9 +303,15 @@ class _Checker:
     # -- joining paths --------------------------------------------------------
 
     def carry(self, atom) -> tuple[_Ref | None, tuple]:
-        """A value leaving a block: its memory, and the writes it has missed so far on this path."""
+        """A value leaving a block: its memory, and the writes it has missed so far on this path.
+
+        Only writes that reach the value's own elements count: after the join
+        the region may be unknown, and a write elsewhere would then look like one.
+        """
         ref = self.ref(atom)
-        return (ref, tuple(self.pending(ref)) if ref is not None else ())
+        if ref is None:
+            return (None, ())
+        return (ref, tuple(w for w in self.pending(ref) if self.overlap(w.index, ref.region)))
 
     def join(self, paths: list[tuple[_Ref | None, tuple]]) -> _Ref:
         """A value that arrives by one of `paths`: missing every write any of them missed."""

@@ -44,6 +44,7 @@ ACCEPTED = [
     v.augmented_scalar_with_a_second_name,
     v.augmented_view_then_other_rows,
     v.array_is_a_copy,
+    v.previous_row_read_after_the_loop,
 ]
 
 

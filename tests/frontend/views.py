@@ -214,3 +214,13 @@ def array_is_a_copy(x):
     old = np.array(hs)
     hs[0] = x
     return np.sum(old + 1.0) * np.sum(hs * x)
+
+
+def previous_row_read_after_the_loop(x, n):
+    hs = np.zeros((n, 2))
+    hs[0] = x
+    prev = hs[0]
+    for t in range(1, n):
+        prev = hs[t - 1]
+        hs[t] = np.sin(prev) + x
+    return np.sum(hs * x) + np.sum(prev * prev)
