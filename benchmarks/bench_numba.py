@@ -201,9 +201,10 @@ def best_time(calls: dict, repeats: int, budget: float = 0.2, pause: float = 0.3
     """Min-of-`repeats` seconds per call for each contender, interleaved.
 
     Each block of calls starts after `pause` seconds of idling: NumPy and Numba
-    link two different OpenBLAS builds (SciPy's, for Numba), and each keeps its
-    worker threads spinning for a while after a product, which on a small
-    machine would slow down whichever contender runs next.
+    link two different OpenBLAS builds (SciPy's, for Numba's matrix-matrix
+    products; the Numba backend sends matrix-vector products to NumPy's), and
+    each keeps its worker threads spinning for a while after a product, which
+    on a small machine would slow down whichever contender runs next.
     """
     numbers = {}
     for name, call in calls.items():

@@ -61,7 +61,9 @@ from symdiff.errors import BackendError
 from symdiff.ir.nodes import Function
 from symdiff.optimize.fuse import plan_fusion
 
-_HELPER_FILES = ("numba_helpers.py", "numba_reductions.py", "numba_arrays.py", "numba_math.py", "../rules/shapes.py")
+_HELPER_FILES = (
+    "numba_helpers.py", "numba_reductions.py", "numba_arrays.py", "numba_math.py", "numba_blas.py", "../rules/shapes.py",
+)  # fmt: skip
 
 
 class NumbaFallbackWarning(RuntimeWarning):

@@ -16,8 +16,9 @@ scalar loop) and the primitives of fused loop kernels (`numba_kernels`): `common
 element count when every array operand has one shape, else -1), `flat` (a
 1-D view to read from) and `at` (element `i`, or the scalar itself), and
 `row_count`, `row_length`, `row_of` to write into any view, strided or not,
-one row of its last axis at a time. Importing this module registers every
-overload.
+one row of its last axis at a time. It re-exports `matmul_of` (`numba_blas`:
+`a @ b`, a matrix times a vector through NumPy's BLAS). Importing this module
+registers every overload.
 """
 
 from __future__ import annotations
@@ -41,6 +42,7 @@ from symdiff.backends.numba_arrays import (
     range_length,
     zeros_like_of,
 )
+from symdiff.backends.numba_blas import matmul_of
 from symdiff.backends.numba_math import vexp, vexpm1, vlog, vlog1p, vtanh
 from symdiff.backends.numba_reductions import reduce_max, reduce_mean, reduce_min, reduce_prod, reduce_sum
 from symdiff.errors import NonScalarOutput
@@ -314,7 +316,7 @@ def _matmul_adjoint_a(g, a, b):
     table = {
         (2, 2): lambda g, a, b: g @ b.T,
         (2, 1): lambda g, a, b: np.outer(g, b),
-        (1, 2): lambda g, a, b: b @ g,
+        (1, 2): lambda g, a, b: matmul_of(b, g),
         (1, 1): lambda g, a, b: g * b,
     }
     return table[_ranks(a, b)]
@@ -324,7 +326,7 @@ def _matmul_adjoint_a(g, a, b):
 def _matmul_adjoint_b(g, a, b):
     table = {
         (2, 2): lambda g, a, b: a.T @ g,
-        (2, 1): lambda g, a, b: a.T @ g,
+        (2, 1): lambda g, a, b: matmul_of(a.T, g),
         (1, 2): lambda g, a, b: np.outer(a, g),
         (1, 1): lambda g, a, b: g * a,
     }
@@ -408,7 +410,7 @@ def _inverse_axes(axes, ndim):
 __all__ = [
     "add_into", "added_at", "array_ndim", "at", "axis_pad", "axis_slice", "broadcast_to_of", "common_size", "concat_offset", "contiguous",
     "empty_like_of", "flat", "full_like_of", "grad_seed", "index_update", "inverse_axes", "keepdims_shape",
-    "matmul_adjoint_a", "matmul_adjoint_b", "ones_like_of", "range_length", "reduce_max", "reduce_mean",
+    "matmul_adjoint_a", "matmul_adjoint_b", "matmul_of", "ones_like_of", "range_length", "reduce_max", "reduce_mean",
     "reduce_min", "reduce_prod", "reduce_sum", "reshape_to", "row_count", "row_length", "row_of", "scatter_add", "shape_of", "size_of", "squeeze_axis", "sum_to", "vexp",
     "vexpm1", "vlog", "vlog1p", "vtanh", "zeros_like_of",
 ]  # fmt: skip

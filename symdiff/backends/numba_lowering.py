@@ -17,6 +17,8 @@ what Numba can compile:
 - reductions with `axis`/`keepdims`, `np.reshape`, `np.ndim`, `np.squeeze`,
   `np.shape`, `np.size` and the shape helpers call the overloads in
   `numba_helpers` (Numba's `np.shape` of a scalar allocates an array);
+- `a @ b` becomes `matmul_of(a, b)` (`numba_blas`): a matrix times a vector
+  goes through NumPy's BLAS, where Numba's (SciPy's) can be slower;
 - `np.exp`, `np.log`, `np.tanh`, `np.expm1` and `np.log1p` become the
   vectorisable `vexp`, ... of `numba_math` (Numba's own call the scalar C
   library once per element);
@@ -57,7 +59,7 @@ _REDUCTIONS = {"sum": "reduce_sum", "mean": "reduce_mean", "max": "reduce_max", 
 _RENAMED = {
     "reshape": "reshape_to", "ndim": "array_ndim", "squeeze": "squeeze_axis", "zeros_like": "zeros_like_of",
     "ones_like": "ones_like_of", "empty_like": "empty_like_of", "full_like": "full_like_of",
-    "broadcast_to": "broadcast_to_of", "shape": "shape_of", "size": "size_of",
+    "broadcast_to": "broadcast_to_of", "shape": "shape_of", "size": "size_of", "matmul": "matmul_of",
 }  # fmt: skip
 _CONTROL_OPS = frozenset({"tape_new", "tape_push", "tape_pop", "setitem", "add_at"})
 _BUILTINS = frozenset({"range", "len", "float", "int", "bool", "slice", "min", "max", "abs", "print"})

@@ -1,0 +1,96 @@
+"""Matrix-vector products of the Numba backend go through NumPy's BLAS (numba_blas)."""
+
+from __future__ import annotations
+
+import numba
+import numpy as np
+import pytest
+
+import symdiff as sd
+from symdiff.backends import numba_blas
+from symdiff.backends.numba_blas import matmul_of, uses_numpy_blas
+
+
+@numba.njit
+def _product(a, b):
+    return matmul_of(a, b)
+
+
+def _assert_numpy_result(got, want):
+    """NumPy's own answer: bit for bit when both use NumPy's BLAS, else to rounding."""
+    assert np.shape(got) == np.shape(want)
+    if uses_numpy_blas():
+        np.testing.assert_array_equal(got, want)
+    else:
+        np.testing.assert_allclose(got, want, rtol=1e-12, atol=1e-13)
+
+
+def _matrix_vector_cases():
+    rng = np.random.default_rng(0)
+    a = rng.normal(size=(37, 23))
+    u, v = rng.normal(size=37), rng.normal(size=23)
+    return [
+        ("C matrix @ vector", a, v), ("F matrix @ vector", a.T, u), ("vector @ C matrix", u, a),
+        ("vector @ F matrix", v, a.T), ("Fortran-ordered copy @ vector", np.asfortranarray(a), v),
+    ]  # fmt: skip
+
+
+@pytest.mark.parametrize("case", _matrix_vector_cases(), ids=lambda c: c[0])
+def test_matrix_vector_products_are_numpys(case):
+    _, a, b = case
+    _assert_numpy_result(_product(a, b), a @ b)
+
+
+def _fallback_cases():
+    rng = np.random.default_rng(1)
+    a = rng.normal(size=(8, 6))
+    v = rng.normal(size=6)
+    return [
+        ("strided matrix", a[:, ::2], v[:3]), ("strided vector", a[::2], v), ("float32", a.astype(np.float32), v.astype(np.float32)),
+        ("no rows", np.zeros((0, 6)), v), ("no columns", np.zeros((4, 0)), np.zeros(0)),
+        ("empty vector @ matrix", np.zeros(0), np.zeros((0, 3))), ("matrix @ matrix", a, a.T), ("vector @ vector", v, v),
+    ]  # fmt: skip
+
+
+@pytest.mark.filterwarnings("ignore::numba.core.errors.NumbaPerformanceWarning")  # Numba's, on strided operands
+@pytest.mark.parametrize("case", _fallback_cases(), ids=lambda c: c[0])
+def test_other_products_are_numbas_own(case):
+    _, a, b = case
+    got, want = _product(a, b), a @ b
+    assert np.shape(got) == np.shape(want) and np.result_type(got) == np.result_type(want)
+    np.testing.assert_allclose(got, want, rtol=1e-6 if want.dtype == np.float32 else 1e-12)
+
+
+def test_mismatched_shapes_raise_like_numba():
+    with pytest.raises(ValueError, match="incompatible array sizes"):
+        _product(np.ones((3, 4)), np.ones(3))
+
+
+def test_without_numpys_blas_compiled_code_falls_back_at_run_time():
+    """Cached machine code reads the BLAS address at run time: an empty slot means Numba's own product."""
+    rng = np.random.default_rng(2)
+    a, v = rng.normal(size=(9, 5)), rng.normal(size=9)
+    _product(a.T, v)  # compiled while the slot holds whatever this process found
+    saved = numba_blas._slot.value
+    numba_blas._slot.value = None
+    try:
+        assert not uses_numpy_blas()
+        np.testing.assert_allclose(_product(a.T, v), a.T @ v, rtol=1e-12)
+        np.testing.assert_allclose(_product(v, a), v @ a, rtol=1e-12)
+    finally:
+        numba_blas._slot.value = saved
+
+
+def test_the_slot_holds_what_the_lookup_finds():
+    assert uses_numpy_blas() == (numba_blas.numpy_dgemv_address() is not None)
+
+
+def _least_squares(w, x, y):
+    return np.sum((x @ w - y) ** 2)
+
+
+def test_linear_model_gradient_is_the_numpy_backends_bit_for_bit():
+    rng = np.random.default_rng(3)
+    w, x, y = rng.normal(size=20), rng.normal(size=(300, 20)), rng.normal(size=300)
+    got = sd.grad(_least_squares, backend="numba")(w, x, y)
+    _assert_numpy_result(got, sd.grad(_least_squares)(w, x, y))
