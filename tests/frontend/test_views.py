@@ -29,6 +29,7 @@ REFUSED = [
     v.view_read_after_the_loop,
     v.rows_that_meet_when_the_counter_wraps,
     v.asarray_is_a_second_name,
+    v.view_read_after_nested_loops_wrote,
 ]
 
 ACCEPTED = [
@@ -45,6 +46,8 @@ ACCEPTED = [
     v.augmented_view_then_other_rows,
     v.array_is_a_copy,
     v.previous_row_read_after_the_loop,
+    v.rows_in_a_while_loop,
+    v.rows_rewritten_in_nested_loops,
 ]
 
 

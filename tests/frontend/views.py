@@ -224,3 +224,33 @@ def previous_row_read_after_the_loop(x, n):
         prev = hs[t - 1]
         hs[t] = np.sin(prev) + x
     return np.sum(hs * x) + np.sum(prev * prev)
+
+
+def rows_in_a_while_loop(x, n):
+    hs = np.zeros((n + 1, 2))
+    hs[0] = x
+    t = 0
+    while t < n:
+        here = hs[t]
+        hs[t + 1] = np.sin(here) + x
+        t = t + 1
+    return np.sum(hs * hs)
+
+
+def rows_rewritten_in_nested_loops(x, n):
+    out = np.zeros((n, n))
+    for i in range(n):
+        for j in range(n):
+            out[i, j] = np.sum(x) * (i + 1.0) - j
+        row = out[i]
+        out[i] = row * 2.0
+    return np.sum(out * out)
+
+
+def view_read_after_nested_loops_wrote(x, n):
+    out = np.zeros((n, 2))
+    first = out[0]
+    for i in range(n):
+        for j in range(2):
+            out[i, j] = x[j] * (i + 1.0)  # write
+    return np.sum(first * x)  # read
