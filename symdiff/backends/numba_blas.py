@@ -35,7 +35,7 @@ import os
 import llvmlite.binding as llvm
 import numpy as np
 from llvmlite import ir
-from numba import types
+from numba import njit, types
 from numba.extending import intrinsic, overload
 
 _SYMBOL = "symdiff_numpy_cblas_dgemv"
@@ -152,39 +152,32 @@ def _matmul_of(a, b):
     return lambda a, b: a @ b
 
 
-# op(stored) @ vector, `stored` the C-contiguous form of the matrix: an F matrix is the transpose of one.
+@njit(inline="always")
+def _gemv_or_own(a, b, stored, trans, vector, inner, size):
+    """`a @ b` computed as `op(stored) @ vector`, `stored` the C-contiguous form of the matrix
+    (an F matrix is the transpose of one), `inner` the matrix's length along the vector,
+    `size` the result's; Numba's own product where NumPy's BLAS is absent or a side is empty."""
+    rows, cols = stored.shape
+    if inner != vector.shape[0] or rows == 0 or cols == 0:
+        return a @ b
+    out = np.empty(size)
+    return out if _numpy_gemv(trans, rows, cols, stored, vector, out) else a @ b
 
 
 def _matrix_c_vector(a, b):
-    rows, cols = a.shape
-    if cols != b.shape[0] or rows == 0 or cols == 0:
-        return a @ b
-    out = np.empty(rows)
-    return out if _numpy_gemv(False, rows, cols, a, b, out) else a @ b
+    return _gemv_or_own(a, b, a, False, b, a.shape[1], a.shape[0])
 
 
 def _matrix_f_vector(a, b):
-    rows, cols = a.shape
-    if cols != b.shape[0] or rows == 0 or cols == 0:
-        return a @ b
-    out = np.empty(rows)
-    return out if _numpy_gemv(True, cols, rows, a.T, b, out) else a @ b
+    return _gemv_or_own(a, b, a.T, True, b, a.shape[1], a.shape[0])
 
 
 def _vector_matrix_c(a, b):
-    rows, cols = b.shape
-    if rows != a.shape[0] or rows == 0 or cols == 0:
-        return a @ b
-    out = np.empty(cols)
-    return out if _numpy_gemv(True, rows, cols, b, a, out) else a @ b
+    return _gemv_or_own(a, b, b, True, a, b.shape[0], b.shape[1])
 
 
 def _vector_matrix_f(a, b):
-    rows, cols = b.shape
-    if rows != a.shape[0] or rows == 0 or cols == 0:
-        return a @ b
-    out = np.empty(cols)
-    return out if _numpy_gemv(False, cols, rows, b.T, a, out) else a @ b
+    return _gemv_or_own(a, b, b.T, False, a, b.shape[0], b.shape[1])
 
 
 _MATRIX_VECTOR = {"C": _matrix_c_vector, "F": _matrix_f_vector}
