@@ -29,7 +29,6 @@ libraries.
 from __future__ import annotations
 
 import ctypes
-import glob
 import os
 
 import llvmlite.binding as llvm
@@ -71,7 +70,8 @@ def numpy_dgemv_address() -> int | None:
     if noload is None:
         return None
     for folder in _library_dirs():
-        for path in sorted(glob.glob(os.path.join(folder, "*openblas*"))):
+        names = sorted(os.listdir(folder)) if os.path.isdir(folder) else []
+        for path in (os.path.join(folder, name) for name in names if "openblas" in name):
             try:
                 library = ctypes.CDLL(path, mode=noload | getattr(os, "RTLD_LOCAL", 0))
             except OSError:  # not loaded by NumPy: leave it alone

@@ -100,6 +100,13 @@ def check_supported(function: Function) -> None:
                 eqn.loc,
                 "use backend='numpy', or set SYMDIFF_NUMBA_FALLBACK=numpy to fall back with a warning",
             )
+        dropped = [k for k, _ in eqn.static if eqn.op in _RENAMED and k not in RULES[eqn.op].static]
+        if dropped:  # the helper Numba calls instead takes no such keyword: refuse rather than ignore it
+            raise BackendError(
+                f"{RULES[eqn.op].path}(..., {dropped[0]}=...) is not supported by the numba backend",
+                eqn.loc,
+                "leave the keyword out if it is not needed, or use backend='numpy'",
+            )
         if eqn.op == "squeeze" and eqn.static_dict().get("axis", Const(None)) == Const(None):
             raise BackendError(
                 "np.squeeze without axis is not supported by the numba backend: its rank depends on the data",

@@ -499,6 +499,7 @@ class Lowering(ControlFlow):
         if not rule.differentiable or not (rule.params or rule.variadic):
             ins = [self.atom(a, node) for a in args]
             static = [(k, self.atom(v, node)) for k, v in kwargs.items()]
+            self.check_rule(rule, static, node)
             return self.emit(rule.op, ins, static, node, name)
         if rule.variadic and rule.static_first and args and not isinstance(args[0], Pack):
             operands, args = list(args[len(rule.static) :]), args[: len(rule.static)]  # np.einsum(s, a, b)
@@ -524,12 +525,15 @@ class Lowering(ControlFlow):
             raise self.fail(f"{rule.path}() is missing the argument {missing[0]!r}", node)
         ins = [self.atom(a, node) for a in operands] + [self.atom(bound[p], node) for p in rule.params if not rule.variadic]
         static = [(s, self.atom(bound.get(s, defaults.get(s)), node)) for s in rule.static]
+        self.check_rule(rule, static, node)
+        return self.emit(rule.op, ins, static, node, name)
+
+    def check_rule(self, rule: Rule, static: list, node: ast.Call) -> None:
         if rule.check is not None:
             try:
                 rule.check(dict(static))
             except SymdiffError as error:
                 raise error.located(self.where(node)) from None
-        return self.emit(rule.op, ins, static, node, name)
 
     def inline(self, func: Any, args: list, kwargs: dict, node: ast.Call, name):
         label = _label(func)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from symdiff.errors import UnsupportedSyntax
 from symdiff.rules.registry import register_nondiff
 from symdiff.rules.shapes import (
     concat_offset,
@@ -32,18 +33,36 @@ def make_slice(start, stop, step):
     return slice(start, stop, step)
 
 
+def _shaped_like_operand(keywords: dict) -> None:
+    """`np.zeros_like(x, shape=s)` has shape `s`: every pass takes a `*_like` result to have `x`'s shape."""
+    if "shape" in keywords:
+        raise UnsupportedSyntax(
+            "the shape= keyword of the *_like functions is not supported",
+            hint="use np.zeros(s), np.ones(s), np.full(s, v) or np.empty(s)",
+        )
+
+
 for _func in (
-    np.zeros, np.ones, np.empty, np.zeros_like, np.ones_like, np.empty_like, np.full,
-    np.full_like, np.arange, np.eye, np.linspace, np.shape, np.size, np.ndim, np.argmax, np.argmin,
-    np.broadcast_shapes,
+    np.zeros, np.ones, np.empty, np.full, np.arange, np.eye, np.linspace, np.shape, np.size, np.ndim, np.argmax,
+    np.argmin, np.broadcast_shapes,
 ):  # fmt: skip
     register_nondiff(_func)
+for _func in (np.zeros_like, np.ones_like, np.empty_like, np.full_like):
+    register_nondiff(_func, check=_shaped_like_operand)
 register_nondiff(np.array, op="index_array", path="np.array")  # x[[0, 2]]: a list used as an index
 register_nondiff(len, op="len", path="len")
 register_nondiff(range, op="range", path="range")
 register_nondiff(make_tuple, op="make_tuple", path="make_tuple")
 register_nondiff(make_slice, op="make_slice", path="slice", aliases=(slice,))
-for _helper in (keepdims_shape, concat_offset, inverse_axes, grad_seed, einsum_adjoint_subscripts, einsum_summed_axes, unit_axes):
+for _helper in (
+    keepdims_shape,
+    concat_offset,
+    inverse_axes,
+    grad_seed,
+    einsum_adjoint_subscripts,
+    einsum_summed_axes,
+    unit_axes,
+):
     register_nondiff(_helper, helper=True)
 
 

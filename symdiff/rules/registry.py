@@ -195,10 +195,15 @@ def register_nondiff(
     path: str | None = None,
     aliases: tuple = (),
     helper: bool = False,
+    check: Callable | None = None,
 ) -> Callable:
-    """Declare `func` as having zero derivative by structure (constructors, comparisons)."""
+    """Declare `func` as having zero derivative by structure (constructors, comparisons).
+
+    `check(keywords)` receives the call's keyword arguments as atoms and may
+    raise to refuse them at build time.
+    """
     _add(
-        Rule(op=op or func.__name__, func=func, path=path or default_path(func), helper=helper),
+        Rule(op=op or func.__name__, func=func, path=path or default_path(func), helper=helper, check=check),
         tuple(aliases),
     )
     return func

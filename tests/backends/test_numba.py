@@ -106,6 +106,17 @@ def test_unsupported_construct_names_it_and_its_line():
     assert "uses_squeeze" in str(error.value) or "test_numba.py" in str(error.value)
 
 
+def full_like_with_dtype(x):
+    return np.sum(np.full_like(x, 2.7, dtype=np.int64) * x)
+
+
+def test_a_keyword_numbas_helper_lacks_is_refused_not_dropped():
+    # Dropping dtype= would give 2.7 * x where NumPy computes 2 * x.
+    with pytest.raises(BackendError, match=r"full_like\(\.\.\., dtype=\.\.\.\)"):
+        sd.grad(full_like_with_dtype, backend="numba")
+    np.testing.assert_allclose(sd.grad(full_like_with_dtype)(np.ones(3)), np.full(3, 2.0))
+
+
 def test_fallback_to_numpy_only_when_asked(monkeypatch):
     monkeypatch.setenv("SYMDIFF_NUMBA_FALLBACK", "numpy")
     with pytest.warns(numba_backend.NumbaFallbackWarning):

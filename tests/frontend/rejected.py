@@ -90,3 +90,7 @@ def default_from_constant(x, k=SCALE):
 
 def default_from_call(x, k=np.ones(2)):  # noqa: B008
     return np.sum(x * k)
+
+
+def like_with_other_shape(x):
+    return np.sum(np.ones_like(x, shape=(3, 2)) * x)

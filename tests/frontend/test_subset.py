@@ -24,6 +24,7 @@ CASES = [
     (r.undefined_name, UnsupportedSyntax, "not_defined_anywhere"),
     (r.no_return, UnsupportedSyntax, "must return a value"),
     (r.default_from_call, UnsupportedSyntax, "parameter defaults"),
+    (r.like_with_other_shape, UnsupportedSyntax, "shape= keyword"),
 ]
 
 
