@@ -57,6 +57,7 @@ class Layout:
         self.accumulations = find_accumulations(self)  # id(add eqn) -> the scatter_add it absorbs
         self.absorbed = {eqn.out.name for eqn in self.accumulations.values()}
         self.loop_accumulators = find_loop_accumulators(self)  # id(add eqn) -> (accumulator, part)
+        self.taped = _taped(function)  # names whose memory a tape may hold
         self.names = self._assign(reserved)
 
     def _scan(self, body, block: int, counter: list) -> None:
@@ -361,6 +362,46 @@ def _escapes(layout: Layout, name: str, index: int, last, depth: int = 0) -> boo
     return False
 
 
+_ALIASING = _VIEWS | {"setitem", "sum_to", "axis_slice", "tape_push", "tape_pop"}
+
+
+def _taped(function: Function) -> set[str]:
+    """Names whose memory a tape may hold: pushed values and everything sharing memory with them.
+
+    Memory is shared along views, in-place writes, a loop's carried values (so
+    a value pushed in one iteration is the array the next iteration writes
+    into) and an if's results. An array in this set is never written in place.
+    """
+    parent: dict[str, str] = {}
+
+    def find(name: str) -> str:
+        while parent.get(name, name) != name:
+            name = parent[name]
+        return name
+
+    def union(*atoms) -> None:
+        names = [find(a.name) for a in atoms if isinstance(a, Var)]
+        for other in names[1:]:
+            parent[other] = names[0]
+
+    tapes = []
+    for stmt in _all_stmts(function.body):
+        if isinstance(stmt, Eqn) and stmt.op in _ALIASING:
+            first = stmt.ins[:1] if stmt.op in ("getitem", "setitem", "sum_to", "axis_slice") else stmt.ins
+            union(*stmt.outs, *first)
+            if stmt.op == "tape_push":
+                tapes.append(stmt.out)
+        elif isinstance(stmt, Loop):
+            for group in zip(stmt.inits, stmt.carried, stmt.results, stmt.outs):
+                union(*group)
+        elif isinstance(stmt, If):
+            for group in zip(stmt.outs, stmt.then_results, stmt.else_results):
+                union(*group)
+    roots = {find(t.name) for t in tapes}
+    names = set(parent) | set(parent.values())
+    return {name for name in names if find(name) in roots}
+
+
 def _coalesce(name: str, index: int, layout: Layout, display, last, function) -> str | None:
     """Reuse the array's name for `x[i] = v` when the old value is never read again."""
     eqn = layout.defs.get(name)
@@ -370,7 +411,7 @@ def _coalesce(name: str, index: int, layout: Layout, display, last, function) ->
     params = {p.name for p in function.params} | {n for n, _ in function.free}
     if not isinstance(array, Var) or array.name in params or array.name not in display:
         return None
-    if last.get(array.name, -1) > index or _escapes(layout, array.name, index, last):
+    if last.get(array.name, -1) > index or array.name in layout.taped or _escapes(layout, array.name, index, last):
         return None
     layout.in_place.add(id(eqn))
     return display[array.name]

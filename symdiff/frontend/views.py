@@ -27,10 +27,13 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from typing import Any
 
+import numpy as np
+
 from symdiff.analysis.indexes import disjoint
 from symdiff.analysis.integers import Linear, is_integer, linear
 from symdiff.errors import Location, UnsupportedSyntax
 from symdiff.ir.nodes import Const, Eqn, Function, If, Loop, Var, walk
+from symdiff.rules import RULES
 
 # Operations whose result may share memory with their first operand.
 _VIEWS = {
@@ -41,6 +44,8 @@ _SHAPE_ONLY = {"shape", "len", "ndim", "size", "zeros_like", "ones_like", "empty
 _CREATE = {"zeros", "ones", "empty", "full"}
 _LIKE = {"zeros_like", "ones_like", "empty_like", "full_like", "copy"}
 _WHOLE = "whole"  # a region: every element, in the buffer's own layout
+_REDUCTIONS = {"sum", "mean", "prod", "max", "min"}
+_SCALAR_OPS = {"float", "int", "bool", "len", "size", "ndim"}
 
 
 @dataclass(frozen=True)
@@ -62,13 +67,17 @@ class _Ref:
     show after those positions (another branch's, an earlier iteration's).
     `region` is the part of the buffer the value reads: `_WHOLE`, an index
     into the buffer, or None (unknown part or layout). `rank` is known for
-    arrays made by np.zeros((a, b)) and the like.
+    arrays made by np.zeros((a, b)) and the like. `scalar` marks values known
+    to be immutable Python or NumPy scalars (a full reduction, `float(...)`,
+    arithmetic of those), for which `s += v` makes a new value, where for an
+    array NumPy writes into `s`'s memory.
     """
 
     since: dict
     missed: tuple = ()
     region: Any = _WHOLE
     rank: int | None = None
+    scalar: bool = False
 
 
 def check_views(function: Function, in_place: set[str]) -> None:
@@ -99,8 +108,8 @@ class _Checker:
 
     # -- values ---------------------------------------------------------------
 
-    def fresh(self, name: str, rank: int | None = None) -> _Ref:
-        return _Ref({name: len(self.log)}, (), _WHOLE, rank)
+    def fresh(self, name: str, rank: int | None = None, scalar: bool = False) -> _Ref:
+        return _Ref({name: len(self.log)}, (), _WHOLE, rank, scalar)
 
     def ref(self, atom) -> _Ref | None:
         return self.refs.get(atom.name) if isinstance(atom, Var) else None
@@ -159,8 +168,8 @@ class _Checker:
         op, first = eqn.op, self.ref(eqn.ins[0]) if eqn.ins else None
         if op == "setitem" and eqn.out.name in self.in_place:
             self.write(eqn, first, eqn.static_dict()["index"])
-        elif eqn.out.name in self.in_place and first is not None and first.rank:
-            self.write(eqn, first, None)  # `a += b` on an array: NumPy writes into `a`'s memory
+        elif eqn.out.name in self.in_place and first is not None and not first.scalar:
+            self.write(eqn, first, None)  # `a += b` on an array (or what may be one) writes into its memory
         elif first is not None and (op in _VIEWS or op == "einsum" and len(eqn.ins) == 1):
             self.refs[eqn.out.name] = self.view(eqn, first)
         elif op in ("make_tuple", "tape_push"):
@@ -171,7 +180,7 @@ class _Checker:
                 self.refs[out.name] = replace(tape, region=None, rank=None)
         else:
             for out in eqn.outs:
-                self.refs[out.name] = self.fresh(out.name, self.rank(eqn))
+                self.refs[out.name] = self.fresh(out.name, self.rank(eqn), self.scalar(eqn))
 
     def write(self, eqn: Eqn, array: _Ref | None, index) -> None:
         """Log a write into `array`'s memory at `index` (None: all of the value `array` reads)."""
@@ -200,7 +209,7 @@ class _Checker:
         items = self.index_items(index)
         integers = items.count("int")
         if base.rank is not None and integers == base.rank == len(items):
-            return self.fresh(eqn.out.name)  # one element: NumPy returns a scalar, a copy
+            return self.fresh(eqn.out.name, scalar=True)  # one element: NumPy returns a scalar, a copy
         if "array" in items:
             return self.fresh(eqn.out.name)  # advanced indexing copies
         rank = base.rank - integers if base.rank is not None and "other" not in items else None
@@ -244,6 +253,22 @@ class _Checker:
             for b in ref.since if ref is not None else ():
                 since.setdefault(b, now)
         return _Ref(since, missed, None)
+
+    def scalar(self, eqn: Eqn) -> bool:
+        """Whether `eqn` surely gives an immutable scalar."""
+        if eqn.op in _SCALAR_OPS:
+            return True
+        if eqn.op in _REDUCTIONS:
+            static = eqn.static_dict()
+            return static.get("axis") == Const(None) and static.get("keepdims") == Const(False)
+        rule = RULES.get(eqn.op)
+        return rule is not None and rule.elementwise and all(self.is_scalar(a) for a in eqn.ins)
+
+    def is_scalar(self, atom) -> bool:
+        if isinstance(atom, Const):
+            return isinstance(atom.value, (int, float, complex)) or np.isscalar(atom.value)
+        ref = self.ref(atom)
+        return ref is not None and ref.scalar
 
     def rank(self, eqn: Eqn) -> int | None:
         if eqn.op in _CREATE and eqn.ins:
@@ -308,6 +333,8 @@ class _Checker:
         Only writes that reach the value's own elements count: after the join
         the region may be unknown, and a write elsewhere would then look like one.
         """
+        if isinstance(atom, Const):
+            return (_Ref({}, scalar=self.is_scalar(atom)), ())
         ref = self.ref(atom)
         if ref is None:
             return (None, ())
@@ -322,7 +349,8 @@ class _Checker:
         regions = {id(ref.region): ref.region for ref in refs}
         region = next(iter(regions.values())) if len(regions) == 1 else None
         ranks = {ref.rank for ref in refs}
-        return _Ref(since, missed, region if refs else _WHOLE, ranks.pop() if len(ranks) == 1 else None)
+        scalar = bool(refs) and all(ref.scalar for ref in refs)
+        return _Ref(since, missed, region if refs else _WHOLE, ranks.pop() if len(ranks) == 1 else None, scalar)
 
     def extend(self, writes) -> None:
         for write in writes:

@@ -199,3 +199,14 @@ def weighted_running(x, w):
         h = np.sin(h) * 1.5
         hs[t] = h
     return total
+
+
+def transposed_each_step(x):
+    hs = np.zeros((4, 3)) + x
+    total = 0.0
+    for t in range(1, 3):
+        hs[::2] = np.sin(x[0] * 2.0)
+        hs[t] = np.sin(x * 1.5)
+        view = hs.T  # saved for the backward pass; the next step writes into hs again
+        total = total + np.sum(np.sin(view))
+    return total + np.sum(hs * hs)

@@ -181,3 +181,12 @@ def test_an_array_saved_for_the_backward_pass_is_not_then_written_in_place():
     source = sd.grad(p.weighted_running, wrt=(0, 1)).source
     assert "hs_tape.append(hs)" in source and "hs = index_update(hs, h, t)" in source
     check(p.weighted_running, (x, w), (0, 1))
+
+
+def test_an_array_saved_in_one_step_is_not_written_in_place_by_the_next():
+    """The tape keeps `hs.T` from step 1; writing step 2's rows in place would change it (a wrong gradient, found by
+    tests/frontend/test_views_random.py)."""
+    x = np.random.default_rng(6).normal(size=3)
+    source = sd.grad(p.transposed_each_step).source
+    assert "index_update(hs" in source
+    check(p.transposed_each_step, (x,), 0)
