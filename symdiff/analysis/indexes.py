@@ -143,3 +143,48 @@ def _ordered(defs, stop, start, floors) -> bool:
         return True  # the same bound: resolved alike whatever its sign
     gap = combine(begin, end, -1)
     return nonnegative(defs, end, floors) and nonnegative(defs, gap, floors)
+
+
+def covers(defs: Mapping[str, Eqn], indexes) -> bool:
+    """True when basic slice indexes together reach every element of the array they index.
+
+    Every index must be whole (`:`) on all axes but one; there the slices must
+    chain from the start of the axis to its end, each starting where another
+    ends (`[:a]`, `[a:b]`, `[b:]`). Such a chain covers the axis whatever the
+    values: `[a:b]` and `[b:c]` together reach all of `[a:c]`, since a bound
+    resolves alike as a stop and as a start.
+    """
+    items = [_items(defs, index, {}) for index in indexes]
+    if not items or any(i is None or any(x is None or x[0] != "slice" for x in i) for i in items):
+        return False
+    if len({len(i) for i in items}) != 1:
+        return False
+    partial = {k for i in items for k, x in enumerate(i) if not (_absent(x[1]) and _absent(x[2]))}
+    if len(partial) != 1:
+        return not partial
+    axis = partial.pop()
+    spans = [(i[axis][1], i[axis][2]) for i in items]
+    reached = None  # None: the start of the axis
+    while spans:
+        step = next((span for span in spans if _meets(defs, reached, span[0])), None)
+        if step is None:
+            return False
+        spans.remove(step)
+        if _absent(step[1]):
+            return True
+        reached = step[1]
+    return False
+
+
+def _absent(bound) -> bool:
+    return isinstance(bound, Const) and bound.value is None
+
+
+def _meets(defs, reached, start) -> bool:
+    """Whether a slice starting at `start` begins where the chain has reached (None: the axis start)."""
+    if reached is None:
+        return _absent(start) or (isinstance(start, Const) and type(start.value) is int and start.value == 0)
+    if _absent(start):
+        return False
+    end, begin = linear(defs, reached, 0), linear(defs, start, 0)
+    return end is not None and begin is not None and clean(end) == clean(begin)

@@ -63,6 +63,7 @@ DEVICE_FUNCTIONS = {
         "zeros_like", "ones_like", "empty_like", "full", "full_like", "arange", "eye", "linspace",
     )
 }  # fmt: skip
+DEVICE_FUNCTIONS["scatter_into_empty"] = "device_scatter_add"  # zeros are one valid content for the unset elements
 CONSTRUCTORS = frozenset({"zeros", "ones", "empty", "full", "arange", "eye", "linspace"})  # operands are host values
 
 UNSUPPORTED = {

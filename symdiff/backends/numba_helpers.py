@@ -56,6 +56,7 @@ from symdiff.rules.shapes import (
     matmul_adjoint_a,
     matmul_adjoint_b,
     scatter_add,
+    scatter_into_empty,
     sum_to,
 )
 
@@ -365,6 +366,16 @@ def _scatter_add(g, shape, index):
     return element_impl if elements else view_impl
 
 
+@overload(scatter_into_empty)
+def _scatter_into_empty(g, shape, index):
+    def impl(g, shape, index):
+        out = np.empty(shape)
+        out[index] = g
+        return out
+
+    return impl
+
+
 @overload(axis_slice)
 def _axis_slice(x, start, stop, axis):
     return lambda x, start, stop, axis: np.swapaxes(np.swapaxes(x, 0, axis)[start:stop], 0, axis)
@@ -411,6 +422,6 @@ __all__ = [
     "add_into", "added_at", "array_ndim", "at", "axis_pad", "axis_slice", "broadcast_to_of", "common_size", "concat_offset", "contiguous",
     "empty_like_of", "flat", "full_like_of", "grad_seed", "index_update", "inverse_axes", "keepdims_shape",
     "matmul_adjoint_a", "matmul_adjoint_b", "matmul_of", "ones_like_of", "range_length", "reduce_max", "reduce_mean",
-    "reduce_min", "reduce_prod", "reduce_sum", "reshape_to", "row_count", "row_length", "row_of", "scatter_add", "shape_of", "size_of", "squeeze_axis", "sum_to", "vexp",
+    "reduce_min", "reduce_prod", "reduce_sum", "reshape_to", "row_count", "row_length", "row_of", "scatter_add", "scatter_into_empty", "shape_of", "size_of", "squeeze_axis", "sum_to", "vexp",
     "vexpm1", "vlog", "vlog1p", "vtanh", "zeros_like_of",
 ]  # fmt: skip

@@ -52,6 +52,9 @@ class FunctionEmitter(BlockPrinter):
 
     def assignment(self, eqn: Eqn) -> list[cst.SimpleStatementLine]:
         """`outs = value`, or an element write or accumulation the layout allows in place."""
+        if id(eqn) in self.layout.unfilled:  # the writes that follow reach every element: no zeros first
+            unfilled = Eqn(eqn.outs, "scatter_into_empty", eqn.ins, eqn.static, eqn.loc)
+            return [assign([self.name(eqn.out)], self.expression(unfilled))]
         if id(eqn) in self.layout.accumulations:
             scatter = self.layout.accumulations[id(eqn)]
             index = self.atom(scatter.static_dict()["index"], in_index=True)
@@ -122,6 +125,8 @@ def helpers_used(function: Function) -> list[str]:
         rule = RULES[eqn.op]
         if rule.helper and rule.path not in seen:
             seen.append(rule.path)
+    if "scatter_add" in seen and Layout(function, set()).unfilled:  # printed for some scatter_adds
+        seen.insert(seen.index("scatter_add") + 1, "scatter_into_empty")
     return seen
 
 

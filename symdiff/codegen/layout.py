@@ -20,7 +20,7 @@ from __future__ import annotations
 
 from collections import Counter
 
-from symdiff.analysis.indexes import disjoint
+from symdiff.analysis.indexes import covers, disjoint
 from symdiff.codegen.naming import stem
 from symdiff.ir.nodes import Const, Eqn, Function, If, Loop, Var
 
@@ -54,6 +54,7 @@ class Layout:
         } | self.in_test  # fmt: skip
         self.in_place: set[int] = set()
         self.first_writes: set[int] = set()  # accumulations into elements nothing wrote yet
+        self.unfilled: set[int] = set()  # scatter_adds whose zeros the accumulations after them all overwrite
         self.accumulations = find_accumulations(self)  # id(add eqn) -> the scatter_add it absorbs
         self.absorbed = {eqn.out.name for eqn in self.accumulations.values()}
         self.loop_accumulators = find_loop_accumulators(self)  # id(add eqn) -> (accumulator, part)
@@ -169,10 +170,12 @@ def find_accumulations(layout: Layout) -> dict[int, Eqn]:
     found: dict[int, Eqn] = {}
     roots: dict[str, Eqn] = {}  # accumulated name -> the scatter_add it started from
     written: dict[int, list] = {}  # id(root scatter) -> the indexes written so far
+    assigned: dict[int, bool] = {}  # id(root scatter) -> whether every write after it is a plain assignment
     for eqn in _all_eqns(layout.function.body):
         if eqn.op == "scatter_add":
             roots[eqn.out.name] = eqn
             written[id(eqn)] = [eqn.static_dict()["index"]]
+            assigned[id(eqn)] = _basic_index(layout, eqn.static_dict()["index"])
         if eqn.op != "add" or len(eqn.outs) != 1:
             continue
         for acc, part in (eqn.ins, eqn.ins[::-1]):
@@ -183,8 +186,18 @@ def find_accumulations(layout: Layout) -> dict[int, Eqn]:
                 index = absorbed.static_dict()["index"]
                 if all(disjoint(layout.defs, index, before) for before in written[id(root)]):
                     layout.first_writes.add(id(eqn))  # the elements still hold zeros: assign
+                else:
+                    assigned[id(root)] = False
                 written[id(root)].append(index)
                 break
+    for eqn in _all_eqns(layout.function.body):  # zeros that are all overwritten need not be written
+        if (
+            eqn.op == "scatter_add"
+            and assigned[id(eqn)]
+            and len(written[id(eqn)]) > 1
+            and covers(layout.defs, written[id(eqn)])
+        ):
+            layout.unfilled.add(id(eqn))
     return found
 
 

@@ -12,7 +12,15 @@ import numpy as np
 
 from symdiff.errors import UnsupportedSyntax
 from symdiff.rules.registry import register_derivative
-from symdiff.rules.shapes import axis_pad, axis_slice, concat_offset, index_update, scatter_add, sum_to
+from symdiff.rules.shapes import (
+    axis_pad,
+    axis_slice,
+    concat_offset,
+    index_update,
+    scatter_add,
+    scatter_into_empty,
+    sum_to,
+)
 
 
 @register_derivative(np.reshape, static=("shape",))
@@ -53,6 +61,11 @@ def getitem_vjp(g, out, a, index):
 @register_derivative(scatter_add, static=("shape", "index"), helper=True)
 def scatter_add_vjp(g, out, x, shape, index):
     return g[index]
+
+
+@register_derivative(scatter_into_empty, static=("shape", "index"), helper=True)
+def scatter_into_empty_vjp(g, out, x, shape, index):
+    return g[index]  # the unset elements hold nothing that depends on x
 
 
 @register_derivative(index_update, op="setitem", static=("index",), helper=True)

@@ -60,6 +60,18 @@ def scatter_add(g, shape, index):
     return out
 
 
+def scatter_into_empty(g, shape, index):
+    """An array of `shape` holding `g` at `index`, its other elements unset.
+
+    Codegen prints it for `scatter_add` only where the lines that follow
+    write every other element, each into elements nothing wrote yet (the four
+    gate cotangents of an LSTM), so filling zeros first would be wasted work.
+    """
+    out = np.empty(shape, dtype=np.result_type(g))
+    out[index] = g
+    return out
+
+
 def index_update(x, value, index):
     """A copy of `x` with `x[index] = value` (the functional form of element assignment)."""
     out = np.array(x, dtype=np.result_type(x, value), copy=True)

@@ -7,7 +7,7 @@ select no common element of a real array, for every length tried.
 import numpy as np
 import pytest
 
-from symdiff.analysis.indexes import disjoint
+from symdiff.analysis.indexes import covers, disjoint
 from symdiff.ir.nodes import Const, Eqn, Var
 
 t, n = Var("t"), Var("n")
@@ -62,3 +62,37 @@ def test_an_array_index_is_never_taken_for_an_integer():
     shifted = Var("shifted")
     defs["shifted"] = Eqn((shifted,), "add", (mask, Const(1)))
     assert not disjoint(defs, mask, shifted)  # x and x + 1 differ, but arrays can share elements
+
+
+def _gate_slices():
+    """`z[:, :n]`, `z[:, n:2n]`, `z[:, 2n:3n]`, `z[:, 3n:]` as the IR states them (an LSTM's gates)."""
+    defs = dict(DEFS)
+    for name, op, ins in [
+        ("n2", "mul", (Const(2), n)), ("n3", "mul", (Const(3), n)),
+        ("s0", "make_slice", (Const(None), n, Const(None))), ("s1", "make_slice", (n, Var("n2"), Const(None))),
+        ("s2", "make_slice", (Var("n2"), Var("n3"), Const(None))), ("s3", "make_slice", (Var("n3"), Const(None), Const(None))),
+    ]:  # fmt: skip
+        defs[name] = Eqn((Var(name),), op, ins)
+    indexes = []
+    for k in range(4):
+        defs[f"i{k}"] = Eqn((Var(f"i{k}"),), "make_tuple", (Const(slice(None)), Var(f"s{k}")))
+        indexes.append(Var(f"i{k}"))
+    return defs, indexes
+
+
+def test_slices_chained_from_start_to_end_cover_the_array_in_any_order():
+    defs, gates = _gate_slices()
+    assert covers(defs, gates)
+    assert covers(defs, gates[::-1])
+    assert not covers(defs, gates[:3])  # [3n:] missing
+    assert not covers(defs, [gates[0], gates[1], gates[3]])  # [2n:3n] missing
+    assert covers(defs, [Const(slice(None, 2)), Const(slice(2, None))])
+    assert not covers(defs, [Const(slice(None, 2)), Const(slice(3, None))])
+    assert not covers(defs, [Const((slice(None), slice(None, 2))), Const((slice(1, None), slice(2, None)))])
+    assert not covers(defs, [Const(0), Const(slice(1, None))])  # integers are not handled: never claimed
+    for width in range(9):  # against NumPy, whatever n is
+        z = np.zeros((2, 4 * width))
+        for index in [(slice(None), slice(None, width)), (slice(None), slice(width, 2 * width)),
+                      (slice(None), slice(2 * width, 3 * width)), (slice(None), slice(3 * width, None))]:  # fmt: skip
+            z[index] = 1.0
+        assert np.all(z == 1.0)
