@@ -67,10 +67,12 @@ class _Ref:
     show after those positions (another branch's, an earlier iteration's).
     `region` is the part of the buffer the value reads: `_WHOLE`, an index
     into the buffer, or None (unknown part or layout). `rank` is known for
-    arrays made by np.zeros((a, b)) and the like. `scalar` marks values known
-    to be immutable Python or NumPy scalars (a full reduction, `float(...)`,
-    arithmetic of those), for which `s += v` makes a new value, where for an
-    array NumPy writes into `s`'s memory.
+    arrays made by np.zeros((a, b)) and the like, `least` bounds it from
+    below (`np.zeros((4, 3)) + x` has at least two axes). `scalar` marks
+    values known to be immutable Python or NumPy scalars (a full reduction,
+    `float(...)`, arithmetic of those). `s += v` writes into `s`'s memory
+    only where `s` surely has an axis; symdiff cannot tell `x[0]` of an
+    argument, a number or a row, so it takes that as a new value.
     """
 
     since: dict
@@ -78,6 +80,7 @@ class _Ref:
     region: Any = _WHOLE
     rank: int | None = None
     scalar: bool = False
+    least: int = 0
 
 
 def check_views(function: Function, in_place: set[str]) -> None:
@@ -108,8 +111,8 @@ class _Checker:
 
     # -- values ---------------------------------------------------------------
 
-    def fresh(self, name: str, rank: int | None = None, scalar: bool = False) -> _Ref:
-        return _Ref({name: len(self.log)}, (), _WHOLE, rank, scalar)
+    def fresh(self, name: str, rank: int | None = None, scalar: bool = False, least: int = 0) -> _Ref:
+        return _Ref({name: len(self.log)}, (), _WHOLE, rank, scalar, max(least, rank or 0))
 
     def ref(self, atom) -> _Ref | None:
         return self.refs.get(atom.name) if isinstance(atom, Var) else None
@@ -168,8 +171,8 @@ class _Checker:
         op, first = eqn.op, self.ref(eqn.ins[0]) if eqn.ins else None
         if op == "setitem" and eqn.out.name in self.in_place:
             self.write(eqn, first, eqn.static_dict()["index"])
-        elif eqn.out.name in self.in_place and first is not None and not first.scalar:
-            self.write(eqn, first, None)  # `a += b` on an array (or what may be one) writes into its memory
+        elif eqn.out.name in self.in_place and first is not None and first.least >= 1:
+            self.write(eqn, first, None)  # `a += b` on an array writes into its memory
         elif first is not None and (op in _VIEWS or op == "einsum" and len(eqn.ins) == 1):
             self.refs[eqn.out.name] = self.view(eqn, first)
         elif op in ("make_tuple", "tape_push"):
@@ -180,7 +183,7 @@ class _Checker:
                 self.refs[out.name] = replace(tape, region=None, rank=None)
         else:
             for out in eqn.outs:
-                self.refs[out.name] = self.fresh(out.name, self.rank(eqn), self.scalar(eqn))
+                self.refs[out.name] = self.fresh(out.name, self.rank(eqn), self.scalar(eqn), self.least(eqn))
 
     def write(self, eqn: Eqn, array: _Ref | None, index) -> None:
         """Log a write into `array`'s memory at `index` (None: all of the value `array` reads)."""
@@ -197,14 +200,14 @@ class _Checker:
             index = array.region if index is None else None  # an index into a view: elements unknown here
         self.log.append(_Write(len(self.log), frozenset(array.since), index, eqn.loc))
         now = len(self.log)
-        self.refs[eqn.out.name] = _Ref({b: now for b in array.since}, (), array.region, array.rank)
+        self.refs[eqn.out.name] = replace(array, since={b: now for b in array.since}, missed=())
 
     def view(self, eqn: Eqn, base: _Ref) -> _Ref:
         """A view taken now of a value just read (so it has missed no write yet)."""
         now = len(self.log)
         since = {b: now for b in base.since}
         if eqn.op != "getitem":
-            return _Ref(since, (), None)
+            return _Ref(since, (), None, least=self.view_least(eqn, base))
         index = eqn.static_dict()["index"]
         items = self.index_items(index)
         integers = items.count("int")
@@ -212,8 +215,10 @@ class _Checker:
             return self.fresh(eqn.out.name, scalar=True)  # one element: NumPy returns a scalar, a copy
         if "array" in items:
             return self.fresh(eqn.out.name)  # advanced indexing copies
-        rank = base.rank - integers if base.rank is not None and "other" not in items else None
-        return _Ref(since, (), index if base.region is _WHOLE else None, rank)
+        known = "other" not in items
+        rank = base.rank - integers if base.rank is not None and known else None
+        least = max(base.least - integers, 0) if known else 0
+        return _Ref(since, (), index if base.region is _WHOLE else None, rank, least=least)
 
     def index_items(self, index) -> list[str]:
         """Each item of a getitem index as "int", "slice", "array" (advanced) or "other"."""
@@ -270,16 +275,45 @@ class _Checker:
         ref = self.ref(atom)
         return ref is not None and ref.scalar
 
+    def least(self, eqn: Eqn) -> int:
+        """A lower bound on the rank of `eqn`'s result (broadcasting keeps every operand's axes)."""
+        rule = RULES.get(eqn.op)
+        if (
+            rule is not None
+            and rule.elementwise
+            or eqn.op in ("copy", "zeros_like", "ones_like", "empty_like", "full_like")
+        ):
+            refs = [self.ref(a) for a in eqn.ins]
+            return max((r.least for r in refs if r is not None), default=0)
+        return 0
+
+    def view_least(self, eqn: Eqn, base: _Ref) -> int:
+        """A lower bound on the rank of a view other than basic indexing."""
+        if eqn.op in ("transpose", "swapaxes", "axis_slice"):
+            return base.least
+        if eqn.op == "ravel":
+            return 1
+        if eqn.op == "expand_dims":
+            return base.least + 1
+        if eqn.op in ("reshape", "broadcast_to", "sum_to"):
+            return self.shape_rank(eqn.static_dict().get("shape")) or 0
+        return 0
+
+    def shape_rank(self, shape) -> int | None:
+        """How many axes an array of shape `shape` (an atom) has, if the IR says."""
+        if shape is None:
+            return None
+        if isinstance(shape, Const):
+            value = shape.value
+            return len(value) if isinstance(value, tuple) else 1 if isinstance(value, int) else None
+        inner = self.defs.get(shape.name)
+        if inner is not None and inner.op == "make_tuple":
+            return len(inner.ins)
+        return 1 if is_integer(self.defs, shape, self.floors) else None
+
     def rank(self, eqn: Eqn) -> int | None:
         if eqn.op in _CREATE and eqn.ins:
-            shape = eqn.ins[0]
-            if isinstance(shape, Const):
-                value = shape.value
-                return len(value) if isinstance(value, tuple) else 1 if isinstance(value, int) else None
-            inner = self.defs.get(shape.name)
-            if inner is not None and inner.op == "make_tuple":
-                return len(inner.ins)
-            return 1 if is_integer(self.defs, shape, self.floors) else None
+            return self.shape_rank(eqn.ins[0])
         if eqn.op in _LIKE and eqn.ins:
             base = self.ref(eqn.ins[0])
             return base.rank if base is not None else None
@@ -350,7 +384,9 @@ class _Checker:
         region = next(iter(regions.values())) if len(regions) == 1 else None
         ranks = {ref.rank for ref in refs}
         scalar = bool(refs) and all(ref.scalar for ref in refs)
-        return _Ref(since, missed, region if refs else _WHOLE, ranks.pop() if len(ranks) == 1 else None, scalar)
+        least = min((ref.least for ref in refs), default=0)
+        rank = ranks.pop() if len(ranks) == 1 else None
+        return _Ref(since, missed, region if refs else _WHOLE, rank, scalar, least)
 
     def extend(self, writes) -> None:
         for write in writes:

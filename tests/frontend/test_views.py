@@ -30,6 +30,7 @@ REFUSED = [
     v.rows_that_meet_when_the_counter_wraps,
     v.asarray_is_a_second_name,
     v.view_read_after_nested_loops_wrote,
+    v.augmented_reshape_then_array_read,
 ]
 
 ACCEPTED = [
@@ -48,6 +49,7 @@ ACCEPTED = [
     v.previous_row_read_after_the_loop,
     v.rows_in_a_while_loop,
     v.rows_rewritten_in_nested_loops,
+    v.running_sum_from_an_element,
 ]
 
 

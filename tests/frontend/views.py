@@ -254,3 +254,17 @@ def view_read_after_nested_loops_wrote(x, n):
         for j in range(2):
             out[i, j] = x[j] * (i + 1.0)  # write
     return np.sum(first * x)  # read
+
+
+def running_sum_from_an_element(x, n):
+    s = x[0]  # a number for a vector x: `s += ...` makes a new number
+    for i in range(1, n):
+        s += x[i % 2] * s
+    return s
+
+
+def augmented_reshape_then_array_read(x):
+    hs = np.zeros((4, 3)) + x
+    flat = hs.reshape(12)
+    flat += np.cos(x[2])  # write
+    return np.sum(hs * hs)  # read
