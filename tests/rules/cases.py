@@ -74,161 +74,45 @@ class Case:
 
 
 # -- elementwise ------------------------------------------------------------------------------------------------
-def neg(x):
-    return -x
-
-
-def pos(x):
-    return +x
-
-
-def exp(x):
-    return np.exp(x)
-
-
-def log(x):
-    return np.log(x)
-
-
-def log1p(x):
-    return np.log1p(x)
-
-
-def expm1(x):
-    return np.expm1(x)
-
-
-def sqrt(x):
-    return np.sqrt(x)
-
-
-def square(x):
-    return np.square(x)
-
-
-def sin(x):
-    return np.sin(x)
-
-
-def cos(x):
-    return np.cos(x)
-
-
-def tan(x):
-    return np.tan(x)
-
-
-def arcsin(x):
-    return np.arcsin(x)
-
-
-def arccos(x):
-    return np.arccos(x)
-
-
-def arctan(x):
-    return np.arctan(x)
-
-
-def sinh(x):
-    return np.sinh(x)
-
-
-def cosh(x):
-    return np.cosh(x)
-
-
-def tanh(x):
-    return np.tanh(x)
-
-
-def tanh_saturated(x):
-    return np.tanh(10.0 * x)
-
-
-def abs_(x):
-    return np.abs(x)
-
-
-def builtin_abs(x):
-    return abs(x)
-
-
-def to_float(x):
-    return float(x) * x
-
-
-def float_of_sum(x):
-    return float(np.sum(x * x))
-
-
-def add(x, y):
-    return x + y
-
-
-def sub(x, y):
-    return x - y
-
-
-def mul(x, y):
-    return x * y
-
-
-def truediv(x, y):
-    return x / y
-
-
-def power(x, y):
-    return x**y
-
-
-def power_const(x):
-    return x**3 + np.power(x, 2.5)
-
-
-def mod(x, y):
-    return x % y
-
-
-def arctan2(x, y):
-    return np.arctan2(x, y)
-
-
-def maximum(x, y):
-    return np.maximum(x, y)
-
-
-def minimum(x, y):
-    return np.minimum(x, y)
-
-
-def logaddexp(x, y):
-    return np.logaddexp(x, y)
-
-
-def where(x, y):
-    return np.where(x > 0.0, x * x, y)
-
-
-def where_mask(x, y):
-    return np.where(MASK, x, y)
-
-
-def clip(x):
-    return np.clip(x, -0.5, 0.7)
-
-
-def clip_arrays(x, lo, hi):
-    return np.clip(x, lo, hi)
-
-
-def clip_upper(x):
-    return np.clip(x, None, 0.5)
-
-
-def clip_lower(x):
-    return x.clip(-0.5, None)
-
+def neg(x): return -x
+def pos(x): return +x
+def exp(x): return np.exp(x)
+def log(x): return np.log(x)
+def log1p(x): return np.log1p(x)
+def expm1(x): return np.expm1(x)
+def sqrt(x): return np.sqrt(x)
+def square(x): return np.square(x)
+def sin(x): return np.sin(x)
+def cos(x): return np.cos(x)
+def tan(x): return np.tan(x)
+def arcsin(x): return np.arcsin(x)
+def arccos(x): return np.arccos(x)
+def arctan(x): return np.arctan(x)
+def sinh(x): return np.sinh(x)
+def cosh(x): return np.cosh(x)
+def tanh(x): return np.tanh(x)
+def tanh_saturated(x): return np.tanh(10.0 * x)
+def abs_(x): return np.abs(x)
+def builtin_abs(x): return abs(x)
+def to_float(x): return float(x) * x
+def float_of_sum(x): return float(np.sum(x * x))
+def add(x, y): return x + y
+def sub(x, y): return x - y
+def mul(x, y): return x * y
+def truediv(x, y): return x / y
+def power(x, y): return x**y
+def power_const(x): return x**3 + np.power(x, 2.5)
+def mod(x, y): return x % y
+def arctan2(x, y): return np.arctan2(x, y)
+def maximum(x, y): return np.maximum(x, y)
+def minimum(x, y): return np.minimum(x, y)
+def logaddexp(x, y): return np.logaddexp(x, y)
+def where(x, y): return np.where(x > 0.0, x * x, y)
+def where_mask(x, y): return np.where(MASK, x, y)
+def clip(x): return np.clip(x, -0.5, 0.7)
+def clip_arrays(x, lo, hi): return np.clip(x, lo, hi)
+def clip_upper(x): return np.clip(x, None, 0.5)
+def clip_lower(x): return x.clip(-0.5, None)
 
 UNARY = {
     "neg": (neg, a()), "pos": (pos, a()), "exp": (exp, a()), "log": (log, a(lo=0.2, hi=3.0)),
@@ -271,109 +155,32 @@ def elementwise_cases() -> list[Case]:
 
 
 # -- reductions -------------------------------------------------------------------------------------------------
-def sum_all(x):
-    return np.sum(x)
-
-
-def sum_0(x):
-    return np.sum(x, axis=0)
-
-
-def sum_1k(x):
-    return np.sum(x, axis=1, keepdims=True)
-
-
-def sum_m1(x):
-    return x.sum(axis=-1)
-
-
-def sum_02k(x):
-    return np.sum(x, axis=(0, 2), keepdims=True)
-
-
-def sum_02(x):
-    return np.sum(x, (0, 2))
-
-
-def mean_all_k(x):
-    return np.mean(x, keepdims=True)
-
-
-def mean_1(x):
-    return np.mean(x, axis=1)
-
-
-def mean_02(x):
-    return x.mean(axis=(0, 2))
-
-
-def prod_all(x):
-    return np.prod(x)
-
-
-def prod_0k(x):
-    return np.prod(x, axis=0, keepdims=True)
-
-
-def prod_m1(x):
-    return x.prod(axis=-1)
-
-
-def max_all(x):
-    return np.max(x)
-
-
-def max_1(x):
-    return np.max(x, axis=1)
-
-
-def max_02k(x):
-    return x.max(axis=(0, 2), keepdims=True)
-
-
-def amax_m1(x):
-    return np.amax(x, axis=-1)
-
-
-def min_all_k(x):
-    return np.min(x, keepdims=True)
-
-
-def min_0(x):
-    return x.min(axis=0)
-
-
-def min_02(x):
-    return np.min(x, axis=(0, 2))
-
-
-def var_all(x):
-    return np.var(x)
-
-
-def var_1k(x):
-    return np.var(x, axis=1, keepdims=True)
-
-
-def std_0(x):
-    return x.std(axis=0)
-
-
-def std_02k(x):
-    return np.std(x, axis=(0, 2), keepdims=True)
-
-
-def norm_all(x):
-    return np.linalg.norm(x)
-
-
-def norm_m1(x):
-    return np.linalg.norm(x, axis=-1)
-
-
-def norm_1k(x):
-    return np.linalg.norm(x, axis=1, keepdims=True)
-
+def sum_all(x): return np.sum(x)
+def sum_0(x): return np.sum(x, axis=0)
+def sum_1k(x): return np.sum(x, axis=1, keepdims=True)
+def sum_m1(x): return x.sum(axis=-1)
+def sum_02k(x): return np.sum(x, axis=(0, 2), keepdims=True)
+def sum_02(x): return np.sum(x, (0, 2))
+def mean_all_k(x): return np.mean(x, keepdims=True)
+def mean_1(x): return np.mean(x, axis=1)
+def mean_02(x): return x.mean(axis=(0, 2))
+def prod_all(x): return np.prod(x)
+def prod_0k(x): return np.prod(x, axis=0, keepdims=True)
+def prod_m1(x): return x.prod(axis=-1)
+def max_all(x): return np.max(x)
+def max_1(x): return np.max(x, axis=1)
+def max_02k(x): return x.max(axis=(0, 2), keepdims=True)
+def amax_m1(x): return np.amax(x, axis=-1)
+def min_all_k(x): return np.min(x, keepdims=True)
+def min_0(x): return x.min(axis=0)
+def min_02(x): return np.min(x, axis=(0, 2))
+def var_all(x): return np.var(x)
+def var_1k(x): return np.var(x, axis=1, keepdims=True)
+def std_0(x): return x.std(axis=0)
+def std_02k(x): return np.std(x, axis=(0, 2), keepdims=True)
+def norm_all(x): return np.linalg.norm(x)
+def norm_m1(x): return np.linalg.norm(x, axis=-1)
+def norm_1k(x): return np.linalg.norm(x, axis=1, keepdims=True)
 
 REDUCTIONS = {
     "sum": [sum_all, sum_0, sum_1k, sum_m1, sum_02k, sum_02], "mean": [mean_all_k, mean_1, mean_02],
@@ -397,101 +204,30 @@ def reduction_cases() -> list[Case]:
 
 
 # -- linear algebra ---------------------------------------------------------------------------------------------
-def matmul(x, y):
-    return x @ y
-
-
-def np_matmul(x, y):
-    return np.matmul(x, y)
-
-
-def dot(x, y):
-    return np.dot(x, y)
-
-
-def dot_method(x, y):
-    return x.dot(y)
-
-
-def outer(x, y):
-    return np.outer(x, y)
-
-
-def transpose_t(x):
-    return x.T
-
-
-def transpose_axes(x):
-    return np.transpose(x, (1, 0, 2))
-
-
-def transpose_method(x):
-    return x.transpose(2, 0, 1)
-
-
-def transpose_negative(x):
-    return np.transpose(x, (-1, 0, 1))
-
-
-def swapaxes(x):
-    return np.swapaxes(x, 0, 2)
-
-
-def swapaxes_method(x):
-    return x.swapaxes(-1, -2)
-
-
-def adjoint_a(c, x, y):
-    return matmul_adjoint_a(c, x, y)
-
-
-def adjoint_b(c, x, y):
-    return matmul_adjoint_b(c, x, y)
-
-
-def einsum_matmul(x, y):
-    return np.einsum("ij,jk->ik", x, y)
-
-
-def einsum_implicit(x, y):
-    return np.einsum("ij,jk", x, y)
-
-
-def einsum_summed(x, y):
-    return np.einsum("ij, jk -> k", x, y)
-
-
-def einsum_inner(x, y):
-    return np.einsum("i,i->", x, y)
-
-
-def einsum_outer(x, y):
-    return np.einsum("i,j->ij", x, y)
-
-
-def einsum_batched(x, y):
-    return np.einsum("bij,bjk->bik", x, y)
-
-
-def einsum_chain(x, y, z):
-    return np.einsum("ij,jk,kl->li", x, y, z)
-
-
-def einsum_transpose(x):
-    return np.einsum("ijk->kj", x)
-
-
-def einsum_total(x):
-    return np.einsum("ij->", x)
-
-
-def einsum_twice(x):
-    return np.einsum("ij,ij->i", x, x)
-
-
-def einsum_operands(x, y):
-    return np.einsum("ij,kj->ik", *(x, y))
-
+def matmul(x, y): return x @ y
+def np_matmul(x, y): return np.matmul(x, y)
+def dot(x, y): return np.dot(x, y)
+def dot_method(x, y): return x.dot(y)
+def outer(x, y): return np.outer(x, y)
+def transpose_t(x): return x.T
+def transpose_axes(x): return np.transpose(x, (1, 0, 2))
+def transpose_method(x): return x.transpose(2, 0, 1)
+def transpose_negative(x): return np.transpose(x, (-1, 0, 1))
+def swapaxes(x): return np.swapaxes(x, 0, 2)
+def swapaxes_method(x): return x.swapaxes(-1, -2)
+def adjoint_a(c, x, y): return matmul_adjoint_a(c, x, y)
+def adjoint_b(c, x, y): return matmul_adjoint_b(c, x, y)
+def einsum_matmul(x, y): return np.einsum("ij,jk->ik", x, y)
+def einsum_implicit(x, y): return np.einsum("ij,jk", x, y)
+def einsum_summed(x, y): return np.einsum("ij, jk -> k", x, y)
+def einsum_inner(x, y): return np.einsum("i,i->", x, y)
+def einsum_outer(x, y): return np.einsum("i,j->ij", x, y)
+def einsum_batched(x, y): return np.einsum("bij,bjk->bik", x, y)
+def einsum_chain(x, y, z): return np.einsum("ij,jk,kl->li", x, y, z)
+def einsum_transpose(x): return np.einsum("ijk->kj", x)
+def einsum_total(x): return np.einsum("ij->", x)
+def einsum_twice(x): return np.einsum("ij,ij->i", x, x)
+def einsum_operands(x, y): return np.einsum("ij,kj->ik", *(x, y))
 
 MATMUL_SHAPES = [
     ((3, 4), (4, 5)), ((4,), (4, 5)), ((3, 4), (4,)), ((4,), (4,)), ((2, 3, 4), (4, 5)), ((2, 3, 4), (1, 4, 5)),
@@ -506,9 +242,7 @@ def _out_shape(sx: tuple, sy: tuple) -> tuple:
 def linalg_cases() -> list[Case]:
     cases = [Case("matmul", matmul, (a(*sx), a(*sy))) for sx, sy in MATMUL_SHAPES]
     cases += [Case("matmul", np_matmul, (a(2, 3), a(3)))]
-    cases += [Case("dot", dot, (a(*sx), a(*sy))) for sx, sy in MATMUL_SHAPES[:4]] + [
-        Case("dot", dot_method, (a(3, 4), a(4)))
-    ]
+    cases += [Case("dot", dot, (a(*sx), a(*sy))) for sx, sy in MATMUL_SHAPES[:4]] + [Case("dot", dot_method, (a(3, 4), a(4)))]
     for op, f in [("matmul_adjoint_a", adjoint_a), ("matmul_adjoint_b", adjoint_b)]:
         cases += [Case(op, f, (a(*_out_shape(sx, sy)), a(*sx), a(*sy))) for sx, sy in MATMUL_SHAPES[:7]]
     return cases + [
@@ -537,160 +271,45 @@ def linalg_cases() -> list[Case]:
 
 
 # -- shape ops and indexing -------------------------------------------------------------------------------------
-def reshape(x):
-    return np.reshape(x, (4, 3))
-
-
-def reshape_method(x):
-    return x.reshape(2, -1)
-
-
-def ravel(x):
-    return np.ravel(x)
-
-
-def flatten(x):
-    return x.flatten()
-
-
-def squeeze(x):
-    return np.squeeze(x)
-
-
-def squeeze_axis(x):
-    return np.squeeze(x, axis=1)
-
-
-def expand_dims(x):
-    return np.expand_dims(x, 0)
-
-
-def expand_dims_last(x):
-    return np.expand_dims(x, axis=-1)
-
-
-def broadcast_row(x):
-    return np.broadcast_to(x, (3, 4))
-
-
-def broadcast_col(x):
-    return np.broadcast_to(x, (2, 3, 4))
-
-
-def sum_to_row(x):
-    return sum_to(x, (4,))
-
-
-def sum_to_col(x):
-    return sum_to(x, (3, 1))
-
-
-def sum_to_scalar(x):
-    return sum_to(x, ())
-
-
-def item(x):
-    return x[1]
-
-
-def item_negative(x):
-    return x[-1, 2]
-
-
-def slices(x):
-    return x[1:3, ::2]
-
-
-def slices_negative(x):
-    return x[-2:, ::-1]
-
-
-def ellipsis(x):
-    return x[..., 1]
-
-
-def newaxis(x):
-    return x[np.newaxis, :, None, 1:]
-
-
-def take_rows(x):
-    return x[IDX]
-
-
-def take_columns(x):
-    return x[:, IDX]
-
-
-def take_pairs(x):
-    return x[IDX[:3], np.array([0, 3, 0])]
-
-
-def take_list(x):
-    return x[[2, 0, 2]] * x[:, [1, 3, 1, 0]]
-
-
-def boolean_mask(x):
-    return x[MASK]
-
-
-def unpack(x):
-    return x[0] * x[1]
-
-
-def dynamic(x, i):
-    return x[i, i - 2 :] * x[-i]
-
-
-def scatter(x):
-    return scatter_add(x, (5, 4), IDX)
-
-
-def scatter_slice(x):
-    return scatter_add(x, (3, 6), (slice(None), slice(1, 5)))
-
-
-def slice_axis(x):
-    return axis_slice(x, 1, 3, 1)
-
-
-def pad_axis(x):
-    return axis_pad(x, 1, 6, -1)
-
-
-def concatenate(x, y):
-    return np.concatenate((x, y))
-
-
-def concatenate_1(x, y):
-    return np.concatenate([x, y, x], axis=1)
-
-
-def concatenate_m1(x, y):
-    return np.concatenate((y, x), axis=-1)
-
-
-def stack(x, y):
-    return np.stack((x, y))
-
-
-def stack_1(x, y):
-    return np.stack([x, y, x], axis=1)
-
-
-def stack_m1(x, y):
-    return np.stack((y, x), axis=-1)
-
-
-def array_of(x, y):
-    return np.array([x, y])
-
-
-def copy(x):
-    return np.copy(x) * x
-
-
-def copy_method(x):
-    return x.copy()
+def reshape(x): return np.reshape(x, (4, 3))
+def reshape_method(x): return x.reshape(2, -1)
+def ravel(x): return np.ravel(x)
+def flatten(x): return x.flatten()
+def squeeze(x): return np.squeeze(x)
+def squeeze_axis(x): return np.squeeze(x, axis=1)
+def expand_dims(x): return np.expand_dims(x, 0)
+def expand_dims_last(x): return np.expand_dims(x, axis=-1)
+def broadcast_row(x): return np.broadcast_to(x, (3, 4))
+def broadcast_col(x): return np.broadcast_to(x, (2, 3, 4))
+def sum_to_row(x): return sum_to(x, (4,))
+def sum_to_col(x): return sum_to(x, (3, 1))
+def sum_to_scalar(x): return sum_to(x, ())
+def item(x): return x[1]
+def item_negative(x): return x[-1, 2]
+def slices(x): return x[1:3, ::2]
+def slices_negative(x): return x[-2:, ::-1]
+def ellipsis(x): return x[..., 1]
+def newaxis(x): return x[np.newaxis, :, None, 1:]
+def take_rows(x): return x[IDX]
+def take_columns(x): return x[:, IDX]
+def take_pairs(x): return x[IDX[:3], np.array([0, 3, 0])]
+def take_list(x): return x[[2, 0, 2]] * x[:, [1, 3, 1, 0]]
+def boolean_mask(x): return x[MASK]
+def unpack(x): return x[0] * x[1]
+def dynamic(x, i): return x[i, i - 2 :] * x[-i]
+def scatter(x): return scatter_add(x, (5, 4), IDX)
+def scatter_slice(x): return scatter_add(x, (3, 6), (slice(None), slice(1, 5)))
+def slice_axis(x): return axis_slice(x, 1, 3, 1)
+def pad_axis(x): return axis_pad(x, 1, 6, -1)
+def concatenate(x, y): return np.concatenate((x, y))
+def concatenate_1(x, y): return np.concatenate([x, y, x], axis=1)
+def concatenate_m1(x, y): return np.concatenate((y, x), axis=-1)
+def stack(x, y): return np.stack((x, y))
+def stack_1(x, y): return np.stack([x, y, x], axis=1)
+def stack_m1(x, y): return np.stack((y, x), axis=-1)
+def array_of(x, y): return np.array([x, y])
+def copy(x): return np.copy(x) * x
+def copy_method(x): return x.copy()
 
 
 def setitem(x, y):
@@ -730,10 +349,7 @@ def shape_cases() -> list[Case]:
         Case("sum_to", sum_to_col, (a(2, 3, 4),)),
         Case("sum_to", sum_to_scalar, (a(3, 4),)),
         *[Case("getitem", f, (a(3, 4),)) for f in (item, item_negative, slices, slices_negative, ellipsis, newaxis)],
-        *[
-            Case("getitem", f, (a(3, 4),))
-            for f in (take_rows, take_columns, take_pairs, take_list, boolean_mask, unpack)
-        ],
+        *[Case("getitem", f, (a(3, 4),)) for f in (take_rows, take_columns, take_pairs, take_list, boolean_mask, unpack)],
         Case("getitem", take_rows, (a(4, 2, 3),)),
         Case("getitem", dynamic, (a(3, 4), 2)),
         Case("scatter_add", scatter, (a(4, 4),)),
