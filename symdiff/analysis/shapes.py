@@ -14,7 +14,11 @@ from symdiff.ir.nodes import Atom, Eqn, Var
 from symdiff.rules import RULES
 
 SHAPED_LIKE_LAST = {"sum_to": "shape", "broadcast_to": "shape", "reshape": "shape", "scatter_add": "shape"}
-_SHAPED_LIKE_OPERAND = {"matmul_adjoint_a": 1, "matmul_adjoint_b": 2, "zeros_like": 0, "ones_like": 0, "copy": 0}
+# Ops whose result has the shape of one operand (its position); the `*_like` ones take no `shape=` (refused).
+SHAPED_LIKE_OPERAND = {
+    "matmul_adjoint_a": 1, "matmul_adjoint_b": 2, "zeros_like": 0, "ones_like": 0, "empty_like": 0, "full_like": 0,
+    "copy": 0, "setitem": 0,
+}  # fmt: skip
 
 
 class ShapeClasses:
@@ -57,7 +61,7 @@ class ShapeClasses:
             if isinstance(shape, Var) and shape.name in self.shape_of:
                 self.union(out, self.shape_of[shape.name])
             return
-        position = _SHAPED_LIKE_OPERAND.get(eqn.op)
+        position = SHAPED_LIKE_OPERAND.get(eqn.op)
         if position is not None and isinstance(eqn.ins[position], Var):
             self.union(out, eqn.ins[position].name)
         if eqn.op == "grad_seed" and isinstance(eqn.ins[0], Var):

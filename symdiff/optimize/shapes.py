@@ -12,12 +12,12 @@ shape they were given. Each rewrite is exact for every input shape.
 
 from __future__ import annotations
 
+from symdiff.analysis.shapes import SHAPED_LIKE_OPERAND
 from symdiff.ir.nodes import Const, Eqn, Function, Var
 from symdiff.optimize.walk import rewrite_function
 from symdiff.rules import RULES
 
 _SHAPE_ARGUMENT = {"sum_to": "shape", "broadcast_to": "shape", "scatter_add": "shape"}
-_SHAPED_LIKE_OPERAND = {"matmul_adjoint_a": 1, "matmul_adjoint_b": 2, "zeros_like": 0, "copy": 0, "setitem": 0}
 
 
 def push_shapes(function: Function) -> Function:
@@ -37,8 +37,8 @@ def push_shapes(function: Function) -> Function:
             return eqn
         if source.op in _SHAPE_ARGUMENT:
             return source.static_dict()[_SHAPE_ARGUMENT[source.op]]
-        if source.op in _SHAPED_LIKE_OPERAND:
-            return _query(eqn, source.ins[_SHAPED_LIKE_OPERAND[source.op]], defs)
+        if source.op in SHAPED_LIKE_OPERAND:
+            return _query(eqn, source.ins[SHAPED_LIKE_OPERAND[source.op]], defs)
         rule = RULES[source.op]
         if not rule.elementwise or source.op == "where":
             return eqn
