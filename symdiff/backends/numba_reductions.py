@@ -69,31 +69,30 @@ def _split(shape, axis):
     return outer, shape[axis], inner
 
 
-@njit(cache=True)
-def _sum_axis(a, axis):
-    """`a` summed over `axis`, which is kept with length 1."""
-    a = np.ascontiguousarray(a)
-    outer, n, inner = _split(a.shape, axis)
-    view = a.reshape((outer, n, inner))
-    out = np.zeros((outer, inner), dtype=a.dtype)
-    for i in range(outer):
-        for k in range(n):
-            for j in range(inner):
-                out[i, j] += view[i, k, j]
-    return out.reshape(tuple_setitem(a.shape, axis, 1))
+def _fold_axis(start: float, combine):
+    """The `np.sum` (`start=0`, `operator.add`) or `np.prod` (`1`, `operator.mul`) kernel along one axis.
+
+    `a` folded over `axis`, which is kept with length 1. Built once per fold at
+    import time, as the extremum kernels below are.
+    """
+
+    @njit(cache=True)
+    def fold_axis(a, axis):
+        a = np.ascontiguousarray(a)
+        outer, n, inner = _split(a.shape, axis)
+        view = a.reshape((outer, n, inner))
+        out = np.full((outer, inner), start, dtype=a.dtype)
+        for i in range(outer):
+            for k in range(n):
+                for j in range(inner):
+                    out[i, j] = combine(out[i, j], view[i, k, j])
+        return out.reshape(tuple_setitem(a.shape, axis, 1))
+
+    return fold_axis
 
 
-@njit(cache=True)
-def _prod_axis(a, axis):
-    a = np.ascontiguousarray(a)
-    outer, n, inner = _split(a.shape, axis)
-    view = a.reshape((outer, n, inner))
-    out = np.ones((outer, inner), dtype=a.dtype)
-    for i in range(outer):
-        for k in range(n):
-            for j in range(inner):
-                out[i, j] *= view[i, k, j]
-    return out.reshape(tuple_setitem(a.shape, axis, 1))
+_sum_axis = _fold_axis(0, operator.add)
+_prod_axis = _fold_axis(1, operator.mul)
 
 
 def _extremum_axis(name: str, replaces):
