@@ -38,7 +38,7 @@ class FunctionSource:
         end_col = getattr(node, "end_col_offset", None) if getattr(node, "end_lineno", line) == line else None
         quoted = ""
         if statement is not None:
-            segment = ast.get_source_segment("\n".join(self.lines), statement) or ""
+            segment = _segment(self.lines, statement)
             if isinstance(statement, (ast.If, ast.For, ast.While)):
                 segment = segment.splitlines()[0] if segment else ""
             quoted = " ".join(part.strip() for part in segment.splitlines())
@@ -57,6 +57,17 @@ class FunctionSource:
             if name in scope:
                 return True, scope[name]
         return False, None
+
+
+def _segment(lines: tuple[str, ...], node: ast.AST) -> str:
+    """The source text of `node`, as `ast.get_source_segment` gives it, without joining the whole source."""
+    end_line, end_col = getattr(node, "end_lineno", None), getattr(node, "end_col_offset", None)
+    if end_line is None or end_col is None or not 0 < node.lineno <= end_line <= len(lines):
+        return ""
+    chunk = [line.encode() for line in lines[node.lineno - 1 : end_line]]  # ast columns count UTF-8 bytes
+    chunk[-1] = chunk[-1][:end_col]
+    chunk[0] = chunk[0][node.col_offset :]
+    return b"\n".join(chunk).decode()
 
 
 def read_source(func: Any) -> FunctionSource:
