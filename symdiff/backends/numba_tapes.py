@@ -23,6 +23,7 @@ from __future__ import annotations
 from collections import Counter
 from dataclasses import dataclass, replace
 
+from symdiff.ir.names import Names
 from symdiff.ir.nodes import Const, Eqn, Function, If, Loop, Var, reads, walk
 from symdiff.optimize.dce import dce
 
@@ -46,17 +47,12 @@ class _Merger:
             self.counts.update(a.name for a in reads(stmt) if isinstance(a, Var))
         eqns = walk(function.body)
         self.tapes = {e.outs[0].name for e in eqns if e.op in _TAPE_OPS}
-        self.used = {v.name for v in function.params} | {n for n, _ in function.free}
-        self.used |= {o.name for e in eqns for o in e.outs} | _loop_names(function.body)
+        self.names = Names([v.name for v in function.params] + [n for n, _ in function.free])
+        self.names.used |= {o.name for e in eqns for o in e.outs} | _loop_names(function.body)
         self.tapes |= _carried_tapes(function.body, self.tapes)
 
     def fresh(self, base: str) -> Var:
-        name, k = base, 1
-        while name in self.used:
-            k += 1
-            name = f"{base}~{k}"
-        self.used.add(name)
-        return Var(name)
+        return Var(self.names.fresh(base))
 
     def block(self, body) -> tuple:
         body = [self.nested(stmt) for stmt in body]

@@ -24,6 +24,7 @@ from symdiff.frontend.control import RETURN, ControlFlow, LoopLocal, normalize_r
 from symdiff.frontend.source import FunctionSource, read_source
 from symdiff.frontend.subset import check_subset
 from symdiff.frontend.views import check_views
+from symdiff.ir.names import Names
 from symdiff.ir.nodes import Atom, Const, Eqn, Function, Var
 from symdiff.rules import Composite, Rule, lookup_callable
 
@@ -48,21 +49,6 @@ class Pack:
     """A tuple known at lowering time (a tuple literal, `*args`, a multi-value return)."""
 
     items: tuple
-
-
-class Names:
-    """Unique IR names for one function: `x`, then `x~2`, `x~3` for later versions."""
-
-    def __init__(self) -> None:
-        self.used: set[str] = set()
-
-    def fresh(self, base: str) -> str:
-        name, k = base, 1
-        while name in self.used:
-            k += 1
-            name = f"{base}~{k}"
-        self.used.add(name)
-        return name
 
 
 class Lowering(ControlFlow):
@@ -676,4 +662,4 @@ def lower_function(func: Any) -> Function:
     return lower_source(read_source(func))
 
 
-__all__ = ["Names", "lower_function", "lower_source"]
+__all__ = ["lower_function", "lower_source"]

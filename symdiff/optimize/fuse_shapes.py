@@ -21,6 +21,7 @@ from collections import Counter
 from dataclasses import replace
 
 from symdiff.analysis.shapes import ShapeClasses
+from symdiff.ir.names import Names
 from symdiff.ir.nodes import Atom, Const, Eqn, Function, If, Loop, Var, defined, walk
 from symdiff.optimize.dce import dce
 from symdiff.optimize.walk import rewrite, rewrite_function
@@ -156,9 +157,9 @@ class _Elision:
         self.defs = {e.out.name: e for e in eqns if len(e.outs) == 1}
         self.scalars = scalar_names(function)
         self.classes = ShapeFacts()
-        self.used = {p.name for p in function.params} | {n for n, _ in function.free}
+        self.names = Names([p.name for p in function.params] + [n for n, _ in function.free])
         for stmt in function.body:
-            self.used |= {v.name for v in defined(stmt)}
+            self.names.used |= {v.name for v in defined(stmt)}
         for eqn in eqns:
             if len(eqn.outs) == 1:
                 self.classes.learn(eqn)
@@ -166,12 +167,7 @@ class _Elision:
         self.readers = _single_readers(function)
 
     def fresh(self, base: str) -> Var:
-        name, k = base, 1
-        while name in self.used:
-            k += 1
-            name = f"{base}~{k}"
-        self.used.add(name)
-        return Var(name, temp=True)
+        return Var(self.names.fresh(base), temp=True)
 
     def source_of(self, eqn: Eqn, new: list[Eqn]) -> Atom | None:
         """What may stand in for `broadcast_to(r; shape=np.shape(a))` inside elementwise ops."""

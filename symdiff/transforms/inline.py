@@ -14,9 +14,10 @@ from functools import cache
 from typing import Any
 
 from symdiff.errors import Location
-from symdiff.frontend.lower import Lowering, Names, Pack
+from symdiff.frontend.lower import Lowering, Pack
 from symdiff.frontend.source import FunctionSource, read_source
 from symdiff.frontend.subset import check_subset
+from symdiff.ir.names import Names
 from symdiff.ir.nodes import Atom, Const, Eqn, Var
 
 

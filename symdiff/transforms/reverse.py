@@ -22,7 +22,7 @@ from contextlib import contextmanager
 from dataclasses import replace
 
 from symdiff.errors import BadWrt, UnsupportedSyntax
-from symdiff.frontend.lower import Names
+from symdiff.ir.names import Names
 from symdiff.ir.nodes import Atom, Const, Eqn, Function, If, Loop, Var, defined, reads, walk
 from symdiff.rules import RULES, rule
 from symdiff.transforms.algebra import Forward, simplify_adjoints
