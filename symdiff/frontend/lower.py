@@ -14,6 +14,7 @@ Imports: errors, ir, rules (as data), and the frontend's own modules.
 from __future__ import annotations
 
 import ast
+import inspect
 from dataclasses import dataclass
 from typing import Any
 
@@ -25,8 +26,8 @@ from symdiff.frontend.source import FunctionSource, read_source
 from symdiff.frontend.subset import check_subset
 from symdiff.frontend.views import check_views
 from symdiff.ir.names import Names
-from symdiff.ir.nodes import Atom, Const, Eqn, Function, Var
-from symdiff.rules import Composite, Rule, lookup_callable
+from symdiff.ir.nodes import Atom, Const, Eqn, Function, If, Var, walk
+from symdiff.rules import RULES, Composite, Rule, lookup_callable
 
 _BINOPS = {
     ast.Add: "add", ast.Sub: "sub", ast.Mult: "mul", ast.Div: "truediv", ast.Pow: "pow",
@@ -40,6 +41,10 @@ _METHODS = {
     "transpose": np.transpose, "dot": np.dot, "clip": np.clip, "copy": np.copy, "swapaxes": np.swapaxes,
 }  # fmt: skip
 _PACKED_METHODS = {"reshape", "transpose"}  # x.reshape(3, 4) means x.reshape((3, 4))
+_BOOLEAN_OPS = frozenset(
+    ("lt", "le", "gt", "ge", "eq", "ne", "not_", "and_", "or_", "logical_and", "logical_or", "logical_not", "isnan",
+     "isfinite", "bool")
+)  # fmt: skip
 _ATTRIBUTES = {"shape": np.shape, "ndim": np.ndim, "size": np.size}
 _SCALARS = (int, float, bool, complex, np.number, np.bool_, str, type(None))
 
@@ -49,6 +54,13 @@ class Pack:
     """A tuple known at lowering time (a tuple literal, `*args`, a multi-value return)."""
 
     items: tuple
+
+
+@dataclass(frozen=True)
+class Keywords:
+    """A `**kwargs` mapping known at lowering time (what a call passed to a `**kwargs` parameter)."""
+
+    items: tuple[tuple[str, Any], ...]
 
 
 class Lowering(ControlFlow):
@@ -105,6 +117,16 @@ class Lowering(ControlFlow):
         if isinstance(value, tuple):
             return self.atom(Pack(value), node)
         raise self.fail(f"{type(value).__name__} values cannot be used here", node)
+
+    def as_array(self, value: Any, node: ast.AST) -> Any:
+        """A list or tuple where NumPy wants an array: `np.sum([a, b])` stacks, nested lists included.
+
+        Constant lists stay constants (NumPy reads them as arrays; nothing to differentiate).
+        """
+        if not isinstance(value, Pack) or _constant(value):
+            return value
+        items = tuple(self.as_array(item, node) for item in value.items)
+        return self.apply_rule(lookup_callable(np.stack), [Pack(items)], {}, node, None)
 
     # -- statements ---------------------------------------------------------
 
@@ -210,7 +232,7 @@ class Lowering(ControlFlow):
             )
         self.target = base
         index = self.index(target.slice)
-        item = self.atom(self.expr(value), value)
+        item = self.atom(self.as_array(self.expr(value), value), value)
         array = self.atom(current, target)
         self.env[base] = self.emit("setitem", [array, item], [("index", index)], target, self.names.fresh(base))
         self.in_place.add(self.env[base].name)
@@ -335,9 +357,26 @@ class Lowering(ControlFlow):
         op = _BINOPS.get(type(node.op))
         if op is None:
             raise self.fail(f"the operator {_op_text(node.op)} is not supported", node)
-        left = self.atom(self._expr(node.left, None), node.left)
-        right = self.atom(self._expr(node.right, None), node.right)
-        return self.emit(op, [left, right], (), node, name)
+        left, right = self._expr(node.left, None), self._expr(node.right, None)
+        if isinstance(left, Pack) or isinstance(right, Pack):
+            return self.sequence_op(op, left, right, node, name)
+        return self.emit(op, [self.atom(left, node.left), self.atom(right, node.right)], (), node, name)
+
+    def sequence_op(self, op: str, left: Any, right: Any, node: ast.BinOp, name):
+        """Python's meaning for lists and tuples (`+` joins, `* n` repeats); NumPy's when an array is involved."""
+        if op == "add" and isinstance(left, Pack) and isinstance(right, Pack):
+            return Pack(left.items + right.items)
+        count = right if isinstance(left, Pack) else left
+        if op == "mul" and isinstance(count, Const) and type(count.value) is int:
+            return Pack((left if count is right else right).items * count.value)
+        if op != "mul" and (isinstance(left, Var) or isinstance(right, Var)):  # NumPy makes the list an array
+            ins = [self.atom(self.as_array(v, node), node) for v in (left, right)]
+            return self.emit(op, ins, (), node, name)
+        raise self.fail(
+            f"the operator {_op_text(node.op)} on a list or tuple is not supported here",
+            node,
+            "make it an array first: np.array([...]) (a list times a variable repeats it if the variable is an int)",
+        )
 
     def lower_UnaryOp(self, node: ast.UnaryOp, name):
         op = _UNARY.get(type(node.op))
@@ -362,12 +401,52 @@ class Lowering(ControlFlow):
         return result
 
     def lower_BoolOp(self, node: ast.BoolOp, name):
+        """`and`/`or`: an op on truth values; otherwise what Python returns (`a or b` is `a if a else b`)."""
         op = "and_" if isinstance(node.op, ast.And) else "or_"
-        values = [self.atom(self._expr(v, None), v) for v in node.values]
-        result = values[0]
-        for k, value in enumerate(values[1:], 2):
-            result = self.emit(op, [result, value], (), node, name if k == len(values) else None)
+        result = self.atom(self._expr(node.values[0], None), node.values[0])
+        for k, operand in enumerate(node.values[1:], 2):
+            out = name if k == len(node.values) else None
+            value = self.atom(self._expr(operand, None), operand) if self.boolean(result) else None
+            if value is not None and self.boolean(value):
+                result = self.emit(op, [result, value], (), node, out)
+                continue
+            def lower_next(v=value, o=operand):  # evaluated only in the arm that needs it, as Python does
+                return v if v is not None else self._expr(o, None)
+
+            def keep_first(first=result):
+                return first
+
+            arms = (lower_next, keep_first) if op == "and_" else (keep_first, lower_next)
+            result = self.choose(result, *arms, node, out)
         return result
+
+    def lower_IfExp(self, node: ast.IfExp, name):
+        cond = self.atom(self._expr(node.test, None), node.test)
+        if isinstance(cond, Const):  # known at build time: only that arm exists
+            return self._expr(node.body if cond.value else node.orelse, name)
+        return self.choose(cond, lambda: self._expr(node.body, None), lambda: self._expr(node.orelse, None), node, name)
+
+    def choose(self, cond: Atom, then_value, else_value, node: ast.expr, name: str | None) -> Var:
+        """An `If` whose arms each lower one expression (only the arm taken runs, as in Python)."""
+        arms = []
+        for lower_arm in (then_value, else_value):
+            saved, self.body = self.body, []
+            try:
+                value = self.atom(lower_arm(), node)
+                arms.append((tuple(self.body), value))
+            finally:
+                self.body = saved
+        out = Var(name, temp=False) if name else Var(self.temp_name(), temp=True)
+        (then_body, then_result), (else_body, else_result) = arms
+        self.body.append(If((out,), cond, then_body, (then_result,), else_body, (else_result,), self.where(node)))
+        return out
+
+    def boolean(self, atom: Atom) -> bool:
+        """Whether `atom` surely holds a truth value: a bool constant or a comparison made in this block."""
+        if isinstance(atom, Const):
+            return type(atom.value) is bool
+        producer = next((e for e in reversed(self.body) if isinstance(e, Eqn) and atom in e.outs), None)
+        return producer is not None and producer.op in _BOOLEAN_OPS
 
     def lower_Subscript(self, node: ast.Subscript, name):
         base = self._expr(node.value, None)
@@ -397,9 +476,6 @@ class Lowering(ControlFlow):
             return self.emit("index_array", [items], (), node)
         return self.atom(self._expr(node, None), node)
 
-    def lower_IfExp(self, node, name):
-        raise self.fail("conditional expressions are not supported yet", node, "use np.where(cond, a, b)")
-
     def lower_Call(self, node: ast.Call, name):
         func = node.func
         if isinstance(func, ast.Attribute):
@@ -409,11 +485,19 @@ class Lowering(ControlFlow):
             callee = self.lower_Attribute(func, None) if not isinstance(base, Var) else None
         else:
             callee = self._expr(func, None)
-        args = self.call_args(node)
-        kwargs = {kw.arg: self._expr(kw.value, None) for kw in node.keywords if kw.arg is not None}
-        if any(kw.arg is None for kw in node.keywords):
-            raise self.fail("**kwargs in calls are not supported", node)
-        return self.apply(callee, args, kwargs, node, name)
+        return self.apply(callee, self.call_args(node), self.call_keywords(node), node, name)
+
+    def call_keywords(self, node: ast.Call) -> dict:
+        kwargs: dict = {}
+        for kw in node.keywords:
+            value = self._expr(kw.value, None)
+            if kw.arg is not None:
+                kwargs[kw.arg] = value
+            elif isinstance(value, Keywords):  # f(**kwargs), passing on what this function was given
+                kwargs.update(value.items)
+            else:
+                raise self.fail("**mapping in a call is only supported for a function's own **kwargs", kw.value)
+        return kwargs
 
     def call_args(self, node: ast.Call) -> list:
         args: list = []
@@ -434,8 +518,7 @@ class Lowering(ControlFlow):
         args = self.call_args(node)
         if method in _PACKED_METHODS and len(args) > 1:
             args = [Pack(tuple(args))]
-        kwargs = {kw.arg: self._expr(kw.value, None) for kw in node.keywords}
-        return self.apply(func, [base, *args], kwargs, node, name)
+        return self.apply(func, [base, *args], self.call_keywords(node), node, name)
 
     # -- calls ----------------------------------------------------------------
 
@@ -461,8 +544,6 @@ class Lowering(ControlFlow):
         )
 
     def check_composite(self, entry: Composite, args: list, kwargs: dict, node: ast.Call) -> None:
-        import inspect
-
         try:
             bound = inspect.signature(entry.impl).bind(*args, **kwargs)
         except TypeError as error:
@@ -475,7 +556,7 @@ class Lowering(ControlFlow):
     def array_call(self, callee, args, kwargs, node, name):
         if len(args) != 1 or kwargs:
             raise self.fail("np.array(...) takes one argument here", node)
-        if isinstance(args[0], Pack):
+        if isinstance(args[0], Pack):  # np.stack makes each item an array first, nested lists included
             return self.apply(np.stack, [args[0]], {}, node, name)
         if callee is np.asarray and isinstance(args[0], Var):
             return args[0]  # NumPy returns the array itself: a second name for it, not a copy
@@ -494,7 +575,7 @@ class Lowering(ControlFlow):
         elif rule.variadic:
             if not args or not isinstance(args[0], Pack):
                 raise self.fail(f"{rule.path} expects a list or tuple of arrays", node)
-            operands, args = list(args[0].items), args[1:]
+            operands, args = [self.as_array(item, node) for item in args[0].items], args[1:]
         else:
             operands = []
         order = list(rule.params if not rule.variadic else ()) + list(rule.static)
@@ -509,7 +590,8 @@ class Lowering(ControlFlow):
         missing = [p for p in order if p not in bound and p not in defaults]
         if missing:
             raise self.fail(f"{rule.path}() is missing the argument {missing[0]!r}", node)
-        ins = [self.atom(a, node) for a in operands] + [self.atom(bound[p], node) for p in rule.params if not rule.variadic]
+        operands += [self.as_array(bound[p], node) for p in rule.params if not rule.variadic]
+        ins = [self.atom(a, node) for a in operands]
         static = [(s, self.atom(bound.get(s, defaults.get(s)), node)) for s in rule.static]
         self.check_rule(rule, static, node)
         return self.emit(rule.op, ins, static, node, name)
@@ -529,7 +611,7 @@ class Lowering(ControlFlow):
             raise error.located(self.where(node)) from None
         if source.node.name in self.stack and not isinstance(lookup_callable(func), Composite):
             raise self.fail(f"recursive call to {source.node.name}() is not supported", node)
-        check_subset(source)
+        check_subset(source, called=True)
         callee = Lowering(source, self.names, self.body, self.stack, self.free, self.in_place)
         callee.target_hint = self.target
         callee.bind(args, kwargs, self.where(node), label)
@@ -544,20 +626,26 @@ class Lowering(ControlFlow):
 
     def bind(self, args: list, kwargs: dict, where, label: str) -> None:
         spec = self.source.node.args
-        params = [a.arg for a in spec.args]
-        defaults = dict(zip(params[len(params) - len(spec.defaults):], spec.defaults))
+        positional = [a.arg for a in spec.args]
+        defaults = dict(zip(positional[len(positional) - len(spec.defaults):], spec.defaults))
         defaults.update({a.arg: d for a, d in zip(spec.kwonlyargs, spec.kw_defaults) if d is not None})
         if spec.vararg is not None:
-            self.env[spec.vararg.arg] = Pack(tuple(args[len(params):]))
-            args = args[: len(params)]
-            params = params + [a.arg for a in spec.kwonlyargs]
-        if len(args) > len(params):
-            raise UnsupportedSyntax(f"{label}() takes {len(params)} arguments, got {len(args)}", where)
-        bound = dict(zip(params, args))
+            self.env[spec.vararg.arg] = Pack(tuple(args[len(positional):]))
+            args = args[: len(positional)]
+        if len(args) > len(positional):
+            raise UnsupportedSyntax(f"{label}() takes {len(positional)} arguments, got {len(args)}", where)
+        params = positional + [a.arg for a in spec.kwonlyargs]
+        bound = dict(zip(positional, args))
+        extra = {}
         for key, value in kwargs.items():
-            if key not in params or key in bound:
+            if key in bound or key not in params and spec.kwarg is None:
                 raise UnsupportedSyntax(f"{label}() got an unexpected argument {key!r}", where)
-            bound[key] = value
+            if key in params:
+                bound[key] = value
+            else:
+                extra[key] = value
+        if spec.kwarg is not None:
+            self.env[spec.kwarg.arg] = Keywords(tuple(extra.items()))
         for param in params:
             if param not in bound:
                 if param not in defaults:
@@ -585,6 +673,14 @@ def _default_value(source: FunctionSource, node: ast.expr) -> Any:
     )
 
 
+def _constant(pack: Pack) -> bool:
+    """A list or tuple holding only constants, at any depth."""
+    return all(
+        isinstance(item, (Const, *_SCALARS, slice)) or (isinstance(item, Pack) and _constant(item))
+        for item in pack.items
+    )
+
+
 def _is_tape_call(node: ast.expr, method: str, env: dict) -> bool:
     """`name.append(...)` / `name.pop()` on a list the function created."""
     return (
@@ -597,8 +693,6 @@ def _is_tape_call(node: ast.expr, method: str, env: dict) -> bool:
 
 
 def _has_source(func: Any) -> bool:
-    import inspect
-
     return inspect.isfunction(func)
 
 
@@ -617,8 +711,12 @@ def _op_text(op: ast.operator) -> str:
     }.get(type(op), type(op).__name__)  # fmt: skip
 
 
-def lower_source(source: FunctionSource, names: Names | None = None) -> Function:
-    """Lower a parsed function; its parameters become the Function's parameters."""
+def lower_source(source: FunctionSource, names: Names | None = None, wrapper: Any = None) -> Function:
+    """Lower a parsed function; its parameters become the Function's parameters.
+
+    `wrapper` is what a decorator put in the function's place: it is what runs, so its body
+    is lowered (called with the parameters), and the function itself only where it calls it.
+    """
     check_subset(source)
     names = names or Names()
     body: list[Eqn] = []
@@ -632,7 +730,11 @@ def lower_source(source: FunctionSource, names: Names | None = None) -> Function
     lowering.env = {p: Var(p) for p in params}
     lowering.params = set(params)
     lowering.initial = dict(lowering.env)
-    result = lowering.run()
+    if wrapper is None:
+        result = lowering.run()
+    else:
+        lowering.stack = ()  # the wrapper calls the function itself: that is not recursion
+        result = lowering.inline(wrapper, [Var(p) for p in params], {}, source.node, None)
     if result is None:
         raise UnsupportedSyntax("a function to differentiate must return a value", source.location(source.node))
     body = lowering.body
@@ -654,11 +756,36 @@ def lower_source(source: FunctionSource, names: Names | None = None) -> Function
         free=tuple(sorted(free.items(), key=lambda kv: kv[0])),
     )
     check_views(function, in_place)
+    _check_no_tuple_operands(function)
     return function
 
 
+def _check_no_tuple_operands(function: Function) -> None:
+    """A tuple that reached a differentiable operand would get no derivative: refuse it, never return zero.
+
+    Lowering turns lists and tuples into arrays wherever NumPy would (`np.sum([a, b])`); this
+    catches any form it missed, so such a gap shows as an error, not as a wrong gradient.
+    """
+    tuples = {eqn.out.name for eqn in walk(function.body) if eqn.op == "make_tuple"}
+    for eqn in walk(function.body):
+        entry = RULES.get(eqn.op)
+        if entry is None or not entry.differentiable:
+            continue
+        for atom in eqn.ins:
+            if isinstance(atom, Var) and atom.name in tuples:
+                raise UnsupportedSyntax(
+                    f"a tuple is used as an operand of {entry.path} here", eqn.loc, "make it an array: np.array([...])"
+                )
+
+
 def lower_function(func: Any) -> Function:
-    """Read, check and lower `func`: the frontend's one entry point."""
+    """Read, check and lower `func`: the frontend's one entry point.
+
+    A decorated function (one `functools.wraps` marked with `__wrapped__`) is differentiated as
+    the wrapper that runs, with the signature of the function it wraps.
+    """
+    if inspect.isfunction(func) and getattr(func, "__wrapped__", None) is not None:
+        return lower_source(read_source(inspect.unwrap(func)), wrapper=func)
     return lower_source(read_source(func))
 
 

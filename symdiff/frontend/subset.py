@@ -44,10 +44,14 @@ _REJECTED: dict[type, tuple[str, str]] = {
 }
 
 
-def check_subset(source: FunctionSource) -> None:
-    """Raise `UnsupportedSyntax` at the first construct outside the subset."""
+def check_subset(source: FunctionSource, called: bool = False) -> None:
+    """Raise `UnsupportedSyntax` at the first construct outside the subset.
+
+    A function differentiated from a call (`called`) may take `*args`, `**kwargs` and keyword-only
+    parameters, which the call fills in at build time (a decorator's wrapper passes them on).
+    """
     args = source.node.args
-    if args.vararg or args.kwarg or args.kwonlyargs or args.posonlyargs:
+    if args.posonlyargs or not called and (args.vararg or args.kwarg or args.kwonlyargs):
         raise UnsupportedSyntax(
             "only plain positional parameters (with defaults) are supported",
             source.location(source.node),

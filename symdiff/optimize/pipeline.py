@@ -1,7 +1,8 @@
 """The optimisation pipeline, written out in one place.
 
 Passes run in this order until the program stops changing (compared as IR
-values, not printed text): fold constants, simplify, push shape queries
+values, not printed text): fold constants, read written cotangents plainly
+where no index repeats, simplify, push shape queries
 down to operands, share common subexpressions, drop loop element writes
 nothing reads back, drop dead code, fold negations into neighbouring
 arithmetic, drop what that left dead. Set `verify_each=True` (the test suite does)
@@ -15,12 +16,13 @@ from symdiff.ir.verify import verify
 from symdiff.optimize.cse import cse
 from symdiff.optimize.dce import dce
 from symdiff.optimize.fold import fold
+from symdiff.optimize.indexes import plain_written_reads
 from symdiff.optimize.shapes import push_shapes
 from symdiff.optimize.signs import fold_signs
 from symdiff.optimize.simplify import simplify
 from symdiff.optimize.writes import drop_unseen_writes
 
-PASSES = (fold, simplify, push_shapes, cse, drop_unseen_writes, dce, fold_signs, dce)
+PASSES = (fold, plain_written_reads, simplify, push_shapes, cse, drop_unseen_writes, dce, fold_signs, dce)
 verify_each = False
 
 

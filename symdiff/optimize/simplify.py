@@ -34,6 +34,10 @@ def _identity(eqn: Eqn, classes: ShapeClasses) -> Atom | None:
         return b
     if eqn.op in ("truediv", "pow") and isinstance(a, Var) and const(b, 1):
         return a
+    if eqn.op == "where" and isinstance(a, Const) and type(a.value) is bool:
+        picked, other = (eqn.ins[1], eqn.ins[2]) if a.value else (eqn.ins[2], eqn.ins[1])
+        if isinstance(other, Const) and type(other.value) in (int, float):
+            return picked  # a scalar condition and a scalar other arm leave the picked arm's shape
     if eqn.op in SHAPED_LIKE_LAST and eqn.op != "scatter_add":
         shape = eqn.static_dict().get("shape")
         if isinstance(a, Var) and shape is not None and classes.given_shape.get(a.name) == shape:

@@ -20,6 +20,7 @@ from symdiff.rules.shapes import (
     scatter_add,
     scatter_into_empty,
     sum_to,
+    written_values,
 )
 
 
@@ -70,8 +71,15 @@ def scatter_into_empty_vjp(g, out, x, shape, index):
 
 @register_derivative(index_update, op="setitem", static=("index",), helper=True)
 def setitem_vjp(g, out, x, value, index):
-    # The overwritten elements of x get no cotangent; value gets what landed there.
-    return index_update(g, 0.0, index), sum_to(g[index], np.shape(value))
+    # The overwritten elements of x get no cotangent; value gets what landed there
+    # (optimize.indexes prints written_values as g[index] where the index cannot repeat).
+    return index_update(g, 0.0, index), sum_to(written_values(g, index), np.shape(value))
+
+
+@register_derivative(written_values, static=("index",), helper=True)
+def written_values_vjp(h, out, g, index):
+    # Each element of g is read at most once (the kept write): writing h back is the transpose.
+    return index_update(np.zeros_like(g), h, index)
 
 
 @register_derivative(axis_slice, static=("start", "stop", "axis"), helper=True)

@@ -79,6 +79,19 @@ def index_update(x, value, index):
     return out
 
 
+def written_values(g, index):
+    """`g[index]`, except that an element `x[index] = value` wrote several times (a repeated integer
+    index) reads as 0 everywhere but at the write NumPy kept: the cotangent of `value` in that write."""
+    picked = g[index]
+    items = index if isinstance(index, tuple) else (index,)
+    if not any(isinstance(item, (np.ndarray, list)) and np.asarray(item).dtype != bool for item in items):
+        return picked  # basic indexes and masks write each element at most once
+    order = np.reshape(np.arange(np.size(picked)), np.shape(picked))
+    slots = np.zeros(np.shape(g), dtype=order.dtype)
+    slots[index] = order  # the same assignment, so the same write wins
+    return np.where(slots[index] == order, picked, np.zeros_like(picked))
+
+
 def axis_slice(x, start, stop, axis):
     """`x` restricted to `start:stop` along `axis`."""
     index = [slice(None)] * np.ndim(x)

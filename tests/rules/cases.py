@@ -24,6 +24,7 @@ from symdiff.rules.shapes import (
     scatter_add,
     scatter_into_empty,
     sum_to,
+    written_values,
 )
 
 IDX = np.array([2, 0, 2, 1])  # repeats: the cotangents of row 2 must add up
@@ -332,6 +333,16 @@ def setitem_update(x, y):
     return z
 
 
+def setitem_repeated(x, y):
+    z = np.zeros(3)
+    z[IDX] = x * y  # IDX writes z[2] twice: NumPy keeps the second, the first gets no cotangent
+    return z * z
+
+
+def written(x):
+    return written_values(x, IDX) * x[IDX]
+
+
 def shape_cases() -> list[Case]:
     return [
         Case("reshape", reshape, (a(3, 4),)),
@@ -368,6 +379,8 @@ def shape_cases() -> list[Case]:
         Case("setitem", setitem, (a(4), a(3))),
         Case("scatter_into_empty", unfilled, (a(3, 4), a(3, 2))),
         Case("setitem", setitem_update, (a(3, 4), a(2, 2))),
+        Case("setitem", setitem_repeated, (a(4), a(4))),
+        Case("written_values", written, (a(3),)),
     ]
 
 

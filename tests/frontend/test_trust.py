@@ -1,0 +1,92 @@
+"""Forms that once gave a wrong derivative without an error now give the right one.
+
+Every case is checked against central finite differences of the user's own
+function, at points chosen where each form is most fragile (zeros, repeated
+indices, the falsy side of `or`).
+"""
+
+import numpy as np
+import pytest
+
+import symdiff as sd
+from tests.frontend import trust_cases as t
+from tests.oracles import numeric_grad
+
+V = np.array([0.7, -1.3])
+CASES = [
+    (t.sum_of_list, (1.5,)),
+    (t.max_of_tuple, (1.5,)),
+    (t.mean_of_list, (1.5,)),
+    (t.prod_of_list, (1.5,)),
+    (t.dot_of_lists, (1.5,)),
+    (t.list_plus_array, (V,)),
+    (t.nested_array, (1.5,)),
+    (t.nested_array_of_rows, (V,)),
+    (t.joined_lists, (1.5,)),
+    (t.write_a_tuple, (1.5,)),
+    (t.repeated_write, (1.5,)),
+    (t.repeated_write_of_values, (np.array([0.5, -2.0, 1.5]),)),
+    (t.or_value, (1.5, 2.0)),
+    (t.or_value, (0.0, 2.0)),
+    (t.and_value, (1.5, 2.0)),
+    (t.and_value, (0.0, 2.0)),
+    (t.chained_or, (0.0, 0.0, 2.0)),
+    (t.chained_or, (0.0, 0.5, 2.0)),
+    (t.or_of_comparisons, (1.5,)),
+    (t.or_of_comparisons, (0.5,)),
+    (t.conditional_expression, (0.7, 1.0)),
+    (t.conditional_expression, (0.7, -1.0)),
+    (t.conditional_on_data, (np.array([1.0, -3.0]),)),
+    (t.conditional_on_data, (np.array([1.0, 3.0]),)),
+    (t.power_zero, (np.array([0.0, 1.0, -2.0]),)),
+    (t.power_of_variable, (np.array([0.5, 1.0, 2.0]), 3.0)),
+]
+
+
+@pytest.mark.parametrize(("f", "args"), CASES, ids=lambda v: getattr(v, "__name__", ""))
+def test_gradient_matches_finite_differences(f, args):
+    for k, arg in enumerate(args):
+        if isinstance(arg, float) and f in (t.or_value, t.and_value, t.chained_or) and arg == 0.0:
+            continue  # a falsy operand sits on the jump of `or`/`and`: no derivative there
+        got = sd.grad(f, wrt=k)(*args)
+        np.testing.assert_allclose(got, numeric_grad(f, args, k), rtol=1e-6, atol=1e-7)
+
+
+def test_list_times_a_variable_is_refused_at_build():
+    # [a, b] * n repeats the list when n is an int and multiplies elementwise when it is an array.
+    with pytest.raises(sd.SymdiffError, match=r"trust_cases.py:\d+:\d+"):
+        sd.grad(t.list_times_array)
+
+
+def test_falsy_or_operand_passes_the_other_operand_through():
+    # y = a or x with a == 0.0 is x: the derivative with respect to x is 2x, with respect to a zero.
+    assert sd.grad(t.or_value, wrt=1)(0.0, 2.0) == pytest.approx(4.0)
+    assert sd.grad(t.or_value, wrt=0)(0.0, 2.0) == 0.0
+
+
+def test_power_zero_has_zero_derivative_at_zero():
+    grad = sd.grad(t.power_zero)(np.zeros(3))
+    assert np.all(grad == 0.0)
+
+
+def test_decorated_function_differentiates_its_wrapper():
+    grad = sd.grad(t.decorated)
+    assert grad(1.5) == pytest.approx(9.0)  # d/dx 3x^2
+    assert grad.wrt == ("x",)
+
+
+def test_decorated_helper_inside_a_function():
+    assert sd.grad(t.calls_decorated)(0.4) == pytest.approx(3.0 * np.cos(0.4) + 1.0)
+
+
+def test_repeated_index_gives_the_kept_write_its_cotangent():
+    # NumPy keeps the second write to out[0], so x[0] gets no cotangent.
+    grad = sd.grad(t.repeated_write_vector)
+    np.testing.assert_array_equal(grad(np.array([1.0, 2.0, 3.0])), [0.0, 1.0, 3.0])
+    assert "written_values" in grad.source
+
+
+def test_plain_index_writes_print_as_subscripts():
+    # Basic indexes cannot repeat, so the generated code reads the cotangent directly.
+    source = sd.grad(t.write_a_tuple).source
+    assert "written_values" not in source

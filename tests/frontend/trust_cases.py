@@ -1,0 +1,135 @@
+"""Functions that symdiff once differentiated wrongly without an error (the "Trust" issue).
+
+Each is the one-line repro from the issue, or a close variant; the tests
+check every one against central finite differences of the function itself.
+"""
+
+import functools
+
+import numpy as np
+
+
+def sum_of_list(a):
+    return np.sum([1.0, a * a, 2.0])
+
+
+def max_of_tuple(a):
+    return np.max((3 * a, a * a))
+
+
+def mean_of_list(a):
+    return np.mean([a, a * a])
+
+
+def prod_of_list(a):
+    return np.prod([a, a * a, 2.0])
+
+
+def dot_of_lists(a):
+    return np.dot([a, 2.0], [3.0, a])
+
+
+def list_plus_array(x):
+    return np.sum(([x[0], 2.0 * x[1]] + x) ** 2)
+
+
+def nested_array(x):
+    return np.sum(np.array([[x, 2 * x], [x * x, 1.0]]) ** 2)
+
+
+def nested_array_of_rows(x):
+    m = np.array([[x[0], x[1]], [x[1] * x[0], 1.0]])
+    return np.sum(m @ x)
+
+
+def joined_lists(a):
+    parts = [a, 2.0 * a] + [a * a]
+    return np.sum(np.stack(parts) * np.array([1.0, 2.0, 3.0]))
+
+
+def write_a_tuple(x):
+    out = np.zeros(3)
+    out[0:2] = (x * x, 3.0 * x)
+    return np.sum(out)
+
+
+def repeated_write(x):
+    out = np.zeros(3)
+    out[np.array([0, 0, 2])] = x
+    return np.sum(out * np.array([1.0, 2.0, 3.0]))
+
+
+def repeated_write_of_values(x):
+    out = np.zeros(4)
+    out[np.array([1, 3, 1])] = x * x
+    return np.sum(out * np.array([1.0, 2.0, 3.0, 4.0]))
+
+
+def or_value(a, x):
+    y = a or x
+    return y * x
+
+
+def and_value(a, x):
+    y = a and x
+    return y * a
+
+
+def chained_or(a, b, x):
+    y = a or b or x
+    return y * x
+
+
+def or_of_comparisons(x):
+    flag = x > 1.0 or x < -1.0
+    return np.where(flag, x * x, x)
+
+
+def conditional_expression(x, a):
+    y = np.sin(x) if a > 0 else x * x
+    return y * x
+
+
+def conditional_on_data(x):
+    t = np.sum(x)
+    return np.sum(x * (t if t > 0 else -t))
+
+
+def scale_result(f):
+    @functools.wraps(f)
+    def wrapper(*args, **kwargs):
+        return 3.0 * f(*args, **kwargs)
+
+    return wrapper
+
+
+@scale_result
+def decorated(x):
+    return x * x
+
+
+@scale_result
+def decorated_helper(x):
+    return np.sin(x)
+
+
+def calls_decorated(x):
+    return decorated_helper(x) + x
+
+
+def power_zero(x):
+    return np.sum(x**0)
+
+
+def power_of_variable(x, p):
+    return np.sum(x**p)
+
+
+def repeated_write_vector(x):
+    out = np.zeros(3)
+    out[np.array([0, 0, 2])] = x  # out[0] = x[1] (the later write), out[2] = x[2]
+    return np.sum(out * np.array([1.0, 2.0, 3.0]))
+
+
+def list_times_array(x):
+    return np.sum([x[0], 2.0 * x[1]] * x)
