@@ -28,6 +28,7 @@ from symdiff.rules import RULES, rule
 from symdiff.transforms.algebra import Forward, simplify_adjoints
 from symdiff.transforms.control import ControlReverse
 from symdiff.transforms.inline import inline_rule, rename
+from symdiff.transforms.untaken import guarded_values
 
 
 def base_name(name: str) -> str:
@@ -149,6 +150,7 @@ class Backward(ControlReverse):
         self.tapes = tape_vars(function.body)
         self.int_like = int_like_vars(function)
         self.may_stay_wide = _single_use_pointwise(function)
+        self.guards = guarded_values(function)
         self.wide: set[str] = set()  # names whose adjoint is held at a broadcast shape
         self.forward_facts: Forward | None = None
 
@@ -211,9 +213,14 @@ class Backward(ControlReverse):
         if len(cotangents) != len(eqn.ins):
             raise RuntimeError(f"rule for {eqn.op} returned {len(cotangents)} cotangents for {len(eqn.ins)} operands")
         wide_in = eqn.out.name in self.wide
+        guard = self.guards.get(eqn.out.name)
         for arg, cotangent in zip(eqn.ins, cotangents):
             if cotangent is None or not self._wants(arg):
                 continue
+            if guard is not None:  # zero where np.where discards this value (transforms/untaken.py)
+                cond, taken = guard
+                arms = [cotangent, Const(0.0)] if taken else [Const(0.0), cotangent]
+                cotangent = self.emit("where", [cond, *arms], (), eqn.loc, adjoint_name(arg.name))
             if the_rule.elementwise and arg.name in self.may_stay_wide and self.adjoint.get(arg.name) is None:
                 self.wide.add(arg.name)
             elif the_rule.elementwise and (len(eqn.ins) > 1 or wide_in):

@@ -12,6 +12,8 @@ import symdiff as sd
 from tests.frontend import trust_cases as t
 from tests.oracles import numeric_grad
 
+pytestmark = pytest.mark.filterwarnings("ignore::RuntimeWarning")  # the untaken np.where arms compute nan
+
 V = np.array([0.7, -1.3])
 CASES = [
     (t.sum_of_list, (1.5,)),
@@ -39,6 +41,9 @@ CASES = [
     (t.conditional_on_data, (np.array([1.0, -3.0]),)),
     (t.conditional_on_data, (np.array([1.0, 3.0]),)),
     (t.power_zero, (np.array([0.0, 1.0, -2.0]),)),
+    (t.where_sqrt, (np.array([-1.0, 4.0, 0.5]),)),
+    (t.where_log_in_else, (np.array([-1.0, 4.0, 0.5]), 1.5)),
+    (t.where_two_sided, (np.array([-1.5, 0.3, 2.0]),)),
     (t.power_of_variable, (np.array([0.5, 1.0, 2.0]), 3.0)),
 ]
 
@@ -67,6 +72,20 @@ def test_falsy_or_operand_passes_the_other_operand_through():
 def test_power_zero_has_zero_derivative_at_zero():
     grad = sd.grad(t.power_zero)(np.zeros(3))
     assert np.all(grad == 0.0)
+
+
+def test_untaken_where_arm_does_not_poison_the_gradient():
+    with np.errstate(invalid="ignore"):
+        grad = sd.grad(t.where_sqrt)(np.array([-1.0, 4.0]))
+    np.testing.assert_array_equal(grad, [0.0, 0.25])
+
+
+def test_a_value_also_read_outside_the_arm_is_not_masked():
+    # root is read outside the where too, so its cotangent is not all the arm's: nan stays (it is the true
+    # derivative of root * 0.0 at x = -1 in IEEE arithmetic), and no mask hides the other use.
+    with np.errstate(invalid="ignore"):
+        grad = sd.grad(t.where_value_used_twice)(np.array([-1.0, 4.0]))
+    assert np.isnan(grad[0]) and grad[1] == pytest.approx(0.25)
 
 
 def test_decorated_function_differentiates_its_wrapper():

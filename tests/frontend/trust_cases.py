@@ -133,3 +133,22 @@ def repeated_write_vector(x):
 
 def list_times_array(x):
     return np.sum([x[0], 2.0 * x[1]] * x)
+
+
+def where_sqrt(x):
+    return np.sum(np.where(x > 0, np.sqrt(x), 0.0))
+
+
+def where_log_in_else(x, w):
+    safe = np.where(x <= 0.0, x * w, np.log(np.sqrt(x) * w) + x)
+    return np.sum(safe)
+
+
+def where_two_sided(x):
+    inner = np.arcsin(x)
+    return np.sum(np.where(np.abs(x) < 1.0, inner * inner, 2.0 * x))
+
+
+def where_value_used_twice(x):
+    root = np.sqrt(x)
+    return np.sum(np.where(x > 0, root, 0.0)) + np.sum(root * 0.0)
