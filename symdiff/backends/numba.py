@@ -3,7 +3,7 @@
 `compile_function(function, filename)` runs these steps:
 
 1. refuse, with a `BackendError` naming the construct and its line, anything
-   Numba cannot compile (`numba_lowering.check_supported`);
+   Numba cannot compile (`numba_support.check_supported`);
 2. rewrite the IR for Numba (`numba_rewrites`: slice cotangents accumulated in
    place, one tape per loop) and plan fusion (`optimize.fuse.plan_fusion`):
    elementwise chains become one expression each, hence one loop, and full
@@ -49,15 +49,15 @@ from pathlib import Path
 from typing import Any
 
 import numba
-from numba.core.errors import NumbaError
 
 from symdiff.backends import cache
 from symdiff.backends import numpy as numpy_backend
+from symdiff.backends.numba_errors import NumbaCompileError, explain
 from symdiff.backends.numba_lowering import NumbaModule, NumbaOptions, check_supported, numba_module
 from symdiff.backends.numba_math import generous_inlining
 from symdiff.backends.numba_rewrites import numba_rewrites
 from symdiff.backends.numpy import Compiled
-from symdiff.errors import BackendError
+from symdiff.errors import BackendError, SymdiffError
 from symdiff.ir.nodes import Function
 from symdiff.optimize.fuse import plan_fusion
 
@@ -128,11 +128,11 @@ def compile_function(function: Function, filename: str) -> Compiled:
     path = cache.store(function.name, built.source, cache.content_key(built.source, *_versions()))
     module = cache.import_file(path)
     fallback = numpy_backend.compile_function(function, filename).function if current.fallback else None
-    runner = _runner(getattr(module, function.name), function, fallback, built.carried, current.parallel)
+    runner = _runner(getattr(module, function.name), function, fallback, built, current.parallel)
     return Compiled(runner, built.source, vars(module))
 
 
-def _runner(jitted: Callable, function: Function, fallback: Callable | None, carried: dict, parallel: bool) -> Callable:
+def _runner(jitted: Callable, function: Function, fallback: Callable | None, built: NumbaModule, parallel: bool) -> Callable:
     """What `Derivative.__call__` calls: the jitted function itself where nothing needs Python around it.
 
     New argument types compile with generous inlining, and Numba's typing
@@ -143,7 +143,7 @@ def _runner(jitted: Callable, function: Function, fallback: Callable | None, car
     dispatcher is returned as it is, so a call costs Numba's own dispatch
     and no Python frame.
     """
-    _compile_carefully(jitted, function.name, carried)
+    _compile_carefully(jitted, function.name, built)
     if not function.defaults and not function.free and fallback is None and not parallel:
         jitted.jitted = jitted  # the numba dispatcher, for inspection, wrapped or not
         return jitted
@@ -175,18 +175,16 @@ def _runner(jitted: Callable, function: Function, fallback: Callable | None, car
     return run
 
 
-class NumbaCompileError(BackendError):
-    """Numba could not compile a gradient for the types of the arguments it was called with."""
-
-
-def _compile_carefully(jitted, name: str, carried: dict) -> None:
+def _compile_carefully(jitted, name: str, built: NumbaModule) -> None:
     """Make `jitted` compile new signatures under `generous_inlining`, raising `NumbaCompileError`.
 
     Numba's dispatcher calls `_compile_for_args` when no compiled version
     matches the arguments (loads from the on-disk cache go through it too);
     wrapping it leaves the fast path of every other call untouched. Installed
     once per dispatcher: a module with the same source is shared by every
-    gradient that prints it, and so are `name` and `carried`.
+    gradient that prints it, and so are `name` and `built`. Any exception
+    but symdiff's own becomes a `NumbaCompileError` (`numba_errors.explain`):
+    Numba also raises NotImplementedError and friends from its lowering.
     """
     if getattr(jitted, "_symdiff_careful", False):
         return
@@ -196,43 +194,16 @@ def _compile_carefully(jitted, name: str, carried: dict) -> None:
         with generous_inlining():
             try:
                 return compile_for_args(*args, **kwargs)
-            except NumbaError as error:
-                raise _explain(error, name, carried) from None
+            except SymdiffError:
+                raise
+            except Exception as error:  # noqa: BLE001 - Numba's lowering raises NotImplementedError, KeyError, ...
+                raise explain(error, name, built.carried, built.source) from None
 
     jitted._compile_for_args = compile_for
     jitted._symdiff_careful = True
 
 
 _PARFOR_SIZES = re.compile(r"Sizes of .* do not match")
-_UNIFY = re.compile(r"Cannot unify (.+?) and (.+?) for '([A-Za-z_]\w*)")
-
-
-def _explain(error: Exception, name: str, carried: dict) -> NumbaCompileError:
-    """A `NumbaCompileError` for Numba's typing error, naming the loop variable that changes type."""
-    text = str(error).replace("\x1b[1m", "").replace("\x1b[0m", "")
-    match = _UNIFY.search(text)
-    if match is not None and match.group(3) in carried:
-        first, second, variable = match.groups()
-        return NumbaCompileError(
-            f"numba cannot compile {name}: the loop variable {variable!r} is {first} before an iteration "
-            f"and {second} after it, and Numba gives each variable one type",
-            carried[variable],
-            f"start {variable!r} with the type the loop gives it (e.g. np.zeros_like(...) instead of 0.0), "
-            "or use backend='numpy'",
-        )
-    return NumbaCompileError(
-        f"numba could not compile {name} for these arguments: {_first_line(error)}",
-        hint="check the argument types (numba supports float/int scalars and arrays of rank <= 2 for @), "
-        "or set SYMDIFF_NUMBA_FALLBACK=numpy",
-    )
-
-
-def _first_line(error: Exception) -> str:
-    for line in str(error).splitlines():
-        text = line.replace("\x1b[1m", "").replace("\x1b[0m", "").strip()
-        if text and not text.startswith("Failed in nopython mode"):
-            return text
-    return type(error).__name__
 
 
 __all__ = ["NumbaCompileError", "NumbaFallbackWarning", "Settings", "compile_function", "numba_build", "numba_source", "settings"]

@@ -14,11 +14,16 @@
   copies: Numba's array expressions do not vectorise over such strided
   operands, and run several times slower than the copy costs.
 - `add_into(x, g, index)` adds `g` into `x[index]` in place (repeated
-  integer indices add up, as `np.add.at`); `added_at` is its functional form
+  integer indices add up, as `np.add.at`), for basic indexes, an integer
+  array, a boolean mask, one integer array per axis (`M[r, c]`) and `...`;
+  mixing integer arrays with slices is a typing error, because Numba's
+  `x[index]` is then a copy that the addition would be lost in; `added_at` is its functional form
   on a copy. They accumulate slice cotangents (`numba_rewrites`).
 - `index_update(x, value, index)`: the functional element write
   (`symdiff.rules.shapes.index_update`, re-exported), a copy of `x` with
   `x[index] = value`, for writes that cannot happen in place.
+- `stack_of(items, axis)`: `np.stack`, also of scalars (`np.array([0, 2])`
+  used as an index lowers to a stack of integers).
 - `range_length(start, stop, step)`: `len(range(start, stop, step))`, which
   reversed loops with a non-constant step count down from.
 
@@ -30,6 +35,7 @@ from __future__ import annotations
 
 import numpy as np
 from numba import njit, types
+from numba.core.errors import TypingError
 from numba.extending import overload
 
 from symdiff.rules.shapes import index_update
@@ -139,6 +145,20 @@ def added_at(x, g, index):
 
 @overload(add_into)
 def _add_into(x, g, index):
+    items = tuple(index) if isinstance(index, types.BaseTuple) else (index,)
+    arrays = [isinstance(item, types.Array) for item in items]
+    if isinstance(index, types.Array) and isinstance(index.dtype, types.Boolean):
+        if index.ndim != 1 or x.ndim != 1:  # Numba mistypes x[mask] for a mask of rank 2 or more
+            raise TypingError("the numba backend indexes with boolean masks of 1-D arrays only")
+        return _add_at_mask
+    if isinstance(index, types.Array) and (index.ndim != 1 or not isinstance(index.dtype, types.Integer)):
+        raise TypingError("the numba backend indexes with 1-D integer arrays only")
+    if all(arrays) and len(items) > 1:
+        if len(items) != x.ndim or not all(isinstance(item.dtype, types.Integer) for item in items):
+            raise TypingError("the numba backend indexes with a tuple of integer arrays only when there is one per axis")
+        return _add_at_coordinates
+    if any(arrays) and len(items) > 1:  # a copy, not a view: adding into it would lose the cotangent
+        raise TypingError("the numba backend cannot mix integer arrays with slices or integers in one index")
     if isinstance(index, types.Array):
 
         def gather_impl(x, g, index):
@@ -146,7 +166,12 @@ def _add_into(x, g, index):
                 x[index[k]] += g[k]
 
         return gather_impl
-    items = tuple(index) if isinstance(index, types.BaseTuple) else (index,)
+    if isinstance(index, types.EllipsisType):
+
+        def whole_impl(x, g, index):
+            x += g  # Numba has no `x[...]` to read
+
+        return whole_impl
     if all(isinstance(item, types.Integer) for item in items):
 
         def element_impl(x, g, index):
@@ -161,6 +186,31 @@ def _add_into(x, g, index):
     return view_impl
 
 
+def _add_at_mask(x, g, index):
+    """`x[index] += g` for a boolean mask `index` of `x`'s shape (`g` holds the selected elements, in order)."""
+    selected = index.ravel()
+    k = 0
+    for j in range(selected.size):
+        if selected[j]:
+            x.flat[j] += g[k]
+            k += 1
+
+
+def _add_at_coordinates(x, g, index):
+    """`x[index] += g` for a tuple of integer arrays, one per axis of `x` (repeated elements add up)."""
+    count = index[0].size
+    for axis in range(len(index)):
+        if index[axis].size != count:
+            raise ValueError("the numba backend needs integer index arrays of one shape (no broadcasting)")
+    values = g.ravel()
+    for k in range(count):
+        j = 0
+        for axis in range(len(index)):
+            i = index[axis].flat[k]
+            j = j * x.shape[axis] + (i + x.shape[axis] if i < 0 else i)
+        x.flat[j] += values[k]
+
+
 @overload(added_at)
 def _added_at(x, g, index):
     def impl(x, g, index):
@@ -169,6 +219,19 @@ def _added_at(x, g, index):
         return out
 
     return impl
+
+
+def stack_of(items, axis):
+    """`np.stack(items, axis)`, also of scalars (`np.array([0, 2])`), which Numba's `np.stack` rejects."""
+    return np.stack(items, axis)
+
+
+@overload(stack_of)
+def _stack_of(items, axis):
+    members = tuple(items) if isinstance(items, types.BaseTuple) else ()
+    if members and all(isinstance(item, (types.Number, types.Boolean)) for item in members):
+        return lambda items, axis: np.array(items)
+    return lambda items, axis: np.stack(items, axis)
 
 
 @overload(index_update)
@@ -185,4 +248,7 @@ def _index_update(x, value, index):
     return impl
 
 
-__all__ = ["add_into", "added_at", "broadcast_to_of", "contiguous", "empty_like_of", "full_like_of", "index_update", "ones_like_of", "range_length", "zeros_like_of"]
+__all__ = [
+    "add_into", "added_at", "broadcast_to_of", "contiguous", "empty_like_of", "full_like_of", "index_update", "ones_like_of",
+    "range_length", "stack_of", "zeros_like_of",
+]  # fmt: skip

@@ -35,6 +35,7 @@ import llvmlite.binding as llvm
 import numpy as np
 from llvmlite import ir
 from numba import njit, types
+from numba.core.errors import TypingError
 from numba.extending import intrinsic, overload
 
 _SYMBOL = "symdiff_numpy_cblas_dgemv"
@@ -145,6 +146,9 @@ def _contiguous_float64(typ, ndim: int) -> bool:
 
 @overload(matmul_of)
 def _matmul_of(a, b):
+    ranks = tuple(t.ndim if isinstance(t, types.Array) else 0 for t in (a, b))
+    if max(ranks) > 2:
+        raise TypingError(f"the numba backend supports @ of 1-D and 2-D arrays only, got ranks {ranks}")
     if _contiguous_float64(a, 2) and _contiguous_float64(b, 1) and b.layout == "C":
         return _MATRIX_VECTOR[a.layout]
     if _contiguous_float64(a, 1) and a.layout == "C" and _contiguous_float64(b, 2):

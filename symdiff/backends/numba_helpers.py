@@ -40,10 +40,11 @@ from symdiff.backends.numba_arrays import (
     index_update,
     ones_like_of,
     range_length,
+    stack_of,
     zeros_like_of,
 )
 from symdiff.backends.numba_blas import matmul_of
-from symdiff.backends.numba_math import vexp, vexpm1, vlog, vlog1p, vtanh
+from symdiff.backends.numba_math import power_of, vexp, vexpm1, vlog, vlog1p, vtanh
 from symdiff.backends.numba_reductions import reduce_max, reduce_mean, reduce_min, reduce_prod, reduce_sum
 from symdiff.errors import NonScalarOutput
 from symdiff.rules.shapes import (
@@ -256,19 +257,29 @@ def _sum_to(x, shape):
     if _is_scalar(x):
         return lambda x, shape: x
     target = len(shape)
-    same_rank = target == x.ndim
+    if target == 0:  # a full sum to a scalar: `np.sum` gives a scalar where `reshape(())` gives a 0-d array
+        return lambda x, shape: np.sum(x)
+    if target != x.ndim:  # an identity return would have another rank than the reduced array
+        return lambda x, shape: _summed_to(x, shape)
 
     def impl(x, shape):
-        if same_rank and x.shape == shape:
+        if x.shape == shape:
             return x
-        lead = x.ndim - target
-        kept = np.ascontiguousarray(x)
-        for axis in range(x.ndim):
-            if axis < lead or (shape[axis - lead] == 1 and x.shape[axis] != 1):
-                kept = reduce_sum(kept, axis, True)
-        return kept.reshape(shape)
+        return _summed_to(x, shape)
 
     return impl
+
+
+@njit(cache=True)
+def _summed_to(x, shape):
+    """`x` summed over its leading axes and over the axes `shape` has as 1."""
+    target = len(shape)
+    lead = x.ndim - target
+    kept = np.ascontiguousarray(x)
+    for axis in range(x.ndim):
+        if axis < lead or (shape[axis - lead] == 1 and x.shape[axis] != 1):
+            kept = reduce_sum(kept, axis, True)
+    return kept.reshape(shape)
 
 
 @overload(keepdims_shape, prefer_literal=True)
@@ -336,34 +347,12 @@ def _matmul_adjoint_b(g, a, b):
 
 @overload(scatter_add)
 def _scatter_add(g, shape, index):
-    if isinstance(index, types.Array):
-        if index.ndim != 1 or not isinstance(index.dtype, types.Integer):
-            raise TypingError("the numba backend supports indexing by 1-D integer arrays only")
-
-        def gather_impl(g, shape, index):
-            out = np.zeros(shape)
-            for k in range(index.size):
-                out[index[k]] += g[k]
-            return out
-
-        return gather_impl
-
-    def element_impl(g, shape, index):
+    def impl(g, shape, index):
         out = np.zeros(shape)
-        out[index] += g
+        add_into(out, g, index)  # its overload picks the loop for the index's kind (and refuses copies)
         return out
 
-    def view_impl(g, shape, index):
-        # Adding into the view in place is one pass; `out[index] += g` with a
-        # slice object makes Numba take a generic, much slower path.
-        out = np.zeros(shape)
-        view = out[index]
-        view += g
-        return out
-
-    items = tuple(index) if isinstance(index, types.BaseTuple) else (index,)
-    elements = all(isinstance(item, types.Integer) for item in items)
-    return element_impl if elements else view_impl
+    return impl
 
 
 @overload(scatter_into_empty)
@@ -421,7 +410,7 @@ def _inverse_axes(axes, ndim):
 __all__ = [
     "add_into", "added_at", "array_ndim", "at", "axis_pad", "axis_slice", "broadcast_to_of", "common_size", "concat_offset", "contiguous",
     "empty_like_of", "flat", "full_like_of", "grad_seed", "index_update", "inverse_axes", "keepdims_shape",
-    "matmul_adjoint_a", "matmul_adjoint_b", "matmul_of", "ones_like_of", "range_length", "reduce_max", "reduce_mean",
-    "reduce_min", "reduce_prod", "reduce_sum", "reshape_to", "row_count", "row_length", "row_of", "scatter_add", "scatter_into_empty", "shape_of", "size_of", "squeeze_axis", "sum_to", "vexp",
+    "matmul_adjoint_a", "matmul_adjoint_b", "matmul_of", "ones_like_of", "power_of", "range_length", "reduce_max", "reduce_mean",
+    "reduce_min", "reduce_prod", "reduce_sum", "reshape_to", "row_count", "row_length", "row_of", "scatter_add", "scatter_into_empty", "shape_of", "size_of", "squeeze_axis", "stack_of", "sum_to", "vexp",
     "vexpm1", "vlog", "vlog1p", "vtanh", "zeros_like_of",
 ]  # fmt: skip

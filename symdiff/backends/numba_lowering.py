@@ -33,8 +33,8 @@ what Numba can compile:
   the cached machine code) and parameters lose their defaults (the Python
   wrapper fills them in).
 
-Anything Numba cannot compile is refused here, at build time, with a
-`BackendError` naming the construct and its source line.
+Anything Numba cannot compile is refused before printing, at build time, by
+`numba_support.check_supported`, with a `BackendError` at the user's line.
 """
 
 from __future__ import annotations
@@ -49,31 +49,14 @@ from symdiff.backends.numba_kernels import KernelPrinter
 from symdiff.backends.numba_math import VECTOR_MATH
 from symdiff.backends.numba_names import NameTable
 from symdiff.backends.numba_statements import StatementPrinter
-from symdiff.codegen.expressions import build, call, constant
-from symdiff.errors import BackendError, Location
+from symdiff.backends.numba_support import REDUCTIONS, RENAMED, SUPPORTED_OPS, check_supported
+from symdiff.codegen.expressions import build, call, constant, tuple_of
+from symdiff.errors import Location
 from symdiff.ir.nodes import Atom, Const, Eqn, Function, Loop, Var, reads, walk
 from symdiff.optimize.fuse import FusionPlan, fusable
 from symdiff.rules import RULES
 
-_REDUCTIONS = {"sum": "reduce_sum", "mean": "reduce_mean", "max": "reduce_max", "min": "reduce_min", "prod": "reduce_prod"}  # fmt: skip
-_RENAMED = {
-    "reshape": "reshape_to", "ndim": "array_ndim", "squeeze": "squeeze_axis", "zeros_like": "zeros_like_of",
-    "ones_like": "ones_like_of", "empty_like": "empty_like_of", "full_like": "full_like_of",
-    "broadcast_to": "broadcast_to_of", "shape": "shape_of", "size": "size_of", "matmul": "matmul_of",
-}  # fmt: skip
-_CONTROL_OPS = frozenset({"tape_new", "tape_push", "tape_pop", "setitem", "add_at"})
 _BUILTINS = frozenset({"range", "len", "float", "int", "bool", "slice", "min", "max", "abs", "print"})
-_NUMPY_OPS = frozenset({
-    "add", "sub", "mul", "truediv", "pow", "neg", "pos", "mod", "floordiv", "exp", "log", "log1p", "expm1",
-    "sqrt", "square", "sin", "cos", "tan", "arcsin", "arccos", "arctan", "arctan2", "sinh", "cosh", "tanh",
-    "abs", "maximum", "minimum", "where", "clip", "logaddexp", "float", "int", "bool", "sign", "floor", "ceil",
-    "round", "lt", "le", "gt", "ge", "eq", "ne", "logical_and", "logical_or", "logical_not", "isnan",
-    "isfinite", "not_", "and_", "or_", "zeros", "ones", "empty", "zeros_like", "ones_like", "empty_like",
-    "full", "full_like", "arange", "eye", "linspace", "shape", "size", "argmax", "argmin", "len",
-    "broadcast_shapes", "index_array", "make_tuple", "make_slice", "matmul", "dot", "outer", "transpose", "swapaxes", "ravel", "expand_dims",
-    "broadcast_to", "getitem", "concatenate", "stack", "copy",
-})  # fmt: skip
-SUPPORTED_OPS = _NUMPY_OPS | set(_REDUCTIONS) | set(_RENAMED) | _CONTROL_OPS
 
 
 @dataclass(frozen=True)
@@ -89,32 +72,6 @@ class NumbaOptions:
         return cst.Decorator(cst.parse_expression(f"numba.njit({flags})"))
 
 
-def check_supported(function: Function) -> None:
-    """Raise `BackendError` for any op the Numba backend cannot compile (in any block)."""
-    for eqn in walk(function.body):
-        helper = eqn.op in RULES and RULES[eqn.op].helper and RULES[eqn.op].path in numba_helpers.__all__
-        if eqn.op not in SUPPORTED_OPS and not helper:
-            path = RULES[eqn.op].path if eqn.op in RULES else eqn.op
-            raise BackendError(
-                f"{path} ({eqn.op!r}) is not supported by the numba backend",
-                eqn.loc,
-                "use backend='numpy', or set SYMDIFF_NUMBA_FALLBACK=numpy to fall back with a warning",
-            )
-        dropped = [k for k, _ in eqn.static if eqn.op in _RENAMED and k not in RULES[eqn.op].static]
-        if dropped:  # the helper Numba calls instead takes no such keyword: refuse rather than ignore it
-            raise BackendError(
-                f"{RULES[eqn.op].path}(..., {dropped[0]}=...) is not supported by the numba backend",
-                eqn.loc,
-                "leave the keyword out if it is not needed, or use backend='numpy'",
-            )
-        if eqn.op == "squeeze" and eqn.static_dict().get("axis", Const(None)) == Const(None):
-            raise BackendError(
-                "np.squeeze without axis is not supported by the numba backend: its rank depends on the data",
-                eqn.loc,
-                "pass axis=... explicitly",
-            )
-
-
 def _whole_items(eqn: Eqn) -> bool:
     """Whether a getitem's index is constant integers only (an element, or a tuple field: never strided)."""
     index = eqn.static_dict().get("index")
@@ -122,6 +79,11 @@ def _whole_items(eqn: Eqn) -> bool:
         return False
     items = index.value if isinstance(index.value, tuple) else (index.value,)
     return all(isinstance(item, int) for item in items)
+
+
+def _negative_integer(atom: Atom) -> bool:
+    """Whether `atom` is a constant negative integer (an exponent Numba's `**` would divide by zero with)."""
+    return isinstance(atom, Const) and isinstance(atom.value, int) and not isinstance(atom.value, bool) and atom.value < 0
 
 
 def _reserved(function: Function) -> set[str]:
@@ -167,14 +129,22 @@ class NumbaEmitter(KernelPrinter, StatementPrinter):
         rule = RULES[eqn.op]
         operands = [self.atom(a, leaf) for a in eqn.ins]
         statics = {k: self._static(eqn, k, a) for k, a in eqn.static}
-        if eqn.op in _REDUCTIONS:
-            return self._helper_call(_REDUCTIONS[eqn.op], operands + [statics.get("axis", constant(None)), statics.get("keepdims", constant(False))])
-        if eqn.op in _RENAMED:
-            return self._helper_call(_RENAMED[eqn.op], operands + [statics[k] for k in rule.static if k in statics])
+        if eqn.op in REDUCTIONS:
+            return self._helper_call(REDUCTIONS[eqn.op], operands + [statics.get("axis", constant(None)), statics.get("keepdims", constant(False))])
+        if eqn.op in RENAMED:
+            return self._helper_call(RENAMED[eqn.op], operands + [statics[k] for k in rule.static if k in statics])
         if eqn.op in VECTOR_MATH:
             return self._helper_call(VECTOR_MATH[eqn.op], operands)
         if rule.helper:
             return self._helper_call(rule.path, operands + [statics[k] for k in rule.static if k in statics])
+        if eqn.op == "getitem" and eqn.static_dict()["index"] == Const(Ellipsis):
+            return operands[0]  # `x[...]` is a view of all of `x`, which Numba cannot lower
+        if eqn.op == "stack":
+            return self._helper_call("stack_of", [tuple_of(operands), statics.get("axis", constant(0))])
+        if eqn.op == "pow" and isinstance(eqn.ins[1], Var):
+            return self._helper_call("power_of", operands)
+        if eqn.op == "pow" and _negative_integer(eqn.ins[1]):
+            operands[1] = constant(float(eqn.ins[1].value))
         return build(eqn, operands, statics, rule)
 
     def _static(self, eqn: Eqn, key: str, atom: Atom) -> cst.BaseExpression:

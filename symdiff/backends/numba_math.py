@@ -21,6 +21,11 @@ compile lazily, for the types they meet (in double precision: a float32
 argument gives a float64 result), so importing this module and loading a
 cached gradient compile nothing. The
 generated code calls them where the NumPy backend calls `np.exp`, ....
+
+`power_of(a, b)` is `a ** b` for an exponent that is a variable: an integer
+exponent becomes a float one, so that `0.0 ** -1` is inf as in NumPy rather
+than Numba's ZeroDivisionError (a constant negative integer exponent is
+printed as a float instead, see `numba_lowering`).
 """
 
 from __future__ import annotations
@@ -34,7 +39,8 @@ import numba
 import numpy as np
 from llvmlite import ir
 from numba import types
-from numba.extending import intrinsic
+from numba.extending import intrinsic, overload
+from numba.np.numpy_support import as_dtype
 
 _LOG2E = 1.4426950408889634
 _LN2_HI = 6.93147180369123816490e-01  # low bits zero: k * _LN2_HI is exact for |k| < 2**11
@@ -166,6 +172,25 @@ def vtanh(x):
     return tanh_kernel(np.float64(x))
 
 
+def power_of(a, b):
+    """`a ** b` for an exponent known only at run time."""
+    return a**b
+
+
+@overload(power_of)
+def _power_of(a, b):
+    # A float raised to an integer goes through Numba's repeated multiplication, which raises
+    # ZeroDivisionError for 0.0 ** -1 whatever the error model; NumPy gives inf. A float exponent does.
+    base = a.dtype if isinstance(a, types.Array) else a
+    exponent = b.dtype if isinstance(b, types.Array) else b
+    if not (isinstance(base, types.Float) and isinstance(exponent, types.Integer)):
+        return lambda a, b: a**b
+    real = as_dtype(base).type
+    if isinstance(b, types.Array):
+        return lambda a, b: a ** b.astype(real)
+    return lambda a, b: a ** real(b)
+
+
 VECTOR_MATH = {"exp": "vexp", "expm1": "vexpm1", "log": "vlog", "log1p": "vlog1p", "tanh": "vtanh"}
 _INLINE_THRESHOLD = 1000  # LLVM's default at -O3 is 250: vtanh's kernel is too big to be inlined at that
 _DEFAULT_THRESHOLD = 250
@@ -204,4 +229,4 @@ def compile_generously(dispatcher) -> None:
     dispatcher._compile_for_args = compile_inlining
 
 
-__all__ = ["VECTOR_MATH", "compile_generously", "generous_inlining", "vexp", "vexpm1", "vlog", "vlog1p", "vtanh"]
+__all__ = ["VECTOR_MATH", "compile_generously", "generous_inlining", "power_of", "vexp", "vexpm1", "vlog", "vlog1p", "vtanh"]

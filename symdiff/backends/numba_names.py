@@ -263,6 +263,8 @@ class NameTable:
             named = [n for n in group if n in params] or [n for n in group if not _is_temp(n, self.defs)] or group
             printed = chooser.pick(named[0].split("~")[0], several=len(group) > 1)
             names.update((name, printed) for name in group)
+        # Module constants are trailing parameters under their own (reserved) names; a loop may start from one.
+        names.update((name, name) for name in self.constants if name not in names)
         return names
 
     def fresh(self, base: str) -> str:
