@@ -24,6 +24,7 @@ Runs in the reverse transform, before loops decide what to save.
 from __future__ import annotations
 
 import functools
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -46,6 +47,7 @@ class Forward:
     consumers: dict[str, list[Eqn]] = field(default_factory=dict)
     classes: ShapeClasses = field(default_factory=ShapeClasses)
     params: set[str] = field(default_factory=set)
+    component_memo: dict[str, frozenset[str]] = field(default_factory=dict, repr=False)
 
     @classmethod
     def of(cls, function: Function) -> Forward:
@@ -59,19 +61,48 @@ class Forward:
             facts.classes.learn(eqn)
         return facts
 
-    def components(self, name: str, seen: frozenset = frozenset()) -> set[str]:
-        """Shape classes whose broadcast is the shape of `name` (its elementwise leaves)."""
+    def components(self, name: str) -> frozenset[str]:
+        """Shape classes whose broadcast is the shape of `name` (its elementwise leaves).
+
+        The elementwise definitions form a DAG in which a value is read many times
+        (`h = h + np.tanh(h * w)` reads `h` twice per step), so an unmemoised walk is
+        exponential in the program's length. Results are memoised per name and the
+        walk keeps its own stack, so neither time nor Python recursion grows with it.
+        """
+        memo = self.component_memo
+        if name in memo:
+            return memo[name]
+        stack = [(name, self._elementwise_operands(name))]
+        path = {name}  # the names being walked: one met again closes a cycle
+        while stack:
+            top, operands = stack[-1]
+            below = next((n for n in operands or () if n not in memo and n not in path), None)
+            if below is not None:
+                stack.append((below, self._elementwise_operands(below)))
+                path.add(below)
+                continue
+            stack.pop()
+            path.discard(top)
+            memo[top] = self._combine(top, operands)
+        return memo[name]
+
+    def _elementwise_operands(self, name: str) -> list[str] | None:
+        """The names an elementwise `name` broadcasts together, or None when `name` is a leaf
+        (not defined by an elementwise op, a `where`, or combined with a non-scalar constant)."""
         eqn = self.defs.get(name)
         rule = RULES.get(eqn.op) if eqn is not None else None
-        if eqn is None or rule is None or not rule.elementwise or eqn.op == "where" or name in seen:
-            return {self.classes.find(name)}
+        if eqn is None or rule is None or not rule.elementwise or eqn.op == "where":
+            return None
+        if any(isinstance(a, Const) and not isinstance(a.value, (int, float)) for a in eqn.ins):
+            return None
+        return [a.name for a in eqn.ins if isinstance(a, Var)]
+
+    def _combine(self, name: str, operands: list[str] | None) -> frozenset[str]:
         found: set[str] = set()
-        for atom in eqn.ins:
-            if isinstance(atom, Var):
-                found |= self.components(atom.name, seen | {name})
-            elif not isinstance(atom.value, (int, float)):
-                return {self.classes.find(name)}
-        return found or {self.classes.find(name)}
+        for operand in operands or ():
+            # an operand still being walked closes a cycle: it counts as its own class
+            found |= self.component_memo.get(operand) or {self.classes.find(operand)}
+        return frozenset(found or {self.classes.find(name)})
 
 
 # -- trees of backward equations ----------------------------------------------
@@ -88,23 +119,43 @@ class Tree:
     eqns: tuple[Eqn, ...] = ()  # the backward equations this subtree replaces
 
 
-def _build(atom: Atom, local: dict[str, Eqn], uses: dict[str, int]) -> Tree:
-    eqn = local.get(atom.name) if isinstance(atom, Var) else None
-    if eqn is None or uses.get(atom.name, 0) != 1:
-        return Tree(None, atom=atom)
-    if eqn.op == "sum_to":
-        inner = _build(eqn.ins[0], local, uses)
-        return Tree("sum_to", (inner,), shape=eqn.static_dict()["shape"], eqns=(*inner.eqns, eqn))
-    if eqn.op not in _TREE_OPS:
-        return Tree(None, atom=atom)
-    children = tuple(_build(a, local, uses) for a in eqn.ins)
-    return Tree(eqn.op, children, eqns=(*(e for c in children for e in c.eqns), eqn))
+# The most backward equations one tree may hold. A longer adjoint expression (the
+# accumulation `w_bar = w_bar + ...` over a 1000-statement function is one tree as
+# deep as the program) is cut into trees of at most this size: each goes to SymPy
+# on its own, which keeps SymPy's superlinear work and the recursion over trees bounded.
+MAX_TREE = 64
 
 
-def _root_tree(eqn: Eqn, local, uses) -> Tree:
-    children = tuple(_build(a, local, uses) for a in eqn.ins[:1] if eqn.op == "sum_to") or tuple(
-        _build(a, local, uses) for a in eqn.ins
-    )
+def _grow(root: Eqn, local: dict[str, Eqn], uses: dict[str, int], cut: list[Eqn], sum_to: bool = True) -> Tree:
+    """The tree of `root` and the single-use tree equations below it, taken nearest the
+    root first up to `MAX_TREE`; the equations beyond go to `cut` (roots of trees of
+    their own). With `sum_to=False` a `sum_to` below the root is a leaf. No recursion."""
+    expanded: dict[str, Eqn] = {}  # in breadth-first order
+    queue = deque(_operands(root))
+    while queue:
+        atom = queue.popleft()
+        eqn = local.get(atom.name) if isinstance(atom, Var) else None
+        if eqn is None or uses.get(atom.name, 0) != 1 or eqn.op not in _TREE_OPS | ({"sum_to"} if sum_to else set()):
+            continue
+        if len(expanded) + 1 >= MAX_TREE:
+            cut.append(eqn)
+            continue
+        expanded[atom.name] = eqn
+        queue.extend(_operands(eqn))
+    trees: dict[str, Tree] = {}
+    for name, eqn in reversed(expanded.items()):  # children before their parents
+        trees[name] = _node(eqn, trees)
+    return _node(root, trees)
+
+
+def _operands(eqn: Eqn) -> tuple[Atom, ...]:
+    """The operands that are children in a tree (a `sum_to`'s shape is not)."""
+    return eqn.ins[:1] if eqn.op == "sum_to" else eqn.ins
+
+
+def _node(eqn: Eqn, trees: dict[str, Tree]) -> Tree:
+    children = tuple(trees.get(a.name) if isinstance(a, Var) and a.name in trees else Tree(None, atom=a)
+                     for a in _operands(eqn))  # fmt: skip
     shape = eqn.static_dict().get("shape") if eqn.op == "sum_to" else None
     return Tree(eqn.op, children, shape=shape, eqns=(*(e for c in children for e in c.eqns), eqn))
 
@@ -510,20 +561,25 @@ def _live(block: list, keep) -> list:
 
 def _rewrite(root: Eqn, local, uses, forward: Forward, fresh):
     """(new equations, replaced equations) or None for the tree rooted at `root`, and the
-    sum_to equations inside it that were not lifted (roots of trees of their own)."""
-    tree = _root_tree(root, local, uses)
-    target, inner_roots, merged = None, [], False
+    equations below it left for trees of their own: sum_tos that were not lifted, and
+    what did not fit in the tree (see `MAX_TREE`)."""
+    cut: list[Eqn] = []
+    tree = _grow(root, local, uses, cut)
+    target, merged = None, False
     if _has_sum_to(tree):
         lift = _Lift(forward, local)
         if lift.kind(tree) == "lifted":
             merged = len(_sum_to_eqns(tree)) > 1
             target, tree = lift.target, _drop_sum_tos(tree)
         elif root.op == "sum_to":
-            return None, []
+            return None, cut
         else:  # keep the sum_tos (and what is below them) as they are
-            inner_roots = _sum_to_eqns(tree)
-            tree = _root_tree(root, {k: v for k, v in local.items() if v.op != "sum_to"}, uses)
-    return _algebra(root, tree, target, merged, forward, fresh), inner_roots
+            cut = []
+            tree = _grow(root, local, uses, cut, sum_to=False)
+            below = [local[a.name] for a in _leaves(tree) if isinstance(a, Var) and uses.get(a.name) == 1
+                     and a.name in local and local[a.name].op == "sum_to"]  # fmt: skip
+            cut = below + cut
+    return _algebra(root, tree, target, merged, forward, fresh), cut
 
 
 def _algebra(root: Eqn, tree: Tree, target, merged: bool, forward: Forward, fresh):
