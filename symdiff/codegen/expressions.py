@@ -8,6 +8,7 @@ precedence levels (Python's own table, higher binds tighter).
 
 from __future__ import annotations
 
+import functools
 import math
 
 import libcst as cst
@@ -53,24 +54,32 @@ def parenthesize(node: cst.BaseExpression, needed: bool) -> cst.BaseExpression:
     return node.with_changes(lpar=[cst.LeftParen()], rpar=[cst.RightParen()])
 
 
+@functools.lru_cache(maxsize=1024)
+def parsed(text: str) -> cst.BaseExpression:
+    """`text` parsed as an expression, once per process: the same paths (`np.tanh`) and
+    literals recur in every statement, and parsing costs more than building the statement.
+    LibCST nodes are immutable, so one node may appear in many places of a tree."""
+    return cst.parse_expression(text)
+
+
 def constant(value, in_index: bool = False) -> cst.BaseExpression:
     """A literal: numbers, None, tuples, slices, Ellipsis, dtypes, infinities."""
     if isinstance(value, float) and not math.isfinite(value):
         text = "np.nan" if math.isnan(value) else ("np.inf" if value > 0 else "-np.inf")
-        return cst.parse_expression(text)
+        return parsed(text)
     if isinstance(value, type):
-        return cst.parse_expression(f"np.{value.__name__}" if value.__module__ == "numpy" else value.__name__)
+        return parsed(f"np.{value.__name__}" if value.__module__ == "numpy" else value.__name__)
     if value is Ellipsis:
         return cst.Ellipsis()
     if isinstance(value, slice):
         if in_index:
             return _slice(*(None if v is None else constant(v) for v in (value.start, value.stop, value.step)))
-        return cst.parse_expression(repr(value))
+        return parsed(repr(value))
     if isinstance(value, tuple):
         return tuple_of([constant(v, in_index) for v in value])
     if hasattr(value, "item") and not isinstance(value, (list, dict)):
         value = value.item()
-    return cst.parse_expression(repr(value))
+    return parsed(repr(value))
 
 
 def tuple_of(items: list) -> cst.Tuple:
@@ -91,7 +100,7 @@ def call(path: str, args: list, keywords: list[tuple[str, cst.BaseExpression]] =
         cst.Arg(v, keyword=cst.Name(k), equal=cst.AssignEqual(whitespace_before=nospace, whitespace_after=nospace))
         for k, v in keywords
     ]
-    return cst.Call(func=cst.parse_expression(path), args=arguments)
+    return cst.Call(func=parsed(path), args=arguments)
 
 
 def subscript(base: cst.BaseExpression, index: cst.BaseExpression) -> cst.Subscript:

@@ -315,11 +315,11 @@ def _last_uses(events, spans, function, layout) -> dict[str, int]:
 
 
 def _choose(function, events, last, ties, early, reserved, layout) -> dict[str, str]:
-    from symdiff.codegen.naming import pick
+    from symdiff.codegen.naming import NamePicker
 
     holder: dict[str, str] = {}
     display: dict[str, str] = {}
-    taken = set(reserved)
+    picker = NamePicker(holder, last, set(reserved))
     for param in function.params:
         display[param.name] = holder[param.name] = param.name
     for index, (defs, _) in enumerate(events):
@@ -327,14 +327,16 @@ def _choose(function, events, last, ties, early, reserved, layout) -> dict[str, 
             if name in display:
                 continue
             if name in ties and ties[name] in display:
-                display[name] = display[ties[name]]
+                chosen = display[ties[name]]
             elif (coalesced := _coalesce(name, index, layout, display, last, function)) is not None:
-                display[name] = coalesced
-            elif (shared := _share(name, position, index, early, display, last, holder)) is not None:
-                display[name] = shared
+                chosen = coalesced
             else:
-                display[name] = pick(stem(name), index, holder, last, taken)
-            holder[display[name]] = name
+                chosen = _share(name, position, index, early, display, last, holder)
+            if chosen is None:
+                display[name] = picker.pick(stem(name), index, name)
+            else:
+                display[name] = chosen
+                picker.hold(chosen, name)
     return display
 
 
