@@ -38,10 +38,11 @@ def truediv_vjp(g, out, x1, x2):
 
 @register_derivative(np.power, op="pow", elementwise=True, aliases=(operator.pow, math.pow))
 def pow_vjp(g, out, x1, x2):
-    # x ** 0 is constant: 0, not 0 * 0 ** -1 = nan at x = 0 (a constant exponent folds the where away;
-    # a float exponent, as Numba raises ZeroDivisionError for 0.0 ** -1 but not for 0.0 ** -1.0).
+    # Where x2 is 0 the factor is 0 (x ** 0 is constant), not 0 * 0 ** -1 = nan at x1 = 0: the
+    # exponent is swapped for 1 there; a constant exponent folds the where away. The exponent is
+    # a float because Numba raises ZeroDivisionError for 0.0 ** -1 (NumPy and 0.0 ** -1.0 give inf).
     # d/dx2 needs log(x1): only computed when x2 is differentiated.
-    return g * np.where(x2 == 0, 0.0, x2 * x1 ** (x2 - 1.0)), g * out * np.log(x1)
+    return g * x2 * x1 ** np.where(x2 == 0, 1.0, x2 - 1.0), g * out * np.log(x1)
 
 
 @register_derivative(np.negative, op="neg", elementwise=True, aliases=(operator.neg,))
