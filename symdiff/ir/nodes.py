@@ -92,6 +92,8 @@ class Eqn:
 
     def atoms(self) -> tuple[Atom, ...]:
         """Every operand, positional then static."""
+        if not self.static:  # most equations; every pass asks, so skip building a tuple
+            return self.ins
         return self.ins + tuple(atom for _, atom in self.static)
 
     def __str__(self) -> str:

@@ -88,12 +88,21 @@ def prune(body, live: set[str]) -> list:
     return out
 
 
+def _has_loop(body) -> bool:
+    return any(isinstance(s, Loop) or (isinstance(s, If) and (_has_loop(s.then_body) or _has_loop(s.else_body)))
+               for s in body)  # fmt: skip
+
+
 def dce(function: Function) -> Function:
     """`function` without statements that do not contribute to its result."""
     liveness = _Liveness(function)
-    while True:
-        size = len(liveness.live)
-        liveness.block(function.body)
-        if len(liveness.live) == size:
-            break
+    liveness.block(function.body)
+    # One backward pass is exact without loops (a read always comes after its definition);
+    # a loop reads values of its next iteration, so then repeat until nothing changes.
+    if _has_loop(function.body):
+        while True:
+            size = len(liveness.live)
+            liveness.block(function.body)
+            if len(liveness.live) == size:
+                break
     return replace(function, body=tuple(prune(function.body, liveness.live)))
