@@ -5,6 +5,13 @@ frontend -> reverse transform -> optimize -> codegen -> backend, and returns a
 `Derivative`: a callable with the primal's signature that also carries
 `.source`, `.primal`, `.wrt` and `.function` (the IR). Higher-order operators
 (`hessian`, `hvp`, `jacobian`, `jvp`) are compositions of these.
+
+Built derivatives are cached by function object, `wrt`, mode and backend, and
+a cached one is reused only while it still describes the function: while the
+globals the function read (module scalars folded into the generated code,
+arrays, callees; `frontend.source.dependencies`) still hold the same values
+and no rule was registered since (`rules.registry.generation`). A derivative
+that uses a user's rule checks that rule's cotangents on its first call.
 """
 
 from __future__ import annotations
@@ -12,6 +19,7 @@ from __future__ import annotations
 import functools
 import inspect
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -19,11 +27,14 @@ import numpy as np
 from symdiff import rules  # noqa: F401 - registers the built-in derivative table
 from symdiff.backends import BACKENDS, load
 from symdiff.codegen.standalone import module_source
-from symdiff.errors import BadWrt, NonScalarOutput, SymdiffError
+from symdiff.errors import BadRule, BadWrt, Location, NonScalarOutput, SymdiffError, UnsupportedSyntax
 from symdiff.frontend.lower import lower_function
-from symdiff.ir.nodes import Function
+from symdiff.frontend.source import Dependency, dependencies, read_source, recording
+from symdiff.ir.nodes import Const, Function, Var, walk
 from symdiff.optimize import optimize
-from symdiff.transforms.reverse import vjp_function
+from symdiff.rules.registry import RULES, Rule, generation
+from symdiff.rules.user_checks import install_checks
+from symdiff.transforms.reverse import active_vars, base_name, vjp_function
 
 Wrt = int | str | Sequence[int | str]
 _CACHE: dict[tuple, Derivative] = {}
@@ -33,7 +44,15 @@ _FLOAT64 = np.dtype(np.float64)  # native float64 arrays share this dtype object
 class Derivative:
     """A generated derivative: call it like the primal (plus a seed for vjp)."""
 
-    def __init__(self, primal: Callable, function: Function, wrt: tuple[str, ...], mode: str, backend: str):
+    def __init__(
+        self,
+        primal: Callable,
+        function: Function,
+        wrt: tuple[str, ...],
+        mode: str,
+        backend: str,
+        lowering: Lowering | None = None,
+    ):
         self.primal = primal
         self.function = function
         self.wrt = wrt
@@ -49,6 +68,8 @@ class Derivative:
         functools.update_wrapper(self, primal, assigned=("__module__", "__doc__"), updated=())
         self.__name__ = function.name
         self.__qualname__ = function.name
+        self._lowering = lowering
+        self._unchecked_rules = None if lowering is None else _user_rules(lowering.function, wrt)
 
     @property
     def __symdiff_source__(self) -> tuple[str, dict, str, str]:
@@ -64,6 +85,8 @@ class Derivative:
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         if kwargs:
             args = self._bind(args, kwargs)
+        if self._unchecked_rules is not None:  # only until a first call has checked them
+            self._check_user_rules(args)
         plain = self._plain(args)  # floats and float64 arrays: nothing to check or cast (a hot path)
         if not plain:
             for position in self._positions:
@@ -76,6 +99,25 @@ class Derivative:
                 f"{error.message} (from {getattr(self.primal, '__name__', 'the function')})"
             ) from None
         return result if plain else self._in_argument_dtypes(result, args)
+
+    def _check_user_rules(self, args: tuple) -> None:
+        """Run the function once with each user rule's cotangents checked against its operands.
+
+        The forward program is run with NumPy, with the user ops' calls
+        replaced by `checking_call` wrappers; any error other than `BadRule`
+        is left for the real call to raise, and the check waits for a later
+        call. After one clean run the derivative runs unchecked.
+        """
+        function = self._lowering.function
+        namespace = load("numpy").compile_function(function, f"<symdiff {function.name} (rule check)>").namespace
+        install_checks(namespace, self._unchecked_rules)
+        try:
+            namespace[function.name](*args[: len(function.params)])
+        except BadRule:
+            raise
+        except Exception:  # noqa: BLE001 - e.g. wrong argument shapes: the real call reports them
+            return
+        self._unchecked_rules = None
 
     def _plain(self, args: tuple) -> bool:
         for position in self._positions:
@@ -129,6 +171,12 @@ def _like(gradient: Any, argument: Any) -> Any:
 
 
 def _check_differentiable(value: Any, name: str) -> None:
+    if isinstance(value, dict):
+        raise BadWrt(
+            f"argument {name!r} is a dict: symdiff differentiates floats and arrays",
+            hint="pass the arrays as separate arguments; dicts, lists and tuples of arrays (pytrees) "
+            "are not supported yet (docs/limitations.md)",
+        )
     if isinstance(value, (bool, np.bool_)) or (
         isinstance(value, (int, np.integer)) or (isinstance(value, np.ndarray) and value.dtype.kind in "biu")
     ):
@@ -163,9 +211,39 @@ def _wrt_indices(function: Function, wrt: Wrt) -> tuple[int, ...]:
     return tuple(indices)
 
 
-@functools.lru_cache(maxsize=256)
+@dataclass(frozen=True)
+class Lowering:
+    """A lowered function and what its IR depends on besides its source."""
+
+    function: Function
+    reads: tuple[Dependency, ...]  # the globals it read, with their values then
+    rules: int  # `generation()` of the rule table then
+
+    def current(self) -> bool:
+        """Whether lowering the function again would give the same IR."""
+        return self.rules == generation() and all(read.unchanged() for read in self.reads)
+
+
+_LOWERED: dict[Callable, Lowering] = {}
+
+
+def _lowering(primal: Callable) -> Lowering:
+    found = _LOWERED.get(primal)
+    if found is not None and found.current():
+        return found
+    with recording() as sources:
+        function = lower_function(primal)
+    found = Lowering(function, dependencies(sources), generation())
+    _LOWERED[primal] = found
+    return found
+
+
 def _lowered(primal: Callable) -> Function:
-    return lower_function(primal)
+    """The IR of `primal`, lowered again when a global it read has changed."""
+    return _lowering(primal).function
+
+
+_lowered.cache_clear = _LOWERED.clear  # what tests call to start from cold caches
 
 
 def build(primal: Callable, wrt: Wrt, mode: str, backend: str) -> Derivative:
@@ -173,16 +251,71 @@ def build(primal: Callable, wrt: Wrt, mode: str, backend: str) -> Derivative:
     load(backend)
     key = (primal, tuple(wrt) if isinstance(wrt, list) else wrt, mode, backend)
     cached = _CACHE.get(key)
-    if cached is not None:
+    if cached is not None and cached._lowering.current():
         return cached
-    function = _lowered(primal)
+    lowering = _lowering(primal)
+    function = lowering.function
+    _refuse_structured_values(function)
+    _refuse_several_outputs(function, primal, mode)
     indices = _wrt_indices(function, wrt)
     as_tuple = isinstance(wrt, (tuple, list))
     derivative_ir = optimize(vjp_function(function, indices, mode, as_tuple))
     names = tuple(function.params[i].name for i in indices)
-    derivative = Derivative(primal, derivative_ir, names, mode, backend)
+    derivative = Derivative(primal, derivative_ir, names, mode, backend, lowering)
     _CACHE[key] = derivative
     return derivative
+
+
+def _refuse_structured_values(function: Function) -> None:
+    """A string index (`params["w"]`) means a dict argument, which would build and then fail when called."""
+    for eqn in walk(function.body):
+        index = eqn.static_dict().get("index") if eqn.op in ("getitem", "setitem") else None
+        value = index.value if isinstance(index, Const) else None
+        items = value if isinstance(value, tuple) else (value,)
+        key = next((item for item in items if isinstance(item, str)), None)
+        if key is not None:
+            name = base_name(eqn.ins[0].name) if isinstance(eqn.ins[0], Var) else "the value"
+            raise UnsupportedSyntax(
+                f"indexing {name!r} with the string {key!r}: symdiff treats {name!r} as an array, "
+                "and dicts of arrays are not supported yet",
+                eqn.loc,
+                "pass the arrays as separate arguments; structured arguments (pytrees) are listed "
+                "in docs/limitations.md",
+            )
+
+
+def _refuse_several_outputs(function: Function, primal: Callable, mode: str) -> None:
+    if not isinstance(function.result, tuple):
+        return
+    try:
+        where = read_source(primal).return_location()
+    except SymdiffError:
+        where = None
+    wanted = "one array output" if mode == "vjp" else "one scalar output"
+    raise NonScalarOutput(
+        f"{mode} needs {wanted}, but {function.name}() returns {len(function.result)} values",
+        where,
+        "return one value: differentiate each output in its own function, or stack them into one array "
+        "(np.stack) and use symdiff.vjp or symdiff.jacobian",
+    )
+
+
+def _user_rules(function: Function, wrt: tuple[str, ...]) -> dict[str, tuple[Rule, set[int], str]] | None:
+    """User rules the derivative inlines, each with its operand positions that depend on `wrt`."""
+    active = active_vars(function, wrt)
+    found: dict[str, tuple[Rule, set[int], str]] = {}
+    for eqn in walk(function.body):
+        rule = RULES.get(eqn.op)
+        if rule is None or not rule.user or not rule.differentiable:
+            continue
+        positions = {k for k, atom in enumerate(eqn.ins) if isinstance(atom, Var) and atom.name in active}
+        if positions:
+            found.setdefault(eqn.op, (rule, set(), _where(eqn.loc)))[1].update(positions)
+    return found or None
+
+
+def _where(loc: Location | None) -> str:
+    return "?" if loc is None else f"{loc.file}:{loc.line}:{loc.col + 1}"
 
 
 def _decorator(mode: str, doc: str):

@@ -108,6 +108,15 @@ class DuplicateRule(SymdiffError, ValueError):
     """A derivative rule was registered twice for the same operation."""
 
 
+class BadRule(SymdiffError, ValueError):
+    """A user's derivative rule returned cotangents that do not fit its operands (number, shape or dtype)."""
+
+    default_hint = (
+        "return one cotangent per operand, with that operand's shape and a floating dtype "
+        "(an elementwise rule may also return the output's shape); see docs/custom-rules.md"
+    )
+
+
 class BackendError(SymdiffError, RuntimeError):
     """A backend cannot run this program (unsupported op or construct)."""
 
@@ -116,3 +125,13 @@ class SourceUnavailable(SymdiffError, OSError):
     """The source of a function cannot be read (built-in, lambda, REPL, exec)."""
 
     default_hint = "define the function in a .py file, or register a rule for it"
+
+
+class SourceChanged(SourceUnavailable):
+    """The function's source file was edited after the function was imported.
+
+    symdiff differentiates the source text, so it refuses rather than
+    differentiate text that is not the code that runs.
+    """
+
+    default_hint = "re-import the module (importlib.reload(module)) or restart the process, then build again"

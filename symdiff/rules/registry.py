@@ -8,8 +8,13 @@ symdiff can differentiate the result again. The vjp's own signature doubles as
 the op's call signature: positional names after `g, out` are the operands, and
 the names in `static` are never differentiated (axis, keepdims, shape).
 
-Built-in rules use `register_derivative`, the same function users call. This
-module imports only `symdiff.errors`.
+Built-in rules use `register_derivative`, the same function users call. A
+rule whose vjp is defined outside the symdiff package is a *user* rule
+(`Rule.user`): the first call of a derivative that uses one checks
+(`rules/user_checks.py`) that its cotangents fit their operands (the "Trust" issue: a
+scalar cotangent for a vector operand used to be broadcast silently).
+`generation()` counts registrations, so caches of built derivatives can tell
+that the table changed. This module imports only `symdiff.errors`.
 """
 
 from __future__ import annotations
@@ -46,6 +51,7 @@ class Rule:
     helper: bool = False  # defined in symdiff.rules, copied into standalone modules
     check: Callable | None = field(default=None, compare=False)
     static_first: bool = False  # NumPy spells it f(*static, *operands), as np.einsum does
+    user: bool = field(default=False, compare=False)  # registered by a user: checked on first use
 
     @property
     def differentiable(self) -> bool:
@@ -63,6 +69,12 @@ class Composite:
 
 RULES: dict[str, Rule] = {}
 _BY_FUNC: dict[Any, Rule | Composite] = {}
+_GENERATION = [0]  # registrations so far
+
+
+def generation() -> int:
+    """How many rules and composites have been registered: part of the key of cached derivatives."""
+    return _GENERATION[0]
 
 
 def _key(func: Any) -> Any:
@@ -108,6 +120,7 @@ def _add(rule: Rule, aliases: tuple = (), override: bool = False) -> Rule:
             hint="pass override=True to register_derivative to replace it",
         )
     RULES[rule.op] = rule
+    _GENERATION[0] += 1
     for func in (rule.func, *aliases):
         if override:
             _BY_FUNC[_key(func)] = rule
@@ -170,6 +183,7 @@ def register_derivative(
                 helper=helper,
                 check=check,
                 static_first=static_first,
+                user=not (getattr(vjp, "__module__", None) or "").startswith("symdiff."),
             ),
             tuple(aliases),
             override,
@@ -218,6 +232,7 @@ def register_composite(func: Callable, *, check: Callable | None = None) -> Call
 
     def add(impl: Callable) -> Callable:
         _BY_FUNC[_key(func)] = Composite(func, impl, check)
+        _GENERATION[0] += 1
         return impl
 
     return add

@@ -21,7 +21,7 @@ from __future__ import annotations
 from contextlib import contextmanager
 from dataclasses import replace
 
-from symdiff.errors import BadWrt, UnsupportedSyntax
+from symdiff.errors import BadRule, NonScalarOutput, UnsupportedSyntax
 from symdiff.ir.names import Names
 from symdiff.ir.nodes import Atom, Const, Eqn, Function, If, Loop, Var, defined, reads, walk
 from symdiff.rules import RULES, rule
@@ -211,7 +211,12 @@ class Backward(ControlReverse):
         else:
             cotangents = self._inline(the_rule.vjp, [g, eqn.out, *eqn.ins], static, eqn, hint)
         if len(cotangents) != len(eqn.ins):
-            raise RuntimeError(f"rule for {eqn.op} returned {len(cotangents)} cotangents for {len(eqn.ins)} operands")
+            vjp = the_rule.vjp or the_rule.vjp_each
+            raise BadRule(
+                f"the derivative rule {getattr(vjp, '__name__', eqn.op)} for {the_rule.path} returned "
+                f"{len(cotangents)} cotangents for {len(eqn.ins)} operands",
+                eqn.loc,
+            )
         wide_in = eqn.out.name in self.wide
         guard = self.guards.get(eqn.out.name)
         for arg, cotangent in zip(eqn.ins, cotangents):
@@ -367,7 +372,7 @@ def vjp_function(function: Function, wrt: tuple[int, ...], mode: str = "grad", a
     tuple of gradients even for one `wrt` (the user passed a tuple).
     """
     if not isinstance(function.result, (Var, Const)):
-        raise BadWrt(f"{function.name} returns several values; differentiate a function returning one value")
+        raise NonScalarOutput(f"{function.name} returns {len(function.result)} values; differentiate a function returning one")
     params = [function.params[i] for i in wrt]
     state = Backward(function, tuple(p.name for p in params))
     out = function.result
