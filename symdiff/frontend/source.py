@@ -22,6 +22,7 @@ import __future__
 import ast
 import builtins
 import dis
+import functools
 import inspect
 import textwrap
 from collections.abc import Iterator
@@ -113,7 +114,7 @@ def read_source(func: Any) -> FunctionSource:
     if provided is not None:
         text, namespace, file, name = provided
         return _parse(text, namespace, {}, file, 0, name)
-    target = inspect.unwrap(func)
+    target = _unwrap_cache(func)  # other wrappers are what runs: their own source is read
     name = getattr(target, "__name__", repr(target))
     if not inspect.isfunction(target):
         raise SourceUnavailable(f"cannot read the source of {name!r}: it is not a Python function")
@@ -124,7 +125,7 @@ def read_source(func: Any) -> FunctionSource:
             hint="define the function with `def`",
         )
     try:
-        lines, first = inspect.getsourcelines(target)
+        lines, first = inspect.getsourcelines(target.__code__)  # the function itself: getsourcelines unwraps
     except (OSError, TypeError) as error:
         raise SourceUnavailable(f"cannot read the source of {name!r}: {error}") from None
     file = inspect.getsourcefile(target) or target.__code__.co_filename
@@ -140,6 +141,13 @@ def read_source(func: Any) -> FunctionSource:
     for sources in _RECORDERS:
         sources.append(source)
     return source
+
+
+def _unwrap_cache(func: Any) -> Any:
+    """`functools.cache`/`lru_cache` return what the function returns: differentiate the function."""
+    while isinstance(func, functools._lru_cache_wrapper):
+        func = func.__wrapped__
+    return func
 
 
 def _code_location(func: Any) -> Location:

@@ -48,12 +48,13 @@ CASES = [
 ]
 
 
+@pytest.mark.parametrize("backend", ["numpy", "numba"])
 @pytest.mark.parametrize(("f", "args"), CASES, ids=lambda v: getattr(v, "__name__", ""))
-def test_gradient_matches_finite_differences(f, args):
+def test_gradient_matches_finite_differences(f, args, backend):
     for k, arg in enumerate(args):
         if isinstance(arg, float) and f in (t.or_value, t.and_value, t.chained_or) and arg == 0.0:
             continue  # a falsy operand sits on the jump of `or`/`and`: no derivative there
-        got = sd.grad(f, wrt=k)(*args)
+        got = sd.grad(f, wrt=k, backend=backend)(*args)
         np.testing.assert_allclose(got, numeric_grad(f, args, k), rtol=1e-6, atol=1e-7)
 
 
@@ -96,6 +97,15 @@ def test_decorated_function_differentiates_its_wrapper():
 
 def test_decorated_helper_inside_a_function():
     assert sd.grad(t.calls_decorated)(0.4) == pytest.approx(3.0 * np.cos(0.4) + 1.0)
+
+
+def test_a_decorator_object_is_refused_not_ignored():
+    with pytest.raises(sd.SymdiffError, match="not a Python function"):
+        sd.grad(t.wrapped_by_an_object)
+
+
+def test_a_cached_function_is_the_function():
+    assert sd.grad(t.cached)(2.0) == pytest.approx(12.0)
 
 
 def test_repeated_index_gives_the_kept_write_its_cotangent():

@@ -152,3 +152,24 @@ def where_two_sided(x):
 def where_value_used_twice(x):
     root = np.sqrt(x)
     return np.sum(np.where(x > 0, root, 0.0)) + np.sum(root * 0.0)
+
+
+class Counted:
+    """A decorator object: symdiff cannot read what its __call__ does to the result."""
+
+    def __init__(self, f):
+        functools.update_wrapper(self, f)
+        self.f = f
+
+    def __call__(self, *args):
+        return 2.0 * self.f(*args)
+
+
+@Counted
+def wrapped_by_an_object(x):
+    return x * x
+
+
+@functools.cache
+def cached(x):
+    return x * x * x
