@@ -851,7 +851,12 @@ def division_by_zero(x):
 # Refused when the gradient is built, at the function's line.
 REFUSED = ("einsum_op", "squeeze_no_axis", "mixed_index", "mixed_mask_rows")
 # Types decide, so Numba reports these at the first call (a complete, located NumbaCompileError).
-CALL_TIME = ("batched_matmul", "batched_times_matrix", "boolean_mask_2d", "loop_starts_from_zero_scalar", "loop_scalar_becomes_array")
+# loop_float32: Numba's float32 array times a Python float is float64 (NumPy keeps float32), so the loop
+# variable changes type.
+CALL_TIME = (
+    "batched_matmul", "batched_times_matrix", "boolean_mask_2d", "loop_starts_from_zero_scalar",
+    "loop_scalar_becomes_array", "loop_float32",
+)  # fmt: skip
 
 
 # -- argument factory ---------------------------------------------------------------------------------
