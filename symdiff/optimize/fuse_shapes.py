@@ -203,7 +203,8 @@ class _Elision:
             return False
         shape = broadcast.static_dict()["shape"].name
         chain = chain or broadcast.out
-        others = [a for a in consumer.ins if a != chain]
+        # An operand that is itself an elided broadcast has no shape of its own left to restore this one's.
+        others = [a for a in consumer.ins if a != chain and not (isinstance(a, Var) and a.name in self.stand_in)]
         if any(isinstance(a, Var) and self.has_shape(a, shape) for a in others):
             return True
         reader = self.readers.get(consumer.out.name)

@@ -26,17 +26,8 @@ FIXED = (
     "two_integer_arrays", "integer_array_index", "integer_array_rows", "boolean_mask",
     "array_of_scalars", "pow_zero", "pow_variable", "mean_axis",
 )  # fmt: skip
-# Wrong on the Numba backend until optimize/fuse_shapes.py stops eliding both of two broadcasts that are
-# added together (each taken to restore the other's shape): A_bar of np.mean(A, axis=0) + np.mean(A) is (1, 4).
-WRONG_UNTIL_FUSION_FIX = ("mean_axis",)
 AUDIT = os.environ.get("SYMDIFF_NUMBA_AUDIT", "").strip() not in ("", "0")
-SAMPLE = [
-    pytest.param(f, marks=pytest.mark.xfail(reason="broadcast elision in fuse_shapes.py", strict=False))
-    if f.__name__ in WRONG_UNTIL_FUSION_FIX
-    else f
-    for f in forms.supported()
-    if AUDIT or f.__name__ in FIXED
-]
+SAMPLE = [f for f in forms.supported() if AUDIT or f.__name__ in FIXED]
 
 
 def numerical_gradient(function, args, h=1e-6):
