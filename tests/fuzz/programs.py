@@ -1,0 +1,340 @@
+"""Random programs for the differential fuzzer: the source of `def f(...)` and its arguments.
+
+`generate(seed)` draws one program. Its body is a sequence of blocks:
+assignments from the templates of `tests/fuzz/templates.py` (the whole
+derivative table: elementwise ops with their domain guards, arithmetic with
+constants, reductions with `axis`/`keepdims`, products, reshapes, views and
+indexing, `np.where`, lists and tuples fed to NumPy), augmented assignments,
+tuple unpacking, `if`/`elif`/`else` on data, `for` loops with carried values,
+`while` loops with counters or data-dependent exits, and element writes into
+arrays made with `np.zeros` and friends. Inputs have shapes such as `()`,
+`(3,)`, `(2, 3)`, `(2, 1)` so broadcasting is everywhere, are sometimes
+float32, and sometimes hold an exact zero (the singular points of `x ** 0`,
+`np.abs`, `np.where`).
+
+Shapes are tracked as the program is written: every candidate expression is
+evaluated on placeholder arrays of the shapes it would see, and kept only if
+NumPy accepts it and it gives a small float array. Values are not tracked;
+`tests/fuzz/check.py` skips the rare program that is not finite or not
+differentiable at its point.
+
+This module does not import symdiff.
+"""
+
+from __future__ import annotations
+
+import ast
+import random
+from dataclasses import dataclass
+
+import numpy as np
+
+from tests.fuzz import templates as T
+from tests.fuzz.expressions import Expressions, Shape, broadcasts
+
+INPUT_SHAPES: list[Shape] = [(), (), (3,), (3,), (2, 3), (2, 1), (1, 3), (3, 3)]
+PARAMS = ["x", "y", "z"]
+
+
+@dataclass
+class Program:
+    """One random program: its source, arguments, and what to differentiate."""
+
+    seed: int
+    source: str  # a module defining `f`
+    args: list
+    wrt: int | tuple[int, ...]
+    writes: bool  # element writes: autograd cannot run it, so finite differences only
+    float32: bool
+
+
+def generate(seed: int, small: bool = False) -> Program:
+    """The program drawn for `seed` (the same one on every machine and run).
+
+    `small` programs have at most three blocks and no nested loops: quicker to
+    compile for the numba backend.
+    """
+    rng = random.Random(seed)
+    writer = _Writer(rng, max_depth=1 if small else 2)
+    float32 = rng.random() < 0.15
+    count = rng.choice([1, 2, 2, 3])
+    shapes = [rng.choice(INPUT_SHAPES) for _ in range(count)]
+    names = PARAMS[:count]
+    for name, shape in zip(names, shapes):
+        writer.env[name] = shape
+        writer.views.add(name)
+    params = list(names)
+    if rng.random() < 0.15:
+        params.append("n")
+        writer.ints["n"] = 3
+    for _ in range(rng.randint(1, 3) if small else rng.randint(2, 7)):
+        writer.block(depth=0)
+    writer.final_return()
+    body = "\n".join(writer.lines)
+    imports = "import math\n\nimport numpy as np\n" if "math." in body else "import numpy as np\n"
+    source = f"{imports}\n\ndef f({', '.join(params)}):\n{body}\n"
+    args = _arguments(np.random.default_rng(seed), shapes, float32) + ([3] if "n" in params else [])
+    wrt = 0 if count == 1 and rng.random() < 0.5 else tuple(range(count))
+    return Program(seed, source, args, wrt, writer.writes, float32)
+
+
+def has_writes(source: str) -> bool:
+    """Whether `source` writes into elements of an array (`out[i] = v`, `out[i] += v`)."""
+    return any(
+        isinstance(node, (ast.Assign, ast.AugAssign))
+        and any(isinstance(t, ast.Subscript) for t in getattr(node, "targets", [getattr(node, "target", None)]))
+        for node in ast.walk(ast.parse(source))
+    )
+
+
+def _arguments(rng: np.random.Generator, shapes: list[Shape], float32: bool) -> list:
+    dtype = np.float32 if float32 else np.float64
+    args = []
+    for shape in shapes:
+        value = rng.uniform(-1.5, 1.5, size=shape)
+        if value.size and rng.random() < 0.1:
+            value.flat[rng.integers(value.size)] = 0.0  # a singular point of some ops
+        value = value.astype(dtype)
+        args.append(value if shape else (dtype(value) if float32 else float(value)))
+    return args
+
+
+class _Writer(Expressions):
+    """Writes the statements of one program into `lines`."""
+
+    # -- statements ----------------------------------------------------------------
+
+    def block(self, depth: int) -> None:
+        kinds = ["assign"] * 5 + ["augment", "unpack", "list"]
+        if depth < self.max_depth:
+            kinds += ["if", "if", "for", "for", "while", "writes", "writes"]
+        getattr(self, "block_" + self.rng.choice(kinds))(depth)
+
+    def block_assign(self, depth: int) -> None:
+        expression, shape = self.expression()
+        target = self.fresh()
+        self.emit(f"{target} = {expression}")
+        self.bind(target, shape, expression)
+
+    def bind(self, target: str, shape: Shape, expression: str = "") -> None:
+        self.env[target] = shape
+        if expression in self.views_made or expression in self.views:
+            # `target += v` would write into the caller's array, which NumPy allows and symdiff
+            # cannot always see (docs/limitations.md, "Views are values"): not drawn.
+            self.views.add(target)
+
+    def block_augment(self, depth: int) -> None:
+        targets = [n for n in self.env if n not in self.views]
+        if not targets:
+            return self.block_assign(depth)
+        target = self.rng.choice(targets)
+        shape = self.env[target]
+        value, _ = self.expression(want=lambda s: broadcasts(s, shape))
+        op = self.rng.choice(["+=", "-=", "*=", "/="])
+        if op == "*=":
+            value = f"np.tanh({value})"
+        elif op == "/=":
+            value = f"(2.0 + np.sin({value}))"
+        self.emit(f"{target} {op} {value}")
+
+    def block_unpack(self, depth: int) -> None:
+        a, b = self.fresh("p"), self.fresh("q")
+        rows = [n for n, s in self.env.items() if s and s[0] == 2]
+        if rows and self.rng.random() < 0.5:
+            source = self.rng.choice(rows)
+            self.emit(f"{a}, {b} = {source}")
+            for name in (a, b):
+                self.bind(name, self.env[source][1:])
+                if source in self.views:
+                    self.views.add(name)
+            return
+        (first, s1), (second, s2) = self.expression(), self.expression()
+        self.emit(f"{a}, {b} = " + self.rng.choice(["{}, {}", "({}, {})", "[{}, {}]"]).format(first, second))
+        self.bind(a, s1, first)
+        self.bind(b, s2, second)
+
+    def block_list(self, depth: int) -> None:
+        (first, _), (second, _) = self.expression(), self.expression()
+        items = self.fresh("items")
+        use = self.rng.choice(["np.stack({})", "np.sum({0}[0]) * {0}[1]", "np.array({})", "{0}[1] + np.mean({0}[0])"])
+        shape = self.shape(use.format(f"[{first}, {second}]"))
+        if shape is None:
+            return self.block_assign(depth)
+        self.emit(f"{items} = [{first}, {second}]")
+        target = self.fresh()
+        self.emit(f"{target} = {use.format(items)}")
+        self.bind(target, shape)
+
+    def block_if(self, depth: int) -> None:
+        if depth == 0 and self.rng.random() < 0.08:  # an early return
+            self.emit(f"if {self.condition()}:")
+            self.indent += 1
+            self.emit(f"return {self.scalar_output()}")
+            self.indent -= 1
+            return
+        target = self.fresh()
+        first, shape = self.expression()
+        want = lambda s: s == shape
+        branches = ["if"] + (["elif"] if self.rng.random() < 0.3 else []) + ["else"]
+        for keyword in branches:
+            self.emit(f"{keyword} {self.condition()}:" if keyword != "else" else "else:")
+            self.indent += 1
+            saved = dict(self.env)
+            if self.rng.random() < 0.4:
+                self.block(depth + 1)
+            expression = first if keyword == "if" else self.expression(want)[0]
+            if keyword != "if" and self.shape(expression) != shape:
+                expression = f"np.zeros({shape}) + np.sum(np.cos({self.name()}))"
+            self.emit(f"{target} = {expression}")
+            self.env = saved
+            self.indent -= 1
+        self.env[target] = shape
+
+    def block_for(self, depth: int) -> None:
+        loops = self.rng.choice([2, 3])
+        counter = "i" if "i" not in self.ints else "j"
+        if counter in self.ints:
+            return self.block_assign(depth)
+        header = self.rng.choice(
+            [f"range({loops})", f"range(1, {loops + 1})", f"range({loops} - 1, -1, -1)"]
+            + (["range(n)"] * ("n" in self.ints))
+        )
+        top = 3 if header == "range(n)" else loops
+        acc, shape = self.carried()
+        before = set(self.env)
+        self.emit(f"for {counter} in {header}:")
+        self.indent += 1
+        self.ints[counter] = top
+        for _ in range(self.rng.randint(0, 2)):
+            self.block(depth + 1)
+        self.update(acc, shape, counter, top)
+        self.indent -= 1
+        del self.ints[counter]
+        self.leave_loop(before)
+
+    def block_while(self, depth: int) -> None:
+        counter = self.fresh("n")
+        self.emit(f"{counter} = 0")
+        acc, shape = self.carried()
+        before = set(self.env)
+        limit = self.rng.choice([2, 3])
+        data = self.rng.random() < 0.4 and shape == ()
+        self.emit(f"while {acc} < 2.0 and {counter} < 5:" if data else f"while {counter} < {limit}:")
+        self.indent += 1
+        self.ints[counter] = 4
+        for _ in range(self.rng.randint(0, 2)):
+            self.block(depth + 1)
+        if data:
+            self.emit(f"{acc} = {acc} + 0.4 + np.abs(np.tanh(np.sum({self.name()})))")
+        else:
+            self.update(acc, shape, None, limit)
+        self.emit(self.rng.choice([f"{counter} += 1", f"{counter} = {counter} + 1"]))
+        self.indent -= 1
+        del self.ints[counter]
+        self.leave_loop(before)
+
+    def leave_loop(self, before: set[str]) -> None:
+        """Values first bound in a loop's body stay in scope after it now and then (symdiff refuses them)."""
+        if self.rng.random() < 0.85:
+            self.env = {n: s for n, s in self.env.items() if n in before}
+
+    def carried(self) -> tuple[str, Shape]:
+        """A new value that a loop carries from one iteration to the next."""
+        acc = self.fresh("acc")
+        roll = self.rng.random()
+        if roll < 0.3:
+            self.emit(f"{acc} = 0.0")
+            self.env[acc] = ()
+        elif roll < 0.45:
+            shape = self.rng.choice([(3,), (2, 3)])
+            self.emit(f"{acc} = np.zeros({shape})")
+            self.env[acc] = shape
+        else:
+            expression, shape = self.expression()
+            self.emit(f"{acc} = {expression}")
+            self.bind(acc, shape, expression)
+        return acc, self.env[acc]
+
+    def update(self, acc: str, shape: Shape, counter: str | None, top: int) -> None:
+        """`acc = ...` keeping its shape, from values in scope and (now and then) the loop counter."""
+        rows = [n for n, s in self.env.items() if s and s[0] >= top and n != acc]
+        if counter and rows and self.rng.random() < 0.5:
+            value = f"{self.rng.choice(rows)}[{counter}]"
+        elif counter and self.rng.random() < 0.3:
+            value = f"{counter} * 0.5 * {self.name()}"
+        else:
+            value = self.expression()[0]
+        combined = self.rng.choice(T.CARRIED).format(acc=acc, v=value)
+        if self.shape(combined) != shape:
+            combined = f"{acc} + np.sum(np.sin({value}))"
+            if self.shape(combined) != shape:
+                combined = f"{acc} * 0.9 + 0.1"
+        self.emit(f"{acc} = {combined}")
+
+    def block_writes(self, depth: int) -> None:
+        """An array made by a constructor, written element by element, then used as a value."""
+        out = self.fresh("out")
+        shape = self.rng.choice([(3,), (4,), (2, 3), (3, 2)])
+        locals_ = [n for n, s in self.env.items() if len(s) >= 1]
+        make = self.rng.choice(["np.zeros({s})", "np.zeros({s})", "np.ones({s})", "np.full({s}, 0.5)", "copy"])
+        if make == "copy" and locals_:
+            base = self.rng.choice(locals_)
+            shape = self.env[base]
+            self.emit(
+                f"{out} = " + self.rng.choice(["np.copy({})", "{}.copy()", "np.zeros_like({}) + 1.0"]).format(base)
+            )
+        else:
+            self.emit(f"{out} = " + make.replace("copy", "np.zeros({s})").format(s=shape))
+        self.writes = True
+        for _ in range(self.rng.randint(1, 3)):
+            self.write(out, shape)
+        self.env[out] = shape
+        if self.rng.random() < 0.3:  # a read between writes: refused where a later write reaches it
+            self.block_assign(depth + 1)
+            self.write(out, shape)
+
+    def write(self, out: str, shape: Shape) -> None:
+        rows = shape[0]
+        index = self.rng.choice(["0", "-1", "1:", ":2", "[0, 2]" if rows > 2 else "[0, 1]", "[1, 1]", "loop", "recur"])
+        if len(shape) == 2 and self.rng.random() < 0.3:
+            index = self.rng.choice([":, 0", "1, :", "0, 1", "..., -1"])
+        if index in ("loop", "recur"):
+            counter = "i" if "i" not in self.ints else "k"
+            start = 1 if index == "recur" else 0
+            self.emit(f"for {counter} in range({start}, {rows}):")
+            self.indent += 1
+            self.ints[counter] = rows - 1
+            row = shape[1:]
+            value = self.row_value(row, counter)
+            if index == "recur":
+                value = f"np.tanh({out}[{counter} - 1] * 0.5 + {value})"
+            self.emit(f"{out}[{counter}] {self.rng.choice(['=', '=', '+='])} {value}")
+            del self.ints[counter]
+            self.indent -= 1
+            return
+        target = self.shape(f"np.zeros({shape})[{index}]")
+        if target is None:  # an index out of range for this shape
+            index, target = "...", shape
+        self.emit(f"{out}[{index}] {self.rng.choice(['=', '=', '+=', '-=', '*='])} {self.row_value(target, None)}")
+
+    def row_value(self, target: Shape, counter: str | None) -> str:
+        """A value that broadcasts to `target` exactly (an element, a row, a part)."""
+        fits = lambda s: broadcasts(s, target)
+        if counter is not None and self.rng.random() < 0.5:
+            rows = [n for n, s in self.env.items() if s and s[0] > self.ints[counter] and fits(s[1:])]
+            if rows:
+                return f"np.sin({self.rng.choice(rows)}[{counter}]) * ({counter} + 1.0)"
+        return self.expression(want=fits)[0]
+
+    def scalar_output(self) -> str:
+        """A 0-d value from a few values in scope."""
+        names = list(self.env)
+        chosen = list(dict.fromkeys([names[-1], *self.rng.sample(names, min(len(names), 2))]))
+        terms = []
+        for name in chosen:
+            form = self.rng.choice(["np.sum({})", "np.sum(np.sin({}))", "np.mean({0} * {0})", "np.sum(np.cos({}))"])
+            terms.append(name if self.env[name] == () and self.rng.random() < 0.5 else form.format(name))
+        return " + ".join(terms)
+
+    def final_return(self) -> None:
+        self.emit(f"return {self.scalar_output()}")
