@@ -13,6 +13,7 @@ from __future__ import annotations
 import ast
 import copy
 
+from symdiff.frontend.values import Pack
 from symdiff.ir.nodes import Const, If, Loop, Var
 
 RETURN = "<return>"
@@ -102,11 +103,13 @@ def assigned_names(body: list[ast.stmt]) -> list[str]:
 class ControlFlow:
     """Mixin for `Lowering`: the statement forms that contain blocks."""
 
-    def block(self, body: list[ast.stmt], env: dict) -> tuple[list, dict, bool]:
-        """Lower `body` into a new equation list, starting from `env`."""
+    def block(self, body: list[ast.stmt], env: dict, prologue=None) -> tuple[list, dict, bool]:
+        """Lower `body` into a new equation list, starting from `env` (after `prologue()`, if given)."""
         saved = (self.body, self.env, self.returned, self.statement)
         self.body, self.env, self.returned = [], dict(env), False
         try:
+            if prologue is not None:
+                prologue()
             self.statements(body)
             return self.body, self.env, self.returned
         finally:
@@ -150,18 +153,40 @@ class ControlFlow:
             self.body = saved
 
     def lower_for(self, node: ast.For) -> None:
+        """`for` over `range(...)` is a loop in the IR; over a list or tuple it is unrolled (its length
+        is known); over an array's rows, `zip` or `enumerate` of arrays, a loop over the row index."""
         if node.orelse:
             raise self.fail("for/else is not supported", node)
-        if not isinstance(node.target, ast.Name):
-            raise self.fail("the loop variable must be a single name", node.target)
-        call, backwards = node.iter, False
+        counted = self.range_bounds(node.iter)
+        if counted is not None:
+            bounds, backwards = counted
+            if not isinstance(node.target, ast.Name):
+                raise self.fail("the loop variable of a range loop must be a single name", node.target)
+            self.target = node.target.id
+            index = Var(self.names.fresh(node.target.id))
+            self.loop(node, node.body, index, bounds, None, backwards, node.target.id)
+            return
+        columns = self.iteration_columns(node.iter)
+        if all(isinstance(c, Pack) for c in columns):
+            for item in zip(*(c.items for c in columns)):
+                self.bind_target(node.target, item[0] if len(columns) == 1 else Pack(item), node)
+                self.statements(node.body)
+            return
+        self.row_loop(node, columns)
+
+    def range_bounds(self, iterable: ast.expr):
+        """`(bounds, backwards)` for `range(...)` or `reversed(range(...))`, else None."""
+        call, backwards = iterable, False
         callee = self._expr(call.func, None) if isinstance(call, ast.Call) else None
         if callee is reversed and len(call.args) == 1 and isinstance(call.args[0], ast.Call):
-            call, backwards = call.args[0], True
-            callee = self._expr(call.func, None)
-        if callee is not range or call.keywords:
-            raise self.fail("for loops must iterate over range(...)", node.iter, "write `for i in range(n):`")
-        self.target = node.target.id
+            inner = self._expr(call.args[0].func, None)
+            if inner is not range:
+                return None
+            call, callee, backwards = call.args[0], inner, True
+        if callee is not range:
+            return None
+        if call.keywords:
+            raise self.fail("range() takes no keyword arguments", call)
         bounds = [self.atom(self._expr(a, None), a) for a in call.args]
         if not 1 <= len(bounds) <= 3:
             raise self.fail("range() takes 1 to 3 arguments", call)
@@ -169,15 +194,70 @@ class ControlFlow:
             bounds = [Const(0), bounds[0]]
         if len(bounds) == 2:
             bounds.append(Const(1))
-        index = Var(self.names.fresh(node.target.id))
-        self.loop(node, node.body, index, tuple(bounds), None, backwards)
+        return tuple(bounds), backwards
+
+    def iteration_columns(self, iterable: ast.expr) -> list:
+        """What a loop walks, one column per zipped iterable: a Pack (known items) or an array (rows).
+
+        `enumerate(a)` is the column of indexes zipped with `a`.
+        """
+        if isinstance(iterable, ast.Call) and not iterable.keywords:
+            callee = self._expr(iterable.func, None)
+            if callee is zip:
+                return [self.iteration_value(a) for a in iterable.args]
+            if callee is enumerate and len(iterable.args) == 1:
+                column = self.iteration_value(iterable.args[0])
+                if isinstance(column, Pack):
+                    return [Pack(tuple(Const(k) for k in range(len(column.items)))), column]
+                return [_COUNTER, column]
+            if callee is reversed and len(iterable.args) == 1:
+                column = self.iteration_value(iterable.args[0])
+                if isinstance(column, Pack):
+                    return [Pack(column.items[::-1])]
+        return [self.iteration_value(iterable)]
+
+    def iteration_value(self, node: ast.expr):
+        value = self._expr(node, None)
+        if isinstance(value, Pack | Var):
+            return value
+        if isinstance(value, Const) and isinstance(value.value, tuple):
+            return Pack(tuple(Const(v) for v in value.value))
+        raise self.fail("a for loop can iterate over range(...), a list, a tuple or an array", node)
+
+    def row_loop(self, node: ast.For, columns: list) -> None:
+        """`for row in x` (and zip/enumerate over arrays): `for k in range(n): row = x[k]`."""
+        arrays = [c for c in columns if isinstance(c, Var)]
+        packs = [c for c in columns if isinstance(c, Pack)]
+        if packs:
+            count = min(len(p.items) for p in packs)
+            for k in range(count):  # a list zipped with arrays: its length bounds the loop
+                item = tuple(p.items[k] if isinstance(p, Pack) else self.row(p, Const(k), node) for p in columns)
+                self.bind_target(node.target, item[0] if len(item) == 1 else Pack(item), node)
+                self.statements(node.body)
+            return
+        self.target = "rows"
+        lengths = [self.emit("len", [a], (), node.iter) for a in arrays]
+        stop = lengths[0]
+        for other in lengths[1:]:  # zip stops at the shortest
+            stop = self.emit("minimum", [stop, other], (), node.iter)
+        index_name = f"<row {node.lineno}:{node.col_offset}>"
+        index = Var(self.names.fresh("index"))
+        self.row_sources[index_name] = (columns, node.target)
+        self.loop(node, node.body, index, (Const(0), stop, Const(1)), None, False, index_name)
+
+    def row(self, array: Var, index, node: ast.AST, target: ast.expr | None = None):
+        """`array[index]`, named after the loop variable that takes it."""
+        name = self.names.fresh(target.id) if isinstance(target, ast.Name) else None
+        return self.emit("getitem", [array], [("index", index)], node, name)
 
     def lower_while(self, node: ast.While) -> None:
         if node.orelse:
             raise self.fail("while/else is not supported", node)
         self.loop(node, node.body, None, (), node.test)
 
-    def loop(self, node, body: list[ast.stmt], index, bounds, test, backwards: bool = False) -> None:
+    def loop(
+        self, node, body: list[ast.stmt], index, bounds, test, backwards: bool = False, index_name: str | None = None
+    ) -> None:
         for inner in ast.walk(node):
             if isinstance(inner, (ast.Break, ast.Continue)):
                 word = "break" if isinstance(inner, ast.Break) else "continue"
@@ -186,13 +266,16 @@ class ControlFlow:
                 raise self.fail("return inside a loop is not supported", inner, "return after the loop")
         loc = self.where(node)
         assigned = assigned_names(body)
+        rows = self.row_sources.pop(index_name, None)
+        if rows is not None:  # the row loop's target is assigned at the top of every iteration
+            assigned = list(dict.fromkeys(assigned + assigned_names([ast.Assign([rows[1]], ast.Constant(None))])))
         carried_names = [n for n in assigned if n in self.env and not isinstance(self.env[n], LoopLocal)]
         carried = tuple(Var(self.names.fresh(_stem(n))) for n in carried_names)
         inits = tuple(self.atom(self.env[n], node) for n in carried_names)
         start = dict(self.env)
         start.update(zip(carried_names, carried))
         if index is not None:
-            start[node.target.id] = index
+            start[index_name] = index
         cond_body, cond = [], None
         if test is not None:
             saved = self.body
@@ -200,7 +283,7 @@ class ControlFlow:
             env_saved, self.env = self.env, dict(start)
             cond = self.atom(self._expr(test, None), test)
             self.body, self.env = saved, env_saved
-        body_eqns, end_env, _ = self.block(body, start)
+        body_eqns, end_env, _ = self.block(body, start, None if rows is None else lambda: self.bind_rows(rows, index, node))
         results = tuple(self.branch_atom(end_env[n], n, node, body_eqns) for n in carried_names)
         outs = tuple(Var(self.names.fresh(_stem(n))) for n in carried_names)
         self.body.append(
@@ -210,7 +293,23 @@ class ControlFlow:
             self.env[name] = out
         for name in assigned:
             if name not in carried_names:
-                self.env[name] = LoopLocal(node.lineno)
+                self.env[name] = LoopLocal(node.lineno + self.source.line_offset)
+
+
+    def bind_rows(self, rows, index: Var, node: ast.For) -> None:
+        """At the top of a row loop's body: the loop target takes this iteration's rows."""
+        columns, target = rows
+        self.statement = node
+        parts = target.elts if len(columns) > 1 and isinstance(target, ast.Tuple) else [target] * len(columns)
+        if len(parts) != len(columns):
+            raise self.fail(f"cannot unpack {len(columns)} values into {len(parts)} names", target)
+        item = tuple(
+            index if c is _COUNTER else self.row(c, index, node.iter, part) for c, part in zip(columns, parts)
+        )
+        self.bind_target(target, item[0] if len(item) == 1 else Pack(item), node)
+
+
+_COUNTER = object()  # enumerate's column of indexes, in a loop over rows
 
 
 def _stem(name: str) -> str:

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import ast
 import inspect
-from dataclasses import dataclass
+from dataclasses import replace
 from typing import Any
 
 import numpy as np
@@ -24,6 +24,7 @@ from symdiff.errors import NoDerivative, SymdiffError, UnsupportedSyntax
 from symdiff.frontend.control import RETURN, ControlFlow, LoopLocal, normalize_returns
 from symdiff.frontend.source import FunctionSource, read_source
 from symdiff.frontend.subset import check_subset
+from symdiff.frontend.values import Keywords, LocalFunction, Pack
 from symdiff.frontend.views import check_views
 from symdiff.ir.names import Names
 from symdiff.ir.nodes import Atom, Const, Eqn, Function, If, Var, walk
@@ -49,20 +50,6 @@ _ATTRIBUTES = {"shape": np.shape, "ndim": np.ndim, "size": np.size}
 _SCALARS = (int, float, bool, complex, np.number, np.bool_, str, type(None))
 
 
-@dataclass(frozen=True)
-class Pack:
-    """A tuple known at lowering time (a tuple literal, `*args`, a multi-value return)."""
-
-    items: tuple
-
-
-@dataclass(frozen=True)
-class Keywords:
-    """A `**kwargs` mapping known at lowering time (what a call passed to a `**kwargs` parameter)."""
-
-    items: tuple[tuple[str, Any], ...]
-
-
 class Lowering(ControlFlow):
     """Lowers one function body into a shared equation list."""
 
@@ -82,6 +69,8 @@ class Lowering(ControlFlow):
         self.counter = 0
         self.returned = False
         self.fixed_loc = None  # set when inlining derivative rules
+        self.row_sources: dict = {}  # row loops being lowered: what each iteration's target takes
+        self.enclosing: Lowering | None = None  # for a nested def or lambda: the scope it closes over
 
     # -- emission -----------------------------------------------------------
 
@@ -161,6 +150,11 @@ class Lowering(ControlFlow):
             self.env[RETURN] = self.expr(node.value, top=self.fixed_loc is None)
             self.returned = True
             return
+        if isinstance(node, ast.FunctionDef):
+            if node.decorator_list:
+                raise self.fail("decorators on nested functions are not supported", node.decorator_list[0])
+            self.env[node.name] = LocalFunction(node, self)
+            return
         if isinstance(node, ast.If):
             return self.lower_if(node)
         if isinstance(node, ast.For):
@@ -169,6 +163,8 @@ class Lowering(ControlFlow):
             return self.lower_while(node)
         if isinstance(node, ast.Expr) and _is_tape_call(node.value, "append", self.env):
             return self.tape_append(node.value)
+        if isinstance(node, ast.Expr) and _is_print(node.value, self):
+            return  # output for a person: nothing a derivative depends on
         if isinstance(node, ast.Expr):
             raise self.fail("expression statements have no effect on the result", node)
         raise self.fail(f"{type(node).__name__} statements are not supported", node)
@@ -238,20 +234,28 @@ class Lowering(ControlFlow):
         self.in_place.add(self.env[base].name)
 
     def unpack(self, target: ast.expr, value: Any, node: ast.expr) -> None:
+        self.bind_target(target, value, node)
+
+    def bind_target(self, target: ast.expr, value: Any, node: ast.AST) -> None:
+        """Assign `value` to a name or a (nested) tuple of names, as Python unpacks."""
+        if isinstance(target, ast.Name):
+            self.env[target.id] = value
+            return
+        if not isinstance(target, (ast.Tuple, ast.List)):
+            raise self.fail("only names and tuples of names can be assigned here", target)
         names = target.elts
-        if any(not isinstance(t, ast.Name) for t in names):
-            raise self.fail("only names can be unpacked into", target)
         if isinstance(value, Pack):
             if len(value.items) != len(names):
                 raise self.fail(f"cannot unpack {len(value.items)} values into {len(names)} names", target)
-            for name, item in zip(names, value.items):
-                self.env[name.id] = item
+            for inner, item in zip(names, value.items):
+                self.bind_target(inner, item, node)
             return
-        for k, name in enumerate(names):
-            self.target = name.id
-            self.env[name.id] = self.emit(
-                "getitem", [self.atom(value, node)], [("index", Const(k))], node, self.names.fresh(name.id)
-            )
+        array = self.atom(value, node)
+        for k, inner in enumerate(names):
+            self.target = inner.id if isinstance(inner, ast.Name) else self.target
+            name = self.names.fresh(inner.id) if isinstance(inner, ast.Name) else None
+            item = self.emit("getitem", [array], [("index", Const(k))], node, name)
+            self.bind_target(inner, item, node)
 
     def aug_assign(self, node: ast.AugAssign) -> None:
         if isinstance(node.target, ast.Subscript):
@@ -314,10 +318,20 @@ class Lowering(ControlFlow):
                     f"assign {node.id!r} before the loop to use it after the loop",
                 )
             return value
+        scope = self.enclosing
+        while scope is not None:  # a closure reads the enclosing function's variable as it is now
+            if node.id in scope.env and not isinstance(scope.env[node.id], LoopLocal):
+                return scope.env[node.id]
+            scope = scope.enclosing
         found, value = self.source.lookup(node.id)
         if not found:
             raise self.fail(f"name {node.id!r} is not defined", node)
         return self.global_value(node.id, value, node)
+
+    def lower_Lambda(self, node: ast.Lambda, name):
+        body = [ast.copy_location(ast.Return(node.body), node.body)]
+        definition = ast.FunctionDef(name="<lambda>", args=node.args, body=body, decorator_list=[], returns=None)
+        return LocalFunction(ast.copy_location(definition, node), self)
 
     def global_value(self, label: str, value: Any, node: ast.AST) -> Any:
         if isinstance(value, _SCALARS):
@@ -523,6 +537,8 @@ class Lowering(ControlFlow):
     # -- calls ----------------------------------------------------------------
 
     def apply(self, callee: Any, args: list, kwargs: dict, node: ast.Call, name):
+        if isinstance(callee, LocalFunction):
+            return self.inline_local(callee, args, kwargs, node, name)
         if callee in (np.array, np.asarray):
             return self.array_call(callee, args, kwargs, node, name)
         entry = lookup_callable(callee)
@@ -624,6 +640,22 @@ class Lowering(ControlFlow):
             return Var(name)
         return result
 
+    def inline_local(self, function: LocalFunction, args: list, kwargs: dict, node: ast.Call, name):
+        """Call a nested `def` or `lambda`: its body is lowered here, its free names read from its scope."""
+        definition = function.node
+        label = definition.name
+        if label in self.stack and label != "<lambda>":
+            raise self.fail(f"recursive call to {label}() is not supported", node)
+        source = replace(function.scope.source, node=definition, name=label)
+        callee = Lowering(source, self.names, self.body, self.stack, self.free, self.in_place)
+        callee.enclosing = function.scope
+        callee.target_hint = self.target
+        callee.bind(args, kwargs, self.where(node), label)
+        result = callee.run()
+        if result is None:
+            raise self.fail(f"{label}() returns no value", node)
+        return result
+
     def bind(self, args: list, kwargs: dict, where, label: str) -> None:
         spec = self.source.node.args
         positional = [a.arg for a in spec.args]
@@ -690,6 +722,13 @@ def _is_tape_call(node: ast.expr, method: str, env: dict) -> bool:
         and isinstance(node.func.value, ast.Name)
         and isinstance(env.get(node.func.value.id), Var)
     )
+
+
+def _is_print(node: ast.expr, lowering: Lowering) -> bool:
+    if not isinstance(node, ast.Call) or not isinstance(node.func, ast.Name) or node.func.id in lowering.env:
+        return False
+    found, value = lowering.source.lookup(node.func.id)
+    return found and value is print
 
 
 def _has_source(func: Any) -> bool:

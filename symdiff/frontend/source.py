@@ -118,29 +118,96 @@ def read_source(func: Any) -> FunctionSource:
     name = getattr(target, "__name__", repr(target))
     if not inspect.isfunction(target):
         raise SourceUnavailable(f"cannot read the source of {name!r}: it is not a Python function")
-    if target.__name__ == "<lambda>":
-        raise UnsupportedSyntax(
-            "lambda functions cannot be differentiated",
-            _code_location(target),
-            hint="define the function with `def`",
-        )
     try:
         lines, first = inspect.getsourcelines(target.__code__)  # the function itself: getsourcelines unwraps
     except (OSError, TypeError) as error:
         raise SourceUnavailable(f"cannot read the source of {name!r}: {error}") from None
     file = inspect.getsourcefile(target) or target.__code__.co_filename
+    closure = inspect.getclosurevars(target).nonlocals if target.__closure__ else {}
+    cells = dict(zip(target.__code__.co_freevars, target.__closure__ or ()))
+    if target.__name__ == "<lambda>":
+        source = _lambda_source(lines, target, file, max(first - 1, 0), dict(closure), cells)
+        for sources in _RECORDERS:
+            sources.append(source)
+        return source
     if compiles_to(lines, target.__code__) is False:
         raise SourceChanged(
             f"the source file changed after {name}() was imported: symdiff would differentiate "
             "the edited text, not the function that runs",
             _code_location(target),
         )
-    closure = inspect.getclosurevars(target).nonlocals if target.__closure__ else {}
-    cells = dict(zip(target.__code__.co_freevars, target.__closure__ or ()))
     source = _parse("".join(lines), target.__globals__, dict(closure), file, max(first - 1, 0), name, cells)
     for sources in _RECORDERS:
         sources.append(source)
     return source
+
+
+def _lambda_source(lines: list[str], func: Any, file: str, line_offset: int, closure: dict, cells: dict):
+    """A lambda as a function named after what it is assigned to (`loss = lambda w: ...` -> `loss`).
+
+    The lambda is found among those on its lines by its parameter names; when several match, or the
+    lines do not parse on their own, symdiff asks for a `def` instead.
+    """
+    code = func.__code__
+    where = _code_location(func)
+    text = textwrap.dedent("".join(lines))
+    indent = len(lines[0]) - len(lines[0].lstrip()) if lines else 0
+    try:
+        module = ast.parse(text)
+    except SyntaxError:
+        raise UnsupportedSyntax(
+            "the lines of this lambda cannot be read on their own", where, hint="define the function with `def`"
+        ) from None
+    params = list(code.co_varnames[: code.co_argcount])
+    found = [n for n in ast.walk(module) if isinstance(n, ast.Lambda) and [a.arg for a in n.args.args] == params]
+    if len(found) != 1:
+        raise UnsupportedSyntax(
+            f"{len(found) or 'no'} lambdas on these lines take ({', '.join(params)}): symdiff cannot tell which runs",
+            where,
+            hint="define the function with `def`",
+        )
+    lam = found[0]
+    if not code.co_freevars and not _same_lambda(_segment(tuple(text.splitlines()), lam), code, file):
+        raise SourceChanged(
+            "the source file changed after this lambda was imported: symdiff would differentiate "
+            "the edited text, not the function that runs",
+            where,
+        )
+    name = _assigned_name(module, lam) or "anonymous"
+    body = [ast.copy_location(ast.Return(lam.body), lam.body)]
+    node = ast.copy_location(ast.FunctionDef(name=name, args=lam.args, body=body, decorator_list=[]), lam)
+    return FunctionSource(
+        name=name,
+        node=node,
+        file=file,
+        lines=tuple(text.splitlines()),
+        line_offset=line_offset,
+        col_offset=indent,
+        namespace=func.__globals__,
+        closure=closure,
+        cells=cells,
+    )
+
+
+def _same_lambda(segment: str, code: CodeType, file: str) -> bool:
+    """Whether the lambda's text compiles to `code` (tried as `compiles_to` tries a def's)."""
+    for imported in (_imported_receivers(code, locals_too=False), set()):
+        header = "".join(f"import symdiff_stand_in as {name}\n" for name in sorted(imported))
+        try:
+            module = compile(f"{header}_ = {segment}\n", file, "exec", flags=code.co_flags & _FUTURE_FLAGS)
+        except (SyntaxError, ValueError):
+            return False
+        compiled = next((c for c in module.co_consts if isinstance(c, CodeType) and c.co_name == "<lambda>"), None)
+        if compiled is not None and _same_code(compiled, code):
+            return True
+    return False
+
+
+def _assigned_name(module: ast.Module, lam: ast.Lambda) -> str | None:
+    for node in ast.walk(module):
+        if isinstance(node, ast.Assign) and node.value is lam and isinstance(node.targets[0], ast.Name):
+            return node.targets[0].id
+    return None
 
 
 def _unwrap_cache(func: Any) -> Any:

@@ -14,7 +14,6 @@ from symdiff.errors import UnsupportedSyntax
 from symdiff.frontend.source import FunctionSource
 
 _REJECTED: dict[type, tuple[str, str]] = {
-    ast.Lambda: ("lambda expressions", "define a named function with `def`"),
     ast.ClassDef: ("class definitions", "define classes outside the differentiated function"),
     ast.Try: ("try/except", "remove the try block; symdiff differentiates straight-line code"),
     ast.With: ("with statements", "move the with block outside the differentiated function"),
@@ -35,7 +34,6 @@ _REJECTED: dict[type, tuple[str, str]] = {
     ast.Delete: ("del statements", ""),
     ast.Import: ("import statements", "import at module level"),
     ast.ImportFrom: ("import statements", "import at module level"),
-    ast.FunctionDef: ("nested function definitions", "define helper functions at module level"),
     ast.AsyncFunctionDef: ("async functions", ""),
     ast.NamedExpr: ("assignment expressions (:=)", ""),
     ast.JoinedStr: ("f-strings", ""),

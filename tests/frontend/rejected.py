@@ -6,11 +6,6 @@ import scipy.special
 SCALE = 2.0
 
 
-def uses_lambda(x):
-    f = lambda t: t * 2
-    return f(x)
-
-
 def uses_class(x):
     class Box:
         pass

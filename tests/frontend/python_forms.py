@@ -1,0 +1,109 @@
+"""Everyday Python that symdiff differentiates as it is written (the coverage issue).
+
+Loops over lists, tuples, array rows, zip and enumerate; nested functions,
+lambdas and closures; print lines. tests/frontend/test_python_forms.py checks
+each against finite differences on both CPU backends.
+"""
+
+import numpy as np
+
+
+def over_list(x):
+    total = 0.0
+    for c in [1.0, 2.0, 3.0]:
+        total = total + c * np.sum(x**2)
+    return total
+
+
+def over_tuple_of_pairs(x):
+    params = ((x, 2.0 * x), (x * x, 1.0))
+    total = 0.0
+    for w, b in params:
+        total = total + np.sum(w * b)
+    return total
+
+
+def over_rows(x):
+    total = 0.0
+    for row in x:
+        total = total + np.sum(np.tanh(row) * row)
+    return total
+
+
+def over_zip(x, w):
+    total = 0.0
+    for a, b in zip(x, w):
+        total = total + a * b * a
+    return total
+
+
+def over_zip_of_list_and_rows(x):
+    total = 0.0
+    for c, row in zip([1.0, -2.0], x):
+        total = total + c * np.sum(row**3)
+    return total
+
+
+def over_enumerate(x):
+    total = 0.0
+    for i, v in enumerate(x):
+        total = total + i * v * v
+    return total
+
+
+def over_reversed_list(x):
+    h = x
+    for scale in reversed([0.5, 2.0, 3.0]):
+        h = np.sin(h * scale)
+    return np.sum(h)
+
+
+def last_row_after_loop(x):
+    row = x[0]
+    for row in x:
+        pass
+    return np.sum(row * row)
+
+
+def with_lambda(x):
+    square = lambda v: v * v  # noqa: E731
+    return np.sum(square(x) + square(2.0 * x))
+
+
+def with_closure(x, w):
+    scale = 3.0 * w
+
+    def layer(h):
+        return np.tanh(h * scale)
+
+    return np.sum(layer(layer(x)))
+
+
+def late_binding(x):
+    k = 1.0
+    times_k = lambda v: v * k  # noqa: E731
+    k = 2.0  # a closure reads the variable when it is called
+    return np.sum(times_k(x))
+
+
+def passes_a_function(x):
+    def twice(g, v):
+        return g(v) + g(2.0 * v)
+
+    return np.sum(twice(lambda u: np.sin(u), x))
+
+
+def printing(x):
+    print("value of x:", x)
+    return np.sum(x * x)
+
+
+def make_loss(data):
+    def loss(w):
+        return np.sum((data @ w) ** 2)
+
+    return loss
+
+
+closure_loss = make_loss(np.array([[1.0, 2.0], [3.0, -1.0]]))
+lambda_loss = lambda w, b: np.sum(np.tanh(w) * b)  # noqa: E731
