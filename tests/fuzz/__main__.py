@@ -31,6 +31,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, default=Path("fuzz-failures"), help="folder for failing programs")
     parser.add_argument("--reduce", action="store_true", help="also write a shrunk copy of each failure")
     parser.add_argument("--numba-small", action=argparse.BooleanOptionalAction, default=True)
+    parser.add_argument("--progress", type=int, default=500, help="print the counts every N programs")
     parser.add_argument("--verbose", action="store_true", help="print every program's outcome")
     options = parser.parse_args(argv)
     work = Path(tempfile.mkdtemp(prefix="symdiff-fuzz-"))
@@ -50,7 +51,7 @@ def main(argv: list[str] | None = None) -> int:
         counts: collections.Counter = collections.Counter()
         refusals: collections.Counter = collections.Counter()
         started = time.perf_counter()
-        for seed in seeds:
+        for done, seed in enumerate(seeds, 1):
             program = generate(seed, small=backend == "numba" and options.numba_small)
             outcome = check(program, backend, work)
             counts[outcome.kind] += 1
@@ -64,6 +65,8 @@ def main(argv: list[str] | None = None) -> int:
                 if options.reduce:
                     small, small_outcome = reduce(program, backend, work, outcome)
                     _write(options.out, backend, small, small_outcome, "-reduced")
+            if done % options.progress == 0 and done < len(seeds):
+                print(f"{backend}: {done} programs: " + ", ".join(f"{k} {counts[k]}" for k in KINDS), flush=True)
         seconds = time.perf_counter() - started
         summary = ", ".join(f"{kind} {counts[kind]}" for kind in KINDS)
         print(f"{backend}: {len(seeds)} programs in {seconds:.0f} s: {summary}")
