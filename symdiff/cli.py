@@ -3,6 +3,7 @@
     symdiff grad path/to/model.py:loss --wrt w --wrt b --out loss_grad.py
     symdiff hessian path/to/model.py:f --wrt x
     symdiff show path/to/model.py:loss [--grad --wrt w] [--dot graph.dot]
+    symdiff check path/or/folder [--backend numpy numba] [--seed N] [--json]
 
 A target is `FILE.py:FUNCTION` or `MODULE:FUNCTION` (an importable module).
 Errors print one message (with the source location for unsupported code) and
@@ -124,6 +125,17 @@ def cmd_show(args: argparse.Namespace) -> None:
             print(f"wrote {svg}", file=sys.stderr)
 
 
+def cmd_check(args: argparse.Namespace) -> int:
+    from symdiff.check import check_paths
+
+    try:
+        report = check_paths(args.paths, backends=args.backend, seed=args.seed, timeout=args.timeout or None)
+    except FileNotFoundError as error:
+        raise UsageError(str(error)) from None
+    sys.stdout.write(report.to_json() + "\n" if args.json else report.table())
+    return report.exit_status
+
+
 def parser() -> argparse.ArgumentParser:
     """The argument parser (exposed for the docs and tests)."""
     root = argparse.ArgumentParser(prog="symdiff", description="Readable derivatives of NumPy-style Python.")
@@ -140,6 +152,13 @@ def parser() -> argparse.ArgumentParser:
     grad.add_argument("--mode", default="grad", choices=["grad", "value_and_grad", "vjp"])
     show.add_argument("--grad", action="store_true", help="show the gradient's Wengert list instead")
     show.add_argument("--dot", help="also write the graph in Graphviz DOT (and SVG when `dot` is installed)")
+    check = commands.add_parser("check", help="which functions differentiate, checked numerically")
+    check.add_argument("paths", nargs="+", help="Python files, or folders searched for *.py")
+    check.add_argument("--backend", nargs="+", default=["numpy"], choices=["numpy", "numba", "cuda"])
+    check.add_argument("--seed", type=int, default=0, help="seed of the random inputs (default 0)")
+    check.add_argument("--json", action="store_true", help="print the results as JSON instead of tables")
+    check.add_argument("--timeout", type=float, default=60.0, help="seconds per stage of one function (0: none)")
+    check.set_defaults(run=cmd_check)
     grad.set_defaults(run=cmd_grad)
     hessian.set_defaults(run=cmd_hessian)
     show.set_defaults(run=cmd_show)
@@ -150,7 +169,7 @@ def main(argv: list[str] | None = None) -> int:
     """Entry point of the `symdiff` console script; returns the exit status."""
     args = parser().parse_args(argv)
     try:
-        args.run(args)
+        status = args.run(args)
     except BrokenPipeError:  # e.g. `symdiff show ... | head`
         sys.stderr.close()
         return 0
@@ -163,7 +182,7 @@ def main(argv: list[str] | None = None) -> int:
     except Exception as error:  # noqa: BLE001 - a symdiff bug: one line, no traceback
         print(f"symdiff: internal error ({type(error).__name__}: {error}); please report it", file=sys.stderr)
         return 3
-    return 0
+    return status or 0
 
 
 if __name__ == "__main__":
