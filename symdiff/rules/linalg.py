@@ -1,8 +1,15 @@
-"""Linear-algebra rules: matmul (`@`), dot, outer, transpose, swapaxes, einsum.
+"""Linear-algebra rules: matmul (`@`), dot, outer, transpose, swapaxes, einsum, and
+`np.linalg` inv, solve, det, slogdet, cholesky, eigh, qr.
 
 Bilinear ops give each operand one more product with the other operand. The
 rank bookkeeping for 1-D operands lives in `matmul_adjoint_a/b`, which form a
-closed family under differentiation.
+closed family under differentiation. The matrix functions follow Giles (2008),
+"An extended collection of matrix derivative results", on stacks of matrices
+(the last two axes) as NumPy computes them. Decompositions with several results
+are composites over a `*_packed` primitive that returns them in one array.
+Cholesky and eigh read only the lower triangle of their operand, as LAPACK
+does, so their cotangents are lower triangular: for a symmetric operand built
+from other variables this gives the same gradients as the symmetric form.
 """
 
 from __future__ import annotations
@@ -12,14 +19,19 @@ import operator
 import numpy as np
 
 from symdiff.errors import UnsupportedSyntax
-from symdiff.rules.registry import register_derivative
+from symdiff.rules.registry import register_composite, register_derivative
 from symdiff.rules.shapes import (
+    column_shape,
+    eigh_packed,
     einsum,
     einsum_adjoint_subscripts,
     einsum_summed_axes,
     inverse_axes,
     matmul_adjoint_a,
     matmul_adjoint_b,
+    qr_packed,
+    slogdet_packed,
+    sum_to,
     unit_axes,
 )
 
@@ -99,3 +111,106 @@ def einsum_vjp(g, out, k, *operands, subscripts):
     shape = np.shape(operands[k])
     kept = np.sum(np.expand_dims(partial, summed), axis=unit_axes(shape), keepdims=True)
     return np.broadcast_to(kept, shape)
+
+
+# -- np.linalg -----------------------------------------------------------------------------------------------------
+@register_derivative(np.linalg.inv)
+def inv_vjp(g, out, a):
+    inverse_t = np.swapaxes(out, -1, -2)
+    return -(inverse_t @ g @ inverse_t)
+
+
+@register_derivative(np.linalg.solve)
+def solve_vjp(g, out, a, b):
+    # b_bar solves the transposed system and a_bar = -b_bar x^T, a vector b (NumPy 2: b.ndim == 1)
+    # taken as a column. sum_to folds the stack axes one operand got by broadcasting.
+    columns = np.linalg.solve(np.swapaxes(a, -1, -2), np.reshape(g, column_shape(np.shape(g), np.ndim(b))))
+    x = np.reshape(out, column_shape(np.shape(out), np.ndim(b)))
+    a_bar = -(columns @ np.swapaxes(x, -1, -2))
+    return sum_to(a_bar, np.shape(a)), sum_to(np.reshape(columns, np.shape(g)), np.shape(b))
+
+
+@register_derivative(np.linalg.det)
+def det_vjp(g, out, a):
+    # d det = det * tr(a^-1 da). Undefined where a is singular (inv raises LinAlgError).
+    return np.expand_dims(g * out, (-2, -1)) * np.swapaxes(np.linalg.inv(a), -1, -2)
+
+
+@register_derivative(slogdet_packed, helper=True)
+def slogdet_packed_vjp(g, out, a):
+    # Only log|det| has a derivative; the sign is piecewise constant.
+    return np.expand_dims(g[..., 1], (-2, -1)) * np.swapaxes(np.linalg.inv(a), -1, -2)
+
+
+@register_composite(np.linalg.slogdet)
+def slogdet_composite(a):
+    packed = slogdet_packed(a)
+    return packed[..., 0], packed[..., 1]
+
+
+@register_derivative(np.linalg.cholesky)
+def cholesky_vjp(g, out, a):
+    # Murray (2016): S = L^-T Phi(L^T g) L^-1 with Phi the lower triangle, diagonal halved;
+    # LAPACK reads only a's lower triangle, whose cotangent is Phi(S + S^T).
+    inverse = np.linalg.inv(out)
+    inner = np.swapaxes(out, -1, -2) @ g
+    s = np.swapaxes(inverse, -1, -2) @ (0.5 * (np.tril(inner) + np.tril(inner, -1))) @ inverse
+    both = s + np.swapaxes(s, -1, -2)
+    return 0.5 * (np.tril(both) + np.tril(both, -1))
+
+
+@register_derivative(eigh_packed, helper=True)
+def eigh_packed_vjp(g, out, a):
+    # Giles (2008) 3.1: a_bar = V (diag(w_bar) + F o (V^T V_bar)) V^T, F_ij = 1 / (w_j - w_i) off the
+    # diagonal. Repeated eigenvalues make F infinite: the eigenvectors are then not unique.
+    w = out[..., 0, :]
+    v = out[..., 1:, :]
+    eye = np.eye(np.shape(a)[-1]) > 0.5
+    f = 1.0 / (w[..., np.newaxis, :] - w[..., :, np.newaxis] + eye) - eye
+    inner = f * (np.swapaxes(v, -1, -2) @ g[..., 1:, :]) + g[..., 0:1, :] * eye
+    s = v @ inner @ np.swapaxes(v, -1, -2)
+    both = s + np.swapaxes(s, -1, -2)
+    return 0.5 * (np.tril(both) + np.tril(both, -1))
+
+
+def check_eigh(arguments: dict) -> None:
+    """Only the default lower triangle (UPLO='L') is covered."""
+    uplo = arguments.get("UPLO")
+    if uplo is not None and getattr(uplo, "value", uplo) != "L":
+        raise UnsupportedSyntax("np.linalg.eigh with UPLO='U' is not supported", hint="transpose the operand instead")
+
+
+@register_composite(np.linalg.eigh, check=check_eigh)
+def eigh_composite(a, UPLO="L"):
+    packed = eigh_packed(a)
+    return packed[..., 0, :], packed[..., 1:, :]
+
+
+@register_derivative(qr_packed, helper=True)
+def qr_packed_vjp(g, out, a):
+    # Walter & Lehmann (2018), Seeger et al. (2017), rows >= columns:
+    # M = R R_bar^T - Q_bar^T Q, a_bar = (Q_bar + Q copyltu(M)) R^-T, copyltu mirrors the lower triangle.
+    m = np.shape(a)[-2]
+    q = out[..., :m, :]
+    r = out[..., m:, :]
+    q_bar = g[..., :m, :]
+    r_bar = g[..., m:, :]
+    mid = r @ np.swapaxes(r_bar, -1, -2) - np.swapaxes(q_bar, -1, -2) @ q
+    mirrored = np.tril(mid) + np.swapaxes(np.tril(mid, -1), -1, -2)
+    return np.swapaxes(np.linalg.solve(r, np.swapaxes(q_bar + q @ mirrored, -1, -2)), -1, -2)
+
+
+def check_qr(arguments: dict) -> None:
+    """Only mode='reduced' (the default) is covered."""
+    mode = arguments.get("mode")
+    if mode is not None and getattr(mode, "value", mode) != "reduced":
+        raise UnsupportedSyntax(
+            f"np.linalg.qr with mode={getattr(mode, 'value', mode)!r} is not supported", hint="use mode='reduced'"
+        )
+
+
+@register_composite(np.linalg.qr, check=check_qr)
+def qr_composite(a, mode="reduced"):
+    packed = qr_packed(a)
+    m = np.shape(a)[-2]
+    return packed[..., :m, :], packed[..., m:, :]

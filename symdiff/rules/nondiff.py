@@ -13,12 +13,20 @@ import numpy as np
 from symdiff.errors import UnsupportedSyntax
 from symdiff.rules.registry import register_nondiff
 from symdiff.rules.shapes import (
+    atleast_shape,
+    column_shape,
     concat_offset,
+    diagonal_mask,
     einsum_adjoint_subscripts,
     einsum_summed_axes,
     grad_seed,
     inverse_axes,
     keepdims_shape,
+    kron_layout,
+    kron_shape,
+    negated,
+    split_shape,
+    trace_axes,
     unit_axes,
 )
 
@@ -44,7 +52,7 @@ def _shaped_like_operand(keywords: dict) -> None:
 
 for _func in (
     np.zeros, np.ones, np.empty, np.full, np.arange, np.eye, np.linspace, np.shape, np.size, np.ndim, np.argmax,
-    np.argmin, np.broadcast_shapes,
+    np.argmin, np.broadcast_shapes, np.argsort, np.triu_indices, np.tril_indices,
 ):  # fmt: skip
     register_nondiff(_func)
 for _func in (np.zeros_like, np.ones_like, np.empty_like, np.full_like):
@@ -62,6 +70,14 @@ for _helper in (
     einsum_adjoint_subscripts,
     einsum_summed_axes,
     unit_axes,
+    column_shape,
+    negated,
+    diagonal_mask,
+    trace_axes,
+    atleast_shape,
+    kron_layout,
+    kron_shape,
+    split_shape,
 ):
     register_nondiff(_helper, helper=True)
 

@@ -159,7 +159,6 @@ def inverse_axes(axes, ndim):
     return tuple(int(i) for i in np.argsort([a % ndim for a in axes]))
 
 
-
 def einsum(operands, subscripts):
     """`np.einsum(subscripts, *operands)`, taking the operands as one tuple (how generated code calls it)."""
     return np.einsum(subscripts, *operands)
@@ -197,3 +196,147 @@ def einsum_summed_axes(subscripts, k):
 def unit_axes(shape):
     """The axes of length 1 in `shape`: where NumPy may have broadcast an operand."""
     return tuple(i for i, n in enumerate(shape) if n == 1)
+
+
+# -- linear algebra with several results: one array holds them all ------------------------------------------------
+# The IR gives each op one result, so a decomposition returns its results packed
+# into one array; its composite (rules/linalg.py) unpacks them with indexing.
+
+
+def slogdet_packed(a):
+    """`np.linalg.slogdet(a)` as one array: `[..., 0]` the sign, `[..., 1]` log|det a|."""
+    sign, logabsdet = np.linalg.slogdet(a)
+    return np.stack((sign, logabsdet), axis=-1)
+
+
+def eigh_packed(a):
+    """`np.linalg.eigh(a)` as one array: row `[..., 0, :]` the eigenvalues, rows `[..., 1:, :]` the eigenvectors."""
+    w, v = np.linalg.eigh(a)
+    return np.concatenate((w[..., np.newaxis, :], v), axis=-2)
+
+
+def qr_packed(a):
+    """`np.linalg.qr(a)` (reduced, rows >= columns) as one array: `[..., :m, :]` is Q, `[..., m:, :]` is R."""
+    if np.shape(a)[-2] < np.shape(a)[-1]:
+        raise ValueError("symdiff differentiates np.linalg.qr of square or tall matrices only (rows >= columns)")
+    q, r = np.linalg.qr(a)
+    return np.concatenate((q, r), axis=-2)
+
+
+def column_shape(shape, ndim_b):
+    """`shape` with a trailing 1 when `np.linalg.solve`'s right-hand side is a vector (`ndim_b == 1`)."""
+    return tuple(shape) + (1,) if ndim_b == 1 else tuple(shape)
+
+
+# -- array manipulation -------------------------------------------------------------------------------------------
+def permute_along(x, perm, axis):
+    """`np.take_along_axis(x, perm, axis)` where `perm` is a permutation along `axis` (argsort's)."""
+    return np.take_along_axis(x, perm, axis=axis)
+
+
+def unrepeat(g, repeats, axis, shape):
+    """Sum each run of `np.repeat(x, repeats, axis)` back into one element of `x` (of `shape`)."""
+    if axis is None:
+        g = np.ravel(g)
+        axis, length = 0, int(np.prod(shape))
+    else:
+        length = shape[axis]
+    counts = np.broadcast_to(np.asarray(repeats), (length,))
+    owner = np.repeat(np.arange(length), counts)
+    moved = np.moveaxis(g, axis, 0)
+    total = np.zeros((length,) + moved.shape[1:], dtype=np.result_type(g))
+    np.add.at(total, owner, moved)
+    return np.reshape(np.moveaxis(total, 0, axis), shape)
+
+
+def untile(g, reps, shape):
+    """Sum the copies `np.tile(x, reps)` made back into `x` (of `shape`)."""
+    reps = tuple(reps) if isinstance(reps, (tuple, list)) else (reps,)
+    rank = max(len(reps), len(shape))
+    reps = (1,) * (rank - len(reps)) + reps
+    full = (1,) * (rank - len(shape)) + tuple(shape)
+    grid = np.reshape(g, tuple(n for pair in zip(reps, full) for n in pair))
+    return np.reshape(np.sum(grid, axis=tuple(range(0, 2 * rank, 2))), shape)
+
+
+def negated(shift):
+    """`-shift` for `np.roll`'s shift, an integer or a tuple of them."""
+    return tuple(-s for s in shift) if isinstance(shift, (tuple, list)) else -shift
+
+
+def diagonal_mask(shape, offset, axis1, axis2):
+    """A boolean array broadcastable to `shape`, true on the diagonal `np.trace` sums."""
+    rank = len(shape)
+    eye = np.eye(shape[axis1], shape[axis2], offset, dtype=bool)
+    first, second = axis1 % rank, axis2 % rank
+    if first > second:
+        eye = eye.T
+    view = [1] * rank
+    view[min(first, second)], view[max(first, second)] = eye.shape
+    return np.reshape(eye, tuple(view))
+
+
+def trace_axes(axis1, axis2, rank):
+    """The two axes `np.trace` sums over, counted from the front, in increasing order."""
+    return tuple(sorted((axis1 % rank, axis2 % rank)))
+
+
+def atleast_shape(shape, ndim):
+    """The shape `np.atleast_{ndim}d` gives an array of `shape`."""
+    shape = tuple(shape)
+    if len(shape) >= ndim:
+        return shape
+    if ndim == 3 and len(shape) == 2:
+        return shape + (1,)
+    if ndim == 3 and len(shape) == 1:
+        return (1,) + shape + (1,)
+    return (1,) * (ndim - len(shape)) + shape
+
+
+def kron_layout(shape_a, shape_b, which):
+    """Shape that interleaves operand `which` (0: a, 1: b) of `np.kron` with length-1 axes of the other."""
+    rank = max(len(shape_a), len(shape_b))
+    own = (1,) * (rank - len((shape_a, shape_b)[which])) + tuple((shape_a, shape_b)[which])
+    return tuple(n for m in own for n in ((m, 1) if which == 0 else (1, m)))
+
+
+def kron_shape(shape_a, shape_b):
+    """The shape of `np.kron(a, b)`."""
+    rank = max(len(shape_a), len(shape_b))
+    a = (1,) * (rank - len(shape_a)) + tuple(shape_a)
+    b = (1,) * (rank - len(shape_b)) + tuple(shape_b)
+    return tuple(m * n for m, n in zip(a, b))
+
+
+def split_shape(shape, sections, axis):
+    """Shape that puts the equal parts of `np.swapaxes(x, 0, axis)` (`np.split`'s) on a new first axis."""
+    moved = list(shape)
+    axis = axis % len(moved)
+    moved[0], moved[axis] = moved[axis], moved[0]  # np.swapaxes(x, 0, axis)
+    return (sections, moved[0] // sections, *moved[1:])
+
+
+# -- SciPy's special functions: imported where they are used, so generated modules need SciPy only then -------------
+def erf(x):
+    """`scipy.special.erf` (the error function)."""
+    return __import__("scipy.special", fromlist=["erf"]).erf(x)
+
+
+def expit(x):
+    """`scipy.special.expit`, the logistic sigmoid 1 / (1 + exp(-x))."""
+    return __import__("scipy.special", fromlist=["expit"]).expit(x)
+
+
+def gammaln(x):
+    """`scipy.special.gammaln`, log|Gamma(x)|."""
+    return __import__("scipy.special", fromlist=["gammaln"]).gammaln(x)
+
+
+def digamma(x):
+    """`scipy.special.digamma`, the derivative of gammaln."""
+    return __import__("scipy.special", fromlist=["digamma"]).digamma(x)
+
+
+def polygamma(n, x):
+    """`scipy.special.polygamma`, the n-th derivative of digamma."""
+    return __import__("scipy.special", fromlist=["polygamma"]).polygamma(n, x)
