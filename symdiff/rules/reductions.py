@@ -1,7 +1,10 @@
-"""Reduction rules: sum, mean, prod, max, min (with `axis` and `keepdims`).
+"""Reduction rules: sum, mean, prod, max, min (with `axis` and `keepdims`), and the
+scans and reorderings along an axis: cumsum, cumprod, sort, trace, diff.
 
 The cotangent is put back as length-1 axes with `keepdims_shape` and then
-broadcast; `var`, `std` and `linalg.norm` are composites of these.
+broadcast; `var`, `std`, `linalg.norm` and `diff` are composites. A scan with
+`axis=None` runs over the flattened array: its rule works on `a` reshaped like
+`out` and reshapes the cotangent back.
 """
 
 from __future__ import annotations
@@ -10,7 +13,7 @@ import numpy as np
 
 from symdiff.errors import UnsupportedSyntax
 from symdiff.rules.registry import register_composite, register_derivative
-from symdiff.rules.shapes import keepdims_shape
+from symdiff.rules.shapes import axis_slice, diagonal_mask, keepdims_shape, permute_along, trace_axes
 
 
 @register_derivative(np.sum, static=("axis", "keepdims"))
@@ -86,3 +89,59 @@ def check_norm(arguments: dict) -> None:
 def norm(x, ord=None, axis=None, keepdims=False):
     # Only the 2-norm / Frobenius norm; the frontend rejects other `ord`s.
     return np.sqrt(np.sum(x * x, axis=axis, keepdims=keepdims))
+
+
+@register_derivative(np.cumsum, static=("axis",))
+def cumsum_vjp(g, out, a, axis=None):
+    # Each element feeds every later partial sum: the reversed cumulative sum of g.
+    return np.reshape(np.flip(np.cumsum(np.flip(g, axis), axis=axis), axis), np.shape(a))
+
+
+@register_derivative(np.cumprod, static=("axis",))
+def cumprod_vjp(g, out, a, axis=None):
+    # a_bar[i] = sum_{j >= i} g[j] out[j] / a[i], exact away from zeros. Elements after the first zero
+    # of a scan get 0 (every product they enter is 0); the first zero itself gets the same sum with
+    # that zero taken as 1. Second order misses entries between two zeros, as np.prod's rule does.
+    x = np.reshape(a, np.shape(out))
+    zero = x == 0.0
+    first = zero * (np.cumsum(zero, axis=axis) == 1)
+    safe = np.where(zero, 1.0, x)
+    later = np.flip(np.cumsum(np.flip(g * out, axis), axis=axis), axis) / safe
+    bridged = np.flip(np.cumsum(np.flip(g * np.cumprod(np.where(first, 1.0, x), axis=axis), axis), axis=axis), axis)
+    return np.reshape(np.where(first, bridged, later), np.shape(a))
+
+
+@register_derivative(np.sort, static=("axis",))
+def sort_vjp(g, out, a, axis=-1):
+    # Send each cotangent back to where its element came from (ties keep argsort's stable order).
+    x = np.reshape(a, np.shape(out))
+    back = np.argsort(np.argsort(x, axis=axis), axis=axis)
+    return np.reshape(permute_along(g, back, axis), np.shape(a))
+
+
+@register_derivative(permute_along, static=("axis",), helper=True)
+def permute_along_vjp(g, out, x, perm, axis):
+    return permute_along(g, np.argsort(perm, axis=axis), axis), None
+
+
+@register_derivative(np.trace, static=("offset", "axis1", "axis2"))
+def trace_vjp(g, out, a, offset=0, axis1=0, axis2=1):
+    summed = np.expand_dims(g, trace_axes(axis1, axis2, np.ndim(a)))
+    return summed * diagonal_mask(np.shape(a), offset, axis1, axis2)
+
+
+def check_diff(arguments: dict) -> None:
+    """`n` must be known when the derivative is built; prepend/append are not covered."""
+    if any(name in arguments for name in ("prepend", "append")):
+        raise UnsupportedSyntax(
+            "np.diff with prepend= or append= is not supported", hint="np.concatenate the values first"
+        )
+    n = arguments.get("n")
+    if n is not None and getattr(n, "value", None) != 1:
+        raise UnsupportedSyntax("np.diff is supported with n=1 only", hint="apply np.diff n times")
+
+
+@register_composite(np.diff, check=check_diff)
+def diff_composite(a, n=1, axis=-1, prepend=None, append=None):
+    length = np.shape(a)[axis]
+    return axis_slice(a, 1, length, axis) - axis_slice(a, 0, length - 1, axis)

@@ -1,7 +1,11 @@
-"""Rules for ops that move data without arithmetic: reshape, indexing, joins.
+"""Rules for ops that move data without arithmetic: reshape, indexing, joins,
+flips, rolls, repeats, tiles and triangles.
 
 Each is linear, and its rule is its transpose: reshape <-> reshape,
-broadcast_to <-> sum_to, getitem <-> scatter_add, axis_slice <-> axis_pad.
+broadcast_to <-> sum_to, getitem <-> scatter_add, axis_slice <-> axis_pad,
+flip <-> flip, roll <-> roll back, repeat <-> unrepeat, tile <-> untile;
+tril and triu are masks, their own transposes. `atleast_*d`, `split`, `kron`
+and `cross` are composites of these.
 """
 
 from __future__ import annotations
@@ -11,15 +15,22 @@ import operator
 import numpy as np
 
 from symdiff.errors import UnsupportedSyntax
-from symdiff.rules.registry import register_derivative
+from symdiff.rules.registry import register_composite, register_derivative
 from symdiff.rules.shapes import (
+    atleast_shape,
     axis_pad,
     axis_slice,
     concat_offset,
     index_update,
+    kron_layout,
+    kron_shape,
+    negated,
     scatter_add,
     scatter_into_empty,
+    split_shape,
     sum_to,
+    unrepeat,
+    untile,
     written_values,
 )
 
@@ -115,3 +126,99 @@ def stack_vjp(g, out, k, *arrays, axis=0):
 @register_derivative(np.copy)
 def copy_vjp(g, out, a):
     return g
+
+
+@register_derivative(np.flip, static=("axis",))
+def flip_vjp(g, out, m, axis=None):
+    return np.flip(g, axis)
+
+
+@register_derivative(np.roll, static=("shift", "axis"))
+def roll_vjp(g, out, a, shift, axis=None):
+    return np.roll(g, negated(shift), axis)
+
+
+@register_derivative(np.repeat, static=("repeats", "axis"))
+def repeat_vjp(g, out, a, repeats, axis=None):
+    return unrepeat(g, repeats, axis, np.shape(a))
+
+
+@register_derivative(unrepeat, static=("repeats", "axis", "shape"), helper=True)
+def unrepeat_vjp(h, out, g, repeats, axis, shape):
+    return np.reshape(np.repeat(h, repeats, axis), np.shape(g))
+
+
+@register_derivative(np.tile, static=("reps",))
+def tile_vjp(g, out, A, reps):
+    return untile(g, reps, np.shape(A))
+
+
+@register_derivative(untile, static=("reps", "shape"), helper=True)
+def untile_vjp(h, out, g, reps, shape):
+    return np.reshape(np.tile(h, reps), np.shape(g))
+
+
+@register_derivative(np.tril, static=("k",))
+def tril_vjp(g, out, m, k=0):
+    return np.tril(g, k)
+
+
+@register_derivative(np.triu, static=("k",))
+def triu_vjp(g, out, m, k=0):
+    return np.triu(g, k)
+
+
+@register_composite(np.atleast_1d)
+def atleast_1d_composite(ary):
+    return np.reshape(ary, atleast_shape(np.shape(ary), 1))
+
+
+@register_composite(np.atleast_2d)
+def atleast_2d_composite(ary):
+    return np.reshape(ary, atleast_shape(np.shape(ary), 2))
+
+
+@register_composite(np.atleast_3d)
+def atleast_3d_composite(ary):
+    return np.reshape(ary, atleast_shape(np.shape(ary), 3))
+
+
+def check_split(arguments: dict) -> None:
+    """Equal sections only: a number known when the derivative is built."""
+    sections = arguments.get("indices_or_sections")
+    if not isinstance(getattr(sections, "value", None), int):
+        raise UnsupportedSyntax(
+            "np.split is supported with a number of equal sections known when the derivative is built",
+            hint="for split points, slice instead: x[:i], x[i:j], x[j:]",
+        )
+
+
+@register_composite(np.split, check=check_split)
+def split_composite(ary, indices_or_sections, axis=0):
+    # The parts come back stacked on a new first axis: an array that unpacks, indexes and
+    # iterates as NumPy's list does.
+    first = np.swapaxes(ary, 0, axis)
+    parts = np.reshape(first, split_shape(np.shape(ary), indices_or_sections, axis))
+    return np.swapaxes(parts, 1, axis % np.ndim(ary) + 1)
+
+
+@register_composite(np.kron)
+def kron_composite(a, b):
+    grid = np.reshape(a, kron_layout(np.shape(a), np.shape(b), 0)) * np.reshape(b, kron_layout(np.shape(a), np.shape(b), 1))
+    return np.reshape(grid, kron_shape(np.shape(a), np.shape(b)))
+
+
+def check_cross(arguments: dict) -> None:
+    """Vectors along the last axis only."""
+    for name in ("axisa", "axisb", "axisc", "axis"):
+        if name in arguments and getattr(arguments[name], "value", None) not in (-1,):
+            raise UnsupportedSyntax(
+                f"np.cross with {name}= is not supported (only 3-vectors along the last axis)",
+                hint="move the vector axis last with np.swapaxes first",
+            )
+
+
+@register_composite(np.cross, check=check_cross)
+def cross_composite(a, b, axisa=-1, axisb=-1, axisc=-1, axis=None):
+    # 3-vectors along the last axis; broadcasting does the rest.
+    return a[..., [1, 2, 0]] * b[..., [2, 0, 1]] - a[..., [2, 0, 1]] * b[..., [1, 2, 0]]
