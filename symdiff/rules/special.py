@@ -1,0 +1,78 @@
+"""Special functions: erf, expit, gammaln (with digamma and polygamma, so every order
+has a rule), logsumexp, multigammaln and the normal log-density.
+
+The primitives are the SciPy wrappers of `rules/shapes.py`, which generated code
+calls, so a standalone module needs SciPy only when it uses one. Users write
+`scipy.special.erf`, `math.erf`, `scipy.special.gammaln`, `math.lgamma`, ...;
+when SciPy is not installed only the `math` spellings are registered.
+`logsumexp`, `multigammaln` and `scipy.stats.norm.logpdf` are composites.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from symdiff.rules.registry import register_composite, register_derivative
+from symdiff.rules.shapes import digamma, erf, expit, gammaln, polygamma
+
+try:
+    import scipy.special
+    import scipy.stats
+except ImportError:  # SciPy is optional: its spellings are simply not known then
+    scipy = None
+
+
+def _scipy(name: str) -> tuple:
+    return (getattr(scipy.special, name),) if scipy is not None else ()
+
+
+@register_derivative(erf, elementwise=True, helper=True, aliases=(math.erf, *_scipy("erf")))
+def erf_vjp(g, out, x):
+    return g * 1.1283791670955126 * np.exp(-x * x)  # 2 / sqrt(pi)
+
+
+@register_derivative(expit, elementwise=True, helper=True, aliases=_scipy("expit"))
+def expit_vjp(g, out, x):
+    return g * out * (1.0 - out)
+
+
+@register_derivative(gammaln, elementwise=True, helper=True, aliases=(math.lgamma, *_scipy("gammaln")))
+def gammaln_vjp(g, out, x):
+    return g * digamma(x)
+
+
+@register_derivative(digamma, elementwise=True, helper=True, aliases=_scipy("digamma") + _scipy("psi"))
+def digamma_vjp(g, out, x):
+    return g * polygamma(1, x)
+
+
+@register_derivative(polygamma, elementwise=True, helper=True, aliases=_scipy("polygamma"))
+def polygamma_vjp(g, out, n, x):
+    # The order n is an integer: no cotangent.
+    return None, g * polygamma(n + 1, x)
+
+
+def logsumexp_composite(a, axis=None, keepdims=False):
+    # Shifted by the maximum so exp never overflows; the shift's own cotangent cancels.
+    peak = np.max(a, axis=axis, keepdims=True)
+    total = np.sum(np.exp(a - peak), axis=axis, keepdims=keepdims)
+    return np.log(total) + np.reshape(peak, np.shape(total))
+
+
+def multigammaln_composite(a, d):
+    # log Gamma_d(a) = d (d - 1) / 4 log(pi) + sum_{j=1..d} gammaln(a + (1 - j) / 2)
+    steps = (1.0 - np.arange(1, d + 1)) / 2.0
+    return np.sum(gammaln(np.expand_dims(a, -1) + steps), axis=-1) + d * (d - 1) / 4.0 * 1.1447298858494002
+
+
+def norm_logpdf_composite(x, loc=0.0, scale=1.0):
+    z = (x - loc) / scale
+    return -0.5 * z * z - np.log(scale) - 0.9189385332046727  # log(sqrt(2 pi))
+
+
+if scipy is not None:
+    register_composite(scipy.special.logsumexp)(logsumexp_composite)
+    register_composite(scipy.special.multigammaln)(multigammaln_composite)
+    register_composite(scipy.stats.norm.logpdf)(norm_logpdf_composite)
