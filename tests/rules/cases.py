@@ -9,21 +9,29 @@ differentiated. Add a case here when you add a rule.
 
 from __future__ import annotations
 
+import math
 import zlib
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+import scipy.special
+import scipy.stats
 
 from symdiff.rules.shapes import (
     axis_pad,
     axis_slice,
+    digamma,
     matmul_adjoint_a,
     matmul_adjoint_b,
+    permute_along,
+    polygamma,
     scatter_add,
     scatter_into_empty,
     sum_to,
+    unrepeat,
+    untile,
     written_values,
 )
 
@@ -384,7 +392,147 @@ def shape_cases() -> list[Case]:
     ]
 
 
-CASES = elementwise_cases() + reduction_cases() + linalg_cases() + shape_cases()
+# -- np.linalg matrix functions ---------------------------------------------------------------------------------
+EYE3 = 3.0 * np.eye(3)  # keeps drawn matrices well conditioned
+SPD = np.array([[2.0, 0.5, -0.3], [0.5, 1.5, 0.2], [-0.3, 0.2, 1.0]])  # only its lower triangle is read
+SPD_STACK = np.stack([SPD, SPD[::-1, ::-1] + np.eye(3)])
+def inv(x): return np.linalg.inv(x + EYE3)
+def solve(x, y): return np.linalg.solve(x + EYE3, y)
+def det(x): return np.linalg.det(x)
+def slogdet(x):
+    sign, logdet = np.linalg.slogdet(x + EYE3)
+    return sign * logdet
+def slogdet_index(x): return np.linalg.slogdet(x)[1]
+def cholesky(x): return np.linalg.cholesky(x @ np.swapaxes(x, -1, -2) + EYE3)
+def cholesky_lower(x): return np.linalg.cholesky(x)
+def eigh(x):
+    w, v = np.linalg.eigh(x + np.swapaxes(x, -1, -2))
+    return w[..., np.newaxis, :] * v * v + v  # eigenvalues drawn apart: each eigenvector's sign is kept
+def eigh_lower(x):
+    w, v = np.linalg.eigh(x)
+    return np.sum(w) * v
+def qr(x):
+    q, r = np.linalg.qr(x)
+    return 2.0 * q + np.sum(r * r, axis=-2, keepdims=True)
+
+
+def decomposition_cases() -> list[Case]:
+    return [
+        Case("inv", inv, (a(3, 3),)), Case("inv", inv, (a(2, 3, 3),)),
+        Case("solve", solve, (a(3, 3), a(3))), Case("solve", solve, (a(2, 3, 3), a(3, 2))),
+        Case("solve", solve, (a(2, 3, 3), a(3))), Case("solve", solve, (a(3, 3), a(2, 3, 1))),
+        Case("det", det, (a(3, 3),)), Case("det", det, (a(2, 3, 3),)), Case("det", det, (a(1, 1),)),
+        Case("slogdet_packed", slogdet, (a(2, 3, 3),)), Case("slogdet_packed", slogdet_index, (a(3, 3, lo=1.0),)),
+        Case("cholesky", cholesky, (a(3, 3),)), Case("cholesky", cholesky, (a(2, 3, 3),)),
+        Case("cholesky", cholesky_lower, (SPD,)), Case("cholesky", cholesky_lower, (SPD_STACK,)),
+        Case("eigh_packed", eigh, (a(3, 3),)), Case("eigh_packed", eigh, (a(2, 3, 3),)),
+        Case("eigh_packed", eigh_lower, (SPD,)),
+        Case("qr_packed", qr, (a(4, 3),)), Case("qr_packed", qr, (a(2, 3, 3),)),
+    ]  # fmt: skip
+
+
+# -- scans, reorderings and array manipulation -------------------------------------------------------------------
+ONE_ZERO = np.array([[1.5, 0.0, 2.0, -1.2], [0.0, 0.7, 1.3, 0.9], [0.8, -1.1, 1.4, 0.0]])  # one zero per row
+TWO_ZEROS = np.array([[1.5, 0.0, 2.0, 0.0], [0.6, 0.7, 1.3, 0.9]])
+PERM = np.array([[2, 0, 1, 3], [1, 3, 0, 2], [0, 1, 3, 2]])
+def cumsum(x): return np.cumsum(x, axis=1)
+def cumsum_flat(x): return np.cumsum(x)
+def cumprod(x): return np.cumprod(x, axis=-1)
+def cumprod_flat(x): return np.cumprod(x)
+def sort(x): return np.sort(x)
+def sort_0(x): return np.sort(x, axis=0)
+def sort_flat(x): return np.sort(x, axis=None)
+def permute(x): return permute_along(x, PERM, 1)
+def trace(x): return np.trace(x)
+def trace_axes(x): return np.trace(x, 1, 2, 0)
+def diff(x): return np.diff(x)
+def diff_0(x): return np.diff(x, axis=0)
+def flip(x): return np.flip(x, 1)
+def flip_all(x): return np.flip(x)
+def roll(x): return np.roll(x, 2)
+def roll_axes(x): return np.roll(x, (1, -2), axis=(0, 1))
+def repeat(x): return np.repeat(x, 2, axis=1)
+def repeat_counts(x): return np.repeat(x, [1, 0, 3], axis=0)
+def repeat_flat(x): return np.repeat(x, 2)
+def unrepeat_rows(x): return unrepeat(x, [1, 0, 3], 0, (3, 2))
+def tile(x): return np.tile(x, 2)
+def tile_grid(x): return np.tile(x, (2, 1, 3))
+def untile_grid(x): return untile(x, (2, 3), (2, 2))
+def tril(x): return np.tril(x)
+def tril_k(x): return np.tril(x, -1)
+def triu(x): return np.triu(x, 1)
+def triu_stack(x): return np.triu(x)
+def triangle_indices(x): return x[np.triu_indices(3)] * x[np.tril_indices(3, -1, 4)][0]
+def atleast_1d(x): return np.atleast_1d(x)
+def atleast_2d(x): return np.atleast_2d(x)
+def atleast_3d(x): return np.atleast_3d(x)
+def split(x):
+    left, right = np.split(x, 2, axis=1)
+    return left * right
+def split_rows(x):
+    parts = np.split(x, 3)
+    return parts[0] - parts[2] * parts[1]
+def split_last(x): return np.split(x, 2, axis=-1)[1]
+def cross(x, y): return np.cross(x, y)
+def kron(x, y): return np.kron(x, y)
+
+
+def array_cases() -> list[Case]:
+    return [
+        Case("cumsum", cumsum, (a(3, 4),)), Case("cumsum", cumsum_flat, (a(3, 4),)), 
+        Case("cumprod", cumprod, (a(3, 4),)), Case("cumprod", cumprod_flat, (a(3, 4),)),
+        Case("cumprod", cumprod, (ONE_ZERO,)), Case("cumprod", cumprod_flat, (ONE_ZERO[:1],)),
+        Case("cumprod", cumprod_flat, (ONE_ZERO,), second=False),  # three zeros in one scan: see cumprod_vjp
+        Case("cumprod", cumprod, (TWO_ZEROS,), second=False),
+        Case("sort", sort, (a(3, 4),)), Case("sort", sort_0, (a(3, 4),)), Case("sort", sort_flat, (a(3, 4),)),
+        Case("sort", sort, (a(5),)), Case("permute_along", permute, (a(3, 4),)),
+        Case("trace", trace, (a(3, 4),)), Case("trace", trace_axes, (a(3, 4, 5),)),
+        Case("diff", diff, (a(3, 4),)), Case("diff", diff_0, (a(3, 4),)),
+        Case("flip", flip, (a(3, 4),)), Case("flip", flip_all, (a(3, 4),)),
+        Case("roll", roll, (a(3, 4),)), Case("roll", roll_axes, (a(3, 4),)),
+        Case("repeat", repeat, (a(3, 2),)), Case("repeat", repeat_counts, (a(3, 2),)), Case("repeat", repeat_flat, (a(3, 2),)),
+        Case("unrepeat", unrepeat_rows, (a(4, 2),)),
+        Case("tile", tile, (a(3),)), Case("tile", tile_grid, (a(3, 4),)), Case("untile", untile_grid, (a(4, 6),)),
+        Case("tril", tril, (a(3, 4),)), Case("tril", tril_k, (a(3, 3),)),
+        Case("triu", triu, (a(4, 3),)), Case("triu", triu_stack, (a(2, 3, 3),)),
+        Case("getitem", triangle_indices, (a(3, 4),)),
+        Case("atleast_1d", atleast_1d, (a(),)), Case("atleast_2d", atleast_2d, (a(3),)),
+        Case("atleast_3d", atleast_3d, (a(2, 3),)), Case("atleast_3d", atleast_3d, (a(3),)),
+        Case("split", split, (a(3, 4),)), Case("split", split_rows, (a(6, 2),)), Case("split", split_last, (a(2, 3, 4),)),
+        Case("cross", cross, (a(2, 3), a(3))), Case("kron", kron, (a(2, 3), a(3, 2))), Case("kron", kron, (a(3), a(2, 2))),
+    ]  # fmt: skip
+
+
+# -- special functions ------------------------------------------------------------------------------------------
+def erf(x): return scipy.special.erf(x)
+def expit(x): return scipy.special.expit(x)
+def gammaln(x): return scipy.special.gammaln(x)
+def lgamma(x): return math.lgamma(x) * math.erf(x)
+def digamma_(x): return digamma(x)
+def polygamma_(x): return polygamma(2, x)
+def logsumexp(x): return scipy.special.logsumexp(x, axis=1)
+def logsumexp_all(x): return scipy.special.logsumexp(x, keepdims=True)
+def multigammaln(x): return scipy.special.multigammaln(x, 3)
+def norm_logpdf(x, loc, scale): return scipy.stats.norm.logpdf(x, loc, scale)
+def norm_logpdf_standard(x): return scipy.stats.norm.logpdf(x)
+
+
+def special_cases() -> list[Case]:
+    return [
+        Case("erf", erf, (a(3, 4),)), Case("expit", expit, (a(3, 4, lo=-6.0, hi=6.0),)),
+        Case("gammaln", gammaln, (a(3, 4, lo=0.3, hi=4.0),)), Case("gammaln", lgamma, (a(lo=0.3, hi=4.0),)),
+        Case("digamma", digamma_, (a(3, lo=0.3, hi=4.0),)), Case("polygamma", polygamma_, (a(3, lo=0.3, hi=4.0),)),
+        Case("logsumexp", logsumexp, (a(3, 4),)), Case("logsumexp", logsumexp_all, (a(3, 4),)),
+        Case("multigammaln", multigammaln, (a(4, lo=1.5, hi=4.0),)),
+        Case("norm_logpdf", norm_logpdf, (a(3, 4), a(4), a(3, 1, lo=0.5, hi=2.0))),
+        Case("norm_logpdf", norm_logpdf_standard, (a(5),)),
+    ]  # fmt: skip
+
+
+CASES = (
+    elementwise_cases() + reduction_cases() + linalg_cases() + shape_cases() + decomposition_cases() + array_cases()
+    + special_cases()
+)
 
 
 def inputs(case: Case) -> tuple[list, tuple[int, ...], np.random.Generator]:

@@ -114,10 +114,10 @@ def _registered(target: Any) -> Any:
 
 
 def test_the_check_can_fail() -> None:
-    tree = ast.parse("def vjp(g, out, x):\n    return np.cumsum(g) + sorted(x) + x.mean() + g[0]\n").body[0]
+    tree = ast.parse("def vjp(g, out, x):\n    return np.nancumsum(g) + sorted(x) + x.mean() + g[0]\n").body[0]
     calls = dict(_callees(tree, {"np": np}))
     unresolved = sorted(text for text, target in calls.items() if _registered(target) is None)
-    assert unresolved == ["np.cumsum", "sorted", "x.mean"]
+    assert unresolved == ["np.nancumsum", "sorted", "x.mean"]
 
 
 @pytest.mark.parametrize("op", sorted(op for op, rule in RULES.items() if rule.helper))

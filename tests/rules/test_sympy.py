@@ -52,6 +52,11 @@ UNARY = {
     "float": ("float(x) * x", X**2, POINTS),
     "clip": ("np.clip(x, -0.5, 0.7)", sp.Min(sp.Max(X, -0.5), 0.7), POINTS + (0.1,)),
     "pow": ("x**3.5 + 2.0**x", X**3.5 + 2**X, POSITIVE),
+    "erf": ("scipy.special.erf(x)", sp.erf(X), POINTS),
+    "expit": ("scipy.special.expit(x)", 1 / (1 + sp.exp(-X)), POINTS),
+    "gammaln": ("scipy.special.gammaln(x)", sp.loggamma(X), POSITIVE),
+    "digamma": ("scipy.special.digamma(x)", sp.polygamma(0, X), POSITIVE),
+    "polygamma": ("scipy.special.polygamma(1, x)", sp.polygamma(1, X), POSITIVE),
 }
 # Aliases from the math module resolve to the same rules.
 MATH = {
@@ -59,6 +64,8 @@ MATH = {
     "math_tanh": ("math.tanh(x)", sp.tanh(X), POINTS),
     "math_sqrt": ("math.sqrt(x)", sp.sqrt(X), POSITIVE),
     "math_atan2": ("math.atan2(x, 1.5)", sp.atan2(X, 1.5), POINTS),
+    "math_erf": ("math.erf(x)", sp.erf(X), POINTS),
+    "math_lgamma": ("math.lgamma(x)", sp.loggamma(X), POSITIVE),
 }
 PAIRS = ((0.7, -1.3), (-0.4, 0.9), (1.6, 0.35))
 # op: (NumPy expression in x and y, SymPy expression, points (x, y))
@@ -78,7 +85,7 @@ BINARY = {
 
 
 def _source() -> str:
-    lines = ["import math\n\nimport numpy as np\n"]
+    lines = ["import math\n\nimport numpy as np\nimport scipy.special\n"]
     for name, (expression, _, _) in {**UNARY, **MATH}.items():
         lines.append(f"\ndef f_{name}(x):\n    return {expression}\n")
     for name, (expression, _, _) in BINARY.items():
