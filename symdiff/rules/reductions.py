@@ -143,5 +143,7 @@ def check_diff(arguments: dict) -> None:
 
 @register_composite(np.diff, check=check_diff)
 def diff_composite(a, n=1, axis=-1, prepend=None, append=None):
-    length = np.shape(a)[axis]
-    return axis_slice(a, 1, length, axis) - axis_slice(a, 0, length - 1, axis)
+    # The axis counted from the front: the Numba overload of axis_pad (the cotangent) needs it so.
+    front = axis % np.ndim(a)
+    length = np.shape(a)[front]
+    return axis_slice(a, 1, length, front) - axis_slice(a, 0, length - 1, front)

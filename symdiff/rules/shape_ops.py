@@ -220,5 +220,8 @@ def check_cross(arguments: dict) -> None:
 
 @register_composite(np.cross, check=check_cross)
 def cross_composite(a, b, axisa=-1, axisb=-1, axisc=-1, axis=None):
-    # 3-vectors along the last axis; broadcasting does the rest.
-    return a[..., [1, 2, 0]] * b[..., [2, 0, 1]] - a[..., [2, 0, 1]] * b[..., [1, 2, 0]]
+    # 3-vectors along the last axis; broadcasting does the rest. Basic indexes only, so that
+    # the cotangents scatter through views (Numba refuses integer arrays next to an ellipsis).
+    a0, a1, a2 = a[..., 0], a[..., 1], a[..., 2]
+    b0, b1, b2 = b[..., 0], b[..., 1], b[..., 2]
+    return np.stack((a1 * b2 - a2 * b1, a2 * b0 - a0 * b2, a0 * b1 - a1 * b0), axis=-1)
