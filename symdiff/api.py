@@ -34,6 +34,7 @@ from symdiff.ir.nodes import Const, Function, Var, walk
 from symdiff.optimize import optimize
 from symdiff.rules.registry import RULES, Rule, generation
 from symdiff.rules.user_checks import install_checks
+from symdiff.structured import CONTAINERS, Deferred, StructuredCalls, count
 from symdiff.transforms.reverse import active_vars, base_name, vjp_function
 
 Wrt = int | str | Sequence[int | str]
@@ -60,7 +61,7 @@ class Derivative:
         self.backend = backend
         self._filename = f"<symdiff {function.name}>"
         compiled = load(backend).compile_function(function, self._filename)
-        self.source = compiled.source
+        self._source = compiled.source
         self._compiled, self._namespace = compiled.function, compiled.namespace
         self._signature = inspect.signature(primal) if callable(primal) else None
         names = [p.name for p in function.params]
@@ -70,6 +71,16 @@ class Derivative:
         self.__qualname__ = function.name
         self._lowering = lowering
         self._unchecked_rules = None if lowering is None else _user_rules(lowering.function, wrt)
+        self._others = [k for k in range(len(names)) if k not in self._positions]
+        self._structured: StructuredCalls | None = None
+        self._wrt_spec: Wrt = wrt
+
+    @property
+    def source(self) -> str:
+        """The generated source; after a call with list, tuple or dict arguments, the one for that call."""
+        if self._structured is not None and self._structured.last is not None:
+            return self._structured.last.source
+        return self._source
 
     @property
     def __symdiff_source__(self) -> tuple[str, dict, str, str]:
@@ -78,16 +89,18 @@ class Derivative:
         Always the portable NumPy form, whatever backend runs this derivative.
         """
         if self.backend == "numpy":
-            return self.source, self._namespace, self._filename, self.function.name
+            return self._source, self._namespace, self._filename, self.function.name
         portable = load("numpy").compile_function(self.function, f"<symdiff {self.function.name} (numpy)>")
         return portable.source, portable.namespace, f"<symdiff {self.function.name} (numpy)>", self.function.name
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         if kwargs:
             args = self._bind(args, kwargs)
+        plain = self._plain(args)  # floats and float64 arrays: nothing to check or cast (a hot path)
+        if not plain and any(type(a) in CONTAINERS for a in args) or self._container_among_others(args):
+            return self._structured_calls()(args)
         if self._unchecked_rules is not None:  # only until a first call has checked them
             self._check_user_rules(args)
-        plain = self._plain(args)  # floats and float64 arrays: nothing to check or cast (a hot path)
         if not plain:
             for position in self._positions:
                 if position < len(args):
@@ -99,6 +112,19 @@ class Derivative:
                 f"{error.message} (from {getattr(self.primal, '__name__', 'the function')})"
             ) from None
         return result if plain else self._in_argument_dtypes(result, args)
+
+    def _container_among_others(self, args: tuple) -> bool:
+        for position in self._others:
+            if position < len(args) and type(args[position]) in CONTAINERS:
+                return True
+        return False
+
+    def _structured_calls(self) -> StructuredCalls:
+        """Calls with list, tuple or dict arguments: a derivative per structure (symdiff/structured.py)."""
+        if self._structured is None:
+            several = isinstance(self._wrt_spec, (tuple, list))
+            self._structured = StructuredCalls(self.primal, self.wrt, several, self.mode, self.backend, _build_for)
+        return self._structured
 
     def _check_user_rules(self, args: tuple) -> None:
         """Run the function once with each user rule's cotangents checked against its operands.
@@ -251,37 +277,90 @@ def build(primal: Callable, wrt: Wrt, mode: str, backend: str) -> Derivative:
     load(backend)
     key = (primal, tuple(wrt) if isinstance(wrt, list) else wrt, mode, backend)
     cached = _CACHE.get(key)
-    if cached is not None and cached._lowering.current():
+    if cached is not None and (isinstance(cached, Deferred) or cached._lowering.current()):
         return cached
-    lowering = _lowering(primal)
+    try:
+        lowering = _lowering(primal)
+    except UnsupportedSyntax as error:
+        if not getattr(error, "needs_structure", False):
+            raise
+        names = tuple(_signature_names(primal, wrt))
+        derivative = Deferred(primal, names, isinstance(wrt, (tuple, list)), mode, backend, _build_for)
+        _CACHE[key] = derivative
+        return derivative
     function = lowering.function
-    _refuse_structured_values(function)
-    _refuse_several_outputs(function, primal, mode)
     indices = _wrt_indices(function, wrt)
+    names = tuple(function.params[i].name for i in indices)
+    if _string_index(function, params_only=True) is not None:  # a dict argument: built for its keys when called
+        derivative = Deferred(primal, names, isinstance(wrt, (tuple, list)), mode, backend, _build_for)
+        _CACHE[key] = derivative
+        return derivative
+    _refuse_string_index(function)
+    _refuse_several_outputs(function, primal, mode)
     as_tuple = isinstance(wrt, (tuple, list))
     derivative_ir = optimize(vjp_function(function, indices, mode, as_tuple))
-    names = tuple(function.params[i].name for i in indices)
     derivative = Derivative(primal, derivative_ir, names, mode, backend, lowering)
+    derivative._wrt_spec = wrt
     _CACHE[key] = derivative
     return derivative
 
 
-def _refuse_structured_values(function: Function) -> None:
-    """A string index (`params["w"]`) means a dict argument, which would build and then fail when called."""
+def _signature_names(primal: Callable, wrt: Wrt) -> list[str]:
+    params = list(inspect.signature(primal).parameters)
+    items = list(wrt) if isinstance(wrt, (tuple, list)) else [wrt]
+    try:
+        return [item if isinstance(item, str) else params[item] for item in items]
+    except IndexError:
+        raise BadWrt(f"wrt={wrt!r} is out of range: {getattr(primal, '__name__', 'f')}() takes {len(params)} arguments")
+
+
+def _build_for(primal: Callable, structures: dict, wrt: tuple[str, ...], mode: str, backend: str) -> Derivative:
+    """The derivative of `primal` for arguments of these structures, with respect to all leaves of `wrt`."""
+    with recording() as sources:
+        function = lower_function(primal, structures)
+    lowering = Lowering(function, dependencies(sources), generation())
+    _refuse_string_index(function)
+    _refuse_several_outputs(function, primal, mode)
+    offsets, start = {}, 0
+    for name in inspect.signature(primal).parameters:
+        size = count(structures.get(name))
+        offsets[name], start = range(start, start + size), start + size
+    indices = tuple(k for name in wrt for k in offsets[name])
+    if mode not in ("grad", "value_and_grad"):
+        raise BadWrt(f"{mode} of functions with list, tuple or dict arguments is not supported yet")
+    derivative_ir = optimize(vjp_function(function, indices, mode, True))
+    names = tuple(function.params[k].name for k in indices)
+    return Derivative(primal, derivative_ir, names, mode, backend, lowering)
+
+
+def _string_index(function: Function, params_only: bool = False):
+    """The first `x["key"]` on a value the IR takes for an array (on a parameter: a dict argument)."""
+    params = {p.name for p in function.params}
     for eqn in walk(function.body):
-        index = eqn.static_dict().get("index") if eqn.op in ("getitem", "setitem") else None
+        if eqn.op not in ("getitem", "setitem"):
+            continue
+        if params_only and not (isinstance(eqn.ins[0], Var) and eqn.ins[0].name in params):
+            continue
+        index = eqn.static_dict().get("index")
         value = index.value if isinstance(index, Const) else None
         items = value if isinstance(value, tuple) else (value,)
         key = next((item for item in items if isinstance(item, str)), None)
         if key is not None:
-            name = base_name(eqn.ins[0].name) if isinstance(eqn.ins[0], Var) else "the value"
-            raise UnsupportedSyntax(
-                f"indexing {name!r} with the string {key!r}: symdiff treats {name!r} as an array, "
-                "and dicts of arrays are not supported yet",
-                eqn.loc,
-                "pass the arrays as separate arguments; structured arguments (pytrees) are listed "
-                "in docs/limitations.md",
-            )
+            return eqn, key
+    return None
+
+
+def _refuse_string_index(function: Function) -> None:
+    """A string index on an array would build and then fail when called."""
+    found = _string_index(function)
+    if found is not None:
+        eqn, key = found
+        name = base_name(eqn.ins[0].name) if isinstance(eqn.ins[0], Var) else "the value"
+        raise UnsupportedSyntax(
+            f"indexing {name!r} with the string {key!r}, but {name!r} is an array here",
+            eqn.loc,
+            "string keys index dicts: pass a dict of arrays as the argument",
+        )
 
 
 def _refuse_several_outputs(function: Function, primal: Callable, mode: str) -> None:

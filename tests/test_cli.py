@@ -22,7 +22,8 @@ MODEL = textwrap.dedent(
         return np.sum(100.0 * (x[1:] - x[:-1] ** 2) ** 2 + (1.0 - x[:-1]) ** 2)
 
     def bad(x):
-        return (lambda t: t)(x)
+        with open("log.txt") as log:
+            return x
     """
 )
 
@@ -84,7 +85,7 @@ def test_show_prints_the_wengert_list_and_writes_dot(project):
 @pytest.mark.parametrize(
     "args, status, words",
     [
-        (("grad", "model.py:bad"), 1, "lambda expressions are not supported"),
+        (("grad", "model.py:bad"), 1, "with statements are not supported"),
         (("grad", "missing.py:f"), 2, "no such file"),
         (("grad", "model.py:absent"), 2, "has no function 'absent'"),
         (("grad", "model.py"), 2, "must look like"),

@@ -13,7 +13,7 @@ from __future__ import annotations
 import ast
 import copy
 
-from symdiff.frontend.values import Pack
+from symdiff.frontend.values import Pack, Record
 from symdiff.ir.nodes import Const, If, Loop, Var
 
 RETURN = "<return>"
@@ -177,7 +177,9 @@ class ControlFlow:
     def range_bounds(self, iterable: ast.expr):
         """`(bounds, backwards)` for `range(...)` or `reversed(range(...))`, else None."""
         call, backwards = iterable, False
-        callee = self._expr(call.func, None) if isinstance(call, ast.Call) else None
+        if not (isinstance(call, ast.Call) and isinstance(call.func, ast.Name)):
+            return None
+        callee = self._expr(call.func, None)
         if callee is reversed and len(call.args) == 1 and isinstance(call.args[0], ast.Call):
             inner = self._expr(call.args[0].func, None)
             if inner is not range:
@@ -220,6 +222,8 @@ class ControlFlow:
         value = self._expr(node, None)
         if isinstance(value, Pack | Var):
             return value
+        if isinstance(value, Record):  # a dict iterates over its keys
+            return Pack(tuple(Const(key) for key, _ in value.items))
         if isinstance(value, Const) and isinstance(value.value, tuple):
             return Pack(tuple(Const(v) for v in value.value))
         raise self.fail("a for loop can iterate over range(...), a list, a tuple or an array", node)

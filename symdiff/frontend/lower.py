@@ -24,7 +24,7 @@ from symdiff.errors import NoDerivative, SymdiffError, UnsupportedSyntax
 from symdiff.frontend.control import RETURN, ControlFlow, LoopLocal, normalize_returns
 from symdiff.frontend.source import FunctionSource, read_source
 from symdiff.frontend.subset import check_subset
-from symdiff.frontend.values import Keywords, LocalFunction, Pack
+from symdiff.frontend.values import Keywords, LocalFunction, Pack, Record, structured_value
 from symdiff.frontend.views import check_views
 from symdiff.ir.names import Names
 from symdiff.ir.nodes import Atom, Const, Eqn, Function, If, Var, walk
@@ -105,6 +105,8 @@ class Lowering(ControlFlow):
             return Const(value)
         if isinstance(value, tuple):
             return self.atom(Pack(value), node)
+        if isinstance(value, Record):
+            raise self.fail("a dict cannot be used as an array here", node, "index it by its keys: d['key']")
         raise self.fail(f"{type(value).__name__} values cannot be used here", node)
 
     def as_array(self, value: Any, node: ast.AST) -> Any:
@@ -350,7 +352,9 @@ class Lowering(ControlFlow):
                 return self.emit("transpose", [base], [("axes", Const(None))], node, name)
             if node.attr in _ATTRIBUTES:
                 return self.emit(_ATTRIBUTES[node.attr].__name__, [base], (), node, name)
-            raise self.fail(f"attribute .{node.attr} of an array is not supported", node)
+            error = self.fail(f"attribute .{node.attr} of an array is not supported", node)
+            error.needs_structure = node.attr in ("items", "keys", "values")  # a dict argument's methods
+            raise error
         if isinstance(base, Const):
             raise self.fail(f"attribute .{node.attr} of a constant is not supported", node)
         try:
@@ -465,6 +469,11 @@ class Lowering(ControlFlow):
     def lower_Subscript(self, node: ast.Subscript, name):
         base = self._expr(node.value, None)
         index = self.index(node.slice)
+        if isinstance(base, Record):
+            found, value = base.get(index.value) if isinstance(index, Const) else (False, None)
+            if not found:
+                raise self.fail(f"the dict has no key {getattr(index, 'value', '?')!r} known when building", node)
+            return value
         if isinstance(base, Pack):
             if not isinstance(index, Const) or not isinstance(index.value, (int, slice)):
                 raise self.fail("a tuple can only be indexed by a constant", node)
@@ -496,6 +505,9 @@ class Lowering(ControlFlow):
             base = self._expr(func.value, None)
             if isinstance(base, Var):
                 return self.method_call(base, func.attr, node, name)
+            if isinstance(base, (Record, Keywords)) and func.attr in ("items", "keys", "values") and not node.args:
+                position = ("items", "keys", "values").index(func.attr)
+                return Pack(tuple(Pack(kv) if position == 0 else kv[position - 1] for kv in base.items))
             callee = self.lower_Attribute(func, None) if not isinstance(base, Var) else None
         else:
             callee = self._expr(func, None)
@@ -528,7 +540,9 @@ class Lowering(ControlFlow):
     def method_call(self, base: Var, method: str, node: ast.Call, name):
         func = _METHODS.get(method)
         if func is None:
-            raise self.fail(f"the array method .{method}() is not supported", node.func)
+            error = self.fail(f"the array method .{method}() is not supported", node.func)
+            error.needs_structure = method in ("items", "keys", "values")  # a dict argument's methods
+            raise error
         args = self.call_args(node)
         if method in _PACKED_METHODS and len(args) > 1:
             args = [Pack(tuple(args))]
@@ -537,6 +551,8 @@ class Lowering(ControlFlow):
     # -- calls ----------------------------------------------------------------
 
     def apply(self, callee: Any, args: list, kwargs: dict, node: ast.Call, name):
+        if callee is len and len(args) == 1 and isinstance(args[0], (Pack, Record)):
+            return Const(len(args[0].items))
         if isinstance(callee, LocalFunction):
             return self.inline_local(callee, args, kwargs, node, name)
         if callee in (np.array, np.asarray):
@@ -750,11 +766,15 @@ def _op_text(op: ast.operator) -> str:
     }.get(type(op), type(op).__name__)  # fmt: skip
 
 
-def lower_source(source: FunctionSource, names: Names | None = None, wrapper: Any = None) -> Function:
+def lower_source(
+    source: FunctionSource, names: Names | None = None, wrapper: Any = None, structures: dict | None = None
+) -> Function:
     """Lower a parsed function; its parameters become the Function's parameters.
 
     `wrapper` is what a decorator put in the function's place: it is what runs, so its body
     is lowered (called with the parameters), and the function itself only where it calls it.
+    `structures` gives the list/tuple/dict structure of arguments that are containers
+    (`symdiff.structured`): each of their leaves becomes a parameter.
     """
     check_subset(source)
     names = names or Names()
@@ -764,16 +784,19 @@ def lower_source(source: FunctionSource, names: Names | None = None, wrapper: An
     lowering = Lowering(source, names, body, (), free, in_place)
     spec = source.node.args
     params = [a.arg for a in spec.args]
+    leaves: list[Var] = []
+    lowering.env = {}
     for param in params:
-        names.fresh(param)
-    lowering.env = {p: Var(p) for p in params}
+        value, inner = structured_value((structures or {}).get(param), param, names.fresh)
+        lowering.env[param] = value
+        leaves += inner
     lowering.params = set(params)
-    lowering.initial = dict(lowering.env)
+    lowering.initial = dict(lowering.env) | {leaf.name: leaf for leaf in leaves}
     if wrapper is None:
         result = lowering.run()
     else:
         lowering.stack = ()  # the wrapper calls the function itself: that is not recursion
-        result = lowering.inline(wrapper, [Var(p) for p in params], {}, source.node, None)
+        result = lowering.inline(wrapper, [lowering.env[p] for p in params], {}, source.node, None)
     if result is None:
         raise UnsupportedSyntax("a function to differentiate must return a value", source.location(source.node))
     body = lowering.body
@@ -788,7 +811,7 @@ def lower_source(source: FunctionSource, names: Names | None = None, wrapper: An
         names.used.add(name)
     function = Function(
         name=source.node.name,
-        params=tuple(Var(p) for p in params),
+        params=tuple(leaves),
         body=tuple(body),
         result=result,
         defaults=defaults,
@@ -817,15 +840,16 @@ def _check_no_tuple_operands(function: Function) -> None:
                 )
 
 
-def lower_function(func: Any) -> Function:
+def lower_function(func: Any, structures: dict | None = None) -> Function:
     """Read, check and lower `func`: the frontend's one entry point.
 
     A decorated function (one `functools.wraps` marked with `__wrapped__`) is differentiated as
-    the wrapper that runs, with the signature of the function it wraps.
+    the wrapper that runs, with the signature of the function it wraps. `structures` maps the
+    parameters that are lists, tuples or dicts to their structure (see `lower_source`).
     """
     if inspect.isfunction(func) and getattr(func, "__wrapped__", None) is not None:
-        return lower_source(read_source(inspect.unwrap(func)), wrapper=func)
-    return lower_source(read_source(func))
+        return lower_source(read_source(inspect.unwrap(func)), wrapper=func, structures=structures)
+    return lower_source(read_source(func), structures=structures)
 
 
 __all__ = ["lower_function", "lower_source"]

@@ -11,6 +11,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from symdiff.ir.nodes import Var
+
 
 @dataclass(frozen=True)
 class Pack:
@@ -36,3 +38,35 @@ class LocalFunction:
 
     node: Any  # ast.FunctionDef (a lambda is given one)
     scope: Any  # the enclosing Lowering
+
+
+@dataclass(frozen=True)
+class Record:
+    """A dict known at lowering time, key by key (a dict argument: `params["w"]`)."""
+
+    items: tuple[tuple[Any, Any], ...]
+
+    def get(self, key: Any) -> tuple[bool, Any]:
+        for k, value in self.items:
+            if k == key and type(k) is type(key):
+                return True, value
+        return False, None
+
+
+def structured_value(structure: Any, stem: str, fresh) -> tuple[Any, list[Var]]:
+    """The lowering-time value of an argument of `structure` (see `symdiff.structured`), and
+    its leaves in order (`params_0_w`, ...): each leaf becomes a parameter of the IR."""
+    if structure is None:
+        leaf = Var(fresh(stem))
+        return leaf, [leaf]
+    kind, keys, children = structure
+    labels = keys if kind is dict else range(len(children))
+    values, leaves = [], []
+    for position, (label, child) in enumerate(zip(labels, children)):
+        part = str(label) if str(label).isidentifier() else str(position)
+        value, inner = structured_value(child, f"{stem}_{part}", fresh)
+        values.append(value)
+        leaves += inner
+    if kind is dict:
+        return Record(tuple(zip(keys, values))), leaves
+    return Pack(tuple(values)), leaves

@@ -1,0 +1,124 @@
+"""Arguments that are lists, tuples and dicts of arrays (pytrees), as JAX and autograd take them.
+
+`grad(loss)(params, x)` with `params = [(W1, b1), (W2, b2)]` returns gradients in
+the same structure. A function's code cannot say which arguments are
+containers (`params[0]` reads an array's row as well as a list's item), so
+the structure is read off the arguments of a call, as JAX does: each
+structure gets its own generated function, built at its first call, whose
+parameters are the leaves (`params_0_0, params_0_1, ...`), and is cached.
+Errors in building it are raised by that first call, with their location.
+"""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import Callable
+from typing import Any
+
+from symdiff.errors import SymdiffError
+
+CONTAINERS = (list, tuple, dict)
+
+
+def structure(value: Any) -> Any:
+    """None for a leaf; `(kind, keys, children)` for a list, tuple or dict (hashable)."""
+    kind = type(value)
+    if kind is dict:
+        return (dict, tuple(value), tuple(structure(v) for v in value.values()))
+    if kind in (list, tuple):
+        return (kind, None, tuple(structure(v) for v in value))
+    return None
+
+
+def leaves(value: Any) -> list:
+    """The leaves of `value` in the order `structure` lists them."""
+    kind = type(value)
+    if kind is dict:
+        return [leaf for child in value.values() for leaf in leaves(child)]
+    if kind in (list, tuple):
+        return [leaf for child in value for leaf in leaves(child)]
+    return [value]
+
+
+def rebuild(shape: Any, values: list) -> Any:
+    """The container of `shape` holding `values` (consumed from the front)."""
+    if shape is None:
+        return values.pop(0)
+    kind, keys, children = shape
+    items = [rebuild(child, values) for child in children]
+    if kind is dict:
+        return dict(zip(keys, items))
+    return kind(items)
+
+
+def count(shape: Any) -> int:
+    return 1 if shape is None else sum(count(child) for child in shape[2])
+
+
+class StructuredCalls:
+    """The derivatives of one primal for each structure of its arguments seen so far."""
+
+    def __init__(self, primal: Callable, wrt: tuple[str, ...], several: bool, mode: str, backend: str, build):
+        self.primal = primal
+        self.wrt = wrt  # the primal's parameter names, in wrt order
+        self.several = several  # a tuple wrt gives a tuple of gradients
+        self.mode = mode
+        self.backend = backend
+        self.build = build  # (primal, structures, leaf wrt names, mode, backend) -> Derivative
+        self.params = list(inspect.signature(primal).parameters)
+        self.built: dict[tuple, Any] = {}
+        self.last = None
+
+    def __call__(self, args: tuple) -> Any:
+        shapes = tuple(structure(a) for a in args)
+        derivative = self.built.get(shapes)
+        if derivative is None or not derivative._lowering.current():  # a global it read has changed
+            derivative = self.built[shapes] = self._build(shapes)
+        self.last = derivative
+        result = derivative(*[leaf for a in args for leaf in leaves(a)])
+        value = None
+        if self.mode == "value_and_grad":
+            value, result = result
+        flat = list(result) if isinstance(result, tuple) else [result]
+        grads = tuple(rebuild(shapes[self.params.index(name)], flat) for name in self.wrt)
+        grads = grads if self.several else grads[0]
+        return (value, grads) if self.mode == "value_and_grad" else grads
+
+    def _build(self, shapes: tuple):
+        structures = {name: shape for name, shape in zip(self.params, shapes) if shape is not None}
+        return self.build(self.primal, structures, self.wrt, self.mode, self.backend)
+
+
+class Deferred:
+    """A derivative whose code depends on its arguments' structure (a function indexing a dict
+    argument, `params["w"]`): each new structure's code is built at its first call."""
+
+    def __init__(self, primal: Callable, wrt: tuple[str, ...], several: bool, mode: str, backend: str, build):
+        self.primal = primal
+        self.wrt = wrt
+        self.mode = mode
+        self.backend = backend
+        self._calls = StructuredCalls(primal, wrt, several, mode, backend, build)
+        self._signature = inspect.signature(primal)
+        self.__name__ = f"{getattr(primal, '__name__', 'f')}_{mode}"
+        self.__doc__ = getattr(primal, "__doc__", None)
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        if kwargs:
+            bound = self._signature.bind(*args, **kwargs)
+            bound.apply_defaults()
+            args = tuple(bound.arguments.values())
+        return self._calls(args)
+
+    @property
+    def source(self) -> str:
+        """The generated source for the structure of the last call."""
+        if self._calls.last is None:
+            raise SymdiffError(
+                f"the derivative of {self.__name__} is generated for its arguments' structure (a dict argument)",
+                hint="call it once; .source is then the code generated for that call",
+            )
+        return self._calls.last.source
+
+    def __repr__(self) -> str:
+        return f"<symdiff {self.mode} of {getattr(self.primal, '__name__', '?')} wrt {', '.join(self.wrt)}>"
