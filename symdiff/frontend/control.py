@@ -174,6 +174,65 @@ class ControlFlow:
             return
         self.row_loop(node, columns)
 
+    def lower_ListComp(self, node: ast.ListComp, name):
+        """`[f(x) for x in xs if c]` over lists, tuples and constant ranges: unrolled into a list."""
+        saved = dict(self.env)
+        try:
+            return Pack(tuple(self.comprehension(node.elt, node.generators, node)))
+        finally:
+            self.env = saved  # comprehension variables do not leak, as in Python 3
+
+    lower_GeneratorExp = lower_ListComp  # consumed at once by sum(...), np.sum(...), np.stack(...)
+
+    def comprehension(self, element: ast.expr, generators: list, node: ast.expr) -> list:
+        if not generators:
+            return [self._expr(element, None)]
+        first, rest = generators[0], generators[1:]
+        if first.is_async:
+            raise self.fail("async comprehensions are not supported", node)
+        columns = self.unrollable(first.iter)
+        items = []
+        for item in zip(*(c.items for c in columns)):
+            self.bind_target(first.target, item[0] if len(columns) == 1 else Pack(item), node)
+            keep = True
+            for test in first.ifs:
+                value = self.atom(self._expr(test, None), test)
+                if not isinstance(value, Const):
+                    raise self.fail(
+                        "a comprehension's condition must be known when the derivative is built",
+                        test,
+                        "use np.where(condition, value, 0.0) on the whole array instead",
+                    )
+                keep = keep and bool(value.value)
+            if keep:
+                items += self.comprehension(element, rest, node)
+        return items
+
+    def unrollable(self, iterable: ast.expr) -> list:
+        """The columns of a comprehension's iterable: known items, or a range with constant bounds."""
+        counted = self.range_bounds(iterable)
+        if counted is not None:
+            bounds, backwards = counted
+            if not all(isinstance(b, Const) and type(b.value) is int for b in bounds):
+                raise self.fail(
+                    "a comprehension over a range needs bounds known when the derivative is built",
+                    iterable,
+                    "write a for loop that assigns into an array: out[i] = ...",
+                )
+            values = range(*(b.value for b in bounds))
+            return [Pack(tuple(Const(v) for v in (reversed(values) if backwards else values)))]
+        columns = self.iteration_columns(iterable)
+        if any(not isinstance(c, Pack) for c in columns):
+            error = self.fail(
+                "a comprehension over an array's rows is not supported yet",
+                iterable,
+                "write it with array operations, or a for loop that assigns into an array: out[i] = ...",
+            )
+            # Over an argument, it may be a list when called: then the derivative is built for it.
+            error.needs_structure = any(c in self.initial.values() for c in columns if isinstance(c, Var))
+            raise error
+        return columns
+
     def range_bounds(self, iterable: ast.expr):
         """`(bounds, backwards)` for `range(...)` or `reversed(range(...))`, else None."""
         call, backwards = iterable, False

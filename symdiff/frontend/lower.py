@@ -378,6 +378,9 @@ class Lowering(ControlFlow):
         left, right = self._expr(node.left, None), self._expr(node.right, None)
         if isinstance(left, Pack) or isinstance(right, Pack):
             return self.sequence_op(op, left, right, node, name)
+        known = _constant_result(op, [left, right])
+        if known is not None:  # Python numbers known now (a comprehension's index): computed now
+            return known
         return self.emit(op, [self.atom(left, node.left), self.atom(right, node.right)], (), node, name)
 
     def sequence_op(self, op: str, left: Any, right: Any, node: ast.BinOp, name):
@@ -413,7 +416,10 @@ class Lowering(ControlFlow):
                 raise self.fail(f"the comparison {type(op).__name__} is not supported", node)
             right = self.atom(self._expr(right_node, None), right_node)
             last = op is node.ops[-1] and result is None
-            test = self.emit(_COMPARE[type(op)], [left, right], (), node, name if last else None)
+            test = _constant_result(_COMPARE[type(op)], [left, right])
+            if test is not None and result is None and last:
+                return test
+            test = test or self.emit(_COMPARE[type(op)], [left, right], (), node, name if last else None)
             result = test if result is None else self.emit("and_", [result, test], (), node, name)
             left = right
         return result
@@ -553,6 +559,8 @@ class Lowering(ControlFlow):
     def apply(self, callee: Any, args: list, kwargs: dict, node: ast.Call, name):
         if callee is len and len(args) == 1 and isinstance(args[0], (Pack, Record)):
             return Const(len(args[0].items))
+        if callee in (sum, max, min) and len(args) == 1 and isinstance(args[0], Pack) and not kwargs:
+            return self.fold_items(callee, args[0].items, node, name)
         if isinstance(callee, LocalFunction):
             return self.inline_local(callee, args, kwargs, node, name)
         if callee in (np.array, np.asarray):
@@ -574,6 +582,24 @@ class Lowering(ControlFlow):
             self.where(node),
             f"register one with @symdiff.register_derivative({label})",
         )
+
+    def fold_items(self, callee, items: tuple, node: ast.Call, name):
+        """`sum(xs)`, `max(xs)`, `min(xs)` of a list known item by item, as Python adds or compares them."""
+        if not items:
+            if callee is sum:
+                return Const(0)
+            raise self.fail(f"{callee.__name__}() of an empty sequence", node)
+        total = Const(0) if callee is sum else None
+        for k, item in enumerate(items):
+            last = k == len(items) - 1
+            if total is None:
+                total = item
+                continue
+            if callee is sum:
+                total = self.emit("add", [self.atom(total, node), self.atom(item, node)], (), node, name if last else None)
+            else:
+                total = self.apply(callee, [total, item], {}, node, name if last else None)
+        return total
 
     def check_composite(self, entry: Composite, args: list, kwargs: dict, node: ast.Call) -> None:
         try:
@@ -719,6 +745,19 @@ def _default_value(source: FunctionSource, node: ast.expr) -> Any:
         source.location(node),
         "pass the value explicitly, or make the default a number",
     )
+
+
+def _constant_result(op: str, operands: list) -> Const | None:
+    """The value of `op` on Python numbers known at build time, computed as Python would."""
+    if not all(isinstance(a, Const) and type(a.value) in (int, float, bool) for a in operands):
+        return None
+    try:
+        value = RULES[op].func(*(a.value for a in operands))
+    except (ArithmeticError, TypeError, ValueError):
+        return None  # left for run time, where the user sees the error
+    if isinstance(value, (np.bool_, np.integer, np.floating)):
+        value = value.item()
+    return Const(value) if type(value) in (int, float, bool) else None
 
 
 def _constant(pack: Pack) -> bool:

@@ -18,8 +18,6 @@ _REJECTED: dict[type, tuple[str, str]] = {
     ast.Try: ("try/except", "remove the try block; symdiff differentiates straight-line code"),
     ast.With: ("with statements", "move the with block outside the differentiated function"),
     ast.AsyncWith: ("async with statements", ""),
-    ast.GeneratorExp: ("generator expressions", "use np.sum over an array instead"),
-    ast.ListComp: ("list comprehensions", "use a for loop over range(...) or NumPy ops"),
     ast.SetComp: ("set comprehensions", ""),
     ast.DictComp: ("dict comprehensions", ""),
     ast.Dict: ("dict literals", ""),

@@ -107,3 +107,25 @@ def make_loss(data):
 
 closure_loss = make_loss(np.array([[1.0, 2.0], [3.0, -1.0]]))
 lambda_loss = lambda w, b: np.sum(np.tanh(w) * b)  # noqa: E731
+
+
+def list_comprehension(x):
+    parts = [np.sin(x * k) for k in range(3)]
+    return np.sum(np.stack(parts)) + sum(np.sum(p * p) for p in parts)
+
+
+def comprehension_with_condition(x):
+    return np.sum(np.array([x[i] * x[i] for i in range(4) if i % 2 == 0]))
+
+
+def nested_generators(x):
+    return sum(x[i] * x[j] for i in range(3) for j in range(i))
+
+
+def comprehension_over_params(params, x):
+    norms = [np.sum(w**2) for w, b in params]
+    return sum(norms) + max(np.sum(b) for w, b in params) + np.sum(x)
+
+
+def data_dependent_filter(x):
+    return sum(v for v in [x[0], x[1]] if v > 0)

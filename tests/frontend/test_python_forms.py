@@ -25,6 +25,9 @@ CASES = [
     (p.printing, (V,)),
     (p.closure_loss, (np.array([0.3, -0.7]),)),
     (p.lambda_loss, (np.array([0.3, -0.7]), np.array([1.5, 0.2]))),
+    (p.list_comprehension, (V,)),
+    (p.comprehension_with_condition, (np.array([0.5, -1.2, 2.0, 0.3]),)),
+    (p.nested_generators, (V,)),
 ]
 
 
@@ -49,3 +52,16 @@ def test_two_lambdas_with_the_same_parameters_on_one_line_are_refused():
     pair = (lambda x: x * x, lambda x: x * x * x)  # noqa: E731
     with pytest.raises(sd.SymdiffError, match="cannot tell which"):
         sd.grad(pair[0])
+
+
+def test_comprehension_over_a_list_argument():
+    params = [(np.ones((2, 2)), np.array([1.0, 2.0])), (2.0 * np.ones((2, 2)), np.array([3.0, -1.0]))]
+    grads = sd.grad(p.comprehension_over_params)(params, V)
+    np.testing.assert_array_equal(grads[0][0], 2.0 * params[0][0])
+    np.testing.assert_array_equal(grads[0][1], [1.0, 1.0])  # max picks the first layer's sum (3 > 2)
+    np.testing.assert_array_equal(grads[1][1], [0.0, 0.0])
+
+
+def test_a_data_dependent_comprehension_condition_is_refused_at_build():
+    with pytest.raises(sd.SymdiffError, match="condition must be known"):
+        sd.grad(p.data_dependent_filter)
