@@ -66,7 +66,7 @@ def last_row_after_loop(x):
 
 
 def with_lambda(x):
-    square = lambda v: v * v  # noqa: E731
+    square = lambda v: v * v
     return np.sum(square(x) + square(2.0 * x))
 
 
@@ -81,7 +81,7 @@ def with_closure(x, w):
 
 def late_binding(x):
     k = 1.0
-    times_k = lambda v: v * k  # noqa: E731
+    times_k = lambda v: v * k
     k = 2.0  # a closure reads the variable when it is called
     return np.sum(times_k(x))
 
@@ -106,7 +106,7 @@ def make_loss(data):
 
 
 closure_loss = make_loss(np.array([[1.0, 2.0], [3.0, -1.0]]))
-lambda_loss = lambda w, b: np.sum(np.tanh(w) * b)  # noqa: E731
+lambda_loss = lambda w, b: np.sum(np.tanh(w) * b)
 
 
 def list_comprehension(x):

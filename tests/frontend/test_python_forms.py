@@ -49,7 +49,7 @@ def test_lambda_gradient_is_named_after_its_variable():
 
 
 def test_two_lambdas_with_the_same_parameters_on_one_line_are_refused():
-    pair = (lambda x: x * x, lambda x: x * x * x)  # noqa: E731
+    pair = (lambda x: x * x, lambda x: x * x * x)
     with pytest.raises(sd.SymdiffError, match="cannot tell which"):
         sd.grad(pair[0])
 
