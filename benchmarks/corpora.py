@@ -65,17 +65,15 @@ AUTOGRAD_IMPORTS = re.compile(
 )
 
 
-def read_files(root: Path, under: str) -> dict[str, str]:
-    """{relative path: text} of the *.py files under `under` in a checkout or a bare git directory."""
+def read_files(root: Path, under: str) -> dict[str, bytes]:
+    """{relative path: contents} of the files under `under` in a checkout or a bare git directory."""
     if (root / under).is_dir():
-        return {str(p.relative_to(root)): p.read_text() for p in sorted((root / under).rglob("*.py"))}
+        return {str(p.relative_to(root)): p.read_bytes() for p in sorted((root / under).rglob("*")) if p.is_file()}
     git = ["git", f"--git-dir={root}"]
     names = subprocess.run([*git, "ls-tree", "-r", "--name-only", "HEAD", under], capture_output=True, text=True,
-                           check=True).stdout.split()  # fmt: skip
+                           check=True).stdout.splitlines()  # fmt: skip
     return {
-        name: subprocess.run([*git, "show", f"HEAD:{name}"], capture_output=True, text=True, check=True).stdout
-        for name in names
-        if name.endswith(".py")
+        name: subprocess.run([*git, "show", f"HEAD:{name}"], capture_output=True, check=True).stdout for name in names
     }
 
 
@@ -91,7 +89,7 @@ def tangent_applicable(text: str) -> set[str]:
 
 
 def run_tangent(root: Path, work: Path, backends, seed) -> tuple[Report, str]:
-    text = read_files(root, "tests")["tests/functions.py"]
+    text = read_files(root, "tests")["tests/functions.py"].decode()
     (work / "functions.py").write_text(text)
     (work / "tangent.py").write_text(TANGENT_STUB)
     applicable = tangent_applicable(text)
@@ -135,19 +133,24 @@ def run_example(path: Path, seconds: float) -> str:
         return "running at the time limit, no error so far"
     if done.returncode == 0:
         return "ran"
-    last = (done.stderr.strip().splitlines() or ["?"])[-1]
-    inside = f"{os.sep}symdiff{os.sep}" in done.stderr
-    symdiff_error = re.match(r"symdiff\.errors\.\w+|(UnsupportedSyntax|NoDerivative|BadWrt|NonScalarOutput)\b", last)
-    kind = "refused" if symdiff_error else "crash" if inside else "fails"
-    return f"{kind}: {last[:200]}"
+    lines = done.stderr.splitlines()
+    start = max((k for k, line in enumerate(lines) if line.startswith("Traceback")), default=-1) + 1
+    error = next((line for line in lines[start:] if line and not line[0].isspace()), lines[-1] if lines else "?")
+    inside = any(line.lstrip().startswith('File "') and f"{os.sep}symdiff{os.sep}" in line for line in lines[start:])
+    kind = "refused" if error.startswith("symdiff.errors.") else "crash" if inside else "fails"
+    return f"{kind}: {error[:240]}"
 
 
 def run_autograd(root: Path, work: Path, backends, seed, run_main: float = 0) -> tuple[Report, str]:
     files = read_files(root, "examples")
     chosen = []
-    for name, text in files.items():
+    for name, data in files.items():
         path = work / name
         path.parent.mkdir(parents=True, exist_ok=True)
+        if not name.endswith(".py"):
+            path.write_bytes(data)  # images the examples read
+            continue
+        text = data.decode()
         path.write_text(rewrite_imports(text))
         if autograd_applicable(text):
             chosen.append(path)
@@ -183,10 +186,12 @@ def markdown(report: Report) -> str:
         lines += [f"### {Path(file).name}", "", "| function | inputs | " + " | ".join(report.backends) + " | reason |",
                   "| --- | --- | " + " | ".join("---" for _ in report.backends) + " | --- |"]  # fmt: skip
         for name, cells in rows.items():
-            reasons = dict.fromkeys(r.detail.replace("|", "\\|") for r in cells.values() if r.outcome != "works")
+            failing = {b: r.detail.replace("|", "\\|") for b, r in cells.items() if r.outcome != "works" and r.detail}
+            same = len(set(failing.values())) == 1 and len(failing) == len(cells)
+            reasons = list(failing.values())[:1] if same else [f"{b}: {d}" for b, d in failing.items()]
             first = next(iter(cells.values()))
             outcomes = " | ".join(cells[b].outcome if b in cells else "-" for b in report.backends)
-            lines.append(f"| `{name}` | {first.inputs} | {outcomes} | {'; '.join(r for r in reasons if r)} |")
+            lines.append(f"| `{name}` | {first.inputs} | {outcomes} | {'; '.join(reasons)} |")
         lines.append("" if rows else "(no top-level functions)\n")
     return "\n".join(lines)
 
@@ -216,7 +221,7 @@ def main(argv: list[str] | None = None) -> int:
         finally:
             os.chdir(here)
         print(markdown(report) if options.markdown else report.table().replace(folder + os.sep, ""))
-        print(summary)
+        print(summary.replace(folder + os.sep, ""))
     return report.exit_status
 
 

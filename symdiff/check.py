@@ -158,9 +158,10 @@ def check_paths(
     for path in _python_files(paths):
         report.files.append(str(path))
         try:
-            found = find_functions(path)
-        except Exception as error:  # noqa: BLE001 - the user's module failed to import
-            outcome, detail = _import_failure(error)
+            with _deadline(timeout):
+                found = find_functions(path)
+        except (Exception, _TimedOut) as error:  # noqa: BLE001 - the user's module failed to import
+            outcome, detail = _import_failure(error, path)
             report.results += [Result(str(path), "<module>", 0, b, outcome, detail) for b in backends]
             continue
         for name, function in found:
@@ -205,13 +206,18 @@ def find_functions(path: Path) -> list[tuple[str, Callable]]:
     return sorted(found, key=lambda item: item[1].__code__.co_firstlineno)
 
 
-def _import_failure(error: BaseException) -> tuple[str, str]:
-    detail = f"import failed: {type(error).__name__}: {_first_line(error)}"
+def _import_failure(error: BaseException, path: Path) -> tuple[str, str]:
+    """A module's import that raised: refused or crash when symdiff raised it, else skipped."""
+    if isinstance(error, _TimedOut):
+        return "skipped", "import took longer than the time limit"
     if isinstance(error, SymdiffError):
-        return "refused", _refusal(error)
-    frames = traceback.extract_tb(error.__traceback__)
-    inside = any(f"{os.sep}symdiff{os.sep}" in frame.filename for frame in frames[1:])
-    return ("crash", detail) if inside else ("skipped", detail)
+        return "refused", "import failed: " + _refusal(error)
+    detail = f"import failed: {type(error).__name__}: {_first_line(error)}"
+    files = [frame.filename for frame in traceback.extract_tb(error.__traceback__)]
+    own = str(path.resolve())
+    after = files[next((k for k, file in enumerate(files) if file == own or file == str(path)), len(files)) :]
+    package = str(Path(__file__).resolve().parent) + os.sep
+    return ("crash", detail) if any(file.startswith(package) for file in after) else ("skipped", detail)
 
 
 def _check_function(path, name, f, backends, seed, timeout) -> list[Result]:
@@ -226,6 +232,8 @@ def _check_function(path, name, f, backends, seed, timeout) -> list[Result]:
             probe = _find_inputs(f, rng)
     except _TimedOut:
         return every("skipped", f"no inputs found within {timeout:g} s")
+    except Exception as error:  # noqa: BLE001 - e.g. a second call that fails where the first ran
+        return every("skipped", f"primal fails ({type(error).__name__}: {_first_line(error)})")
     if isinstance(probe, str):
         return every("skipped", probe)
     floats = [k for k, value in enumerate(probe.args) if _is_float(value)]
@@ -241,6 +249,8 @@ def _check_function(path, name, f, backends, seed, timeout) -> list[Result]:
                 reference = _autograd(probe, wrt)
     except _TimedOut:
         return every("skipped", f"finite differences took over {timeout:g} s", probe.describe())
+    except Exception as error:  # noqa: BLE001 - the primal fails at the point it ran on before
+        return every("skipped", f"primal fails ({type(error).__name__}: {_first_line(error)})", probe.describe())
     if oracle is None:
         return every("skipped", "not differentiable at the drawn point", probe.describe())
     return [

@@ -102,3 +102,17 @@ def test_command_exits_2_on_a_missing_path(capsys, tmp_path):
     status, _, err = run(capsys, str(tmp_path / "absent.py"))
     assert status == 2
     assert "no such file" in err
+
+
+def test_a_module_that_fails_to_import_is_one_row(tmp_path):
+    (tmp_path / "broken_import.py").write_text("raise ValueError('no data here')\n")
+    (tmp_path / "refused_import.py").write_text(
+        "import symdiff\n\n\ndef f(x):\n    try:\n        return x\n    except ValueError:\n        return x\n\n\n"
+        "df = symdiff.grad(f)\n"
+    )
+    found = {Path(r.file).name: r for r in check_paths([tmp_path]).results}
+    assert found["broken_import.py"].function == "<module>"
+    assert found["broken_import.py"].outcome == "skipped"
+    assert found["broken_import.py"].detail == "import failed: ValueError: no data here"
+    assert found["refused_import.py"].outcome == "refused"
+    assert found["refused_import.py"].detail.startswith("import failed: refused_import.py:5:")
