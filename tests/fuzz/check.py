@@ -175,7 +175,9 @@ def _autograd(program: Program, args: list, wrt: tuple[int, ...]) -> list | None
 
     namespace: dict = {}
     try:
-        exec(program.source.replace("import numpy as np", "import autograd.numpy as np"), namespace)  # noqa: S102 - our own program
+        source = program.source.replace("import numpy as np", "import autograd.numpy as np")
+        source = source.replace("import scipy.special", "import autograd.scipy.special\nscipy = autograd.scipy")
+        exec(source, namespace)  # noqa: S102 - our own program
         results = [np.asarray(autograd.grad(namespace["f"], k)(*_copies(args)), dtype=np.float64) for k in wrt]
     except Exception:  # noqa: BLE001 - a construct autograd lacks: finite differences only
         return None

@@ -16,6 +16,7 @@ import random
 import warnings
 
 import numpy as np
+import scipy.special
 
 from tests.fuzz import templates as T
 
@@ -61,7 +62,9 @@ class Expressions:
         try:
             with np.errstate(all="ignore"), warnings.catch_warnings():
                 warnings.simplefilter("ignore")
-                value = np.asarray(eval(expression, {"np": np, "math": math}, names))  # our own templates
+                value = np.asarray(
+                    eval(expression, {"np": np, "math": math, "scipy": scipy}, names)
+                )  # our own templates
         except Exception:  # noqa: BLE001 - NumPy rejects the candidate: draw another
             return None
         if value.dtype.kind != "f" or value.ndim > 2 or value.size > 12:

@@ -71,7 +71,8 @@ def generate(seed: int, small: bool = False) -> Program:
         writer.block(depth=0)
     writer.final_return()
     body = "\n".join(writer.lines)
-    imports = "import math\n\nimport numpy as np\n" if "math." in body else "import numpy as np\n"
+    imports = ("import math\n\n" if "math." in body else "") + "import numpy as np\n"
+    imports += "import scipy.special\n" if "scipy.special." in body else ""
     source = f"{imports}\n\ndef f({', '.join(params)}):\n{body}\n"
     args = _arguments(np.random.default_rng(seed), shapes, float32) + ([3] if "n" in params else [])
     wrt = 0 if count == 1 and rng.random() < 0.5 else tuple(range(count))

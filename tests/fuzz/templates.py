@@ -45,6 +45,12 @@ UNARY: dict[str, list[str]] = {
     "sub": ["{0} - 0.5", "1.0 - {0}"],
     "mul": ["0.5 * {0}", "{0} * {0}", "{0} * -2.0"],
     "truediv": ["{0} / 3.0", "1.0 / (1.5 + np.sin({0}))", "{0} / (1.0 + {0} * {0})"],
+    # SciPy's special functions (scipy.special, imported by the program).
+    "erf": ["scipy.special.erf({0})"],
+    "expit": ["scipy.special.expit({0})"],
+    "gammaln": ["scipy.special.gammaln(1.5 + {0} * {0})"],
+    "digamma": ["scipy.special.digamma(1.0 + np.exp(np.sin({0})))", "scipy.special.psi(1.5 + {0} * {0})"],
+    "polygamma": ["scipy.special.polygamma(1, 1.5 + {0} * {0})"],
     # Ops with derivative zero, mixed with a differentiable term.
     "sign": ["np.sign({0}) * 0.5 + {0}"],
     "floor": ["np.floor({0}) + {0}"],
@@ -99,6 +105,8 @@ SCALAR_UNARY: dict[str, list[str]] = {
     "tanh": ["math.tanh({0})"],
     "abs": ["math.fabs({0})"],
     "pow": ["math.pow(1.0 + {0} * {0}, 0.5)"],
+    "erf": ["math.erf({0})"],
+    "gammaln": ["math.lgamma(2.0 + {0} * {0})"],
 }
 SCALAR_BINARY: dict[str, list[str]] = {
     "arctan2": ["math.atan2({0}, 1.0 + {1} * {1})"],
@@ -140,8 +148,12 @@ SEQUENCES = [
     "np.sum(({0}, {1}))", "np.array(({0}, {1}))",
 ]  # fmt: skip
 
-# Functions outside the table: each must be refused at build time, with a location.
-OUTSIDE = ["np.cumsum({0})", "np.sort({0})", "np.flip({0})", "np.cbrt({0})", "np.exp2({0})", "np.trace({0})"]
+# Other functions, drawn rarely: scans, sorts and the like, and a few with no rule (refused at build time).
+OUTSIDE = [
+    "np.cumsum({0})", "np.cumprod(0.5 + 0.5 * np.tanh({0}))", "np.sort({0})", "np.flip({0})", "np.trace({0})",
+    "np.tril({0})", "np.roll({0}, 1)", "np.tile({0}, 2)", "np.repeat({0}, 2)", "np.diff({0})", "np.cbrt({0})",
+    "np.exp2({0})",
+]  # fmt: skip
 
 # Data-dependent conditions of `if` and `while` over 0-d or array values.
 CONDITIONS = [

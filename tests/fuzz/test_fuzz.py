@@ -7,7 +7,7 @@ program with an error that names its file and line. Never a wrong gradient,
 an internal exception, or a refusal at the first call.
 
 Short and derandomized by default (CI): 300 programs on the NumPy backend
-and 8 small ones on the numba backend, whose compiles are slow.
+and 5 small ones on the numba backend, whose compiles are slow.
 `SYMDIFF_FUZZ=1` draws `SYMDIFF_FUZZ_EXAMPLES` (300 unless set) programs
 per backend from a random run seed, printed for reproduction; the long run is
 `python -m tests.fuzz` (docs/testing.md).
@@ -32,7 +32,7 @@ from tests.fuzz.programs import generate
 FUZZ = os.environ.get("SYMDIFF_FUZZ") == "1"
 RUN = random.randrange(1, 10**6) if FUZZ else 0
 COUNT = int(os.environ.get("SYMDIFF_FUZZ_EXAMPLES", "300")) if FUZZ else 300
-NUMBA_COUNT = COUNT // 4 if FUZZ else 8
+NUMBA_COUNT = COUNT // 4 if FUZZ else 5
 SEEDS = [RUN * 1_000_000 + i for i in range(COUNT)]
 NUMBA_SEEDS = [RUN * 1_000_000 + i for i in range(NUMBA_COUNT)]
 if FUZZ:
