@@ -52,6 +52,7 @@ ELEMENT_TEMPLATES = {
     "round": "round({a0})", "isnan": "math.isnan({a0})", "isfinite": "math.isfinite({a0})",
     "logical_and": "bool({a0}) and bool({a1})", "logical_or": "bool({a0}) or bool({a1})",
     "logical_not": "not {a0}",
+    "erf": "math.erf({a0})", "expit": "1.0 / (1.0 + math.exp(-{a0}))", "gammaln": "math.lgamma({a0})",
 }  # fmt: skip
 
 DEVICE_FUNCTIONS = {
@@ -77,7 +78,18 @@ UNSUPPORTED = {
     "tape_new": "loops are not supported by the CUDA backend yet",
     "tape_push": "loops are not supported by the CUDA backend yet",
     "tape_pop": "loops are not supported by the CUDA backend yet",
+    "written_values": "element writes (x[i] = v) need loops, which the CUDA backend does not run yet",
 }
+for _op in ("inv", "solve", "det", "slogdet_packed", "cholesky", "eigh_packed", "qr_packed"):
+    UNSUPPORTED[_op] = "linear algebra (np.linalg) has no CUDA kernel yet; use the numpy backend"
+for _op in ("cumsum", "cumprod", "sort", "argsort", "permute_along", "flip", "roll", "repeat", "unrepeat", "tile",
+            "untile", "tril", "triu", "trace", "triu_indices", "tril_indices"):  # fmt: skip
+    UNSUPPORTED[_op] = f"np.{_op} has no CUDA kernel yet; use the numpy backend"
+for _op in ("column_shape", "negated", "diagonal_mask", "trace_axes", "atleast_shape", "kron_layout", "kron_shape",
+            "split_shape"):  # fmt: skip
+    UNSUPPORTED[_op] = "the shape helpers of trace, atleast_*d, kron and split have no CUDA lowering yet"
+for _op in ("digamma", "polygamma"):  # math has no digamma: no kernel template
+    UNSUPPORTED[_op] = f"the special function {_op} has no CUDA kernel yet; use the numpy backend"
 
 
 def is_elementwise(op: str) -> bool:
