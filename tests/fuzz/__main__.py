@@ -28,6 +28,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=0, help="run seed: programs seed*1_000_000 + i")
     parser.add_argument("--start", type=int, default=0, help="first i (default 0)")
     parser.add_argument("--program", type=int, help="run only the program of this seed")
+    parser.add_argument("--file", type=Path, help="run a program written to --out before (its ARGS, WRT, BACKEND)")
     parser.add_argument("--out", type=Path, default=Path("fuzz-failures"), help="folder for failing programs")
     parser.add_argument("--reduce", action="store_true", help="also write a shrunk copy of each failure")
     parser.add_argument("--numba-small", action=argparse.BooleanOptionalAction, default=True)
@@ -46,6 +47,14 @@ def main(argv: list[str] | None = None) -> int:
         if options.program is not None
         else [options.seed * 1_000_000 + i for i in range(options.start, options.start + options.count)]
     )
+    if options.file is not None:
+        program, backend = _read(options.file)
+        outcome = check(program, backend, work)
+        print(f"{options.file}: {backend}: {outcome.kind} {outcome.detail}")
+        if options.reduce and outcome.kind in FAILURES:
+            small, small_outcome = reduce(program, backend, work, outcome)
+            _write(options.out, backend, small, small_outcome, "-reduced")
+        return 1 if outcome.kind in FAILURES else 0
     failed = 0
     for backend in options.backend:
         counts: collections.Counter = collections.Counter()
@@ -72,6 +81,20 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{backend}: {len(seeds)} programs in {seconds:.0f} s: {summary}")
         print(f"{backend}: refusals by error: " + ", ".join(f"{k} {v}" for k, v in refusals.most_common()))
     return 1 if failed else 0
+
+
+def _read(path: Path):
+    """The program of a file `_write` wrote, and its backend."""
+    from tests.fuzz.programs import Program, has_writes
+
+    text = path.read_text()
+    namespace: dict = {}
+    exec(compile(text, str(path), "exec"), namespace)  # noqa: S102 - a program this tool wrote
+    source = text[: text.index("\n\nARGS = ")] + "\n"
+    source = "\n".join(line for line in source.split("\n") if not line.startswith("# "))
+    args, wrt = namespace["ARGS"], namespace["WRT"]
+    float32 = any(getattr(a, "dtype", None) == "float32" for a in args)
+    return Program(-1, source, args, wrt, has_writes(source), float32), namespace["BACKEND"]
 
 
 def _write(folder: Path, backend: str, program, outcome, suffix: str) -> None:
