@@ -3,9 +3,12 @@
 Two equations with the same op, operands and static arguments compute the
 same value (ops are pure), so the later one is replaced by the earlier one's
 output. Expressions seen outside a block are reused inside it, never the
-other way round. Tape operations are stateful and never shared. Sharing an
-array that is later written into is safe: codegen writes in place only into
-values with no later reader.
+other way round. Tape operations are stateful and never shared, and neither
+are the constructors of fresh arrays (`np.zeros_like(x)` and the like): in
+the IR they are values, but codegen writes element assignments into them in
+place, and an adjoint that starts as zeros must not start in a buffer the
+forward pass filled (`y = np.zeros_like(x)`, then `y[i] = x[i]` in a loop,
+and `x_bar` starting as `zeros_like(x)`: shared, `x_bar` began as `y`).
 """
 
 from __future__ import annotations
@@ -13,7 +16,10 @@ from __future__ import annotations
 from symdiff.ir.nodes import Eqn, Function
 from symdiff.optimize.walk import rewrite_function
 
-_NEVER_SHARED = {"tape_new", "tape_push", "tape_pop"}
+_NEVER_SHARED = {
+    "tape_new", "tape_push", "tape_pop",
+    "zeros", "zeros_like", "ones", "ones_like", "empty", "empty_like", "full", "full_like", "copy", "eye",
+}  # fmt: skip
 
 
 def cse(function: Function) -> Function:

@@ -43,7 +43,8 @@ def matmul_vjp(g, out, x1, x2):
 
 @register_derivative(np.dot)
 def dot_vjp(g, out, a, b):
-    # Same as matmul for operands of rank <= 2 (docs/limitations.md).
+    # Same as matmul for operands of rank <= 2 (docs/limitations.md); the adjoint helpers
+    # also take dot's scalar operands, where dot is a product.
     return matmul_adjoint_a(g, a, b), matmul_adjoint_b(g, a, b)
 
 

@@ -44,6 +44,7 @@ CASES = [
     (t.where_sqrt, (np.array([-1.0, 4.0, 0.5]),)),
     (t.where_log_in_else, (np.array([-1.0, 4.0, 0.5]), 1.5)),
     (t.where_two_sided, (np.array([-1.5, 0.3, 2.0]),)),
+    (t.fill_from_argument, (np.array([0.3, 0.5, 0.7]),)),
     (t.power_of_variable, (np.array([0.5, 1.0, 2.0]), 3.0)),
 ]
 
@@ -119,3 +120,9 @@ def test_plain_index_writes_print_as_subscripts():
     # Basic indexes cannot repeat, so the generated code reads the cotangent directly.
     source = sd.grad(t.write_a_tuple).source
     assert "written_values" not in source
+
+
+def test_dot_with_a_scalar_operand_is_a_product():
+    w = np.array([1.0, 2.0])
+    assert sd.grad(t.dot_with_a_scalar)(0.3, w) == pytest.approx(3.0)
+    np.testing.assert_allclose(sd.grad(t.dot_with_a_scalar, wrt=1)(0.3, w), [0.3, 0.3])

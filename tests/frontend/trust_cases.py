@@ -173,3 +173,14 @@ def wrapped_by_an_object(x):
 @functools.cache
 def cached(x):
     return x * x * x
+
+
+def fill_from_argument(x):
+    y = np.zeros_like(x)  # the adjoint of x also starts as zeros_like(x): never the same buffer
+    for i in range(len(x)):
+        y[i] = x[i]
+    return np.sum(y)
+
+
+def dot_with_a_scalar(s, w):
+    return np.sum(np.dot(s, w))

@@ -40,7 +40,10 @@ def _promote(a, b, g):
 
 
 def matmul_adjoint_b(g, a, b):
-    """Cotangent of `b` in `a @ b` given the output cotangent `g` (any ranks)."""
+    """Cotangent of `b` in `a @ b` given the output cotangent `g` (any ranks; a scalar operand,
+    which only `np.dot` takes, makes the product `a * b`)."""
+    if np.ndim(a) == 0 or np.ndim(b) == 0:
+        return sum_to(g * a, np.shape(b))
     if np.ndim(a) == 2 and np.ndim(b) <= 2:
         return a.T @ g
     a2, _, g2 = _promote(a, b, g)
