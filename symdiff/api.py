@@ -35,7 +35,7 @@ from symdiff.optimize import optimize
 from symdiff.rules.registry import RULES, Rule, generation
 from symdiff.rules.user_checks import install_checks
 from symdiff.structured import CONTAINERS, Deferred, StructuredCalls, count
-from symdiff.transforms.reverse import active_vars, base_name, vjp_function
+from symdiff.transforms.reverse import active_vars, base_name, tape_vars, vjp_function
 
 Wrt = int | str | Sequence[int | str]
 _CACHE: dict[tuple, Derivative] = {}
@@ -297,6 +297,7 @@ def build(primal: Callable, wrt: Wrt, mode: str, backend: str) -> Derivative:
         return derivative
     _refuse_string_index(function)
     _refuse_several_outputs(function, primal, mode)
+    _refuse_list_values(function)
     as_tuple = isinstance(wrt, (tuple, list))
     derivative_ir = optimize(vjp_function(function, indices, mode, as_tuple))
     derivative = Derivative(primal, derivative_ir, names, mode, backend, lowering)
@@ -361,6 +362,25 @@ def _refuse_string_index(function: Function) -> None:
             eqn.loc,
             "string keys index dicts: pass a dict of arrays as the argument",
         )
+
+
+def _refuse_list_values(function: Function) -> None:
+    """A list filled with `append` is a tape to symdiff: using it as a value would fail when called."""
+    tapes = tape_vars(function.body)
+    for eqn in walk(function.body):
+        if eqn.op in ("tape_push", "tape_pop", "tape_new"):
+            continue
+        used = next((a for a in eqn.ins if isinstance(a, Var) and a.name in tapes), None)
+        if used is not None:
+            raise UnsupportedSyntax(
+                f"the list {base_name(used.name)!r} filled with append is used as a value here",
+                eqn.loc,
+                "lists filled in a loop can only be appended to and popped from; fill an array "
+                "instead (out = np.zeros((n, ...)); out[i] = ...) or build the list with a comprehension",
+            )
+    results = [a for a in function.results() if isinstance(a, Var) and a.name in tapes]
+    if results:
+        raise UnsupportedSyntax(f"{function.name}() returns the list {base_name(results[0].name)!r} filled with append")
 
 
 def _refuse_several_outputs(function: Function, primal: Callable, mode: str) -> None:

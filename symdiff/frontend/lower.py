@@ -40,6 +40,7 @@ _METHODS = {
     "sum": np.sum, "mean": np.mean, "prod": np.prod, "max": np.max, "min": np.min, "var": np.var,
     "std": np.std, "reshape": np.reshape, "ravel": np.ravel, "flatten": np.ravel, "squeeze": np.squeeze,
     "transpose": np.transpose, "dot": np.dot, "clip": np.clip, "copy": np.copy, "swapaxes": np.swapaxes,
+    "cumsum": np.cumsum, "cumprod": np.cumprod, "trace": np.trace, "repeat": np.repeat,
 }  # fmt: skip
 _PACKED_METHODS = {"reshape", "transpose"}  # x.reshape(3, 4) means x.reshape((3, 4))
 _BOOLEAN_OPS = frozenset(
@@ -60,7 +61,7 @@ class Lowering(ControlFlow):
         self.in_place = set() if in_place is None else in_place  # results of `x[i] = v` and `x += v`
         self.names = names
         self.body = body
-        self.stack = stack + (source.node.name,)
+        self.stack = stack + (_definition(source),)  # the functions being lowered, to catch recursion
         self.free = free
         self.env: dict[str, Any] = {}
         self.params: set[str] = set()
@@ -69,6 +70,7 @@ class Lowering(ControlFlow):
         self.counter = 0
         self.returned = False
         self.fixed_loc = None  # set when inlining derivative rules
+        self.located_at = None  # set when inlining a composite: its equations take the call's location
         self.row_sources: dict = {}  # row loops being lowered: what each iteration's target takes
         self.enclosing: Lowering | None = None  # for a nested def or lambda: the scope it closes over
 
@@ -77,6 +79,8 @@ class Lowering(ControlFlow):
     def where(self, node: ast.AST):
         if self.fixed_loc is not None:
             return self.fixed_loc
+        if self.located_at is not None:
+            return self.located_at
         return self.source.location(node, self.statement)
 
     def fail(self, message: str, node: ast.AST, hint: str | None = None) -> UnsupportedSyntax:
@@ -571,7 +575,7 @@ class Lowering(ControlFlow):
         if isinstance(entry, Composite):
             if entry.check is not None:
                 self.check_composite(entry, args, kwargs, node)
-            return self.inline(entry.impl, args, kwargs, node, name)
+            return self.inline(entry.impl, args, kwargs, node, name, at_call=True)
         if callee is range:
             raise self.fail("range() is only supported as the iterable of a for loop", node)
         if callable(callee) and (hasattr(callee, "__symdiff_source__") or _has_source(callee)):
@@ -661,18 +665,22 @@ class Lowering(ControlFlow):
             except SymdiffError as error:
                 raise error.located(self.where(node)) from None
 
-    def inline(self, func: Any, args: list, kwargs: dict, node: ast.Call, name):
+    def inline(self, func: Any, args: list, kwargs: dict, node: ast.Call, name, at_call: bool = False):
+        """Lower `func`'s body here; `at_call` locates all its equations at this call (a composite's
+        body is symdiff's code: errors and comments point to the user's line instead)."""
         label = _label(func)
         try:
             source = read_source(func)
         except SymdiffError as error:
             raise error.located(self.where(node)) from None
-        if source.node.name in self.stack and not isinstance(lookup_callable(func), Composite):
+        if _definition(source) in self.stack and not isinstance(lookup_callable(func), Composite):
             raise self.fail(f"recursive call to {source.node.name}() is not supported", node)
         check_subset(source, called=True)
         callee = Lowering(source, self.names, self.body, self.stack, self.free, self.in_place)
         callee.target_hint = self.target
         callee.bind(args, kwargs, self.where(node), label)
+        if at_call:
+            callee.located_at = self.where(node)
         result = callee.run()
         if result is None:
             raise self.fail(f"{label}() returns no value", node)
@@ -686,9 +694,9 @@ class Lowering(ControlFlow):
         """Call a nested `def` or `lambda`: its body is lowered here, its free names read from its scope."""
         definition = function.node
         label = definition.name
-        if label in self.stack and label != "<lambda>":
-            raise self.fail(f"recursive call to {label}() is not supported", node)
         source = replace(function.scope.source, node=definition, name=label)
+        if _definition(source) in self.stack:
+            raise self.fail(f"recursive call to {label}() is not supported", node)
         callee = Lowering(source, self.names, self.body, self.stack, self.free, self.in_place)
         callee.enclosing = function.scope
         callee.target_hint = self.target
@@ -745,6 +753,11 @@ def _default_value(source: FunctionSource, node: ast.expr) -> Any:
         source.location(node),
         "pass the value explicitly, or make the default a number",
     )
+
+
+def _definition(source: FunctionSource) -> tuple:
+    """Which `def` this is: two functions may share a name, one function is one place in a file."""
+    return (source.file, source.line_offset + source.node.lineno, source.node.col_offset, source.node.name)
 
 
 def _constant_result(op: str, operands: list) -> Const | None:

@@ -129,3 +129,28 @@ def comprehension_over_params(params, x):
 
 def data_dependent_filter(x):
     return sum(v for v in [x[0], x[1]] if v > 0)
+
+
+def _make_square_loss():
+    def loss(x):
+        return np.sum(x * x)
+
+    return loss
+
+
+square_loss = _make_square_loss()
+
+
+def loss(x):  # the same name as the function it calls: not recursion
+    return square_loss(x) + np.sum(x.cumsum())
+
+
+def list_filled_by_append(x):
+    out = []
+    for i in range(3):
+        out.append(x * i)
+    return np.sum(out)
+
+
+def composite_on_numba(x):
+    return np.sum(np.kron(x, x) * 2.0)  # np.kron is a composite that Numba does not lower

@@ -28,6 +28,7 @@ CASES = [
     (p.list_comprehension, (V,)),
     (p.comprehension_with_condition, (np.array([0.5, -1.2, 2.0, 0.3]),)),
     (p.nested_generators, (V,)),
+    (p.loss, (V,)),
 ]
 
 
@@ -65,3 +66,15 @@ def test_comprehension_over_a_list_argument():
 def test_a_data_dependent_comprehension_condition_is_refused_at_build():
     with pytest.raises(sd.SymdiffError, match="condition must be known"):
         sd.grad(p.data_dependent_filter)
+
+
+def test_a_list_filled_by_append_used_as_a_value_is_refused_at_build():
+    with pytest.raises(sd.SymdiffError, match="filled with append is used as a value") as caught:
+        sd.grad(p.list_filled_by_append)
+    assert caught.value.location.file.endswith("python_forms.py")
+
+
+def test_a_composite_refused_by_numba_points_at_the_users_line():
+    with pytest.raises(sd.SymdiffError) as caught:
+        sd.grad(p.composite_on_numba, backend="numba")
+    assert caught.value.location.file.endswith("python_forms.py")
