@@ -8,7 +8,8 @@
   this scalar hold the same value.
 - `broadcast_to_of(x, shape)`: `np.broadcast_to`, also of a scalar to the
   empty shape `()` (the cotangent of a scalar loop's `np.sum(x)`), which
-  Numba's own `np.broadcast_to` fails to compile.
+  Numba's own `np.broadcast_to` fails to compile; to `()` it gives a scalar,
+  never a 0-d array, as `zeros_like_of` does.
 - `contiguous(x)`: `x` itself unless it is an array of rank 2 or more that
   Numba does not know to be C-contiguous (a slice `z[:, :n]`), which it
   copies: Numba's array expressions do not vectorise over such strided
@@ -19,11 +20,23 @@
   mixing integer arrays with slices is a typing error, because Numba's
   `x[index]` is then a copy that the addition would be lost in; `added_at` is its functional form
   on a copy. They accumulate slice cotangents (`numba_rewrites`).
+- `masked_of(x, mask)` and `masked_assign(x, value, mask)`: `x[mask]` and
+  `x[mask] = value`, printed where the index is a boolean mask the function
+  computes, for masks of any rank (Numba mistypes `x[mask]` and fails on
+  `x[mask] = value` for a mask of rank 2 or more; the flattened array and
+  mask select the same elements).
+- `written_values(g, index)`: `g[index]` with zeros at the writes of a
+  repeated integer index that NumPy did not keep (the cotangent of `v` in
+  `x[index] = v`; `symdiff.rules.shapes.written_values`, re-exported), for a
+  1-D integer array (on an array of any rank) or one per axis: the ids
+  `0, 1, ...` are written in the index's order, as the assignment wrote the
+  values, and an element is kept where its id is the one that stayed.
 - `index_update(x, value, index)`: the functional element write
   (`symdiff.rules.shapes.index_update`, re-exported), a copy of `x` with
   `x[index] = value`, for writes that cannot happen in place.
 - `stack_of(items, axis)`: `np.stack`, also of scalars (`np.array([0, 2])`
-  used as an index lowers to a stack of integers).
+  used as an index lowers to a stack of integers) and of nested tuples of
+  constants (`np.array([[1.0, 2.0], [3.0, 4.0]])`).
 - `range_length(start, stop, step)`: `len(range(start, stop, step))`, which
   reversed loops with a non-constant step count down from.
 
@@ -38,7 +51,7 @@ from numba import njit, types
 from numba.core.errors import TypingError
 from numba.extending import overload
 
-from symdiff.rules.shapes import index_update
+from symdiff.rules.shapes import index_update, written_values
 
 
 def zeros_like_of(x):
@@ -114,7 +127,7 @@ def _full_like_of(x, fill_value):
 def _broadcast_to_of(x, shape):
     if isinstance(shape, types.BaseTuple) and len(shape) == 0:
         if isinstance(x, types.Array):
-            return lambda x, shape: x.reshape(())
+            return lambda x, shape: np.ascontiguousarray(x).reshape(())[()]
         return lambda x, shape: x
     return lambda x, shape: np.broadcast_to(x, shape)
 
@@ -148,8 +161,8 @@ def _add_into(x, g, index):
     items = tuple(index) if isinstance(index, types.BaseTuple) else (index,)
     arrays = [isinstance(item, types.Array) for item in items]
     if isinstance(index, types.Array) and isinstance(index.dtype, types.Boolean):
-        if index.ndim != 1 or x.ndim != 1:  # Numba mistypes x[mask] for a mask of rank 2 or more
-            raise TypingError("the numba backend indexes with boolean masks of 1-D arrays only")
+        if index.ndim != x.ndim:
+            raise TypingError("the numba backend indexes with boolean masks of the array's own shape only")
         return _add_at_mask
     if isinstance(index, types.Array) and (index.ndim != 1 or not isinstance(index.dtype, types.Integer)):
         raise TypingError("the numba backend indexes with 1-D integer arrays only")
@@ -173,6 +186,12 @@ def _add_into(x, g, index):
 
         return whole_impl
     if all(isinstance(item, types.Integer) for item in items):
+        if isinstance(g, types.Array) and g.ndim == 0:  # a 0-d cotangent of one element
+
+            def element_of_0d_impl(x, g, index):
+                x[index] += g[()]
+
+            return element_of_0d_impl
 
         def element_impl(x, g, index):
             x[index] += g
@@ -184,6 +203,50 @@ def _add_into(x, g, index):
         view += g
 
     return view_impl
+
+
+def masked_of(x, mask):
+    """`x[mask]` for a boolean array `mask`, the selected elements in C order."""
+    return x[mask]
+
+
+@overload(masked_of)
+def _masked_of(x, mask):
+    if not (isinstance(x, types.Array) and isinstance(mask, types.Array) and mask.ndim >= 2):
+        return lambda x, mask: x[mask]
+    if mask.ndim != x.ndim:
+        raise TypingError("the numba backend indexes with boolean masks of the array's own shape only")
+    # Numba types x[mask] with the wrong rank for a mask of rank 2 or more; both flattened, it is 1-D.
+    return lambda x, mask: np.ascontiguousarray(x).ravel()[np.ascontiguousarray(mask).ravel()]
+
+
+def masked_assign(x, value, mask):
+    """`x[mask] = value` for a boolean array `mask`; returns None."""
+    x[mask] = value
+
+
+@overload(masked_assign)
+def _masked_assign(x, value, mask):
+    if not (isinstance(mask, types.Array) and mask.ndim >= 2):
+
+        def assign_impl(x, value, mask):
+            x[mask] = value
+
+        return assign_impl
+    if mask.ndim != x.ndim:
+        raise TypingError("the numba backend indexes with boolean masks of the array's own shape only")
+    scalar = not isinstance(value, types.Array)
+
+    def flat_impl(x, value, mask):  # Numba's x[mask] = value fails for a mask of rank 2 or more
+        selected = np.ascontiguousarray(mask).ravel()
+        values = np.ascontiguousarray(np.asarray(value)).ravel()
+        k = 0
+        for j in range(selected.size):
+            if selected[j]:
+                x.flat[j] = values[0] if scalar else values[k]
+                k += 1
+
+    return flat_impl
 
 
 def _add_at_mask(x, g, index):
@@ -221,15 +284,76 @@ def _added_at(x, g, index):
     return impl
 
 
+@overload(written_values)
+def _written_values(g, index):
+    items = tuple(index) if isinstance(index, types.BaseTuple) else (index,)
+    arrays = [item for item in items if isinstance(item, types.Array)]
+    if isinstance(index, types.Array) and isinstance(index.dtype, types.Boolean):
+        return lambda g, index: masked_of(g, index)  # a mask writes each element at most once
+    if not arrays:
+        return lambda g, index: g[index]  # so do basic indexes
+    if not all(a.ndim == 1 and isinstance(a.dtype, types.Integer) for a in arrays):
+        raise TypingError("the numba backend writes through 1-D integer arrays only")
+    if isinstance(index, types.Array):
+        return _kept_rows
+    if len(arrays) == len(items) == g.ndim:
+        return _kept_elements
+    raise TypingError("the numba backend writes through a tuple of integer arrays only when there is one per axis")
+
+
+def _kept_rows(g, index):
+    """`g[index]` for a 1-D integer array, with the rows of all but the last write of each repeated index zeroed."""
+    count = g.shape[0]
+    slots = np.empty(count, dtype=np.int64)
+    for k in range(index.size):
+        slots[index[k] + count if index[k] < 0 else index[k]] = k
+    picked = g[index]
+    for k in range(index.size):
+        if slots[index[k] + count if index[k] < 0 else index[k]] != k:
+            picked[k] = 0
+    return picked
+
+
+def _kept_elements(g, index):
+    """`g[index]` for one integer array per axis, zero at every write but the last to each element."""
+    count = index[0].size
+    for axis in range(len(index)):
+        if index[axis].size != count:
+            raise ValueError("the numba backend needs integer index arrays of one shape (no broadcasting)")
+    flat_g = np.ascontiguousarray(g).ravel()
+    positions = np.empty(count, dtype=np.int64)
+    for k in range(count):
+        j = 0
+        for axis in range(len(index)):
+            i = index[axis][k]
+            j = j * g.shape[axis] + (i + g.shape[axis] if i < 0 else i)
+        positions[k] = j
+    slots = np.empty(flat_g.size, dtype=np.int64)
+    for k in range(count):
+        slots[positions[k]] = k
+    picked = np.empty(count, dtype=g.dtype)
+    for k in range(count):
+        picked[k] = flat_g[positions[k]] if slots[positions[k]] == k else 0
+    return picked
+
+
 def stack_of(items, axis):
     """`np.stack(items, axis)`, also of scalars (`np.array([0, 2])`), which Numba's `np.stack` rejects."""
     return np.stack(items, axis)
 
 
+def _numbers(items) -> bool:
+    """Whether a tuple type holds numbers only, or equally long tuples of them (nested constants)."""
+    members = tuple(items)
+    if members and all(isinstance(item, (types.Number, types.Boolean)) for item in members):
+        return True
+    nested = members and all(isinstance(item, types.BaseTuple) and _numbers(item) for item in members)
+    return bool(nested) and len({len(item) for item in members}) == 1
+
+
 @overload(stack_of)
 def _stack_of(items, axis):
-    members = tuple(items) if isinstance(items, types.BaseTuple) else ()
-    if members and all(isinstance(item, (types.Number, types.Boolean)) for item in members):
+    if isinstance(items, types.BaseTuple) and _numbers(items):  # `np.array([[1.0, 2.0], [3.0, 4.0]])` too
         return lambda items, axis: np.array(items)
     return lambda items, axis: np.stack(items, axis)
 
@@ -242,13 +366,13 @@ def _index_update(x, value, index):
 
     def impl(x, value, index):
         out = x.astype(np.float64) if widen else x.copy()
-        out[index] = value
+        masked_assign(out, value, index)  # `out[index] = value`, also for a mask of rank 2
         return out
 
     return impl
 
 
 __all__ = [
-    "add_into", "added_at", "broadcast_to_of", "contiguous", "empty_like_of", "full_like_of", "index_update", "ones_like_of",
-    "range_length", "stack_of", "zeros_like_of",
+    "add_into", "added_at", "broadcast_to_of", "contiguous", "empty_like_of", "full_like_of", "index_update", "masked_assign", "masked_of", "ones_like_of",
+    "range_length", "stack_of", "written_values", "zeros_like_of",
 ]  # fmt: skip

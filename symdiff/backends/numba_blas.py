@@ -24,6 +24,12 @@ product is not a contiguous float64 matrix times a contiguous float64 vector,
 or where it has a zero-length side, `matmul_of` is Numba's own `a @ b`.
 Matrix-matrix products stay Numba's: they run at the same speed in both
 libraries.
+
+`@` of stacks of matrices (an operand of rank 3 or more, which Numba's own
+`@` refuses) is one product per matrix after broadcasting the stack axes,
+or one tall product when the right operand is a matrix; `batched_adjoints`
+gives the two cotangents of such a product. Operands of two dtypes
+(float32 @ float64) are promoted as NumPy promotes them.
 """
 
 from __future__ import annotations
@@ -37,6 +43,7 @@ from llvmlite import ir
 from numba import njit, types
 from numba.core.errors import TypingError
 from numba.extending import intrinsic, overload
+from numba.np.numpy_support import as_dtype
 
 _SYMBOL = "symdiff_numpy_cblas_dgemv"
 _CBLAS_NAMES = ("scipy_cblas_dgemv64_", "cblas_dgemv64_")  # blasint is int64 in both
@@ -147,8 +154,13 @@ def _contiguous_float64(typ, ndim: int) -> bool:
 @overload(matmul_of)
 def _matmul_of(a, b):
     ranks = tuple(t.ndim if isinstance(t, types.Array) else 0 for t in (a, b))
+    if min(ranks) > 0 and a.dtype != b.dtype:  # Numba's `@` takes one dtype; NumPy promotes (float32 @ float64)
+        common = np.promote_types(as_dtype(a.dtype), as_dtype(b.dtype))
+        if common.kind not in "fc":
+            common = np.dtype(np.float64)
+        return lambda a, b: matmul_of(a.astype(common), b.astype(common))
     if max(ranks) > 2:
-        raise TypingError(f"the numba backend supports @ of 1-D and 2-D arrays only, got ranks {ranks}")
+        return _batched_impl(ranks)
     if _contiguous_float64(a, 2) and _contiguous_float64(b, 1) and b.layout == "C":
         return _MATRIX_VECTOR[a.layout]
     if _contiguous_float64(a, 1) and a.layout == "C" and _contiguous_float64(b, 2):
@@ -188,4 +200,122 @@ _MATRIX_VECTOR = {"C": _matrix_c_vector, "F": _matrix_f_vector}
 _VECTOR_MATRIX = {"C": _vector_matrix_c, "F": _vector_matrix_f}
 
 
-__all__ = ["matmul_of", "numpy_dgemv_address", "uses_numpy_blas"]
+# -- stacks of matrices (`@` of an operand of rank 3 or more) --------------------------------------
+
+
+def _batched_impl(ranks: tuple[int, int]):
+    """`a @ b` for operands of these ranks, one of them 3 or more: 1-D operands become one-row or
+    one-column matrices, and the promoted axis is dropped from the stacked product, as NumPy does."""
+    if min(ranks) == 0:
+        raise TypingError(f"the numba backend supports @ of arrays only, got ranks {ranks}")
+    if ranks[0] == 1:
+        return lambda a, b: _drop_row_axis(_stacked_matmul(as_row(a), b))
+    if ranks[1] == 1:
+        return lambda a, b: _drop_column_axis(_stacked_matmul(a, as_column(b)))
+    return lambda a, b: _stacked_matmul(a, b)
+
+
+@njit(cache=True)
+def as_row(a):
+    """A 1-D array as a one-row matrix."""
+    return np.ascontiguousarray(a).reshape((1, a.shape[0]))
+
+
+@njit(cache=True)
+def as_column(b):
+    """A 1-D array as a one-column matrix."""
+    return np.ascontiguousarray(b).reshape((b.shape[0], 1))
+
+
+@njit(cache=True)
+def _drop_row_axis(x):
+    """`x[..., 0, :]` of a C-contiguous stack of one-row matrices."""
+    return x.reshape(x.shape[:-2] + (x.shape[-1],))
+
+
+@njit(cache=True)
+def _drop_column_axis(x):
+    """`x[..., 0]` of a C-contiguous stack of one-column matrices."""
+    return x.reshape(x.shape[:-1])
+
+
+@njit(cache=True)
+def _stacked_matmul(a, b):
+    """`a @ b` for stacks of matrices (ranks 2 or more, stack axes broadcast): one product per matrix,
+    or a single one when `b` is one matrix (the stack of `a` is then rows of one tall matrix)."""
+    m, k, n = a.shape[-2], a.shape[-1], b.shape[-1]
+    if b.shape[-2] != k:
+        raise ValueError("matmul: the operands' inner dimensions differ")
+    if b.ndim == 2:
+        return (np.ascontiguousarray(a).reshape((-1, k)) @ np.ascontiguousarray(b)).reshape(a.shape[:-1] + (n,))
+    stack = np.broadcast_shapes(a.shape[:-2], b.shape[:-2])
+    left = np.ascontiguousarray(np.broadcast_to(a, stack + (m, k))).reshape((-1, m, k))
+    right = np.ascontiguousarray(np.broadcast_to(b, stack + (k, n))).reshape((-1, k, n))
+    out = np.empty((left.shape[0], m, n), dtype=left.dtype)
+    for i in range(left.shape[0]):
+        np.dot(left[i], right[i], out[i])
+    return out.reshape(stack + (m, n))
+
+
+@njit(cache=True)
+def _with_last_axis(g):
+    """`g[..., None]`, contiguous."""
+    return np.ascontiguousarray(g).reshape(g.shape + (1,))
+
+
+@njit(cache=True)
+def _with_row_axis(g):
+    """`g[..., None, :]`, contiguous."""
+    return np.ascontiguousarray(g).reshape(g.shape[:-1] + (1, g.shape[-1]))
+
+
+@njit(cache=True)
+def _transposed(x):
+    """`np.swapaxes(x, -1, -2)` of a stack of matrices."""
+    return np.swapaxes(x, x.ndim - 1, x.ndim - 2)
+
+
+@njit(cache=True)
+def _row_adjoint_a(g, a, b):
+    return _drop_row_axis(_stacked_matmul(_with_row_axis(g), _transposed(b)))
+
+
+@njit(cache=True)
+def _row_adjoint_b(g, a, b):
+    return _stacked_matmul(_transposed(as_row(a)), _with_row_axis(g))
+
+
+@njit(cache=True)
+def _column_adjoint_a(g, a, b):
+    return _stacked_matmul(_with_last_axis(g), _transposed(as_column(b)))
+
+
+@njit(cache=True)
+def _column_adjoint_b(g, a, b):
+    return _drop_column_axis(_stacked_matmul(_transposed(a), _with_last_axis(g)))
+
+
+@njit(cache=True)
+def _stack_adjoint_a(g, a, b):
+    return _stacked_matmul(g, _transposed(b))
+
+
+@njit(cache=True)
+def _stack_adjoint_b(g, a, b):
+    return _stacked_matmul(_transposed(a), g)
+
+
+def batched_adjoints(ranks: tuple[int, int]):
+    """Compiled `(g, a, b) -> cotangent of a`, and of b, in `a @ b` for these ranks, one of them 3 or
+    more, before `sum_to(..., shape)`: NumPy's rule (`rules.shapes.matmul_adjoint_a`) with the
+    promotion of a 1-D operand chosen when Numba compiles."""
+    if min(ranks) == 0:
+        raise TypingError(f"the numba backend supports @ of arrays only, got ranks {ranks}")
+    if ranks[0] == 1:
+        return _row_adjoint_a, _row_adjoint_b
+    if ranks[1] == 1:
+        return _column_adjoint_a, _column_adjoint_b
+    return _stack_adjoint_a, _stack_adjoint_b
+
+
+__all__ = ["as_column", "as_row", "batched_adjoints", "matmul_of", "numpy_dgemv_address", "uses_numpy_blas"]

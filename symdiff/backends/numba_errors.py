@@ -39,12 +39,14 @@ def explain(error: Exception, name: str, carried: dict, source: str = "") -> Num
     match = _UNIFY.search(text)
     if match is not None and match.group(3) in carried:
         first, second, variable = match.groups()
+        hint = f"start {variable!r} with the type the loop gives it (e.g. np.zeros_like(...) instead of 0.0)"
+        if "float32" in first and "float64" in second:
+            hint = "pass float64 arrays (Numba computes a float32 array times a Python float in float64, NumPy in float32)"
         return NumbaCompileError(
             f"numba cannot compile {name}: the loop variable {variable!r} is {first} before an iteration "
             f"and {second} after it, and Numba gives each variable one type",
             carried[variable],
-            f"start {variable!r} with the type the loop gives it (e.g. np.zeros_like(...) instead of 0.0), "
-            "or use backend='numpy'",
+            f"{hint}, or use backend='numpy'",
         )
     parts = [f"numba could not compile {name} for these arguments: {reason(error, text)}"]
     calls = [m.group(1).strip() for m in map(_CALL.match, text.splitlines()) if m]

@@ -9,7 +9,8 @@ time, when Numba knows every argument's type and rank. The generated module
 imports the *same* function objects (re-exported here), so one name means the
 same thing under Python and under Numba.
 
-This module also holds what Numba lacks (`reshape_to` of scalars,
+This module also holds what Numba lacks (`reshape_to` of scalars, and to
+the shape `()` as a scalar rather than a 0-d array,
 `array_ndim`, `squeeze_axis`, and `shape_of`/`size_of`: Numba's `np.shape`
 and `np.size` of a scalar allocate a 0-d array, a cost that adds up in a
 scalar loop) and the primitives of fused loop kernels (`numba_kernels`): `common_size` (the
@@ -38,12 +39,15 @@ from symdiff.backends.numba_arrays import (
     empty_like_of,
     full_like_of,
     index_update,
+    masked_assign,
+    masked_of,
     ones_like_of,
     range_length,
     stack_of,
+    written_values,
     zeros_like_of,
 )
-from symdiff.backends.numba_blas import matmul_of
+from symdiff.backends.numba_blas import batched_adjoints, matmul_of
 from symdiff.backends.numba_math import power_of, vexp, vexpm1, vlog, vlog1p, vtanh
 from symdiff.backends.numba_reductions import reduce_max, reduce_mean, reduce_min, reduce_prod, reduce_sum
 from symdiff.errors import NonScalarOutput
@@ -131,10 +135,13 @@ def common_size(*operands):
 
 @overload(reshape_to)
 def _reshape_to(a, shape):
+    to_scalar = isinstance(shape, types.BaseTuple) and len(shape) == 0
     if _is_scalar(a):
-        if isinstance(shape, types.BaseTuple) and len(shape) == 0:
+        if to_scalar:
             return lambda a, shape: a
         return lambda a, shape: np.full(shape, a)
+    if to_scalar:  # a scalar, not a 0-d array: the backend's helpers and loops take scalars (issue "Trust" 2)
+        return lambda a, shape: np.ascontiguousarray(a).reshape(())[()]
     return lambda a, shape: np.ascontiguousarray(a).reshape(shape)
 
 
@@ -318,15 +325,20 @@ def _grad_seed(y):
 
 def _ranks(a, b) -> tuple[int, int]:
     ranks = tuple(t.ndim if isinstance(t, types.Array) else 0 for t in (a, b))
-    if max(ranks) > 2 or min(ranks) == 0:
-        raise TypingError(f"the numba backend supports matmul of 1-D and 2-D arrays only, got ranks {ranks}")
+    if min(ranks) == 0:
+        raise TypingError(f"the numba backend supports matmul of arrays only, got ranks {ranks}")
     return ranks
 
 
 @overload(matmul_adjoint_a)
 def _matmul_adjoint_a(g, a, b):
+    if not isinstance(a, types.Array) or not isinstance(b, types.Array):  # np.dot with a scalar: a product
+        return lambda g, a, b: sum_to(g * b, shape_of(a))
+    if max(_ranks(a, b)) > 2:  # stacks of matrices
+        adjoint = batched_adjoints(_ranks(a, b))[0]
+        return lambda g, a, b: sum_to(adjoint(g, a, b), a.shape)
     table = {
-        (2, 2): lambda g, a, b: g @ b.T,
+        (2, 2): lambda g, a, b: matmul_of(g, b.T),
         (2, 1): lambda g, a, b: np.outer(g, b),
         (1, 2): lambda g, a, b: matmul_of(b, g),
         (1, 1): lambda g, a, b: g * b,
@@ -336,8 +348,13 @@ def _matmul_adjoint_a(g, a, b):
 
 @overload(matmul_adjoint_b)
 def _matmul_adjoint_b(g, a, b):
+    if not isinstance(a, types.Array) or not isinstance(b, types.Array):  # np.dot with a scalar: a product
+        return lambda g, a, b: sum_to(g * a, shape_of(b))
+    if max(_ranks(a, b)) > 2:  # stacks of matrices
+        adjoint = batched_adjoints(_ranks(a, b))[1]
+        return lambda g, a, b: sum_to(adjoint(g, a, b), b.shape)
     table = {
-        (2, 2): lambda g, a, b: a.T @ g,
+        (2, 2): lambda g, a, b: matmul_of(a.T, g),
         (2, 1): lambda g, a, b: matmul_of(a.T, g),
         (1, 2): lambda g, a, b: np.outer(a, g),
         (1, 1): lambda g, a, b: g * a,
@@ -410,7 +427,7 @@ def _inverse_axes(axes, ndim):
 __all__ = [
     "add_into", "added_at", "array_ndim", "at", "axis_pad", "axis_slice", "broadcast_to_of", "common_size", "concat_offset", "contiguous",
     "empty_like_of", "flat", "full_like_of", "grad_seed", "index_update", "inverse_axes", "keepdims_shape",
-    "matmul_adjoint_a", "matmul_adjoint_b", "matmul_of", "ones_like_of", "power_of", "range_length", "reduce_max", "reduce_mean",
+    "masked_assign", "masked_of", "matmul_adjoint_a", "matmul_adjoint_b", "matmul_of", "ones_like_of", "power_of", "range_length", "reduce_max", "reduce_mean",
     "reduce_min", "reduce_prod", "reduce_sum", "reshape_to", "row_count", "row_length", "row_of", "scatter_add", "scatter_into_empty", "shape_of", "size_of", "squeeze_axis", "stack_of", "sum_to", "vexp",
-    "vexpm1", "vlog", "vlog1p", "vtanh", "zeros_like_of",
+    "vexpm1", "vlog", "vlog1p", "vtanh", "written_values", "zeros_like_of",
 ]  # fmt: skip

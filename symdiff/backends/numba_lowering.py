@@ -27,6 +27,8 @@ what Numba can compile:
 - a slice of an array of rank 2 or more that feeds an elementwise expression
   is copied to contiguous memory first (`contiguous`): Numba's array
   expressions do not vectorise over strided operands;
+- `x[mask]`, for a mask the function computes, is `masked_of(x, mask)`:
+  Numba mistypes it for masks of rank 2 or more;
 - `np.zeros_like` and friends of a scalar give a scalar (Numba would give a
   0-d array, whose type differs from the scalar it is later added to);
 - module constants become trailing parameters (Numba would freeze them into
@@ -49,7 +51,7 @@ from symdiff.backends.numba_kernels import KernelPrinter
 from symdiff.backends.numba_math import VECTOR_MATH
 from symdiff.backends.numba_names import NameTable
 from symdiff.backends.numba_statements import StatementPrinter
-from symdiff.backends.numba_support import REDUCTIONS, RENAMED, SUPPORTED_OPS, check_supported
+from symdiff.backends.numba_support import MASK_OPS, REDUCTIONS, RENAMED, SUPPORTED_OPS, check_supported
 from symdiff.codegen.expressions import build, call, constant, tuple_of
 from symdiff.errors import Location
 from symdiff.ir.nodes import Atom, Const, Eqn, Function, Loop, Var, reads, walk
@@ -139,6 +141,8 @@ class NumbaEmitter(KernelPrinter, StatementPrinter):
             return self._helper_call(rule.path, operands + [statics[k] for k in rule.static if k in statics])
         if eqn.op == "getitem" and eqn.static_dict()["index"] == Const(Ellipsis):
             return operands[0]  # `x[...]` is a view of all of `x`, which Numba cannot lower
+        if eqn.op == "getitem" and self.mask(eqn.static_dict()["index"]):
+            return self._helper_call("masked_of", [operands[0], statics["index"]])
         if eqn.op == "stack":
             return self._helper_call("stack_of", [tuple_of(operands), statics.get("axis", constant(0))])
         if eqn.op == "pow" and isinstance(eqn.ins[1], Var):
@@ -146,6 +150,10 @@ class NumbaEmitter(KernelPrinter, StatementPrinter):
         if eqn.op == "pow" and _negative_integer(eqn.ins[1]):
             operands[1] = constant(float(eqn.ins[1].value))
         return build(eqn, operands, statics, rule)
+
+    def mask(self, index: Atom) -> bool:
+        """Whether `index` is a boolean array computed by the function (Numba mistypes `x[mask]` of rank 2)."""
+        return isinstance(index, Var) and index.name in self.defs and self.defs[index.name].op in MASK_OPS
 
     def _static(self, eqn: Eqn, key: str, atom: Atom) -> cst.BaseExpression:
         if isinstance(atom, Const):

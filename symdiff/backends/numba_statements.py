@@ -6,7 +6,12 @@ expressions (`atom`, `value`) and the names (`table`, a `NameTable`); blocks,
 (`codegen/blocks.py`). What it prints, and why each form was chosen for
 Numba's nopython mode:
 
-- `if cond:` with each arm ending in assignments to the `if`'s outputs;
+- `if cond:` with each arm ending in assignments to the `if`'s outputs,
+  except the `None` the IR gives a name that only the other arm defines
+  (`frontend.control.lower_if`): Numba would type the name `Optional` and
+  the helpers that read it under the same condition cannot take that, while
+  a name left unassigned on one path gets the other arm's type (its value
+  there is never read);
 - `for i in range(...)`; a reversed range counts down with a negative step
   (Numba has no `reversed`), through a counter when the step is not a
   constant;
@@ -16,7 +21,8 @@ Numba's nopython mode:
   body (skipped where the names are tied, see `numba_names`);
 - tapes as Numba lists: `t = []`, `t.append(v)`, `v = t.pop()` (Numba infers
   the element type from the appends);
-- `x[i] = v` where the write may happen in place, else `index_update`;
+- `x[i] = v` where the write may happen in place (`masked_assign` for a
+  boolean mask the function computes), else `index_update`;
   likewise `add_into(x, g, i)` (`x[i] += g`) for an accumulated slice
   cotangent, else `added_at`.
 """
@@ -30,7 +36,7 @@ import libcst as cst
 from symdiff.backends.numba_names import NameTable
 from symdiff.codegen.blocks import BlockPrinter, assign
 from symdiff.codegen.expressions import ATOM, call, constant, parenthesize, precedence, subscript
-from symdiff.ir.nodes import Atom, Const, Eqn, Loop, Var
+from symdiff.ir.nodes import Atom, Const, Eqn, If, Loop, Var
 from symdiff.optimize.fuse import FusionPlan
 
 
@@ -67,6 +73,9 @@ class StatementPrinter(BlockPrinter):
         raise NotImplementedError
 
     def write(self, eqn: Eqn) -> list | None:  # pragma: no cover - supplied by the emitter
+        raise NotImplementedError
+
+    def mask(self, index: Atom) -> bool:  # pragma: no cover - supplied by the emitter
         raise NotImplementedError
 
     def name(self, var: Var) -> cst.Name:
@@ -107,9 +116,26 @@ class StatementPrinter(BlockPrinter):
             return [cst.SimpleStatementLine([cst.Expr(call("add_into", arguments))])]
         if eqn.op == "setitem" and eqn.out.name in self.table.in_place:
             index = eqn.static_dict()["index"]
+            if self.mask(index):  # Numba fails on `x[mask] = v` for a mask of rank 2
+                self.helpers.add("masked_assign")
+                arguments = [self.name(eqn.out), self.atom(eqn.ins[1]), self.atom(index)]
+                return [cst.SimpleStatementLine([cst.Expr(call("masked_assign", arguments))])]
             index_expr = constant(index.value, in_index=True) if isinstance(index, Const) else self.atom(index)
             return [assign([subscript(self.name(eqn.out), index_expr)], self.atom(eqn.ins[1]))]
         return [assign([self.name(o) for o in eqn.outs], self.value(eqn))]
+
+    # -- branches ----------------------------------------------------------------------
+
+    def branch(self, stmt: If) -> cst.If:
+        """`if cond:`, leaving unassigned the outputs one arm gives only a placeholder `None`."""
+        then_pairs, else_pairs = _defined_pairs(stmt)
+        then = self.block(stmt.then_body, self.moves(*then_pairs))
+        other = self.block(stmt.else_body, self.moves(*else_pairs))
+        empty = (
+            len(other) == 1 and isinstance(other[0], cst.SimpleStatementLine) and isinstance(other[0].body[0], cst.Pass)
+        )
+        orelse = None if empty else cst.Else(cst.IndentedBlock(other))
+        return cst.If(test=self.atom(stmt.cond), body=cst.IndentedBlock(then), orelse=orelse)
 
     # -- loops -----------------------------------------------------------------------
 
@@ -154,6 +180,19 @@ class StatementPrinter(BlockPrinter):
         )
         test = self.block(stmt.cond_body) if printed else []
         return cst.While(test=cst.Name("True"), body=cst.IndentedBlock([*test, stop, *body]))
+
+
+def _is_none(atom: Atom) -> bool:
+    return isinstance(atom, Const) and atom.value is None
+
+
+def _defined_pairs(stmt: If) -> tuple[tuple[list, list], tuple[list, list]]:
+    """Each arm's (outputs, results), less the `None` results of outputs that the other arm defines."""
+    arms = []
+    for results, others in ((stmt.then_results, stmt.else_results), (stmt.else_results, stmt.then_results)):
+        kept = [(out, r) for out, r, o in zip(stmt.outs, results, others) if not (_is_none(r) and not _is_none(o))]
+        arms.append(([out for out, _ in kept], [r for _, r in kept]))
+    return arms[0], arms[1]
 
 
 __all__ = ["StatementPrinter"]

@@ -11,14 +11,17 @@ tables from this module:
   `REDUCTIONS`) whose keywords the helper must take too (a dropped
   `dtype=` would change the answer);
 - static forms: `np.squeeze` without `axis` (its rank depends on the data),
+  a loop variable that starts as a scalar constant and that the body
+  provably makes an array (from a constructor or a module array),
   `np.einsum` (no Numba implementation), and cotangents scattered through an
   index that mixes integer arrays with slices or integers (`x[:, [1]]`):
   Numba's `x[index]` is then a copy, and adding into it would lose the
   cotangent.
 
-What depends on the arguments' types (an array of rank 3 given to `@`, a
-loop variable that starts as a float and becomes an array) can only be seen
-at the first call; `numba_errors` reports it. Imports: ir, rules, errors and
+What depends on the arguments' types (a loop variable that starts as a
+float and becomes an array because an argument is one, a float32 array that
+Numba's `f * 0.5` makes float64) can only be seen at the first call;
+`numba_errors` reports it. Imports: ir, rules, errors and
 `numba_helpers` (for the helpers it has overloads of).
 """
 
@@ -26,9 +29,11 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+import numpy as np
+
 from symdiff.backends import numba_helpers
 from symdiff.errors import BackendError
-from symdiff.ir.nodes import Atom, Const, Eqn, Function, Var, walk
+from symdiff.ir.nodes import Atom, Const, Eqn, Function, Loop, Var, walk
 from symdiff.rules import RULES
 
 REDUCTIONS = {"sum": "reduce_sum", "mean": "reduce_mean", "max": "reduce_max", "min": "reduce_min", "prod": "reduce_prod"}  # fmt: skip
@@ -55,11 +60,10 @@ _HINTS = {
     "einsum": "write the contraction with @, np.sum and broadcasting (e.g. np.einsum('ij,jk->ik', a, b) is a @ b), "
     "or use backend='numpy'",
 }
+# Ops whose value is a boolean array when used as an index: `x[index]` prints as `masked_of(x, index)`.
+MASK_OPS = frozenset({"lt", "le", "gt", "ge", "eq", "ne", "logical_and", "logical_or", "logical_not", "isnan", "isfinite"})
 # Ops whose value is an integer or boolean array when used as an index (masks, `np.array([0, 2])`, ...).
-_ARRAY_INDEX_OPS = frozenset({
-    "index_array", "stack", "arange", "lt", "le", "gt", "ge", "eq", "ne", "logical_and", "logical_or",
-    "logical_not", "isnan", "isfinite", "concatenate",
-})  # fmt: skip
+_ARRAY_INDEX_OPS = MASK_OPS | {"index_array", "stack", "arange", "concatenate"}
 _SCATTERS = frozenset({"scatter_add", "add_at", "setitem"})
 
 Problem = tuple[str, str]  # (message, hint)
@@ -73,6 +77,60 @@ def check_supported(function: Function) -> None:
             problem = check(eqn, defs)
             if problem is not None:
                 raise BackendError(problem[0], eqn.loc, problem[1])
+    arrays = {name for name, value in function.free if np.ndim(value) > 0}
+    for loop in _loops(function.body):
+        problem = _scalar_becomes_array(loop, defs, arrays)
+        if problem is not None:
+            raise BackendError(problem[0], loop.loc, problem[1])
+
+
+def _scalar_becomes_array(loop: Loop, defs: dict, arrays: set[str]) -> Problem | None:
+    """A loop variable that starts as a scalar constant and that the body provably makes an array.
+
+    Numba gives a variable one type, so this fails at the first call otherwise. Where the array comes
+    from an argument (`acc = 0.0`, then `acc = acc + x`), only the argument's type shows it, at the call.
+    """
+    for carried, init, result in zip(loop.carried, loop.inits, loop.results):
+        scalar = isinstance(init, Const) and isinstance(init.value, (bool, int, float))
+        if scalar and _array_valued(result, defs, arrays, 0):
+            message = (
+                f"the loop variable {carried.name!r} starts as the scalar {init.value!r} and the loop makes it an "
+                "array, but Numba gives each variable one type"
+            )
+            return message, "start it as an array of the shape the loop gives it (np.zeros(...), np.zeros_like(...)), or use backend='numpy'"
+    return None
+
+
+_ARRAY_MAKERS = frozenset({"zeros", "ones", "empty", "full", "arange", "eye", "linspace", "index_array", "outer"})
+_LIKE = frozenset({"zeros_like", "ones_like", "empty_like", "full_like", "copy"})
+
+
+def _array_valued(atom: Atom, defs: dict, arrays: set[str], depth: int) -> bool:
+    """Whether `atom` is provably an array of rank 1 or more: made by a constructor or read from a module
+    array, through elementwise ops (any array operand makes the result one)."""
+    if not isinstance(atom, Var) or depth > 40:
+        return False
+    if atom.name in arrays:
+        return True
+    eqn = defs.get(atom.name)
+    if eqn is None:
+        return False
+    if eqn.op in _ARRAY_MAKERS:
+        return not (eqn.ins and isinstance(eqn.ins[0], Const) and eqn.ins[0].value == ())
+    if eqn.op in _LIKE or (eqn.op in RULES and RULES[eqn.op].elementwise):
+        return any(_array_valued(a, defs, arrays, depth + 1) for a in eqn.ins)
+    return False
+
+
+def _loops(body) -> list[Loop]:
+    found = []
+    for stmt in body:
+        if isinstance(stmt, Loop):
+            found.append(stmt)
+        if not isinstance(stmt, Eqn):
+            for block in stmt.blocks():
+                found += _loops(block)
+    return found
 
 
 def _unknown_op(eqn: Eqn, defs: dict) -> Problem | None:
@@ -142,4 +200,4 @@ def _kind(item, defs: dict) -> str:
 _CHECKS: list[Callable[[Eqn, dict], Problem | None]] = [_unknown_op, _dropped_keyword, _squeeze_without_axis, _mixed_index]
 
 
-__all__ = ["REDUCTIONS", "RENAMED", "SUPPORTED_OPS", "check_supported"]
+__all__ = ["MASK_OPS", "REDUCTIONS", "RENAMED", "SUPPORTED_OPS", "check_supported"]

@@ -89,10 +89,22 @@ def test_non_scalar_output_is_reported():
         sd.grad(_tanh_square, backend="numba")(np.ones(3))
 
 
+def float32_loop(f):
+    for i in range(3):
+        f = f * 0.5 + f * f  # Numba computes float32 * 0.5 in float64: the loop variable changes type
+    return np.sum(f)
+
+
 def test_types_numba_cannot_compile_raise_backend_error():
-    gradient = sd.grad(corpus.transposed, wrt=(0, 1), backend="numba")
-    with pytest.raises(BackendError, match="numba could not compile"):
-        gradient(np.ones((2, 3, 4)), np.ones((2, 3, 2)))
+    gradient = sd.grad(float32_loop, backend="numba")
+    with pytest.raises(BackendError, match="numba cannot compile float32_loop_grad"):
+        gradient(np.ones(3, dtype=np.float32))
+
+
+def test_matrix_products_of_two_dtypes_promote_as_numpy_does():
+    a, b = np.ones((3, 2), dtype=np.float32), np.arange(6.0).reshape(3, 2)
+    got = sd.grad(corpus.transposed, wrt=(0, 1), backend="numba")(a, b)
+    assert_same(got, sd.grad(corpus.transposed, wrt=(0, 1))(a, b))
 
 
 def uses_squeeze(x):
