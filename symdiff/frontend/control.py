@@ -321,12 +321,9 @@ class ControlFlow:
     def loop(
         self, node, body: list[ast.stmt], index, bounds, test, backwards: bool = False, index_name: str | None = None
     ) -> None:
-        for inner in ast.walk(node):
-            if isinstance(inner, (ast.Break, ast.Continue)):
-                word = "break" if isinstance(inner, ast.Break) else "continue"
-                raise self.fail(f"{word} is not supported", inner, "use a while loop with a condition, or np.where")
-            if isinstance(inner, ast.Return):
-                raise self.fail("return inside a loop is not supported", inner, "return after the loop")
+        for inner in ast.walk(node):  # frontend/jumps.py has made every jump a flag before lowering
+            if isinstance(inner, (ast.Break, ast.Continue, ast.Return)):
+                raise self.fail(f"this {type(inner).__name__.lower()} is not supported here", inner)
         loc = self.where(node)
         assigned = assigned_names(body)
         rows = self.row_sources.pop(index_name, None)

@@ -22,6 +22,7 @@ import numpy as np
 
 from symdiff.errors import NoDerivative, SymdiffError, UnsupportedSyntax
 from symdiff.frontend.control import RETURN, ControlFlow, LoopLocal, normalize_returns
+from symdiff.frontend.jumps import rewrite_jumps
 from symdiff.frontend.source import FunctionSource, read_source
 from symdiff.frontend.subset import check_subset
 from symdiff.frontend.values import Keywords, LocalFunction, Pack, Record, structured_value
@@ -127,7 +128,7 @@ class Lowering(ControlFlow):
 
     def run(self) -> Any:
         """Lower the whole body; return the value of its return statement(s)."""
-        self.statements(normalize_returns(self.source.node.body))
+        self.statements(normalize_returns(rewrite_jumps(self.source.node.body)))
         return self.env.get(RETURN) if self.returned else None
 
     def statements(self, body: list[ast.stmt]) -> None:

@@ -142,7 +142,7 @@ square_loss = _make_square_loss()
 
 
 def loss(x):  # the same name as the function it calls: not recursion
-    return square_loss(x) + np.sum(x.cumsum())
+    return square_loss(x) + np.sum(x.copy())
 
 
 def list_filled_by_append(x):
@@ -154,3 +154,58 @@ def list_filled_by_append(x):
 
 def composite_on_numba(x):
     return np.sum(np.kron(x, x) * 2.0)  # np.kron is a composite that Numba does not lower
+
+
+def with_break(x):
+    total = 0.0
+    for i in range(10):
+        x = x * 0.5
+        if x < 0.1:
+            break
+        total = total + x * x
+    return total
+
+
+def with_continue(x):
+    total = 0.0
+    for i in range(len(x)):
+        if x[i] < 0:
+            continue
+        total = total + x[i] ** 2
+    return total
+
+
+def while_with_break(x):
+    k = 0
+    while k < 100:
+        x = np.sin(x) + x
+        k = k + 1
+        if x > 3.0:
+            break
+    return x * k
+
+
+def return_inside_loop(x):
+    for i in range(5):
+        x = x * 1.5
+        if x > 2.0:
+            return x * x
+    return -x
+
+
+def break_in_nested_loop(x):
+    total = 0.0
+    for i in range(3):
+        for j in range(3):
+            if j > i:
+                break
+            total = total + x[i] * x[j]
+    return total
+
+
+def return_from_nested_loop(x):
+    for i in range(3):
+        for j in range(3):
+            if x[i] * x[j] > 1.5:
+                return x[i] * x[j]
+    return np.sum(x)

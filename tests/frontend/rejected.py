@@ -58,14 +58,6 @@ def recursive(x):
     return recursive(x * 0.5)
 
 
-def uses_break(x):
-    for i in range(3):
-        if i > 1:
-            break
-        x = x * 2
-    return x
-
-
 def undefined_name(x):
     return x * not_defined_anywhere  # noqa: F821
 

@@ -29,6 +29,14 @@ CASES = [
     (p.comprehension_with_condition, (np.array([0.5, -1.2, 2.0, 0.3]),)),
     (p.nested_generators, (V,)),
     (p.loss, (V,)),
+    (p.with_break, (1.7,)),
+    (p.with_continue, (V,)),
+    (p.while_with_break, (0.3,)),
+    (p.return_inside_loop, (0.5,)),
+    (p.return_inside_loop, (0.01,)),
+    (p.break_in_nested_loop, (V,)),
+    (p.return_from_nested_loop, (V,)),
+    (p.return_from_nested_loop, (np.array([0.5, 0.2, 0.3]),)),
 ]
 
 

@@ -19,7 +19,6 @@ CASES = [
     (r.updates_argument_in_place, UnsupportedSyntax, "in-place update of argument 'x'"),
     (r.unknown_call, NoDerivative, "median"),
     (r.recursive, UnsupportedSyntax, "recursive call"),
-    (r.uses_break, UnsupportedSyntax, "break"),
     (r.undefined_name, UnsupportedSyntax, "not_defined_anywhere"),
     (r.no_return, UnsupportedSyntax, "must return a value"),
     (r.default_from_call, UnsupportedSyntax, "parameter defaults"),
