@@ -59,6 +59,11 @@ class Layout:
         self.absorbed = {eqn.out.name for eqn in self.accumulations.values()}
         self.loop_accumulators = find_loop_accumulators(self)  # id(add eqn) -> (accumulator, part)
         self.taped = _taped(function)  # names whose memory a tape may hold
+        self.carried_from = {  # a loop's carried value -> its first value (the same array object at entry)
+            phi.name: init
+            for stmt in _all_stmts(function.body) if isinstance(stmt, Loop)
+            for phi, init in zip(stmt.carried, stmt.inits) if isinstance(init, Var)
+        }  # fmt: skip
         self.names = self._assign(reserved)
 
     def _scan(self, body, block: int, counter: list) -> None:
@@ -428,5 +433,19 @@ def _coalesce(name: str, index: int, layout: Layout, display, last, function) ->
         return None
     if last.get(array.name, -1) > index or array.name in layout.taped or _escapes(layout, array.name, index, last):
         return None
+    if _entry_value_read_later(layout, array.name, index, last):
+        return None
     layout.in_place.add(id(eqn))
     return display[array.name]
+
+
+def _entry_value_read_later(layout: Layout, name: str, index: int, last, depth: int = 0) -> bool:
+    """Whether `name` is a loop's carried value whose first value (the same array, bound without a
+    copy as the loop starts) is read after event `index`: a write into it in place would change
+    what that later reader sees (`t = np.sum(out * out)` saved before a loop that writes `out`)."""
+    init = layout.carried_from.get(name)
+    if init is None or depth > 8:
+        return False
+    if last.get(init.name, -1) > index or _escapes(layout, init.name, index, last):
+        return True
+    return _entry_value_read_later(layout, init.name, index, last, depth + 1)

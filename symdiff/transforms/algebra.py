@@ -202,7 +202,12 @@ class _Lift:
     def kind(self, tree: Tree) -> str | None:
         """Kind of `tree`: "full", "lifted" (has a sum_to that can move up) or None (cannot lift)."""
         if tree.op == "sum_to":
-            return "lifted" if self.same_target(tree.shape) else None
+            if not self.same_target(tree.shape):
+                return None
+            inner = tree.children[0]
+            # sum_tos below this one are dropped with it only where they lift too: dropping one
+            # under an add of a narrower term would broadcast that term, and count it per row.
+            return "lifted" if not _has_sum_to(inner) or self.kind(inner) is not None else None
         if not _has_sum_to(tree):
             return "full" if self.full(tree) else None
         kinds = [self.kind(c) for c in tree.children]

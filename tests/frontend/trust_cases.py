@@ -184,3 +184,18 @@ def fill_from_argument(x):
 
 def dot_with_a_scalar(s, w):
     return np.sum(np.dot(s, w))
+
+
+def write_after_saving(x):
+    out = np.zeros(2)
+    out[1] = x * 1.0
+    t2 = np.sum(out * out)  # reads out before the loop writes into it
+    for i in range(2):
+        out[i] = 0.5 * x
+    return t2 + np.sum(out)
+
+
+def narrow_and_wide_terms(x, y):
+    t1 = np.log1p(0.5 * np.tanh(x))
+    t2 = y % (1.5 + t1 * t1)  # y is wider than t1: t1's adjoint has a term per row of y
+    return np.sum(np.sin(t2)) + np.sum(np.cos(t1))
