@@ -68,7 +68,11 @@ def var(a, axis=None, keepdims=False):
 
 @register_composite(np.std)
 def std(a, axis=None, keepdims=False):
-    return np.sqrt(np.var(a, axis=axis, keepdims=keepdims))
+    # sqrt's derivative is infinite at 0, where a spread of zero (np.std of one element, or of
+    # equal ones) then gives inf * 0 = nan: there the root's cotangent is taken as 0, a subgradient
+    # (and the derivative itself where the spread is zero whatever the input, as for one element).
+    spread = np.var(a, axis=axis, keepdims=keepdims)
+    return np.where(spread != 0.0, np.sqrt(np.where(spread != 0.0, spread, 1.0)), 0.0)
 
 
 def check_norm(arguments: dict) -> None:
@@ -88,7 +92,9 @@ def check_norm(arguments: dict) -> None:
 @register_composite(np.linalg.norm, check=check_norm)
 def norm(x, ord=None, axis=None, keepdims=False):
     # Only the 2-norm / Frobenius norm; the frontend rejects other `ord`s.
-    return np.sqrt(np.sum(x * x, axis=axis, keepdims=keepdims))
+    # At the zero vector the gradient is 0 (a subgradient), not nan: see std.
+    squares = np.sum(x * x, axis=axis, keepdims=keepdims)
+    return np.where(squares != 0.0, np.sqrt(np.where(squares != 0.0, squares, 1.0)), 0.0)
 
 
 @register_derivative(np.cumsum, static=("axis",))

@@ -9,8 +9,9 @@ cotangent wherever the condition picks the other arm: the reverse transform
 selects 0 there (`np.where(c, cotangent, 0.0)`) before summing to operand
 shapes, so a non-finite value in an untaken arm never reaches the gradient.
 
-Only the function's top-level block is guarded: inside a loop the condition
-would have to be saved for the backward pass (left as a limitation).
+Each block is guarded on its own (the function's body, an if's arms, a loop's
+body): the condition and the values it guards are computed in the same block,
+and the backward pass reads them there as it reads every forward value.
 """
 
 from __future__ import annotations
@@ -32,16 +33,27 @@ def guarded_values(function: Function) -> dict[str, tuple[Atom, bool]]:
     for atom in [a for stmt in function.body for a in reads(stmt)] + list(function.results()):
         if isinstance(atom, Var):
             uses[atom.name] = uses.get(atom.name, 0) + 1
-    made = {eqn.out.name: eqn for eqn in function.body if isinstance(eqn, Eqn) and len(eqn.outs) == 1}
     guards: dict[str, tuple[Atom, bool]] = {}
-    for eqn in function.body:
-        if not isinstance(eqn, Eqn) or eqn.op != "where" or not isinstance(eqn.ins[0], Var):
-            continue
-        cond = eqn.ins[0]
-        for arm, taken in ((eqn.ins[1], True), (eqn.ins[2], False)):
-            if isinstance(arm, Var) and arm != cond:
-                _collect(arm, cond, taken, made, uses, classes, guards)
+    for block in _blocks(function.body):
+        made = {eqn.out.name: eqn for eqn in block if isinstance(eqn, Eqn) and len(eqn.outs) == 1}
+        for eqn in block:
+            if not isinstance(eqn, Eqn) or eqn.op != "where" or not isinstance(eqn.ins[0], Var):
+                continue
+            cond = eqn.ins[0]
+            for arm, taken in ((eqn.ins[1], True), (eqn.ins[2], False)):
+                if isinstance(arm, Var) and arm != cond:
+                    _collect(arm, cond, taken, made, uses, classes, guards)
     return guards
+
+
+def _blocks(body) -> list:
+    """`body` and every block nested in it (an if's arms, a loop's body): each is guarded on its own."""
+    found = [body]
+    for stmt in body:
+        if not isinstance(stmt, Eqn):
+            for block in stmt.blocks():
+                found += _blocks(block)
+    return found
 
 
 def _collect(arm: Var, cond: Var, taken: bool, made, uses, classes: ShapeClasses, guards) -> None:

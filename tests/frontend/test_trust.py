@@ -46,6 +46,10 @@ CASES = [
     (t.where_two_sided, (np.array([-1.5, 0.3, 2.0]),)),
     (t.fill_from_argument, (np.array([0.3, 0.5, 0.7]),)),
     (t.write_after_saving, (-0.3,)),
+    (t.where_in_branch, (np.array([1.5, 0.3, -0.5]),)),
+    (t.where_in_loop, (np.array([1.5, 0.3, -0.5]),)),
+    (t.spread_of_one_element, (np.array([1.0, 2.0]),)),
+    (t.norm_of_zero, (np.array([1.0, 2.0]),)),
     (t.narrow_and_wide_terms, (np.array([-1.1956, -0.7282, -0.3597]), np.array([[-0.4155, 1.101, 0.6709], [-0.5625, -1.0331, 1.451]]))),
     (t.power_of_variable, (np.array([0.5, 1.0, 2.0]), 3.0)),
 ]

@@ -199,3 +199,27 @@ def narrow_and_wide_terms(x, y):
     t1 = np.log1p(0.5 * np.tanh(x))
     t2 = y % (1.5 + t1 * t1)  # y is wider than t1: t1's adjoint has a term per row of y
     return np.sum(np.sin(t2)) + np.sum(np.cos(t1))
+
+
+def where_in_branch(a):
+    if np.sum(a) > 0:
+        t = np.where(a > 0, np.sqrt(a), 0.0)
+    else:
+        t = a
+    return np.sum(t)
+
+
+def where_in_loop(a):
+    total = 0.0
+    for i in range(3):
+        t = np.where(a > 0, np.sqrt(a * (i + 1)), 0.0)
+        total = total + np.sum(t)
+    return total
+
+
+def spread_of_one_element(x):
+    return np.std(x[0:1]) + np.sum(x)
+
+
+def norm_of_zero(x):
+    return np.linalg.norm(x - x) + np.sum(x)
