@@ -142,8 +142,6 @@ def build(eqn: Eqn, operands: list, statics: dict, rule: Rule) -> cst.BaseExpres
         return cst.BooleanOperation(left=left, operator=kind(), right=right)
     if op == "getitem":
         return subscript(operands[0], statics["index"])
-    if op == "transpose" and isinstance(eqn.static_dict().get("axes"), Const) and eqn.static_dict()["axes"].value is None:
-        return cst.Attribute(value=parenthesize(operands[0], precedence(operands[0]) < ATOM), attr=cst.Name("T"))
     if op == "make_tuple":
         return tuple_of(operands)
     if rule.variadic:

@@ -113,7 +113,9 @@ SCALAR_BINARY: dict[str, list[str]] = {
     "maximum": ["max({0}, {1})"],
     "minimum": ["min({0}, {1})"],
     "and_": ["{0} and {1}", "({0} > {1}) and {0} or {1}"],
-    "or_": ["{0} or {1}", "({0} < 0.2) or {1}"],
+    # A bare comparison's True would reach NumPy as a bool, whose np.tanh is float16: finite
+    # differences of that path are all rounding, so the truth value is made a float first.
+    "or_": ["{0} or {1}", "float({0} < 0.2) or {1}"],
     "not_": ["(not {0} > 0.5) * {1} + {0}"],
 }
 
