@@ -291,6 +291,8 @@ def _summed_to(x, shape):
 
 @overload(keepdims_shape, prefer_literal=True)
 def _keepdims_shape(shape, axis):
+    if isinstance(shape, types.BaseTuple) and len(shape) == 0:  # a scalar's shape: nothing to keep
+        return lambda shape, axis: shape
     if axis is None or isinstance(axis, (types.NoneType, types.Omitted)):
         return lambda shape, axis: _all_ones(shape)
 

@@ -133,6 +133,9 @@ class ControlFlow:
             n for n in dict.fromkeys([*then_env, *else_env])
             if then_env.get(n) is not before.get(n) or else_env.get(n) is not before.get(n)
         ]  # fmt: skip
+        # A name first assigned inside a loop in an arm stays unreadable after the if, as after the loop.
+        loop_locals = {n: v for n in names for v in (then_env.get(n), else_env.get(n)) if isinstance(v, LoopLocal)}
+        names = [n for n in names if n not in loop_locals]
         for env in (then_env, else_env):
             for n in names:
                 env.setdefault(n, Const(None))
@@ -142,6 +145,7 @@ class ControlFlow:
         self.body.append(If(outs, cond, tuple(then_body), then_results, tuple(else_body), else_results, loc))
         for name, out in zip(names, outs):
             self.env[name] = out
+        self.env.update(loop_locals)
         self.returned = then_returned
 
     def branch_atom(self, value, name: str, node: ast.AST, body: list):

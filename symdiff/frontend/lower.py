@@ -290,8 +290,10 @@ class Lowering(ControlFlow):
     def expr(self, node: ast.expr, top: bool = False) -> Any:
         """Lower `node`; `top` names the final equation after the statement's target."""
         name = self.names.fresh(self.target) if top else None
+        start = len(self.body)
         value = self._expr(node, name)
-        if top and isinstance(value, Var) and value.name != name and value.temp:
+        made_here = len(self.body) > start  # an existing value (np.asarray(q)) keeps its name
+        if top and made_here and isinstance(value, Var) and value.name != name and value.temp:
             value = self._rename_last(value, name)
         elif name and not (isinstance(value, Var) and value.name == name):
             self.names.used.discard(name)

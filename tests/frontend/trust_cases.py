@@ -223,3 +223,24 @@ def spread_of_one_element(x):
 
 def norm_of_zero(x):
     return np.linalg.norm(x - x) + np.sum(x)
+
+
+def loop_local_in_an_arm(x):
+    if np.max(x) > 0.5:
+        t2 = x * 2.0
+    else:
+        for i in range(2):
+            t8 = np.tan(x)  # noqa: F841 - assigned in a loop in one arm only: unreadable after
+        t2 = x * 3.0
+    return np.sum(t2)
+
+
+def second_name_of_an_unpacked_value(x):
+    p1, q2 = x % (1.5 + (x * 0.5 + 0.1) * (x * 0.5 + 0.1)), 2.0 + x  # noqa: F841
+    t3 = np.asarray(q2)  # noqa: F841 - a second name, not a new value
+    t4 = np.where(q2 > -1.0, np.log1p(q2), 0.0)
+    return np.sum(np.sin(t4)) + q2 + x
+
+
+def mean_of_a_scalar(x, y):
+    return np.mean(y * y) + np.sum(x)
