@@ -198,11 +198,26 @@ def _add_into(x, g, index):
 
         return element_impl
 
+    integers = [k for k, item in enumerate(items) if isinstance(item, types.Integer)]
+    rest_is_ellipsis = all(isinstance(items[k], types.EllipsisType) for k in range(len(items)) if k not in integers)
+    if isinstance(x, types.Array) and len(integers) == x.ndim and rest_is_ellipsis:
+        # (..., k) picks one element, which Numba returns as a number, not a view to add into.
+        return _element_through_ellipsis(integers, g)
+
     def view_impl(x, g, index):
         view = x[index]  # adding into the view is one pass; `x[index] += g` would also copy it back
         view += g
 
     return view_impl
+
+
+def _element_through_ellipsis(positions: list[int], g):
+    """`x[index] += g` for an index of integers and `...` that reaches one element."""
+    take = "g[()]" if isinstance(g, types.Array) and g.ndim == 0 else "g"
+    items = ", ".join(f"index[{k}]" for k in positions)
+    namespace: dict = {}
+    exec(f"def impl(x, g, index):\n    x[{items},] += {take}\n", namespace)  # noqa: S102 - built from ints
+    return namespace["impl"]
 
 
 def masked_of(x, mask):
