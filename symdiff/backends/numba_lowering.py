@@ -54,7 +54,7 @@ from symdiff.backends.numba_statements import StatementPrinter
 from symdiff.backends.numba_support import MASK_OPS, REDUCTIONS, RENAMED, SUPPORTED_OPS, check_supported
 from symdiff.codegen.expressions import build, call, constant, tuple_of
 from symdiff.errors import Location
-from symdiff.ir.nodes import Atom, Const, Eqn, Function, Loop, Var, reads, walk
+from symdiff.ir.nodes import Atom, Const, Eqn, Function, Var, loops, reads, walk
 from symdiff.optimize.fuse import FusionPlan, fusable
 from symdiff.rules import RULES
 
@@ -229,19 +229,8 @@ def numba_module(plan: FusionPlan, options: NumbaOptions, header: str) -> NumbaM
     check_supported(plan.function)
     emitter = NumbaEmitter(plan, options)
     source = emitter.module(header)
-    carried = {emitter.names[c.name]: loop.loc for loop in _loops(plan.function.body) for c in loop.carried}
+    carried = {emitter.names[c.name]: loop.loc for loop in loops(plan.function.body) for c in loop.carried}
     return NumbaModule(source, carried)
-
-
-def _loops(body) -> list[Loop]:
-    found = []
-    for stmt in body:
-        if isinstance(stmt, Loop):
-            found.append(stmt)
-        if not isinstance(stmt, Eqn):
-            for block in stmt.blocks():
-                found += _loops(block)
-    return found
 
 
 __all__ = ["SUPPORTED_OPS", "NumbaModule", "NumbaOptions", "check_supported", "numba_module"]

@@ -33,7 +33,7 @@ import numpy as np
 
 from symdiff.backends import numba_helpers
 from symdiff.errors import BackendError
-from symdiff.ir.nodes import Atom, Const, Eqn, Function, Loop, Var, walk
+from symdiff.ir.nodes import Atom, Const, Eqn, Function, Loop, Var, loops, walk
 from symdiff.rules import RULES
 
 REDUCTIONS = {"sum": "reduce_sum", "mean": "reduce_mean", "max": "reduce_max", "min": "reduce_min", "prod": "reduce_prod"}  # fmt: skip
@@ -78,7 +78,7 @@ def check_supported(function: Function) -> None:
             if problem is not None:
                 raise BackendError(problem[0], eqn.loc, problem[1])
     arrays = {name for name, value in function.free if np.ndim(value) > 0}
-    for loop in _loops(function.body):
+    for loop in loops(function.body):
         problem = _scalar_becomes_array(loop, defs, arrays)
         if problem is not None:
             raise BackendError(problem[0], loop.loc, problem[1])
@@ -120,17 +120,6 @@ def _array_valued(atom: Atom, defs: dict, arrays: set[str], depth: int) -> bool:
     if eqn.op in _LIKE or (eqn.op in RULES and RULES[eqn.op].elementwise):
         return any(_array_valued(a, defs, arrays, depth + 1) for a in eqn.ins)
     return False
-
-
-def _loops(body) -> list[Loop]:
-    found = []
-    for stmt in body:
-        if isinstance(stmt, Loop):
-            found.append(stmt)
-        if not isinstance(stmt, Eqn):
-            for block in stmt.blocks():
-                found += _loops(block)
-    return found
 
 
 def _unknown_op(eqn: Eqn, defs: dict) -> Problem | None:

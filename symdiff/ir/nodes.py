@@ -174,6 +174,18 @@ def walk(body) -> list[Eqn]:
     return found
 
 
+def loops(body) -> list[Loop]:
+    """Every loop in `body`, nested ones included, outer before inner."""
+    found = []
+    for stmt in body:
+        if isinstance(stmt, Loop):
+            found.append(stmt)
+        if not isinstance(stmt, Eqn):
+            for block in stmt.blocks():
+                found += loops(block)
+    return found
+
+
 def defined(stmt) -> list[Var]:
     """Every name `stmt` defines, inside its blocks included."""
     if isinstance(stmt, Eqn):

@@ -11,14 +11,14 @@ every backend already prints and fuses.
 from __future__ import annotations
 
 from symdiff.analysis.integers import is_integer
-from symdiff.ir.nodes import Const, Eqn, Function, Loop, walk
+from symdiff.ir.nodes import Const, Eqn, Function, loops, walk
 from symdiff.optimize.walk import rewrite_function
 
 
 def plain_written_reads(function: Function) -> Function:
     """`function` with `written_values(g, index)` as `g[index]` wherever `index` is basic."""
     defs = {out.name: eqn for eqn in walk(function.body) for out in eqn.outs}
-    counters = {stmt.index.name for stmt in _loops(function.body) if stmt.index is not None}
+    counters = {stmt.index.name for stmt in loops(function.body) if stmt.index is not None}
 
     def visit(eqn: Eqn, scope):
         if eqn.op == "written_values" and _basic(defs, eqn.static_dict()["index"], counters):
@@ -44,14 +44,3 @@ def _basic_constant(value) -> bool:
     return value is None or value is Ellipsis or isinstance(value, slice) or (
         isinstance(value, int) and not isinstance(value, bool)
     )
-
-
-def _loops(body) -> list[Loop]:
-    found = []
-    for stmt in body:
-        if isinstance(stmt, Loop):
-            found.append(stmt)
-        if not isinstance(stmt, Eqn):
-            for block in stmt.blocks():
-                found.extend(_loops(block))
-    return found
