@@ -173,6 +173,10 @@ class _Checker:
             self.write(eqn, first, eqn.static_dict()["index"])
         elif eqn.out.name in self.in_place and first is not None and first.least >= 1:
             self.write(eqn, first, None)  # `a += b` on an array writes into its memory
+        elif eqn.out.name in self.in_place and first is not None and not first.scalar and self.local(first):
+            # `a += b` on a value made here of unknown rank: an array's memory is written, so a view
+            # of it read later is refused (a number's is not, but symdiff cannot tell them apart).
+            self.write(eqn, first, None)
         elif first is not None and (op in _VIEWS or op == "einsum" and len(eqn.ins) == 1):
             self.refs[eqn.out.name] = self.view(eqn, first)
         elif op in ("make_tuple", "tape_push"):
@@ -184,6 +188,10 @@ class _Checker:
         else:
             for out in eqn.outs:
                 self.refs[out.name] = self.fresh(out.name, self.rank(eqn), self.scalar(eqn), self.least(eqn))
+
+    def local(self, ref: _Ref) -> bool:
+        """Whether `ref` shares memory with no argument (`s = x[0]` of an argument may be a number)."""
+        return not any(b in self.params for b in ref.since)
 
     def write(self, eqn: Eqn, array: _Ref | None, index) -> None:
         """Log a write into `array`'s memory at `index` (None: all of the value `array` reads)."""

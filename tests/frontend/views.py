@@ -268,3 +268,10 @@ def augmented_reshape_then_array_read(x):
     flat = hs.reshape(12)
     flat += np.cos(x[2])  # write
     return np.sum(hs * hs)  # read
+
+
+def augmented_local_of_unknown_rank_then_view_read(x):
+    t = np.arctan(x) - x  # x's rank is unknown here, so t may be an array
+    view = t.transpose()
+    t *= 2.0  # an array's memory is written: the view sees it
+    return np.sum(view * view)
