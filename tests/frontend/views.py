@@ -271,7 +271,7 @@ def augmented_reshape_then_array_read(x):
 
 
 def augmented_local_of_unknown_rank_then_view_read(x):
-    t = np.arctan(x) - x  # x's rank is unknown here, so t may be an array
+    t = np.arctan(x) - x  # x's rank is unknown here, so t may be an array: t *= writes its memory
     view = t.transpose()
-    t *= 2.0  # an array's memory is written: the view sees it
-    return np.sum(view * view)
+    t *= 2.0  # write
+    return np.sum(view * view)  # read
