@@ -375,6 +375,18 @@ class Lowering(ControlFlow):
 
     lower_List = lower_Tuple
 
+    def lower_Dict(self, node: ast.Dict, name):
+        """`{"w": w, "b": b}`: a dict known key by key (keys must be constants)."""
+        items = []
+        for key, value in zip(node.keys, node.values):
+            if key is None:
+                raise self.fail("**mapping inside a dict literal is not supported", value)
+            label = self._expr(key, None)
+            if not isinstance(label, Const):
+                raise self.fail("dict keys must be constants known when the derivative is built", key)
+            items.append((label.value, self._expr(value, None)))
+        return Record(tuple(items))
+
     def lower_Starred(self, node, name):
         raise self.fail("starred expressions are only supported in call arguments", node)
 
@@ -487,13 +499,36 @@ class Lowering(ControlFlow):
             if not found:
                 raise self.fail(f"the dict has no key {getattr(index, 'value', '?')!r} known when building", node)
             return value
+        if isinstance(base, Pack) and isinstance(index, Var) and base.items:
+            return self.pick_item(base.items, index, node, name)
         if isinstance(base, Pack):
             if not isinstance(index, Const) or not isinstance(index.value, (int, slice)):
-                raise self.fail("a tuple can only be indexed by a constant", node)
+                raise self.fail("a tuple can only be indexed by a constant or an integer variable", node)
             picked = base.items[index.value]
             return Pack(picked) if isinstance(index.value, slice) else picked
         base = self.atom(base, node.value)
         return self.emit("getitem", [base], [("index", index)], node, name)
+
+    def pick_item(self, items: tuple, index: Var, node: ast.expr, name):
+        """`items[i]` for an integer `i` known only when run: `items[0] if i == 0 else ...`, so the
+        item taken is the one differentiated (a negative `i` counts from the end, as in Python)."""
+        count = len(items)
+        if count == 1:
+            return items[0]
+        self.target = self.target or "item"
+        wrapped = self.emit("mod", [index, Const(count)], (), node)
+        chosen = items[-1]
+        for k in range(count - 2, -1, -1):
+            test = self.emit("eq", [wrapped, Const(k)], (), node)
+
+            def keep(item=items[k]):
+                return item
+
+            def rest(value=chosen):
+                return value
+
+            chosen = self.choose(test, keep, rest, node, name if k == 0 else None)
+        return chosen
 
     def index(self, node: ast.expr) -> Atom:
         if isinstance(node, ast.Tuple):
@@ -564,6 +599,8 @@ class Lowering(ControlFlow):
     # -- calls ----------------------------------------------------------------
 
     def apply(self, callee: Any, args: list, kwargs: dict, node: ast.Call, name):
+        if callee is dict and not args:  # dict(a=..., b=...): a dict known key by key
+            return Record(tuple(kwargs.items()))
         if callee is len and len(args) == 1 and isinstance(args[0], (Pack, Record)):
             return Const(len(args[0].items))
         if callee in (sum, max, min) and len(args) == 1 and isinstance(args[0], Pack) and not kwargs:

@@ -20,7 +20,6 @@ _REJECTED: dict[type, tuple[str, str]] = {
     ast.AsyncWith: ("async with statements", ""),
     ast.SetComp: ("set comprehensions", ""),
     ast.DictComp: ("dict comprehensions", ""),
-    ast.Dict: ("dict literals", ""),
     ast.Set: ("set literals", ""),
     ast.Global: ("global statements", "pass the value as an argument instead"),
     ast.Nonlocal: ("nonlocal statements", "pass the value as an argument instead"),

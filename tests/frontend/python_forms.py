@@ -209,3 +209,14 @@ def return_from_nested_loop(x):
             if x[i] * x[j] > 1.5:
                 return x[i] * x[j]
     return np.sum(x)
+
+
+def tuple_indexed_by_a_variable(a, b, c, i):
+    x = a, b, c
+    return x[i] * x[i]
+
+
+def dict_call(a, b):
+    d = dict(a=a, b=b)  # noqa: C408 - the call form is what is tested
+    e = {"a": d["b"], "c": 2.0}
+    return d["a"] * e["a"] + np.sin(d["b"]) * e["c"]

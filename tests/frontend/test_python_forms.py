@@ -86,3 +86,17 @@ def test_a_composite_refused_by_numba_points_at_the_users_line():
     with pytest.raises(sd.SymdiffError) as caught:
         sd.grad(p.composite_on_numba, backend="numba")
     assert caught.value.location.file.endswith("python_forms.py")
+
+
+@pytest.mark.parametrize("i", [0, 1, 2, -1])
+def test_tuple_indexed_by_a_variable_takes_that_item(i):
+    got = sd.grad(p.tuple_indexed_by_a_variable, wrt=(0, 1, 2))(1.0, 2.0, 3.0, i)
+    want = [0.0, 0.0, 0.0]
+    want[i] = 2.0 * (1.0, 2.0, 3.0)[i]
+    np.testing.assert_allclose(np.array(got, dtype=float), want)
+
+
+def test_dict_call_is_a_dict_known_key_by_key():
+    args = (2.0, 3.0)
+    got = sd.grad(p.dict_call, wrt=(0, 1))(*args)
+    np.testing.assert_allclose(got, [numeric_grad(p.dict_call, args, k) for k in (0, 1)], rtol=1e-6)
