@@ -20,7 +20,7 @@ from pathlib import Path
 
 import symdiff
 from symdiff.codegen import expressions
-from symdiff.frontend import lower
+from symdiff.frontend import calls, lower
 from symdiff.rules import RULES, Composite, Rule
 from symdiff.rules.registry import _BY_FUNC
 
@@ -109,7 +109,7 @@ def spellings() -> dict[str, list[str]]:
             label = callable_label(func)
             if label is not None and label not in found.setdefault(entry.op, []):
                 found[entry.op].append(label)
-    for method, func in lower._METHODS.items():
+    for method, func in calls._METHODS.items():
         entry = _BY_FUNC.get(func)
         if isinstance(entry, Rule):
             found.setdefault(entry.op, []).append(f"x.{method}()")

@@ -1,0 +1,283 @@
+"""Lowering of calls: rules, composites, the user's own functions, nested functions, methods.
+
+A call resolves through the function's closure and globals to a rule (one
+equation), a composite (its body inlined at the call's location), a function
+whose source can be read (inlined under the caller's names, so shared weights
+accumulate), or a `def`/`lambda` of the function itself (inlined with its
+enclosing scope). Anything else is a `NoDerivative` at the call. `Calls` is a
+mixin of `Lowering` (frontend/lower.py), as `ControlFlow` is.
+"""
+
+from __future__ import annotations
+
+import ast
+import inspect
+from dataclasses import replace
+from typing import Any
+
+import numpy as np
+
+from symdiff.errors import NoDerivative, SymdiffError, UnsupportedSyntax
+from symdiff.frontend.source import FunctionSource, read_source
+from symdiff.frontend.subset import check_subset
+from symdiff.frontend.values import Keywords, LocalFunction, Pack, Record
+from symdiff.ir.nodes import Const, Eqn, Var
+from symdiff.rules import Composite, Rule, lookup_callable
+
+_METHODS = {
+    "sum": np.sum, "mean": np.mean, "prod": np.prod, "max": np.max, "min": np.min, "var": np.var,
+    "std": np.std, "reshape": np.reshape, "ravel": np.ravel, "flatten": np.ravel, "squeeze": np.squeeze,
+    "transpose": np.transpose, "dot": np.dot, "clip": np.clip, "copy": np.copy, "swapaxes": np.swapaxes,
+    "cumsum": np.cumsum, "cumprod": np.cumprod, "trace": np.trace, "repeat": np.repeat,
+}  # fmt: skip
+_PACKED_METHODS = {"reshape", "transpose"}  # x.reshape(3, 4) means x.reshape((3, 4))
+
+
+class Calls:
+    """Mixin for `Lowering`: calls and what they resolve to."""
+
+    def lower_Call(self, node: ast.Call, name):
+        func = node.func
+        if isinstance(func, ast.Attribute):
+            base = self._expr(func.value, None)
+            if isinstance(base, Var):
+                return self.method_call(base, func.attr, node, name)
+            if isinstance(base, (Record, Keywords)) and func.attr in ("items", "keys", "values") and not node.args:
+                position = ("items", "keys", "values").index(func.attr)
+                return Pack(tuple(Pack(kv) if position == 0 else kv[position - 1] for kv in base.items))
+            callee = self.lower_Attribute(func, None) if not isinstance(base, Var) else None
+        else:
+            callee = self._expr(func, None)
+        return self.apply(callee, self.call_args(node), self.call_keywords(node), node, name)
+
+    def call_keywords(self, node: ast.Call) -> dict:
+        kwargs: dict = {}
+        for kw in node.keywords:
+            value = self._expr(kw.value, None)
+            if kw.arg is not None:
+                kwargs[kw.arg] = value
+            elif isinstance(value, Keywords):  # f(**kwargs), passing on what this function was given
+                kwargs.update(value.items)
+            else:
+                raise self.fail("**mapping in a call is only supported for a function's own **kwargs", kw.value)
+        return kwargs
+
+    def call_args(self, node: ast.Call) -> list:
+        args: list = []
+        for arg in node.args:
+            if isinstance(arg, ast.Starred):
+                value = self._expr(arg.value, None)
+                if not isinstance(value, Pack):
+                    raise self.fail("only tuples known at build time can be unpacked with *", arg)
+                args.extend(value.items)
+            else:
+                args.append(self._expr(arg, None))
+        return args
+
+    def method_call(self, base: Var, method: str, node: ast.Call, name):
+        func = _METHODS.get(method)
+        if func is None:
+            error = self.fail(f"the array method .{method}() is not supported", node.func)
+            error.needs_structure = method in ("items", "keys", "values")  # a dict argument's methods
+            raise error
+        args = self.call_args(node)
+        if method in _PACKED_METHODS and len(args) > 1:
+            args = [Pack(tuple(args))]
+        return self.apply(func, [base, *args], self.call_keywords(node), node, name)
+
+    # -- calls ----------------------------------------------------------------
+
+    def apply(self, callee: Any, args: list, kwargs: dict, node: ast.Call, name):
+        if callee is dict and not args:  # dict(a=..., b=...): a dict known key by key
+            return Record(tuple(kwargs.items()))
+        if callee is len and len(args) == 1 and isinstance(args[0], (Pack, Record)):
+            return Const(len(args[0].items))
+        if callee in (sum, max, min) and len(args) == 1 and isinstance(args[0], Pack) and not kwargs:
+            return self.fold_items(callee, args[0].items, node, name)
+        if isinstance(callee, LocalFunction):
+            return self.inline_local(callee, args, kwargs, node, name)
+        if callee in (np.array, np.asarray):
+            return self.array_call(callee, args, kwargs, node, name)
+        entry = lookup_callable(callee)
+        if isinstance(entry, Rule):
+            return self.apply_rule(entry, args, kwargs, node, name)
+        if isinstance(entry, Composite):
+            if entry.check is not None:
+                self.check_composite(entry, args, kwargs, node)
+            return self.inline(entry.impl, args, kwargs, node, name, at_call=True)
+        if callee is range:
+            raise self.fail("range() is only supported as the iterable of a for loop", node)
+        if callable(callee) and (hasattr(callee, "__symdiff_source__") or _has_source(callee)):
+            return self.inline(callee, args, kwargs, node, name)
+        label = _label(callee)
+        raise NoDerivative(
+            f"no derivative rule for {label} and its source cannot be read",
+            self.where(node),
+            f"register one with @symdiff.register_derivative({label})",
+        )
+
+    def fold_items(self, callee, items: tuple, node: ast.Call, name):
+        """`sum(xs)`, `max(xs)`, `min(xs)` of a list known item by item, as Python adds or compares them."""
+        if not items:
+            if callee is sum:
+                return Const(0)
+            raise self.fail(f"{callee.__name__}() of an empty sequence", node)
+        total = Const(0) if callee is sum else None
+        for k, item in enumerate(items):
+            last = k == len(items) - 1
+            if total is None:
+                total = item
+                continue
+            if callee is sum:
+                total = self.emit("add", [self.atom(total, node), self.atom(item, node)], (), node, name if last else None)
+            else:
+                total = self.apply(callee, [total, item], {}, node, name if last else None)
+        return total
+
+    def check_composite(self, entry: Composite, args: list, kwargs: dict, node: ast.Call) -> None:
+        try:
+            bound = inspect.signature(entry.impl).bind(*args, **kwargs)
+        except TypeError as error:
+            raise self.fail(f"{_label(entry.func)}(): {error}", node) from None
+        try:
+            entry.check(bound.arguments)
+        except SymdiffError as error:
+            raise error.located(self.where(node)) from None
+
+    def array_call(self, callee, args, kwargs, node, name):
+        if len(args) != 1 or kwargs:
+            raise self.fail("np.array(...) takes one argument here", node)
+        if isinstance(args[0], Pack):  # np.stack makes each item an array first, nested lists included
+            return self.apply(np.stack, [args[0]], {}, node, name)
+        if callee is np.asarray and isinstance(args[0], Var):
+            return args[0]  # NumPy returns the array itself: a second name for it, not a copy
+        return self.apply(np.copy, args, {}, node, name)
+
+    def apply_rule(self, rule: Rule, args: list, kwargs: dict, node: ast.Call, name):
+        if not rule.differentiable or not (rule.params or rule.variadic):
+            ins = [self.atom(a, node) for a in args]
+            static = [(k, self.atom(v, node)) for k, v in kwargs.items()]
+            self.check_rule(rule, static, node)
+            return self.emit(rule.op, ins, static, node, name)
+        if rule.variadic and rule.static_first and args and not isinstance(args[0], Pack):
+            operands, args = list(args[len(rule.static) :]), args[: len(rule.static)]  # np.einsum(s, a, b)
+            if any(isinstance(o, Pack) for o in operands):  # np.einsum(a, [0, 1], b, [1, 2]) would drop `a`
+                raise self.fail(f"{rule.path}() takes its {', '.join(rule.static)} first, then array operands", node)
+        elif rule.variadic:
+            if not args or not isinstance(args[0], Pack):
+                raise self.fail(f"{rule.path} expects a list or tuple of arrays", node)
+            operands, args = [self.as_array(item, node) for item in args[0].items], args[1:]
+        else:
+            operands = []
+        order = list(rule.params if not rule.variadic else ()) + list(rule.static)
+        if len(args) > len(order):
+            raise self.fail(f"{rule.path} takes at most {len(order)} positional arguments here", node)
+        bound = dict(zip(order, args))
+        for key, value in kwargs.items():
+            if key not in order or key in bound:
+                raise self.fail(f"{rule.path}() does not support the keyword {key!r} here", node)
+            bound[key] = value
+        defaults = dict(rule.defaults)
+        missing = [p for p in order if p not in bound and p not in defaults]
+        if missing:
+            raise self.fail(f"{rule.path}() is missing the argument {missing[0]!r}", node)
+        operands += [self.as_array(bound[p], node) for p in rule.params if not rule.variadic]
+        ins = [self.atom(a, node) for a in operands]
+        static = [(s, self.atom(bound.get(s, defaults.get(s)), node)) for s in rule.static]
+        self.check_rule(rule, static, node)
+        return self.emit(rule.op, ins, static, node, name)
+
+    def check_rule(self, rule: Rule, static: list, node: ast.Call) -> None:
+        if rule.check is not None:
+            try:
+                rule.check(dict(static))
+            except SymdiffError as error:
+                raise error.located(self.where(node)) from None
+
+    def inline(self, func: Any, args: list, kwargs: dict, node: ast.Call, name, at_call: bool = False):
+        """Lower `func`'s body here; `at_call` locates all its equations at this call (a composite's
+        body is symdiff's code: errors and comments point to the user's line instead)."""
+        label = _label(func)
+        try:
+            source = read_source(func)
+        except SymdiffError as error:
+            raise error.located(self.where(node)) from None
+        if _definition(source) in self.stack and not isinstance(lookup_callable(func), Composite):
+            raise self.fail(f"recursive call to {source.node.name}() is not supported", node)
+        check_subset(source, called=True)
+        callee = type(self)(source, self.names, self.body, self.stack, self.free, self.in_place)
+        callee.target_hint = self.target
+        callee.bind(args, kwargs, self.where(node), label)
+        if at_call:
+            callee.located_at = self.where(node)
+        result = callee.run()
+        if result is None:
+            raise self.fail(f"{label}() returns no value", node)
+        if name and isinstance(result, Var) and result.temp and self.body and self.body[-1].outs == (result,):
+            last = self.body[-1]
+            self.body[-1] = Eqn((Var(name),), last.op, last.ins, last.static, last.loc)
+            return Var(name)
+        return result
+
+    def inline_local(self, function: LocalFunction, args: list, kwargs: dict, node: ast.Call, name):
+        """Call a nested `def` or `lambda`: its body is lowered here, its free names read from its scope."""
+        definition = function.node
+        label = definition.name
+        source = replace(function.scope.source, node=definition, name=label)
+        if _definition(source) in self.stack:
+            raise self.fail(f"recursive call to {label}() is not supported", node)
+        callee = type(self)(source, self.names, self.body, self.stack, self.free, self.in_place)
+        callee.enclosing = function.scope
+        callee.target_hint = self.target
+        callee.bind(args, kwargs, self.where(node), label)
+        result = callee.run()
+        if result is None:
+            raise self.fail(f"{label}() returns no value", node)
+        return result
+
+    def bind(self, args: list, kwargs: dict, where, label: str) -> None:
+        spec = self.source.node.args
+        positional = [a.arg for a in spec.args]
+        defaults = dict(zip(positional[len(positional) - len(spec.defaults):], spec.defaults))
+        defaults.update({a.arg: d for a, d in zip(spec.kwonlyargs, spec.kw_defaults) if d is not None})
+        if spec.vararg is not None:
+            self.env[spec.vararg.arg] = Pack(tuple(args[len(positional):]))
+            args = args[: len(positional)]
+        if len(args) > len(positional):
+            raise UnsupportedSyntax(f"{label}() takes {len(positional)} arguments, got {len(args)}", where)
+        params = positional + [a.arg for a in spec.kwonlyargs]
+        bound = dict(zip(positional, args))
+        extra = {}
+        for key, value in kwargs.items():
+            if key in bound or key not in params and spec.kwarg is None:
+                raise UnsupportedSyntax(f"{label}() got an unexpected argument {key!r}", where)
+            if key in params:
+                bound[key] = value
+            else:
+                extra[key] = value
+        if spec.kwarg is not None:
+            self.env[spec.kwarg.arg] = Keywords(tuple(extra.items()))
+        for param in params:
+            if param not in bound:
+                if param not in defaults:
+                    raise UnsupportedSyntax(f"{label}() is missing the argument {param!r}", where)
+                bound[param] = self._expr(defaults[param], None)
+        self.env.update(bound)
+        self.params = set(params)
+        self.initial = dict(bound)
+
+
+def _definition(source: FunctionSource) -> tuple:
+    """Which `def` this is: two functions may share a name, one function is one place in a file."""
+    return (source.file, source.line_offset + source.node.lineno, source.node.col_offset, source.node.name)
+
+
+def _has_source(func: Any) -> bool:
+    return inspect.isfunction(func)
+
+
+def _label(value: Any) -> str:
+    module = getattr(value, "__module__", None) or ""
+    name = getattr(value, "__qualname__", None) or getattr(value, "__name__", None) or type(value).__name__
+    short = {"numpy": "np", "math": "math"}.get(module.split(".")[0], module)
+    return f"{short}.{name}" if short else name
