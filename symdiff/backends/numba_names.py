@@ -35,7 +35,7 @@ from symdiff.optimize.fuse import fusable
 # Ops whose output may share memory with an array operand (views, the operand itself).
 _VIEW_OPS = frozenset({
     "getitem", "reshape", "transpose", "swapaxes", "ravel", "squeeze", "expand_dims", "sum_to", "make_tuple",
-    "tape_push", "tape_pop", "setitem", "add_at", "axis_slice", "pos",
+    "tape_push", "tape_pop", "setitem", "add_at", "axis_slice", "pos", "flip",
 })  # fmt: skip
 # Ops whose output is a fresh buffer (or not an array at all).
 _FRESH_OPS = frozenset({

@@ -362,7 +362,7 @@ def _share(name: str, position: int, index: int, early, display, last, holder) -
     return None
 
 
-_VIEWS = {"getitem", "reshape", "transpose", "swapaxes", "ravel", "squeeze", "expand_dims", "broadcast_to", "make_tuple"}  # fmt: skip
+_VIEWS = {"getitem", "reshape", "transpose", "swapaxes", "ravel", "squeeze", "expand_dims", "broadcast_to", "flip", "make_tuple"}  # fmt: skip
 
 
 def _escapes(layout: Layout, name: str, index: int, last, depth: int = 0) -> bool:

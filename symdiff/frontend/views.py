@@ -38,7 +38,7 @@ from symdiff.rules import RULES
 # Operations whose result may share memory with their first operand.
 _VIEWS = {
     "getitem", "reshape", "ravel", "squeeze", "expand_dims", "transpose", "swapaxes", "broadcast_to",
-    "sum_to", "axis_slice",
+    "sum_to", "axis_slice", "flip",
 }  # fmt: skip
 _SHAPE_ONLY = {"shape", "len", "ndim", "size", "zeros_like", "ones_like", "empty_like", "full_like"}
 _CREATE = {"zeros", "ones", "empty", "full"}
@@ -56,6 +56,7 @@ class _Write:
     buffers: frozenset
     index: Any
     loc: Location | None
+    maybe: bool = False  # `s += v` of a value of unknown rank: a write only if it is an array
 
 
 @dataclass(frozen=True)
@@ -147,6 +148,9 @@ class _Checker:
             "symdiff differentiates values and cannot follow shared memory"
         )
         hint = "take a copy where the view or second name is made (`row = hs[0].copy()`), or read it before the write"
+        if write.maybe:
+            message = message.replace("the written array", "the array the augmented assignment writes into if it has an axis")
+            hint = "write `s = s + v` to make a new value, or take a copy where the view is made (`s = x[0].copy()`)"
         return UnsupportedSyntax(message, loc if loc is not None and not returned else write.loc, hint)
 
     # -- statements -----------------------------------------------------------
@@ -177,6 +181,11 @@ class _Checker:
             # `a += b` on a value made here of unknown rank: an array's memory is written, so a view
             # of it read later is refused (a number's is not, but symdiff cannot tell them apart).
             self.write(eqn, first, None)
+        elif eqn.out.name in self.in_place and first is not None and not first.scalar:
+            # `s += v` where `s` may be a view of an argument (`s = x[0]`): NumPy writes into the
+            # argument if `s` has an axis and rebinds `s` if it is a number. symdiff makes a new
+            # value, so a later read that would see the write is refused.
+            self.write(eqn, first, None, maybe=True)
         elif first is not None and (op in _VIEWS or op == "einsum" and len(eqn.ins) == 1):
             self.refs[eqn.out.name] = self.view(eqn, first)
         elif op in ("make_tuple", "tape_push"):
@@ -193,12 +202,18 @@ class _Checker:
         """Whether `ref` shares memory with no argument (`s = x[0]` of an argument may be a number)."""
         return not any(b in self.params for b in ref.since)
 
-    def write(self, eqn: Eqn, array: _Ref | None, index) -> None:
-        """Log a write into `array`'s memory at `index` (None: all of the value `array` reads)."""
+    def write(self, eqn: Eqn, array: _Ref | None, index, maybe: bool = False) -> None:
+        """Log a write into `array`'s memory at `index` (None: all of the value `array` reads).
+
+        `maybe`: the write happens only if the value is an array; it is not refused
+        for an argument's memory, only reads that would see it are.
+        """
         if array is None:
             return
         written = sorted(b for b in array.since if b in self.params)
-        if written:
+        if isinstance(eqn.ins[0], Var) and eqn.ins[0].name in self.params:
+            written = []  # `x[i] = v` or `x += v` on the argument itself: a new value of `x` (see below)
+        if written and not maybe:
             raise UnsupportedSyntax(
                 f"this writes into argument {written[0]!r} through a view or a second name for it",
                 eqn.loc,
@@ -206,7 +221,7 @@ class _Checker:
             )
         if array.region is not _WHOLE:
             index = array.region if index is None else None  # an index into a view: elements unknown here
-        self.log.append(_Write(len(self.log), frozenset(array.since), index, eqn.loc))
+        self.log.append(_Write(len(self.log), frozenset(array.since), index, eqn.loc, maybe))
         now = len(self.log)
         self.refs[eqn.out.name] = replace(array, since={b: now for b in array.since}, missed=())
 
@@ -225,7 +240,7 @@ class _Checker:
             return self.fresh(eqn.out.name)  # advanced indexing copies
         known = "other" not in items
         rank = base.rank - integers if base.rank is not None and known else None
-        least = max(base.least - integers, 0) if known else 0
+        least = max(base.least - integers if known else 0, items.count("slice"))  # a slice keeps its axis
         return _Ref(since, (), index if base.region is _WHOLE else None, rank, least=least)
 
     def index_items(self, index) -> list[str]:

@@ -14,6 +14,7 @@ import operator
 import numpy as np
 
 from symdiff.rules.registry import register_derivative, register_nondiff
+from symdiff.rules.shapes import as_float, as_integer
 
 
 @register_derivative(np.add, op="add", elementwise=True, aliases=(operator.add,))
@@ -122,7 +123,11 @@ def arctan_vjp(g, out, x):
 
 @register_derivative(np.arctan2, elementwise=True, aliases=(math.atan2,))
 def arctan2_vjp(g, out, x1, x2):
-    return g * x2 / (x1 * x1 + x2 * x2), -g * x1 / (x1 * x1 + x2 * x2)
+    # At the origin (a jump, no derivative) both partials are taken as 0, as for |x| at 0, so a
+    # zero cotangent through it stays 0 instead of 0 * nan.
+    squares = x1 * x1 + x2 * x2
+    safe = np.where(squares == 0.0, 1.0, squares)
+    return g * x2 / safe, -g * x1 / safe
 
 
 @register_derivative(np.sinh, elementwise=True, aliases=(math.sinh,))
@@ -180,6 +185,14 @@ def logaddexp_vjp(g, out, x1, x2):
 @register_derivative(float, op="float", elementwise=True, path="float")
 def float_vjp(g, out, x):
     return g
+
+
+@register_derivative(as_float, static=("dtype",), elementwise=True, helper=True)
+def as_float_vjp(g, out, x, dtype):
+    return g
+
+
+register_nondiff(as_integer, helper=True)
 
 
 # Piecewise-constant functions and predicates: zero derivative by structure.

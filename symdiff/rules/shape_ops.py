@@ -160,12 +160,12 @@ def untile_vjp(h, out, g, reps, shape):
 
 @register_derivative(np.tril, static=("k",))
 def tril_vjp(g, out, m, k=0):
-    return np.tril(g, k)
+    return sum_to(np.tril(g, k), np.shape(m))  # a 1-D m is broadcast over the rows
 
 
 @register_derivative(np.triu, static=("k",))
 def triu_vjp(g, out, m, k=0):
-    return np.triu(g, k)
+    return sum_to(np.triu(g, k), np.shape(m))  # a 1-D m is broadcast over the rows
 
 
 @register_composite(np.atleast_1d)

@@ -346,3 +346,23 @@ def digamma(x):
 def polygamma(n, x):
     """`scipy.special.polygamma`, the n-th derivative of digamma."""
     return __import__("scipy.special", fromlist=["polygamma"]).polygamma(n, x)
+
+
+def ndtr(x):
+    """`scipy.special.ndtr`, the standard normal CDF, accurate far into both tails (unlike erf)."""
+    return __import__("scipy.special", fromlist=["ndtr"]).ndtr(x)
+
+
+def log_ndtr(x):
+    """`scipy.special.log_ndtr`, the log of the standard normal CDF, finite down to x = -1e150."""
+    return __import__("scipy.special", fromlist=["log_ndtr"]).log_ndtr(x)
+
+
+def as_float(x, dtype):
+    """`x.astype(dtype)` for a floating dtype: the same values, so it passes derivatives on."""
+    return np.asarray(x).astype(dtype)
+
+
+def as_integer(x, dtype):
+    """`x.astype(dtype)` for an integer or boolean dtype: piecewise constant, no derivative."""
+    return np.asarray(x).astype(dtype)

@@ -32,6 +32,7 @@ REFUSED = [
     v.view_read_after_nested_loops_wrote,
     v.augmented_reshape_then_array_read,
     v.augmented_local_of_unknown_rank_then_view_read,
+    v.running_sum_that_rereads_its_element,
 ]
 
 ACCEPTED = [
@@ -97,6 +98,17 @@ def test_reads_of_elements_no_write_reached_differentiate_like_numpy(function):
     args = _args(function)
     got = sd.grad(function)(*args)
     np.testing.assert_allclose(got, numeric_grad(function, args, 0), rtol=1e-6, atol=1e-8)
+
+
+def test_a_running_sum_from_a_row_of_a_matrix_is_right_where_numpy_writes_into_the_row():
+    function = v.running_sum_from_an_element
+    x = np.array([[0.3, -0.7], [0.2, 0.5]])
+
+    def summed(x, n):
+        return np.sum(function(x.copy(), n))
+
+    got = sd.grad(summed)(x, 4)
+    np.testing.assert_allclose(got, numeric_grad(summed, (x, 4), 0), rtol=1e-6, atol=1e-8)
 
 
 def test_asarray_of_an_argument_is_the_argument_itself():

@@ -259,7 +259,15 @@ def view_read_after_nested_loops_wrote(x, n):
 def running_sum_from_an_element(x, n):
     s = x[0]  # a number for a vector x: `s += ...` makes a new number
     for i in range(1, n):
-        s += x[i % 2] * s
+        s += x[1] * s  # for a matrix x, a write into row 0, which is never read again
+    return s
+
+
+def running_sum_that_rereads_its_element(x, n):
+    s = x[0]  # for a matrix x, a view of row 0 that `s += ...` writes into
+    for i in range(1, n):
+        t = x[i % 2]  # read
+        s += t * s  # write
     return s
 
 
