@@ -27,7 +27,7 @@ import numpy as np
 from symdiff import rules  # noqa: F401 - registers the built-in derivative table
 from symdiff.backends import BACKENDS, load
 from symdiff.codegen.standalone import module_source
-from symdiff.errors import BadRule, BadWrt, Location, NonScalarOutput, SymdiffError, UnsupportedSyntax
+from symdiff.errors import BadRule, BadWrt, Location, NoDerivative, NonScalarOutput, SymdiffError, UnsupportedSyntax
 from symdiff.frontend.lower import lower_function
 from symdiff.frontend.source import Dependency, dependencies, read_source, recording
 from symdiff.ir.nodes import Const, Function, Var, walk
@@ -281,8 +281,8 @@ def build(primal: Callable, wrt: Wrt, mode: str, backend: str) -> Derivative:
         return cached
     try:
         lowering = _lowering(primal)
-    except UnsupportedSyntax as error:
-        if not getattr(error, "needs_structure", False):
+    except (UnsupportedSyntax, NoDerivative) as error:
+        if not getattr(error, "needs_structure", False) and not _defaults_to_none(primal):
             raise
         names = tuple(_signature_names(primal, wrt))
         derivative = Deferred(primal, names, isinstance(wrt, (tuple, list)), mode, backend, _build_for)
@@ -304,6 +304,15 @@ def build(primal: Callable, wrt: Wrt, mode: str, backend: str) -> Derivative:
     derivative._wrt_spec = wrt
     _CACHE[key] = derivative
     return derivative
+
+
+def _defaults_to_none(primal: Callable) -> bool:
+    """Whether a parameter defaults to None (`ax=None`): code that lowers only where it is None
+    (`if ax: plot(ax, ...)`) is built for the arguments of each call."""
+    try:
+        return any(p.default is None for p in inspect.signature(primal).parameters.values())
+    except (TypeError, ValueError):
+        return False
 
 
 def _signature_names(primal: Callable, wrt: Wrt) -> list[str]:

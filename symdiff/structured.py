@@ -20,9 +20,18 @@ from symdiff.errors import SymdiffError
 CONTAINERS = (list, tuple, dict)
 
 
+NONE = (type(None), None, ())  # an argument that is None: no leaves, a constant to the code
+
+
 def structure(value: Any) -> Any:
-    """None for a leaf; `(kind, keys, children)` for a list, tuple or dict (hashable)."""
+    """None for a leaf; `(kind, keys, children)` for a list, tuple or dict (hashable); `NONE` for None.
+
+    A None argument (`ax=None`) is a structure with no leaves, as in JAX's pytrees: the code is
+    built knowing it is None, so `if ax: plot(ax, ...)` is left out.
+    """
     kind = type(value)
+    if value is None:
+        return NONE
     if kind is dict:
         return (dict, tuple(value), tuple(structure(v) for v in value.values()))
     if kind in (list, tuple):
@@ -33,6 +42,8 @@ def structure(value: Any) -> Any:
 def leaves(value: Any) -> list:
     """The leaves of `value` in the order `structure` lists them."""
     kind = type(value)
+    if value is None:
+        return []
     if kind is dict:
         return [leaf for child in value.values() for leaf in leaves(child)]
     if kind in (list, tuple):
@@ -44,6 +55,8 @@ def rebuild(shape: Any, values: list) -> Any:
     """The container of `shape` holding `values` (consumed from the front)."""
     if shape is None:
         return values.pop(0)
+    if shape == NONE:
+        return None
     kind, keys, children = shape
     items = [rebuild(child, values) for child in children]
     if kind is dict:
@@ -91,7 +104,8 @@ class StructuredCalls:
 
 class Deferred:
     """A derivative whose code depends on its arguments' structure (a function indexing a dict
-    argument, `params["w"]`): each new structure's code is built at its first call."""
+    argument, `params["w"]`, or one that lowers only where an argument that defaults to None is
+    None): each new structure's code is built at its first call."""
 
     def __init__(self, primal: Callable, wrt: tuple[str, ...], several: bool, mode: str, backend: str, build):
         self.primal = primal
@@ -104,11 +118,9 @@ class Deferred:
         self.__doc__ = getattr(primal, "__doc__", None)
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
-        if kwargs:
-            bound = self._signature.bind(*args, **kwargs)
-            bound.apply_defaults()
-            args = tuple(bound.arguments.values())
-        return self._calls(args)
+        bound = self._signature.bind(*args, **kwargs)
+        bound.apply_defaults()  # a default of None is a structure too
+        return self._calls(tuple(bound.arguments.values()))
 
     @property
     def source(self) -> str:

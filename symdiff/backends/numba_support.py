@@ -126,6 +126,9 @@ def _unknown_op(eqn: Eqn, defs: dict) -> Problem | None:
     helper = eqn.op in RULES and RULES[eqn.op].helper and RULES[eqn.op].path in numba_helpers.__all__
     if eqn.op in SUPPORTED_OPS or helper:
         return None
+    if eqn.op == "call":  # a random draw or another call run as it is (rules/opaque.py)
+        callee = eqn.static_dict()["callee"].value
+        return f"{callee}() is run as it is only by the numpy backend", "draw outside and pass the values in, " + _FALLBACK
     path = RULES[eqn.op].path if eqn.op in RULES else eqn.op
     return f"{path} ({eqn.op!r}) is not supported by the numba backend", _HINTS.get(eqn.op, _FALLBACK)
 

@@ -144,6 +144,8 @@ def build(eqn: Eqn, operands: list, statics: dict, rule: Rule) -> cst.BaseExpres
         return subscript(operands[0], statics["index"])
     if op == "make_tuple":
         return tuple_of(operands)
+    if op == "call":  # a call that runs as it is (rules/opaque.py), printed as the user wrote it
+        return _as_written(eqn, operands)
     if rule.variadic:
         return call(rule.path, [tuple_of(operands)], _keywords(eqn, statics, rule))
     positional = list(operands)
@@ -152,6 +154,19 @@ def build(eqn: Eqn, operands: list, statics: dict, rule: Rule) -> cst.BaseExpres
     positional += [statics[k] for k in required if k in statics]
     keywords = [(k, v) for k, v in keywords if k not in required]
     return call(rule.path, positional, keywords)
+
+
+def _as_written(eqn: Eqn, operands: list) -> cst.Call:
+    static = eqn.static_dict()
+    callee, keywords, method = (static[k].value for k in ("callee", "keywords", "method"))
+    positional = operands[: len(operands) - len(keywords)]
+    named = list(zip(keywords, operands[len(positional) :]))
+    if not method:
+        return call(callee, positional, named)
+    receiver, *positional = positional
+    printed = call("f", positional, named)
+    func = cst.Attribute(value=parenthesize(receiver, precedence(receiver) < ATOM), attr=cst.Name(callee))
+    return printed.with_changes(func=func)
 
 
 def _keywords(eqn: Eqn, statics: dict, rule: Rule) -> list:

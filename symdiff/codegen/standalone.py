@@ -16,8 +16,10 @@ import libcst as cst
 import numpy as np
 
 from symdiff.codegen.emit import emit_function, helpers_used
+from symdiff.errors import UnsupportedSyntax
 from symdiff.ir.nodes import Function, walk
 from symdiff.rules import RULES, shapes
+from symdiff.rules.opaque import import_line
 
 _NON_SCALAR = '''class NonScalarOutput(ValueError):
     """grad was applied to a function whose output is not a scalar."""
@@ -63,6 +65,14 @@ def _user_imports(functions: list[Function]) -> str:
 
 
 def _constant_source(name: str, value) -> str:
+    if not isinstance(value, (np.ndarray, np.generic)):  # what a call run as it is is called through
+        try:
+            return import_line(name, value) or ""
+        except ValueError as error:
+            raise UnsupportedSyntax(
+                f"the generated module calls {name}, but {error}",
+                hint=f"make {name} inside the function (`{name} = np.random.RandomState(0)`) or pass it in",
+            ) from None
     array = np.asarray(value)
     return f"{name} = np.array({array.tolist()!r}, dtype=np.{array.dtype.name})\n"
 

@@ -23,6 +23,9 @@ from symdiff.frontend.subset import check_subset
 from symdiff.frontend.values import Keywords, LocalFunction, Pack, Record
 from symdiff.ir.nodes import Const, Eqn, Var
 from symdiff.rules import Composite, Rule, lookup_callable
+from symdiff.rules.opaque import OP as OPAQUE
+from symdiff.rules.opaque import runs_as_is
+from symdiff.rules.shapes import as_float, as_integer
 
 _METHODS = {
     "sum": np.sum, "mean": np.mean, "prod": np.prod, "max": np.max, "min": np.min, "var": np.var,
@@ -76,6 +79,10 @@ class Calls:
 
     def method_call(self, base: Var, method: str, node: ast.Call, name):
         func = _METHODS.get(method)
+        if method == "astype":
+            return self.astype(base, node, name)
+        if func is None and self.made_by_call(base):  # rs = np.random.RandomState(0); rs.randn(3)
+            return self.emit_call(method, [base, *self.call_args(node)], self.call_keywords(node), node, name, True)
         if func is None:
             error = self.fail(f"the array method .{method}() is not supported", node.func)
             error.needs_structure = method in ("items", "keys", "values")  # a dict argument's methods
@@ -109,12 +116,60 @@ class Calls:
             raise self.fail("range() is only supported as the iterable of a for loop", node)
         if callable(callee) and (hasattr(callee, "__symdiff_source__") or _has_source(callee)):
             return self.inline(callee, args, kwargs, node, name)
+        if runs_as_is(callee):
+            return self.call_as_is(callee, args, kwargs, node, name)
         label = _label(callee)
         raise NoDerivative(
             f"no derivative rule for {label} and its source cannot be read",
             self.where(node),
             f"register one with @symdiff.register_derivative({label})",
         )
+
+    def astype(self, base: Var, node: ast.Call, name):
+        """`x.astype(dtype)`: a float dtype keeps the derivative, an integer or bool one has none."""
+        args, kwargs = self.call_args(node), self.call_keywords(node)
+        dtype = args[0] if len(args) == 1 and not kwargs else kwargs.get("dtype") if not args else None
+        value = dtype.value if isinstance(dtype, Const) else dtype
+        try:
+            kind = np.dtype(value).kind if isinstance(value, (type, str)) else None
+        except TypeError:
+            kind = None
+        if kind not in ("f", "i", "u", "b"):
+            raise self.fail(".astype() takes one float, integer or bool dtype known when the derivative is built", node)
+        helper = as_float if kind == "f" else as_integer
+        return self.apply(helper, [base, Const(value)], {}, node, name)
+
+    def call_as_is(self, callee: Any, args: list, kwargs: dict, node: ast.Call, name):
+        """A call with no derivative that runs as it is (`rules/opaque.py`), printed as written.
+
+        The name it is called through (`npr` in `npr.randn(3)`, `rs` in `rs.normal(...)`) is
+        read from the function's globals or closure and passed to generated code with it.
+        """
+        root = node.func
+        while isinstance(root, ast.Attribute):
+            root = root.value
+        if not isinstance(root, ast.Name):
+            raise self.fail(f"call {_label(callee)} through a name", node)
+        text = ast.unparse(node.func)
+        value = self.lower_Name(root, None)  # the name as the function sees it: local, closure, global
+        if isinstance(value, (Var, Const, Pack, Record, Keywords, LocalFunction)):
+            raise self.fail(f"call {text}() through a module-level name", node)
+        self.free.setdefault(root.id, value)
+        if self.free[root.id] is not value:
+            raise self.fail(f"two different objects are named {root.id!r}", node)
+        return self.emit_call(text, args, kwargs, node, name, False)
+
+    def emit_call(self, callee: str, args: list, kwargs: dict, node: ast.Call, name, method: bool):
+        ins = [self.atom(a, node) for a in [*args, *kwargs.values()]]
+        static = [("callee", Const(callee)), ("keywords", Const(tuple(kwargs))), ("method", Const(method))]
+        return self.emit(OPAQUE, ins, static, node, name)
+
+    def made_by_call(self, value: Var) -> bool:
+        """Whether `value` is the result of a call run as it is (a random generator made here)."""
+        for stmt in reversed(self.body):
+            if isinstance(stmt, Eqn) and value in stmt.outs:
+                return stmt.op == OPAQUE
+        return False
 
     def fold_items(self, callee, items: tuple, node: ast.Call, name):
         """`sum(xs)`, `max(xs)`, `min(xs)` of a list known item by item, as Python adds or compares them."""

@@ -221,10 +221,11 @@ class Lowering(ControlFlow, Calls):
         if current is None or isinstance(current, LoopLocal):
             raise self.fail(f"{base!r} must be created before assigning into it", target)
         owner = next((p for p, v in self.initial.items() if current is v), None)
-        if owner is not None:
-            through = f" (through the name {base!r})" if owner != base else ""
+        if owner is not None and owner != base:  # NumPy would change `owner` too (views.py follows that)
             raise self.fail(
-                f"in-place mutation of argument {owner!r}{through}", target, f"copy it first: `{base} = np.copy({owner})`"
+                f"in-place mutation of argument {owner!r} (through the name {base!r})",
+                target,
+                f"copy it first: `{base} = np.copy({owner})`",
             )
         self.target = base
         index = self.index(target.slice)
@@ -266,12 +267,6 @@ class Lowering(ControlFlow, Calls):
         if not isinstance(node.target, ast.Name):
             raise self.fail("augmented assignment to this target is not supported", node.target)
         name = node.target.id
-        if name in self.params and self.env.get(name) is self.initial.get(name):
-            raise self.fail(
-                f"in-place update of argument {name!r}",
-                node,
-                f"write `{name} = {name} {_op_text(node.op)} ...` so the caller's array is not changed",
-            )
         load = ast.copy_location(ast.Name(name, ast.Load()), node.target)
         self.assign(node.target, ast.copy_location(ast.BinOp(left=load, op=node.op, right=node.value), node), node)
         updated = self.env[name]
@@ -550,6 +545,14 @@ def _default_value(source: FunctionSource, node: ast.expr) -> Any:
         found, value = source.lookup(node.id)
         if found and isinstance(value, (int, float, bool, complex, type(None))):
             return value
+    pure = (ast.Name, ast.Attribute, ast.Load, ast.Constant, ast.UnaryOp, ast.BinOp, ast.unaryop, ast.operator)
+    if all(isinstance(part, pure) for part in ast.walk(node)):  # `-np.inf`, `np.pi / 2`: as Python made it
+        try:
+            value = eval(compile(ast.Expression(node), source.file, "eval"), dict(source.namespace), dict(source.closure))  # noqa: S307
+        except Exception:  # noqa: BLE001 - not a number known now: refused below
+            value = None
+        if isinstance(value, (int, float, bool, complex, np.number)):
+            return value.item() if isinstance(value, np.number) else value
     raise UnsupportedSyntax(
         "parameter defaults must be literals or module-level numbers",
         source.location(node),

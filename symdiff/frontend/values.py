@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from symdiff.ir.nodes import Var
+from symdiff.ir.nodes import Const, Var
 
 
 @dataclass(frozen=True)
@@ -60,6 +60,8 @@ def structured_value(structure: Any, stem: str, fresh) -> tuple[Any, list[Var]]:
         leaf = Var(fresh(stem))
         return leaf, [leaf]
     kind, keys, children = structure
+    if kind is type(None):
+        return Const(None), []
     labels = keys if kind is dict else range(len(children))
     values, leaves = [], []
     for position, (label, child) in enumerate(zip(labels, children)):

@@ -5,7 +5,9 @@ one of its outputs is read by live code; an `If` output or a loop's carried
 value is live if read after the statement or (for loops) by live code in the
 body. This removes adjoints of arguments not asked for, forward values the
 backward pass does not read, and unused tapes. Every op is pure except the
-tape operations, which live and die with their tape.
+tape operations, which live and die with their tape, and calls that run as
+they are (`rules/opaque.py`): a random draw moves its generator on, so one
+whose value is unused still runs, and later draws stay the function's.
 """
 
 from __future__ import annotations
@@ -13,6 +15,9 @@ from __future__ import annotations
 from dataclasses import replace
 
 from symdiff.ir.nodes import Eqn, Function, If, Loop, Var
+from symdiff.rules.opaque import OP
+
+EFFECTS = (OP,)
 
 
 def _names(atoms) -> set[str]:
@@ -26,6 +31,8 @@ class _Liveness:
     def block(self, body) -> None:
         for stmt in reversed(body):
             if isinstance(stmt, Eqn):
+                if stmt.op in EFFECTS:
+                    self.live |= _names(stmt.outs)
                 if any(o.name in self.live for o in stmt.outs):
                     self.live |= _names(stmt.atoms())
             elif isinstance(stmt, If):

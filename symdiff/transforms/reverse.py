@@ -25,6 +25,7 @@ from symdiff.errors import BadRule, NonScalarOutput, UnsupportedSyntax
 from symdiff.ir.names import Names
 from symdiff.ir.nodes import Atom, Const, Eqn, Function, If, Loop, Var, defined, reads, walk
 from symdiff.rules import RULES, rule
+from symdiff.rules.opaque import OP as OPAQUE
 from symdiff.transforms.algebra import Forward, simplify_adjoints
 from symdiff.transforms.control import ControlReverse
 from symdiff.transforms.inline import inline_rule, rename
@@ -363,6 +364,21 @@ def known_scalar(body, atom: Atom) -> bool:
     return False
 
 
+def _refuse_active_calls(function: Function, active: set[str], wrt: list[str]) -> None:
+    """A call run as it is (a random draw, `rules/opaque.py`) has no derivative: refuse one whose
+    arguments depend on the differentiated inputs, where it is called."""
+    for eqn in walk(function.body):
+        if eqn.op == OPAQUE and any(isinstance(a, Var) and a.name in active for a in eqn.ins):
+            callee = eqn.static_dict()["callee"].value
+            names = ", ".join(repr(base_name(w)) for w in wrt)
+            raise UnsupportedSyntax(
+                f"{callee}() runs as it is, with no derivative, but an argument here depends on {names}",
+                eqn.loc,
+                "pass it values that do not depend on the differentiated arguments "
+                "(draw `z = rs.normal(0.0, 1.0, n)`, then `mu + sigma * z`)",
+            )
+
+
 def vjp_function(function: Function, wrt: tuple[int, ...], mode: str = "grad", as_tuple: bool = False) -> Function:
     """The reverse-mode program for `function` with respect to parameters `wrt`.
 
@@ -375,6 +391,7 @@ def vjp_function(function: Function, wrt: tuple[int, ...], mode: str = "grad", a
         raise NonScalarOutput(f"{function.name} returns {len(function.result)} values; differentiate a function returning one")
     params = [function.params[i] for i in wrt]
     state = Backward(function, tuple(p.name for p in params))
+    _refuse_active_calls(function, state.active, [p.name for p in params])
     out = function.result
     seed_param = None
     if mode == "vjp":

@@ -36,13 +36,9 @@ def uses_global(x):
     return x * SCALE
 
 
-def mutates_argument(x):
-    x[0] = 1.0
-    return np.sum(x)
-
-
-def updates_argument_in_place(x):
-    x += 1.0
+def mutates_argument_through_a_second_name(x):
+    y = x
+    y[0] = 1.0
     return np.sum(x)
 
 

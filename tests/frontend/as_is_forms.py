@@ -1,0 +1,98 @@
+"""Functions with calls that run as they are (random draws, meshgrid, isinstance), `.astype`,
+expression defaults, None arguments and writes into an argument: the forms autograd's examples use."""
+
+import numpy as np
+import numpy.random as npr
+
+rs = npr.RandomState(0)
+
+
+def seeded_draws(x):
+    r = np.random.RandomState(0)
+    a = r.randn(3)
+    unused = r.randn(2)  # moves the generator on: `b` is the third to fifth number
+    b = r.randn(3)
+    return np.sum(x * b) + np.sum(np.sin(x) * a)
+
+
+def reparametrised(params):
+    mean, log_std = params[:3], params[3:]
+    z = rs.randn(3)
+    samples = z * np.exp(log_std) + mean
+    return np.sum(samples * samples)
+
+
+def draw_from_module(x):
+    noise = npr.normal(0.0, 1.0, 3)
+    return np.sum((x - noise) ** 2)
+
+
+def draw_with_differentiated_mean(mu):
+    return np.sum(rs.normal(mu, 1.0))  # the draw's derivative in mu is not defined here
+
+
+def grid(f):
+    rows, cols = f.shape
+    ys, xs = np.meshgrid(np.arange(rows), np.arange(cols))
+    return np.sum(f * (xs.T + 2.0 * ys.T))
+
+
+def type_test(x, y):
+    if isinstance(y, tuple):
+        return np.sum(x)
+    return np.sum(x * x)
+
+
+def cell_weights(x):
+    left = np.floor(x).astype(int)
+    weight = x - left
+    return np.sum(weight * weight) + np.sum(x.astype(np.float64) * 2.0)
+
+
+def max_or_default(x, default=-np.inf):
+    if x.size == 0:
+        return default
+    return np.max(x)
+
+
+def plot(ax, field):
+    ax.cla()
+    ax.matshow(field)
+
+
+def simulate(v, steps, ax=None):
+    for _ in range(steps):
+        if ax:
+            plot(ax, v)
+        v = np.sin(v) * 1.1
+    return np.sum(v)
+
+
+def project(vx):
+    vx -= 0.5 * np.roll(vx, 1)
+    return np.sum(vx * vx)
+
+
+def scale_first(x):
+    a = x[0]
+    b = x[1]
+    x[0] = a * b
+    return np.sum(x)
+
+
+def write_then_use(x):
+    y = x**2.0
+    x[0] = y[1] * y[2]
+    return np.sum(x * y)
+
+
+def write_in_a_loop(x):
+    for i in range(1, 3):
+        x[i] = x[i - 1] * np.sin(x[i])
+    return np.sum(x)
+
+
+def write_through_second_name(x):
+    y = x
+    y[0] = 1.0
+    return np.sum(x)

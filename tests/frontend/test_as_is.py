@@ -1,0 +1,115 @@
+"""Calls that run as they are, `.astype`, expression defaults, None arguments and writes into an
+argument through its own name, each checked against finite differences of the plain function."""
+
+import numpy as np
+import pytest
+
+import symdiff as sd
+from symdiff.errors import BackendError, UnsupportedSyntax
+from tests.frontend import as_is_forms as a
+from tests.oracles import numeric_grad
+
+V = np.array([0.3, -0.7, 1.2])
+
+
+def _fd(f, *args):
+    return numeric_grad(lambda x, *rest: f(np.copy(x), *rest), args, 0)
+
+
+@pytest.mark.parametrize(
+    "f, args",
+    [
+        (a.seeded_draws, (V,)),
+        (a.grid, (np.array([[0.3, -0.7, 1.2], [0.5, 0.1, -0.4]]),)),
+        (a.type_test, (V, 1.0)),
+        (a.cell_weights, (np.array([0.3, 1.7, -2.2]),)),
+        (a.max_or_default, (V,)),
+        (a.simulate, (V, 3)),
+        (a.project, (V,)),
+        (a.scale_first, (V,)),
+        (a.write_then_use, (V,)),
+    ],
+    ids=lambda v: getattr(v, "__name__", ""),
+)
+def test_gradient_matches_finite_differences_and_leaves_the_arguments_unchanged(f, args):
+    x = args[0].copy()
+    got = sd.grad(f)(x, *args[1:])
+    np.testing.assert_allclose(got, _fd(f, *args), rtol=1e-6, atol=1e-8)
+    np.testing.assert_array_equal(x, args[0])  # symdiff's gradient does not write into the caller's array
+
+
+def test_a_draw_from_a_captured_generator_is_the_one_the_function_takes():
+    params = np.array([0.3, -0.7, 1.2, 0.1, -0.2, 0.4])
+    state = a.rs.get_state()
+    got = sd.grad(a.reparametrised)(params)
+    a.rs.set_state(state)  # the same draw, again, for the oracle
+    z = a.rs.randn(3)
+    samples = z * np.exp(params[3:]) + params[:3]
+    np.testing.assert_allclose(got, np.concatenate([2 * samples, 2 * samples * z * np.exp(params[3:])]))
+
+
+def test_a_draw_through_a_module_alias_runs_as_written():
+    np.random.seed(3)
+    got = sd.grad(a.draw_from_module)(V)
+    np.random.seed(3)
+    noise = np.random.normal(0.0, 1.0, 3)
+    np.testing.assert_allclose(got, 2 * (V - noise))
+    assert "npr.normal(0.0, 1.0, 3)" in sd.grad(a.draw_from_module).source
+
+
+def test_a_draw_whose_argument_is_differentiated_is_refused_where_it_is_called():
+    with pytest.raises(UnsupportedSyntax, match=r"rs.normal\(\) runs as it is, with no derivative") as caught:
+        sd.grad(a.draw_with_differentiated_mean)
+    assert caught.value.location.line == _line(a.draw_with_differentiated_mean, "rs.normal")
+
+
+def test_numba_refuses_a_random_draw_when_building():
+    with pytest.raises(BackendError, match="run as it is only by the numpy backend") as caught:
+        sd.grad(a.seeded_draws, backend="numba")
+    assert caught.value.location.line == _line(a.seeded_draws, "RandomState")
+
+
+def test_a_standalone_module_cannot_hold_a_generator_object():
+    with pytest.raises(UnsupportedSyntax, match="RandomState object"):
+        sd.emit(a.reparametrised)
+    text = sd.emit(a.draw_from_module)
+    assert "import numpy.random as npr" in text
+
+
+def test_second_derivatives_see_the_same_draws():
+    r = np.random.RandomState(0)
+    first = r.randn(3)
+    np.testing.assert_allclose(sd.hessian(a.seeded_draws)(V), np.diag(-np.sin(V) * first), atol=1e-12)
+
+
+def test_a_none_argument_leaves_out_the_code_it_guards():
+    g = sd.grad(a.simulate)
+    np.testing.assert_allclose(g(V, 3), _fd(a.simulate, V, 3), rtol=1e-6)
+    np.testing.assert_allclose(g(V, 2, None), _fd(a.simulate, V, 2), rtol=1e-6)
+
+
+@pytest.mark.parametrize("f", [a.scale_first, a.write_then_use], ids=lambda f: f.__name__)
+def test_writes_into_an_argument_on_numba(f):
+    x = V.copy()
+    np.testing.assert_allclose(sd.grad(f, backend="numba")(x), _fd(f, V), rtol=1e-6, atol=1e-8)
+    np.testing.assert_array_equal(x, V)
+
+
+@pytest.mark.parametrize(
+    "f, message",
+    [
+        (a.write_in_a_loop, "writes into argument 'x'"),
+        (a.write_through_second_name, "through the name 'y'"),
+    ],
+    ids=lambda v: getattr(v, "__name__", ""),
+)
+def test_writes_into_an_argument_other_than_through_its_name_are_refused(f, message):
+    with pytest.raises(UnsupportedSyntax, match=message):
+        sd.grad(f)
+
+
+def _line(function, text: str) -> int:
+    import inspect
+
+    lines, first = inspect.getsourcelines(function)
+    return next(first + k for k, line in enumerate(lines) if text in line)
