@@ -336,7 +336,7 @@ def _build_for(primal: Callable, structures: dict, wrt: tuple[str, ...], mode: s
         size = count(structures.get(name))
         offsets[name], start = range(start, start + size), start + size
     indices = tuple(k for name in wrt for k in offsets[name])
-    if mode not in ("grad", "value_and_grad"):
+    if mode not in ("grad", "value_and_grad", "vjp"):
         raise BadWrt(f"{mode} of functions with list, tuple or dict arguments is not supported yet")
     derivative_ir = optimize(vjp_function(function, indices, mode, True))
     names = tuple(function.params[k].name for k in indices)

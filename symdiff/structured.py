@@ -83,12 +83,15 @@ class StructuredCalls:
         self.last = None
 
     def __call__(self, args: tuple) -> Any:
+        seed = ()
+        if self.mode == "vjp":  # the output's cotangent comes last: an array, not a structure
+            args, seed = args[:-1], args[-1:]
         shapes = tuple(structure(a) for a in args)
         derivative = self.built.get(shapes)
         if derivative is None or not derivative._lowering.current():  # a global it read has changed
             derivative = self.built[shapes] = self._build(shapes)
         self.last = derivative
-        result = derivative(*[leaf for a in args for leaf in leaves(a)])
+        result = derivative(*[leaf for a in args for leaf in leaves(a)], *seed)
         value = None
         if self.mode == "value_and_grad":
             value, result = result
@@ -118,9 +121,10 @@ class Deferred:
         self.__doc__ = getattr(primal, "__doc__", None)
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
-        bound = self._signature.bind(*args, **kwargs)
+        seed = args[-1:] if self.mode == "vjp" else ()
+        bound = self._signature.bind(*args[: len(args) - len(seed)], **kwargs)
         bound.apply_defaults()  # a default of None is a structure too
-        return self._calls(tuple(bound.arguments.values()))
+        return self._calls((*bound.arguments.values(), *seed))
 
     @property
     def source(self) -> str:

@@ -107,6 +107,11 @@ class FunctionEmitter(BlockPrinter):
 
     def definition(self) -> cst.FunctionDef:
         defaults = dict(self.function.defaults)
+        for param in reversed(self.function.params):  # only a tail of parameters may have defaults
+            if param.name not in defaults:  # (a vjp's cotangent comes after the primal's `scale=2.0`)
+                kept = self.function.params[self.function.params.index(param) + 1 :]
+                defaults = {p.name: defaults[p.name] for p in kept if p.name in defaults}
+                break
         nospace = cst.SimpleWhitespace("")
         params = [
             cst.Param(cst.Name(p.name), default=constant(defaults[p.name]), equal=cst.AssignEqual(nospace, nospace))

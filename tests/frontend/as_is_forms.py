@@ -96,3 +96,15 @@ def write_through_second_name(x):
     y = x
     y[0] = 1.0
     return np.sum(x)
+
+
+def simulate_field(v, steps, ax=None):
+    for _ in range(steps):
+        if ax:
+            plot(ax, v)
+        v = np.sin(v) * 1.1
+    return v
+
+
+def scaled_sine(x, scale=2.0):
+    return np.sin(x) * scale

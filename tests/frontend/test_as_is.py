@@ -113,3 +113,15 @@ def _line(function, text: str) -> int:
 
     lines, first = inspect.getsourcelines(function)
     return next(first + k for k, line in enumerate(lines) if text in line)
+
+
+def test_vjp_of_a_function_with_a_none_argument():
+    seed = np.array([1.0, -2.0, 0.5])
+    got = sd.vjp(a.simulate_field)(V, 2, seed)
+    expected = numeric_grad(lambda x: np.sum(seed * a.simulate_field(x, 2)), (V,), 0)
+    np.testing.assert_allclose(got, expected, rtol=1e-6)
+
+
+def test_vjp_of_a_function_with_a_default_takes_the_cotangent_last():
+    seed = np.array([1.0, -2.0, 0.5])
+    np.testing.assert_allclose(sd.vjp(a.scaled_sine)(V, 3.0, seed), 3.0 * np.cos(V) * seed)
