@@ -1,5 +1,6 @@
 """Special functions: erf, expit, gammaln (with digamma and polygamma, so every order
-has a rule), logsumexp, multigammaln and the normal log-density.
+has a rule), ndtr and log_ndtr (the normal CDF and its log, accurate far into the
+tails where erf has lost every digit), logsumexp, multigammaln and the normal log-density.
 
 The primitives are the SciPy wrappers of `rules/shapes.py`, which generated code
 calls, so a standalone module needs SciPy only when it uses one. Users write
@@ -15,7 +16,7 @@ import math
 import numpy as np
 
 from symdiff.rules.registry import register_composite, register_derivative
-from symdiff.rules.shapes import digamma, erf, expit, gammaln, polygamma
+from symdiff.rules.shapes import digamma, erf, expit, gammaln, log_ndtr, ndtr, polygamma
 
 try:
     import scipy.special
@@ -31,6 +32,17 @@ def _scipy(name: str) -> tuple:
 @register_derivative(erf, elementwise=True, helper=True, aliases=(math.erf, *_scipy("erf")))
 def erf_vjp(g, out, x):
     return g * 1.1283791670955126 * np.exp(-x * x)  # 2 / sqrt(pi)
+
+
+@register_derivative(ndtr, elementwise=True, helper=True, aliases=_scipy("ndtr"))
+def ndtr_vjp(g, out, x):
+    return g * 0.3989422804014327 * np.exp(-0.5 * x * x)  # the normal density: 1 / sqrt(2 pi)
+
+
+@register_derivative(log_ndtr, elementwise=True, helper=True, aliases=_scipy("log_ndtr"))
+def log_ndtr_vjp(g, out, x):
+    # pdf(x) / cdf(x) as one exp: neither factor under- or overflows alone far into the lower tail.
+    return g * 0.3989422804014327 * np.exp(-0.5 * x * x - out)
 
 
 @register_derivative(expit, elementwise=True, helper=True, aliases=_scipy("expit"))

@@ -51,6 +51,8 @@ UNARY: dict[str, list[str]] = {
     "gammaln": ["scipy.special.gammaln(1.5 + {0} * {0})"],
     "digamma": ["scipy.special.digamma(1.0 + np.exp(np.sin({0})))", "scipy.special.psi(1.5 + {0} * {0})"],
     "polygamma": ["scipy.special.polygamma(1, 1.5 + {0} * {0})"],
+    "ndtr": ["scipy.special.ndtr({0})"],
+    "log_ndtr": ["scipy.special.log_ndtr({0})", "scipy.special.log_ndtr(-{0} * {0})"],
     # Ops with derivative zero, mixed with a differentiable term.
     "sign": ["np.sign({0}) * 0.5 + {0}"],
     "floor": ["np.floor({0}) + {0}"],

@@ -515,6 +515,11 @@ def logsumexp_all(x): return scipy.special.logsumexp(x, keepdims=True)
 def multigammaln(x): return scipy.special.multigammaln(x, 3)
 def norm_logpdf(x, loc, scale): return scipy.stats.norm.logpdf(x, loc, scale)
 def norm_logpdf_standard(x): return scipy.stats.norm.logpdf(x)
+def ndtr(x): return scipy.special.ndtr(x)
+def log_ndtr(x): return scipy.special.log_ndtr(x)
+
+
+FAR_TAILS = np.array([-30.0, -12.0, 9.0])  # where 0.5 * (1 + erf(x / sqrt(2))) has lost every digit
 
 
 def special_cases() -> list[Case]:
@@ -526,6 +531,8 @@ def special_cases() -> list[Case]:
         Case("multigammaln", multigammaln, (a(4, lo=1.5, hi=4.0),)),
         Case("norm_logpdf", norm_logpdf, (a(3, 4), a(4), a(3, 1, lo=0.5, hi=2.0))),
         Case("norm_logpdf", norm_logpdf_standard, (a(5),)),
+        Case("ndtr", ndtr, (a(3, 4, lo=-6.0, hi=6.0),)), Case("log_ndtr", log_ndtr, (a(3, 4, lo=-8.0, hi=6.0),)),
+        Case("log_ndtr", log_ndtr, (FAR_TAILS,)),
     ]  # fmt: skip
 
 

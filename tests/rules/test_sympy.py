@@ -57,6 +57,8 @@ UNARY = {
     "gammaln": ("scipy.special.gammaln(x)", sp.loggamma(X), POSITIVE),
     "digamma": ("scipy.special.digamma(x)", sp.polygamma(0, X), POSITIVE),
     "polygamma": ("scipy.special.polygamma(1, x)", sp.polygamma(1, X), POSITIVE),
+    "ndtr": ("scipy.special.ndtr(x)", (1 + sp.erf(X / sp.sqrt(2))) / 2, POINTS),
+    "log_ndtr": ("scipy.special.log_ndtr(x)", sp.log((1 + sp.erf(X / sp.sqrt(2))) / 2), POINTS + (-9.0,)),
 }
 # Aliases from the math module resolve to the same rules.
 MATH = {
