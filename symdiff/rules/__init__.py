@@ -1,6 +1,6 @@
 """The derivative table. Importing this package registers every built-in rule."""
 
-from symdiff.rules import elementwise, linalg, nondiff, opaque, reductions, shape_ops, special  # noqa: F401
+from symdiff.rules import elementwise, linalg, nondiff, opaque, reductions, shape_ops, special, stats  # noqa: F401
 from symdiff.rules.registry import RULES, Composite, Rule, lookup_callable, register_derivative, rule
 
 __all__ = ["RULES", "Composite", "Rule", "lookup_callable", "register_derivative", "rule"]

@@ -1,12 +1,13 @@
 """Special functions: erf, expit, gammaln (with digamma and polygamma, so every order
-has a rule), ndtr and log_ndtr (the normal CDF and its log, accurate far into the
-tails where erf has lost every digit), logsumexp, multigammaln and the normal log-density.
+has a rule), ndtr and log_ndtr (the normal CDF and its log, which scipy.stats.norm's
+cdf, sf, logcdf and logsf need accurate in the tails), logsumexp and multigammaln.
 
 The primitives are the SciPy wrappers of `rules/shapes.py`, which generated code
 calls, so a standalone module needs SciPy only when it uses one. Users write
 `scipy.special.erf`, `math.erf`, `scipy.special.gammaln`, `math.lgamma`, ...;
 when SciPy is not installed only the `math` spellings are registered.
-`logsumexp`, `multigammaln` and `scipy.stats.norm.logpdf` are composites.
+`logsumexp` and `multigammaln` are composites; the scipy.stats densities are in
+`rules/stats.py`.
 """
 
 from __future__ import annotations
@@ -20,7 +21,6 @@ from symdiff.rules.shapes import digamma, erf, expit, gammaln, log_ndtr, ndtr, p
 
 try:
     import scipy.special
-    import scipy.stats
 except ImportError:  # SciPy is optional: its spellings are simply not known then
     scipy = None
 
@@ -79,12 +79,6 @@ def multigammaln_composite(a, d):
     return np.sum(gammaln(np.expand_dims(a, -1) + steps), axis=-1) + d * (d - 1) / 4.0 * 1.1447298858494002
 
 
-def norm_logpdf_composite(x, loc=0.0, scale=1.0):
-    z = (x - loc) / scale
-    return -0.5 * z * z - np.log(scale) - 0.9189385332046727  # log(sqrt(2 pi))
-
-
 if scipy is not None:
     register_composite(scipy.special.logsumexp)(logsumexp_composite)
     register_composite(scipy.special.multigammaln)(multigammaln_composite)
-    register_composite(scipy.stats.norm.logpdf)(norm_logpdf_composite)

@@ -18,6 +18,7 @@ from typing import Any
 import numpy as np
 import scipy.special
 import scipy.stats
+from scipy.stats import norm
 
 from symdiff.rules.shapes import (
     axis_pad,
@@ -513,13 +514,8 @@ def polygamma_(x): return polygamma(2, x)
 def logsumexp(x): return scipy.special.logsumexp(x, axis=1)
 def logsumexp_all(x): return scipy.special.logsumexp(x, keepdims=True)
 def multigammaln(x): return scipy.special.multigammaln(x, 3)
-def norm_logpdf(x, loc, scale): return scipy.stats.norm.logpdf(x, loc, scale)
-def norm_logpdf_standard(x): return scipy.stats.norm.logpdf(x)
 def ndtr(x): return scipy.special.ndtr(x)
 def log_ndtr(x): return scipy.special.log_ndtr(x)
-
-
-FAR_TAILS = np.array([-30.0, -12.0, 9.0])  # where 0.5 * (1 + erf(x / sqrt(2))) has lost every digit
 
 
 def special_cases() -> list[Case]:
@@ -529,16 +525,67 @@ def special_cases() -> list[Case]:
         Case("digamma", digamma_, (a(3, lo=0.3, hi=4.0),)), Case("polygamma", polygamma_, (a(3, lo=0.3, hi=4.0),)),
         Case("logsumexp", logsumexp, (a(3, 4),)), Case("logsumexp", logsumexp_all, (a(3, 4),)),
         Case("multigammaln", multigammaln, (a(4, lo=1.5, hi=4.0),)),
-        Case("norm_logpdf", norm_logpdf, (a(3, 4), a(4), a(3, 1, lo=0.5, hi=2.0))),
-        Case("norm_logpdf", norm_logpdf_standard, (a(5),)),
         Case("ndtr", ndtr, (a(3, 4, lo=-6.0, hi=6.0),)), Case("log_ndtr", log_ndtr, (a(3, 4, lo=-8.0, hi=6.0),)),
         Case("log_ndtr", log_ndtr, (FAR_TAILS,)),
     ]  # fmt: skip
 
 
+# -- scipy.stats: composites, checked with every float argument differentiated and broadcast --------------------
+FAR_TAILS = np.array([-30.0, -12.0, 9.0])  # where 0.5 * (1 + erf(x / sqrt(2))) has lost every digit
+COUNTS = np.array([[0, 1, 4, 2], [3, 0, 7, 1], [2, 5, 0, 9]])
+
+
+def norm_logpdf(x, loc, scale): return scipy.stats.norm.logpdf(x, loc, scale)
+def norm_logpdf_standard(x): return scipy.stats.norm.logpdf(x)
+def norm_logpdf_keywords(x, loc, scale): return scipy.stats.norm.logpdf(x, scale=scale, loc=loc)
+def norm_pdf(x, loc, scale): return scipy.stats.norm.pdf(x, loc, scale)
+def norm_cdf(x, loc, scale): return scipy.stats.norm.cdf(x, loc, scale)
+def norm_cdf_standard(z): return norm.cdf(z)  # autograd's examples: from scipy.stats import norm
+def norm_logcdf(x, loc, scale): return scipy.stats.norm.logcdf(x, loc=loc, scale=scale)
+def norm_sf(x, loc, scale): return norm.sf(x, loc, scale=scale)
+def norm_logsf(x, loc, scale): return scipy.stats.norm.logsf(x, loc, scale)
+def t_logpdf(x, df, loc, scale): return scipy.stats.t.logpdf(x, df, loc, scale)
+def t_logpdf_standard(x, df): return scipy.stats.t.logpdf(x, df)
+def t_pdf(x, df, scale): return scipy.stats.t.pdf(x, df, scale=scale)
+def gamma_logpdf(x, a, loc, scale): return scipy.stats.gamma.logpdf(x, a, loc, scale)
+def gamma_pdf(x, a, scale): return scipy.stats.gamma.pdf(x, a, scale=scale)
+def beta_logpdf(x, a, b): return scipy.stats.beta.logpdf(x, a, b)
+def beta_logpdf_shifted(x, a, b, loc, scale): return scipy.stats.beta.logpdf(x, a, b, loc=loc, scale=scale)
+def beta_pdf(x, a, b): return scipy.stats.beta.pdf(x, a, b)
+def poisson_logpmf(mu): return scipy.stats.poisson.logpmf(COUNTS, mu)
+def poisson_pmf(mu): return scipy.stats.poisson.pmf(COUNTS, mu, loc=-1)
+def mvn_logpdf(x, mean, factor): return scipy.stats.multivariate_normal.logpdf(x, mean, factor @ factor.T + 0.5 * np.eye(3))
+def mvn_logpdf_point(x, mean, factor): return scipy.stats.multivariate_normal.logpdf(x, mean=mean, cov=factor @ factor.T + np.eye(3))
+
+
+def stats_cases() -> list[Case]:
+    return [
+        Case("norm_logpdf", norm_logpdf, (a(3, 4), a(4), a(3, 1, lo=0.5, hi=2.0))),
+        Case("norm_logpdf", norm_logpdf_standard, (a(5),)),
+        Case("norm_logpdf", norm_logpdf_keywords, (a(3, 4), a(), a(4, lo=0.5, hi=2.0))),
+        Case("norm_pdf", norm_pdf, (a(3, 4), a(4), a(3, 1, lo=0.5, hi=2.0))),
+        Case("ndtr", norm_cdf, (a(3, 4), a(4), a(3, 1, lo=0.5, hi=2.0))), Case("ndtr", norm_cdf_standard, (a(5),)),
+        Case("log_ndtr", norm_logcdf, (a(3, 4, lo=-6.0, hi=3.0), a(4), a(3, 1, lo=0.5, hi=2.0))),
+        Case("ndtr", norm_sf, (a(3, 4), a(), a(3, 1, lo=0.5, hi=2.0))),
+        Case("log_ndtr", norm_logsf, (a(3, 4, lo=-3.0, hi=6.0), a(4), a(lo=0.5, hi=2.0))),
+        Case("t_logpdf", t_logpdf, (a(3, 4), a(4, lo=0.5, hi=6.0), a(), a(3, 1, lo=0.5, hi=2.0))),
+        Case("t_logpdf", t_logpdf_standard, (a(5), a(lo=1.0, hi=30.0))),
+        Case("t_pdf", t_pdf, (a(3, 4), a(3, 1, lo=0.5, hi=6.0), a(4, lo=0.5, hi=2.0))),
+        Case("gamma_logpdf", gamma_logpdf, (a(3, 4, lo=0.5, hi=4.0), a(4, lo=0.5, hi=3.0), a(lo=-0.4, hi=0.4), a(3, 1, lo=0.5, hi=2.0))),
+        Case("gamma_pdf", gamma_pdf, (a(3, 4, lo=0.1, hi=4.0), a(3, 1, lo=0.5, hi=3.0), a(4, lo=0.5, hi=2.0))),
+        Case("beta_logpdf", beta_logpdf, (a(3, 4, lo=0.1, hi=0.9), a(4, lo=0.5, hi=3.0), a(3, 1, lo=0.5, hi=3.0))),
+        Case("beta_logpdf", beta_logpdf_shifted, (a(5, lo=0.6, hi=1.3), a(lo=0.5, hi=3.0), a(5, lo=0.5, hi=3.0), a(lo=0.4, hi=0.5), a(lo=1.0, hi=1.2))),
+        Case("beta_pdf", beta_pdf, (a(3, 4, lo=0.1, hi=0.9), a(lo=0.5, hi=3.0), a(3, 1, lo=0.5, hi=3.0))),
+        Case("poisson_logpmf", poisson_logpmf, (a(4, lo=0.3, hi=4.0),)),
+        Case("poisson_pmf", poisson_pmf, (a(3, 1, lo=0.3, hi=4.0),)),
+        Case("mvn_logpdf", mvn_logpdf, (a(5, 3), a(3), a(3, 3))),
+        Case("mvn_logpdf", mvn_logpdf_point, (a(3), a(3), a(3, 3))),
+    ]  # fmt: skip
+
+
 CASES = (
     elementwise_cases() + reduction_cases() + linalg_cases() + shape_cases() + decomposition_cases() + array_cases()
-    + special_cases()
+    + special_cases() + stats_cases()
 )
 
 

@@ -1,10 +1,11 @@
 """The rules of the coverage issue on the Numba backend: each runs, or is refused when built.
 
 Primitives Numba has no lowering for (np.linalg, scans, sort, flip, roll,
-repeat, tile, triangles, SciPy's special functions) must raise `BackendError`
-when the gradient is built, at the user's line, never at the first call.
-Composites written with ops Numba lowers (logsumexp, norm.logpdf, atleast_*d,
-diff, cross) must run and agree with the NumPy backend. Compiling costs a few
+repeat, tile, triangles, SciPy's special functions, and so the scipy.stats
+composites built on them) must raise `BackendError` when the gradient is
+built, at the user's line, never at the first call. Composites written with
+ops Numba lowers (logsumexp, norm.logpdf, norm.pdf, atleast_*d, diff, cross)
+must run and agree with the NumPy backend. Compiling costs a few
 seconds per function, so the set is small and shares one cache directory.
 """
 
@@ -35,10 +36,27 @@ REFUSED_INSIDE = [
     Case("qr_packed", cases.qr, (a(4, 3),)), Case("split", cases.split, (a(3, 4),)), Case("kron", cases.kron, (a(2), a(3))),
     Case("multigammaln", cases.multigammaln, (a(4, lo=1.5, hi=4.0),)),
 ]  # fmt: skip
+# scipy.stats composites whose VJP needs log_ndtr, gammaln, solve or slogdet: refused when built, at the user's call
+# (each case is a one-line def, so the call is on the def's line).
+STATS_REFUSED = [
+    Case("log_ndtr", cases.norm_logcdf, (a(5), a(), a(lo=0.5))), Case("log_ndtr", cases.norm_logsf, (a(5), a(), a(lo=0.5))),
+    Case("t_logpdf", cases.t_logpdf_standard, (a(5), a(lo=1.0, hi=5.0))),
+    Case("t_pdf", cases.t_pdf, (a(5), a(lo=1.0, hi=5.0), a(lo=0.5))),
+    Case("gamma_logpdf", cases.gamma_logpdf, (a(5, lo=0.5), a(lo=0.5), a(lo=-0.4, hi=0.4), a(lo=0.5))),
+    Case("gamma_pdf", cases.gamma_pdf, (a(5, lo=0.5), a(lo=0.5), a(lo=0.5))),
+    Case("beta_logpdf", cases.beta_logpdf, (a(5, lo=0.1, hi=0.9), a(lo=0.5), a(lo=0.5))),
+    Case("beta_pdf", cases.beta_pdf, (a(5, lo=0.1, hi=0.9), a(lo=0.5), a(lo=0.5))),
+    Case("poisson_pmf", cases.poisson_pmf, (a(3, 1, lo=0.3),)),
+    Case("mvn_logpdf", cases.mvn_logpdf, (a(5, 3), a(3), a(3, 3))),
+]  # fmt: skip
 RUNS = [
     Case("logsumexp", cases.logsumexp, (a(3, 4),)), Case("norm_logpdf", cases.norm_logpdf_standard, (a(5),)),
+    Case("norm_logpdf", cases.norm_logpdf, (a(3, 4), a(4), a(3, 1, lo=0.5))),
+    Case("norm_pdf", cases.norm_pdf, (a(3, 4), a(4), a(3, 1, lo=0.5))),
     # A VJP of ndtr needs only the density, not ndtr's value, so it compiles.
-    Case("ndtr", cases.ndtr, (a(3, 4),)),
+    Case("ndtr", cases.ndtr, (a(3, 4),)), Case("ndtr", cases.norm_cdf_standard, (a(5),)),
+    Case("ndtr", cases.norm_sf, (a(3, 4), a(), a(3, 1, lo=0.5))),
+    Case("poisson_logpmf", cases.poisson_logpmf, (a(4, lo=0.3),)),  # gammaln(k + 1) is a constant: dropped
     Case("atleast_3d", cases.atleast_3d, (a(3),)), Case("diff", cases.diff, (a(3, 4),)),
     Case("cross", cases.cross, (a(2, 3), a(2, 3))),
 ]  # fmt: skip
@@ -79,6 +97,13 @@ def test_composite_refusal_names_the_users_line() -> None:
     with pytest.raises(BackendError) as caught:
         _vjp(case, "numba")
     assert f"cases.py:{case.func.__code__.co_firstlineno + 1}:" in str(caught.value)  # the call, below the def
+
+
+@pytest.mark.parametrize("case", [pytest.param(c, id=c.id) for c in STATS_REFUSED])
+def test_stats_composite_is_refused_when_built_at_the_users_call(case: Case) -> None:
+    with pytest.raises(BackendError, match="not supported by the numba backend") as caught:
+        _vjp(case, "numba")
+    assert f"cases.py:{case.func.__code__.co_firstlineno}:" in str(caught.value)
 
 
 @pytest.mark.parametrize("case", [pytest.param(c, id=c.id) for c in RUNS])
