@@ -86,11 +86,18 @@ def operator_spellings() -> dict[str, list[str]]:
 
 
 def callable_label(func) -> str | None:
-    """How a user writes a call to `func`: `np.tanh`, `math.exp`, `abs`; None for operator.* and symdiff's own."""
+    """How a user writes a call to `func`: `np.tanh`, `math.exp`, `abs`, `scipy.special.erf`,
+    `scipy.stats.norm.cdf`; None for operator.* and symdiff's own."""
     module = getattr(func, "__module__", None) or "numpy"
     name = getattr(func, "__name__", repr(func))
     if module == "operator" or module == "_operator":
         return None
+    owner = getattr(func, "__self__", None)
+    if module.startswith("scipy.stats") and owner is not None:  # a method of a distribution object
+        return f"scipy.stats.{getattr(owner, 'name', None) or type(owner).__name__.removesuffix('_gen')}.{name}"
+    special = sys.modules.get("scipy.special")
+    if module.startswith("scipy.special") or (special is not None and getattr(special, name, None) is func):
+        return f"scipy.special.{name}"  # SciPy's ufuncs have no __module__
     if module.startswith("numpy"):
         sub = module.split(".")[1:2]
         return f"np.{sub[0]}.{name}" if sub and sub[0] in ("linalg", "fft", "random") else f"np.{name}"
@@ -191,7 +198,7 @@ def composite_sections() -> list[str]:
     for func, entry in _BY_FUNC.items():
         if isinstance(entry, Composite) and entry.impl not in seen:
             seen.add(entry.impl)
-            label = callable_label(func)
+            label = callable_label(func) or f"{func.__module__}.{func.__name__}"
             lines += [f"### `{label}`", "", "```python", source_of(entry.impl).rstrip(), "```", ""]
     return lines
 
