@@ -88,9 +88,12 @@ for _op in ("cumsum", "cumprod", "sort", "argsort", "permute_along", "flip", "ro
 for _op in ("column_shape", "negated", "diagonal_mask", "trace_axes", "atleast_shape", "kron_layout", "kron_shape",
             "split_shape"):  # fmt: skip
     UNSUPPORTED[_op] = "the shape helpers of trace, atleast_*d, kron and split have no CUDA lowering yet"
+UNSUPPORTED["tuple_add"] = "shapes joined as tuples ((n,) + np.shape(x)) are not supported by the CUDA backend yet"
 UNSUPPORTED["call"] = "random draws and other calls run as they are need the numpy backend"
 for _op in ("as_float", "as_integer"):
     UNSUPPORTED[_op] = ".astype() has no CUDA kernel yet; use the numpy backend"
+for _op in ("ndtr", "log_ndtr"):
+    UNSUPPORTED[_op] = f"the special function {_op} has no CUDA kernel yet; use the numpy backend"
 for _op in ("digamma", "polygamma"):  # math has no digamma: no kernel template
     UNSUPPORTED[_op] = f"the special function {_op} has no CUDA kernel yet; use the numpy backend"
 

@@ -77,6 +77,16 @@ def reshape_to(a, shape):
     return np.reshape(a, shape)
 
 
+def dot_of(a, b):
+    """`np.dot(a, b)`, also with a scalar operand (a product; Numba's np.dot takes arrays only)."""
+    return np.dot(a, b)
+
+
+def transpose_of(a, axes=None):
+    """`np.transpose(a, axes)`, also of a scalar (itself; Numba transposes arrays only)."""
+    return np.transpose(a, axes)
+
+
 def array_ndim(a):
     """`np.ndim(a)` (unsupported by Numba)."""
     return np.ndim(a)
@@ -143,6 +153,22 @@ def _reshape_to(a, shape):
     if to_scalar:  # a scalar, not a 0-d array: the backend's helpers and loops take scalars (issue "Trust" 2)
         return lambda a, shape: np.ascontiguousarray(a).reshape(())[()]
     return lambda a, shape: np.ascontiguousarray(a).reshape(shape)
+
+
+@overload(dot_of)
+def _dot_of(a, b):
+    if _is_scalar(a) or _is_scalar(b):
+        return lambda a, b: a * b
+    return lambda a, b: np.dot(a, b)
+
+
+@overload(transpose_of)
+def _transpose_of(a, axes=None):
+    if _is_scalar(a):
+        return lambda a, axes=None: a
+    if axes is None or isinstance(axes, types.NoneType):
+        return lambda a, axes=None: np.transpose(a)
+    return lambda a, axes=None: np.transpose(a, axes)
 
 
 @overload(array_ndim)
@@ -427,9 +453,9 @@ def _inverse_axes(axes, ndim):
 
 
 __all__ = [
-    "add_into", "added_at", "array_ndim", "at", "axis_pad", "axis_slice", "broadcast_to_of", "common_size", "concat_offset", "contiguous",
+    "add_into", "added_at", "array_ndim", "at", "axis_pad", "axis_slice", "broadcast_to_of", "common_size", "concat_offset", "contiguous", "dot_of",
     "empty_like_of", "flat", "full_like_of", "grad_seed", "index_update", "inverse_axes", "keepdims_shape",
     "masked_assign", "masked_of", "matmul_adjoint_a", "matmul_adjoint_b", "matmul_of", "ones_like_of", "power_of", "range_length", "reduce_max", "reduce_mean",
-    "reduce_min", "reduce_prod", "reduce_sum", "reshape_to", "row_count", "row_length", "row_of", "scatter_add", "scatter_into_empty", "shape_of", "size_of", "squeeze_axis", "stack_of", "sum_to", "vexp",
+    "reduce_min", "reduce_prod", "reduce_sum", "reshape_to", "row_count", "row_length", "row_of", "scatter_add", "scatter_into_empty", "shape_of", "size_of", "squeeze_axis", "stack_of", "sum_to", "transpose_of", "vexp",
     "vexpm1", "vlog", "vlog1p", "vtanh", "written_values", "zeros_like_of",
 ]  # fmt: skip

@@ -41,6 +41,7 @@ RENAMED = {
     "reshape": "reshape_to", "ndim": "array_ndim", "squeeze": "squeeze_axis", "zeros_like": "zeros_like_of",
     "ones_like": "ones_like_of", "empty_like": "empty_like_of", "full_like": "full_like_of",
     "broadcast_to": "broadcast_to_of", "shape": "shape_of", "size": "size_of", "matmul": "matmul_of",
+    "dot": "dot_of", "transpose": "transpose_of",
 }  # fmt: skip
 CONTROL_OPS = frozenset({"tape_new", "tape_push", "tape_pop", "setitem", "add_at"})
 NUMPY_OPS = frozenset({
@@ -51,7 +52,7 @@ NUMPY_OPS = frozenset({
     "isfinite", "not_", "and_", "or_", "zeros", "ones", "empty", "zeros_like", "ones_like", "empty_like",
     "full", "full_like", "arange", "eye", "linspace", "shape", "size", "argmax", "argmin", "len",
     "broadcast_shapes", "index_array", "make_tuple", "make_slice", "matmul", "dot", "outer", "transpose", "swapaxes", "ravel", "expand_dims",
-    "broadcast_to", "getitem", "concatenate", "stack", "copy",
+    "broadcast_to", "getitem", "concatenate", "stack", "copy", "tuple_add",
 })  # fmt: skip
 SUPPORTED_OPS = NUMPY_OPS | set(REDUCTIONS) | set(RENAMED) | CONTROL_OPS
 

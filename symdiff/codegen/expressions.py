@@ -19,7 +19,7 @@ from symdiff.rules import Rule
 _BINARY = {
     "add": (cst.Add, 9), "sub": (cst.Subtract, 9), "mul": (cst.Multiply, 10),
     "truediv": (cst.Divide, 10), "floordiv": (cst.FloorDivide, 10), "mod": (cst.Modulo, 10),
-    "matmul": (cst.MatrixMultiply, 10), "pow": (cst.Power, 12),
+    "matmul": (cst.MatrixMultiply, 10), "pow": (cst.Power, 12), "tuple_add": (cst.Add, 9),
 }  # fmt: skip
 _COMPARE = {
     "lt": cst.LessThan, "le": cst.LessThanEqual, "gt": cst.GreaterThan, "ge": cst.GreaterThanEqual,

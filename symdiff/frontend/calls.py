@@ -20,7 +20,7 @@ import numpy as np
 from symdiff.errors import NoDerivative, SymdiffError, UnsupportedSyntax
 from symdiff.frontend.source import FunctionSource, read_source
 from symdiff.frontend.subset import check_subset
-from symdiff.frontend.values import Keywords, LocalFunction, Pack, Record
+from symdiff.frontend.values import Keywords, LocalFunction, Pack, Record, Rows
 from symdiff.ir.nodes import Const, Eqn, Var
 from symdiff.rules import Composite, Rule, lookup_callable
 from symdiff.rules.opaque import OP as OPAQUE
@@ -99,6 +99,8 @@ class Calls:
             return Record(tuple(kwargs.items()))
         if callee is len and len(args) == 1 and isinstance(args[0], (Pack, Record)):
             return Const(len(args[0].items))
+        if callee is sum and len(args) == 1 and isinstance(args[0], Rows) and not kwargs:  # adds the rows up
+            return self.apply(np.sum, [args[0].array], {"axis": Const(0)}, node, name)
         if callee in (sum, max, min) and len(args) == 1 and isinstance(args[0], Pack) and not kwargs:
             return self.fold_items(callee, args[0].items, node, name)
         if isinstance(callee, LocalFunction):
@@ -166,10 +168,8 @@ class Calls:
 
     def made_by_call(self, value: Var) -> bool:
         """Whether `value` is the result of a call run as it is (a random generator made here)."""
-        for stmt in reversed(self.body):
-            if isinstance(stmt, Eqn) and value in stmt.outs:
-                return stmt.op == OPAQUE
-        return False
+        eqn = self.defining(value)
+        return eqn is not None and eqn.op == OPAQUE
 
     def fold_items(self, callee, items: tuple, node: ast.Call, name):
         """`sum(xs)`, `max(xs)`, `min(xs)` of a list known item by item, as Python adds or compares them."""
@@ -262,9 +262,12 @@ class Calls:
         check_subset(source, called=True)
         callee = type(self)(source, self.names, self.body, self.stack, self.free, self.in_place)
         callee.target_hint = self.target
+        callee.maybe_lists = self.maybe_lists
         callee.bind(args, kwargs, self.where(node), label)
         if at_call:
             callee.located_at = self.where(node)
+        elif getattr(self, "located_at", None) is not None:  # called from a composite: the user's line
+            callee.located_at = self.located_at
         result = callee.run()
         if result is None:
             raise self.fail(f"{label}() returns no value", node)
@@ -284,6 +287,7 @@ class Calls:
         callee = type(self)(source, self.names, self.body, self.stack, self.free, self.in_place)
         callee.enclosing = function.scope
         callee.target_hint = self.target
+        callee.maybe_lists = self.maybe_lists
         callee.bind(args, kwargs, self.where(node), label)
         result = callee.run()
         if result is None:

@@ -13,7 +13,9 @@ from __future__ import annotations
 import ast
 import copy
 
-from symdiff.frontend.values import Pack, Record
+import numpy as np
+
+from symdiff.frontend.values import Pack, Record, Rows
 from symdiff.ir.nodes import Const, If, Loop, Var
 
 RETURN = "<return>"
@@ -179,12 +181,55 @@ class ControlFlow:
         self.row_loop(node, columns)
 
     def lower_ListComp(self, node: ast.ListComp, name):
-        """`[f(x) for x in xs if c]` over lists, tuples and constant ranges: unrolled into a list."""
+        """`[f(x) for x in xs if c]` over lists, tuples and constant ranges: unrolled into a list.
+        Over one array's rows, the rows' items stacked into an array (`Rows`)."""
         saved = dict(self.env)
         try:
+            rows = self.rows_of(node)
+            if rows is not None:
+                return self.row_comprehension(node, rows)
             return Pack(tuple(self.comprehension(node.elt, node.generators, node)))
         finally:
             self.env = saved  # comprehension variables do not leak, as in Python 3
+
+    def rows_of(self, node: ast.ListComp) -> Var | None:
+        """The array a one-generator comprehension without conditions walks, if it walks rows."""
+        if len(node.generators) != 1 or node.generators[0].ifs or node.generators[0].is_async:
+            return None
+        iterable = node.generators[0].iter
+        if self.range_bounds(iterable) is not None:
+            return None
+        columns = self.iteration_columns(iterable)
+        if len(columns) != 1 or not isinstance(columns[0], Var) or columns[0].name in self.maybe_lists:
+            return None  # an argument may be a list: built for its structure at the first call instead
+        return columns[0]
+
+    def row_comprehension(self, node: ast.ListComp, array: Var) -> Rows:
+        """`[f(r) for r in x]`: `items = np.zeros((len(x),) + np.shape(f(x[0])))`, then
+        `for k, r in enumerate(x): items[k] = f(r)` (the first item's shape sizes the array)."""
+        generator = node.generators[0]
+        before = dict(self.env)
+        self.bind_target(generator.target, self.row(array, Const(0), node, generator.target), node)
+        first = self.atom(self._expr(node.elt, None), node.elt)
+        self.env = before
+        count = self.emit("len", [array], (), node.iter if hasattr(node, "iter") else node)
+        shape = self.emit("tuple_add", [self.atom(Pack((count,)), node), self.emit("shape", [first], (), node)], (), node)
+        used = {n.id for n in ast.walk(node) if isinstance(n, ast.Name)} | set(self.env)
+        label, counter = (next(f"{stem}{k or ''}" for k in range(len(used) + 1) if f"{stem}{k or ''}" not in used)
+                          for stem in ("items", "item_index"))  # fmt: skip
+        self.env[label] = self.apply(np.zeros, [shape], {}, node, self.names.fresh("items"))
+        store = ast.Subscript(ast.Name(label, ast.Load()), ast.Name(counter, ast.Load()), ast.Store())
+        loop = ast.For(
+            target=ast.Tuple([ast.Name(counter, ast.Store()), generator.target], ast.Store()),
+            iter=ast.Call(ast.Name("enumerate", ast.Load()), [generator.iter], []),
+            body=[ast.Assign(targets=[store], value=node.elt)],
+            orelse=[],
+        )
+        for part in ast.walk(loop):
+            if not hasattr(part, "lineno") or part is loop or part is loop.body[0]:
+                ast.copy_location(part, node)
+        self.lower_for(loop)
+        return Rows(self.env[label])
 
     lower_GeneratorExp = lower_ListComp  # consumed at once by sum(...), np.sum(...), np.stack(...)
 

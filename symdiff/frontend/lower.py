@@ -25,11 +25,12 @@ from symdiff.frontend.control import RETURN, ControlFlow, LoopLocal, normalize_r
 from symdiff.frontend.jumps import rewrite_jumps
 from symdiff.frontend.source import FunctionSource, read_source
 from symdiff.frontend.subset import check_subset
-from symdiff.frontend.values import LocalFunction, Pack, Record, structured_value
+from symdiff.frontend.values import LocalFunction, Pack, Record, Rows, structured_value
 from symdiff.frontend.views import check_views
 from symdiff.ir.names import Names
 from symdiff.ir.nodes import Atom, Const, Eqn, Function, If, Var, walk
 from symdiff.rules import RULES, lookup_callable
+from symdiff.rules.opaque import OP as OPAQUE
 
 _BINOPS = {
     ast.Add: "add", ast.Sub: "sub", ast.Mult: "mul", ast.Div: "truediv", ast.Pow: "pow",
@@ -65,6 +66,7 @@ class Lowering(ControlFlow, Calls):
         self.returned = False
         self.fixed_loc = None  # set when inlining derivative rules
         self.located_at = None  # set when inlining a composite: its equations take the call's location
+        self.maybe_lists: set[str] = set()  # parameters that may be lists when called (built without structures)
         self.row_sources: dict = {}  # row loops being lowered: what each iteration's target takes
         self.enclosing: Lowering | None = None  # for a nested def or lambda: the scope it closes over
 
@@ -105,6 +107,12 @@ class Lowering(ControlFlow, Calls):
             return self.atom(Pack(value), node)
         if isinstance(value, Record):
             raise self.fail("a dict cannot be used as an array here", node, "index it by its keys: d['key']")
+        if isinstance(value, Rows):
+            raise self.fail(
+                "a list made by a comprehension over an array's rows can only be passed to a NumPy function here",
+                node,
+                "make it an array: np.array([... for row in x])",
+            )
         raise self.fail(f"{type(value).__name__} values cannot be used here", node)
 
     def as_array(self, value: Any, node: ast.AST) -> Any:
@@ -112,6 +120,8 @@ class Lowering(ControlFlow, Calls):
 
         Constant lists stay constants (NumPy reads them as arrays; nothing to differentiate).
         """
+        if isinstance(value, Rows):
+            return value.array
         if not isinstance(value, Pack) or _constant(value):
             return value
         items = tuple(self.as_array(item, node) for item in value.items)
@@ -165,6 +175,13 @@ class Lowering(ControlFlow, Calls):
             return self.tape_append(node.value)
         if isinstance(node, ast.Expr) and _is_print(node.value, self):
             return  # output for a person: nothing a derivative depends on
+        if isinstance(node, ast.Expr) and isinstance(node.value, ast.Call):
+            start = len(self.body)
+            self._expr(node.value, None)  # a random draw (`rs.randn(2)`) moves its generator on: it runs
+            if not any(isinstance(e, Eqn) and e.op == OPAQUE for e in self.body[start:]):
+                del self.body[start:]
+                raise self.fail("a call used as a statement has no effect on the result", node)
+            return
         if isinstance(node, ast.Expr):
             raise self.fail("expression statements have no effect on the result", node)
         raise self.fail(f"{type(node).__name__} statements are not supported", node)
@@ -385,6 +402,8 @@ class Lowering(ControlFlow, Calls):
         left, right = self._expr(node.left, None), self._expr(node.right, None)
         if isinstance(left, Pack) or isinstance(right, Pack):
             return self.sequence_op(op, left, right, node, name)
+        if op == "add" and any(isinstance(v, Var) and self.is_tuple(v) for v in (left, right)):
+            return self.sequence_op(op, left, right, node, name)  # `np.shape(a) + np.shape(b)` joins
         known = _constant_result(op, [left, right])
         if known is not None:  # Python numbers known now (a comprehension's index): computed now
             return known
@@ -394,6 +413,9 @@ class Lowering(ControlFlow, Calls):
         """Python's meaning for lists and tuples (`+` joins, `* n` repeats); NumPy's when an array is involved."""
         if op == "add" and isinstance(left, Pack) and isinstance(right, Pack):
             return Pack(left.items + right.items)
+        if op == "add" and any(isinstance(v, Var) and self.is_tuple(v) for v in (left, right)):
+            # `(n,) + np.shape(x)`: Python joins the tuples (as_array would make it NumPy's sum)
+            return self.emit("tuple_add", [self.atom(left, node.left), self.atom(right, node.right)], (), node, name)
         count = right if isinstance(left, Pack) else left
         if op == "mul" and isinstance(count, Const) and type(count.value) is int:
             return Pack((left if count is right else right).items * count.value)
@@ -405,6 +427,25 @@ class Lowering(ControlFlow, Calls):
             node,
             "make it an array first: np.array([...]) (a list times a variable repeats it if the variable is an int)",
         )
+
+    def is_tuple(self, value: Var) -> bool:
+        """Whether `value` is a Python tuple when the code runs (a shape, or a tuple built of atoms)."""
+        eqn = self.defining(value)
+        if eqn is None:
+            return False
+        if eqn.op in ("shape", "make_tuple", "tuple_add"):
+            return True
+        if eqn.op == "getitem" and isinstance(eqn.ins[0], Var) and self.is_tuple(eqn.ins[0]):
+            index = eqn.static_dict()["index"]
+            return isinstance(index, Const) and isinstance(index.value, slice)  # shape[1:]
+        return eqn.op == "tuple_add"
+
+    def defining(self, value: Var) -> Eqn | None:
+        """The equation of this block (or an enclosing one being lowered) that made `value`."""
+        for stmt in reversed(self.body):
+            if isinstance(stmt, Eqn) and value in stmt.outs:
+                return stmt
+        return None
 
     def lower_UnaryOp(self, node: ast.UnaryOp, name):
         op = _UNARY.get(type(node.op))
@@ -548,7 +589,7 @@ def _default_value(source: FunctionSource, node: ast.expr) -> Any:
     pure = (ast.Name, ast.Attribute, ast.Load, ast.Constant, ast.UnaryOp, ast.BinOp, ast.unaryop, ast.operator)
     if all(isinstance(part, pure) for part in ast.walk(node)):  # `-np.inf`, `np.pi / 2`: as Python made it
         try:
-            value = eval(compile(ast.Expression(node), source.file, "eval"), dict(source.namespace), dict(source.closure))  # noqa: S307
+            value = eval(compile(ast.Expression(node), source.file, "eval"), dict(source.namespace), dict(source.closure))
         except Exception:  # noqa: BLE001 - not a number known now: refused below
             value = None
         if isinstance(value, (int, float, bool, complex, np.number)):
@@ -633,6 +674,7 @@ def lower_source(
         leaves += inner
     lowering.params = set(params)
     lowering.initial = dict(lowering.env) | {leaf.name: leaf for leaf in leaves}
+    lowering.maybe_lists = {leaf.name for leaf in leaves} if structures is None else set()
     if wrapper is None:
         result = lowering.run()
     else:

@@ -22,6 +22,15 @@ class Pack:
 
 
 @dataclass(frozen=True)
+class Rows:
+    """A list made by a comprehension over an array's rows (`[f(r) for r in x]`), held as the array
+    of its items stacked. NumPy functions take it as that array; Python's list operations
+    (`+` joins, `*` repeats) would mean something else, so it cannot be used as a value."""
+
+    array: Var
+
+
+@dataclass(frozen=True)
 class Keywords:
     """A `**kwargs` mapping known at lowering time (what a call passed to a `**kwargs` parameter)."""
 

@@ -36,6 +36,11 @@ def make_tuple(*items):
     return items
 
 
+def tuple_add(a, b):
+    """`(n,) + np.shape(x)`: Python's join of two tuples, printed as `a + b`."""
+    return tuple(a) + tuple(b)
+
+
 def make_slice(start, stop, step):
     """`start:stop:step`: printed as a slice inside subscripts."""
     return slice(start, stop, step)
@@ -57,7 +62,8 @@ for _func in (
     register_nondiff(_func)
 for _func in (np.zeros_like, np.ones_like, np.empty_like, np.full_like):
     register_nondiff(_func, check=_shaped_like_operand)
-register_nondiff(np.array, op="index_array", path="np.array")  # x[[0, 2]]: a list used as an index
+register_nondiff(np.array, op="index_array", path="np.array")
+register_nondiff(tuple_add, path="tuple_add")  # x[[0, 2]]: a list used as an index
 register_nondiff(len, op="len", path="len")
 register_nondiff(range, op="range", path="range")
 register_nondiff(make_tuple, op="make_tuple", path="make_tuple")

@@ -10,7 +10,7 @@ rs = npr.RandomState(0)
 def seeded_draws(x):
     r = np.random.RandomState(0)
     a = r.randn(3)
-    unused = r.randn(2)  # moves the generator on: `b` is the third to fifth number
+    r.randn(2)  # moves the generator on: `b` is the third to fifth number
     b = r.randn(3)
     return np.sum(x * b) + np.sum(np.sin(x) * a)
 
@@ -108,3 +108,20 @@ def simulate_field(v, steps, ax=None):
 
 def scaled_sine(x, scale=2.0):
     return np.sin(x) * scale
+
+
+def scaled_rows(a):
+    return np.sum([r * 3.0 for r in a])  # Tangent's listcomp: a comprehension over an array's rows
+
+
+def rows_then_array(x):
+    return np.sum(np.array([np.sin(r) * r for r in x]) ** 2)
+
+
+def generator_of_rows(x):
+    return sum(np.tanh(r) for r in x)
+
+
+def rows_joined_as_lists(x):
+    rows = [r for r in x]
+    return np.sum(rows + rows)

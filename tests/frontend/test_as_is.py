@@ -125,3 +125,18 @@ def test_vjp_of_a_function_with_a_none_argument():
 def test_vjp_of_a_function_with_a_default_takes_the_cotangent_last():
     seed = np.array([1.0, -2.0, 0.5])
     np.testing.assert_allclose(sd.vjp(a.scaled_sine)(V, 3.0, seed), 3.0 * np.cos(V) * seed)
+
+
+@pytest.mark.parametrize("backend", ["numpy", "numba"])
+@pytest.mark.parametrize("f", [a.scaled_rows, a.rows_then_array, a.generator_of_rows], ids=lambda f: f.__name__)
+@pytest.mark.parametrize("x", [V, np.array([[0.3, -0.7], [1.2, 0.4], [0.1, 0.9]])], ids=["vector", "matrix"])
+def test_a_comprehension_over_an_array_s_rows(f, x, backend):
+    def total(x):
+        return np.sum(f(x))
+
+    np.testing.assert_allclose(sd.grad(total, backend=backend)(x), numeric_grad(total, (x,), 0), rtol=1e-6, atol=1e-8)
+
+
+def test_a_list_of_rows_used_as_a_python_list_is_refused():
+    with pytest.raises(UnsupportedSyntax, match="comprehension over an array's rows can only be passed"):
+        sd.grad(a.rows_joined_as_lists)(V)  # built at the first call: `x` could have been a list

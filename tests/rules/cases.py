@@ -106,6 +106,7 @@ def abs_(x): return np.abs(x)
 def builtin_abs(x): return abs(x)
 def to_float(x): return float(x) * x
 def float_of_sum(x): return float(np.sum(x * x))
+def as_float(x): return x.astype(np.float64) * x + np.floor(x).astype(int)
 def add(x, y): return x + y
 def sub(x, y): return x - y
 def mul(x, y): return x * y
@@ -155,6 +156,7 @@ def elementwise_cases() -> list[Case]:
         Case("abs", builtin_abs, (a(3, nonzero=True),)),
         Case("float", to_float, (a(),)),
         Case("float", float_of_sum, (a(3),)),
+        Case("as_float", as_float, (a(3, 4),)),
         Case("pow", power_const, (a(3, 4, lo=0.3, hi=2.0),)),
         Case("where", where_mask, (a(3, 4), a(4))),
         Case("clip", clip, (a(3, 4),)),

@@ -50,6 +50,7 @@ UNARY = {
     "tanh": ("np.tanh(x)", sp.tanh(X), POINTS),
     "abs": ("np.abs(x)", sp.Abs(X), POINTS),
     "float": ("float(x) * x", X**2, POINTS),
+    "as_float": ("np.sin(x).astype(np.float64) * x", sp.sin(X) * X, POINTS),
     "clip": ("np.clip(x, -0.5, 0.7)", sp.Min(sp.Max(X, -0.5), 0.7), POINTS + (0.1,)),
     "pow": ("x**3.5 + 2.0**x", X**3.5 + 2**X, POSITIVE),
     "erf": ("scipy.special.erf(x)", sp.erf(X), POINTS),
