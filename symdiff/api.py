@@ -106,7 +106,10 @@ class Derivative:
                 if position < len(args):
                     _check_differentiable(args[position], self.function.params[position].name)
         try:
-            result = self._compiled(*args)
+            if not plain and self.backend != "numpy":
+                result = self._compiled(*[_widened(a) for a in args])
+            else:
+                result = self._compiled(*args)
         except NonScalarOutput as error:
             raise NonScalarOutput(
                 f"{error.message} (from {getattr(self.primal, '__name__', 'the function')})"
@@ -189,10 +192,23 @@ class Derivative:
         return f"```python\n{self.source}```"
 
 
+def _widened(value: Any) -> Any:
+    """float16/float32 arrays and scalars as float64, for the compiled backends: Numba types a
+    variable once, and NumPy's mixing of float32 arguments with float64 constants would give one
+    variable two types (`acc = 0.0`, then `acc = acc + x32`). Gradients are cast back to the
+    argument's dtype (`_like`), as JAX and the NumPy backend return them."""
+    dtype = getattr(value, "dtype", None)
+    if dtype is None or dtype.kind != "f" or dtype.itemsize >= 8:
+        return value
+    return np.float64(value) if isinstance(value, np.generic) else value.astype(np.float64)
+
+
 def _like(gradient: Any, argument: Any) -> Any:
     dtype = getattr(argument, "dtype", None)
-    if dtype is None or dtype.kind not in "fc" or getattr(gradient, "dtype", dtype) == dtype:
+    if dtype is None or dtype.kind not in "fc" or getattr(gradient, "dtype", None) == dtype:
         return gradient
+    if isinstance(argument, np.generic):  # np.float32(1.5) in, np.float32 out (a Python float has no dtype)
+        return dtype.type(gradient)
     return np.asarray(gradient).astype(dtype)
 
 

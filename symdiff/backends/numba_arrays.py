@@ -47,7 +47,7 @@ Each is a plain function (so the module also runs without the JIT) with a
 from __future__ import annotations
 
 import numpy as np
-from numba import njit, types
+from numba import literal_unroll, njit, types
 from numba.core.errors import TypingError
 from numba.extending import overload
 
@@ -366,10 +366,26 @@ def _numbers(items) -> bool:
     return bool(nested) and len({len(item) for item in members}) == 1
 
 
+def _number_like(item) -> bool:
+    return isinstance(item, (types.Number, types.Boolean)) or isinstance(item, types.Array) and item.ndim == 0
+
+
 @overload(stack_of)
 def _stack_of(items, axis):
     if isinstance(items, types.BaseTuple) and _numbers(items):  # `np.array([[1.0, 2.0], [3.0, 4.0]])` too
         return lambda items, axis: np.array(items)
+    if isinstance(items, types.BaseTuple) and len(items) and all(_number_like(item) for item in items):
+        size = len(items)  # numbers and NumPy's 0-d arrays (a full reduction with keepdims of a scalar)
+
+        def impl(items, axis):
+            out = np.empty(size)
+            k = 0
+            for item in literal_unroll(items):
+                out[k] = np.asarray(item).item()
+                k += 1  # noqa: SIM113 - Numba cannot enumerate a literal_unroll
+            return out
+
+        return impl
     return lambda items, axis: np.stack(items, axis)
 
 

@@ -52,6 +52,7 @@ from symdiff.backends.numba_math import power_of, vexp, vexpm1, vlog, vlog1p, vt
 from symdiff.backends.numba_reductions import reduce_max, reduce_mean, reduce_min, reduce_prod, reduce_sum
 from symdiff.errors import NonScalarOutput
 from symdiff.rules.shapes import (
+    atleast_shape,
     axis_pad,
     axis_slice,
     concat_offset,
@@ -75,6 +76,27 @@ def _is_scalar(typ) -> bool:
 def reshape_to(a, shape):
     """`np.reshape(a, shape)`, also for Python scalars (which Numba cannot reshape)."""
     return np.reshape(a, shape)
+
+
+def float_of(a):
+    """`float(a)`, also of a bool and of a 0-d array (Numba's float() takes numbers only)."""
+    return float(a)
+
+
+def expand_dims_of(a, axis):
+    """`np.expand_dims(a, axis)`, also of a scalar (Numba expands arrays only)."""
+    return np.expand_dims(a, axis)
+
+
+def ravel_of(a):
+    """`np.ravel(a)`, also of a scalar (a vector of one; Numba ravels arrays only)."""
+    return np.ravel(a)
+
+
+def as_value(a):
+    """`a`, a 0-d array as the scalar it holds: where values meet in one variable (if arms, loop
+    steps) NumPy's 0-d arrays and scalars must be one type for Numba."""
+    return a
 
 
 def dot_of(a, b):
@@ -153,6 +175,51 @@ def _reshape_to(a, shape):
     if to_scalar:  # a scalar, not a 0-d array: the backend's helpers and loops take scalars (issue "Trust" 2)
         return lambda a, shape: np.ascontiguousarray(a).reshape(())[()]
     return lambda a, shape: np.ascontiguousarray(a).reshape(shape)
+
+
+@overload(atleast_shape, prefer_literal=True)
+def _atleast_shape(shape, ndim):
+    if not isinstance(ndim, types.IntegerLiteral) or not isinstance(shape, types.BaseTuple):
+        raise TypingError("atleast_shape needs a constant rank")
+    want, have = ndim.literal_value, len(shape)
+    if have >= want:
+        return lambda shape, ndim: shape
+    if want == 3 and have == 2:
+        return lambda shape, ndim: shape + (1,)
+    if want == 3 and have == 1:
+        return lambda shape, ndim: (1,) + shape + (1,)
+    pad = (1,) * (want - have)
+    return lambda shape, ndim: pad + shape
+
+
+@overload(float_of)
+def _float_of(a):
+    if isinstance(a, types.Boolean):
+        return lambda a: 1.0 if a else 0.0
+    if isinstance(a, types.Array):
+        return lambda a: float(a.item())
+    return lambda a: float(a)
+
+
+@overload(expand_dims_of)
+def _expand_dims_of(a, axis):
+    if _is_scalar(a) and isinstance(axis, types.Integer):
+        return lambda a, axis: np.full(1, a)
+    return lambda a, axis: np.expand_dims(a, axis)
+
+
+@overload(ravel_of)
+def _ravel_of(a):
+    if _is_scalar(a):
+        return lambda a: np.full(1, a)
+    return lambda a: np.ravel(a)
+
+
+@overload(as_value)
+def _as_value(a):
+    if isinstance(a, types.Array) and a.ndim == 0:
+        return lambda a: a[()]
+    return lambda a: a
 
 
 @overload(dot_of)
@@ -453,9 +520,59 @@ def _inverse_axes(axes, ndim):
 
 
 __all__ = [
-    "add_into", "added_at", "array_ndim", "at", "axis_pad", "axis_slice", "broadcast_to_of", "common_size", "concat_offset", "contiguous", "dot_of",
-    "empty_like_of", "flat", "full_like_of", "grad_seed", "index_update", "inverse_axes", "keepdims_shape",
-    "masked_assign", "masked_of", "matmul_adjoint_a", "matmul_adjoint_b", "matmul_of", "ones_like_of", "power_of", "range_length", "reduce_max", "reduce_mean",
-    "reduce_min", "reduce_prod", "reduce_sum", "reshape_to", "row_count", "row_length", "row_of", "scatter_add", "scatter_into_empty", "shape_of", "size_of", "squeeze_axis", "stack_of", "sum_to", "transpose_of", "vexp",
-    "vexpm1", "vlog", "vlog1p", "vtanh", "written_values", "zeros_like_of",
+    "add_into",
+    "added_at",
+    "array_ndim",
+    "as_value",
+    "at",
+    "atleast_shape",
+    "axis_pad",
+    "axis_slice",
+    "broadcast_to_of",
+    "common_size",
+    "concat_offset",
+    "contiguous",
+    "dot_of",
+    "empty_like_of",
+    "expand_dims_of",
+    "flat",
+    "float_of",
+    "full_like_of",
+    "grad_seed",
+    "index_update",
+    "inverse_axes",
+    "keepdims_shape",
+    "masked_assign",
+    "masked_of",
+    "matmul_adjoint_a",
+    "matmul_adjoint_b",
+    "matmul_of",
+    "ones_like_of",
+    "power_of",
+    "range_length",
+    "ravel_of",
+    "reduce_max",
+    "reduce_mean",
+    "reduce_min",
+    "reduce_prod",
+    "reduce_sum",
+    "reshape_to",
+    "row_count",
+    "row_length",
+    "row_of",
+    "scatter_add",
+    "scatter_into_empty",
+    "shape_of",
+    "size_of",
+    "squeeze_axis",
+    "stack_of",
+    "sum_to",
+    "transpose_of",
+    "vexp",
+    "vexpm1",
+    "vlog",
+    "vlog1p",
+    "vtanh",
+    "written_values",
+    "zeros_like_of",
 ]  # fmt: skip

@@ -54,7 +54,7 @@ from symdiff.backends.numba_statements import StatementPrinter
 from symdiff.backends.numba_support import MASK_OPS, REDUCTIONS, RENAMED, SUPPORTED_OPS, check_supported
 from symdiff.codegen.expressions import build, call, constant, tuple_of
 from symdiff.errors import Location
-from symdiff.ir.nodes import Atom, Const, Eqn, Function, Var, loops, reads, walk
+from symdiff.ir.nodes import Atom, Const, Eqn, Function, If, Loop, Var, loops, reads, walk
 from symdiff.optimize.fuse import FusionPlan, fusable
 from symdiff.rules import RULES
 
@@ -88,6 +88,20 @@ def _negative_integer(atom: Atom) -> bool:
     return isinstance(atom, Const) and isinstance(atom.value, int) and not isinstance(atom.value, bool) and atom.value < 0
 
 
+def joined_names(body) -> set[str]:
+    """Names of values that meet in one variable: an if's outputs and arm results, a loop's carried
+    values, starts and steps (printed through `as_value`, see `StatementPrinter.joined_value`)."""
+    found: set[str] = set()
+    for stmt in body:
+        if isinstance(stmt, If):
+            found.update(v.name for v in (*stmt.outs, *stmt.then_results, *stmt.else_results) if isinstance(v, Var))
+            found |= joined_names(stmt.then_body) | joined_names(stmt.else_body)
+        elif isinstance(stmt, Loop):
+            found.update(v.name for v in (*stmt.carried, *stmt.inits, *stmt.results, *stmt.outs) if isinstance(v, Var))
+            found |= joined_names(stmt.cond_body) | joined_names(stmt.body)
+    return found
+
+
 def _reserved(function: Function) -> set[str]:
     """Names the printed variables must not take: modules, helpers, builtins, constants."""
     return {"np", "numba", function.name} | set(numba_helpers.__all__) | _BUILTINS | {n for n, _ in function.free}
@@ -107,6 +121,7 @@ class NumbaEmitter(KernelPrinter, StatementPrinter):
         self.table = NameTable(self.function, plan.inline, _reserved(self.function))
         self.names = self.table.names
         self.helpers: set[str] = set()
+        self.joined = joined_names(self.function.body)
         self.kernels: list[cst.FunctionDef] = []
         eqns = walk(self.function.body)
         self.elementwise_operands = {a.name for e in eqns if fusable(e.op) for a in e.ins if isinstance(a, Var)}

@@ -65,6 +65,7 @@ class StatementPrinter(BlockPrinter):
     plan: FusionPlan  # which values print inside their consumer
     helpers: set[str]  # helper functions the module imports
     read_counts: Counter  # how often each name is read, anywhere
+    joined: set[str]  # names assigned from several places (if arms, loop start and steps): see joined_value
 
     def atom(self, atom: Atom, leaf=None) -> cst.BaseExpression:  # pragma: no cover - supplied by the emitter
         raise NotImplementedError
@@ -84,7 +85,7 @@ class StatementPrinter(BlockPrinter):
     def folded(self, eqn: Eqn) -> bool:
         return len(eqn.outs) == 1 and eqn.out.name in self.plan.inline
 
-    def moves(self, targets, values) -> list[cst.SimpleStatementLine]:
+    def plain_moves(self, targets, values) -> list[cst.SimpleStatementLine]:
         """`a = x` for each pair whose printed names differ; one tuple assignment if they overlap."""
         pairs = [
             (t, v)
@@ -122,7 +123,28 @@ class StatementPrinter(BlockPrinter):
                 return [cst.SimpleStatementLine([cst.Expr(call("masked_assign", arguments))])]
             index_expr = constant(index.value, in_index=True) if isinstance(index, Const) else self.atom(index)
             return [assign([subscript(self.name(eqn.out), index_expr)], self.atom(eqn.ins[1]))]
-        return [assign([self.name(o) for o in eqn.outs], self.value(eqn))]
+        value = self.value(eqn)
+        return [assign([self.name(o) for o in eqn.outs], value if eqn.op == "tape_new" else self.joined_value(eqn.outs, value))]
+
+    def joined_value(self, targets, value: cst.BaseExpression) -> cst.BaseExpression:
+        """`as_value(v)` where `v` is one of several values joined in one variable (an if's arms, a
+        loop's start and step): NumPy's 0-d arrays (np.where of scalars, a reduction over a vector's
+        axis) are scalars there, so Numba can type the variable whatever the arms give."""
+        if len(targets) != 1 or targets[0].name not in self.joined:
+            return value
+        self.helpers.add("as_value")
+        return call("as_value", [value])
+
+    def moves(self, targets, values) -> list[cst.SimpleStatementLine]:
+        """`plain_moves`, each value that joins others in its variable as `as_value(...)`."""
+        lines = self.plain_moves(targets, values)
+        if len(lines) == len(targets):  # one move per pair, in order
+            kept = [t for t, v in zip(targets, values) if not (isinstance(v, Var) and self.names[v.name] == self.names[t.name])]
+            for k, target in enumerate(kept):
+                if target.name in self.joined and isinstance(lines[k].body[0], cst.Assign):
+                    line = lines[k].body[0]
+                    lines[k] = lines[k].with_changes(body=[line.with_changes(value=self.joined_value([target], line.value))])
+        return lines
 
     # -- branches ----------------------------------------------------------------------
 

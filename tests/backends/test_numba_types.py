@@ -1,0 +1,44 @@
+"""Numba types a variable once: NumPy's 0-d arrays, scalars and float32 scalars must still give
+NumPy's gradient, never an error at the first call."""
+
+import numpy as np
+import pytest
+
+import symdiff as sd
+from tests.backends import numba_type_forms as forms
+from tests.oracles import numeric_grad
+
+POSITIVE = np.array([1.3, 0.04, 1.26])
+MIXED = np.array([-1.3, -0.04, 1.26])
+
+
+@pytest.mark.parametrize(
+    "f",
+    [forms.arms_scalar_and_zero_d, forms.ravel_of_a_number, forms.dot_and_transpose_of_numbers,
+     forms.steps_of_zero_d_arrays, forms.float_of_a_comparison, forms.expand_dims_of_a_number],
+    ids=lambda f: f.__name__,
+)  # fmt: skip
+@pytest.mark.parametrize("x", [POSITIVE, MIXED], ids=["positive", "mixed"])
+def test_numba_matches_finite_differences(f, x):
+    np.testing.assert_allclose(sd.grad(f, backend="numba")(x), numeric_grad(f, (x,), 0), rtol=1e-6, atol=1e-8)
+
+
+@pytest.mark.parametrize("backend", ["numpy", "numba"])
+def test_a_float32_scalar_argument_gets_a_float32_gradient(backend):
+    x, y = MIXED.astype(np.float32), np.float32(-1.25)
+    gx, gy = sd.grad(forms.float32_scalar_argument, wrt=(0, 1), backend=backend)(x, y)
+    assert gx.dtype == np.float32 and type(gy) is np.float32
+    np.testing.assert_allclose(gy, np.sum(np.sin(x)), rtol=1e-5)  # float32 sums, rounded in either order
+
+
+@pytest.mark.parametrize("x", [0.3, np.float64(-0.7)], ids=["float", "numpy-float"])
+def test_an_array_of_a_number_and_a_zero_d_array(x):
+    f = forms.array_of_a_number_and_a_kept_sum
+    np.testing.assert_allclose(sd.grad(f, backend="numba")(x), numeric_grad(f, (float(x),), 0), rtol=1e-6)
+
+
+def test_float32_arguments_are_computed_in_float64_on_numba():
+    x = MIXED.astype(np.float32)
+    got = sd.grad(forms.float32_loop, backend="numba")(x)
+    assert got.dtype == np.float32
+    np.testing.assert_allclose(got, sd.grad(forms.float32_loop)(x), rtol=1e-5)
