@@ -32,7 +32,7 @@ import numpy as np
 from symdiff.analysis.indexes import disjoint
 from symdiff.analysis.integers import Linear, is_integer, linear
 from symdiff.errors import Location, UnsupportedSyntax
-from symdiff.ir.nodes import Const, Eqn, Function, If, Loop, Var, walk
+from symdiff.ir.nodes import Const, Eqn, Function, If, Loop, Var, defined, walk
 from symdiff.rules import RULES
 
 # Operations whose result may share memory with their first operand.
@@ -363,6 +363,7 @@ class _Checker:
         if stmt.index is not None:
             self.refs[stmt.index.name] = self.fresh(stmt.index.name)
             self.floors[stmt.index.name] = _floor(self.defs, stmt.bounds)
+        made = {v.name for inner in stmt.body for v in defined(inner)}  # arrays made anew every iteration
         start, earlier, ends = len(self.log), [], [(None, ())] * len(stmt.carried)
         for _ in range(6):  # until the memory the body writes and carries stops growing
             self.extend(earlier)  # what earlier iterations wrote
@@ -371,8 +372,8 @@ class _Checker:
             self.block(stmt.cond_body)
             self.read(stmt.cond, stmt.loc)
             self.block(stmt.body)
-            writes = self.log[start + len(earlier) :]
-            new_ends = [self.carry(atom) for atom in stmt.results]
+            writes = [_aged(w, made) for w in self.log[start + len(earlier) :]]
+            new_ends = [self.aged(self.carry(atom), made) for atom in stmt.results]
             del self.log[start:]
             stable = _footprint(writes) == _footprint(earlier) and _shares(new_ends) == _shares(ends)
             earlier, ends = writes, new_ends
@@ -381,6 +382,19 @@ class _Checker:
         self.extend(earlier)
         for k, out in enumerate(stmt.outs):
             self.refs[out.name] = self.join([entry[k], ends[k]])
+
+    def aged(self, path: tuple[_Ref | None, tuple], made: set[str]) -> tuple[_Ref | None, tuple]:
+        """A value carried into the next iteration: an array the body made is an earlier iteration's
+        array there, not the one the body makes again (`new = np.zeros_like(state)`, then `state = new`)."""
+        ref, missed = path
+        if ref is None:
+            return path
+        since: dict = {}
+        for buffer, position in ref.since.items():
+            older = _older(buffer, made)
+            since[older] = min(position, since.get(older, position))
+        aged = replace(ref, since=since, missed=tuple(_aged(w, made) for w in ref.missed))
+        return aged, tuple(_aged(w, made) for w in missed)
 
     # -- joining paths --------------------------------------------------------
 
@@ -414,6 +428,15 @@ class _Checker:
     def extend(self, writes) -> None:
         for write in writes:
             self.log.append(replace(write, position=len(self.log)))
+
+
+def _older(buffer: str, made: set[str]) -> str:
+    """The name of the array a loop body made in an earlier iteration (all earlier ones: one name)."""
+    return buffer + "'" if buffer in made else buffer
+
+
+def _aged(write: _Write, made: set[str]) -> _Write:
+    return replace(write, buffers=frozenset(_older(b, made) for b in write.buffers))
 
 
 def _const_kind(value) -> str:

@@ -89,16 +89,30 @@ def test_non_scalar_output_is_reported():
         sd.grad(_tanh_square, backend="numba")(np.ones(3))
 
 
-def float32_loop(f):
+def number_then_array_loop(f):
+    acc = 0.0
     for i in range(3):
-        f = f * 0.5 + f * f  # Numba computes float32 * 0.5 in float64: the loop variable changes type
-    return np.sum(f)
+        acc = acc * 0.5 + f * f  # a number before the first step, an array after it when f is one
+    return np.sum(acc)
 
 
 def test_types_numba_cannot_compile_raise_backend_error():
-    gradient = sd.grad(float32_loop, backend="numba")
-    with pytest.raises(BackendError, match="numba cannot compile float32_loop_grad"):
-        gradient(np.ones(3, dtype=np.float32))
+    gradient = sd.grad(number_then_array_loop, backend="numba")
+    with pytest.raises(BackendError, match="numba cannot compile number_then_array_loop_grad"):
+        gradient(np.ones(3))
+
+
+def test_float32_arguments_compile_in_float64():
+    f = np.ones(3, dtype=np.float32)
+    got = sd.grad(corpus_float32_loop, backend="numba")(f)
+    assert got.dtype == np.float32
+    assert_same(got, sd.grad(corpus_float32_loop)(f))
+
+
+def corpus_float32_loop(f):
+    for i in range(3):
+        f = f * 0.5 + f * f  # NumPy keeps float32, Numba would make it float64: computed in float64
+    return np.sum(f)
 
 
 def test_matrix_products_of_two_dtypes_promote_as_numpy_does():

@@ -52,6 +52,7 @@ ACCEPTED = [
     v.rows_in_a_while_loop,
     v.rows_rewritten_in_nested_loops,
     v.running_sum_from_an_element,
+    v.fresh_array_every_step,
 ]
 
 
@@ -119,3 +120,8 @@ def test_asarray_of_an_argument_is_the_argument_itself():
 
     with pytest.raises(UnsupportedSyntax, match="argument 'x'"):
         sd.grad(writes_through_asarray)
+
+
+def test_an_array_made_before_the_loop_is_the_same_array_in_every_step():
+    with pytest.raises(UnsupportedSyntax, match="`state` is read here as it was before the write"):
+        sd.grad(v.one_array_for_every_step)

@@ -283,3 +283,23 @@ def augmented_local_of_unknown_rank_then_view_read(x):
     view = t.transpose()
     t *= 2.0  # write
     return np.sum(view * view)  # read
+
+
+def fresh_array_every_step(x):
+    state = np.stack([x, 2.0 * x])
+    for t in range(3):
+        new = np.zeros_like(state)  # a new array in every step: the last step's `state` is another one
+        for i in range(2):
+            new[i] = np.tanh(state[i] + state[1 - i])
+        state = new
+    return np.sum(state)
+
+
+def one_array_for_every_step(x):
+    state = np.stack([x, 2.0 * x])
+    new = np.zeros_like(state)
+    for t in range(3):
+        for i in range(2):
+            new[i] = np.tanh(state[i] + state[1 - i])  # read
+        state = new  # from the second step on, `state` is `new` itself
+    return np.sum(state)
