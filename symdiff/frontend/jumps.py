@@ -95,6 +95,9 @@ def after(flags: Flags, loop: ast.stmt, rest: list[ast.stmt]) -> list[ast.stmt]:
     if not _contains(loop.body, ast.Return):
         return rest
     kept = ast.copy_location(ast.Return(ast.Name(flags.value, ast.Load())), loop)
+    endless = isinstance(loop, ast.While) and isinstance(loop.test, ast.Constant) and loop.test.value is True
+    if endless and not rest and not _contains(loop.body, ast.Break):
+        return [kept]  # `while True:` left only by its return (GradBench's gd.hpp): nothing else follows
     return [ast.copy_location(ast.If(test=ast.Name(flags.returned, ast.Load()), body=[kept], orelse=rest), loop)]
 
 

@@ -193,6 +193,13 @@ def return_inside_loop(x):
     return -x
 
 
+def return_from_endless_loop(x):
+    while True:  # left only by its return, as GradBench's gradient descent (gd.hpp) is written
+        if x > 10.0:
+            return x * x
+        x = x * 2.0 + np.sin(x)
+
+
 def break_in_nested_loop(x):
     total = 0.0
     for i in range(3):

@@ -34,6 +34,7 @@ CASES = [
     (p.while_with_break, (0.3,)),
     (p.return_inside_loop, (0.5,)),
     (p.return_inside_loop, (0.01,)),
+    (p.return_from_endless_loop, (0.7,)),
     (p.break_in_nested_loop, (V,)),
     (p.return_from_nested_loop, (V,)),
     (p.return_from_nested_loop, (np.array([0.5, 0.2, 0.3]),)),
