@@ -75,19 +75,20 @@ def _wrapper(f: Callable, inner: Callable, extra: str, body: str, kind: str) -> 
     return SourceFunction(text, {"np": np, "inner": inner}, name)
 
 
-def hvp(f: Callable, wrt: Wrt = 0) -> Composite:
+def hvp(f: Callable, wrt: Wrt = 0, *, backend: str = "numpy") -> Composite:
     """Hessian-vector product: `hvp(f)(*args, v)` is H(args) @ v without forming H.
 
     Example: `symdiff.hvp(loss, wrt="w")(w, x, y, v)` has the shape of `w`.
+    `backend` compiles the final program, as for `grad`.
     """
     name = _single_wrt(f, wrt)
     g = build(f, name, "grad", "numpy")
     wrapped = _wrapper(f, g, "v", "np.sum(inner({args}) * {extra})", "hvp")
-    inner = build(wrapped, name, "grad", "numpy")
+    inner = build(wrapped, name, "grad", backend)
     return Composite(f, name, inner, inner, "hvp")
 
 
-def jvp(f: Callable, wrt: Wrt = 0) -> Composite:
+def jvp(f: Callable, wrt: Wrt = 0, *, backend: str = "numpy") -> Composite:
     """Forward mode: `jvp(f)(*args, tangent)` returns `(f(*args), J @ tangent)`.
 
     Example: `value, slope = symdiff.jvp(np_fn)(x, direction)`.
@@ -101,7 +102,7 @@ def jvp(f: Callable, wrt: Wrt = 0) -> Composite:
     args = ", ".join(names)
     text = f"def {label}({args}, {seed}, {tangent}):\n    return np.sum(inner({args}, {seed}) * {tangent})\n"
     wrapped = SourceFunction(text, {"np": np, "inner": back}, label)
-    inner = build(wrapped, seed, "grad", "numpy")
+    inner = build(wrapped, seed, "grad", backend)
 
     def call(*args: Any) -> tuple[Any, Any]:
         *primal_args, direction = args
@@ -111,13 +112,13 @@ def jvp(f: Callable, wrt: Wrt = 0) -> Composite:
     return Composite(f, name, inner, call, "jvp")
 
 
-def jacobian(f: Callable, wrt: Wrt = 0) -> Composite:
+def jacobian(f: Callable, wrt: Wrt = 0, *, backend: str = "numpy") -> Composite:
     """Dense Jacobian, shape `out.shape + x.shape`, one vjp per output element.
 
     Example: `symdiff.jacobian(np_fn)(x)` for `np_fn(x) = np.tanh(A @ x)`.
     """
     name = _single_wrt(f, wrt)
-    back = build(f, name, "vjp", "numpy")
+    back = build(f, name, "vjp", backend)
     position = _params(f).index(name)
 
     def call(*args: Any) -> np.ndarray:
@@ -133,12 +134,12 @@ def jacobian(f: Callable, wrt: Wrt = 0) -> Composite:
     return Composite(f, name, back, call, "jacobian")
 
 
-def hessian(f: Callable, wrt: Wrt = 0) -> Composite:
+def hessian(f: Callable, wrt: Wrt = 0, *, backend: str = "numpy") -> Composite:
     """Dense Hessian, shape `x.shape + x.shape`, one hvp per coordinate.
 
     Example: `symdiff.hessian(rosenbrock)(x)`.
     """
-    product = hvp(f, wrt)
+    product = hvp(f, wrt, backend=backend)
     position = _params(f).index(product.wrt[0])
 
     def call(*args: Any) -> np.ndarray:

@@ -366,6 +366,12 @@ def _numbers(items) -> bool:
     return bool(nested) and len({len(item) for item in members}) == 1
 
 
+def _row_like(item) -> bool:
+    if isinstance(item, types.Array):
+        return item.ndim == 1
+    return isinstance(item, types.BaseTuple) and len(item) > 0 and _numbers(item) and not isinstance(item[0], types.BaseTuple)
+
+
 def _number_like(item) -> bool:
     return isinstance(item, (types.Number, types.Boolean)) or isinstance(item, types.Array) and item.ndim == 0
 
@@ -386,6 +392,19 @@ def _stack_of(items, axis):
             return out
 
         return impl
+    if isinstance(items, types.BaseTuple) and len(items) and all(_row_like(item) for item in items):
+        size = len(items)  # vectors and tuples of numbers: `np.array([[1.0, w], [2.0, 3.0]])` with w a float
+
+        def rows(items, axis):
+            width = len(items[0])
+            out = np.empty((size, width))
+            k = 0
+            for item in literal_unroll(items):
+                out[k] = np.asarray(item)
+                k += 1  # noqa: SIM113 - Numba cannot enumerate a literal_unroll
+            return out if axis == 0 else np.ascontiguousarray(out.T)
+
+        return rows
     return lambda items, axis: np.stack(items, axis)
 
 

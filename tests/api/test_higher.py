@@ -132,3 +132,24 @@ def test_notebooks_display_the_source_as_highlighted_python():
     for derivative in (sd.grad(rosenbrock), sd.hvp(rosenbrock), sd.jvp(vector_f)):
         text = derivative._repr_markdown_()
         assert text.startswith("```python\n") and derivative.source in text
+
+
+def _cubic_sine(x):
+    return np.sum(np.sin(x) * x * x)
+
+
+def _tanh_twice(x):
+    return np.tanh(x) * 2.0
+
+
+def test_every_higher_operator_takes_a_backend():
+    x, u = np.array([0.3, -0.5, 0.8]), np.array([1.0, 0.5, -0.2])
+    for op, f, args in (
+        (sd.hvp, _cubic_sine, (x, u)),
+        (sd.jvp, _cubic_sine, (x, u)),
+        (sd.hessian, _cubic_sine, (x,)),
+        (sd.jacobian, _tanh_twice, (x,)),
+    ):
+        compiled = op(f, backend="numba")
+        assert "numba" in compiled.source
+        np.testing.assert_allclose(compiled(*args), op(f)(*args), rtol=1e-12, atol=1e-12, err_msg=op.__name__)

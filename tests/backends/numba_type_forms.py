@@ -49,3 +49,8 @@ def float32_loop(x):
     for i in range(3):
         acc = acc + x * 0.5
     return np.sum(acc * acc)
+
+
+def nested_list_of_a_number(w):
+    charges = np.array([[10.0, 10.0 - w], [10.0, 0.0]])  # GradBench's particle
+    return np.sum(charges**2)

@@ -96,12 +96,11 @@ def test_two_integer_arrays_scatter_into_the_gradient():
 
 
 def test_types_decided_at_the_call_give_a_complete_message():
-    gradient = sd.grad(forms.loop_float32, backend="numba")
+    function = forms.loop_scalar_becomes_array
     with pytest.raises(NumbaCompileError) as error:
-        gradient(*forms.arguments(forms.loop_float32))
+        sd.grad(function, backend="numba")(*forms.arguments(function))
     message = str(error.value)
-    assert "the loop variable 'f' is array(float32" in message
-    assert "pass float64 arrays" in message
+    assert "is float64 before an iteration and array(float64" in message
     assert not re.search(r"found for signature:\s*$", message.splitlines()[0])
     assert "numba_forms.py:" in message
 

@@ -42,3 +42,8 @@ def test_float32_arguments_are_computed_in_float64_on_numba():
     got = sd.grad(forms.float32_loop, backend="numba")(x)
     assert got.dtype == np.float32
     np.testing.assert_allclose(got, sd.grad(forms.float32_loop)(x), rtol=1e-5)
+
+
+def test_a_nested_list_of_numbers_and_a_variable():
+    f = forms.nested_list_of_a_number
+    np.testing.assert_allclose(sd.grad(f, backend="numba")(0.3), numeric_grad(f, (0.3,), 0), rtol=1e-6)

@@ -56,6 +56,7 @@ UNARY: dict[str, list[str]] = {
     # Ops with derivative zero, mixed with a differentiable term.
     "sign": ["np.sign({0}) * 0.5 + {0}"],
     "floor": ["np.floor({0}) + {0}"],
+    "as_float": ["np.sin({0}).astype(np.float64) * {0}", "np.floor({0}).astype(int) + {0}"],
     "ceil": ["np.ceil({0}) * 0.5 + np.sin({0})"],
     "round": ["np.round({0}) + 0.5 * {0}"],
     "floordiv": ["{0} // 1.0 + {0}"],
