@@ -88,6 +88,11 @@ def expand_dims_of(a, axis):
     return np.expand_dims(a, axis)
 
 
+def clip_of(a, a_min, a_max):
+    """`np.clip(a, a_min, a_max)`, also of a scalar (Numba clips arrays only)."""
+    return np.clip(a, a_min, a_max)
+
+
 def ravel_of(a):
     """`np.ravel(a)`, also of a scalar (a vector of one; Numba ravels arrays only)."""
     return np.ravel(a)
@@ -171,7 +176,7 @@ def _reshape_to(a, shape):
     if _is_scalar(a):
         if to_scalar:
             return lambda a, shape: a
-        return lambda a, shape: np.full(shape, a)
+        return lambda a, shape: np.full(1, a).reshape(shape)  # a -1 in shape stands for 1 here
     if to_scalar:  # a scalar, not a 0-d array: the backend's helpers and loops take scalars (issue "Trust" 2)
         return lambda a, shape: np.ascontiguousarray(a).reshape(())[()]
     return lambda a, shape: np.ascontiguousarray(a).reshape(shape)
@@ -206,6 +211,17 @@ def _expand_dims_of(a, axis):
     if _is_scalar(a) and isinstance(axis, types.Integer):
         return lambda a, axis: np.full(1, a)
     return lambda a, axis: np.expand_dims(a, axis)
+
+
+@overload(clip_of)
+def _clip_of(a, a_min, a_max):
+    if not _is_scalar(a):
+        return lambda a, a_min, a_max: np.clip(a, a_min, a_max)
+    if isinstance(a_min, types.NoneType):
+        return lambda a, a_min, a_max: np.minimum(a, a_max)
+    if isinstance(a_max, types.NoneType):
+        return lambda a, a_min, a_max: np.maximum(a, a_min)
+    return lambda a, a_min, a_max: np.minimum(np.maximum(a, a_min), a_max)
 
 
 @overload(ravel_of)
@@ -528,7 +544,7 @@ __all__ = [
     "atleast_shape",
     "axis_pad",
     "axis_slice",
-    "broadcast_to_of",
+    "broadcast_to_of", "clip_of",
     "common_size",
     "concat_offset",
     "contiguous",

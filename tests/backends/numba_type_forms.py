@@ -54,3 +54,8 @@ def float32_loop(x):
 def nested_list_of_a_number(w):
     charges = np.array([[10.0, 10.0 - w], [10.0, 0.0]])  # GradBench's particle
     return np.sum(charges**2)
+
+
+def clip_and_reshape_of_a_number(x):
+    t = np.reshape(x, (-1, 1))
+    return np.sum(np.clip(x * 2.0, 0.0, 1.5)) + np.sum(np.sin(t)) + np.clip(x, None, 0.5)

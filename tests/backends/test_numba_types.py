@@ -47,3 +47,9 @@ def test_float32_arguments_are_computed_in_float64_on_numba():
 def test_a_nested_list_of_numbers_and_a_variable():
     f = forms.nested_list_of_a_number
     np.testing.assert_allclose(sd.grad(f, backend="numba")(0.3), numeric_grad(f, (0.3,), 0), rtol=1e-6)
+
+
+@pytest.mark.parametrize("x", [0.3, 0.9], ids=["inside", "clipped"])
+def test_clip_and_reshape_of_a_number(x):
+    f = forms.clip_and_reshape_of_a_number
+    np.testing.assert_allclose(sd.grad(f, backend="numba")(x), numeric_grad(f, (x,), 0), rtol=1e-6)
