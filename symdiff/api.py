@@ -302,6 +302,8 @@ def build(primal: Callable, wrt: Wrt, mode: str, backend: str) -> Derivative:
             raise
         names = tuple(_signature_names(primal, wrt))
         derivative = Deferred(primal, names, isinstance(wrt, (tuple, list)), mode, backend, _build_for)
+        if not getattr(error, "needs_structure", False):
+            derivative.build_for_defaults()  # a refusal for the usual call (`ax=None`) is raised now
         _CACHE[key] = derivative
         return derivative
     function = lowering.function

@@ -126,6 +126,17 @@ class Deferred:
         bound.apply_defaults()  # a default of None is a structure too
         return self._calls((*bound.arguments.values(), *seed))
 
+    def build_for_defaults(self) -> None:
+        """Build now for a call that leaves the None defaults as they are and passes arrays or
+        numbers for the rest, so that its refusals come when the derivative is built; a form
+        that needs the arguments' structure (a dict argument) waits for the call."""
+        shapes = tuple(NONE if p.default is None else None for p in self._signature.parameters.values())
+        try:
+            self._calls.built[shapes] = self._calls._build(shapes)
+        except SymdiffError as error:
+            if not getattr(error, "needs_structure", False):
+                raise
+
     @property
     def source(self) -> str:
         """The generated source for the structure of the last call."""

@@ -125,3 +125,11 @@ def generator_of_rows(x):
 def rows_joined_as_lists(x):
     rows = [r for r in x]
     return np.sum(rows + rows)
+
+
+def simulate_rolled(v, steps, ax=None):
+    for _ in range(steps):
+        if ax:
+            plot(ax, v)
+        v = np.roll(v, 1) * 1.1
+    return np.sum(v)

@@ -140,3 +140,8 @@ def test_a_comprehension_over_an_array_s_rows(f, x, backend):
 def test_a_list_of_rows_used_as_a_python_list_is_refused():
     with pytest.raises(UnsupportedSyntax, match="comprehension over an array's rows can only be passed"):
         sd.grad(a.rows_joined_as_lists)(V)  # built at the first call: `x` could have been a list
+
+
+def test_a_refusal_where_the_none_default_is_none_comes_when_building():
+    with pytest.raises(BackendError, match="np.roll"):
+        sd.grad(a.simulate_rolled, backend="numba")
