@@ -26,7 +26,7 @@ def mean_vjp(g, out, a, axis=None, keepdims=False):
     # Count elements on a broadcast view (free), not on `a`, so `a` need not be kept;
     # divide before spreading, so the division touches one value per output element.
     kept = np.reshape(g, keepdims_shape(np.shape(a), axis))
-    count = np.size(np.broadcast_to(kept, np.shape(a))) / np.size(g)
+    count = np.size(np.broadcast_to(kept, np.shape(a))) / np.maximum(np.size(g), 1)  # 0 / 0 for an empty mean
     return np.broadcast_to(kept / count, np.shape(a))
 
 

@@ -136,3 +136,10 @@ def test_dot_with_a_scalar_operand_is_a_product():
     w = np.array([1.0, 2.0])
     assert sd.grad(t.dot_with_a_scalar)(0.3, w) == pytest.approx(3.0)
     np.testing.assert_allclose(sd.grad(t.dot_with_a_scalar, wrt=1)(0.3, w), [0.3, 0.3])
+
+
+@pytest.mark.parametrize("backend", ["numpy", "numba"])
+@pytest.mark.parametrize("f", [t.mean_of_no_rows, t.joined_shapes], ids=lambda f: f.__name__)
+def test_empty_means_and_joined_shapes(f, backend):
+    x = np.array([[0.3, -0.7, 1.2], [0.5, 0.1, -0.4]])
+    np.testing.assert_allclose(sd.grad(f, backend=backend)(x), numeric_grad(f, (x,), 0), rtol=1e-6, atol=1e-8)

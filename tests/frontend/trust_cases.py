@@ -244,3 +244,15 @@ def second_name_of_an_unpacked_value(x):
 
 def mean_of_a_scalar(x, y):
     return np.mean(y * y) + np.sum(x)
+
+
+def mean_of_no_rows(x):
+    return np.sum(np.mean(x[:0], axis=1)) + np.sum(x * x)  # np.mean over an empty axis: 0 / 0 elements
+
+
+def joined_shapes(x):
+    first = np.sin(x[0])
+    out = np.zeros((len(x),) + np.shape(first))  # a tuple joined with a shape, not NumPy's sum of them
+    for k in range(len(x)):
+        out[k] = np.sin(x[k]) * 3.0
+    return np.sum(out)
