@@ -17,7 +17,7 @@ from symdiff.rules import RULES
 _FOLDABLE = {
     "add", "sub", "mul", "truediv", "pow", "neg", "pos", "mod", "floordiv", "lt", "le", "gt", "ge",
     "eq", "ne", "not_", "keepdims_shape", "make_tuple", "make_slice", "inverse_axes", "concat_offset",
-    "float", "int", "bool", "broadcast_shapes", "size",
+    "float", "int", "bool", "broadcast_shapes", "size", "maximum", "minimum",
 }  # fmt: skip
 _SIMPLE = (int, float, bool, tuple, slice, type(None))
 
