@@ -106,7 +106,7 @@ class Derivative:
                 if position < len(args):
                     _check_differentiable(args[position], self.function.params[position].name)
         try:
-            if not plain and self.backend != "numpy":
+            if not plain and self.backend == "numba":  # CUDA keeps float32: its kernels are typed per call
                 result = self._compiled(*[_widened(a) for a in args])
             else:
                 result = self._compiled(*args)
@@ -193,7 +193,7 @@ class Derivative:
 
 
 def _widened(value: Any) -> Any:
-    """float16/float32 arrays and scalars as float64, for the compiled backends: Numba types a
+    """float16/float32 arrays and scalars as float64, for the Numba backend: Numba types a
     variable once, and NumPy's mixing of float32 arguments with float64 constants would give one
     variable two types (`acc = 0.0`, then `acc = acc + x32`). Gradients are cast back to the
     argument's dtype (`_like`), as JAX and the NumPy backend return them."""
