@@ -298,7 +298,8 @@ def build(primal: Callable, wrt: Wrt, mode: str, backend: str) -> Derivative:
     try:
         lowering = _lowering(primal)
     except (UnsupportedSyntax, NoDerivative) as error:
-        if not getattr(error, "needs_structure", False) and not _defaults_to_none(primal):
+        per_call = getattr(error, "needs_structure", False) or getattr(error, "depends_on_none", False)
+        if not per_call and not _defaults_to_none(primal):
             raise
         names = tuple(_signature_names(primal, wrt))
         derivative = Deferred(primal, names, isinstance(wrt, (tuple, list)), mode, backend, _build_for)

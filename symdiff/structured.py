@@ -132,7 +132,7 @@ class Deferred:
         that needs the arguments' structure (a dict argument) waits for the call."""
         shapes = tuple(NONE if p.default is None else None for p in self._signature.parameters.values())
         try:
-            self._calls.built[shapes] = self._calls._build(shapes)
+            self._calls.built[shapes] = self._calls.last = self._calls._build(shapes)
         except SymdiffError as error:
             if not getattr(error, "needs_structure", False):
                 raise

@@ -261,6 +261,7 @@ class Calls:
             raise self.fail(f"recursive call to {source.node.name}() is not supported", node)
         check_subset(source, called=True)
         callee = type(self)(source, self.names, self.body, self.stack, self.free, self.in_place)
+        callee.maybe_none, callee.plain = self.maybe_none, self.plain
         callee.target_hint = self.target
         callee.maybe_lists = self.maybe_lists
         callee.bind(args, kwargs, self.where(node), label)
@@ -285,6 +286,7 @@ class Calls:
         if _definition(source) in self.stack:
             raise self.fail(f"recursive call to {label}() is not supported", node)
         callee = type(self)(source, self.names, self.body, self.stack, self.free, self.in_place)
+        callee.maybe_none, callee.plain = self.maybe_none, self.plain
         callee.enclosing = function.scope
         callee.target_hint = self.target
         callee.maybe_lists = self.maybe_lists

@@ -145,10 +145,16 @@ class ControlFlow:
         else_results = tuple(self.branch_atom(else_env[n], n, node, else_body) for n in names)
         outs = tuple(Var(self.names.fresh(_stem(n))) for n in names)
         self.body.append(If(outs, cond, tuple(then_body), then_results, tuple(else_body), else_results, loc))
+        self.maybe_none.update(
+            out for out, *arms in zip(outs, then_results, else_results) if any(map(self.none_on_a_path, arms))
+        )
         for name, out in zip(names, outs):
             self.env[name] = out
         self.env.update(loop_locals)
         self.returned = then_returned
+
+    def none_on_a_path(self, value) -> bool:
+        return (isinstance(value, Const) and value.value is None) or (isinstance(value, Var) and value in self.maybe_none)
 
     def branch_atom(self, value, name: str, node: ast.AST, body: list):
         saved = self.body
@@ -381,6 +387,7 @@ class ControlFlow:
         carried_names = [n for n in assigned if n in self.env and not isinstance(self.env[n], LoopLocal)]
         carried = tuple(Var(self.names.fresh(_stem(n))) for n in carried_names)
         inits = tuple(self.atom(self.env[n], node) for n in carried_names)
+        self.maybe_none.update(c for c, i in zip(carried, inits) if self.none_on_a_path(i))
         start = dict(self.env)
         start.update(zip(carried_names, carried))
         if index is not None:
@@ -400,6 +407,9 @@ class ControlFlow:
         )
         for name, out in zip(carried_names, outs):
             self.env[name] = out
+        none_before = [c for c, i, r in zip(carried, inits, results) if self.none_on_a_path(i) or self.none_on_a_path(r)]
+        self.maybe_none.update(none_before)
+        self.maybe_none.update(o for c, o in zip(carried, outs) if c in none_before)
         for name in assigned:
             if name not in carried_names:
                 self.env[name] = LoopLocal(node.lineno + self.source.line_offset)

@@ -54,6 +54,8 @@ class Lowering(ControlFlow, Calls):
     ):
         self.source = source
         self.in_place = set() if in_place is None else in_place  # results of `x[i] = v` and `x += v`
+        self.maybe_none: set[Var] = set()  # if/loop results that are None on some path (`best = None`)
+        self.plain = False
         self.names = names
         self.body = body
         self.stack = stack + (_definition(source),)  # the functions being lowered, to catch recursion
@@ -457,6 +459,8 @@ class Lowering(ControlFlow, Calls):
         return self.emit(op, [operand], (), node, name)
 
     def lower_Compare(self, node: ast.Compare, name):
+        if any(isinstance(op, (ast.Is, ast.IsNot)) for op in node.ops):
+            return self.identity_test(node)
         left = self.atom(self._expr(node.left, None), node.left)
         result = None
         for op, right_node in zip(node.ops, node.comparators):
@@ -471,6 +475,34 @@ class Lowering(ControlFlow, Calls):
             result = test if result is None else self.emit("and_", [result, test], (), node, name)
             left = right
         return result
+
+    def identity_test(self, node: ast.Compare) -> Const:
+        """`x is None` / `x is not None`, known while building: an argument passed as None lowers
+        to the constant None (each call's structure builds its own gradient), everything else
+        the code computes is an array, a number or a container, never None."""
+        if len(node.ops) != 1:
+            raise self.fail("a chained comparison with `is` is not supported", node, "split it: `a is None and b is None`")
+        sides = [self._expr(side, None) for side in (node.left, node.comparators[0])]
+        for side, side_node in zip(sides, (node.left, node.comparators[0])):
+            if isinstance(side, Var) and side in self.maybe_none:
+                raise self.fail(
+                    "this value is None on some paths and not on others, so `is None` depends on the run",
+                    side_node,
+                    "give it a value of its type before the loop or if (best = np.inf, not best = None)",
+                )
+        nones = [side is None or (isinstance(side, Const) and side.value is None) for side in sides]
+        if not any(nones):
+            raise self.fail(
+                "`is` compares object identity, which differentiable code cannot depend on",
+                node,
+                "compare values with == or test for None with `is None`",
+            )
+        if self.plain and not all(nones) and any(isinstance(side, Var) for side in sides):
+            error = self.fail("whether an argument is None is known only from a call", node)
+            error.depends_on_none = True  # built for each call's arguments instead (symdiff.structured)
+            raise error
+        same = all(nones)
+        return Const(same if isinstance(node.ops[0], ast.Is) else not same)
 
     def lower_BoolOp(self, node: ast.BoolOp, name):
         """`and`/`or`: an op on truth values; otherwise what Python returns (`a or b` is `a if a else b`)."""
@@ -675,6 +707,7 @@ def lower_source(
     lowering.params = set(params)
     lowering.initial = dict(lowering.env) | {leaf.name: leaf for leaf in leaves}
     lowering.maybe_lists = {leaf.name for leaf in leaves} if structures is None else set()
+    lowering.plain = structures is None  # no call's arguments known: an argument could be None
     if wrapper is None:
         result = lowering.run()
     else:

@@ -133,3 +133,34 @@ def simulate_rolled(v, steps, ax=None):
             plot(ax, v)
         v = np.roll(v, 1) * 1.1
     return np.sum(v)
+
+
+def weighted(x, w=None, bias=None):
+    """`is None` on arguments: each call's arguments say which lines exist."""
+    y = x if w is None else x * w
+    if bias is not None:
+        y = y + bias
+    return np.sum(y**2)
+
+
+def masked(x, mask):
+    """`is not None` on an argument with no default: built for each call's arguments too."""
+    if mask is not None:
+        x = x * mask
+    return np.sum(np.sin(x))
+
+
+def best_of(x):
+    """A name that is None before a loop and a number after: `is None` depends on the run."""
+    best = None
+    for i in range(3):
+        v = np.sum(x * i)
+        if best is None:
+            best = v
+        else:
+            best = best + v
+    return best
+
+
+def same_object(x, y):
+    return np.sum(x) if x is y else 0.0

@@ -145,3 +145,32 @@ def test_a_list_of_rows_used_as_a_python_list_is_refused():
 def test_a_refusal_where_the_none_default_is_none_comes_when_building():
     with pytest.raises(BackendError, match="np.roll"):
         sd.grad(a.simulate_rolled, backend="numba")
+
+
+@pytest.mark.parametrize("backend", ["numpy", "numba"])
+@pytest.mark.parametrize(
+    "f, rest",
+    [
+        (a.weighted, ()),
+        (a.weighted, (2.0,)),
+        (a.weighted, (None, 0.5)),
+        (a.weighted, (np.array([1.0, -2.0, 0.5]), 0.5)),
+        (a.masked, (None,)),
+        (a.masked, (np.array([1.0, 0.0, 2.0]),)),
+    ],
+    ids=lambda v: getattr(v, "__name__", repr(v)),
+)
+def test_is_none_on_an_argument_follows_each_call(f, rest, backend):
+    g = sd.grad(f, backend=backend)
+    np.testing.assert_allclose(g(V, *rest), _fd(f, V, *rest), rtol=1e-6, atol=1e-8)
+
+
+def test_is_none_where_the_value_is_none_on_some_paths_is_refused_where_it_is_tested():
+    with pytest.raises(UnsupportedSyntax, match="None on some paths") as info:
+        sd.grad(a.best_of)
+    assert info.value.location.line == _line(a.best_of, "if best is None")
+
+
+def test_is_between_two_values_is_refused():
+    with pytest.raises(UnsupportedSyntax, match="object identity"):
+        sd.grad(a.same_object)
