@@ -47,10 +47,6 @@ DET_DELETE = (
     "(with the minor sliced and concatenated instead: recursive call to det_by_minor() is not supported)"
 )
 GMM_GAMMALN = "gmm.py:46: gammaln ('gammaln') is not supported by the numba backend (multigammaln of a constant)"
-HT_INDEX = (
-    "ht.py:127 and :151, at the first call: the numba backend cannot mix integer arrays with slices or integers "
-    "in one index (scatter_add for vertices[:, correspondences])"
-)
 JVP_INSIDE = (
     "particle.py:34, saddle.py:32: no derivative rule for symdiff.higher.*_jvp and its source cannot be read "
     "(a function made by sd.jvp, called inside)"
@@ -220,7 +216,7 @@ def hand():
     return theta, us, model, points, rng.integers(0, vertices, size=npts), rng.integers(0, triangles, size=npts)
 
 
-@on_backends(numba=refused(HT_INDEX))
+@on_backends()
 def test_ht_simple(backend, hand):
     theta, _, model, points, vertex_of, _ = hand
     args = (theta, *model[:6], points, vertex_of)
@@ -229,7 +225,7 @@ def test_ht_simple(backend, hand):
     close(got, numeric_vjp(ht.hand_objective, args, 0, seed))
 
 
-@on_backends(numba=refused(HT_INDEX))
+@on_backends()
 def test_ht_complicated(backend, hand):
     theta, us, model, points, _, triangle_of = hand
     mirrored = (*model[:5], True)  # GradBench's models are not mirrored; this covers the other arm
@@ -240,7 +236,7 @@ def test_ht_complicated(backend, hand):
         close(got, numeric_vjp(ht.hand_objective_complicated, args, k, seed))
 
 
-@on_backends(numba=refused(HT_INDEX))
+@on_backends()
 def test_ht_jacobian_layout(backend, hand):
     theta, us, model, points, _, triangle_of = hand
     got = ht.jacobian(theta, us, model, points, triangle_of, backend)

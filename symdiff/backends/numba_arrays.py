@@ -170,8 +170,8 @@ def _add_into(x, g, index):
         if len(items) != x.ndim or not all(isinstance(item.dtype, types.Integer) for item in items):
             raise TypingError("the numba backend indexes with a tuple of integer arrays only when there is one per axis")
         return _add_at_coordinates
-    if any(arrays) and len(items) > 1:  # a copy, not a view: adding into it would lose the cotangent
-        raise TypingError("the numba backend cannot mix integer arrays with slices or integers in one index")
+    if any(arrays) and len(items) > 1:  # a copy, not a view: add each of the array's entries in turn
+        return _add_at_one_array(items, g)
     if isinstance(index, types.Array):
 
         def gather_impl(x, g, index):
@@ -217,6 +217,28 @@ def _element_through_ellipsis(positions: list[int], g):
     items = ", ".join(f"index[{k}]" for k in positions)
     namespace: dict = {}
     exec(f"def impl(x, g, index):\n    x[{items},] += {take}\n", namespace)  # noqa: S102 - built from ints
+    return namespace["impl"]
+
+
+def _add_at_one_array(items: tuple, g):
+    """`x[index] += g` (repeats adding up) for an index of one 1-D integer array among slices and
+    integers, as `x[rows, :]` reads: NumPy puts the array's axis where the array and the integers
+    stand if they are side by side, else first; `g` has that axis, walked one entry at a time."""
+    arrays = [k for k, item in enumerate(items) if isinstance(item, types.Array)]
+    if len(arrays) != 1 or items[arrays[0]].ndim != 1 or not isinstance(items[arrays[0]].dtype, types.Integer):
+        raise TypingError("the numba backend mixes slices or integers with one 1-D integer array per index only")
+    if not all(isinstance(item, (types.Array, types.Integer, types.SliceType)) for item in items):
+        raise TypingError("the numba backend mixes integer arrays with slices and integers only")
+    advanced = [k for k, item in enumerate(items) if not isinstance(item, types.SliceType)]
+    side_by_side = advanced == list(range(advanced[0], advanced[-1] + 1))
+    axis = sum(isinstance(items[k], types.SliceType) for k in range(advanced[0])) if side_by_side else 0
+    at = arrays[0]
+    x_items = ", ".join("rows[k]" if j == at else f"index[{j}]" for j in range(len(items)))
+    g_items = ", ".join([":"] * axis + ["k"])
+    take = f"g[{g_items}]" if isinstance(g, types.Array) else "g"
+    namespace: dict = {}
+    source = f"def impl(x, g, index):\n    rows = index[{at}]\n    for k in range(rows.size):\n        x[{x_items},] += {take}\n"
+    exec(source, namespace)  # noqa: S102 - built from ints
     return namespace["impl"]
 
 

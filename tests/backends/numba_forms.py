@@ -481,6 +481,14 @@ def two_integer_arrays(M):
     return np.sum(M[r, c] * np.array([1.0, 2.0, 3.0]))
 
 
+def one_integer_array_among_slices(T, rows):
+    """One integer array beside slices and integers: the gradient adds a row per entry (repeats add up)."""
+    a = np.sum(np.sin(T[rows, :]) * np.arange(1.0, 5.0))
+    b = np.sum(np.cos(T[0, rows, 1:3]))
+    c = np.sum(np.cos(T[1, :, rows]) ** 3)  # the integer and the array apart: NumPy puts the array's axis first
+    return a + b + c
+
+
 def integer_array_rows(A):
     return np.sum(A[np.array([0, 2])] ** 2)
 
@@ -944,6 +952,7 @@ def _values(rng: np.random.Generator) -> dict:
         "x": rng.normal(size=5), "y": rng.normal(size=5), "p": np.abs(rng.normal(size=5)) + 0.5,
         "A": rng.normal(size=(3, 4)), "C": rng.normal(size=(3, 4)), "B": rng.normal(size=(4, 3)),
         "T": rng.normal(size=(2, 3, 4)), "U": rng.normal(size=(2, 4, 3)), "M": rng.normal(size=(2, 2)),
+        "rows": np.array([0, 1, 1]),
         "s": 0.7, "t": -0.4, "f": rng.normal(size=5).astype(np.float32), "n": 3, "flag": True,
     }  # fmt: skip
 

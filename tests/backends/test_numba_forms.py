@@ -95,6 +95,14 @@ def test_two_integer_arrays_scatter_into_the_gradient():
     np.testing.assert_array_equal(got, [[0.0, 1.0], [2.0, 3.0]])
 
 
+def test_one_integer_array_among_slices_scatters_into_the_gradient():
+    T = np.arange(24.0).reshape(2, 3, 4) / 7
+    rows = np.array([0, 1, 1])
+    got = sd.grad(forms.one_integer_array_among_slices, backend="numba")(T, rows)
+    want = numerical_gradient(lambda t: forms.one_integer_array_among_slices(t, rows), (T,))
+    np.testing.assert_allclose(got, want, rtol=1e-6, atol=1e-8)
+
+
 def test_types_decided_at_the_call_give_a_complete_message():
     function = forms.loop_scalar_becomes_array
     with pytest.raises(NumbaCompileError) as error:
