@@ -141,20 +141,44 @@ class ControlFlow:
         for env in (then_env, else_env):
             for n in names:
                 env.setdefault(n, Const(None))
-        then_results = tuple(self.branch_atom(then_env[n], n, node, then_body) for n in names)
-        else_results = tuple(self.branch_atom(else_env[n], n, node, else_body) for n in names)
-        outs = tuple(Var(self.names.fresh(_stem(n))) for n in names)
+        # A tuple (`r = (x, y)`, a function's `return x, y`) joins item by item, as its own names.
+        shapes = {n: self.joined_shape(n, then_env[n], else_env[n], node) for n in names}
+        joined = [
+            (n, t, e) for n in names for t, e in zip(_items(then_env[n], shapes[n]), _items(else_env[n], shapes[n]))
+        ]
+        then_results = tuple(self.branch_atom(t, n, node, then_body) for n, t, _ in joined)
+        else_results = tuple(self.branch_atom(e, n, node, else_body) for n, _, e in joined)
+        outs = tuple(Var(self.names.fresh(_stem(n))) for n, _, _ in joined)
         self.body.append(If(outs, cond, tuple(then_body), then_results, tuple(else_body), else_results, loc))
         self.maybe_none.update(
             out for out, *arms in zip(outs, then_results, else_results) if any(map(self.none_on_a_path, arms))
         )
-        for name, out in zip(names, outs):
-            self.env[name] = out
+        remaining = iter(outs)
+        for name in names:
+            self.env[name] = _rebuild(shapes[name], remaining)
         self.env.update(loop_locals)
         self.returned = then_returned
 
+    def joined_shape(self, name: str, first, second, node: ast.AST):
+        """The tuple structure `name` has on both paths (None where it is not a tuple); a name that is
+        a tuple on one path and a value, or a tuple of another length, on the other is refused."""
+        if isinstance(first, Const) and first.value is None:  # assigned on the other path only
+            return _shape(second)
+        if isinstance(second, Const) and second.value is None:
+            return _shape(first)
+        if _shape(first) != _shape(second):
+            shown = "the result" if name == RETURN else repr(name)
+            raise self.fail(
+                f"{shown} is a tuple of one length on one path and not on the other",
+                node,
+                "give it the same number of items on every path",
+            )
+        return _shape(first)
+
     def none_on_a_path(self, value) -> bool:
-        return (isinstance(value, Const) and value.value is None) or (isinstance(value, Var) and value in self.maybe_none)
+        return (isinstance(value, Const) and value.value is None) or (
+            isinstance(value, Var) and value in self.maybe_none
+        )
 
     def branch_atom(self, value, name: str, node: ast.AST, body: list):
         saved = self.body
@@ -219,7 +243,9 @@ class ControlFlow:
         first = self.atom(self._expr(node.elt, None), node.elt)
         self.env = before
         count = self.emit("len", [array], (), node.iter if hasattr(node, "iter") else node)
-        shape = self.emit("tuple_add", [self.atom(Pack((count,)), node), self.emit("shape", [first], (), node)], (), node)
+        shape = self.emit(
+            "tuple_add", [self.atom(Pack((count,)), node), self.emit("shape", [first], (), node)], (), node
+        )
         used = {n.id for n in ast.walk(node) if isinstance(n, ast.Name)} | set(self.env)
         label, counter = (next(f"{stem}{k or ''}" for k in range(len(used) + 1) if f"{stem}{k or ''}" not in used)
                           for stem in ("items", "item_index"))  # fmt: skip
@@ -385,11 +411,14 @@ class ControlFlow:
         if rows is not None:  # the row loop's target is assigned at the top of every iteration
             assigned = list(dict.fromkeys(assigned + assigned_names([ast.Assign([rows[1]], ast.Constant(None))])))
         carried_names = [n for n in assigned if n in self.env and not isinstance(self.env[n], LoopLocal)]
-        carried = tuple(Var(self.names.fresh(_stem(n))) for n in carried_names)
-        inits = tuple(self.atom(self.env[n], node) for n in carried_names)
+        shapes = {n: _shape(self.env[n]) for n in carried_names}  # a tuple is carried item by item
+        leaf_names = [n for n in carried_names for _ in range(_count(shapes[n]))]
+        carried = tuple(Var(self.names.fresh(_stem(n))) for n in leaf_names)
+        inits = tuple(self.atom(v, node) for n in carried_names for v in _items(self.env[n], shapes[n]))
         self.maybe_none.update(c for c, i in zip(carried, inits) if self.none_on_a_path(i))
         start = dict(self.env)
-        start.update(zip(carried_names, carried))
+        remaining = iter(carried)
+        start.update((n, _rebuild(shapes[n], remaining)) for n in carried_names)
         if index is not None:
             start[index_name] = index
         cond_body, cond = [], None
@@ -399,21 +428,34 @@ class ControlFlow:
             env_saved, self.env = self.env, dict(start)
             cond = self.atom(self._expr(test, None), test)
             self.body, self.env = saved, env_saved
-        body_eqns, end_env, _ = self.block(body, start, None if rows is None else lambda: self.bind_rows(rows, index, node))
-        results = tuple(self.branch_atom(end_env[n], n, node, body_eqns) for n in carried_names)
-        outs = tuple(Var(self.names.fresh(_stem(n))) for n in carried_names)
+        body_eqns, end_env, _ = self.block(
+            body, start, None if rows is None else lambda: self.bind_rows(rows, index, node)
+        )
+        for n in carried_names:
+            if _shape(end_env[n]) != shapes[n]:
+                shown = "the result" if n == RETURN else repr(n)
+                raise self.fail(
+                    f"{shown} is a tuple of one length before this loop and not after an iteration",
+                    node,
+                    "give it the same number of items before the loop and in it",
+                )
+        ends = [(n, v) for n in carried_names for v in _items(end_env[n], shapes[n])]
+        results = tuple(self.branch_atom(v, n, node, body_eqns) for n, v in ends)
+        outs = tuple(Var(self.names.fresh(_stem(n))) for n in leaf_names)
         self.body.append(
             Loop(outs, carried, inits, tuple(body_eqns), results, index, bounds, tuple(cond_body), cond, backwards, loc)
         )
-        for name, out in zip(carried_names, outs):
-            self.env[name] = out
-        none_before = [c for c, i, r in zip(carried, inits, results) if self.none_on_a_path(i) or self.none_on_a_path(r)]
+        remaining = iter(outs)
+        for name in carried_names:
+            self.env[name] = _rebuild(shapes[name], remaining)
+        none_before = [
+            c for c, i, r in zip(carried, inits, results) if self.none_on_a_path(i) or self.none_on_a_path(r)
+        ]
         self.maybe_none.update(none_before)
         self.maybe_none.update(o for c, o in zip(carried, outs) if c in none_before)
         for name in assigned:
             if name not in carried_names:
                 self.env[name] = LoopLocal(node.lineno + self.source.line_offset)
-
 
     def bind_rows(self, rows, index: Var, node: ast.For) -> None:
         """At the top of a row loop's body: the loop target takes this iteration's rows."""
@@ -422,13 +464,34 @@ class ControlFlow:
         parts = target.elts if len(columns) > 1 and isinstance(target, ast.Tuple) else [target] * len(columns)
         if len(parts) != len(columns):
             raise self.fail(f"cannot unpack {len(columns)} values into {len(parts)} names", target)
-        item = tuple(
-            index if c is _COUNTER else self.row(c, index, node.iter, part) for c, part in zip(columns, parts)
-        )
+        item = tuple(index if c is _COUNTER else self.row(c, index, node.iter, part) for c, part in zip(columns, parts))
         self.bind_target(target, item[0] if len(item) == 1 else Pack(item), node)
 
 
 _COUNTER = object()  # enumerate's column of indexes, in a loop over rows
+
+
+def _shape(value):
+    """None for a value, a tuple of its items' shapes for a tuple known while lowering."""
+    return tuple(_shape(item) for item in value.items) if isinstance(value, Pack) else None
+
+
+def _items(value, shape) -> list:
+    """The values of a tuple of `shape` in order (None, the value of a name set on one path only,
+    stands for each item)."""
+    if shape is None:
+        return [value]
+    if not isinstance(value, Pack):
+        return [value for _ in range(_count(shape))]
+    return [leaf for item, inner in zip(value.items, shape) for leaf in _items(item, inner)]
+
+
+def _count(shape) -> int:
+    return 1 if shape is None else sum(_count(inner) for inner in shape)
+
+
+def _rebuild(shape, values):
+    return next(values) if shape is None else Pack(tuple(_rebuild(inner, values) for inner in shape))
 
 
 def _stem(name: str) -> str:

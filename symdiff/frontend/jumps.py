@@ -35,26 +35,31 @@ def _walk_same_loop(node: ast.AST):
             yield from _walk_same_loop(child)
 
 
-def rewrite_jumps(body: list[ast.stmt]) -> list[ast.stmt]:
+def rewrite_jumps(body: list[ast.stmt], bound: frozenset[str] = frozenset()) -> list[ast.stmt]:
     """`body` with every loop's jumps made flags (inner loops first, so that an inner loop's
-    return becomes a return in the outer loop's body, which the outer rewrite then takes)."""
+    return becomes a return in the outer loop's body, which the outer rewrite then takes).
+    `bound` names the variables that hold a value before `body` runs (the parameters)."""
     out: list[ast.stmt] = []
     for k, stmt in enumerate(body):
         if isinstance(stmt, ast.If):
             branch = copy.copy(stmt)
-            branch.body, branch.orelse = rewrite_jumps(stmt.body), rewrite_jumps(stmt.orelse)
+            branch.body, branch.orelse = rewrite_jumps(stmt.body, bound), rewrite_jumps(stmt.orelse, bound)
             out.append(branch)
             continue
         if not isinstance(stmt, (ast.For, ast.While)) or stmt.orelse:
             out.append(stmt)  # for/else and while/else are refused when lowered
+            if isinstance(stmt, (ast.Assign, ast.AnnAssign, ast.AugAssign)):
+                targets = stmt.targets if isinstance(stmt, ast.Assign) else [stmt.target]
+                bound = bound | {n.id for t in targets for n in ast.walk(t) if isinstance(n, ast.Name)}
             continue
         loop = copy.copy(stmt)
-        loop.body = rewrite_jumps(stmt.body)
+        loop.body = rewrite_jumps(stmt.body, bound)
         if not has_jump(loop.body):
             out.append(loop)
             continue
         flags = Flags(stmt)
-        return out + before(flags, loop) + [rewrite_loop(loop, flags)] + after(flags, loop, rewrite_jumps(body[k + 1 :]))
+        rest = rewrite_jumps(body[k + 1 :], bound)
+        return out + before(flags, loop, bound) + [rewrite_loop(loop, flags)] + after(flags, loop, rest)
     return out
 
 
@@ -82,12 +87,23 @@ def rewrite_loop(loop: ast.For | ast.While, flags: Flags) -> ast.For | ast.While
     return new
 
 
-def before(flags: Flags, loop: ast.stmt) -> list[ast.stmt]:
+def before(flags: Flags, loop: ast.stmt, bound: frozenset[str]) -> list[ast.stmt]:
     """The flags' first values, assigned before the loop."""
     out = [_assign(flags.broke, ast.Constant(False), loop)]
     if _contains(loop.body, ast.Return):
-        out += [_assign(flags.returned, ast.Constant(False), loop), _assign(flags.value, ast.Constant(0.0), loop)]
+        out += [_assign(flags.returned, ast.Constant(False), loop), _assign(flags.value, _unused(loop, bound), loop)]
     return out
+
+
+def _unused(loop: ast.stmt, bound: frozenset[str]) -> ast.expr:
+    """What the kept return value holds until a return sets it: never returned, but of the type it
+    will have, which Numba needs (a variable has one type): `return x` of a name bound before the
+    loop starts from `x`, anything else from 0.0."""
+    returned = next(node.value for stmt in loop.body for node in _walk_same_loop(stmt) if isinstance(node, ast.Return))
+    names = returned.elts if isinstance(returned, ast.Tuple) else [returned]
+    if returned is not None and all(isinstance(n, ast.Name) and n.id in bound for n in names):
+        return copy.deepcopy(returned)
+    return ast.Constant(0.0)
 
 
 def after(flags: Flags, loop: ast.stmt, rest: list[ast.stmt]) -> list[ast.stmt]:

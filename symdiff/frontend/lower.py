@@ -28,7 +28,7 @@ from symdiff.frontend.subset import check_subset
 from symdiff.frontend.values import LocalFunction, Pack, Record, Rows, structured_value
 from symdiff.frontend.views import check_views
 from symdiff.ir.names import Names
-from symdiff.ir.nodes import Atom, Const, Eqn, Function, If, Var, walk
+from symdiff.ir.nodes import Atom, Const, Eqn, Function, If, Loop, Var, walk
 from symdiff.rules import RULES, lookup_callable
 from symdiff.rules.opaque import OP as OPAQUE
 
@@ -133,7 +133,8 @@ class Lowering(ControlFlow, Calls):
 
     def run(self) -> Any:
         """Lower the whole body; return the value of its return statement(s)."""
-        self.statements(normalize_returns(rewrite_jumps(self.source.node.body)))
+        params = frozenset(a.arg for a in self.source.node.args.args)
+        self.statements(normalize_returns(rewrite_jumps(self.source.node.body, params)))
         return self.env.get(RETURN) if self.returned else None
 
     def statements(self, body: list[ast.stmt]) -> None:
@@ -481,7 +482,9 @@ class Lowering(ControlFlow, Calls):
         to the constant None (each call's structure builds its own gradient), everything else
         the code computes is an array, a number or a container, never None."""
         if len(node.ops) != 1:
-            raise self.fail("a chained comparison with `is` is not supported", node, "split it: `a is None and b is None`")
+            raise self.fail(
+                "a chained comparison with `is` is not supported", node, "split it: `a is None and b is None`"
+            )
         sides = [self._expr(side, None) for side in (node.left, node.comparators[0])]
         for side, side_node in zip(sides, (node.left, node.comparators[0])):
             if isinstance(side, Var) and side in self.maybe_none:
@@ -514,6 +517,7 @@ class Lowering(ControlFlow, Calls):
             if value is not None and self.boolean(value):
                 result = self.emit(op, [result, value], (), node, out)
                 continue
+
             def lower_next(v=value, o=operand):  # evaluated only in the arm that needs it, as Python does
                 return v if v is not None else self._expr(o, None)
 
@@ -599,7 +603,10 @@ class Lowering(ControlFlow, Calls):
 
     def index_item(self, node: ast.expr) -> Atom:
         if isinstance(node, ast.Slice):
-            parts = [Const(None) if p is None else self.atom(self._expr(p, None), p) for p in (node.lower, node.upper, node.step)]
+            parts = [
+                Const(None) if p is None else self.atom(self._expr(p, None), p)
+                for p in (node.lower, node.upper, node.step)
+            ]
             if all(isinstance(p, Const) for p in parts):
                 return Const(slice(*(p.value for p in parts)))
             return self.emit("make_slice", parts, (), node)
@@ -607,6 +614,7 @@ class Lowering(ControlFlow, Calls):
             items = self.atom(Pack(tuple(self._expr(e, None) for e in node.elts)), node)
             return self.emit("index_array", [items], (), node)
         return self.atom(self._expr(node, None), node)
+
 
 def _default_value(source: FunctionSource, node: ast.expr) -> Any:
     """A parameter's default: a literal, or a module-level constant it names."""
@@ -621,7 +629,9 @@ def _default_value(source: FunctionSource, node: ast.expr) -> Any:
     pure = (ast.Name, ast.Attribute, ast.Load, ast.Constant, ast.UnaryOp, ast.BinOp, ast.unaryop, ast.operator)
     if all(isinstance(part, pure) for part in ast.walk(node)):  # `-np.inf`, `np.pi / 2`: as Python made it
         try:
-            value = eval(compile(ast.Expression(node), source.file, "eval"), dict(source.namespace), dict(source.closure))
+            value = eval(
+                compile(ast.Expression(node), source.file, "eval"), dict(source.namespace), dict(source.closure)
+            )
         except Exception:  # noqa: BLE001 - not a number known now: refused below
             value = None
         if isinstance(value, (int, float, bool, complex, np.number)):
@@ -745,6 +755,7 @@ def _check_no_tuple_operands(function: Function) -> None:
     catches any form it missed, so such a gap shows as an error, not as a wrong gradient.
     """
     tuples = {eqn.out.name for eqn in walk(function.body) if eqn.op == "make_tuple"}
+    tuples |= _joined_tuples(function.body, tuples)
     for eqn in walk(function.body):
         entry = RULES.get(eqn.op)
         if entry is None or not entry.differentiable:
@@ -754,6 +765,32 @@ def _check_no_tuple_operands(function: Function) -> None:
                 raise UnsupportedSyntax(
                     f"a tuple is used as an operand of {entry.path} here", eqn.loc, "make it an array: np.array([...])"
                 )
+
+
+def _joined_tuples(body, tuples: set[str]) -> set[str]:
+    """The outputs of ifs and loops that may hold a tuple (lowering joins tuples item by item, so
+    none should: this is the guard that a form it missed is refused, not given a zero gradient)."""
+    found: set[str] = set()
+    for _ in range(2):  # a loop's carried value can be a tuple only from its own results
+        for stmt in _statements(body):
+            joined = (
+                list(zip(stmt.outs, stmt.then_results, stmt.else_results))
+                if isinstance(stmt, If)
+                else [(out, init, result) for out, init, result in zip(stmt.outs, stmt.inits, stmt.results)]
+                + [(c, init, result) for c, init, result in zip(stmt.carried, stmt.inits, stmt.results)]
+            )
+            for out, *sources in joined:
+                if any(isinstance(a, Var) and a.name in tuples | found for a in sources):
+                    found.add(out.name)
+    return found
+
+
+def _statements(body):
+    for stmt in body:
+        if isinstance(stmt, (If, Loop)):
+            yield stmt
+            for block in stmt.blocks():
+                yield from _statements(block)
 
 
 def lower_function(func: Any, structures: dict | None = None) -> Function:

@@ -200,6 +200,32 @@ def return_from_endless_loop(x):
         x = x * 2.0 + np.sin(x)
 
 
+def _grow_until_large(x):
+    while True:
+        if np.sum(x) > 10.0:
+            return x
+        x = x * 2.0 + np.sin(x)
+
+
+def return_array_from_endless_loop(x):
+    """The array a return inside the loop keeps has the array's type from the start (Numba types it once)."""
+    return np.sum(np.cos(_grow_until_large(x)))
+
+
+def return_pair_from_a_loop(x, y):
+    for i in range(4):
+        if np.sum(x * y) > 5.0:
+            return x, y
+        x = x * 1.5
+        y = y + 0.5
+    return x + 1.0, y
+
+
+def total_of_pair(x, y):
+    a, b = return_pair_from_a_loop(x, y)
+    return np.sum(a * b)
+
+
 def break_in_nested_loop(x):
     total = 0.0
     for i in range(3):

@@ -108,7 +108,7 @@ class _Writer(Expressions):
     def block(self, depth: int) -> None:
         kinds = ["assign"] * 5 + ["augment", "unpack", "list"]
         if depth < self.max_depth:
-            kinds += ["if", "if", "for", "for", "while", "writes", "writes"]
+            kinds += ["if", "if", "for", "for", "while", "writes", "writes", "pair"]
         getattr(self, "block_" + self.rng.choice(kinds))(depth)
 
     def block_assign(self, depth: int) -> None:
@@ -190,6 +190,36 @@ class _Writer(Expressions):
             self.env = saved
             self.indent -= 1
         self.env[target] = shape
+
+    def block_pair(self, depth: int) -> None:
+        """A tuple that an if or a loop rebinds, then unpacked: it joins item by item."""
+        (first, s1), (second, s2) = self.expression(), self.expression()
+        pair = self.fresh("pair")
+        self.emit(f"{pair} = ({first}, {second})")
+        if self.rng.random() < 0.5:
+            self.emit(f"if {self.condition()}:")
+            self.indent += 1
+            items = [self.like(shape) for shape in (s1, s2)]
+        else:
+            self.emit(f"for _ in range({self.rng.choice([2, 3])}):")
+            self.indent += 1
+            items = [
+                f"{pair}[0] * 0.9 + 0.1 * np.sum(np.sin({pair}[1]))",
+                f"{pair}[1] * 0.8 - 0.2 * np.sum(np.tanh({pair}[0]))",
+            ]
+        self.emit(f"{pair} = ({items[0]}, {items[1]})")
+        self.indent -= 1
+        a, b = self.fresh("p"), self.fresh("q")
+        self.emit(f"{a}, {b} = {pair}")
+        self.bind(a, s1)
+        self.bind(b, s2)
+
+    def like(self, shape: Shape) -> str:
+        """An expression of `shape`."""
+        expression = self.expression(lambda s: s == shape)[0]
+        if self.shape(expression) != shape:
+            expression = f"np.zeros({shape}) + np.sum(np.cos({self.name()}))"
+        return expression
 
     def block_for(self, depth: int) -> None:
         loops = self.rng.choice([2, 3])
