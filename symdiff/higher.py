@@ -32,6 +32,12 @@ def _params(f: Callable) -> list[str]:
     return list(inspect.signature(f).parameters)
 
 
+def _label(f: Callable) -> str:
+    """`f`'s name as an identifier, for the wrapper functions' names (a lambda's is `<lambda>`)."""
+    name = "".join(c for c in getattr(f, "__name__", "f") if c.isalnum() or c == "_")
+    return name if name.isidentifier() else "f"
+
+
 def _single_wrt(f: Callable, wrt: Wrt) -> str:
     names = _params(f)
     if isinstance(wrt, (tuple, list)):
@@ -54,6 +60,8 @@ class Composite:
         self.primal, self.wrt, self.inner, self._call, self.kind = primal, (wrt,), inner, call, kind
         self.source = inner.source
         self.__name__ = f"{getattr(primal, '__name__', 'f')}_{kind}"
+        if hasattr(call, "__symdiff_source__"):  # called inside a function being differentiated: read as code
+            self.__symdiff_source__ = call.__symdiff_source__
 
     def __call__(self, *args: Any) -> Any:
         return self._call(*args)
@@ -69,7 +77,7 @@ class Composite:
 def _wrapper(f: Callable, inner: Callable, extra: str, body: str, kind: str) -> SourceFunction:
     names = _params(f)
     extra_name = fresh_param(names, extra)
-    name = f"{getattr(f, '__name__', 'f')}_{kind}_of"
+    name = f"{_label(f)}_{kind}_of"
     args = ", ".join(names)
     text = f"def {name}({args}, {extra_name}):\n    return {body.format(args=args, extra=extra_name)}\n"
     return SourceFunction(text, {"np": np, "inner": inner}, name)
@@ -98,17 +106,18 @@ def jvp(f: Callable, wrt: Wrt = 0, *, backend: str = "numpy") -> Composite:
     names = _params(f)
     seed = fresh_param(names + ["tangent"], "u")
     tangent = fresh_param(names + [seed], "tangent")
-    label = f"{getattr(f, '__name__', 'f')}_jvp_of"
+    label = f"{_label(f)}_jvp_of"
     args = ", ".join(names)
     text = f"def {label}({args}, {seed}, {tangent}):\n    return np.sum(inner({args}, {seed}) * {tangent})\n"
     wrapped = SourceFunction(text, {"np": np, "inner": back}, label)
     inner = build(wrapped, seed, "grad", backend)
 
-    def call(*args: Any) -> tuple[Any, Any]:
-        *primal_args, direction = args
-        value = f(*primal_args)
-        return value, inner(*primal_args, np.zeros_like(value, dtype=float), direction)
-
+    label = f"{_label(f)}_jvp"
+    text = (
+        f"def {label}({args}, {tangent}):\n    value = primal({args})\n"
+        f"    return value, inner({args}, np.zeros_like(value) + 0.0, {tangent})\n"
+    )  # source, so that a function calling this jvp can be differentiated in turn
+    call = SourceFunction(text, {"np": np, "primal": f, "inner": inner}, label)
     return Composite(f, name, inner, call, "jvp")
 
 

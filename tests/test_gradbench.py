@@ -47,14 +47,6 @@ DET_DELETE = (
     "(with the minor sliced and concatenated instead: recursive call to det_by_minor() is not supported)"
 )
 GMM_GAMMALN = "gmm.py:46: gammaln ('gammaln') is not supported by the numba backend (multigammaln of a constant)"
-JVP_INSIDE = (
-    "particle.py:34, saddle.py:32: no derivative rule for symdiff.higher.*_jvp and its source cannot be read "
-    "(a function made by sd.jvp, called inside)"
-)
-RETURNED_ARRAY = (
-    "gd.py:17, at the first call on numba: the value a return inside a loop keeps starts as 0.0 "
-    "and is an array after the loop's return (Numba types a variable once)"
-)
 
 
 # hello, lse, llsq, ode: gradients of scalar functions of a vector.
@@ -280,28 +272,13 @@ def variants(refusals):
     )
 
 
-@variants(
-    {
-        ("rf", "numpy"): refused(JVP_INSIDE),
-        ("ff", "numpy"): refused(JVP_INSIDE),
-        ("rf", "numba"): refused(JVP_INSIDE),
-        ("ff", "numba"): refused(JVP_INSIDE),
-    }
-)
+@variants({})
 def test_particle(variant, backend):
     got = particle.derivative(variant, backend)(0.1)
     assert got == pytest.approx(numeric_grad(particle.OBJECTIVES[variant], (0.1,), 0), rel=RTOL, abs=ATOL)
 
 
-@variants(
-    {
-        ("rf", "numpy"): refused(JVP_INSIDE),
-        ("ff", "numpy"): refused(JVP_INSIDE),
-        ("rr", "numba"): refused(RETURNED_ARRAY),
-        ("rf", "numba"): refused(JVP_INSIDE),
-        ("ff", "numba"): refused(JVP_INSIDE),
-    }
-)
+@variants({})
 def test_saddle(variant, backend):
     p1, start = np.array([0.3, -0.4]), np.array([1.0, 1.0])
     cost = saddle.r1_cost_r if variant[1] == "r" else saddle.r1_cost_f

@@ -97,6 +97,23 @@ def test_meta_gradient_through_generated_gradients():
     )
 
 
+SLOPE = sd.jvp(lambda x: np.sin(x) * x[0])
+
+
+def _uses_a_jvp(x, u):
+    value, slope = SLOPE(x, u)
+    return np.sum(slope**2) + np.sum(value)
+
+
+@pytest.mark.parametrize("backend", ["numpy", "numba"])
+def test_a_function_calling_a_jvp_can_be_differentiated(backend):
+    """The jvp is a function with source, as GradBench's particle and saddle need (their force by jvp)."""
+    x, u = np.array([0.3, -0.5, 1.1]), np.array([1.0, 2.0, -1.0])
+    for k in (0, 1):
+        got = sd.grad(_uses_a_jvp, wrt=k, backend=backend)(x, u)
+        np.testing.assert_allclose(got, numeric_grad(_uses_a_jvp, (x, u), k), rtol=1e-6, atol=1e-8)
+
+
 SECOND_ORDER = [
     ("rnn", (0,)),
     ("lstm", (0,)),
