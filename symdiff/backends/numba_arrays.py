@@ -168,7 +168,9 @@ def _add_into(x, g, index):
         raise TypingError("the numba backend indexes with 1-D integer arrays only")
     if all(arrays) and len(items) > 1:
         if len(items) != x.ndim or not all(isinstance(item.dtype, types.Integer) for item in items):
-            raise TypingError("the numba backend indexes with a tuple of integer arrays only when there is one per axis")
+            raise TypingError(
+                "the numba backend indexes with a tuple of integer arrays only when there is one per axis"
+            )
         return _add_at_coordinates
     if any(arrays) and len(items) > 1:  # a copy, not a view: add each of the array's entries in turn
         return _add_at_one_array(items, g)
@@ -391,7 +393,12 @@ def _numbers(items) -> bool:
 def _row_like(item) -> bool:
     if isinstance(item, types.Array):
         return item.ndim == 1
-    return isinstance(item, types.BaseTuple) and len(item) > 0 and _numbers(item) and not isinstance(item[0], types.BaseTuple)
+    return (
+        isinstance(item, types.BaseTuple)
+        and len(item) > 0
+        and _numbers(item)
+        and not isinstance(item[0], types.BaseTuple)
+    )
 
 
 def _number_like(item) -> bool:
