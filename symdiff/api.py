@@ -129,6 +129,8 @@ class Derivative:
             self._structured = StructuredCalls(self.primal, self.wrt, several, self.mode, self.backend, _build_for)
         return self._structured
 
+    structured = _structured_calls  # a function calling this one inside with lists, tuples or dicts uses it
+
     def _check_user_rules(self, args: tuple) -> None:
         """Run the function once with each user rule's cotangents checked against its operands.
 

@@ -100,6 +100,14 @@ class StructuredCalls:
         grads = grads if self.several else grads[0]
         return (value, grads) if self.mode == "value_and_grad" else grads
 
+    def for_structures(self, shapes: tuple) -> Any:
+        """The derivative built for arguments of `shapes` (one per parameter), built now if new:
+        what a function calling this one inside is differentiated through."""
+        derivative = self.built.get(shapes)
+        if derivative is None or not derivative._lowering.current():
+            derivative = self.built[shapes] = self._build(shapes)
+        return derivative
+
     def _build(self, shapes: tuple):
         structures = {name: shape for name, shape in zip(self.params, shapes) if shape is not None}
         return self.build(self.primal, structures, self.wrt, self.mode, self.backend)
@@ -125,6 +133,10 @@ class Deferred:
         bound = self._signature.bind(*args[: len(args) - len(seed)], **kwargs)
         bound.apply_defaults()  # a default of None is a structure too
         return self._calls((*bound.arguments.values(), *seed))
+
+    def structured(self) -> StructuredCalls:
+        """Its derivatives per structure (what a function calling this one inside uses)."""
+        return self._calls
 
     def build_for_defaults(self) -> None:
         """Build now for a call that leaves the None defaults as they are and passes arrays or

@@ -20,12 +20,22 @@ import numpy as np
 from symdiff.errors import NoDerivative, SymdiffError, UnsupportedSyntax
 from symdiff.frontend.source import FunctionSource, read_source
 from symdiff.frontend.subset import check_subset
-from symdiff.frontend.values import Keywords, LocalFunction, Pack, Record, Rows
+from symdiff.frontend.values import (
+    Keywords,
+    LocalFunction,
+    Pack,
+    Record,
+    Rows,
+    rebuild_value,
+    value_leaves,
+    value_structure,
+)
 from symdiff.ir.nodes import Const, Eqn, Var
 from symdiff.rules import Composite, Rule, lookup_callable
 from symdiff.rules.opaque import OP as OPAQUE
 from symdiff.rules.opaque import runs_as_is
 from symdiff.rules.shapes import as_float, as_integer
+from symdiff.structured import Deferred, StructuredCalls
 
 _METHODS = {
     "sum": np.sum, "mean": np.mean, "prod": np.prod, "max": np.max, "min": np.min, "var": np.var,
@@ -116,6 +126,8 @@ class Calls:
             return self.inline(entry.impl, args, kwargs, node, name, at_call=True)
         if callee is range:
             raise self.fail("range() is only supported as the iterable of a for loop", node)
+        if isinstance(callee, Deferred) or (hasattr(callee, "structured") and _containers(args, kwargs)):
+            return self.inline_structured(callee.structured(), args, kwargs, node, name)
         if callable(callee) and (hasattr(callee, "__symdiff_source__") or _has_source(callee)):
             return self.inline(callee, args, kwargs, node, name)
         if runs_as_is(callee):
@@ -184,7 +196,9 @@ class Calls:
                 total = item
                 continue
             if callee is sum:
-                total = self.emit("add", [self.atom(total, node), self.atom(item, node)], (), node, name if last else None)
+                total = self.emit(
+                    "add", [self.atom(total, node), self.atom(item, node)], (), node, name if last else None
+                )
             else:
                 total = self.apply(callee, [total, item], {}, node, name if last else None)
         return total
@@ -278,6 +292,38 @@ class Calls:
             return Var(name)
         return result
 
+    def inline_structured(self, callee: StructuredCalls, args: list, kwargs: dict, node: ast.Call, name):
+        """Call a derivative built for containers (`grad(loss)` of a dict of parameters) inside: the
+        code built for these arguments' structure is inlined with their leaves, and its flat
+        gradients are put back into the arguments' containers, as the call would return them."""
+        seed = args[-1:] if callee.mode == "vjp" else []
+        try:
+            bound = inspect.signature(callee.primal).bind(*args[: len(args) - len(seed)], **kwargs)
+        except TypeError as error:
+            raise self.fail(f"{_label(callee.primal)}: {error}", node) from None
+        bound.apply_defaults()
+        values = list(bound.arguments.values())
+        shapes = tuple(value_structure(v) for v in values)
+        try:
+            derivative = callee.for_structures(shapes)
+        except SymdiffError as error:
+            if self.plain and any(isinstance(v, Var) for v in values):
+                error.needs_structure = True  # an argument passed on may be a dict: built for the call's
+            raise error.located(self.where(node)) from None
+        flat = [leaf for v in values for leaf in value_leaves(v)]
+        result = self.inline(derivative, flat + seed, {}, node, None)
+        value = None
+        if callee.mode == "value_and_grad":
+            value, result = result.items
+        leaves = list(result.items) if isinstance(result, Pack) else [result]
+        if self.plain and any(isinstance(v, Var) and v.name in self.maybe_lists for v in values):
+            # gradients of an argument that may be a list when called: lists too, built for the call
+            self.maybe_lists.update(leaf.name for leaf in leaves if isinstance(leaf, Var))
+        params = list(bound.arguments)
+        grads = [rebuild_value(shapes[params.index(w)], leaves) for w in callee.wrt]
+        grads = Pack(tuple(grads)) if callee.several else grads[0]
+        return Pack((value, grads)) if callee.mode == "value_and_grad" else grads
+
     def inline_local(self, function: LocalFunction, args: list, kwargs: dict, node: ast.Call, name):
         """Call a nested `def` or `lambda`: its body is lowered here, its free names read from its scope."""
         definition = function.node
@@ -299,10 +345,10 @@ class Calls:
     def bind(self, args: list, kwargs: dict, where, label: str) -> None:
         spec = self.source.node.args
         positional = [a.arg for a in spec.args]
-        defaults = dict(zip(positional[len(positional) - len(spec.defaults):], spec.defaults))
+        defaults = dict(zip(positional[len(positional) - len(spec.defaults) :], spec.defaults))
         defaults.update({a.arg: d for a, d in zip(spec.kwonlyargs, spec.kw_defaults) if d is not None})
         if spec.vararg is not None:
-            self.env[spec.vararg.arg] = Pack(tuple(args[len(positional):]))
+            self.env[spec.vararg.arg] = Pack(tuple(args[len(positional) :]))
             args = args[: len(positional)]
         if len(args) > len(positional):
             raise UnsupportedSyntax(f"{label}() takes {len(positional)} arguments, got {len(args)}", where)
@@ -335,6 +381,11 @@ def _definition(source: FunctionSource) -> tuple:
 
 def _has_source(func: Any) -> bool:
     return inspect.isfunction(func)
+
+
+def _containers(args: list, kwargs: dict) -> bool:
+    """Whether a call passes a list, tuple, dict or None (a derivative is built for their structure)."""
+    return any(value_structure(v) is not None for v in [*args, *kwargs.values()])
 
 
 def _label(value: Any) -> str:

@@ -169,9 +169,9 @@ class ControlFlow:
         if _shape(first) != _shape(second):
             shown = "the result" if name == RETURN else repr(name)
             raise self.fail(
-                f"{shown} is a tuple of one length on one path and not on the other",
+                f"{shown} is a tuple or dict of one form on one path and not on the other",
                 node,
-                "give it the same number of items on every path",
+                "give it the same items (or keys) on every path",
             )
         return _shape(first)
 
@@ -265,6 +265,22 @@ class ControlFlow:
 
     lower_GeneratorExp = lower_ListComp  # consumed at once by sum(...), np.sum(...), np.stack(...)
 
+    def lower_DictComp(self, node: ast.DictComp, name) -> Record:
+        """`{k: params[k] - lr * g[k] for k in params}` over known keys: unrolled into a dict
+        known key by key (an optimizer's step over a dict of parameters)."""
+        saved = dict(self.env)
+        pair = ast.copy_location(ast.Tuple([node.key, node.value], ast.Load()), node)
+        try:
+            pairs = self.comprehension(pair, node.generators, node)
+        finally:
+            self.env = saved  # comprehension variables do not leak
+        items = []
+        for key, value in (p.items for p in pairs):
+            if not isinstance(key, Const) or isinstance(key.value, (list, dict)):
+                raise self.fail("dict keys must be constants known when the derivative is built", node.key)
+            items.append((key.value, value))
+        return Record(tuple(dict(items).items()))  # a repeated key keeps its last value, as Python does
+
     def comprehension(self, element: ast.expr, generators: list, node: ast.expr) -> list:
         if not generators:
             return [self._expr(element, None)]
@@ -310,7 +326,9 @@ class ControlFlow:
                 "write it with array operations, or a for loop that assigns into an array: out[i] = ...",
             )
             # Over an argument, it may be a list when called: then the derivative is built for it.
-            error.needs_structure = any(c in self.initial.values() for c in columns if isinstance(c, Var))
+            error.needs_structure = any(
+                c in self.initial.values() or c.name in self.maybe_lists for c in columns if isinstance(c, Var)
+            )
             raise error
         return columns
 
@@ -416,6 +434,8 @@ class ControlFlow:
         carried = tuple(Var(self.names.fresh(_stem(n))) for n in leaf_names)
         inits = tuple(self.atom(v, node) for n in carried_names for v in _items(self.env[n], shapes[n]))
         self.maybe_none.update(c for c, i in zip(carried, inits) if self.none_on_a_path(i))
+        lists = [k for k, i in enumerate(inits) if isinstance(i, Var) and i.name in self.maybe_lists]
+        self.maybe_lists.update(carried[k].name for k in lists)  # an argument that may be a list, carried
         start = dict(self.env)
         remaining = iter(carried)
         start.update((n, _rebuild(shapes[n], remaining)) for n in carried_names)
@@ -435,9 +455,9 @@ class ControlFlow:
             if _shape(end_env[n]) != shapes[n]:
                 shown = "the result" if n == RETURN else repr(n)
                 raise self.fail(
-                    f"{shown} is a tuple of one length before this loop and not after an iteration",
+                    f"{shown} is a tuple or dict of one form before this loop and another after an iteration",
                     node,
-                    "give it the same number of items before the loop and in it",
+                    "give it the same items (or keys) before the loop and in it",
                 )
         ends = [(n, v) for n in carried_names for v in _items(end_env[n], shapes[n])]
         results = tuple(self.branch_atom(v, n, node, body_eqns) for n, v in ends)
@@ -445,6 +465,7 @@ class ControlFlow:
         self.body.append(
             Loop(outs, carried, inits, tuple(body_eqns), results, index, bounds, tuple(cond_body), cond, backwards, loc)
         )
+        self.maybe_lists.update(outs[k].name for k in lists)
         remaining = iter(outs)
         for name in carried_names:
             self.env[name] = _rebuild(shapes[name], remaining)
@@ -472,26 +493,35 @@ _COUNTER = object()  # enumerate's column of indexes, in a loop over rows
 
 
 def _shape(value):
-    """None for a value, a tuple of its items' shapes for a tuple known while lowering."""
-    return tuple(_shape(item) for item in value.items) if isinstance(value, Pack) else None
+    """None for a value; for a tuple or dict known while lowering, its kind, keys and items' shapes."""
+    if isinstance(value, Pack):
+        return (Pack, None, tuple(_shape(item) for item in value.items))
+    if isinstance(value, Record):
+        return (Record, tuple(k for k, _ in value.items), tuple(_shape(v) for _, v in value.items))
+    return None
 
 
 def _items(value, shape) -> list:
-    """The values of a tuple of `shape` in order (None, the value of a name set on one path only,
-    stands for each item)."""
+    """The values of a tuple or dict of `shape` in order (None, the value of a name set on one path
+    only, stands for each item)."""
     if shape is None:
         return [value]
-    if not isinstance(value, Pack):
+    if not isinstance(value, (Pack, Record)):
         return [value for _ in range(_count(shape))]
-    return [leaf for item, inner in zip(value.items, shape) for leaf in _items(item, inner)]
+    items = value.items if isinstance(value, Pack) else [v for _, v in value.items]
+    return [leaf for item, inner in zip(items, shape[2]) for leaf in _items(item, inner)]
 
 
 def _count(shape) -> int:
-    return 1 if shape is None else sum(_count(inner) for inner in shape)
+    return 1 if shape is None else sum(_count(inner) for inner in shape[2])
 
 
 def _rebuild(shape, values):
-    return next(values) if shape is None else Pack(tuple(_rebuild(inner, values) for inner in shape))
+    if shape is None:
+        return next(values)
+    kind, keys, inner = shape
+    items = tuple(_rebuild(child, values) for child in inner)
+    return Pack(items) if kind is Pack else Record(tuple(zip(keys, items)))
 
 
 def _stem(name: str) -> str:

@@ -19,7 +19,6 @@ _REJECTED: dict[type, tuple[str, str]] = {
     ast.With: ("with statements", "move the with block outside the differentiated function"),
     ast.AsyncWith: ("async with statements", ""),
     ast.SetComp: ("set comprehensions", ""),
-    ast.DictComp: ("dict comprehensions", ""),
     ast.Set: ("set literals", ""),
     ast.Global: ("global statements", "pass the value as an argument instead"),
     ast.Nonlocal: ("nonlocal statements", "pass the value as an argument instead"),

@@ -81,3 +81,35 @@ def structured_value(structure: Any, stem: str, fresh) -> tuple[Any, list[Var]]:
     if kind is dict:
         return Record(tuple(zip(keys, values))), leaves
     return Pack(tuple(values)), leaves
+
+
+def value_structure(value: Any) -> Any:
+    """The `symdiff.structured` structure of a lowering-time value: what a derivative built for
+    containers (`Deferred`) is built for when it is called inside a function being lowered."""
+    if value is None or (isinstance(value, Const) and value.value is None):
+        return (type(None), None, ())
+    if isinstance(value, Record):
+        return (dict, tuple(k for k, _ in value.items), tuple(value_structure(v) for _, v in value.items))
+    if isinstance(value, Pack):
+        return (tuple, None, tuple(value_structure(v) for v in value.items))
+    return None
+
+
+def value_leaves(value: Any) -> list:
+    """The leaves of a lowering-time value in the order `value_structure` lists them."""
+    structure = value_structure(value)
+    if structure is None:
+        return [value]
+    items = value.items if isinstance(value, Pack) else [v for _, v in value.items] if isinstance(value, Record) else []
+    return [leaf for item in items for leaf in value_leaves(item)]
+
+
+def rebuild_value(structure: Any, leaves: list) -> Any:
+    """The lowering-time container of `structure` holding `leaves` (consumed from the front)."""
+    if structure is None:
+        return leaves.pop(0)
+    kind, keys, children = structure
+    if kind is type(None):
+        return Const(None)
+    items = tuple(rebuild_value(child, leaves) for child in children)
+    return Record(tuple(zip(keys, items))) if kind is dict else Pack(items)

@@ -40,3 +40,51 @@ def indexed_tuple(params, x):
 
 def dict_scaled(params, x):
     return np.sum(x @ params["w"]) * params["scale"]
+
+
+# Gradients of pytree functions called inside another (a learned optimizer's meta-gradient):
+# the inner derivative is built for the structure it is called with.
+
+Y = np.linspace(-1.0, 1.0, 5)
+
+
+def dict_net_loss(params, x):
+    pred = np.tanh(x @ params["w"] + params["b"])
+    return np.sum((pred - Y) ** 2)
+
+
+def mlp_loss(params, x):
+    h = x
+    for W, b in params:
+        h = np.tanh(h @ W + b)
+    return np.mean((h[:, 0] - Y) ** 2)
+
+
+def _grad_of(loss):
+    import symdiff as sd
+
+    return sd.grad(loss)
+
+
+DICT_GRAD = _grad_of(dict_net_loss)
+MLP_GRAD = _grad_of(mlp_loss)
+
+
+def sgd_on_a_dict(params, x):
+    """Three steps of SGD on a dict of parameters, by a dict comprehension, then the loss."""
+    for _ in range(3):
+        g = DICT_GRAD(params, x)
+        params = {k: params[k] - 0.1 * g[k] for k in params}
+    return dict_net_loss(params, x)
+
+
+def sgd_learning_rate(lr, x):
+    """The meta-gradient with respect to the learning rate, through two SGD steps of an MLP."""
+    params = [
+        (np.outer(np.ones(3), np.linspace(0.1, 0.4, 4)), np.full(4, 0.1)),
+        (np.linspace(-0.5, 0.5, 4)[:, None], np.zeros(1)),
+    ]
+    for _ in range(2):
+        grads = MLP_GRAD(params, x)
+        params = [(W - lr * dW, b - lr * db) for (W, b), (dW, db) in zip(params, grads)]
+    return mlp_loss(params, x)

@@ -46,6 +46,8 @@ CASES = [
     (f.nested, ({"layers": [{"w": RNG.normal(size=(3, 2))}], "scale": RNG.normal(size=2)}, X), 0),
     (f.data_list, (RNG.normal(size=3), [(X, RNG.normal(size=5)), (2 * X, RNG.normal(size=5))]), 0),
     (f.indexed_tuple, ((RNG.normal(size=3), RNG.normal(size=5)), X), 0),
+    (f.sgd_on_a_dict, ({"w": RNG.normal(size=3), "b": 0.3}, X), 0),
+    (f.sgd_on_a_dict, ({"w": RNG.normal(size=3), "b": 0.3}, X), 1),
 ]
 
 
@@ -87,3 +89,9 @@ def test_a_dict_function_is_built_at_its_first_call():
 def test_an_integer_leaf_cannot_be_differentiated():
     with pytest.raises(sd.SymdiffError, match="integer"):
         sd.grad(f.indexed_tuple)((np.ones(3), np.arange(5)), X)
+
+
+@pytest.mark.parametrize("backend", ["numpy", "numba"])
+def test_meta_gradient_through_sgd_on_a_list_of_layers(backend):
+    got = sd.grad(f.sgd_learning_rate, backend=backend)(0.3, X)
+    assert got == pytest.approx(finite_differences(f.sgd_learning_rate, (0.3, X), 0), rel=1e-6)
