@@ -58,10 +58,12 @@ def _absent(*args, **kwargs):
 insert_grad_of = Stack = push = pop = _absent
 '''
 TANGENT_ONLY_NAMES = {"tf", "tangent", "insert_grad_of"}
+SAME_NAMES = "grad|value_and_grad|elementwise_grad|hessian_vector_product|hessian|jacobian"  # symdiff has them
 AUTOGRAD_IMPORTS = re.compile(
     r"^(import autograd\.(numpy|scipy)(\.[\w.]+)? as \w+"
     r"|from autograd\.(numpy|scipy)(\.[\w.]+)? import .*"
-    r"|from autograd import (grad|value_and_grad)( as \w+)?(, (grad|value_and_grad)( as \w+)?)*)\s*$"
+    r"|from autograd\.misc(\.optimizers|\.flatten)? import [\w, ]+"
+    rf"|from autograd import ({SAME_NAMES})( as \w+)?(, ({SAME_NAMES})( as \w+)?)*)\s*$"
 )
 
 
@@ -112,6 +114,8 @@ def rewrite_imports(text: str) -> str:
             line += f" as {match.group(2)}\n"
         elif line.startswith(("from autograd.numpy", "from autograd.scipy")):
             line = line.replace("from autograd.", "from ", 1)
+        elif line.startswith("from autograd.misc"):  # symdiff.misc: flatten and the optimizers
+            line = line.replace("from autograd.misc", "from symdiff.misc", 1)
         out.append(line)
     return "".join(out)
 
@@ -119,7 +123,9 @@ def rewrite_imports(text: str) -> str:
 def autograd_applicable(text: str) -> bool:
     """An example that differentiates (imports grad or value_and_grad) using only NumPy, SciPy and those."""
     imports = [line.split("#")[0].rstrip() for line in text.splitlines() if re.match(r"(import|from) autograd\b", line)]
-    differentiates = any(line.startswith("from autograd import ") for line in imports)
+    differentiates = any(
+        line.startswith(("from autograd import ", "from autograd.misc.optimizers")) for line in imports
+    )
     return differentiates and all(AUTOGRAD_IMPORTS.match(line) for line in imports)
 
 

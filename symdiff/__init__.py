@@ -8,16 +8,20 @@ differentiate again.
 
 from symdiff.api import emit, grad, value_and_grad, vjp
 from symdiff.errors import SymdiffError
-from symdiff.higher import hessian, hvp, jacobian, jvp
+from symdiff.higher import elementwise_grad, hessian, hvp, jacobian, jvp
 from symdiff.rules.registry import register_derivative
+
+hessian_vector_product = hvp  # autograd's name, with the same arguments: (f, wrt)(*args, v)
 
 __version__ = "0.1.0"
 
 __all__ = [
     "SymdiffError",
+    "elementwise_grad",
     "emit",
     "grad",
     "hessian",
+    "hessian_vector_product",
     "hvp",
     "jacobian",
     "jvp",

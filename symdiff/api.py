@@ -27,12 +27,13 @@ import numpy as np
 from symdiff import rules  # noqa: F401 - registers the built-in derivative table
 from symdiff.backends import BACKENDS, load
 from symdiff.codegen.standalone import module_source
+from symdiff.compose import SourceFunction
 from symdiff.errors import BadRule, BadWrt, Location, NoDerivative, NonScalarOutput, SymdiffError, UnsupportedSyntax
 from symdiff.frontend.lower import lower_function
 from symdiff.frontend.source import Dependency, dependencies, read_source, recording
 from symdiff.ir.nodes import Const, Function, Var, walk
 from symdiff.optimize import optimize
-from symdiff.rules.registry import RULES, Rule, generation
+from symdiff.rules.registry import RULES, Rule, generation, lookup_callable
 from symdiff.rules.user_checks import install_checks
 from symdiff.structured import CONTAINERS, Deferred, StructuredCalls, count
 from symdiff.transforms.reverse import active_vars, base_name, tape_vars, vjp_function
@@ -297,6 +298,7 @@ def build(primal: Callable, wrt: Wrt, mode: str, backend: str) -> Derivative:
     cached = _CACHE.get(key)
     if cached is not None and (isinstance(cached, Deferred) or cached._lowering.current()):
         return cached
+    primal = readable_function(primal)
     try:
         lowering = _lowering(primal)
     except (UnsupportedSyntax, NoDerivative) as error:
@@ -325,6 +327,24 @@ def build(primal: Callable, wrt: Wrt, mode: str, backend: str) -> Derivative:
     derivative._wrt_spec = wrt
     _CACHE[key] = derivative
     return derivative
+
+
+def readable_function(primal: Callable) -> Callable:
+    """`primal`, or for a library function with a derivative rule and no Python source
+    (`grad(np.sqrt)`, `grad(scipy.special.erf)`) a one-line function that calls it."""
+    if inspect.isfunction(primal) or hasattr(primal, "__symdiff_source__") or lookup_callable(primal) is None:
+        return primal
+    count = getattr(primal, "nin", None)
+    if count is None:
+        try:
+            params = inspect.signature(primal).parameters.values()
+            count = sum(p.default is inspect.Parameter.empty and p.kind <= p.POSITIONAL_OR_KEYWORD for p in params)
+        except (TypeError, ValueError):
+            count = 1
+    names = ", ".join(["x", "y", "z"][:count] if count <= 3 else [f"x{k}" for k in range(count)])
+    label = "".join(c for c in getattr(primal, "__name__", "f") if c.isalnum() or c == "_") or "f"
+    label = label if label.isidentifier() else "f"
+    return SourceFunction(f"def {label}({names}):\n    return f({names})\n", {"f": primal}, label)
 
 
 def _defaults_to_none(primal: Callable) -> bool:

@@ -18,7 +18,7 @@ from typing import Any
 
 import numpy as np
 
-from symdiff.api import Derivative, Wrt, build
+from symdiff.api import Derivative, Wrt, build, readable_function
 from symdiff.compose import SourceFunction, fresh_param
 from symdiff.errors import BadWrt
 
@@ -27,6 +27,8 @@ def _params(f: Callable) -> list[str]:
     source = getattr(f, "__symdiff_source__", None)
     if isinstance(f, Derivative):
         return [p.name for p in f.function.params]
+    if isinstance(f, Composite):
+        return _params(f._call)
     if source is not None and hasattr(f, "_function"):
         return list(inspect.signature(f._function).parameters)
     return list(inspect.signature(f).parameters)
@@ -89,6 +91,7 @@ def hvp(f: Callable, wrt: Wrt = 0, *, backend: str = "numpy") -> Composite:
     Example: `symdiff.hvp(loss, wrt="w")(w, x, y, v)` has the shape of `w`.
     `backend` compiles the final program, as for `grad`.
     """
+    f = readable_function(f)  # a library function with a rule (np.tanh) has no source
     name = _single_wrt(f, wrt)
     g = build(f, name, "grad", "numpy")
     wrapped = _wrapper(f, g, "v", "np.sum(inner({args}) * {extra})", "hvp")
@@ -101,6 +104,7 @@ def jvp(f: Callable, wrt: Wrt = 0, *, backend: str = "numpy") -> Composite:
 
     Example: `value, slope = symdiff.jvp(np_fn)(x, direction)`.
     """
+    f = readable_function(f)  # a library function with a rule (np.tanh) has no source
     name = _single_wrt(f, wrt)
     back = build(f, name, "vjp", "numpy")
     names = _params(f)
@@ -121,11 +125,29 @@ def jvp(f: Callable, wrt: Wrt = 0, *, backend: str = "numpy") -> Composite:
     return Composite(f, name, inner, call, "jvp")
 
 
+def elementwise_grad(f: Callable, wrt: Wrt = 0, *, backend: str = "numpy") -> Composite:
+    """autograd's `elementwise_grad`: `vjp(f)(*args, ones)`, the derivative of each output
+    element with respect to the input element it is computed from (f applied elementwise).
+
+    Example: `symdiff.elementwise_grad(np.tanh)` is 1 - tanh(x)**2 at every x; it nests
+    (`elementwise_grad(elementwise_grad(f))`) as it is a function with source.
+    """
+    f = readable_function(f)  # a library function with a rule (np.tanh) has no source
+    name = _single_wrt(f, wrt)
+    back = build(f, name, "vjp", backend)
+    args = ", ".join(_params(f))
+    label = f"{_label(f)}_egrad"
+    text = f"def {label}({args}):\n    return inner({args}, np.ones_like(primal({args})) + 0.0)\n"
+    call = SourceFunction(text, {"np": np, "primal": f, "inner": back}, label)
+    return Composite(f, name, back, call, "egrad")
+
+
 def jacobian(f: Callable, wrt: Wrt = 0, *, backend: str = "numpy") -> Composite:
     """Dense Jacobian, shape `out.shape + x.shape`, one vjp per output element.
 
     Example: `symdiff.jacobian(np_fn)(x)` for `np_fn(x) = np.tanh(A @ x)`.
     """
+    f = readable_function(f)  # a library function with a rule (np.tanh) has no source
     name = _single_wrt(f, wrt)
     back = build(f, name, "vjp", backend)
     position = _params(f).index(name)

@@ -170,3 +170,29 @@ def test_every_higher_operator_takes_a_backend():
         compiled = op(f, backend="numba")
         assert "numba" in compiled.source
         np.testing.assert_allclose(compiled(*args), op(f)(*args), rtol=1e-12, atol=1e-12, err_msg=op.__name__)
+
+
+def _tanh_by_exp(x):
+    return (1.0 - np.exp(-2 * x)) / (1.0 + np.exp(-(2 * x)))
+
+
+def test_elementwise_grad_nests_to_the_fourth_derivative_as_sympy_gives_it():
+    """autograd's tanh example: egrad(egrad(...)) of an elementwise function."""
+    x = np.linspace(-3.0, 3.0, 7)
+    t = sympy.Symbol("t")
+    f = _tanh_by_exp
+    for order in range(1, 5):
+        f = sd.elementwise_grad(f)
+        want = sympy.lambdify(t, sympy.diff(sympy.tanh(t), t, order), "numpy")(x)
+        np.testing.assert_allclose(f(x), want, rtol=1e-9, atol=1e-12)
+
+
+def test_library_functions_with_a_rule_are_differentiated_without_source():
+    import scipy.special
+
+    assert sd.grad(np.sqrt)(4.0) == pytest.approx(0.25)
+    assert sd.grad(sd.grad(np.tanh))(0.5) == pytest.approx(-2 * np.tanh(0.5) * (1 - np.tanh(0.5) ** 2))
+    assert sd.grad(np.arctan2, wrt=1)(1.0, 2.0) == pytest.approx(-0.2)
+    assert sd.grad(scipy.special.erf)(0.3) == pytest.approx(2 / np.sqrt(np.pi) * np.exp(-0.09))
+    np.testing.assert_allclose(sd.elementwise_grad(np.tanh)(np.array([0.0, 1.0])), 1 - np.tanh([0.0, 1.0]) ** 2)
+    assert sd.hessian_vector_product(np.sin)(0.3, 1.0) == pytest.approx(-np.sin(0.3))

@@ -1,0 +1,53 @@
+"""symdiff.misc: autograd's flatten and optimizers, on pytrees, with symdiff's gradients."""
+
+import numpy as np
+import pytest
+
+import symdiff as sd
+from symdiff.misc import flatten, flatten_func
+from symdiff.misc.optimizers import adam, rmsprop, sgd
+
+PARAMS = {"w": np.arange(6.0).reshape(2, 3), "b": [np.array([-1.0, 2.0]), 1.5]}
+
+
+def objective(params, i):
+    w, (b, c) = params["w"], params["b"]
+    return np.sum((w - 2.0) ** 2) + np.sum((b + 1.0) ** 2) + (c - 3.0) ** 2
+
+
+def test_flatten_sorts_keys_and_round_trips():
+    vector, unflatten = flatten(PARAMS)
+    np.testing.assert_array_equal(vector, [-1.0, 2.0, 1.5, 0.0, 1.0, 2.0, 3.0, 4.0, 5.0])
+    back = unflatten(vector * 2.0)
+    assert list(back) == ["b", "w"] and isinstance(back["b"], list)
+    np.testing.assert_array_equal(back["w"], PARAMS["w"] * 2.0)
+    assert back["b"][1] == 3.0 and np.ndim(back["b"][1]) == 0
+    with pytest.raises(ValueError, match="vector of 9 numbers"):
+        unflatten(vector[:3])
+
+
+def test_flatten_func_takes_and_returns_vectors():
+    flat_f, unflatten, x = flatten_func(lambda p, k: {"w": p["w"] * k}, PARAMS)
+    np.testing.assert_array_equal(flat_f(x, 3.0), PARAMS["w"].ravel() * 3.0)
+    assert unflatten(x)["b"][1] == 1.5
+
+
+@pytest.mark.parametrize(
+    "optimizer, options",
+    [(sgd, {"num_iters": 400, "step_size": 0.1}), (rmsprop, {"num_iters": 600, "step_size": 0.02}),
+     (adam, {"num_iters": 1500, "step_size": 0.05})],
+    ids=["sgd", "rmsprop", "adam"],
+)  # fmt: skip
+def test_optimizers_reach_the_minimum_of_a_pytree_objective(optimizer, options):
+    seen = []
+    result = optimizer(sd.grad(objective), PARAMS, callback=lambda p, i, g: seen.append(i), **options)
+    np.testing.assert_allclose(result["w"], np.full((2, 3), 2.0), atol=1e-2)
+    np.testing.assert_allclose(result["b"][0], [-1.0, -1.0], atol=1e-2)
+    assert result["b"][1] == pytest.approx(3.0, abs=1e-2)
+    assert seen == list(range(options["num_iters"]))
+
+
+def test_adam_steps_are_adams():
+    """One step from a known gradient: m_hat = g, v_hat = g**2, so x moves by step_size * sign(g)."""
+    x = adam(lambda p, i: np.array([2.0, -0.5]), np.zeros(2), num_iters=1, step_size=0.1)
+    np.testing.assert_allclose(x, [-0.1, 0.1], rtol=1e-6)
