@@ -426,10 +426,10 @@ def _grad_seed(y):
     if _is_scalar(y) or (isinstance(y, types.Array) and y.ndim == 0):
         return lambda y: 1.0
 
-    def impl(y):
-        if y.size >= 0:  # always; a constant test would let Numba type this function as never returning
+    def impl(y):  # an array of one element has the cotangent ones of its shape, as autograd takes it
+        if y.size != 1:
             raise NonScalarOutput("grad needs a scalar output; use vjp for non-scalar outputs, or jacobian")
-        return 1.0
+        return np.ones(y.shape)
 
     return impl
 

@@ -6,10 +6,13 @@ vector optimizer can run on structured parameters.
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Callable
 from typing import Any
 
 import numpy as np
+
+from symdiff.compose import SourceFunction, fresh_param
 
 
 def flatten(value: Any) -> tuple[np.ndarray, Callable[[np.ndarray], Any]]:
@@ -30,13 +33,54 @@ def flatten(value: Any) -> tuple[np.ndarray, Callable[[np.ndarray], Any]]:
 
 def flatten_func(func: Callable, example: Any) -> tuple[Callable, Callable, np.ndarray]:
     """`func` taking a vector in place of its first argument's structure (that of `example`):
-    `(flat_func, unflatten, flat_example)`, flat_func returning its result flattened too."""
+    `(flat_func, unflatten, flat_example)`, flat_func returning its result ravelled.
+
+    flat_func is generated source (the unflattening written out as slices of the vector), so
+    symdiff can differentiate it: `grad(flat_func)` as autograd's gmm example takes it.
+    """
     flat_example, unflatten = flatten(example)
+    parts: list[np.ndarray] = []
+    names = _other_parameters(func)
+    flat, numpy, inner = (fresh_param(names, wanted) for wanted in ("flat", "np", "func"))
+    rest = "".join(", " + name for name in names)
+    unflattened = _unflatten_text(_layout(example, parts), [0], flat)
+    text = f"def flat_func({flat}{rest}):\n    return {numpy}.ravel({inner}({unflattened}{rest}))\n"
+    return _FlatFunction(text, {numpy: np, inner: func}, func, unflatten), unflatten, flat_example
 
-    def flat_func(flat: np.ndarray, *args: Any) -> np.ndarray:
-        return flatten(func(unflatten(flat), *args))[0]
 
-    return flat_func, unflatten, flat_example
+class _FlatFunction(SourceFunction):
+    """Runs as autograd's (a result of lists, tuples or dicts is flattened too); differentiated
+    through its source, which ravels an array or number result."""
+
+    def __init__(self, text: str, namespace: dict, func: Callable, unflatten: Callable):
+        super().__init__(text, namespace, "flat_func")
+        self._func, self._unflatten = func, unflatten
+
+    def __call__(self, flat: np.ndarray, *args: Any) -> np.ndarray:
+        return flatten(self._func(self._unflatten(flat), *args))[0]
+
+
+def _other_parameters(func: Callable) -> list[str]:
+    """The names of `func`'s positional parameters after the first (the flattened one)."""
+    try:
+        params = list(inspect.signature(func).parameters.values())[1:]
+    except (TypeError, ValueError):
+        return []
+    kinds = (inspect.Parameter.POSITIONAL_ONLY, inspect.Parameter.POSITIONAL_OR_KEYWORD)
+    return [p.name for p in params if p.kind in kinds]
+
+
+def _unflatten_text(layout: Any, at: list[int], flat: str) -> str:
+    """The expression that rebuilds `layout` from the vector named `flat`, its leaves from `at[0]` on."""
+    if isinstance(layout, tuple) and len(layout) == 3 and layout[0] in (list, tuple, dict):
+        kind, keys, children = layout
+        items = [_unflatten_text(child, at, flat) for child in children]
+        if kind is dict:
+            return "{" + ", ".join(f"{key!r}: {item}" for key, item in zip(keys, items)) + "}"
+        return f"[{', '.join(items)}]" if kind is list else f"({''.join(item + ', ' for item in items)})"
+    size = int(np.prod(layout))
+    start, at[0] = at[0], at[0] + size
+    return f"{flat}[{start}]" if layout == () else f"{flat}[{start}:{start + size}].reshape({layout!r})"
 
 
 def _layout(value: Any, parts: list) -> Any:

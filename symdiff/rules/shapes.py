@@ -40,12 +40,15 @@ def keepdims_shape(shape, axis):
 
 
 def grad_seed(y):
-    """The cotangent 1 for a scalar output; `grad` needs a scalar."""
-    if np.ndim(y) != 0:
+    """The cotangent 1 for a scalar output; `grad` needs a scalar, or an array of one element
+    (as autograd takes: `np.ravel(loss)`), whose cotangent is ones of its shape."""
+    if np.size(y) != 1:
         raise NonScalarOutput(
             f"grad needs a scalar output, got shape {np.shape(y)}; "
             "use vjp for non-scalar outputs, or jacobian for the full matrix"
         )
+    if np.ndim(y):
+        return np.ones(np.shape(y), dtype=np.result_type(y, 1.0))
     return np.ones((), dtype=np.result_type(y, 1.0))[()]
 
 

@@ -380,3 +380,24 @@ def test_several_return_values_are_refused_at_build_with_the_return_location(ope
     assert "returns 2 values" in caught.value.message
     assert caught.value.location.line == inspect.getsourcelines(two_outputs)[1] + 1
     assert "vjp" in caught.value.hint and "jacobian" in caught.value.hint
+
+
+def _raveled_loss(x):
+    return np.ravel(np.sum(x**2))
+
+
+def _first_item(x):
+    return x[:1] * 3.0
+
+
+def _vector(x):
+    return x * 2.0
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_an_output_of_one_element_is_a_scalar_to_grad_as_in_autograd(backend):
+    x = np.array([1.0, 2.0])
+    np.testing.assert_allclose(sd.grad(_raveled_loss, backend=backend)(x), 2.0 * x)
+    np.testing.assert_allclose(sd.grad(_first_item, backend=backend)(x), [3.0, 0.0])
+    with pytest.raises(NonScalarOutput, match="scalar output"):
+        sd.grad(_vector, backend=backend)(x)

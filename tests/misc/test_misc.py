@@ -51,3 +51,21 @@ def test_adam_steps_are_adams():
     """One step from a known gradient: m_hat = g, v_hat = g**2, so x moves by step_size * sign(g)."""
     x = adam(lambda p, i: np.array([2.0, -0.5]), np.zeros(2), num_iters=1, step_size=0.1)
     np.testing.assert_allclose(x, [-0.1, 0.1], rtol=1e-6)
+
+
+def scaled_objective(params, scale):
+    w, (b, c) = params["w"], params["b"]
+    return scale * (np.sum(np.sin(w) ** 2) + np.sum(b * w[0, :2]) + c**3)
+
+
+def test_a_flattened_function_is_differentiated_through_its_unflattening():
+    """autograd's gmm example: grad and hessian_vector_product of flatten_func's function."""
+    from tests.oracles import numeric_grad
+
+    flat_f, unflatten, x = flatten_func(scaled_objective, PARAMS)
+    assert flat_f(x, 2.0) == pytest.approx([scaled_objective(PARAMS, 2.0)])
+    g = sd.grad(flat_f)
+    np.testing.assert_allclose(g(x, 2.0), numeric_grad(lambda v: flat_f(v, 2.0)[0], (x,), 0), rtol=1e-6, atol=1e-8)
+    v = np.linspace(-1.0, 1.0, x.size)
+    hv = sd.hessian_vector_product(flat_f)(x, 2.0, v)
+    np.testing.assert_allclose(hv, numeric_grad(lambda y: g(y, 2.0) @ v, (x,), 0), rtol=1e-5, atol=1e-6)
