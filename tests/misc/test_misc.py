@@ -62,7 +62,7 @@ def test_a_flattened_function_is_differentiated_through_its_unflattening():
     """autograd's gmm example: grad and hessian_vector_product of flatten_func's function."""
     from tests.oracles import numeric_grad
 
-    flat_f, unflatten, x = flatten_func(scaled_objective, PARAMS)
+    flat_f, _, x = flatten_func(scaled_objective, PARAMS)
     assert flat_f(x, 2.0) == pytest.approx([scaled_objective(PARAMS, 2.0)])
     g = sd.grad(flat_f)
     np.testing.assert_allclose(g(x, 2.0), numeric_grad(lambda v: flat_f(v, 2.0)[0], (x,), 0), rtol=1e-6, atol=1e-8)
