@@ -53,6 +53,7 @@ from symdiff.backends.numba_reductions import reduce_max, reduce_mean, reduce_mi
 from symdiff.errors import NonScalarOutput
 from symdiff.rules.shapes import (
     atleast_shape,
+    hstack_shape,
     axis_pad,
     axis_slice,
     concat_offset,
@@ -195,6 +196,13 @@ def _atleast_shape(shape, ndim):
         return lambda shape, ndim: (1,) + shape + (1,)
     pad = (1,) * (want - have)
     return lambda shape, ndim: pad + shape
+
+
+@overload(hstack_shape)
+def _hstack_shape(joined, first):
+    if len(first) < 2:
+        return lambda joined, first: joined[1:]
+    return lambda joined, first: joined
 
 
 @overload(float_of)
@@ -542,6 +550,7 @@ __all__ = [
     "as_value",
     "at",
     "atleast_shape",
+    "hstack_shape",
     "axis_pad",
     "axis_slice",
     "broadcast_to_of", "clip_of",

@@ -278,6 +278,7 @@ class Calls:
         callee.maybe_none, callee.plain = self.maybe_none, self.plain
         callee.target_hint = self.target
         callee.maybe_lists = self.maybe_lists
+        callee.runtime_defaults = runtime_defaults(func)
         callee.bind(args, kwargs, self.where(node), label)
         if at_call:
             callee.located_at = self.where(node)
@@ -368,10 +369,25 @@ class Calls:
             if param not in bound:
                 if param not in defaults:
                     raise UnsupportedSyntax(f"{label}() is missing the argument {param!r}", where)
-                bound[param] = self._expr(defaults[param], None)
+                if param in self.runtime_defaults:  # the value Python computed when the def ran
+                    bound[param] = self.python_value(f"{label}_{param}", self.runtime_defaults[param], where)
+                else:
+                    bound[param] = self._expr(defaults[param], None)
         self.env.update(bound)
         self.params = set(params)
         self.initial = dict(bound)
+
+
+def runtime_defaults(func: Any) -> dict[str, Any]:
+    """The default values of a Python function's parameters, as its `def` computed them
+    (`def predict(x, X=X)` inside a loop reads the loop's X, not a module name)."""
+    if not inspect.isfunction(func):
+        return {}
+    try:
+        params = inspect.signature(func).parameters.values()
+    except (TypeError, ValueError):
+        return {}
+    return {p.name: p.default for p in params if p.default is not inspect.Parameter.empty}
 
 
 def _definition(source: FunctionSource) -> tuple:

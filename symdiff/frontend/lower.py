@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 
 from symdiff.errors import UnsupportedSyntax
-from symdiff.frontend.calls import Calls, _definition, _label
+from symdiff.frontend.calls import Calls, _definition, _label, runtime_defaults
 from symdiff.frontend.control import RETURN, ControlFlow, LoopLocal, normalize_returns
 from symdiff.frontend.jumps import rewrite_jumps
 from symdiff.frontend.source import FunctionSource, read_source
@@ -44,6 +44,7 @@ _BOOLEAN_OPS = frozenset(
 )  # fmt: skip
 _ATTRIBUTES = {"shape": np.shape, "ndim": np.ndim, "size": np.size}
 _SCALARS = (int, float, bool, complex, np.number, np.bool_, str, type(None))
+_NUMBERS = (int, float, bool, complex, np.number, np.bool_, type(None))
 
 
 class Lowering(ControlFlow, Calls):
@@ -55,6 +56,7 @@ class Lowering(ControlFlow, Calls):
         self.source = source
         self.in_place = set() if in_place is None else in_place  # results of `x[i] = v` and `x += v`
         self.maybe_none: set[Var] = set()  # if/loop results that are None on some path (`best = None`)
+        self.runtime_defaults: dict[str, Any] = {}  # an inlined Python function's default values
         self.plain = False
         self.names = names
         self.body = body
@@ -349,6 +351,21 @@ class Lowering(ControlFlow, Calls):
         body = [ast.copy_location(ast.Return(node.body), node.body)]
         definition = ast.FunctionDef(name="<lambda>", args=node.args, body=body, decorator_list=[], returns=None)
         return LocalFunction(ast.copy_location(definition, node), self)
+
+    def python_value(self, label: str, value: Any, where) -> Any:
+        """A Python value known while building (a default `def` computed), as lowering holds it:
+        numbers are constants, arrays free names, lists, tuples and dicts known item by item."""
+        if type(value) in (list, tuple):
+            return Pack(tuple(self.python_value(f"{label}_{k}", v, where) for k, v in enumerate(value)))
+        if type(value) is dict:
+            return Record(tuple((k, self.python_value(f"{label}_{k}", v, where)) for k, v in value.items()))
+        if isinstance(value, np.ndarray):
+            label = "".join(c if c.isalnum() else "_" for c in label)
+            self.free.setdefault(label, value)
+            if self.free[label] is not value:
+                raise UnsupportedSyntax(f"two different values are named {label!r}", where)
+            return Var(label)
+        return Const(value) if isinstance(value, _SCALARS) else value
 
     def global_value(self, label: str, value: Any, node: ast.AST) -> Any:
         if isinstance(value, _SCALARS):
@@ -691,7 +708,11 @@ def _op_text(op: ast.operator) -> str:
 
 
 def lower_source(
-    source: FunctionSource, names: Names | None = None, wrapper: Any = None, structures: dict | None = None
+    source: FunctionSource,
+    names: Names | None = None,
+    wrapper: Any = None,
+    structures: dict | None = None,
+    runtime_defaults: dict | None = None,
 ) -> Function:
     """Lower a parsed function; its parameters become the Function's parameters.
 
@@ -730,8 +751,10 @@ def lower_source(
         result = tuple(lowering.atom(item, source.node) for item in result.items)
     else:
         result = lowering.atom(result, source.node)
+    runtime = {p: v for p, v in (runtime_defaults or {}).items() if isinstance(v, _NUMBERS)}  # as the def made them
     defaults = tuple(
-        (p, _default_value(source, d)) for p, d in zip(params[len(params) - len(spec.defaults) :], spec.defaults)
+        (p, runtime[p] if p in runtime else _default_value(source, d))
+        for p, d in zip(params[len(params) - len(spec.defaults) :], spec.defaults)
     )
     for name in free:
         names.used.add(name)
@@ -802,7 +825,7 @@ def lower_function(func: Any, structures: dict | None = None) -> Function:
     """
     if inspect.isfunction(func) and getattr(func, "__wrapped__", None) is not None:
         return lower_source(read_source(inspect.unwrap(func)), wrapper=func, structures=structures)
-    return lower_source(read_source(func), structures=structures)
+    return lower_source(read_source(func), structures=structures, runtime_defaults=runtime_defaults(func))
 
 
 __all__ = ["lower_function", "lower_source"]

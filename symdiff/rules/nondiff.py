@@ -14,6 +14,7 @@ from symdiff.errors import UnsupportedSyntax
 from symdiff.rules.registry import register_nondiff
 from symdiff.rules.shapes import (
     atleast_shape,
+    hstack_shape,
     column_shape,
     concat_offset,
     diagonal_mask,
@@ -81,6 +82,7 @@ for _helper in (
     diagonal_mask,
     trace_axes,
     atleast_shape,
+    hstack_shape,
     kron_layout,
     kron_shape,
     split_shape,

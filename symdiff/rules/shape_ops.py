@@ -18,6 +18,7 @@ from symdiff.errors import UnsupportedSyntax
 from symdiff.rules.registry import register_composite, register_derivative
 from symdiff.rules.shapes import (
     atleast_shape,
+    hstack_shape,
     axis_pad,
     axis_slice,
     concat_offset,
@@ -181,6 +182,17 @@ def atleast_2d_composite(ary):
 @register_composite(np.atleast_3d)
 def atleast_3d_composite(ary):
     return np.reshape(ary, atleast_shape(np.shape(ary), 3))
+
+
+@register_composite(np.vstack)
+def vstack_composite(tup):
+    return np.concatenate([np.atleast_2d(a) for a in tup], axis=0)
+
+
+@register_composite(np.hstack)
+def hstack_composite(tup):
+    joined = np.concatenate([np.atleast_2d(a) for a in tup], axis=1)
+    return np.reshape(joined, hstack_shape(np.shape(joined), np.shape(tup[0])))
 
 
 def check_split(arguments: dict) -> None:

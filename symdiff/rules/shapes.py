@@ -302,6 +302,13 @@ def atleast_shape(shape, ndim):
     return (1,) * (ndim - len(shape)) + shape
 
 
+def hstack_shape(joined, first):
+    """The shape `np.hstack` gives, from that of its items joined by `np.atleast_2d` along axis 1:
+    items of rank below 2 are joined along their one axis (the leading 1 is dropped)."""
+    joined = tuple(joined)
+    return joined[1:] if len(tuple(first)) < 2 else joined
+
+
 def kron_layout(shape_a, shape_b, which):
     """Shape that interleaves operand `which` (0: a, 1: b) of `np.kron` with length-1 axes of the other."""
     rank = max(len(shape_a), len(shape_b))
