@@ -14,13 +14,13 @@ from symdiff.errors import UnsupportedSyntax
 from symdiff.rules.registry import register_nondiff
 from symdiff.rules.shapes import (
     atleast_shape,
-    hstack_shape,
     column_shape,
     concat_offset,
     diagonal_mask,
     einsum_adjoint_subscripts,
     einsum_summed_axes,
     grad_seed,
+    hstack_shape,
     inverse_axes,
     keepdims_shape,
     kron_layout,

@@ -18,10 +18,10 @@ from symdiff.errors import UnsupportedSyntax
 from symdiff.rules.registry import register_composite, register_derivative
 from symdiff.rules.shapes import (
     atleast_shape,
-    hstack_shape,
     axis_pad,
     axis_slice,
     concat_offset,
+    hstack_shape,
     index_update,
     kron_layout,
     kron_shape,
