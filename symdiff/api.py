@@ -468,7 +468,9 @@ def _where(loc: Location | None) -> str:
 
 
 def _decorator(mode: str, doc: str):
-    def operator(f: Callable | None = None, wrt: Wrt = 0, *, backend: str = "numpy"):
+    def operator(f: Callable | None = None, wrt: Wrt = 0, *, backend: str = "numpy", argnum: Wrt | None = None):
+        if argnum is not None:  # autograd's name for wrt
+            wrt = argnum
         if f is None:
             return lambda g: build(g, wrt, mode, backend)
         if isinstance(f, (int, str, tuple, list)) and not callable(f):
@@ -476,6 +478,7 @@ def _decorator(mode: str, doc: str):
         return build(f, wrt, mode, backend)
 
     operator.__doc__ = doc
+    operator.__symdiff_operator__ = True  # called inside a function being lowered: run while building
     return operator
 
 
@@ -506,6 +509,9 @@ def vjp(f: Callable, wrt: Wrt = 0, *, backend: str = "numpy") -> Derivative:
     Example: `vjp(np_fn)(x, np.ones(3))` for a function with a 3-vector output.
     """
     return build(f, wrt, "vjp", backend)
+
+
+vjp.__symdiff_operator__ = True  # called inside a function being lowered: run while building
 
 
 def _header(f: Callable, what: str, wrt: tuple[str, ...], regenerate: str) -> str:

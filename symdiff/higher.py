@@ -85,13 +85,13 @@ def _wrapper(f: Callable, inner: Callable, extra: str, body: str, kind: str) -> 
     return SourceFunction(text, {"np": np, "inner": inner}, name)
 
 
-def hvp(f: Callable, wrt: Wrt = 0, *, backend: str = "numpy") -> Composite:
+def hvp(f: Callable, wrt: Wrt = 0, *, backend: str = "numpy", argnum: Wrt | None = None) -> Composite:
     """Hessian-vector product: `hvp(f)(*args, v)` is H(args) @ v without forming H.
 
     Example: `symdiff.hvp(loss, wrt="w")(w, x, y, v)` has the shape of `w`.
     `backend` compiles the final program, as for `grad`.
     """
-    f = readable_function(f)  # a library function with a rule (np.tanh) has no source
+    f, wrt = readable_function(f), wrt if argnum is None else argnum  # argnum: autograd's name for wrt
     name = _single_wrt(f, wrt)
     g = build(f, name, "grad", "numpy")
     wrapped = _wrapper(f, g, "v", "np.sum(inner({args}) * {extra})", "hvp")
@@ -99,12 +99,12 @@ def hvp(f: Callable, wrt: Wrt = 0, *, backend: str = "numpy") -> Composite:
     return Composite(f, name, inner, inner, "hvp")
 
 
-def jvp(f: Callable, wrt: Wrt = 0, *, backend: str = "numpy") -> Composite:
+def jvp(f: Callable, wrt: Wrt = 0, *, backend: str = "numpy", argnum: Wrt | None = None) -> Composite:
     """Forward mode: `jvp(f)(*args, tangent)` returns `(f(*args), J @ tangent)`.
 
     Example: `value, slope = symdiff.jvp(np_fn)(x, direction)`.
     """
-    f = readable_function(f)  # a library function with a rule (np.tanh) has no source
+    f, wrt = readable_function(f), wrt if argnum is None else argnum  # argnum: autograd's name for wrt
     name = _single_wrt(f, wrt)
     back = build(f, name, "vjp", "numpy")
     names = _params(f)
@@ -125,14 +125,14 @@ def jvp(f: Callable, wrt: Wrt = 0, *, backend: str = "numpy") -> Composite:
     return Composite(f, name, inner, call, "jvp")
 
 
-def elementwise_grad(f: Callable, wrt: Wrt = 0, *, backend: str = "numpy") -> Composite:
+def elementwise_grad(f: Callable, wrt: Wrt = 0, *, backend: str = "numpy", argnum: Wrt | None = None) -> Composite:
     """autograd's `elementwise_grad`: `vjp(f)(*args, ones)`, the derivative of each output
     element with respect to the input element it is computed from (f applied elementwise).
 
     Example: `symdiff.elementwise_grad(np.tanh)` is 1 - tanh(x)**2 at every x; it nests
     (`elementwise_grad(elementwise_grad(f))`) as it is a function with source.
     """
-    f = readable_function(f)  # a library function with a rule (np.tanh) has no source
+    f, wrt = readable_function(f), wrt if argnum is None else argnum  # argnum: autograd's name for wrt
     name = _single_wrt(f, wrt)
     back = build(f, name, "vjp", backend)
     args = ", ".join(_params(f))
@@ -142,12 +142,12 @@ def elementwise_grad(f: Callable, wrt: Wrt = 0, *, backend: str = "numpy") -> Co
     return Composite(f, name, back, call, "egrad")
 
 
-def jacobian(f: Callable, wrt: Wrt = 0, *, backend: str = "numpy") -> Composite:
+def jacobian(f: Callable, wrt: Wrt = 0, *, backend: str = "numpy", argnum: Wrt | None = None) -> Composite:
     """Dense Jacobian, shape `out.shape + x.shape`, one vjp per output element.
 
     Example: `symdiff.jacobian(np_fn)(x)` for `np_fn(x) = np.tanh(A @ x)`.
     """
-    f = readable_function(f)  # a library function with a rule (np.tanh) has no source
+    f, wrt = readable_function(f), wrt if argnum is None else argnum  # argnum: autograd's name for wrt
     name = _single_wrt(f, wrt)
     back = build(f, name, "vjp", backend)
     position = _params(f).index(name)
@@ -165,12 +165,12 @@ def jacobian(f: Callable, wrt: Wrt = 0, *, backend: str = "numpy") -> Composite:
     return Composite(f, name, back, call, "jacobian")
 
 
-def hessian(f: Callable, wrt: Wrt = 0, *, backend: str = "numpy") -> Composite:
+def hessian(f: Callable, wrt: Wrt = 0, *, backend: str = "numpy", argnum: Wrt | None = None) -> Composite:
     """Dense Hessian, shape `x.shape + x.shape`, one hvp per coordinate.
 
     Example: `symdiff.hessian(rosenbrock)(x)`.
     """
-    product = hvp(f, wrt, backend=backend)
+    product = hvp(f, wrt if argnum is None else argnum, backend=backend)
     position = _params(f).index(product.wrt[0])
 
     def call(*args: Any) -> np.ndarray:
@@ -183,3 +183,7 @@ def hessian(f: Callable, wrt: Wrt = 0, *, backend: str = "numpy") -> Composite:
         return columns
 
     return Composite(f, product.wrt[0], product.inner, call, "hessian")
+
+
+for _operator in (hvp, jvp, elementwise_grad, jacobian, hessian):
+    _operator.__symdiff_operator__ = True  # called inside a function being lowered: run while building

@@ -126,6 +126,8 @@ class Calls:
             return self.inline(entry.impl, args, kwargs, node, name, at_call=True)
         if callee is range:
             raise self.fail("range() is only supported as the iterable of a for loop", node)
+        if getattr(callee, "__symdiff_operator__", False):
+            return self.operator_call(callee, args, kwargs, node)
         if isinstance(callee, Deferred) or (hasattr(callee, "structured") and _containers(args, kwargs)):
             return self.inline_structured(callee.structured(), args, kwargs, node, name)
         if callable(callee) and (hasattr(callee, "__symdiff_source__") or _has_source(callee)):
@@ -292,6 +294,30 @@ class Calls:
             self.body[-1] = Eqn((Var(name),), last.op, last.ins, last.static, last.loc)
             return Var(name)
         return result
+
+    def operator_call(self, operator: Any, args: list, kwargs: dict, node: ast.Call) -> Any:
+        """`grad(loglike)` inside the function being differentiated: the derivative is built now,
+        from a function known while building, and calling it is then inlined like any other."""
+        values = [self.known_value(a, node) for a in args]
+        options = {k: self.known_value(v, node) for k, v in kwargs.items()}
+        try:
+            return operator(*values, **options)
+        except SymdiffError as error:
+            raise error.located(self.where(node)) from None
+
+    def known_value(self, value: Any, node: ast.AST) -> Any:
+        if isinstance(value, Const):
+            return value.value
+        if isinstance(value, Pack):
+            return tuple(self.known_value(item, node) for item in value.items)
+        if isinstance(value, (Var, Record, Rows, Keywords)) or isinstance(value, LocalFunction):
+            raise self.fail(
+                "a symdiff operator called here takes a function known before differentiating, "
+                "not one defined inside the function being differentiated",
+                node,
+                "define the function outside (at module level, or in an enclosing function)",
+            )
+        return value
 
     def inline_structured(self, callee: StructuredCalls, args: list, kwargs: dict, node: ast.Call, name):
         """Call a derivative built for containers (`grad(loss)` of a dict of parameters) inside: the

@@ -2,6 +2,8 @@
 
 import numpy as np
 
+import symdiff as sd
+
 
 def mlp(params, x):
     h = x
@@ -60,14 +62,8 @@ def mlp_loss(params, x):
     return np.mean((h[:, 0] - Y) ** 2)
 
 
-def _grad_of(loss):
-    import symdiff as sd
-
-    return sd.grad(loss)
-
-
-DICT_GRAD = _grad_of(dict_net_loss)
-MLP_GRAD = _grad_of(mlp_loss)
+DICT_GRAD = sd.grad(dict_net_loss)
+MLP_GRAD = sd.grad(mlp_loss)
 
 
 def sgd_on_a_dict(params, x):
@@ -88,3 +84,10 @@ def sgd_learning_rate(lr, x):
         grads = MLP_GRAD(params, x)
         params = [(W - lr * dW, b - lr * db) for (W, b), (dW, db) in zip(params, grads)]
     return mlp_loss(params, x)
+
+
+def profile_slope(data):
+    """autograd's negative_binomial_maxlike pattern: grad called inside a lambda that is differentiated."""
+    loglike = lambda r, p: np.sum(np.log(p) * r + np.log1p(-p) * data)  # noqa: E731
+    best_p = lambda r: r / (r + np.mean(data))  # noqa: E731
+    return lambda r: sd.grad(loglike)(r, best_p(r))

@@ -196,3 +196,13 @@ def test_library_functions_with_a_rule_are_differentiated_without_source():
     assert sd.grad(scipy.special.erf)(0.3) == pytest.approx(2 / np.sqrt(np.pi) * np.exp(-0.09))
     np.testing.assert_allclose(sd.elementwise_grad(np.tanh)(np.array([0.0, 1.0])), 1 - np.tanh([0.0, 1.0]) ** 2)
     assert sd.hessian_vector_product(np.sin)(0.3, 1.0) == pytest.approx(-np.sin(0.3))
+
+
+def test_an_operator_called_inside_is_built_while_building_and_argnum_is_wrt():
+    from tests.api.pytree_functions import profile_slope
+
+    data = np.array([1.0, 3.0, 2.0])
+    slope = profile_slope(data)
+    assert sd.grad(slope)(2.0) == pytest.approx(numeric_grad(slope, (2.0,), 0), rel=1e-6)
+    both = sd.grad(lambda r, p: r * p**2, argnum=(0, 1))(3.0, 2.0)
+    assert both == pytest.approx((4.0, 12.0))
