@@ -310,7 +310,7 @@ class Calls:
             return value.value
         if isinstance(value, Pack):
             return tuple(self.known_value(item, node) for item in value.items)
-        if isinstance(value, (Var, Record, Rows, Keywords)) or isinstance(value, LocalFunction):
+        if isinstance(value, (Var, Record, Rows, Keywords, LocalFunction)):
             raise self.fail(
                 "a symdiff operator called here takes a function known before differentiating, "
                 "not one defined inside the function being differentiated",

@@ -88,6 +88,6 @@ def sgd_learning_rate(lr, x):
 
 def profile_slope(data):
     """autograd's negative_binomial_maxlike pattern: grad called inside a lambda that is differentiated."""
-    loglike = lambda r, p: np.sum(np.log(p) * r + np.log1p(-p) * data)  # noqa: E731
-    best_p = lambda r: r / (r + np.mean(data))  # noqa: E731
+    loglike = lambda r, p: np.sum(np.log(p) * r + np.log1p(-p) * data)
+    best_p = lambda r: r / (r + np.mean(data))
     return lambda r: sd.grad(loglike)(r, best_p(r))
