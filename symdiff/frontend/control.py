@@ -22,10 +22,13 @@ RETURN = "<return>"
 
 
 class LoopLocal:
-    """Marks a name first assigned inside a loop body (unreadable after the loop)."""
+    """Marks a name first assigned inside a loop body (unreadable after the loop). `over_a_list`:
+    the loop walks an argument that may be a list, whose items the loop is unrolled over when
+    built for the call's structure (then the name is readable after it, as in Python)."""
 
-    def __init__(self, line: int):
+    def __init__(self, line: int, over_a_list: bool = False):
         self.line = line
+        self.over_a_list = over_a_list
 
 
 def always_returns(body: list[ast.stmt]) -> bool:
@@ -474,9 +477,12 @@ class ControlFlow:
         ]
         self.maybe_none.update(none_before)
         self.maybe_none.update(o for c, o in zip(carried, outs) if c in none_before)
+        over_a_list = rows is not None and any(
+            isinstance(c, Var) and (c in self.initial.values() or c.name in self.maybe_lists) for c in rows[0]
+        )
         for name in assigned:
             if name not in carried_names:
-                self.env[name] = LoopLocal(node.lineno + self.source.line_offset)
+                self.env[name] = LoopLocal(node.lineno + self.source.line_offset, over_a_list)
 
     def bind_rows(self, rows, index: Var, node: ast.For) -> None:
         """At the top of a row loop's body: the loop target takes this iteration's rows."""

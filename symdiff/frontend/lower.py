@@ -331,11 +331,13 @@ class Lowering(ControlFlow, Calls):
         if node.id in self.env:
             value = self.env[node.id]
             if isinstance(value, LoopLocal):
-                raise self.fail(
+                error = self.fail(
                     f"{node.id!r} is first assigned inside the loop at line {value.line}",
                     node,
                     f"assign {node.id!r} before the loop to use it after the loop",
                 )
+                error.needs_structure = value.over_a_list  # `for W, b in params:` with params a list
+                raise error
             return value
         scope = self.enclosing
         while scope is not None:  # a closure reads the enclosing function's variable as it is now
@@ -346,6 +348,10 @@ class Lowering(ControlFlow, Calls):
         if not found:
             raise self.fail(f"name {node.id!r} is not defined", node)
         return self.global_value(node.id, value, node)
+
+    def lower_JoinedStr(self, node: ast.JoinedStr, name):
+        """An f-string is refused only where it is lowered: under `if ax:` with ax None it is not."""
+        raise self.fail("f-strings are not supported", node, "build the text outside the differentiated function")
 
     def lower_Lambda(self, node: ast.Lambda, name):
         body = [ast.copy_location(ast.Return(node.body), node.body)]

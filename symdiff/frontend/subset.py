@@ -32,7 +32,6 @@ _REJECTED: dict[type, tuple[str, str]] = {
     ast.ImportFrom: ("import statements", "import at module level"),
     ast.AsyncFunctionDef: ("async functions", ""),
     ast.NamedExpr: ("assignment expressions (:=)", ""),
-    ast.JoinedStr: ("f-strings", ""),
     ast.Match: ("match statements", "use if/elif/else"),
     ast.AnnAssign: ("annotated assignments", "drop the annotation"),
 }

@@ -149,7 +149,9 @@ class _Checker:
         )
         hint = "take a copy where the view or second name is made (`row = hs[0].copy()`), or read it before the write"
         if write.maybe:
-            message = message.replace("the written array", "the array the augmented assignment writes into if it has an axis")
+            message = message.replace(
+                "the written array", "the array the augmented assignment writes into if it has an axis"
+            )
             hint = "write `s = s + v` to make a new value, or take a copy where the view is made (`s = x[0].copy()`)"
         return UnsupportedSyntax(message, loc if loc is not None and not returned else write.loc, hint)
 

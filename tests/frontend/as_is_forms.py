@@ -164,3 +164,15 @@ def best_of(x):
 
 def same_object(x, y):
     return np.sum(x) if x is y else 0.0
+
+
+def plot_step(x, t, ax=None):
+    """An f-string in code left out where `ax` is None (autograd's wing example saves frames so)."""
+    if ax:
+        ax.savefig(f"step{t:03d}.png")
+    return np.sum(np.sin(x) * t)
+
+
+def labelled(x):
+    label = f"{x}"
+    return np.sum(x) if label else 0.0

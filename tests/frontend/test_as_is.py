@@ -174,3 +174,10 @@ def test_is_none_where_the_value_is_none_on_some_paths_is_refused_where_it_is_te
 def test_is_between_two_values_is_refused():
     with pytest.raises(UnsupportedSyntax, match="object identity"):
         sd.grad(a.same_object)
+
+
+def test_an_f_string_is_refused_only_where_it_is_lowered():
+    np.testing.assert_allclose(sd.grad(a.plot_step)(V, 2.0), 2.0 * np.cos(V))
+    with pytest.raises(UnsupportedSyntax, match="f-strings are not supported") as info:
+        sd.grad(a.labelled)
+    assert info.value.location.line == _line(a.labelled, 'label = f"')

@@ -54,7 +54,10 @@ CASES = [
     (t.loop_local_in_an_arm, (np.array([0.1, 0.2]),)),
     (t.second_name_of_an_unpacked_value, (1.338,)),
     (t.mean_of_a_scalar, (np.array([1.0, 2.0]), -0.57)),
-    (t.narrow_and_wide_terms, (np.array([-1.1956, -0.7282, -0.3597]), np.array([[-0.4155, 1.101, 0.6709], [-0.5625, -1.0331, 1.451]]))),
+    (
+        t.narrow_and_wide_terms,
+        (np.array([-1.1956, -0.7282, -0.3597]), np.array([[-0.4155, 1.101, 0.6709], [-0.5625, -1.0331, 1.451]])),
+    ),
     (t.power_of_variable, (np.array([0.5, 1.0, 2.0]), 3.0)),
 ]
 
