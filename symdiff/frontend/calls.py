@@ -351,6 +351,33 @@ class Calls:
         grads = Pack(tuple(grads)) if callee.several else grads[0]
         return Pack((value, grads)) if callee.mode == "value_and_grad" else grads
 
+    def inline_generator(self, func: Any, args: list, kwargs: dict, node: ast.Call, consumer) -> None:
+        """Lower a generator's body here, `consumer` lowering the for loop's body at each yield."""
+        if isinstance(func, LocalFunction):
+            label = func.node.name
+            source = replace(func.scope.source, node=func.node, name=label)
+        else:
+            label = _label(func)
+            try:
+                source = read_source(func)
+            except SymdiffError as error:
+                raise error.located(self.where(node)) from None
+            check_subset(source, called=True, generator=True)
+        if _definition(source) in self.stack:
+            raise self.fail(f"recursive call to {label}() is not supported", node)
+        callee = type(self)(source, self.names, self.body, self.stack, self.free, self.in_place)
+        callee.maybe_none, callee.plain = self.maybe_none, self.plain
+        callee.target_hint = self.target
+        callee.maybe_lists = self.maybe_lists
+        if isinstance(func, LocalFunction):
+            callee.enclosing = func.scope
+        else:
+            callee.runtime_defaults = runtime_defaults(func)
+        callee.bind(args, kwargs, self.where(node), label)
+        callee.consumer, callee.top_body = consumer, callee.body
+        callee.run()
+        self.body = callee.body
+
     def inline_local(self, function: LocalFunction, args: list, kwargs: dict, node: ast.Call, name):
         """Call a nested `def` or `lambda`: its body is lowered here, its free names read from its scope."""
         definition = function.node

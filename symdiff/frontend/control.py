@@ -12,10 +12,11 @@ from __future__ import annotations
 
 import ast
 import copy
+import inspect
 
 import numpy as np
 
-from symdiff.frontend.values import Pack, Record, Rows
+from symdiff.frontend.values import LocalFunction, Pack, Record, Rows
 from symdiff.ir.nodes import Const, If, Loop, Var
 
 RETURN = "<return>"
@@ -197,6 +198,14 @@ class ControlFlow:
         if node.orelse:
             raise self.fail("for/else is not supported", node)
         counted = self.range_bounds(node.iter)
+        if counted is not None and self.consumer is not None and _yields(node.body):
+            bounds, backwards = counted  # a generator's loop around a yield: unrolled if its bounds are known
+            if all(isinstance(b, Const) and type(b.value) is int for b in bounds):
+                values = range(*(b.value for b in bounds))
+                for value in reversed(values) if backwards else values:
+                    self.bind_target(node.target, Const(value), node)
+                    self.statements(node.body)
+                return
         if counted is not None:
             bounds, backwards = counted
             if not isinstance(node.target, ast.Name):
@@ -205,6 +214,8 @@ class ControlFlow:
             index = Var(self.names.fresh(node.target.id))
             self.loop(node, node.body, index, bounds, None, backwards, node.target.id)
             return
+        if self.generator_call(node.iter) is not None:
+            return self.walk_generator(node)
         columns = self.iteration_columns(node.iter)
         if all(isinstance(c, Pack) for c in columns):
             for item in zip(*(c.items for c in columns)):
@@ -212,6 +223,41 @@ class ControlFlow:
                 self.statements(node.body)
             return
         self.row_loop(node, columns)
+
+    def generator_call(self, iterable: ast.expr):
+        """The generator function `iterable` calls (`for W, b in unpack_layers(weights):`), or None."""
+        if not isinstance(iterable, ast.Call):
+            return None
+        callee = self._expr(iterable.func, None)
+        code = getattr(callee, "__code__", None)
+        if inspect.isfunction(callee) and code is not None and code.co_flags & inspect.CO_GENERATOR:
+            return callee
+        if isinstance(callee, LocalFunction) and any(isinstance(n, ast.Yield) for n in ast.walk(callee.node)):
+            return callee
+        return None
+
+    def walk_generator(self, node: ast.For) -> None:
+        """`for t in gen(...)`: the generator's body is inlined, and each `yield v` binds `t` to v
+        and lowers the loop's body there (the generator's own loops must unroll: over lists,
+        tuples or constant ranges), which is the order Python runs them in."""
+        loop_body, target, outer = node.body, node.target, self
+
+        def consume(generator, value_node: ast.Yield) -> None:
+            if generator.body is not generator.top_body:
+                raise generator.fail(
+                    "a yield inside a loop or if that runs as a loop or if (its condition or length known "
+                    "only when running) is not supported",
+                    value_node,
+                    "loop over a list, a tuple or a range with constant bounds in the generator",
+                )
+            value = Const(None) if value_node.value is None else generator._expr(value_node.value, None)
+            outer.body = generator.body
+            outer.bind_target(target, value, node)
+            outer.statements(loop_body)
+
+        callee = self.generator_call(node.iter)
+        args, kwargs = self.call_args(node.iter), self.call_keywords(node.iter)
+        self.inline_generator(callee, args, kwargs, node.iter, consume)
 
     def lower_ListComp(self, node: ast.ListComp, name):
         """`[f(x) for x in xs if c]` over lists, tuples and constant ranges: unrolled into a list.
@@ -387,6 +433,8 @@ class ControlFlow:
             return Pack(tuple(Const(key) for key, _ in value.items))
         if isinstance(value, Const) and isinstance(value.value, tuple):
             return Pack(tuple(Const(v) for v in value.value))
+        if type(value) in (list, tuple):  # a list the function reads from its module or closure
+            return self.python_value(getattr(node, "id", "items"), value, self.where(node))
         raise self.fail("a for loop can iterate over range(...), a list, a tuple or an array", node)
 
     def row_loop(self, node: ast.For, columns: list) -> None:
@@ -496,6 +544,10 @@ class ControlFlow:
 
 
 _COUNTER = object()  # enumerate's column of indexes, in a loop over rows
+
+
+def _yields(body: list[ast.stmt]) -> bool:
+    return any(isinstance(node, ast.Yield) for stmt in body for node in ast.walk(stmt))
 
 
 def _shape(value):

@@ -57,6 +57,7 @@ class Lowering(ControlFlow, Calls):
         self.in_place = set() if in_place is None else in_place  # results of `x[i] = v` and `x += v`
         self.maybe_none: set[Var] = set()  # if/loop results that are None on some path (`best = None`)
         self.runtime_defaults: dict[str, Any] = {}  # an inlined Python function's default values
+        self.consumer = None  # in a generator inlined into a for loop: runs the loop's body at each yield
         self.plain = False
         self.names = names
         self.body = body
@@ -176,6 +177,8 @@ class Lowering(ControlFlow, Calls):
             return self.lower_for(node)
         if isinstance(node, ast.While):
             return self.lower_while(node)
+        if isinstance(node, ast.Expr) and isinstance(node.value, ast.Yield) and self.consumer is not None:
+            return self.consumer(self, node.value)
         if isinstance(node, ast.Expr) and _is_tape_call(node.value, "append", self.env):
             return self.tape_append(node.value)
         if isinstance(node, ast.Expr) and _is_print(node.value, self):

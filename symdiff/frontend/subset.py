@@ -37,7 +37,7 @@ _REJECTED: dict[type, tuple[str, str]] = {
 }
 
 
-def check_subset(source: FunctionSource, called: bool = False) -> None:
+def check_subset(source: FunctionSource, called: bool = False, generator: bool = False) -> None:
     """Raise `UnsupportedSyntax` at the first construct outside the subset.
 
     A function differentiated from a call (`called`) may take `*args`, `**kwargs` and keyword-only
@@ -52,6 +52,8 @@ def check_subset(source: FunctionSource, called: bool = False) -> None:
     for statement in source.node.body:
         for node in ast.walk(statement):
             rejected = _REJECTED.get(type(node))
+            if generator and isinstance(node, ast.Yield):  # a generator a for loop walks: see lower_for
+                continue
             if rejected is not None:
                 what, hint = rejected
                 raise UnsupportedSyntax(f"{what} are not supported", source.location(node), hint or None)

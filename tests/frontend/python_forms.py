@@ -253,3 +253,43 @@ def dict_call(a, b):
     d = dict(a=a, b=b)  # noqa: C408 - the call form is what is tested
     e = {"a": d["b"], "c": 2.0}
     return d["a"] * e["a"] + np.sin(d["b"]) * e["c"]
+
+
+def _layers(weights, sizes=((2, 3), (3, 1))):
+    """A generator of views of one weight vector, as autograd's bayesian_neural_net unpacks layers."""
+    for m, n in sizes:
+        yield weights[: m * n].reshape((m, n)), weights[m * n : m * n + n]
+        weights = weights[(m + 1) * n :]
+
+
+def network_from_a_generator(weights):
+    h = np.array([[0.5, -1.0], [2.0, 0.3]])
+    for W, b in _layers(weights):
+        h = np.tanh(h @ W + b)
+    return np.sum(h**2)
+
+
+def _pairs(x):
+    for k in range(3):
+        yield x[k], x[k] * k
+
+
+def generator_with_continue(x):
+    total = 0.0
+    for a, b in _pairs(x):
+        if a > 0.5:
+            continue
+        total = total + a * b + np.sin(a)
+    return total
+
+
+def _running_pairs(x, n):
+    for k in range(n):
+        yield x[k]
+
+
+def generator_over_a_runtime_range(x, n):
+    total = 0.0
+    for a in _running_pairs(x, n):
+        total = total + a
+    return total

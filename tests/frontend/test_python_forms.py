@@ -36,6 +36,8 @@ CASES = [
     (p.return_inside_loop, (0.01,)),
     (p.return_from_endless_loop, (0.7,)),
     (p.return_array_from_endless_loop, (V,)),
+    (p.network_from_a_generator, (np.linspace(-1.0, 1.0, 13),)),
+    (p.generator_with_continue, (np.array([0.2, 0.9, 0.3]),)),
     (p.total_of_pair, (V, np.array([0.5, 1.0, 1.5]))),
     (p.total_of_pair, (-V, np.array([0.5, 1.0, 1.5]))),
     (p.break_in_nested_loop, (V,)),
@@ -104,3 +106,9 @@ def test_dict_call_is_a_dict_known_key_by_key():
     args = (2.0, 3.0)
     got = sd.grad(p.dict_call, wrt=(0, 1))(*args)
     np.testing.assert_allclose(got, [numeric_grad(p.dict_call, args, k) for k in (0, 1)], rtol=1e-6)
+
+
+def test_a_yield_inside_a_loop_known_only_when_running_is_refused_at_the_yield():
+    with pytest.raises(sd.SymdiffError, match="a yield inside a loop or if") as info:
+        sd.grad(p.generator_over_a_runtime_range)
+    assert "yield x[k]" in str(info.value)
