@@ -246,10 +246,21 @@ def _as_value(a):
     return lambda a: a
 
 
+def _zero_d(t) -> bool:
+    return isinstance(t, types.Array) and t.ndim == 0
+
+
 @overload(dot_of)
 def _dot_of(a, b):
     if _is_scalar(a) or _is_scalar(b):
         return lambda a, b: a * b
+    zero_d = [_zero_d(a), _zero_d(b)]
+    if all(zero_d):  # np.dot with a 0-d array multiplies, as with a number (Numba's np.dot has no 0-d case)
+        return lambda a, b: a[()] * b[()]
+    if zero_d[0]:
+        return lambda a, b: a[()] * b
+    if zero_d[1]:
+        return lambda a, b: a * b[()]
     return lambda a, b: np.dot(a, b)
 
 
@@ -451,7 +462,9 @@ def _ranks(a, b) -> tuple[int, int]:
 
 @overload(matmul_adjoint_a)
 def _matmul_adjoint_a(g, a, b):
-    if not isinstance(a, types.Array) or not isinstance(b, types.Array):  # np.dot with a scalar: a product
+    if _zero_d(b):  # np.dot with a 0-d array: a product
+        return lambda g, a, b: sum_to(g * b[()], shape_of(a))
+    if not isinstance(a, types.Array) or not isinstance(b, types.Array) or a.ndim == 0:  # np.dot with a scalar
         return lambda g, a, b: sum_to(g * b, shape_of(a))
     if max(_ranks(a, b)) > 2:  # stacks of matrices
         adjoint = batched_adjoints(_ranks(a, b))[0]
@@ -467,7 +480,9 @@ def _matmul_adjoint_a(g, a, b):
 
 @overload(matmul_adjoint_b)
 def _matmul_adjoint_b(g, a, b):
-    if not isinstance(a, types.Array) or not isinstance(b, types.Array):  # np.dot with a scalar: a product
+    if _zero_d(a):  # np.dot with a 0-d array: a product
+        return lambda g, a, b: sum_to(g * a[()], shape_of(b))
+    if not isinstance(a, types.Array) or not isinstance(b, types.Array) or b.ndim == 0:  # np.dot with a scalar
         return lambda g, a, b: sum_to(g * a, shape_of(b))
     if max(_ranks(a, b)) > 2:  # stacks of matrices
         adjoint = batched_adjoints(_ranks(a, b))[1]

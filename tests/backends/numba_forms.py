@@ -481,6 +481,12 @@ def two_integer_arrays(M):
     return np.sum(M[r, c] * np.array([1.0, 2.0, 3.0]))
 
 
+def dot_with_0d(x, A):
+    """np.dot of a vector and a 0-d array (a mean over the last axis of a vector), and its adjoints."""
+    m = np.mean(x, axis=-1)
+    return np.sum(np.sin(x.dot(m))) + np.sum(np.dot(m, A))
+
+
 def one_integer_array_among_slices(T, rows):
     """One integer array beside slices and integers: the gradient adds a row per entry (repeats add up)."""
     a = np.sum(np.sin(T[rows, :]) * np.arange(1.0, 5.0))

@@ -26,7 +26,7 @@ FIXED = (
     "two_integer_arrays", "integer_array_index", "integer_array_rows", "boolean_mask",
     "array_of_scalars", "pow_zero", "pow_variable", "mean_axis", "batched_matmul", "batched_times_matrix",
     "batched_vector", "boolean_mask_2d", "mask_2d_write", "matrix_of_scalars", "list_plus_array",
-    "repeated_rows_write", "repeated_coordinates_write", "if_in_loop", "if_expression_in_loop",
+    "repeated_rows_write", "repeated_coordinates_write", "if_in_loop", "if_expression_in_loop", "dot_with_0d",
 )  # fmt: skip
 AUDIT = os.environ.get("SYMDIFF_NUMBA_AUDIT", "").strip() not in ("", "0")
 SAMPLE = [f for f in forms.supported() if AUDIT or f.__name__ in FIXED]
