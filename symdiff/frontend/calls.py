@@ -11,6 +11,7 @@ mixin of `Lowering` (frontend/lower.py), as `ControlFlow` is.
 from __future__ import annotations
 
 import ast
+import functools
 import inspect
 from dataclasses import replace
 from typing import Any
@@ -24,6 +25,7 @@ from symdiff.frontend.values import (
     Keywords,
     LocalFunction,
     Pack,
+    Partial,
     Record,
     Rows,
     rebuild_value,
@@ -36,6 +38,8 @@ from symdiff.rules.opaque import OP as OPAQUE
 from symdiff.rules.opaque import runs_as_is
 from symdiff.rules.shapes import as_float, as_integer
 from symdiff.structured import Deferred, StructuredCalls
+
+RECURSION_LIMIT = 16  # nested calls of one function while building, before it is refused
 
 _METHODS = {
     "sum": np.sum, "mean": np.mean, "prod": np.prod, "max": np.max, "min": np.min, "var": np.var,
@@ -115,6 +119,21 @@ class Calls:
             return self.fold_items(callee, args[0].items, node, name)
         if isinstance(callee, LocalFunction):
             return self.inline_local(callee, args, kwargs, node, name)
+        if callee is functools.partial and args:  # called later with these arguments first
+            return Partial(args[0], tuple(args[1:]), tuple(kwargs.items()))
+        if isinstance(callee, (Partial, functools.partial)):
+            first = (
+                callee.args if isinstance(callee, Partial) else self.python_value("partial", callee.args, None).items
+            )
+            keywords = dict(callee.keywords) if isinstance(callee, Partial) else callee.keywords
+            return self.apply(callee.func, [*first, *args], {**keywords, **kwargs}, node, name)
+        if callee is isinstance and len(args) == 2 and not kwargs:
+            known = self.static_isinstance(args[0], args[1], node)
+            if known is not None:
+                return known
+        if callee is map and len(args) >= 2 and not kwargs:  # over lists and tuples known item by item
+            columns = [self.known_items(a, node) for a in args[1:]]
+            return Pack(tuple(self.apply(args[0], list(items), {}, node, None) for items in zip(*columns)))
         if callee in (np.array, np.asarray):
             return self.array_call(callee, args, kwargs, node, name)
         entry = lookup_callable(callee)
@@ -273,8 +292,8 @@ class Calls:
             source = read_source(func)
         except SymdiffError as error:
             raise error.located(self.where(node)) from None
-        if _definition(source) in self.stack and not isinstance(lookup_callable(func), Composite):
-            raise self.fail(f"recursive call to {source.node.name}() is not supported", node)
+        if not isinstance(lookup_callable(func), Composite):
+            self.check_recursion(source, node)
         check_subset(source, called=True)
         callee = type(self)(source, self.names, self.body, self.stack, self.free, self.in_place)
         callee.maybe_none, callee.plain = self.maybe_none, self.plain
@@ -294,6 +313,39 @@ class Calls:
             self.body[-1] = Eqn((Var(name),), last.op, last.ins, last.static, last.loc)
             return Var(name)
         return result
+
+    def static_isinstance(self, value: Any, types: Any, node: ast.AST) -> Const | None:
+        """`isinstance(x, list)` known while building: lists, tuples and dicts are known item by
+        item, and nothing else the code computes is one (None: leave it to run as written)."""
+        kinds = types.value if isinstance(types, Const) else types
+        kinds = tuple(k.value if isinstance(k, Const) else k for k in kinds.items) if isinstance(kinds, Pack) else kinds
+        if not all(isinstance(k, type) for k in (kinds if isinstance(kinds, tuple) else (kinds,))):
+            return None
+        if isinstance(value, Pack):
+            return Const(issubclass(value.kind, kinds))
+        if isinstance(value, Record):
+            return Const(issubclass(dict, kinds))
+        if isinstance(value, Const):
+            return Const(isinstance(value.value, kinds))
+        containers = all(k in (list, tuple, dict) for k in (kinds if isinstance(kinds, tuple) else (kinds,)))
+        if isinstance(value, Var) and containers:
+            if self.plain and (value in self.initial.values() or value.name in self.maybe_lists):
+                error = self.fail("whether this argument is a list is known only from a call", node)
+                error.needs_structure = True  # built for the call's structure
+                raise error
+            return Const(False)
+        return None
+
+    def known_items(self, value: Any, node: ast.AST) -> tuple:
+        if isinstance(value, Pack):
+            return value.items
+        if isinstance(value, Record):
+            return tuple(Const(k) for k, _ in value.items)
+        error = self.fail("map() is supported over lists and tuples known when the derivative is built", node)
+        error.needs_structure = isinstance(value, Var) and (
+            value in self.initial.values() or value.name in self.maybe_lists
+        )  # an argument that may be a list: built for the call's structure
+        raise error
 
     def operator_call(self, operator: Any, args: list, kwargs: dict, node: ast.Call) -> Any:
         """`grad(loglike)` inside the function being differentiated: the derivative is built now,
@@ -351,6 +403,18 @@ class Calls:
         grads = Pack(tuple(grads)) if callee.several else grads[0]
         return Pack((value, grads)) if callee.mode == "value_and_grad" else grads
 
+    def check_recursion(self, source: FunctionSource, node: ast.Call) -> None:
+        """A function may call itself while each call is lowered with what it is called with (a
+        list argument's items, a flag known while building), as long as that ends: beyond
+        RECURSION_LIMIT nested calls, the depth is taken to be known only when running."""
+        if self.stack.count(_definition(source)) >= RECURSION_LIMIT:
+            raise self.fail(
+                f"recursive call to {source.node.name}() is not supported: {RECURSION_LIMIT} nested calls while "
+                "building and no end in sight (its depth must be known when the derivative is built)",
+                node,
+                "end the recursion under an if whose condition is known when building, or write a loop",
+            )
+
     def inline_generator(self, func: Any, args: list, kwargs: dict, node: ast.Call, consumer) -> None:
         """Lower a generator's body here, `consumer` lowering the for loop's body at each yield."""
         if isinstance(func, LocalFunction):
@@ -363,8 +427,7 @@ class Calls:
             except SymdiffError as error:
                 raise error.located(self.where(node)) from None
             check_subset(source, called=True, generator=True)
-        if _definition(source) in self.stack:
-            raise self.fail(f"recursive call to {label}() is not supported", node)
+        self.check_recursion(source, node)
         callee = type(self)(source, self.names, self.body, self.stack, self.free, self.in_place)
         callee.maybe_none, callee.plain = self.maybe_none, self.plain
         callee.target_hint = self.target
@@ -383,8 +446,7 @@ class Calls:
         definition = function.node
         label = definition.name
         source = replace(function.scope.source, node=definition, name=label)
-        if _definition(source) in self.stack:
-            raise self.fail(f"recursive call to {label}() is not supported", node)
+        self.check_recursion(source, node)
         callee = type(self)(source, self.names, self.body, self.stack, self.free, self.in_place)
         callee.maybe_none, callee.plain = self.maybe_none, self.plain
         callee.enclosing = function.scope

@@ -365,7 +365,7 @@ class Lowering(ControlFlow, Calls):
         """A Python value known while building (a default `def` computed), as lowering holds it:
         numbers are constants, arrays free names, lists, tuples and dicts known item by item."""
         if type(value) in (list, tuple):
-            return Pack(tuple(self.python_value(f"{label}_{k}", v, where) for k, v in enumerate(value)))
+            return Pack(tuple(self.python_value(f"{label}_{k}", v, where) for k, v in enumerate(value)), type(value))
         if type(value) is dict:
             return Record(tuple((k, self.python_value(f"{label}_{k}", v, where)) for k, v in value.items()))
         if isinstance(value, np.ndarray):
@@ -407,7 +407,8 @@ class Lowering(ControlFlow, Calls):
     def lower_Tuple(self, node, name):
         return Pack(tuple(self._expr(e, None) for e in node.elts))
 
-    lower_List = lower_Tuple
+    def lower_List(self, node, name):
+        return Pack(tuple(self._expr(e, None) for e in node.elts), list)
 
     def lower_Dict(self, node: ast.Dict, name):
         """`{"w": w, "b": b}`: a dict known key by key (keys must be constants)."""

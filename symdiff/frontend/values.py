@@ -8,7 +8,7 @@ one array (`Lowering.as_array`) or a tuple atom (`Lowering.atom`).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from symdiff.ir.nodes import Const, Var
@@ -16,9 +16,11 @@ from symdiff.ir.nodes import Const, Var
 
 @dataclass(frozen=True)
 class Pack:
-    """A tuple known at lowering time (a tuple literal, `*args`, a multi-value return)."""
+    """A tuple or list known at lowering time (a literal, `*args`, a multi-value return, a list
+    argument's items); `kind` answers `isinstance` while building."""
 
     items: tuple
+    kind: type = field(default=tuple, compare=False)
 
 
 @dataclass(frozen=True)
@@ -35,6 +37,15 @@ class Keywords:
     """A `**kwargs` mapping known at lowering time (what a call passed to a `**kwargs` parameter)."""
 
     items: tuple[tuple[str, Any], ...]
+
+
+@dataclass(frozen=True, eq=False)
+class Partial:
+    """`functools.partial(f, a, k=v)` made while lowering: calling it calls `f` with these first."""
+
+    func: Any
+    args: tuple
+    keywords: tuple[tuple[str, Any], ...]
 
 
 @dataclass(frozen=True, eq=False)
@@ -80,7 +91,7 @@ def structured_value(structure: Any, stem: str, fresh) -> tuple[Any, list[Var]]:
         leaves += inner
     if kind is dict:
         return Record(tuple(zip(keys, values))), leaves
-    return Pack(tuple(values)), leaves
+    return Pack(tuple(values), kind), leaves
 
 
 def value_structure(value: Any) -> Any:

@@ -5,6 +5,8 @@ lambdas and closures; print lines. tests/frontend/test_python_forms.py checks
 each against finite differences on both CPU backends.
 """
 
+import functools
+
 import numpy as np
 
 
@@ -293,3 +295,31 @@ def generator_over_a_runtime_range(x, n):
     for a in _running_pairs(x, n):
         total = total + a
     return total
+
+
+def _scaled(x, k, bias=0.0):
+    return np.sum(np.sin(x) * k) + bias
+
+
+def partials_and_map(x):
+    """functools.partial made inside and map over a list (autograd's hmm_em sums so)."""
+    f = functools.partial(_scaled, k=2.0, bias=x[0])
+    g = functools.partial(_scaled, x)
+    return f(x) + g(3.0) + sum(map(np.square, [x[1], x[2]]))
+
+
+def log_partition(params, data):
+    """A list of sequences handled by calling itself on each: the recursion ends while building."""
+    if isinstance(data, list):
+        return sum(map(functools.partial(log_partition, params), data))
+    log_pi, log_A = params
+    log_alpha = log_pi
+    for y in data:
+        log_alpha = np.log(np.sum(np.exp(log_alpha[:, None] + log_A), axis=0)) + y
+    return np.log(np.sum(np.exp(log_alpha)))
+
+
+def unbounded_determinant(A):
+    if A.shape[0] == 1:
+        return A[0, 0]
+    return A[0, 0] * unbounded_determinant(A[1:, 1:]) - A[0, 1] * unbounded_determinant(A[1:, :1])

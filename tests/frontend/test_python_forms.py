@@ -38,6 +38,7 @@ CASES = [
     (p.return_array_from_endless_loop, (V,)),
     (p.network_from_a_generator, (np.linspace(-1.0, 1.0, 13),)),
     (p.generator_with_continue, (np.array([0.2, 0.9, 0.3]),)),
+    (p.partials_and_map, (V,)),
     (p.total_of_pair, (V, np.array([0.5, 1.0, 1.5]))),
     (p.total_of_pair, (-V, np.array([0.5, 1.0, 1.5]))),
     (p.break_in_nested_loop, (V,)),
@@ -112,3 +113,21 @@ def test_a_yield_inside_a_loop_known_only_when_running_is_refused_at_the_yield()
     with pytest.raises(sd.SymdiffError, match="a yield inside a loop or if") as info:
         sd.grad(p.generator_over_a_runtime_range)
     assert "yield x[k]" in str(info.value)
+
+
+@pytest.mark.parametrize("backend", ["numpy", "numba"])
+def test_recursion_over_a_list_argument_ends_while_building(backend):
+    params = (np.log(np.array([0.4, 0.6])), np.log(np.array([[0.7, 0.3], [0.2, 0.8]])))
+    data = [np.array([0.1, -0.3, 0.2]), np.array([0.5, 0.4])]
+    got = sd.grad(p.log_partition, backend=backend)(params, data)
+    for k in range(2):
+        want = numeric_grad(
+            lambda leaf, k=k: p.log_partition(params[:k] + (leaf,) + params[k + 1 :], data), (params[k],), 0
+        )
+        np.testing.assert_allclose(got[k], want, rtol=1e-6, atol=1e-8)
+
+
+def test_recursion_whose_depth_is_known_only_when_running_is_refused_at_the_call():
+    with pytest.raises(sd.SymdiffError, match="recursive call to unbounded_determinant") as info:
+        sd.grad(p.unbounded_determinant)
+    assert "unbounded_determinant(A[1:, 1:])" in str(info.value)
