@@ -56,6 +56,7 @@ from symdiff.rules.shapes import (
     axis_pad,
     axis_slice,
     concat_offset,
+    diag_adjoint,
     grad_seed,
     hstack_shape,
     inverse_axes,
@@ -196,6 +197,21 @@ def _atleast_shape(shape, ndim):
         return lambda shape, ndim: (1,) + shape + (1,)
     pad = (1,) * (want - have)
     return lambda shape, ndim: pad + shape
+
+
+@overload(diag_adjoint)
+def _diag_adjoint(g, shape, k):
+    if len(shape) == 1:
+        return lambda g, shape, k: np.diag(g, k)
+
+    def impl(g, shape, k):
+        out = np.zeros(shape)
+        first_row, first_column = max(-k, 0), max(k, 0)
+        for i in range(g.shape[0]):
+            out[first_row + i, first_column + i] = g[i]
+        return out
+
+    return impl
 
 
 @overload(hstack_shape)
@@ -572,6 +588,7 @@ __all__ = [
     "common_size",
     "concat_offset",
     "contiguous",
+    "diag_adjoint",
     "dot_of",
     "empty_like_of",
     "expand_dims_of",

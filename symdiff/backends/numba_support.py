@@ -53,7 +53,7 @@ NUMPY_OPS = frozenset({
     "isfinite", "not_", "and_", "or_", "zeros", "ones", "empty", "zeros_like", "ones_like", "empty_like",
     "full", "full_like", "arange", "eye", "linspace", "shape", "size", "argmax", "argmin", "len",
     "broadcast_shapes", "index_array", "make_tuple", "make_slice", "matmul", "dot", "outer", "transpose", "swapaxes", "ravel", "expand_dims",
-    "broadcast_to", "getitem", "concatenate", "stack", "copy", "tuple_add",
+    "broadcast_to", "getitem", "concatenate", "stack", "copy", "tuple_add", "diag",
 })  # fmt: skip
 SUPPORTED_OPS = NUMPY_OPS | set(REDUCTIONS) | set(RENAMED) | CONTROL_OPS
 
@@ -63,7 +63,9 @@ _HINTS = {
     "or use backend='numpy'",
 }
 # Ops whose value is a boolean array when used as an index: `x[index]` prints as `masked_of(x, index)`.
-MASK_OPS = frozenset({"lt", "le", "gt", "ge", "eq", "ne", "logical_and", "logical_or", "logical_not", "isnan", "isfinite"})
+MASK_OPS = frozenset(
+    {"lt", "le", "gt", "ge", "eq", "ne", "logical_and", "logical_or", "logical_not", "isnan", "isfinite"}
+)
 # Ops whose value is an integer or boolean array when used as an index (masks, `np.array([0, 2])`, ...).
 _ARRAY_INDEX_OPS = MASK_OPS | {"index_array", "stack", "arange", "concatenate"}
 _SCATTERS = frozenset({"scatter_add", "add_at", "setitem"})
@@ -99,7 +101,10 @@ def _scalar_becomes_array(loop: Loop, defs: dict, arrays: set[str]) -> Problem |
                 f"the loop variable {carried.name!r} starts as the scalar {init.value!r} and the loop makes it an "
                 "array, but Numba gives each variable one type"
             )
-            return message, "start it as an array of the shape the loop gives it (np.zeros(...), np.zeros_like(...)), or use backend='numpy'"
+            return (
+                message,
+                "start it as an array of the shape the loop gives it (np.zeros(...), np.zeros_like(...)), or use backend='numpy'",
+            )
     return None
 
 
@@ -130,7 +135,10 @@ def _unknown_op(eqn: Eqn, defs: dict) -> Problem | None:
         return None
     if eqn.op == "call":  # a random draw or another call run as it is (rules/opaque.py)
         callee = eqn.static_dict()["callee"].value
-        return f"{callee}() is run as it is only by the numpy backend", "draw outside and pass the values in, " + _FALLBACK
+        return (
+            f"{callee}() is run as it is only by the numpy backend",
+            "draw outside and pass the values in, " + _FALLBACK,
+        )
     path = RULES[eqn.op].path if eqn.op in RULES else eqn.op
     return f"{path} ({eqn.op!r}) is not supported by the numba backend", _HINTS.get(eqn.op, _FALLBACK)
 
@@ -147,7 +155,10 @@ def _dropped_keyword(eqn: Eqn, defs: dict) -> Problem | None:
 def _squeeze_without_axis(eqn: Eqn, defs: dict) -> Problem | None:
     if eqn.op != "squeeze" or eqn.static_dict().get("axis", Const(None)) != Const(None):
         return None
-    return "np.squeeze without axis is not supported by the numba backend: its rank depends on the data", "pass axis=... explicitly"
+    return (
+        "np.squeeze without axis is not supported by the numba backend: its rank depends on the data",
+        "pass axis=... explicitly",
+    )
 
 
 def _mixed_index(eqn: Eqn, defs: dict) -> Problem | None:
@@ -164,7 +175,10 @@ def _mixed_index(eqn: Eqn, defs: dict) -> Problem | None:
         f"{what} an index that mixes an integer array or mask with slices or integers is not supported by the "
         "numba backend (Numba's x[index] is then a copy)"
     )
-    return message, "index with slices only (x[:, 1:2] for x[:, [1]]), or with one integer array per axis, or use backend='numpy'"
+    return (
+        message,
+        "index with slices only (x[:, 1:2] for x[:, [1]]), or with one integer array per axis, or use backend='numpy'",
+    )
 
 
 def _index_items(index: Atom | None, defs: dict) -> tuple:
@@ -191,7 +205,12 @@ def _kind(item, defs: dict) -> str:
     return "basic" if eqn.op in ("make_slice", "len", "size", "ndim", "int", "argmax", "argmin") else "unknown"
 
 
-_CHECKS: list[Callable[[Eqn, dict], Problem | None]] = [_unknown_op, _dropped_keyword, _squeeze_without_axis, _mixed_index]
+_CHECKS: list[Callable[[Eqn, dict], Problem | None]] = [
+    _unknown_op,
+    _dropped_keyword,
+    _squeeze_without_axis,
+    _mixed_index,
+]
 
 
 __all__ = ["MASK_OPS", "REDUCTIONS", "RENAMED", "SUPPORTED_OPS", "check_supported"]

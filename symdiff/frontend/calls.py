@@ -33,6 +33,7 @@ from symdiff.frontend.values import (
     value_structure,
 )
 from symdiff.ir.nodes import Const, Eqn, Var
+from symdiff.misc.flatten import flatten
 from symdiff.rules import Composite, Rule, lookup_callable
 from symdiff.rules.opaque import OP as OPAQUE
 from symdiff.rules.opaque import runs_as_is
@@ -131,6 +132,8 @@ class Calls:
             known = self.static_isinstance(args[0], args[1], node)
             if known is not None:
                 return known
+        if callee is flatten and len(args) == 1 and not kwargs:
+            return self.flatten_value(args[0], node, name)
         if callee is map and len(args) >= 2 and not kwargs:  # over lists and tuples known item by item
             columns = [self.known_items(a, node) for a in args[1:]]
             return Pack(tuple(self.apply(args[0], list(items), {}, node, None) for items in zip(*columns)))
@@ -307,6 +310,8 @@ class Calls:
             callee.located_at = self.located_at
         result = callee.run()
         if result is None:
+            if self.discarding:  # a call used as a statement (`plot(ax, x)`): judged by the caller
+                return None
             raise self.fail(f"{label}() returns no value", node)
         if name and isinstance(result, Var) and result.temp and self.body and self.body[-1].outs == (result,):
             last = self.body[-1]
@@ -335,6 +340,18 @@ class Calls:
                 raise error
             return Const(False)
         return None
+
+    def flatten_value(self, value: Any, node: ast.Call, name) -> Pack:
+        """`symdiff.misc.flatten(params)` inside: the leaves ravelled and joined (dict keys sorted,
+        as flatten does); its `unflatten` needs the leaves' shapes, so it is None here."""
+        if isinstance(value, Var) and self.plain and (value in self.initial.values() or value.name in self.maybe_lists):
+            error = self.fail("flatten() of an argument that may be a list is built for the call's structure", node)
+            error.needs_structure = True
+            raise error
+        parts = [self.apply(np.ravel, [leaf], {}, node, None) for leaf in _sorted_leaves(value)]
+        if not parts:
+            return Pack((self.apply(np.zeros, [Const(0)], {}, node, name), Const(None)))
+        return Pack((self.apply(np.concatenate, [Pack(tuple(parts))], {}, node, name), Const(None)))
 
     def known_items(self, value: Any, node: ast.AST) -> tuple:
         if isinstance(value, Pack):
@@ -455,6 +472,8 @@ class Calls:
         callee.bind(args, kwargs, self.where(node), label)
         result = callee.run()
         if result is None:
+            if self.discarding:  # a call used as a statement (`plot(ax, x)`): judged by the caller
+                return None
             raise self.fail(f"{label}() returns no value", node)
         return result
 
@@ -512,6 +531,15 @@ def _definition(source: FunctionSource) -> tuple:
 
 def _has_source(func: Any) -> bool:
     return inspect.isfunction(func)
+
+
+def _sorted_leaves(value: Any) -> list:
+    """The leaves of a lowering-time value in `symdiff.misc.flatten`'s order (dict keys sorted)."""
+    if isinstance(value, Pack):
+        return [leaf for item in value.items for leaf in _sorted_leaves(item)]
+    if isinstance(value, Record):
+        return [leaf for _, item in sorted(value.items, key=lambda kv: kv[0]) for leaf in _sorted_leaves(item)]
+    return [value]
 
 
 def _containers(args: list, kwargs: dict) -> bool:

@@ -413,7 +413,16 @@ class ControlFlow:
         if isinstance(iterable, ast.Call) and not iterable.keywords:
             callee = self._expr(iterable.func, None)
             if callee is zip:
-                return [self.iteration_value(a) for a in iterable.args]
+                columns = []
+                for a in iterable.args:  # zip(*pairs): a tuple known item by item gives one column each
+                    if isinstance(a, ast.Starred):
+                        spread = self._expr(a.value, None)
+                        if not isinstance(spread, Pack):
+                            raise self.fail("zip(*x) needs x to be a list or tuple known item by item", a)
+                        columns += [self.iteration_of(v, a) for v in spread.items]
+                    else:
+                        columns.append(self.iteration_value(a))
+                return columns
             if callee is enumerate and len(iterable.args) == 1:
                 column = self.iteration_value(iterable.args[0])
                 if isinstance(column, Pack):
@@ -426,7 +435,9 @@ class ControlFlow:
         return [self.iteration_value(iterable)]
 
     def iteration_value(self, node: ast.expr):
-        value = self._expr(node, None)
+        return self.iteration_of(self._expr(node, None), node)
+
+    def iteration_of(self, value, node: ast.expr):
         if isinstance(value, Pack | Var):
             return value
         if isinstance(value, Record):  # a dict iterates over its keys

@@ -58,6 +58,7 @@ class Lowering(ControlFlow, Calls):
         self.maybe_none: set[Var] = set()  # if/loop results that are None on some path (`best = None`)
         self.runtime_defaults: dict[str, Any] = {}  # an inlined Python function's default values
         self.consumer = None  # in a generator inlined into a for loop: runs the loop's body at each yield
+        self.discarding = False  # lowering a call used as a statement
         self.plain = False
         self.names = names
         self.body = body
@@ -185,7 +186,13 @@ class Lowering(ControlFlow, Calls):
             return  # output for a person: nothing a derivative depends on
         if isinstance(node, ast.Expr) and isinstance(node.value, ast.Call):
             start = len(self.body)
-            self._expr(node.value, None)  # a random draw (`rs.randn(2)`) moves its generator on: it runs
+            self.discarding = True
+            try:
+                result = self._expr(node.value, None)  # a random draw (`rs.randn(2)`) moves its generator on
+            finally:
+                self.discarding = False
+            if result is None and len(self.body) == start:
+                return  # a function of yours that returns nothing and does nothing here (`plot(None, x)`)
             if not any(isinstance(e, Eqn) and e.op == OPAQUE for e in self.body[start:]):
                 del self.body[start:]
                 raise self.fail("a call used as a statement has no effect on the result", node)

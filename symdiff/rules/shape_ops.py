@@ -21,6 +21,7 @@ from symdiff.rules.shapes import (
     axis_pad,
     axis_slice,
     concat_offset,
+    diag_adjoint,
     hstack_shape,
     index_update,
     kron_layout,
@@ -159,6 +160,16 @@ def untile_vjp(h, out, g, reps, shape):
     return np.reshape(np.tile(h, reps), np.shape(g))
 
 
+@register_derivative(np.diag, static=("k",))
+def diag_vjp(g, out, v, k=0):
+    return diag_adjoint(g, np.shape(v), k)
+
+
+@register_derivative(diag_adjoint, static=("shape", "k"), helper=True)
+def diag_adjoint_vjp(h, out, g, shape, k):
+    return np.diag(h, k)  # the inverse placement: a vector's diagonal back to a matrix, or out of one
+
+
 @register_derivative(np.tril, static=("k",))
 def tril_vjp(g, out, m, k=0):
     return sum_to(np.tril(g, k), np.shape(m))  # a 1-D m is broadcast over the rows
@@ -216,7 +227,9 @@ def split_composite(ary, indices_or_sections, axis=0):
 
 @register_composite(np.kron)
 def kron_composite(a, b):
-    grid = np.reshape(a, kron_layout(np.shape(a), np.shape(b), 0)) * np.reshape(b, kron_layout(np.shape(a), np.shape(b), 1))
+    grid = np.reshape(a, kron_layout(np.shape(a), np.shape(b), 0)) * np.reshape(
+        b, kron_layout(np.shape(a), np.shape(b), 1)
+    )
     return np.reshape(grid, kron_shape(np.shape(a), np.shape(b)))
 
 

@@ -302,6 +302,17 @@ def atleast_shape(shape, ndim):
     return (1,) * (ndim - len(shape)) + shape
 
 
+def diag_adjoint(g, shape, k):
+    """The cotangent of `v` in `np.diag(v, k)` given `g`: for a vector v, the k-th diagonal of g;
+    for a matrix v (of `shape`), g placed on the k-th diagonal of zeros."""
+    if len(shape) == 1:
+        return np.diag(g, k)
+    out = np.zeros(shape, dtype=np.result_type(g, 1.0))
+    steps = np.arange(np.shape(g)[0])
+    out[steps + max(-k, 0), steps + max(k, 0)] = g
+    return out
+
+
 def hstack_shape(joined, first):
     """The shape `np.hstack` gives, from that of its items joined by `np.atleast_2d` along axis 1:
     items of rank below 2 are joined along their one axis (the leading 1 is dropped)."""

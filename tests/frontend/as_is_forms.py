@@ -176,3 +176,27 @@ def plot_step(x, t, ax=None):
 def labelled(x):
     label = f"{x}"
     return np.sum(x) if label else 0.0
+
+
+def _draw(ax, x, t):
+    if ax:
+        ax.plot(x)
+        ax.set_title(f"step {t}")
+
+
+def simulate_and_draw(x, steps, ax=None):
+    """A plotting helper called as a statement: with ax None it does nothing (autograd's wing)."""
+    for t in range(steps):
+        x = x * 0.9 + np.sin(x)
+        _draw(ax, x, t)
+    return np.sum(x**2)
+
+
+def _scale_in_place(x):
+    x *= 2.0
+
+
+def scaled_through_a_helper(x):
+    y = x + 1.0
+    _scale_in_place(y)
+    return np.sum(y)

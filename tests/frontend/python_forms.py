@@ -323,3 +323,14 @@ def unbounded_determinant(A):
     if A.shape[0] == 1:
         return A[0, 0]
     return A[0, 0] * unbounded_determinant(A[1:, 1:]) - A[0, 1] * unbounded_determinant(A[1:, :1])
+
+
+def _parts(x):
+    return x[:2], x[1:3] * 2.0, np.cos(x[2:4])
+
+
+def zip_of_a_starred_tuple(x):
+    total = 0.0
+    for a, b, c in zip(*_parts(x)):
+        total = total + a * b + c
+    return total

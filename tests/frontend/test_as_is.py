@@ -181,3 +181,12 @@ def test_an_f_string_is_refused_only_where_it_is_lowered():
     with pytest.raises(UnsupportedSyntax, match="f-strings are not supported") as info:
         sd.grad(a.labelled)
     assert info.value.location.line == _line(a.labelled, 'label = f"')
+
+
+def test_a_helper_called_as_a_statement_that_does_nothing_is_left_out():
+    np.testing.assert_allclose(sd.grad(a.simulate_and_draw)(V, 3), _fd(a.simulate_and_draw, V, 3), rtol=1e-6)
+
+
+def test_a_helper_called_as_a_statement_that_computes_is_refused_not_dropped():
+    with pytest.raises(UnsupportedSyntax, match="a call used as a statement has no effect"):
+        sd.grad(a.scaled_through_a_helper)

@@ -69,3 +69,24 @@ def test_a_flattened_function_is_differentiated_through_its_unflattening():
     v = np.linspace(-1.0, 1.0, x.size)
     hv = sd.hessian_vector_product(flat_f)(x, 2.0, v)
     np.testing.assert_allclose(hv, numeric_grad(lambda y: g(y, 2.0) @ v, (x,), 0), rtol=1e-5, atol=1e-6)
+
+
+def penalized(params, x):
+    flat, _ = flatten(params)  # inside a differentiated function: the leaves ravelled and joined
+    W, b = params["layer"]
+    return np.sum(np.tanh(x @ W + b)) - 0.1 * np.sum(flat**2)
+
+
+@pytest.mark.parametrize("backend", ["numpy", "numba"])
+def test_flatten_inside_a_differentiated_function(backend):
+    from tests.oracles import numeric_grad
+
+    rng = np.random.default_rng(0)
+    params = {"layer": (rng.normal(size=(2, 3)), rng.normal(size=3)), "extra": 0.5}
+    x = rng.normal(size=(4, 2))
+    got = sd.grad(penalized, backend=backend)(params, x)
+    want_b = numeric_grad(
+        lambda b: penalized({"layer": (params["layer"][0], b), "extra": 0.5}, x), (params["layer"][1],), 0
+    )
+    np.testing.assert_allclose(got["layer"][1], want_b, rtol=1e-6, atol=1e-8)
+    assert got["extra"] == pytest.approx(-0.1)
