@@ -60,6 +60,8 @@ class Calls:
             base = self._expr(func.value, None)
             if isinstance(base, Var):
                 return self.method_call(base, func.attr, node, name)
+            if isinstance(base, Pack) and base.kind is list and func.attr in ("append", "extend"):
+                return self.grow_list(func, base, node)
             if isinstance(base, (Record, Keywords)) and func.attr in ("items", "keys", "values") and not node.args:
                 position = ("items", "keys", "values").index(func.attr)
                 return Pack(tuple(Pack(kv) if position == 0 else kv[position - 1] for kv in base.items))
@@ -352,6 +354,24 @@ class Calls:
         if not parts:
             return Pack((self.apply(np.zeros, [Const(0)], {}, node, name), Const(None)))
         return Pack((self.apply(np.concatenate, [Pack(tuple(parts))], {}, node, name), Const(None)))
+
+    def grow_list(self, func: ast.Attribute, items: Pack, node: ast.Call) -> None:
+        """`out.append(v)` / `out.extend(vs)` on a list known item by item, where the list is one name's
+        value (another name for the same list would not see the new item, so it is refused)."""
+        if not isinstance(func.value, ast.Name) or len(node.args) != 1 or node.keywords:
+            raise self.fail(f"list.{func.attr} takes one argument, on a list's name", node)
+        name = func.value.id
+        if any(value is items for key, value in self.env.items() if key != name):
+            raise self.fail(f"this list has a second name, which would not see list.{func.attr}", node)
+        added = self._expr(node.args[0], None)
+        if func.attr == "extend":
+            if not isinstance(added, Pack):
+                raise self.fail("list.extend takes a list or tuple known item by item", node.args[0])
+            added_items = added.items
+        else:
+            added_items = (added,)
+        self.env[name] = Pack(items.items + added_items, list)
+
 
     def known_items(self, value: Any, node: ast.AST) -> tuple:
         if isinstance(value, Pack):

@@ -267,7 +267,7 @@ class ControlFlow:
             rows = self.rows_of(node)
             if rows is not None:
                 return self.row_comprehension(node, rows)
-            return Pack(tuple(self.comprehension(node.elt, node.generators, node)))
+            return Pack(tuple(self.comprehension(node.elt, node.generators, node)), list)
         finally:
             self.env = saved  # comprehension variables do not leak, as in Python 3
 
@@ -564,7 +564,7 @@ def _yields(body: list[ast.stmt]) -> bool:
 def _shape(value):
     """None for a value; for a tuple or dict known while lowering, its kind, keys and items' shapes."""
     if isinstance(value, Pack):
-        return (Pack, None, tuple(_shape(item) for item in value.items))
+        return (Pack, value.kind, tuple(_shape(item) for item in value.items))
     if isinstance(value, Record):
         return (Record, tuple(k for k, _ in value.items), tuple(_shape(v) for _, v in value.items))
     return None
@@ -590,7 +590,7 @@ def _rebuild(shape, values):
         return next(values)
     kind, keys, inner = shape
     items = tuple(_rebuild(child, values) for child in inner)
-    return Pack(items) if kind is Pack else Record(tuple(zip(keys, items)))
+    return Pack(items, keys) if kind is Pack else Record(tuple(zip(keys, items)))  # a Pack's keys: list or tuple
 
 
 def _stem(name: str) -> str:

@@ -180,6 +180,8 @@ class Lowering(ControlFlow, Calls):
             return self.lower_while(node)
         if isinstance(node, ast.Expr) and isinstance(node.value, ast.Yield) and self.consumer is not None:
             return self.consumer(self, node.value)
+        if isinstance(node, ast.Expr) and _is_list_growth(node.value, self.env):
+            return self.grow_list(node.value.func, self.env[node.value.func.value.id], node.value)
         if isinstance(node, ast.Expr) and _is_tape_call(node.value, "append", self.env):
             return self.tape_append(node.value)
         if isinstance(node, ast.Expr) and _is_print(node.value, self):
@@ -706,6 +708,18 @@ def _is_tape_call(node: ast.expr, method: str, env: dict) -> bool:
         and node.func.attr == method
         and isinstance(node.func.value, ast.Name)
         and isinstance(env.get(node.func.value.id), Var)
+    )
+
+
+def _is_list_growth(node: ast.expr, env: dict) -> bool:
+    """`name.append(...)` / `name.extend(...)` on a list known item by item."""
+    return (
+        isinstance(node, ast.Call)
+        and isinstance(node.func, ast.Attribute)
+        and node.func.attr in ("append", "extend")
+        and isinstance(node.func.value, ast.Name)
+        and isinstance(env.get(node.func.value.id), Pack)
+        and env[node.func.value.id].kind is list
     )
 
 

@@ -102,7 +102,7 @@ def value_structure(value: Any) -> Any:
     if isinstance(value, Record):
         return (dict, tuple(k for k, _ in value.items), tuple(value_structure(v) for _, v in value.items))
     if isinstance(value, Pack):
-        return (tuple, None, tuple(value_structure(v) for v in value.items))
+        return (value.kind, None, tuple(value_structure(v) for v in value.items))
     return None
 
 
@@ -123,4 +123,4 @@ def rebuild_value(structure: Any, leaves: list) -> Any:
     if kind is type(None):
         return Const(None)
     items = tuple(rebuild_value(child, leaves) for child in children)
-    return Record(tuple(zip(keys, items))) if kind is dict else Pack(items)
+    return Record(tuple(zip(keys, items))) if kind is dict else Pack(items, kind)

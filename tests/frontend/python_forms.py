@@ -334,3 +334,18 @@ def zip_of_a_starred_tuple(x):
     for a, b, c in zip(*_parts(x)):
         total = total + a * b + c
     return total
+
+
+def list_grown_in_an_unrolled_loop(x):
+    out = [x[0]]
+    for k in (1, 2):
+        out.append(x[k] * k)
+    out.extend([np.sin(x[0]), x[1] ** 2])
+    return np.sum(np.stack(out) ** 2)
+
+
+def list_grown_in_a_running_loop(x, n):
+    out = [x[0]]
+    for k in range(n):
+        out.append(x[k] * k)
+    return np.sum(np.stack(out))

@@ -39,6 +39,7 @@ CASES = [
     (p.network_from_a_generator, (np.linspace(-1.0, 1.0, 13),)),
     (p.generator_with_continue, (np.array([0.2, 0.9, 0.3]),)),
     (p.partials_and_map, (V,)),
+    (p.list_grown_in_an_unrolled_loop, (V,)),
     (p.zip_of_a_starred_tuple, (np.array([0.5, -1.2, 2.0, 0.3]),)),
     (p.total_of_pair, (V, np.array([0.5, 1.0, 1.5]))),
     (p.total_of_pair, (-V, np.array([0.5, 1.0, 1.5]))),
@@ -132,3 +133,9 @@ def test_recursion_whose_depth_is_known_only_when_running_is_refused_at_the_call
     with pytest.raises(sd.SymdiffError, match="recursive call to unbounded_determinant") as info:
         sd.grad(p.unbounded_determinant)
     assert "unbounded_determinant(A[1:, 1:])" in str(info.value)
+
+
+def test_a_list_grown_in_a_loop_that_runs_as_a_loop_is_refused_at_the_loop():
+    with pytest.raises(sd.SymdiffError, match="a tuple or dict of one form before this loop") as info:
+        sd.grad(p.list_grown_in_a_running_loop)
+    assert "for k in range(n)" in str(info.value)
