@@ -378,21 +378,28 @@ class Lowering(ControlFlow, Calls):
         if type(value) is dict:
             return Record(tuple((k, self.python_value(f"{label}_{k}", v, where)) for k, v in value.items()))
         if isinstance(value, np.ndarray):
-            label = "".join(c if c.isalnum() else "_" for c in label)
-            self.free.setdefault(label, value)
-            if self.free[label] is not value:
-                raise UnsupportedSyntax(f"two different values are named {label!r}", where)
-            return Var(label)
+            return self.free_array("".join(c if c.isalnum() else "_" for c in label), value)
         return Const(value) if isinstance(value, _SCALARS) else value
+
+    def free_array(self, label: str, value: np.ndarray) -> Var:
+        """The name under which the generated code reads an array it did not compute (a module
+        constant, a default): `label`, or `label_k` where a value of the function has that name."""
+        for name, known in self.free.items():
+            if known is value:
+                return Var(name)
+        name, k = label, 0
+        while name in self.free or name in self.names.used:
+            k += 1
+            name = f"{label}_{k}"
+        self.names.used.add(name)  # now, so that no value computed later is given this name
+        self.free[name] = value
+        return Var(name)
 
     def global_value(self, label: str, value: Any, node: ast.AST) -> Any:
         if isinstance(value, _SCALARS):
             return Const(value)
         if isinstance(value, np.ndarray):
-            self.free.setdefault(label, value)
-            if self.free[label] is not value:
-                raise self.fail(f"two different module constants are named {label!r}", node)
-            return Var(label)
+            return self.free_array(label, value)
         return value  # a module, function or other callable: resolved by calls
 
     def lower_Attribute(self, node: ast.Attribute, name):

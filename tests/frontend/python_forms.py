@@ -349,3 +349,17 @@ def list_grown_in_a_running_loop(x, n):
     for k in range(n):
         out.append(x[k] * k)
     return np.sum(np.stack(out))
+
+
+INPUTS = np.array([[0.5, -1.0], [0.3, 0.2]])
+
+
+def _predict(W, INPUTS):
+    outputs = INPUTS @ W
+    INPUTS = np.tanh(outputs)  # a value named as the module array it was computed from
+    return INPUTS @ W
+
+
+def module_array_and_a_value_of_its_name(W):
+    """autograd's neural_net_regression: a module `inputs` passed to a helper that rebinds `inputs`."""
+    return np.sum(_predict(W, INPUTS) ** 2) + np.sum(INPUTS * W)
