@@ -173,7 +173,8 @@ def _tie_broken_by_a_nudge(gradient, program: Program, got, position: int, diffe
         return False
     moved = moved if isinstance(program.wrt, tuple) else (moved,)
     k = (program.wrt if isinstance(program.wrt, tuple) else (program.wrt,))[position]
-    return not _compare(moved[position], program.args[k], differences[position], None)
+    as64 = np.asarray(program.args[k], dtype=np.float64)  # the nudged arguments are float64 (float32 ones too)
+    return not _compare(moved[position], as64 if np.ndim(as64) else float(as64), differences[position], None)
 
 
 def _finite_differences(f, args: list, k: int, value: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
