@@ -83,11 +83,11 @@ UNSUPPORTED = {
 for _op in ("inv", "solve", "det", "slogdet_packed", "cholesky", "eigh_packed", "qr_packed"):
     UNSUPPORTED[_op] = "linear algebra (np.linalg) has no CUDA kernel yet; use the numpy backend"
 for _op in ("cumsum", "cumprod", "sort", "argsort", "permute_along", "flip", "roll", "repeat", "unrepeat", "tile",
-            "untile", "tril", "triu", "trace", "triu_indices", "tril_indices"):  # fmt: skip
+            "untile", "tril", "triu", "trace", "triu_indices", "tril_indices", "diag"):  # fmt: skip
     UNSUPPORTED[_op] = f"np.{_op} has no CUDA kernel yet; use the numpy backend"
 for _op in ("column_shape", "negated", "diagonal_mask", "trace_axes", "atleast_shape", "kron_layout", "kron_shape",
-            "split_shape"):  # fmt: skip
-    UNSUPPORTED[_op] = "the shape helpers of trace, atleast_*d, kron and split have no CUDA lowering yet"
+            "split_shape", "hstack_shape", "diag_adjoint"):  # fmt: skip
+    UNSUPPORTED[_op] = "the helpers of trace, atleast_*d, kron, split, hstack and diag have no CUDA lowering yet"
 UNSUPPORTED["tuple_add"] = "shapes joined as tuples ((n,) + np.shape(x)) are not supported by the CUDA backend yet"
 UNSUPPORTED["call"] = "random draws and other calls run as they are need the numpy backend"
 for _op in ("as_float", "as_integer"):
