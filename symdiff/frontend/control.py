@@ -170,7 +170,7 @@ class ControlFlow:
             return _shape(second)
         if isinstance(second, Const) and second.value is None:
             return _shape(first)
-        if _shape(first) != _shape(second):
+        if _form(_shape(first)) != _form(_shape(second)):
             shown = "the result" if name == RETURN else repr(name)
             raise self.fail(
                 f"{shown} is a tuple or dict of one form on one path and not on the other",
@@ -514,7 +514,7 @@ class ControlFlow:
             body, start, None if rows is None else lambda: self.bind_rows(rows, index, node)
         )
         for n in carried_names:
-            if _shape(end_env[n]) != shapes[n]:
+            if _form(_shape(end_env[n])) != _form(shapes[n]):
                 shown = "the result" if n == RETURN else repr(n)
                 raise self.fail(
                     f"{shown} is a tuple or dict of one form before this loop and another after an iteration",
@@ -568,6 +568,14 @@ def _shape(value):
     if isinstance(value, Record):
         return (Record, tuple(k for k, _ in value.items), tuple(_shape(v) for _, v in value.items))
     return None
+
+
+def _form(shape):
+    """`shape` without whether its tuples were lists: `(h, c)` and `[h, c]` join item by item."""
+    if shape is None:
+        return None
+    kind, keys, children = shape
+    return (kind, None if kind is Pack else keys, tuple(_form(child) for child in children))
 
 
 def _items(value, shape) -> list:

@@ -363,3 +363,11 @@ def _predict(W, INPUTS):
 def module_array_and_a_value_of_its_name(W):
     """autograd's neural_net_regression: a module `inputs` passed to a helper that rebinds `inputs`."""
     return np.sum(_predict(W, INPUTS) ** 2) + np.sum(INPUTS * W)
+
+
+def tuple_then_list_in_a_loop(x):
+    state = (x, x * 2.0)
+    for _ in range(3):
+        state = [np.sin(state[0]), state[1] * state[0]]  # a list where the tuple was: joined item by item
+    a, b = state
+    return np.sum(a + b)

@@ -39,6 +39,7 @@ CASES = [
     (p.network_from_a_generator, (np.linspace(-1.0, 1.0, 13),)),
     (p.generator_with_continue, (np.array([0.2, 0.9, 0.3]),)),
     (p.partials_and_map, (V,)),
+    (p.tuple_then_list_in_a_loop, (V,)),
     (p.module_array_and_a_value_of_its_name, (M,)),
     (p.list_grown_in_an_unrolled_loop, (V,)),
     (p.zip_of_a_starred_tuple, (np.array([0.5, -1.2, 2.0, 0.3]),)),
