@@ -23,6 +23,7 @@ from scipy.stats import norm
 from symdiff.rules.shapes import (
     axis_pad,
     axis_slice,
+    diag_adjoint,
     digamma,
     matmul_adjoint_a,
     matmul_adjoint_b,
@@ -478,6 +479,8 @@ def split_rows(x):
 def split_last(x): return np.split(x, 2, axis=-1)[1]
 def diag_of_vector(x): return np.diag(x, -1) * np.arange(16.0).reshape(4, 4)
 def diag_of_matrix(x): return np.concatenate((np.diag(x, 1), np.diag(x), np.diag(x, -2) * 3.0))
+def diag_placed(x): return diag_adjoint(x, (3, 4), 1)
+def diag_taken(x): return diag_adjoint(x, (3,), -1)
 def hstack(x, y): return np.hstack((x, y * 2.0))
 def vstack(x, y): return np.vstack([x, np.sin(y)])
 def cross(x, y): return np.cross(x, y)
@@ -506,6 +509,7 @@ def array_cases() -> list[Case]:
         Case("atleast_1d", atleast_1d, (a(),)), Case("atleast_2d", atleast_2d, (a(3),)),
         Case("atleast_3d", atleast_3d, (a(2, 3),)), Case("atleast_3d", atleast_3d, (a(3),)),
         Case("split", split, (a(3, 4),)), Case("split", split_rows, (a(6, 2),)), Case("split", split_last, (a(2, 3, 4),)),
+        Case("diag_adjoint", diag_placed, (a(3),)), Case("diag_adjoint", diag_taken, (a(4, 4),)),
         Case("diag", diag_of_vector, (a(3),)), Case("diag", diag_of_matrix, (a(3, 4),)), Case("diag", diag_of_matrix, (a(4, 3),)),
         Case("hstack", hstack, (a(3), a(2))), Case("hstack", hstack, (a(2, 3), a(2, 2))), Case("hstack", hstack, (a(2, 1, 3), a(2, 2, 3))),
         Case("vstack", vstack, (a(3), a(2, 3))), Case("vstack", vstack, (a(2, 2, 3), a(1, 2, 3))),
