@@ -23,6 +23,7 @@ from symdiff.errors import UnsupportedSyntax
 from symdiff.frontend.calls import Calls, _definition, _label, runtime_defaults
 from symdiff.frontend.control import RETURN, ControlFlow, LoopLocal, normalize_returns
 from symdiff.frontend.jumps import rewrite_jumps
+from symdiff.frontend.pycalls import PythonCalls
 from symdiff.frontend.source import FunctionSource, read_source
 from symdiff.frontend.subset import check_subset
 from symdiff.frontend.values import LocalFunction, Pack, Record, Rows, structured_value
@@ -47,7 +48,7 @@ _SCALARS = (int, float, bool, complex, np.number, np.bool_, str, type(None))
 _NUMBERS = (int, float, bool, complex, np.number, np.bool_, type(None))
 
 
-class Lowering(ControlFlow, Calls):
+class Lowering(ControlFlow, Calls, PythonCalls):
     """Lowers one function body into a shared equation list."""
 
     def __init__(
