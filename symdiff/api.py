@@ -27,7 +27,7 @@ import numpy as np
 from symdiff import rules  # noqa: F401 - registers the built-in derivative table
 from symdiff.backends import BACKENDS, load
 from symdiff.codegen.standalone import module_source
-from symdiff.compose import SourceFunction
+from symdiff.compose import SourceFunction, identifier
 from symdiff.errors import BadRule, BadWrt, Location, NoDerivative, NonScalarOutput, SymdiffError, UnsupportedSyntax
 from symdiff.frontend.lower import lower_function
 from symdiff.frontend.source import Dependency, dependencies, read_source, recording
@@ -342,8 +342,7 @@ def readable_function(primal: Callable) -> Callable:
         except (TypeError, ValueError):
             count = 1
     names = ", ".join(["x", "y", "z"][:count] if count <= 3 else [f"x{k}" for k in range(count)])
-    label = "".join(c for c in getattr(primal, "__name__", "f") if c.isalnum() or c == "_") or "f"
-    label = label if label.isidentifier() else "f"
+    label = identifier(primal)
     return SourceFunction(f"def {label}({names}):\n    return f({names})\n", {"f": primal}, label)
 
 
@@ -503,12 +502,12 @@ value_and_grad = _decorator(
 )
 
 
-def vjp(f: Callable, wrt: Wrt = 0, *, backend: str = "numpy") -> Derivative:
+def vjp(f: Callable, wrt: Wrt = 0, *, backend: str = "numpy", argnum: Wrt | None = None) -> Derivative:
     """Vector-Jacobian product: `vjp(f)(*args, seed)` is the gradient of `sum(seed * f(*args))`.
 
     Example: `vjp(np_fn)(x, np.ones(3))` for a function with a 3-vector output.
     """
-    return build(f, wrt, "vjp", backend)
+    return build(f, wrt if argnum is None else argnum, "vjp", backend)
 
 
 vjp.__symdiff_operator__ = True  # called inside a function being lowered: run while building

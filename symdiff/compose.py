@@ -40,3 +40,9 @@ def fresh_param(names: list[str], wanted: str) -> str:
         k += 1
         name = f"{wanted}_{k}"
     return name
+
+
+def identifier(f: Any) -> str:
+    """`f`'s name as a Python identifier, for generated wrappers (a lambda's name is `<lambda>`)."""
+    name = "".join(c for c in getattr(f, "__name__", "f") if c.isalnum() or c == "_")
+    return name if name.isidentifier() else "f"

@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 
 from symdiff.api import Derivative, Wrt, build, readable_function
-from symdiff.compose import SourceFunction, fresh_param
+from symdiff.compose import SourceFunction, fresh_param, identifier
 from symdiff.errors import BadWrt
 
 
@@ -32,12 +32,6 @@ def _params(f: Callable) -> list[str]:
     if source is not None and hasattr(f, "_function"):
         return list(inspect.signature(f._function).parameters)
     return list(inspect.signature(f).parameters)
-
-
-def _label(f: Callable) -> str:
-    """`f`'s name as an identifier, for the wrapper functions' names (a lambda's is `<lambda>`)."""
-    name = "".join(c for c in getattr(f, "__name__", "f") if c.isalnum() or c == "_")
-    return name if name.isidentifier() else "f"
 
 
 def _single_wrt(f: Callable, wrt: Wrt) -> str:
@@ -79,7 +73,7 @@ class Composite:
 def _wrapper(f: Callable, inner: Callable, extra: str, body: str, kind: str) -> SourceFunction:
     names = _params(f)
     extra_name = fresh_param(names, extra)
-    name = f"{_label(f)}_{kind}_of"
+    name = f"{identifier(f)}_{kind}_of"
     args = ", ".join(names)
     text = f"def {name}({args}, {extra_name}):\n    return {body.format(args=args, extra=extra_name)}\n"
     return SourceFunction(text, {"np": np, "inner": inner}, name)
@@ -110,13 +104,13 @@ def jvp(f: Callable, wrt: Wrt = 0, *, backend: str = "numpy", argnum: Wrt | None
     names = _params(f)
     seed = fresh_param(names + ["tangent"], "u")
     tangent = fresh_param(names + [seed], "tangent")
-    label = f"{_label(f)}_jvp_of"
+    label = f"{identifier(f)}_jvp_of"
     args = ", ".join(names)
     text = f"def {label}({args}, {seed}, {tangent}):\n    return np.sum(inner({args}, {seed}) * {tangent})\n"
     wrapped = SourceFunction(text, {"np": np, "inner": back}, label)
     inner = build(wrapped, seed, "grad", backend)
 
-    label = f"{_label(f)}_jvp"
+    label = f"{identifier(f)}_jvp"
     text = (
         f"def {label}({args}, {tangent}):\n    value = primal({args})\n"
         f"    return value, inner({args}, np.zeros_like(value) + 0.0, {tangent})\n"
@@ -136,7 +130,7 @@ def elementwise_grad(f: Callable, wrt: Wrt = 0, *, backend: str = "numpy", argnu
     name = _single_wrt(f, wrt)
     back = build(f, name, "vjp", backend)
     args = ", ".join(_params(f))
-    label = f"{_label(f)}_egrad"
+    label = f"{identifier(f)}_egrad"
     text = f"def {label}({args}):\n    return inner({args}, np.ones_like(primal({args})) + 0.0)\n"
     call = SourceFunction(text, {"np": np, "primal": f, "inner": back}, label)
     return Composite(f, name, back, call, "egrad")
