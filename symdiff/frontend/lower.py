@@ -32,6 +32,7 @@ from symdiff.ir.names import Names
 from symdiff.ir.nodes import Atom, Const, Eqn, Function, If, Loop, Var, walk
 from symdiff.rules import RULES, lookup_callable
 from symdiff.rules.opaque import OP as OPAQUE
+from symdiff.rules.registry import global_names
 
 _BINOPS = {
     ast.Add: "add", ast.Sub: "sub", ast.Mult: "mul", ast.Div: "truediv", ast.Pow: "pow",
@@ -388,8 +389,8 @@ class Lowering(ControlFlow, Calls, PythonCalls):
         for name, known in self.free.items():
             if known is value:
                 return Var(name)
-        name, k = label, 0
-        while name in self.free or name in self.names.used:
+        name, k, reserved = label, 0, global_names()
+        while name in self.free or name in self.names.used or name in reserved:
             k += 1
             name = f"{label}_{k}"
         self.names.used.add(name)  # now, so that no value computed later is given this name

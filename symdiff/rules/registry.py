@@ -97,6 +97,18 @@ def default_path(func: Callable) -> str:
     return name
 
 
+def global_names() -> set[str]:
+    """The global names generated code reads: `np`, `operator`, Python's builtins, the shape
+    helpers and every rule's callee. A module array the function reads must be given another."""
+    import builtins
+
+    from symdiff.rules import shapes
+
+    helpers = {n for n, v in vars(shapes).items() if callable(v) and not n.startswith("_")}
+    callees = {rule.path.split(".")[0] for rule in RULES.values()}
+    return {"np", "operator", "math", "scipy", "numba"} | set(dir(builtins)) | helpers | callees
+
+
 def _signature(vjp: Callable, static: tuple[str, ...]):
     sig = inspect.signature(vjp)
     names = list(sig.parameters)[2:]
@@ -105,9 +117,7 @@ def _signature(vjp: Callable, static: tuple[str, ...]):
         n for n in names if n not in static and sig.parameters[n].kind is not inspect.Parameter.VAR_POSITIONAL
     )
     defaults = tuple(
-        (n, sig.parameters[n].default)
-        for n in names
-        if sig.parameters[n].default is not inspect.Parameter.empty
+        (n, sig.parameters[n].default) for n in names if sig.parameters[n].default is not inspect.Parameter.empty
     )
     return params, defaults, variadic
 

@@ -371,3 +371,11 @@ def tuple_then_list_in_a_loop(x):
         state = [np.sin(state[0]), state[1] * state[0]]  # a list where the tuple was: joined item by item
     a, b = state
     return np.sum(a + b)
+
+
+sum_to = np.array([0.2, -0.4])  # named as a helper that generated code calls (found by the fuzzer)
+x_bar = 0.5  # and as the cotangent of a parameter x
+
+
+def module_values_named_like_generated_code(x):
+    return np.sum(np.sin(x @ np.ones((2, 2)) + sum_to) * x_bar) + np.sum(x * sum_to)

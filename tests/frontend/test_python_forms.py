@@ -41,6 +41,7 @@ CASES = [
     (p.partials_and_map, (V,)),
     (p.tuple_then_list_in_a_loop, (V,)),
     (p.module_array_and_a_value_of_its_name, (M,)),
+    (p.module_values_named_like_generated_code, (M,)),
     (p.list_grown_in_an_unrolled_loop, (V,)),
     (p.zip_of_a_starred_tuple, (np.array([0.5, -1.2, 2.0, 0.3]),)),
     (p.total_of_pair, (V, np.array([0.5, 1.0, 1.5]))),

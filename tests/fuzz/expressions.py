@@ -45,6 +45,7 @@ class Expressions:
         self.indent = 1
         self.count = 0
         self.writes = False
+        self.namespace: dict = {"np": np, "math": math, "scipy": scipy}  # module globals and helpers
 
     # -- helpers -----------------------------------------------------------------
 
@@ -62,9 +63,7 @@ class Expressions:
         try:
             with np.errstate(all="ignore"), warnings.catch_warnings():
                 warnings.simplefilter("ignore")
-                value = np.asarray(
-                    eval(expression, {"np": np, "math": math, "scipy": scipy}, names)
-                )  # our own templates
+                value = np.asarray(eval(expression, dict(self.namespace), names))  # our own templates
         except Exception:  # noqa: BLE001 - NumPy rejects the candidate: draw another
             return None
         if value.dtype.kind != "f" or value.ndim > 2 or value.size > 12:

@@ -7,7 +7,10 @@ constants, reductions with `axis`/`keepdims`, products, reshapes, views and
 indexing, `np.where`, lists and tuples fed to NumPy), augmented assignments,
 tuple unpacking, `if`/`elif`/`else` on data, `for` loops with carried values,
 `while` loops with counters or data-dependent exits, and element writes into
-arrays made with `np.zeros` and friends. Inputs have shapes such as `()`,
+arrays made with `np.zeros` and friends, and calls: of a module-level helper
+(inlined by symdiff; its parameters and locals reuse `f`'s names) and of
+lambdas and nested defs that read `f`'s values when called. Module constants
+are named like what symdiff generates (`sum_to`, `x_bar`, `index`). Inputs have shapes such as `()`,
 `(3,)`, `(2, 3)`, `(2, 1)` so broadcasting is everywhere, are sometimes
 float32, and sometimes hold an exact zero (the singular points of `x ** 0`,
 `np.abs`, `np.where`).
@@ -59,6 +62,9 @@ def generate(seed: int, small: bool = False) -> Program:
     float32 = rng.random() < 0.15
     count = rng.choice([1, 2, 2, 3])
     shapes = [rng.choice(INPUT_SHAPES) for _ in range(count)]
+    prelude = _module_values(rng, writer) if rng.random() < 0.25 else []
+    if rng.random() < 0.25:
+        prelude += _helper(rng, writer)
     names = PARAMS[:count]
     for name, shape in zip(names, shapes):
         writer.env[name] = shape
@@ -71,9 +77,10 @@ def generate(seed: int, small: bool = False) -> Program:
         writer.block(depth=0)
     writer.final_return()
     body = "\n".join(writer.lines)
-    imports = ("import math\n\n" if "math." in body else "") + "import numpy as np\n"
-    imports += "import scipy.special\n" if "scipy.special." in body else ""
-    source = f"{imports}\n\ndef f({', '.join(params)}):\n{body}\n"
+    module = "\n".join(prelude) + "\n\n" * bool(prelude)
+    imports = ("import math\n\n" if "math." in body + module else "") + "import numpy as np\n"
+    imports += "import scipy.special\n" if "scipy.special." in body + module else ""
+    source = f"{imports}\n\n{module}def f({', '.join(params)}):\n{body}\n"
     args = _arguments(np.random.default_rng(seed), shapes, float32) + ([3] if "n" in params else [])
     wrt = 0 if count == 1 and rng.random() < 0.5 else tuple(range(count))
     return Program(seed, source, args, wrt, writer.writes, float32)
@@ -86,6 +93,54 @@ def has_writes(source: str) -> bool:
         and any(isinstance(t, ast.Subscript) for t in getattr(node, "targets", [getattr(node, "target", None)]))
         for node in ast.walk(ast.parse(source))
     )
+
+
+# Module values named like what symdiff generates (cotangents, tapes, helpers, loop indexes):
+# a generated name that takes one of them would read the wrong value.
+GLOBAL_NAMES = ["C", "scale", "x_bar", "y_bar", "f_bar", "f_1", "index", "start", "sum_to", "t1_bar", "acc_tape"]
+
+
+def _module_values(rng: random.Random, writer: _Writer) -> list[str]:
+    """One or two module-level constants that the function reads."""
+    lines = []
+    for name in rng.sample(GLOBAL_NAMES, rng.choice([1, 2])):
+        shape = rng.choice([(), (3,), (2, 3)])
+        numbers = [round(rng.uniform(-1.2, 1.2), 2) for _ in range(int(np.prod(shape)))]
+        value = np.array(numbers).reshape(shape).tolist()
+        lines.append(f"{name} = {value!r}" if not shape else f"{name} = np.array({value!r})")
+        writer.env[name] = shape
+        writer.views.add(name)  # `name += v` would make it a local: never drawn
+    exec("\n".join(lines), writer.namespace)  # noqa: S102 - our own constants
+    return lines
+
+
+def _helper(rng: random.Random, writer: _Writer) -> list[str]:
+    """A module-level function that `f` calls (inlined by symdiff): its parameters and locals
+    reuse `f`'s names, and it may branch, loop, write elements and read module values."""
+    inner = _Writer(rng, max_depth=1)
+    inner.env.update(writer.env)  # module values
+    inner.views.update(writer.views)
+    params = rng.choice([("a", "b"), ("x", "y"), ("y", "x"), ("x",)])
+    shapes = [rng.choice(INPUT_SHAPES) for _ in params]
+    for name, shape in zip(params, shapes):
+        inner.env[name] = shape
+        inner.views.add(name)
+    returns = rng.choice(["scalar", "scalar", "value", "pair"])
+    inner.early_returns = returns == "scalar"
+    for _ in range(rng.randint(1, 2)):
+        inner.block(depth=0)
+    if returns == "scalar":
+        inner.emit(f"return {inner.scalar_output()}")
+    elif returns == "value":
+        inner.emit(f"return {inner.expression()[0]}")
+    else:
+        inner.emit(f"return {inner.expression()[0]}, {inner.expression()[0]}")
+    name = rng.choice([n for n in ("g", "helper", "f_1") if n not in writer.env])
+    lines = [f"def {name}({', '.join(params)}):", *inner.lines]
+    exec("\n".join(lines), writer.namespace)  # noqa: S102 - evaluated for the shapes of calls
+    writer.functions.append((name, shapes, returns == "pair"))
+    writer.writes = writer.writes or inner.writes
+    return lines
 
 
 def _arguments(rng: np.random.Generator, shapes: list[Shape], float32: bool) -> list:
@@ -105,11 +160,59 @@ class _Writer(Expressions):
 
     # -- statements ----------------------------------------------------------------
 
+    early_returns = True  # `if c: return <scalar>` may be drawn (not in a helper returning arrays)
+
+    def __init__(self, rng: random.Random, max_depth: int):
+        super().__init__(rng, max_depth)
+        self.functions: list[tuple[str, list[Shape], bool]] = []  # (name, parameter shapes, returns a pair)
+
     def block(self, depth: int) -> None:
         kinds = ["assign"] * 5 + ["augment", "unpack", "list"]
         if depth < self.max_depth:
             kinds += ["if", "if", "for", "for", "while", "writes", "writes", "pair"]
+        if depth == 0:
+            kinds.append("closure")
+        kinds += ["call"] * (2 * len(self.functions))
         getattr(self, "block_" + self.rng.choice(kinds))(depth)
+
+    def block_closure(self, depth: int) -> None:
+        """A lambda or nested def reading values of `f` (read when it is called: Python's late
+        binding), its parameter sometimes shadowing one of `f`'s names."""
+        name, param = self.fresh("h"), self.rng.choice(["u", "x", "v"])
+        shape = self.rng.choice([s for s in self.env.values()])
+        saved = dict(self.env)
+        self.env[param] = shape
+        body, _ = self.expression()
+        self.env = saved
+        if self.rng.random() < 0.5:
+            self.emit(f"{name} = lambda {param}: {body}")
+        else:
+            self.emit(f"def {name}({param}):")
+            self.emit(f"    return {body}")
+        # The shape of a call: the body evaluated with the parameter bound (captured values keep
+        # their shapes when rebound: augmented, or joined by an if).
+        self.namespace[name] = _Closure(self, param, body)
+        self.functions.append((name, [shape], False))
+        self.block_call(depth)
+
+    def block_call(self, depth: int) -> None:
+        name, shapes, pair = self.rng.choice(self.functions)
+        call = f"{name}({', '.join(self.name(s) or self.like(s) for s in shapes)})"
+        if pair:
+            first, second = self.shape(f"{call}[0]"), self.shape(f"{call}[1]")
+            if first is None or second is None:
+                return self.block_assign(depth)
+            a, b = self.fresh("p"), self.fresh("q")
+            self.emit(f"{a}, {b} = {call}")
+            self.bind(a, first)
+            self.bind(b, second)
+            return
+        shape = self.shape(call)
+        if shape is None:
+            return self.block_assign(depth)
+        target = self.fresh()
+        self.emit(f"{target} = {call}")
+        self.bind(target, shape)
 
     def block_assign(self, depth: int) -> None:
         expression, shape = self.expression()
@@ -167,7 +270,7 @@ class _Writer(Expressions):
         self.bind(target, shape)
 
     def block_if(self, depth: int) -> None:
-        if depth == 0 and self.rng.random() < 0.08:  # an early return
+        if depth == 0 and self.early_returns and self.rng.random() < 0.08:  # an early return
             self.emit(f"if {self.condition()}:")
             self.indent += 1
             self.emit(f"return {self.scalar_output()}")
@@ -369,3 +472,22 @@ class _Writer(Expressions):
 
     def final_return(self) -> None:
         self.emit(f"return {self.scalar_output()}")
+
+
+class _Closure:
+    """Stands for a closure of `f` when the fuzzer evaluates shapes: its body with the parameter
+    bound to a placeholder of the given value's shape."""
+
+    def __init__(self, writer: _Writer, param: str, body: str):
+        self.writer, self.param, self.body = writer, param, body
+
+    def __call__(self, value):
+        saved = dict(self.writer.env)
+        self.writer.env[self.param] = np.shape(value)
+        try:
+            shape = self.writer.shape(self.body)
+        finally:
+            self.writer.env = saved
+        if shape is None:
+            raise ValueError("the body does not evaluate")
+        return np.full(shape, 0.7) if shape else 0.7
