@@ -2,6 +2,9 @@
 
 `numba_rewrites(function)` applies, in order:
 
+- module constants named like a helper the generated module imports (a
+  user's array called `vexp` or `at`) take another name: they are the jitted
+  function's trailing parameters, which would hide the helper;
 - `transpose(g, inverse_axes(None, ndim(a)))` (the adjoint of `a.T`) becomes
   `transpose(g)`: the axes tuple has a run-time length Numba cannot type, and
   reversing all axes is its own inverse;
@@ -25,17 +28,41 @@ from __future__ import annotations
 from collections import Counter
 from dataclasses import replace
 
+from symdiff.backends import numba_helpers
 from symdiff.backends.numba_tapes import merge_tapes
 from symdiff.ir.nodes import Atom, Const, Eqn, Function, If, Var, reads, walk
 from symdiff.optimize.dce import dce
 from symdiff.optimize.walk import rewrite_function
+from symdiff.transforms.inline import rename_all
 
 
 def numba_rewrites(function: Function) -> Function:
     """`function` rewritten as the module docstring says."""
+    function = _constants_apart(function)
     function = _full_transposes(function)
     function = _accumulate_slices(function)
     return merge_tapes(function)
+
+
+def _constants_apart(function: Function) -> Function:
+    taken = set(numba_helpers.__all__) | {"np", "numba"}
+    clashes = [name for name, _ in function.free if name in taken]
+    if not clashes:
+        return function
+    used = taken | {n for n, _ in function.free} | {p.name for p in function.params}
+    used |= {v.name for e in walk(function.body) for v in (*e.outs, *reads(e)) if isinstance(v, Var)}
+    mapping = {}
+    for name in clashes:
+        fresh = next(f"{name}_{k}" for k in range(1, len(used) + 2) if f"{name}_{k}" not in used)
+        used.add(fresh)
+        mapping[name] = Var(fresh)
+    result = tuple(mapping.get(a.name, a) if isinstance(a, Var) else a for a in function.results())
+    return replace(
+        function,
+        body=tuple(rename_all(list(function.body), mapping)),
+        result=result if isinstance(function.result, tuple) else result[0],
+        free=tuple((mapping[n].name if n in mapping else n, v) for n, v in function.free),
+    )
 
 
 def _full_transposes(function: Function) -> Function:
@@ -92,7 +119,11 @@ class _Accumulation:
             merged = Eqn((total,), "add", (first.ins[0], second.ins[0]), (), eqn.loc, eqn.adjoint)
             return [merged, *self.rewrite(Eqn(eqn.outs, "scatter_add", (total,), first.static, eqn.loc, eqn.adjoint))]
         for acc, piece in ((a, second), (b, first)):
-            if piece is not None and isinstance(acc, Var) and self.shape_of.get(acc.name) == piece.static_dict()["shape"]:
+            if (
+                piece is not None
+                and isinstance(acc, Var)
+                and self.shape_of.get(acc.name) == piece.static_dict()["shape"]
+            ):
                 self.shape_of[eqn.out.name] = self.shape_of[acc.name]
                 index = piece.static_dict()["index"]
                 return [Eqn(eqn.outs, "add_at", (acc, piece.ins[0]), (("index", index),), eqn.loc, eqn.adjoint)]

@@ -375,7 +375,9 @@ def tuple_then_list_in_a_loop(x):
 
 sum_to = np.array([0.2, -0.4])  # named as a helper that generated code calls (found by the fuzzer)
 x_bar = 0.5  # and as the cotangent of a parameter x
+vexp = np.array([0.3, 0.1])  # and as helpers the numba backend imports
+at = np.array([[1.0, -0.5], [0.2, 0.7]])
 
 
 def module_values_named_like_generated_code(x):
-    return np.sum(np.sin(x @ np.ones((2, 2)) + sum_to) * x_bar) + np.sum(x * sum_to)
+    return np.sum(np.sin(x @ np.ones((2, 2)) + sum_to) * x_bar) + np.sum(x * sum_to) + np.sum(np.exp(x * vexp) * at)

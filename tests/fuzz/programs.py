@@ -98,6 +98,7 @@ def has_writes(source: str) -> bool:
 # Module values named like what symdiff generates (cotangents, tapes, helpers, loop indexes):
 # a generated name that takes one of them would read the wrong value.
 GLOBAL_NAMES = ["C", "scale", "x_bar", "y_bar", "f_bar", "f_1", "index", "start", "sum_to", "t1_bar", "acc_tape"]
+GLOBAL_NAMES += ["vexp", "at", "flat", "reduce_sum"]  # helpers of the numba backend
 
 
 def _module_values(rng: random.Random, writer: _Writer) -> list[str]:
