@@ -27,9 +27,10 @@ class LoopLocal:
     the loop walks an argument that may be a list, whose items the loop is unrolled over when
     built for the call's structure (then the name is readable after it, as in Python)."""
 
-    def __init__(self, line: int, over_a_list: bool = False):
+    def __init__(self, line: int, over_a_list: bool = False, why: str | None = None, hint: str | None = None):
         self.line = line
         self.over_a_list = over_a_list
+        self.why, self.hint = why, hint  # the refusal's words, where not the default
 
 
 def always_returns(body: list[ast.stmt]) -> bool:
@@ -210,9 +211,13 @@ class ControlFlow:
             bounds, backwards = counted
             if not isinstance(node.target, ast.Name):
                 raise self.fail("the loop variable of a range loop must be a single name", node.target)
-            self.target = node.target.id
-            index = Var(self.names.fresh(node.target.id))
-            self.loop(node, node.body, index, bounds, None, backwards, node.target.id)
+            whole = bounds
+            bounds = self.peel_first_iteration(node, bounds, backwards)
+            if bounds is not None:
+                self.target = node.target.id
+                index = Var(self.names.fresh(node.target.id))
+                self.loop(node, node.body, index, bounds, None, backwards, node.target.id)
+            self.bind_loop_variable(node, whole, backwards)
             return
         if self.generator_call(node.iter) is not None:
             return self.walk_generator(node)
@@ -223,6 +228,51 @@ class ControlFlow:
                 self.statements(node.body)
             return
         self.row_loop(node, columns)
+
+    def bind_loop_variable(self, node: ast.For, bounds: tuple, backwards: bool) -> None:
+        """After a range loop its variable holds the last value it took, as in Python: known
+        when the bounds are constants; otherwise reading it is refused (never the value it had
+        before the loop)."""
+        name, line = node.target.id, node.lineno + self.source.line_offset
+        if name not in assigned_names(node.body) and all(isinstance(b, Const) and type(b.value) is int for b in bounds):
+            values = range(*(b.value for b in bounds))
+            if values:
+                self.env[name] = Const(values[0] if backwards else values[-1])
+            return
+        self.env[name] = LoopLocal(
+            line,
+            why=f"the loop variable {name!r} of the loop at line {line} is read after it, and its last value is "
+            "known only when running",
+            hint=f"keep it in a variable bound before the loop and in its body ({name}_last = {name}), and read that",
+        )
+
+    def peel_first_iteration(self, node: ast.For, bounds: tuple, backwards: bool):
+        """A name first assigned in a range loop's body and read after the loop has the value of the
+        last iteration, as in Python, when the loop is known to run: constant bounds, at least one
+        iteration. Its first iteration is lowered before the loop, which then carries the name.
+        Returns the bounds left to loop over (None when nothing is left); the bounds unchanged
+        where no such name is read after the loop or the bounds are known only when running."""
+        if not all(isinstance(b, Const) and type(b.value) is int for b in bounds):
+            return bounds
+        values = range(*(b.value for b in bounds))
+        if not values:
+            return bounds
+        new = {n for n in assigned_names(node.body) if n not in self.env or isinstance(self.env[n], LoopLocal)}
+        end = (node.end_lineno, node.end_col_offset)
+        read_after = any(
+            isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load) and n.id in new and (n.lineno, n.col_offset) > end
+            for n in ast.walk(self.source.node)
+        )
+        if not read_after:
+            return bounds
+        first = values[-1] if backwards else values[0]
+        self.bind_target(node.target, Const(first), node)
+        self.statements(node.body)
+        if len(values) == 1:
+            return None
+        if backwards:  # reversed(range(a, b, s)) without its first value: reversed(range(a, last, s))
+            return (bounds[0], Const(first), bounds[2])
+        return (Const(first + bounds[2].value), bounds[1], bounds[2])
 
     def generator_call(self, iterable: ast.expr):
         """The generator function `iterable` calls (`for W, b in unpack_layers(weights):`), or None."""

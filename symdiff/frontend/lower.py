@@ -346,9 +346,9 @@ class Lowering(ControlFlow, Calls, PythonCalls):
             value = self.env[node.id]
             if isinstance(value, LoopLocal):
                 error = self.fail(
-                    f"{node.id!r} is first assigned inside the loop at line {value.line}",
+                    value.why or f"{node.id!r} is first assigned inside the loop at line {value.line}",
                     node,
-                    f"assign {node.id!r} before the loop to use it after the loop",
+                    value.hint or f"assign {node.id!r} before the loop to use it after the loop",
                 )
                 error.needs_structure = value.over_a_list  # `for W, b in params:` with params a list
                 raise error

@@ -381,3 +381,36 @@ at = np.array([[1.0, -0.5], [0.2, 0.7]])
 
 def module_values_named_like_generated_code(x):
     return np.sum(np.sin(x @ np.ones((2, 2)) + sum_to) * x_bar) + np.sum(x * sum_to) + np.sum(np.exp(x * vexp) * at)
+
+
+def loop_variable_after_the_loop(x):
+    """After `for i in range(3)`, i is 2 (was read as the 5 it held before the loop)."""
+    i = 5
+    t = x
+    for i in range(3):
+        t = t * 2.0
+    return np.sum(t) * i
+
+
+def loop_variable_after_a_running_loop(x, n):
+    i = 5
+    for i in range(n):
+        x = x * 2.0
+    return np.sum(x) * i
+
+
+def first_assigned_in_a_constant_loop(x):
+    """`t` and `u` are first assigned in loops known to run: after them, the last iteration's values."""
+    acc = 0.0
+    for i in range(3):
+        t = np.sin(x) * (i + 1.0) + acc
+        acc = acc + np.sum(t)
+    for k in reversed(range(1, 4)):
+        u = x * k
+    return np.sum(t * x) + acc + np.sum(u * u)
+
+
+def first_assigned_in_a_running_loop(x, n):
+    for i in range(n):  # may run no times: t would be unbound
+        t = x * i
+    return np.sum(t)

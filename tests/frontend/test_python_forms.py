@@ -42,6 +42,8 @@ CASES = [
     (p.tuple_then_list_in_a_loop, (V,)),
     (p.module_array_and_a_value_of_its_name, (M,)),
     (p.module_values_named_like_generated_code, (M,)),
+    (p.loop_variable_after_the_loop, (V,)),
+    (p.first_assigned_in_a_constant_loop, (V,)),
     (p.list_grown_in_an_unrolled_loop, (V,)),
     (p.zip_of_a_starred_tuple, (np.array([0.5, -1.2, 2.0, 0.3]),)),
     (p.total_of_pair, (V, np.array([0.5, 1.0, 1.5]))),
@@ -81,6 +83,17 @@ def test_comprehension_over_a_list_argument():
     np.testing.assert_array_equal(grads[0][0], 2.0 * params[0][0])
     np.testing.assert_array_equal(grads[0][1], [1.0, 1.0])  # max picks the first layer's sum (3 > 2)
     np.testing.assert_array_equal(grads[1][1], [0.0, 0.0])
+
+
+def test_the_loop_variable_after_a_loop_of_running_length_is_refused_at_build():
+    with pytest.raises(sd.SymdiffError, match="loop variable 'i'") as caught:
+        sd.grad(p.loop_variable_after_a_running_loop)
+    assert caught.value.location.file.endswith("python_forms.py")
+
+
+def test_a_name_first_assigned_in_a_loop_of_running_length_is_refused_at_build():
+    with pytest.raises(sd.SymdiffError, match="first assigned inside the loop"):
+        sd.grad(p.first_assigned_in_a_running_loop)
 
 
 def test_a_data_dependent_comprehension_condition_is_refused_at_build():

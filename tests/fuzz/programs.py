@@ -337,6 +337,8 @@ class _Writer(Expressions):
         top = 3 if header == "range(n)" else loops
         acc, shape = self.carried()
         before = set(self.env)
+        if self.rng.random() < 0.1:  # bound before the loop: after it, it holds the loop's last value
+            self.emit(f"{counter} = 5")
         self.emit(f"for {counter} in {header}:")
         self.indent += 1
         self.ints[counter] = top
@@ -346,6 +348,11 @@ class _Writer(Expressions):
         self.indent -= 1
         del self.ints[counter]
         self.leave_loop(before)
+        if self.rng.random() < 0.15:  # the loop variable read after the loop (its last value)
+            name = self.name()
+            target = self.fresh()
+            self.emit(f"{target} = {name} * ({counter} + 0.5)")
+            self.bind(target, self.env[name])
 
     def block_while(self, depth: int) -> None:
         counter = self.fresh("n")
