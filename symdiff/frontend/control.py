@@ -16,7 +16,7 @@ import inspect
 
 import numpy as np
 
-from symdiff.frontend.values import LocalFunction, Pack, Record, Rows
+from symdiff.frontend.values import LocalFunction, Pack, Partial, Record, Rows
 from symdiff.ir.nodes import Const, If, Loop, Var
 
 RETURN = "<return>"
@@ -143,6 +143,16 @@ class ControlFlow:
         # A name first assigned inside a loop in an arm stays unreadable after the if, as after the loop.
         loop_locals = {n: v for n in names for v in (then_env.get(n), else_env.get(n)) if isinstance(v, LoopLocal)}
         names = [n for n in names if n not in loop_locals]
+        # A function (a nested def, a lambda) defined on one path, or different ones on the two
+        # paths, is not a value the if can join: reading it after the if is refused.
+        for n in [n for n in names if _is_function(then_env.get(n)) or _is_function(else_env.get(n))]:
+            names.remove(n)
+            line = node.lineno + self.source.line_offset
+            loop_locals[n] = LoopLocal(
+                line,
+                why=f"{n!r} is a function that the if at line {line} defines on one path, or differently on each",
+                hint=f"define {n!r} before the if",
+            )
         for env in (then_env, else_env):
             for n in names:
                 env.setdefault(n, Const(None))
@@ -605,6 +615,10 @@ class ControlFlow:
 
 
 _COUNTER = object()  # enumerate's column of indexes, in a loop over rows
+
+
+def _is_function(value) -> bool:
+    return isinstance(value, (LocalFunction, Partial)) or (value is not None and inspect.isroutine(value))
 
 
 def _yields(body: list[ast.stmt]) -> bool:

@@ -414,3 +414,19 @@ def first_assigned_in_a_running_loop(x, n):
     for i in range(n):  # may run no times: t would be unbound
         t = x * i
     return np.sum(t)
+
+
+def closure_after_an_early_return(x):
+    """The code after `if ...: return` is the if's other arm: a lambda defined there is not a value to join."""
+    if np.sum(x) > 5.0:
+        return np.sum(x)
+    h = lambda v: v * np.sin(x)
+    return np.sum(h(x))
+
+
+def function_chosen_by_an_if(x):
+    if np.sum(x) > 0:
+        h = lambda v: v * v
+    else:
+        h = lambda v: v * 3.0
+    return np.sum(h(x))

@@ -44,6 +44,7 @@ CASES = [
     (p.module_values_named_like_generated_code, (M,)),
     (p.loop_variable_after_the_loop, (V,)),
     (p.first_assigned_in_a_constant_loop, (V,)),
+    (p.closure_after_an_early_return, (V,)),
     (p.list_grown_in_an_unrolled_loop, (V,)),
     (p.zip_of_a_starred_tuple, (np.array([0.5, -1.2, 2.0, 0.3]),)),
     (p.total_of_pair, (V, np.array([0.5, 1.0, 1.5]))),
@@ -94,6 +95,12 @@ def test_the_loop_variable_after_a_loop_of_running_length_is_refused_at_build():
 def test_a_name_first_assigned_in_a_loop_of_running_length_is_refused_at_build():
     with pytest.raises(sd.SymdiffError, match="first assigned inside the loop"):
         sd.grad(p.first_assigned_in_a_running_loop)
+
+
+def test_a_function_chosen_by_a_data_dependent_if_is_refused_at_build():
+    with pytest.raises(sd.SymdiffError, match="defines on one path, or differently") as caught:
+        sd.grad(p.function_chosen_by_an_if)
+    assert caught.value.location.file.endswith("python_forms.py")
 
 
 def test_a_data_dependent_comprehension_condition_is_refused_at_build():
