@@ -46,7 +46,6 @@ DET_DELETE = (
     "det.py:19: no derivative rule for np.delete and its source cannot be read "
     "(with the minor sliced and concatenated instead: recursive call to det_by_minor() is not supported)"
 )
-GMM_GAMMALN = "gmm.py:46: gammaln ('gammaln') is not supported by the numba backend (multigammaln of a constant)"
 
 
 # hello, lse, llsq, ode: gradients of scalar functions of a vector.
@@ -129,7 +128,7 @@ def gmm_input():
     return alpha, mu, q, rng.normal(size=(k, d * (d - 1) // 2)), rng.normal(size=(n, d)), 1, 1.3
 
 
-@on_backends(numba=refused(GMM_GAMMALN))
+@on_backends()
 def test_gmm(backend, gmm_input):
     grads = gmm.jacobian(*gmm_input, backend=backend)
     for k, got in enumerate(grads):

@@ -17,7 +17,9 @@ scalar loop) and the primitives of fused loop kernels (`numba_kernels`): `common
 element count when every array operand has one shape, else -1), `flat` (a
 1-D view to read from) and `at` (element `i`, or the scalar itself), and
 `row_count`, `row_length`, `row_of` to write into any view, strided or not,
-one row of its last axis at a time. It re-exports `matmul_of` (`numba_blas`:
+one row of its last axis at a time. It re-exports SciPy's special functions
+from `numba_special` (`gammaln`, `digamma`, `erf`, `expit`, `ndtr`,
+`log_ndtr`), under the helpers' names. It re-exports `matmul_of` (`numba_blas`:
 `a @ b`, a matrix times a vector through NumPy's BLAS). Importing this module
 registers every overload.
 """
@@ -50,6 +52,7 @@ from symdiff.backends.numba_arrays import (
 from symdiff.backends.numba_blas import batched_adjoints, matmul_of
 from symdiff.backends.numba_math import power_of, vexp, vexpm1, vlog, vlog1p, vtanh
 from symdiff.backends.numba_reductions import reduce_max, reduce_mean, reduce_min, reduce_prod, reduce_sum
+from symdiff.backends.numba_special import digamma, erf, expit, gammaln, log_ndtr, ndtr
 from symdiff.errors import NonScalarOutput
 from symdiff.rules.shapes import (
     atleast_shape,
@@ -589,22 +592,28 @@ __all__ = [
     "concat_offset",
     "contiguous",
     "diag_adjoint",
+    "digamma",
     "dot_of",
     "empty_like_of",
+    "erf",
     "expand_dims_of",
+    "expit",
     "flat",
     "float_of",
     "full_like_of",
+    "gammaln",
     "grad_seed",
     "hstack_shape",
     "index_update",
     "inverse_axes",
     "keepdims_shape",
+    "log_ndtr",
     "masked_assign",
     "masked_of",
     "matmul_adjoint_a",
     "matmul_adjoint_b",
     "matmul_of",
+    "ndtr",
     "ones_like_of",
     "power_of",
     "range_length",

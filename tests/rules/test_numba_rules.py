@@ -1,11 +1,12 @@
 """The rules of the coverage issue on the Numba backend: each runs, or is refused when built.
 
 Primitives Numba has no lowering for (np.linalg, scans, sort, flip, roll,
-repeat, tile, triangles, SciPy's special functions, and so the scipy.stats
-composites built on them) must raise `BackendError` when the gradient is
-built, at the user's line, never at the first call. Composites written with
-ops Numba lowers (logsumexp, norm.logpdf, norm.pdf, atleast_*d, diff, cross)
-must run and agree with the NumPy backend. Compiling costs a few
+repeat, tile, triangles, polygamma, and so the composites built on them)
+must raise `BackendError` when the gradient is built, at the user's line,
+never at the first call. SciPy's special functions (`numba_special`) and the
+composites written with ops Numba lowers (logsumexp, multigammaln, the
+scipy.stats densities, atleast_*d, diff, cross) must run and agree with the
+NumPy backend. Compiling costs a few
 seconds per function, so the set is small and shares one cache directory.
 """
 
@@ -27,18 +28,23 @@ REFUSED = [
     Case("cumprod", cases.cumprod, (a(3, 4),)), Case("sort", cases.sort, (a(3, 4),)), Case("flip", cases.flip, (a(3, 4),)),
     Case("roll", cases.roll, (a(3, 4),)), Case("repeat", cases.repeat, (a(3, 2),)), Case("tile", cases.tile, (a(3),)),
     Case("tril", cases.tril, (a(3, 4),)), Case("trace", cases.trace, (a(3, 4),)),
-    Case("expit", cases.expit, (a(3, 4),)), Case("gammaln", cases.gammaln, (a(3, lo=0.5),)),
-    Case("log_ndtr", cases.log_ndtr, (a(3, 4),)),  # its rule reads the value; ndtr's (below) does not
+    Case("polygamma", cases.digamma_, (a(3, lo=0.5),)),  # digamma's derivative is polygamma(1, x)
 ]  # fmt: skip
 # Composites over primitives Numba does not lower: refused when built, but at the composite's line.
 REFUSED_INSIDE = [
     Case("slogdet_packed", cases.slogdet, (a(3, 3),)), Case("eigh_packed", cases.eigh, (a(3, 3),)),
     Case("qr_packed", cases.qr, (a(4, 3),)), Case("split", cases.split, (a(3, 4),)), Case("kron", cases.kron, (a(2), a(3))),
-    Case("multigammaln", cases.multigammaln, (a(4, lo=1.5, hi=4.0),)),
 ]  # fmt: skip
-# scipy.stats composites whose VJP needs log_ndtr, gammaln, solve or slogdet: refused when built, at the user's call
+# scipy.stats composites whose VJP needs solve or slogdet: refused when built, at the user's call
 # (each case is a one-line def, so the call is on the def's line).
 STATS_REFUSED = [
+    Case("mvn_logpdf", cases.mvn_logpdf, (a(5, 3), a(3), a(3, 3))),
+]  # fmt: skip
+RUNS = [
+    # SciPy's special functions (numba_special) and the composites over them.
+    Case("erf", cases.erf, (a(3, 4),)), Case("expit", cases.expit, (a(3, 4),)),
+    Case("gammaln", cases.gammaln, (a(3, lo=0.5),)), Case("lgamma", cases.lgamma, (a(lo=0.5),)),
+    Case("log_ndtr", cases.log_ndtr, (a(3, 4),)), Case("multigammaln", cases.multigammaln, (a(4, lo=1.5, hi=4.0),)),
     Case("log_ndtr", cases.norm_logcdf, (a(5), a(), a(lo=0.5))), Case("log_ndtr", cases.norm_logsf, (a(5), a(), a(lo=0.5))),
     Case("t_logpdf", cases.t_logpdf_standard, (a(5), a(lo=1.0, hi=5.0))),
     Case("t_pdf", cases.t_pdf, (a(5), a(lo=1.0, hi=5.0), a(lo=0.5))),
@@ -47,9 +53,6 @@ STATS_REFUSED = [
     Case("beta_logpdf", cases.beta_logpdf, (a(5, lo=0.1, hi=0.9), a(lo=0.5), a(lo=0.5))),
     Case("beta_pdf", cases.beta_pdf, (a(5, lo=0.1, hi=0.9), a(lo=0.5), a(lo=0.5))),
     Case("poisson_pmf", cases.poisson_pmf, (a(3, 1, lo=0.3),)),
-    Case("mvn_logpdf", cases.mvn_logpdf, (a(5, 3), a(3), a(3, 3))),
-]  # fmt: skip
-RUNS = [
     Case("logsumexp", cases.logsumexp, (a(3, 4),)), Case("norm_logpdf", cases.norm_logpdf_standard, (a(5),)),
     Case("norm_logpdf", cases.norm_logpdf, (a(3, 4), a(4), a(3, 1, lo=0.5))),
     Case("norm_pdf", cases.norm_pdf, (a(3, 4), a(4), a(3, 1, lo=0.5))),
