@@ -57,6 +57,11 @@ class Layout:
         self.unfilled: set[int] = set()  # scatter_adds whose zeros the accumulations after them all overwrite
         self.accumulations = find_accumulations(self)  # id(add eqn) -> the scatter_add it absorbs
         self.absorbed = {eqn.out.name for eqn in self.accumulations.values()}
+        # `acc[index] += g` is a statement: neither it nor the array it writes into is an expression
+        # to inline into the next reader (which would then read the absorbed scatter's name).
+        accumulating = [eqn for eqn in self.defs.values() if id(eqn) in self.accumulations]
+        self.inline -= {eqn.out.name for eqn in accumulating}
+        self.inline -= {a.name for eqn in accumulating for a in eqn.ins if isinstance(a, Var)}
         self.loop_accumulators = find_loop_accumulators(self)  # id(add eqn) -> (accumulator, part)
         self.taped = _taped(function)  # names whose memory a tape may hold
         self.carried_from = {  # a loop's carried value -> its first value (the same array object at entry)

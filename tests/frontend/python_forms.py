@@ -430,3 +430,11 @@ def function_chosen_by_an_if(x):
     else:
         h = lambda v: v * 3.0
     return np.sum(h(x))
+
+
+def rows_unpacked_then_differentiated_through_a_quotient(y, z):
+    """Found by the fuzzer: the second row's cotangent is written into the first's (`t_bar[0] = ...`),
+    and that sum was inlined into the quotient's rule, which then read a name never assigned."""
+    t = 1.0 / (1.5 + np.sin(z - y))
+    p, q = t
+    return np.sum(np.cos(p)) + np.sum(q)

@@ -45,6 +45,7 @@ CASES = [
     (p.loop_variable_after_the_loop, (V,)),
     (p.first_assigned_in_a_constant_loop, (V,)),
     (p.closure_after_an_early_return, (V,)),
+    (p.rows_unpacked_then_differentiated_through_a_quotient, (np.array([[0.3], [0.8]]), np.array([[-0.2], [0.5]]))),
     (p.list_grown_in_an_unrolled_loop, (V,)),
     (p.zip_of_a_starred_tuple, (np.array([0.5, -1.2, 2.0, 0.3]),)),
     (p.total_of_pair, (V, np.array([0.5, 1.0, 1.5]))),
