@@ -55,6 +55,7 @@ from symdiff.backends.numba_reductions import reduce_max, reduce_mean, reduce_mi
 from symdiff.backends.numba_special import digamma, erf, expit, gammaln, log_ndtr, ndtr
 from symdiff.errors import NonScalarOutput
 from symdiff.rules.shapes import (
+    append_row,
     atleast_shape,
     axis_pad,
     axis_slice,
@@ -200,6 +201,34 @@ def _atleast_shape(shape, ndim):
         return lambda shape, ndim: (1,) + shape + (1,)
     pad = (1,) * (want - have)
     return lambda shape, ndim: pad + shape
+
+
+@overload(append_row)
+def _append_row(rows, item):
+    # Numba types a variable once: the rows must have one axis more than the item (a list that
+    # started empty is refused when the gradient is built, numba_support).
+    rank = item.ndim if isinstance(item, types.Array) else 0
+    if not isinstance(rows, types.Array) or rows.ndim != rank + 1:
+        raise TypingError(f"append_row: rows of rank {getattr(rows, 'ndim', 0)} and an item of rank {rank}")
+    if rank == 0:
+
+        def scalar(rows, item):
+            count = rows.shape[0]
+            out = np.empty(count + 1)
+            out[:count] = rows
+            out[count] = item
+            return out
+
+        return scalar
+
+    def impl(rows, item):
+        count = rows.shape[0]
+        out = np.empty((count + 1,) + item.shape)
+        out[:count] = rows
+        out[count] = item
+        return out
+
+    return impl
 
 
 @overload(diag_adjoint)
@@ -580,6 +609,7 @@ def _inverse_axes(axes, ndim):
 __all__ = [
     "add_into",
     "added_at",
+    "append_row",
     "array_ndim",
     "as_value",
     "at",

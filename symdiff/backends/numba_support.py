@@ -11,6 +11,8 @@ tables from this module:
   `REDUCTIONS`) whose keywords the helper must take too (a dropped
   `dtype=` would change the answer);
 - static forms: `np.squeeze` without `axis` (its rank depends on the data),
+  a list that starts empty and grows by `append` in a loop (its rank is
+  known only from its first item),
   a loop variable that starts as a scalar constant and that the body
   provably makes an array (from a constructor or a module array),
   `np.einsum` (no Numba implementation), and cotangents scattered through an
@@ -86,6 +88,27 @@ def check_supported(function: Function) -> None:
         problem = _scalar_becomes_array(loop, defs, arrays)
         if problem is not None:
             raise BackendError(problem[0], loop.loc, problem[1])
+        for init, result in zip(loop.inits, loop.results):
+            if _started_empty(init, result, defs):
+                start = defs[init.name].loc if isinstance(init, Var) and init.name in defs else loop.loc
+                raise BackendError(
+                    "a list that starts empty and grows by append in a loop: Numba gives a variable one type, "
+                    "and the empty list's rank is known only from its first item",
+                    start,
+                    "start the list with its first item (out = [first], then append in the loop), or use "
+                    "backend='numpy'",
+                )
+
+
+def _started_empty(init: Atom, result: Atom, defs: dict) -> bool:
+    """A loop value grown by `append_row` whose first value is the empty list (`zeros((0,))`)."""
+    grown = isinstance(result, Var) and result.name in defs and defs[result.name].op == "append_row"
+    if not grown:
+        return False
+    if isinstance(init, Const):
+        return np.size(init.value) == 0
+    made = defs.get(init.name)
+    return made is not None and made.op == "zeros" and made.ins[:1] == (Const((0,)),)
 
 
 def _scalar_becomes_array(loop: Loop, defs: dict, arrays: set[str]) -> Problem | None:

@@ -116,6 +116,8 @@ class Calls:
             return Const(len(args[0].items))
         if callee is sum and len(args) == 1 and isinstance(args[0], Rows) and not kwargs:  # adds the rows up
             return self.apply(np.sum, [args[0].array], {"axis": Const(0)}, node, name)
+        if callee is len and len(args) == 1 and isinstance(args[0], Rows):
+            return self.apply(len, [args[0].array], {}, node, name)
         if callee in (sum, max, min) and len(args) == 1 and isinstance(args[0], Pack) and not kwargs:
             return self.fold_items(callee, args[0].items, node, name)
         if isinstance(callee, LocalFunction):
@@ -251,6 +253,26 @@ class Calls:
             return args[0]  # NumPy returns the array itself: a second name for it, not a copy
         return self.apply(np.copy, args, {}, node, name)
 
+    def joined_rows(self, rule: Rule, args: list, kwargs: dict, node: ast.Call, name):
+        """`np.stack(items)` / `np.concatenate(items)` of a list held as the array of its items (one
+        shape): the array itself, or its first two axes merged. Along another axis it is refused."""
+        axis = kwargs.get("axis", args[1] if len(args) > 1 else Const(0))
+        if rule.op not in ("stack", "concatenate") or len(args) > 2 or set(kwargs) - {"axis"} or axis != Const(0):
+            raise self.fail(
+                f"{rule.path} of a list grown in a loop (held as the array of its items) is supported along "
+                "axis 0 only",
+                node,
+                "np.stack(items) then np.moveaxis / np.reshape",
+            )
+        rows = args[0].array
+        if rule.op == "stack":
+            return rows
+        shape = self.emit("shape", [rows], (), node)
+        first, second = (self.emit("getitem", [shape], [("index", Const(k))], node) for k in (0, 1))
+        rest = self.emit("getitem", [shape], [("index", Const(slice(2, None)))], node)
+        joined = self.atom(Pack((self.emit("mul", [first, second], (), node),)), node)
+        return self.apply(np.reshape, [rows, self.emit("tuple_add", [joined, rest], (), node)], {}, node, name)
+
     def apply_rule(self, rule: Rule, args: list, kwargs: dict, node: ast.Call, name):
         if not rule.differentiable or not (rule.params or rule.variadic):
             ins = [self.atom(a, node) for a in args]
@@ -261,6 +283,8 @@ class Calls:
             operands, args = list(args[len(rule.static) :]), args[: len(rule.static)]  # np.einsum(s, a, b)
             if any(isinstance(o, Pack) for o in operands):  # np.einsum(a, [0, 1], b, [1, 2]) would drop `a`
                 raise self.fail(f"{rule.path}() takes its {', '.join(rule.static)} first, then array operands", node)
+        elif rule.variadic and args and isinstance(args[0], Rows):
+            return self.joined_rows(rule, args, kwargs, node, name)
         elif rule.variadic:
             if not args or not isinstance(args[0], Pack):
                 raise self.fail(f"{rule.path} expects a list or tuple of arrays", node)

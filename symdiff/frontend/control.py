@@ -18,6 +18,7 @@ import numpy as np
 
 from symdiff.frontend.values import LocalFunction, Pack, Partial, Record, Rows
 from symdiff.ir.nodes import Const, If, Loop, Var
+from symdiff.rules.shapes import append_row
 
 RETURN = "<return>"
 
@@ -500,6 +501,8 @@ class ControlFlow:
     def iteration_of(self, value, node: ast.expr):
         if isinstance(value, Pack | Var):
             return value
+        if isinstance(value, Rows):  # a list held as the array of its items: its rows
+            return value.array
         if isinstance(value, Record):  # a dict iterates over its keys
             return Pack(tuple(Const(key) for key, _ in value.items))
         if isinstance(value, Const) and isinstance(value.value, tuple):
@@ -546,6 +549,7 @@ class ControlFlow:
             if isinstance(inner, (ast.Break, ast.Continue, ast.Return)):
                 raise self.fail(f"this {type(inner).__name__.lower()} is not supported here", inner)
         loc = self.where(node)
+        body, grown = self.rows_for_appends(body, node)
         assigned = assigned_names(body)
         rows = self.row_sources.pop(index_name, None)
         if rows is not None:  # the row loop's target is assigned at the top of every iteration
@@ -602,6 +606,59 @@ class ControlFlow:
         for name in assigned:
             if name not in carried_names:
                 self.env[name] = LoopLocal(node.lineno + self.source.line_offset, over_a_list)
+        for name in grown:
+            self.env[name] = Rows(self.env[name])
+        self.env.pop(_APPEND, None)
+
+    def pops(self, name: str) -> bool:
+        """Whether the function calls `name.pop(...)` anywhere."""
+        return any(
+            isinstance(n, ast.Attribute) and n.attr == "pop" and isinstance(n.value, ast.Name) and n.value.id == name
+            for n in ast.walk(self.source.node)
+        )
+
+    def rows_for_appends(self, body: list[ast.stmt], node: ast.AST) -> tuple[list[ast.stmt], list[str]]:
+        """`out.append(item)` once per iteration of a loop that runs as a loop (a statement of the
+        body itself, not under an `if`), on a list known before the loop (`out = [h0]`, `out = []`,
+        or one grown by an earlier loop) that the body reads nowhere else: the list is held as the
+        array of its items, which `append_row` grows by one row per iteration, and is a `Rows` after
+        the loop (NumPy's functions, indexing, iteration and `len` take it as the list). Its items
+        must have one shape, as `np.stack` needs. Returns the body with each such append an
+        assignment, and the lists' names."""
+        counts: dict[str, int] = {}
+        for part in ast.walk(ast.Module(list(body), [])):
+            if isinstance(part, ast.Name):
+                counts[part.id] = counts.get(part.id, 0) + 1
+        found = {}
+        for k, stmt in enumerate(body):
+            name = _appended(stmt)
+            value = self.env.get(name) if name is not None else None
+            growable = isinstance(value, Rows) or (isinstance(value, Pack) and value.kind is list)
+            # `name = []`, the start of a tape where the function pops it (generated backward passes)
+            growable = growable or (isinstance(value, Var) and value.name in self.empty_tapes and not self.pops(name))
+            if growable and counts.get(name) == 1:
+                found[name] = k
+        if not found:
+            return body, []
+        body = list(body)
+        for name, k in found.items():
+            statement = body[k]
+            value = self.env[name]
+            if isinstance(value, Rows):
+                start = value.array
+            elif isinstance(value, Pack) and value.items:
+                start = self.apply(np.stack, [value], {}, statement, self.names.fresh(name))
+            else:
+                start = self.apply(np.zeros, [Const((0,))], {}, statement, self.names.fresh(name))
+            self.env[name] = start
+            grow = ast.Call(ast.Name(_APPEND, ast.Load()), [ast.Name(name, ast.Load()), statement.value.args[0]], [])
+            body[k] = ast.fix_missing_locations(
+                ast.copy_location(
+                    ast.Assign([ast.Name(name, ast.Store())], ast.copy_location(grow, statement)), statement
+                )
+            )
+        self.env[_APPEND] = append_row
+        return body, list(found)
 
     def bind_rows(self, rows, index: Var, node: ast.For) -> None:
         """At the top of a row loop's body: the loop target takes this iteration's rows."""
@@ -615,6 +672,20 @@ class ControlFlow:
 
 
 _COUNTER = object()  # enumerate's column of indexes, in a loop over rows
+
+
+_APPEND = "<append_row>"  # the name a rewritten `out.append(item)` calls append_row by
+
+
+def _appended(statement: ast.stmt) -> str | None:
+    """`name` for a statement `name.append(item)`."""
+    if not isinstance(statement, ast.Expr) or not isinstance(statement.value, ast.Call):
+        return None
+    call = statement.value
+    func = call.func
+    if not (isinstance(func, ast.Attribute) and func.attr == "append" and isinstance(func.value, ast.Name)):
+        return None
+    return func.value.id if len(call.args) == 1 and not call.keywords else None
 
 
 def _is_function(value) -> bool:

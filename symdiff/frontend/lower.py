@@ -76,6 +76,7 @@ class Lowering(ControlFlow, Calls, PythonCalls):
         self.located_at = None  # set when inlining a composite: its equations take the call's location
         self.maybe_lists: set[str] = set()  # parameters that may be lists when called (built without structures)
         self.row_sources: dict = {}  # row loops being lowered: what each iteration's target takes
+        self.empty_tapes: set[str] = set()  # `name = []` not yet appended to
         self.enclosing: Lowering | None = None  # for a nested def or lambda: the scope it closes over
 
     # -- emission -----------------------------------------------------------
@@ -211,6 +212,7 @@ class Lowering(ControlFlow, Calls, PythonCalls):
         if isinstance(target, ast.Name) and isinstance(value, ast.List) and not value.elts:
             self.target = target.id  # an empty list saves loop values (a tape)
             self.env[target.id] = self.emit("tape_new", [], (), value, self.names.fresh(target.id))
+            self.empty_tapes.add(self.env[target.id].name)  # or is a list grown by append (control.py)
             return
         if isinstance(target, ast.Name) and _is_tape_call(value, "pop", self.env):
             self.target = target.id
@@ -616,6 +618,12 @@ class Lowering(ControlFlow, Calls, PythonCalls):
                 raise self.fail("a tuple can only be indexed by a constant or an integer variable", node)
             picked = base.items[index.value]
             return Pack(picked) if isinstance(index.value, slice) else picked
+        if isinstance(base, Rows):  # a list held as the array of its items: an item is a row
+            if isinstance(index, Const) and isinstance(index.value, slice):
+                return Rows(self.emit("getitem", [base.array], [("index", index)], node, name))
+            if not (isinstance(index, Var) or isinstance(index, Const) and type(index.value) is int):
+                raise self.fail("a list can only be indexed by an integer or a slice", node)
+            return self.emit("getitem", [base.array], [("index", index)], node, name)
         base = self.atom(base, node.value)
         return self.emit("getitem", [base], [("index", index)], node, name)
 

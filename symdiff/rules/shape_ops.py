@@ -17,6 +17,7 @@ import numpy as np
 from symdiff.errors import UnsupportedSyntax
 from symdiff.rules.registry import register_composite, register_derivative
 from symdiff.rules.shapes import (
+    append_row,
     atleast_shape,
     axis_pad,
     axis_slice,
@@ -163,6 +164,12 @@ def untile_vjp(h, out, g, reps, shape):
 @register_derivative(np.diag, static=("k",))
 def diag_vjp(g, out, v, k=0):
     return diag_adjoint(g, np.shape(v), k)
+
+
+@register_derivative(append_row, helper=True)
+def append_row_vjp(g, out, rows, item):
+    count = np.shape(rows)[0]
+    return np.reshape(axis_slice(g, 0, count, 0), np.shape(rows)), np.reshape(g[count], np.shape(item))
 
 
 @register_derivative(diag_adjoint, static=("shape", "k"), helper=True)

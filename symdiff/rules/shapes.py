@@ -313,6 +313,16 @@ def diag_adjoint(g, shape, k):
     return out
 
 
+def append_row(rows, item):
+    """`rows` with `item` added as its last row: a list grown by `append` in a loop that runs as a
+    loop, held as the array of its items. Rows of length 0 (a list that started empty) take the
+    item's shape."""
+    item = np.asarray(item)
+    if np.shape(rows)[0] == 0:
+        return item[None].astype(np.result_type(rows, item))
+    return np.concatenate((rows, item[None]))
+
+
 def hstack_shape(joined, first):
     """The shape `np.hstack` gives, from that of its items joined by `np.atleast_2d` along axis 1:
     items of rank below 2 are joined along their one axis (the leading 1 is dropped)."""

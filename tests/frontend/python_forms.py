@@ -438,3 +438,33 @@ def rows_unpacked_then_differentiated_through_a_quotient(y, z):
     t = 1.0 / (1.5 + np.sin(z - y))
     p, q = t
     return np.sum(np.cos(p)) + np.sum(q)
+
+
+def rnn_outputs(W, xs):
+    """autograd's rnn/lstm examples: a list started with the first output and grown by append in a loop
+    over an argument's rows, then indexed in a second loop and stacked."""
+    h = np.zeros(W.shape[0])
+    outputs = [np.tanh(h)]
+    for x in xs:
+        h = np.tanh(W @ h + x)
+        outputs.append(h * 2.0)
+    total = 0.0
+    for t in range(len(xs)):
+        total = total + np.sum(outputs[t] * xs[t])
+    return total + np.sum(np.vstack(outputs) ** 2) + np.sum(outputs[-1]) * len(outputs)
+
+
+def gmm_clusters(mu, data):
+    """autograd's gmm example: a list started empty, one item per row of an argument, then np.vstack."""
+    lls = []
+    for m in mu:
+        lls.append(-0.5 * np.sum((data - m) ** 2, axis=1))
+    return np.sum(np.log(np.sum(np.exp(np.vstack(lls)), axis=0)))
+
+
+def list_appended_under_a_condition(x, n):
+    out = [x]
+    for k in range(n):
+        if k % 2 == 0:
+            out.append(x * k)  # one item on some iterations only: its length is known only when running
+    return np.sum(np.stack(out))

@@ -45,6 +45,7 @@ CASES = [
     (p.loop_variable_after_the_loop, (V,)),
     (p.first_assigned_in_a_constant_loop, (V,)),
     (p.closure_after_an_early_return, (V,)),
+    (p.rnn_outputs, (np.array([[0.5, -0.3], [0.2, 0.8]]), np.array([[0.1, -0.4], [0.7, 0.3], [-0.5, 0.2]]))),
     (p.rows_unpacked_then_differentiated_through_a_quotient, (np.array([[0.3], [0.8]]), np.array([[-0.2], [0.5]]))),
     (p.list_grown_in_an_unrolled_loop, (V,)),
     (p.zip_of_a_starred_tuple, (np.array([0.5, -1.2, 2.0, 0.3]),)),
@@ -109,9 +110,27 @@ def test_a_data_dependent_comprehension_condition_is_refused_at_build():
         sd.grad(p.data_dependent_filter)
 
 
-def test_a_list_filled_by_append_used_as_a_value_is_refused_at_build():
-    with pytest.raises(sd.SymdiffError, match="filled with append is used as a value") as caught:
-        sd.grad(p.list_filled_by_append)
+@pytest.mark.parametrize("backend", ["numpy", "numba"])
+@pytest.mark.parametrize("n", [0, 1, 3])
+def test_a_list_started_with_an_item_grown_in_a_running_loop(n, backend):
+    got = sd.grad(p.list_grown_in_a_running_loop, backend=backend)(V, n)
+    np.testing.assert_allclose(got, numeric_grad(p.list_grown_in_a_running_loop, (V, n), 0), rtol=1e-6, atol=1e-7)
+
+
+def test_a_list_appended_to_under_a_condition_in_a_loop_is_refused_at_build():
+    with pytest.raises(sd.SymdiffError) as caught:
+        sd.grad(p.list_appended_under_a_condition)
+    assert caught.value.location.file.endswith("python_forms.py")
+
+
+@pytest.mark.parametrize(("f", "args"), [
+    (p.list_filled_by_append, (V,)), (p.gmm_clusters, (M, np.array([[0.1, 0.4], [-0.3, 0.9], [1.2, -0.5]]))),
+])  # fmt: skip
+def test_a_list_started_empty_and_grown_in_a_loop(f, args):
+    got = sd.grad(f)(*args)
+    np.testing.assert_allclose(got, numeric_grad(f, args, 0), rtol=1e-6, atol=1e-7)
+    with pytest.raises(sd.SymdiffError, match="starts empty and grows by append") as caught:  # its rank: unknown
+        sd.grad(f, backend="numba")
     assert caught.value.location.file.endswith("python_forms.py")
 
 
@@ -157,9 +176,3 @@ def test_recursion_whose_depth_is_known_only_when_running_is_refused_at_the_call
     with pytest.raises(sd.SymdiffError, match="recursive call to unbounded_determinant") as info:
         sd.grad(p.unbounded_determinant)
     assert "unbounded_determinant(A[1:, 1:])" in str(info.value)
-
-
-def test_a_list_grown_in_a_loop_that_runs_as_a_loop_is_refused_at_the_loop():
-    with pytest.raises(sd.SymdiffError, match="a tuple or dict of one form before this loop") as info:
-        sd.grad(p.list_grown_in_a_running_loop)
-    assert "for k in range(n)" in str(info.value)

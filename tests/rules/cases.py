@@ -21,6 +21,7 @@ import scipy.stats
 from scipy.stats import norm
 
 from symdiff.rules.shapes import (
+    append_row,
     axis_pad,
     axis_slice,
     diag_adjoint,
@@ -479,6 +480,8 @@ def split_rows(x):
 def split_last(x): return np.split(x, 2, axis=-1)[1]
 def diag_of_vector(x): return np.diag(x, -1) * np.arange(16.0).reshape(4, 4)
 def diag_of_matrix(x): return np.concatenate((np.diag(x, 1), np.diag(x), np.diag(x, -2) * 3.0))
+def rows_appended(rows, item): return append_row(rows, item)
+def row_appended_to_none(item): return append_row(np.zeros((0,)), item)
 def diag_placed(x): return diag_adjoint(x, (3, 4), 1)
 def diag_taken(x): return diag_adjoint(x, (3,), -1)
 def hstack(x, y): return np.hstack((x, y * 2.0))
@@ -509,6 +512,8 @@ def array_cases() -> list[Case]:
         Case("atleast_1d", atleast_1d, (a(),)), Case("atleast_2d", atleast_2d, (a(3),)),
         Case("atleast_3d", atleast_3d, (a(2, 3),)), Case("atleast_3d", atleast_3d, (a(3),)),
         Case("split", split, (a(3, 4),)), Case("split", split_rows, (a(6, 2),)), Case("split", split_last, (a(2, 3, 4),)),
+        Case("append_row", rows_appended, (a(2, 3), a(3))), Case("append_row", rows_appended, (a(2), a())),
+        Case("append_row", row_appended_to_none, (a(2, 3),)),
         Case("diag_adjoint", diag_placed, (a(3),)), Case("diag_adjoint", diag_taken, (a(4, 4),)),
         Case("diag", diag_of_vector, (a(3),)), Case("diag", diag_of_matrix, (a(3, 4),)), Case("diag", diag_of_matrix, (a(4, 3),)),
         Case("hstack", hstack, (a(3), a(2))), Case("hstack", hstack, (a(2, 3), a(2, 2))), Case("hstack", hstack, (a(2, 1, 3), a(2, 2, 3))),
