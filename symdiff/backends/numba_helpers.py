@@ -223,6 +223,8 @@ def _append_row(rows, item):
 
     def impl(rows, item):
         count = rows.shape[0]
+        if rows.shape[1:] != item.shape:  # `out[count] = item` would broadcast it
+            raise ValueError("a list grown by append in a loop is held as an array, so its items need one shape")
         out = np.empty((count + 1,) + item.shape)
         out[:count] = rows
         out[count] = item

@@ -320,6 +320,11 @@ def append_row(rows, item):
     item = np.asarray(item)
     if np.shape(rows)[0] == 0:
         return item[None].astype(np.result_type(rows, item))
+    if np.shape(rows)[1:] != np.shape(item):
+        raise ValueError(
+            f"a list grown by append in a loop is held as an array, so its items need one shape: "
+            f"{np.shape(rows)[1:]}, then {np.shape(item)}"
+        )
     return np.concatenate((rows, item[None]))
 
 

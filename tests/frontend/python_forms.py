@@ -468,3 +468,10 @@ def list_appended_under_a_condition(x, n):
         if k % 2 == 0:
             out.append(x * k)  # one item on some iterations only: its length is known only when running
     return np.sum(np.stack(out))
+
+
+def list_items_of_two_shapes(x, n):
+    out = [x]
+    for k in range(n):
+        out.append(x[:1] * k)  # a row of another shape: an error, never broadcast into the array
+    return np.sum(out[-1])

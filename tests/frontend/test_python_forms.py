@@ -117,6 +117,12 @@ def test_a_list_started_with_an_item_grown_in_a_running_loop(n, backend):
     np.testing.assert_allclose(got, numeric_grad(p.list_grown_in_a_running_loop, (V, n), 0), rtol=1e-6, atol=1e-7)
 
 
+@pytest.mark.parametrize("backend", ["numpy", "numba"])
+def test_list_items_of_two_shapes_raise_rather_than_broadcast(backend):
+    with pytest.raises(ValueError, match="items need one shape"):
+        sd.grad(p.list_items_of_two_shapes, backend=backend)(V, 2)
+
+
 def test_a_list_appended_to_under_a_condition_in_a_loop_is_refused_at_build():
     with pytest.raises(sd.SymdiffError) as caught:
         sd.grad(p.list_appended_under_a_condition)
