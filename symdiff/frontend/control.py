@@ -608,7 +608,6 @@ class ControlFlow:
                 self.env[name] = LoopLocal(node.lineno + self.source.line_offset, over_a_list)
         for name in grown:
             self.env[name] = Rows(self.env[name])
-        self.env.pop(_APPEND, None)
 
     def pops(self, name: str) -> bool:
         """Whether the function calls `name.pop(...)` anywhere."""
@@ -634,8 +633,6 @@ class ControlFlow:
             name = _appended(stmt)
             value = self.env.get(name) if name is not None else None
             growable = isinstance(value, Rows) or (isinstance(value, Pack) and value.kind is list)
-            # `name = []`, the start of a tape where the function pops it (generated backward passes)
-            growable = growable or (isinstance(value, Var) and value.name in self.empty_tapes and not self.pops(name))
             if growable and counts.get(name) == 1:
                 found[name] = k
         if not found:
@@ -702,6 +699,8 @@ def _shape(value):
         return (Pack, value.kind, tuple(_shape(item) for item in value.items))
     if isinstance(value, Record):
         return (Record, tuple(k for k, _ in value.items), tuple(_shape(v) for _, v in value.items))
+    if isinstance(value, Rows):  # a list held as the array of its items: joined as that array
+        return (Rows, None, (None,))
     return None
 
 
@@ -718,6 +717,8 @@ def _items(value, shape) -> list:
     only, stands for each item)."""
     if shape is None:
         return [value]
+    if isinstance(value, Rows):
+        return [value.array]
     if not isinstance(value, (Pack, Record)):
         return [value for _ in range(_count(shape))]
     items = value.items if isinstance(value, Pack) else [v for _, v in value.items]
@@ -733,6 +734,8 @@ def _rebuild(shape, values):
         return next(values)
     kind, keys, inner = shape
     items = tuple(_rebuild(child, values) for child in inner)
+    if kind is Rows:
+        return Rows(items[0])
     return Pack(items, keys) if kind is Pack else Record(tuple(zip(keys, items)))  # a Pack's keys: list or tuple
 
 

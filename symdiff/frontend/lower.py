@@ -76,7 +76,6 @@ class Lowering(ControlFlow, Calls, PythonCalls):
         self.located_at = None  # set when inlining a composite: its equations take the call's location
         self.maybe_lists: set[str] = set()  # parameters that may be lists when called (built without structures)
         self.row_sources: dict = {}  # row loops being lowered: what each iteration's target takes
-        self.empty_tapes: set[str] = set()  # `name = []` not yet appended to
         self.enclosing: Lowering | None = None  # for a nested def or lambda: the scope it closes over
 
     # -- emission -----------------------------------------------------------
@@ -209,10 +208,9 @@ class Lowering(ControlFlow, Calls, PythonCalls):
     target_hint = "out"
 
     def assign(self, target: ast.expr, value: ast.expr, node: ast.stmt) -> None:
-        if isinstance(target, ast.Name) and isinstance(value, ast.List) and not value.elts:
-            self.target = target.id  # an empty list saves loop values (a tape)
+        if isinstance(target, ast.Name) and isinstance(value, ast.List) and not value.elts and self.pops(target.id):
+            self.target = target.id  # an empty list the function pops saves loop values (a tape)
             self.env[target.id] = self.emit("tape_new", [], (), value, self.names.fresh(target.id))
-            self.empty_tapes.add(self.env[target.id].name)  # or is a list grown by append (control.py)
             return
         if isinstance(target, ast.Name) and _is_tape_call(value, "pop", self.env):
             self.target = target.id

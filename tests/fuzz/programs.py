@@ -170,7 +170,7 @@ class _Writer(Expressions):
     def block(self, depth: int) -> None:
         kinds = ["assign"] * 5 + ["augment", "unpack", "list"]
         if depth < self.max_depth:
-            kinds += ["if", "if", "for", "for", "while", "writes", "writes", "pair"]
+            kinds += ["if", "if", "for", "for", "while", "writes", "writes", "pair", "grown"]
         if depth == 0:
             kinds.append("closure")
         kinds += ["call"] * (2 * len(self.functions))
@@ -353,6 +353,47 @@ class _Writer(Expressions):
             target = self.fresh()
             self.emit(f"{target} = {name} * ({counter} + 0.5)")
             self.bind(target, self.env[name])
+
+    def block_grown(self, depth: int) -> None:
+        """A list grown by append in a loop that runs as a loop (started empty or with an item), then
+        used as an array: stacked, summed, indexed, measured with len."""
+        counter = "i" if "i" not in self.ints else "j"
+        if counter in self.ints:
+            return self.block_assign(depth)
+        loops = self.rng.choice([2, 3])
+        header = self.rng.choice([f"range({loops})"] + (["range(n)"] * ("n" in self.ints)))
+        count = 3 if header == "range(n)" else loops
+        first, shape = self.expression(lambda s: len(s) <= 1 and int(np.prod(s)) <= 3)
+        items = self.fresh("items")
+        empty = self.rng.random() < 0.3
+        self.emit(f"{items} = []" if empty else f"{items} = [{first}]")
+        count += 0 if empty else 1
+        before = set(self.env)
+        self.emit(f"for {counter} in {header}:")
+        self.indent += 1
+        self.ints[counter] = count
+        if self.rng.random() < 0.5:
+            self.block(depth + 1)
+        self.emit(f"{items}.append({self.like(shape)} * ({counter} + 0.5))")
+        self.indent -= 1
+        del self.ints[counter]
+        self.leave_loop(before)
+        use = self.rng.choice(
+            [
+                "np.stack({0})",
+                "np.sum({0}, axis=0)",
+                "{0}[-1] * len({0})",
+                "np.array({0}) * 0.5",
+                "{0}[1]",
+                "np.vstack({0})",
+            ]
+        )
+        value = self.shape(use.format(f"[np.full({shape}, 0.7)] * {count}"))
+        if value is None:
+            value, use = shape, "{0}[-1]"
+        target = self.fresh()
+        self.emit(f"{target} = {use.format(items)}")
+        self.bind(target, value)
 
     def block_while(self, depth: int) -> None:
         counter = self.fresh("n")
