@@ -173,7 +173,7 @@ def _tie_broken_by_a_nudge(gradient, program: Program, got, position: int, diffe
     # comparison (sin(-1e-9) == -1e-9 in float64) is broken by the other direction.
     for signs in ("random", 1.0, -1.0):
         nudged = [a + 1e-9 * (rng.choice([-1.0, 1.0], np.shape(a)) if signs == "random" else signs)
-                  if isinstance(a, (float, np.ndarray)) and np.asarray(a).dtype.kind == "f" else a
+                  if isinstance(a, (float, np.floating, np.ndarray)) and np.asarray(a).dtype.kind == "f" else a
                   for a in program.args]  # fmt: skip
         try:
             moved = gradient(*_copies(nudged))

@@ -18,7 +18,7 @@ import scipy.stats
 from scipy.stats import multivariate_normal, norm
 
 import symdiff as sd
-from symdiff.errors import BackendError, UnsupportedSyntax
+from symdiff.errors import UnsupportedSyntax
 from symdiff.rules import stats
 from tests.oracles import numeric_grad
 
@@ -229,15 +229,16 @@ def test_mvn_forms_not_covered_are_refused_when_built(func, message: str) -> Non
     assert f"test_stats.py:{func.__code__.co_firstlineno + 1}:" in str(caught.value)
 
 
-# -- Numba: a value of ndtr is refused when built; its VJP alone needs none -------------------------------------
+# -- Numba: the value of ndtr too (symdiff/backends/numba_special.py) --------------------------------------------
 def cdf_total(z):
     return np.sum(norm.cdf(z))
 
 
-def test_numba_refuses_the_value_of_norm_cdf_when_built() -> None:
-    with pytest.raises(BackendError, match="not supported by the numba backend") as caught:
-        sd.value_and_grad(cdf_total, backend="numba")
-    assert f"test_stats.py:{cdf_total.__code__.co_firstlineno + 1}:" in str(caught.value)
+def test_numba_computes_the_value_of_norm_cdf() -> None:
+    z = np.array([-3.0, -0.2, 0.0, 1.5])
+    value, gradient = sd.value_and_grad(cdf_total, backend="numba")(z)
+    assert value == pytest.approx(np.sum(scipy.stats.norm.cdf(z)), rel=1e-14)
+    np.testing.assert_allclose(gradient, scipy.stats.norm.pdf(z), rtol=1e-14)
 
 
 def test_scipy_special_spellings_of_the_new_primitives() -> None:
