@@ -22,6 +22,7 @@ from symdiff.errors import NoDerivative, SymdiffError, UnsupportedSyntax
 from symdiff.frontend.source import FunctionSource, read_source
 from symdiff.frontend.subset import check_subset
 from symdiff.frontend.values import (
+    GROW_ROWS,
     Keywords,
     LocalFunction,
     Pack,
@@ -35,7 +36,7 @@ from symdiff.misc.flatten import flatten
 from symdiff.rules import Composite, Rule, lookup_callable
 from symdiff.rules.opaque import OP as OPAQUE
 from symdiff.rules.opaque import runs_as_is
-from symdiff.rules.shapes import as_float, as_integer
+from symdiff.rules.shapes import append_row, as_float, as_integer
 from symdiff.structured import Deferred
 
 RECURSION_LIMIT = 16  # nested calls of one function while building, before it is refused
@@ -116,6 +117,8 @@ class Calls:
             return Const(len(args[0].items))
         if callee is sum and len(args) == 1 and isinstance(args[0], Rows) and not kwargs:  # adds the rows up
             return self.apply(np.sum, [args[0].array], {"axis": Const(0)}, node, name)
+        if callee is GROW_ROWS:  # out.append(item) in a loop that runs as a loop
+            return Rows(self.apply(append_row, [args[0].array, args[1]], {}, node, name))
         if callee is len and len(args) == 1 and isinstance(args[0], Rows):
             return self.apply(len, [args[0].array], {}, node, name)
         if callee in (sum, max, min) and len(args) == 1 and isinstance(args[0], Pack) and not kwargs:

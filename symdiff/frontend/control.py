@@ -16,9 +16,8 @@ import inspect
 
 import numpy as np
 
-from symdiff.frontend.values import LocalFunction, Pack, Partial, Record, Rows
+from symdiff.frontend.values import GROW_ROWS, LocalFunction, Pack, Partial, Record, Rows
 from symdiff.ir.nodes import Const, If, Loop, Var
-from symdiff.rules.shapes import append_row
 
 RETURN = "<return>"
 
@@ -184,6 +183,13 @@ class ControlFlow:
             return _shape(first)
         if _form(_shape(first)) != _form(_shape(second)):
             shown = "the result" if name == RETURN else repr(name)
+            if _is_list(first) or _is_list(second):
+                raise self.fail(
+                    f"the list {shown} has another length on each path of this if, whose condition is known "
+                    "only when running",
+                    node,
+                    "append on every iteration, or fill an array: out = np.zeros((n, ...)); out[k] = v",
+                )
             raise self.fail(
                 f"{shown} is a tuple or dict of one form on one path and not on the other",
                 node,
@@ -549,7 +555,7 @@ class ControlFlow:
             if isinstance(inner, (ast.Break, ast.Continue, ast.Return)):
                 raise self.fail(f"this {type(inner).__name__.lower()} is not supported here", inner)
         loc = self.where(node)
-        body, grown = self.rows_for_appends(body, node)
+        body = self.rows_for_appends(body)
         assigned = assigned_names(body)
         rows = self.row_sources.pop(index_name, None)
         if rows is not None:  # the row loop's target is assigned at the top of every iteration
@@ -580,6 +586,15 @@ class ControlFlow:
         for n in carried_names:
             if _form(_shape(end_env[n])) != _form(shapes[n]):
                 shown = "the result" if n == RETURN else repr(n)
+                if _is_list(self.env[n]) or _is_list(end_env[n]):
+                    raise self.fail(
+                        f"the list {shown} changes length in this loop, which runs as a loop, in a way that "
+                        "cannot be held as an array (one append per iteration, on a list the body reads nowhere "
+                        "else, is)",
+                        node,
+                        "append once per iteration at the top of the body, or fill an array: "
+                        "out = np.zeros((n, ...)); out[k] = v",
+                    )
                 raise self.fail(
                     f"{shown} is a tuple or dict of one form before this loop and another after an iteration",
                     node,
@@ -606,8 +621,6 @@ class ControlFlow:
         for name in assigned:
             if name not in carried_names:
                 self.env[name] = LoopLocal(node.lineno + self.source.line_offset, over_a_list)
-        for name in grown:
-            self.env[name] = Rows(self.env[name])
 
     def pops(self, name: str) -> bool:
         """Whether the function calls `name.pop(...)` anywhere."""
@@ -616,27 +629,28 @@ class ControlFlow:
             for n in ast.walk(self.source.node)
         )
 
-    def rows_for_appends(self, body: list[ast.stmt], node: ast.AST) -> tuple[list[ast.stmt], list[str]]:
+    def rows_for_appends(self, body: list[ast.stmt]) -> list[ast.stmt]:
         """`out.append(item)` once per iteration of a loop that runs as a loop (a statement of the
         body itself, not under an `if`), on a list known before the loop (`out = [h0]`, `out = []`,
-        or one grown by an earlier loop) that the body reads nowhere else: the list is held as the
-        array of its items, which `append_row` grows by one row per iteration, and is a `Rows` after
-        the loop (NumPy's functions, indexing, iteration and `len` take it as the list). Its items
-        must have one shape, as `np.stack` needs. Returns the body with each such append an
-        assignment, and the lists' names."""
-        counts: dict[str, int] = {}
-        for part in ast.walk(ast.Module(list(body), [])):
-            if isinstance(part, ast.Name):
-                counts[part.id] = counts.get(part.id, 0) + 1
+        or one grown by an earlier loop) that the body otherwise only reads (`out[-1]`, `len(out)`):
+        the list is held as the array of its items, which `append_row` grows by one row per
+        iteration, a `Rows` in the body and after the loop (NumPy's functions, indexing, iteration
+        and `len` take it as the list). Its items must have one shape, as `np.stack` needs. Returns
+        the body with each such append an assignment."""
+        appends: dict[str, int] = {}
+        for stmt in body:
+            name = _appended(stmt)
+            if name is not None:
+                appends[name] = appends.get(name, 0) + 1
         found = {}
         for k, stmt in enumerate(body):
             name = _appended(stmt)
             value = self.env.get(name) if name is not None else None
             growable = isinstance(value, Rows) or (isinstance(value, Pack) and value.kind is list)
-            if growable and counts.get(name) == 1:
+            if growable and appends[name] == 1 and _only_read(body, name, stmt):
                 found[name] = k
         if not found:
-            return body, []
+            return body
         body = list(body)
         for name, k in found.items():
             statement = body[k]
@@ -647,15 +661,15 @@ class ControlFlow:
                 start = self.apply(np.stack, [value], {}, statement, self.names.fresh(name))
             else:
                 start = self.apply(np.zeros, [Const((0,))], {}, statement, self.names.fresh(name))
-            self.env[name] = start
+            self.env[name] = Rows(start)  # carried as its array; read in the body as the list
             grow = ast.Call(ast.Name(_APPEND, ast.Load()), [ast.Name(name, ast.Load()), statement.value.args[0]], [])
             body[k] = ast.fix_missing_locations(
                 ast.copy_location(
                     ast.Assign([ast.Name(name, ast.Store())], ast.copy_location(grow, statement)), statement
                 )
             )
-        self.env[_APPEND] = append_row
-        return body, list(found)
+        self.env[_APPEND] = GROW_ROWS
+        return body
 
     def bind_rows(self, rows, index: Var, node: ast.For) -> None:
         """At the top of a row loop's body: the loop target takes this iteration's rows."""
@@ -674,6 +688,25 @@ _COUNTER = object()  # enumerate's column of indexes, in a loop over rows
 _APPEND = "<append_row>"  # the name a rewritten `out.append(item)` calls append_row by
 
 
+def _only_read(body: list[ast.stmt], name: str, append: ast.stmt) -> bool:
+    """Whether the loop's body uses the list `name` only by reading it (`name[-1]`, `len(name)`,
+    `for v in name`), apart from its one `append` statement: no assignment, no item write, no
+    other method."""
+    parents = {
+        child: parent for parent in ast.walk(ast.Module(list(body), [])) for child in ast.iter_child_nodes(parent)
+    }
+    receiver = append.value.func.value
+    for part in ast.walk(ast.Module(list(body), [])):
+        if not isinstance(part, ast.Name) or part.id != name or part is receiver:
+            continue
+        parent = parents.get(part)
+        if not isinstance(part.ctx, ast.Load) or isinstance(parent, ast.Attribute):
+            return False
+        if isinstance(parent, ast.Subscript) and not isinstance(parent.ctx, ast.Load):
+            return False
+    return True
+
+
 def _appended(statement: ast.stmt) -> str | None:
     """`name` for a statement `name.append(item)`."""
     if not isinstance(statement, ast.Expr) or not isinstance(statement.value, ast.Call):
@@ -683,6 +716,10 @@ def _appended(statement: ast.stmt) -> str | None:
     if not (isinstance(func, ast.Attribute) and func.attr == "append" and isinstance(func.value, ast.Name)):
         return None
     return func.value.id if len(call.args) == 1 and not call.keywords else None
+
+
+def _is_list(value) -> bool:
+    return isinstance(value, Rows) or (isinstance(value, Pack) and value.kind is list)
 
 
 def _is_function(value) -> bool:

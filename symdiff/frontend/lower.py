@@ -319,8 +319,8 @@ class Lowering(ControlFlow, Calls, PythonCalls):
         made_here = len(self.body) > start  # an existing value (np.asarray(q)) keeps its name
         if top and made_here and isinstance(value, Var) and value.name != name and value.temp:
             value = self._rename_last(value, name)
-        elif name and not (isinstance(value, Var) and value.name == name):
-            self.names.used.discard(name)
+        elif name and not any(isinstance(v, Var) and v.name == name for v in (value, getattr(value, "array", None))):
+            self.names.used.discard(name)  # not used: a Rows' array may have taken it
         return value
 
     def _rename_last(self, value: Var, name: str) -> Var:

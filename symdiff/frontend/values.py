@@ -32,6 +32,14 @@ class Rows:
     array: Var
 
 
+class GrowRows:
+    """What `out.append(item)` calls once rewritten in a loop that runs as a loop
+    (`ControlFlow.rows_for_appends`): the rows of `out` with `item` added, as a `Rows`."""
+
+
+GROW_ROWS = GrowRows()
+
+
 @dataclass(frozen=True)
 class Keywords:
     """A `**kwargs` mapping known at lowering time (what a call passed to a `**kwargs` parameter)."""

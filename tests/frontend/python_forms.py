@@ -475,3 +475,27 @@ def list_items_of_two_shapes(x, n):
     for k in range(n):
         out.append(x[:1] * k)  # a row of another shape: an error, never broadcast into the array
     return np.sum(out[-1])
+
+
+def states_from_the_last_state(W, n):
+    """The list read in the loop that grows it: each state from the last one (`hs[-1]`)."""
+    hs = [np.tanh(W[0])]
+    for k in range(n):
+        hs.append(np.tanh(W @ hs[-1] + 0.1 * len(hs)))
+    return np.sum(np.stack(hs) ** 2) + np.sum(hs[1])
+
+
+def list_read_and_rebound_in_the_loop(x, n):
+    out = [x]
+    for k in range(n):
+        out.append(out[-1] * 2.0)
+        out = out[1:]  # rebound to one item again: a list of one item, carried as such
+    return np.sum(np.stack(out))
+
+
+def list_appended_twice_per_iteration(x, n):
+    out = [x]
+    for k in range(n):
+        out.append(x * k)
+        out.append(x * 2.0)  # two rows per iteration: not held as an array
+    return np.sum(np.stack(out))

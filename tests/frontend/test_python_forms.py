@@ -123,9 +123,28 @@ def test_list_items_of_two_shapes_raise_rather_than_broadcast(backend):
         sd.grad(p.list_items_of_two_shapes, backend=backend)(V, 2)
 
 
-def test_a_list_appended_to_under_a_condition_in_a_loop_is_refused_at_build():
-    with pytest.raises(sd.SymdiffError) as caught:
-        sd.grad(p.list_appended_under_a_condition)
+def test_a_list_read_and_rebound_to_one_item_in_a_loop():
+    got = sd.grad(p.list_read_and_rebound_in_the_loop)(V, 3)
+    np.testing.assert_allclose(got, numeric_grad(p.list_read_and_rebound_in_the_loop, (V, 3), 0), rtol=1e-6)
+
+
+@pytest.mark.parametrize("backend", ["numpy", "numba"])
+def test_a_list_read_in_the_loop_that_grows_it(backend):
+    W = np.array([[0.5, -0.3], [0.2, 0.8]])
+    got = sd.grad(p.states_from_the_last_state, backend=backend)(W, 3)
+    np.testing.assert_allclose(got, numeric_grad(p.states_from_the_last_state, (W, 3), 0), rtol=1e-6, atol=1e-7)
+
+
+@pytest.mark.parametrize(
+    ("f", "message"),
+    [
+        (p.list_appended_under_a_condition, "another length on each path"),
+        (p.list_appended_twice_per_iteration, "changes length"),
+    ],
+)
+def test_a_list_grown_otherwise_in_a_running_loop_is_refused_at_build(f, message):
+    with pytest.raises(sd.SymdiffError, match=message) as caught:
+        sd.grad(f)
     assert caught.value.location.file.endswith("python_forms.py")
 
 
