@@ -105,8 +105,8 @@ def ravel_of(a):
 
 
 def as_value(a):
-    """`a`, a 0-d array as the scalar it holds: where values meet in one variable (if arms, loop
-    steps) NumPy's 0-d arrays and scalars must be one type for Numba."""
+    """`a`, a 0-d array as the scalar it holds, an array of another layout as a C-contiguous one:
+    where values meet in one variable (if arms, loop steps) they must be one type for Numba."""
     return a
 
 
@@ -293,6 +293,10 @@ def _ravel_of(a):
 def _as_value(a):
     if isinstance(a, types.Array) and a.ndim == 0:
         return lambda a: a[()]
+    if isinstance(a, types.Array) and a.layout != "C":
+        # A transposed view (layout F) meeting a fresh array (C) in one variable would make it
+        # layout A, for which Numba cannot allocate the results of arithmetic: joined values are C.
+        return lambda a: np.ascontiguousarray(a)
     return lambda a: a
 
 

@@ -499,3 +499,13 @@ def list_appended_twice_per_iteration(x, n):
         out.append(x * k)
         out.append(x * 2.0)  # two rows per iteration: not held as an array
     return np.sum(np.stack(out))
+
+
+def transposed_view_carried_and_saved(x, y):
+    """Numba: `t` is a transposed view (layout F) and its cotangent meets fresh arrays (layout C) in
+    one variable of the backward loop; that variable was layout A, which Numba cannot allocate for."""
+    acc = np.sum(x)
+    for i in range(2):
+        t = np.transpose(y)
+        acc = acc + np.sum(np.sin(np.log1p(t * t))) * acc
+    return np.mean(t * t) + acc

@@ -45,6 +45,7 @@ CASES = [
     (p.loop_variable_after_the_loop, (V,)),
     (p.first_assigned_in_a_constant_loop, (V,)),
     (p.closure_after_an_early_return, (V,)),
+    (p.transposed_view_carried_and_saved, (np.array([[-0.62], [0.33]]), np.array([[0.78, 0.1], [-0.005, 0.3]]))),
     (p.rnn_outputs, (np.array([[0.5, -0.3], [0.2, 0.8]]), np.array([[0.1, -0.4], [0.7, 0.3], [-0.5, 0.2]]))),
     (p.rows_unpacked_then_differentiated_through_a_quotient, (np.array([[0.3], [0.8]]), np.array([[-0.2], [0.5]]))),
     (p.list_grown_in_an_unrolled_loop, (V,)),
