@@ -89,26 +89,21 @@ def test_comprehension_over_a_list_argument():
     np.testing.assert_array_equal(grads[1][1], [0.0, 0.0])
 
 
-def test_the_loop_variable_after_a_loop_of_running_length_is_refused_at_build():
-    with pytest.raises(sd.SymdiffError, match="loop variable 'i'") as caught:
-        sd.grad(p.loop_variable_after_a_running_loop)
+REFUSED_AT_BUILD = [
+    (p.loop_variable_after_a_running_loop, "loop variable 'i'"),
+    (p.first_assigned_in_a_running_loop, "first assigned inside the loop"),
+    (p.function_chosen_by_an_if, "defines on one path, or differently"),
+    (p.data_dependent_filter, "condition must be known"),
+    (p.list_appended_under_a_condition, "another length on each path"),
+    (p.list_appended_twice_per_iteration, "changes length"),
+]
+
+
+@pytest.mark.parametrize(("f", "message"), REFUSED_AT_BUILD, ids=lambda v: getattr(v, "__name__", ""))
+def test_refused_when_built_at_the_users_line(f, message):
+    with pytest.raises(sd.SymdiffError, match=message) as caught:
+        sd.grad(f)
     assert caught.value.location.file.endswith("python_forms.py")
-
-
-def test_a_name_first_assigned_in_a_loop_of_running_length_is_refused_at_build():
-    with pytest.raises(sd.SymdiffError, match="first assigned inside the loop"):
-        sd.grad(p.first_assigned_in_a_running_loop)
-
-
-def test_a_function_chosen_by_a_data_dependent_if_is_refused_at_build():
-    with pytest.raises(sd.SymdiffError, match="defines on one path, or differently") as caught:
-        sd.grad(p.function_chosen_by_an_if)
-    assert caught.value.location.file.endswith("python_forms.py")
-
-
-def test_a_data_dependent_comprehension_condition_is_refused_at_build():
-    with pytest.raises(sd.SymdiffError, match="condition must be known"):
-        sd.grad(p.data_dependent_filter)
 
 
 @pytest.mark.parametrize("backend", ["numpy", "numba"])
@@ -134,19 +129,6 @@ def test_a_list_read_in_the_loop_that_grows_it(backend):
     W = np.array([[0.5, -0.3], [0.2, 0.8]])
     got = sd.grad(p.states_from_the_last_state, backend=backend)(W, 3)
     np.testing.assert_allclose(got, numeric_grad(p.states_from_the_last_state, (W, 3), 0), rtol=1e-6, atol=1e-7)
-
-
-@pytest.mark.parametrize(
-    ("f", "message"),
-    [
-        (p.list_appended_under_a_condition, "another length on each path"),
-        (p.list_appended_twice_per_iteration, "changes length"),
-    ],
-)
-def test_a_list_grown_otherwise_in_a_running_loop_is_refused_at_build(f, message):
-    with pytest.raises(sd.SymdiffError, match=message) as caught:
-        sd.grad(f)
-    assert caught.value.location.file.endswith("python_forms.py")
 
 
 @pytest.mark.parametrize(("f", "args"), [
