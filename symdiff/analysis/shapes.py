@@ -20,6 +20,9 @@ SHAPED_LIKE_OPERAND = {
     "copy": 0, "setitem": 0,
 }  # fmt: skip
 
+# Not differentiated, so not marked elementwise in the rule table, but shaped like their operands.
+_COMPARISONS = frozenset(("lt", "le", "gt", "ge", "eq", "ne", "logical_and", "logical_or", "logical_not"))
+
 
 class ShapeClasses:
     """Union-find of names known to hold arrays of the same shape."""
@@ -49,7 +52,7 @@ class ShapeClasses:
             return
         rule = RULES.get(eqn.op)
         vars_in = [a for a in eqn.ins if isinstance(a, Var)]
-        if rule is not None and rule.elementwise and eqn.op != "where":
+        if rule is not None and (rule.elementwise or eqn.op in _COMPARISONS):
             scalars = all(isinstance(a, Var) or isinstance(a.value, (int, float)) for a in eqn.ins)
             if scalars and vars_in and all(self.same(vars_in[0], v) for v in vars_in):
                 self.union(out, vars_in[0].name)
