@@ -83,7 +83,9 @@ def expm1_vjp(g, out, x):
 
 @register_derivative(np.sqrt, elementwise=True, aliases=(math.sqrt,))
 def sqrt_vjp(g, out, x):
-    return g * 0.5 / out
+    # At 0 the slope is infinite; 0 is taken instead (as for abs and norm), so that
+    # np.sqrt(np.sum(x * x)) has the gradient 0 at x = 0 rather than inf * 0 = nan.
+    return g * 0.5 / np.where(out == 0.0, np.inf, out)
 
 
 @register_derivative(np.square, elementwise=True)
@@ -179,7 +181,11 @@ def clip_vjp(g, out, a, a_min, a_max):
 
 @register_derivative(np.logaddexp, elementwise=True)
 def logaddexp_vjp(g, out, x1, x2):
-    return g * np.exp(x1 - out), g * np.exp(x2 - out)
+    # The weights exp(x1 - out) and exp(x2 - out), from exponentials of numbers <= 0 (no overflow)
+    # rather than through the rounded `out` (which costs up to |out| ulp): accurate to a few ulp.
+    e1 = np.exp(np.minimum(x1 - x2, 0.0))
+    e2 = np.exp(np.minimum(x2 - x1, 0.0))
+    return g * e1 / (e1 + e2), g * e2 / (e1 + e2)
 
 
 @register_derivative(float, op="float", elementwise=True, path="float")
