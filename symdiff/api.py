@@ -33,10 +33,12 @@ from symdiff.frontend.lower import lower_function
 from symdiff.frontend.source import Dependency, dependencies, read_source, recording
 from symdiff.ir.nodes import Const, Function, Var, walk
 from symdiff.optimize import optimize
+from symdiff.optimize.dce import dce
 from symdiff.rules.registry import RULES, Rule, generation, lookup_callable
 from symdiff.rules.user_checks import install_checks
 from symdiff.structured import CONTAINERS, Deferred, StructuredCalls, count
 from symdiff.transforms.reverse import active_vars, base_name, tape_vars, vjp_function
+from symdiff.transforms.stable import stabilize
 
 Wrt = int | str | Sequence[int | str]
 _CACHE: dict[tuple, Derivative] = {}
@@ -75,6 +77,7 @@ class Derivative:
         self._others = [k for k in range(len(names)) if k not in self._positions]
         self._structured: StructuredCalls | None = None
         self._wrt_spec: Wrt = wrt
+        self._stable = True
 
     @property
     def source(self) -> str:
@@ -127,7 +130,8 @@ class Derivative:
         """Calls with list, tuple or dict arguments: a derivative per structure (symdiff/structured.py)."""
         if self._structured is None:
             several = isinstance(self._wrt_spec, (tuple, list))
-            self._structured = StructuredCalls(self.primal, self.wrt, several, self.mode, self.backend, _build_for)
+            build_for = functools.partial(_build_for, stable=self._stable)
+            self._structured = StructuredCalls(self.primal, self.wrt, several, self.mode, self.backend, build_for)
         return self._structured
 
     structured = _structured_calls  # a function calling this one inside with lists, tuples or dicts uses it
@@ -291,10 +295,11 @@ def _lowered(primal: Callable) -> Function:
 _lowered.cache_clear = _LOWERED.clear  # what tests call to start from cold caches
 
 
-def build(primal: Callable, wrt: Wrt, mode: str, backend: str) -> Derivative:
-    """Build (or fetch from the cache) the derivative of `primal`."""
+def build(primal: Callable, wrt: Wrt, mode: str, backend: str, stable: bool = True) -> Derivative:
+    """Build (or fetch from the cache) the derivative of `primal`; `stable` rewrites overflowing
+    compositions into stable forms first (transforms/stable.py)."""
     load(backend)
-    key = (primal, tuple(wrt) if isinstance(wrt, list) else wrt, mode, backend)
+    key = (primal, tuple(wrt) if isinstance(wrt, list) else wrt, mode, backend, stable)
     cached = _CACHE.get(key)
     if cached is not None and (isinstance(cached, Deferred) or cached._lowering.current()):
         return cached
@@ -306,7 +311,8 @@ def build(primal: Callable, wrt: Wrt, mode: str, backend: str) -> Derivative:
         if not per_call and not _defaults_to_none(primal):
             raise
         names = tuple(_signature_names(primal, wrt))
-        derivative = Deferred(primal, names, isinstance(wrt, (tuple, list)), mode, backend, _build_for)
+        build_for = functools.partial(_build_for, stable=stable)
+        derivative = Deferred(primal, names, isinstance(wrt, (tuple, list)), mode, backend, build_for)
         if not getattr(error, "needs_structure", False):
             derivative.build_for_defaults()  # a refusal for the usual call (`ax=None`) is raised now
         _CACHE[key] = derivative
@@ -315,18 +321,29 @@ def build(primal: Callable, wrt: Wrt, mode: str, backend: str) -> Derivative:
     indices = _wrt_indices(function, wrt)
     names = tuple(function.params[i].name for i in indices)
     if _string_index(function, params_only=True) is not None:  # a dict argument: built for its keys when called
-        derivative = Deferred(primal, names, isinstance(wrt, (tuple, list)), mode, backend, _build_for)
+        build_for = functools.partial(_build_for, stable=stable)
+        derivative = Deferred(primal, names, isinstance(wrt, (tuple, list)), mode, backend, build_for)
         _CACHE[key] = derivative
         return derivative
     _refuse_string_index(function)
     _refuse_several_outputs(function, primal, mode)
     _refuse_list_values(function)
     as_tuple = isinstance(wrt, (tuple, list))
-    derivative_ir = optimize(vjp_function(function, indices, mode, as_tuple))
+    derivative_ir = _stable_values(optimize(vjp_function(_stable(function, stable), indices, mode, as_tuple)), stable)
     derivative = Derivative(primal, derivative_ir, names, mode, backend, lowering)
-    derivative._wrt_spec = wrt
+    derivative._wrt_spec, derivative._stable = wrt, stable
     _CACHE[key] = derivative
     return derivative
+
+
+def _stable(function: Function, stable: bool) -> Function:
+    """Stable forms of compositions whose naive derivative overflows (before differentiating)."""
+    return stabilize(function) if stable else function
+
+
+def _stable_values(derivative: Function, stable: bool) -> Function:
+    """Stable forms of the values the finished derivative still computes."""
+    return dce(stabilize(derivative, "value")) if stable else derivative
 
 
 def readable_function(primal: Callable) -> Callable:
@@ -364,7 +381,9 @@ def _signature_names(primal: Callable, wrt: Wrt) -> list[str]:
         raise BadWrt(f"wrt={wrt!r} is out of range: {getattr(primal, '__name__', 'f')}() takes {len(params)} arguments")
 
 
-def _build_for(primal: Callable, structures: dict, wrt: tuple[str, ...], mode: str, backend: str) -> Derivative:
+def _build_for(
+    primal: Callable, structures: dict, wrt: tuple[str, ...], mode: str, backend: str, stable: bool = True
+) -> Derivative:
     """The derivative of `primal` for arguments of these structures, with respect to all leaves of `wrt`."""
     with recording() as sources:
         function = lower_function(primal, structures)
@@ -378,7 +397,7 @@ def _build_for(primal: Callable, structures: dict, wrt: tuple[str, ...], mode: s
     indices = tuple(k for name in wrt for k in offsets[name])
     if mode not in ("grad", "value_and_grad", "vjp"):
         raise BadWrt(f"{mode} of functions with list, tuple or dict arguments is not supported yet")
-    derivative_ir = optimize(vjp_function(function, indices, mode, True))
+    derivative_ir = _stable_values(optimize(vjp_function(_stable(function, stable), indices, mode, True)), stable)
     names = tuple(function.params[k].name for k in indices)
     return Derivative(primal, derivative_ir, names, mode, backend, lowering)
 
@@ -467,14 +486,21 @@ def _where(loc: Location | None) -> str:
 
 
 def _decorator(mode: str, doc: str):
-    def operator(f: Callable | None = None, wrt: Wrt = 0, *, backend: str = "numpy", argnum: Wrt | None = None):
+    def operator(
+        f: Callable | None = None,
+        wrt: Wrt = 0,
+        *,
+        backend: str = "numpy",
+        argnum: Wrt | None = None,
+        stable: bool = True,
+    ):
         if argnum is not None:  # autograd's name for wrt
             wrt = argnum
         if f is None:
-            return lambda g: build(g, wrt, mode, backend)
+            return lambda g: build(g, wrt, mode, backend, stable)
         if isinstance(f, (int, str, tuple, list)) and not callable(f):
             raise BadWrt("pass wrt by keyword: @grad(wrt=...)")
-        return build(f, wrt, mode, backend)
+        return build(f, wrt, mode, backend, stable)
 
     operator.__doc__ = doc
     operator.__symdiff_operator__ = True  # called inside a function being lowered: run while building
@@ -486,7 +512,9 @@ grad = _decorator(
     """Gradient of a scalar function with respect to argument(s) `wrt`.
 
     Usable as `@grad`, `@grad(wrt="w")` or `grad(f, wrt=(0, 1))`; a tuple
-    `wrt` gives a tuple of gradients. Example::
+    `wrt` gives a tuple of gradients. Compositions that overflow (`np.log(1 + np.exp(x))`,
+    `np.log(np.sum(np.exp(z)))`, ...) are computed in stable forms unless `stable=False`
+    (docs/stability.md). Example::
 
         @symdiff.grad
         def loss(w, x):
@@ -502,12 +530,14 @@ value_and_grad = _decorator(
 )
 
 
-def vjp(f: Callable, wrt: Wrt = 0, *, backend: str = "numpy", argnum: Wrt | None = None) -> Derivative:
+def vjp(
+    f: Callable, wrt: Wrt = 0, *, backend: str = "numpy", argnum: Wrt | None = None, stable: bool = True
+) -> Derivative:
     """Vector-Jacobian product: `vjp(f)(*args, seed)` is the gradient of `sum(seed * f(*args))`.
 
     Example: `vjp(np_fn)(x, np.ones(3))` for a function with a 3-vector output.
     """
-    return build(f, wrt if argnum is None else argnum, "vjp", backend)
+    return build(f, wrt if argnum is None else argnum, "vjp", backend, stable)
 
 
 vjp.__symdiff_operator__ = True  # called inside a function being lowered: run while building
@@ -532,6 +562,7 @@ def emit(
     backend: str = "numpy",
     mode: str = "grad",
     regenerate: str | None = None,
+    stable: bool = True,
 ) -> str:
     """The source of a standalone module holding the derivative of `f` (written to `path` if given).
 
@@ -542,7 +573,7 @@ def emit(
 
         symdiff.emit(loss, "loss_grad.py", wrt=("w", "b"))
     """
-    derivative = build(f, wrt, mode, backend)
+    derivative = build(f, wrt, mode, backend, stable)
     name = getattr(f, "__name__", "f")
     regenerate = regenerate or f"symdiff.emit({name}, wrt={derivative.wrt!r}, mode={mode!r})"
     header = _header(f, mode, derivative.wrt, regenerate)

@@ -89,6 +89,11 @@ def _write(text: str, out: str | None) -> None:
 def _command_line(args: argparse.Namespace) -> str:
     parts = ["symdiff", args.command, args.target]
     parts += [f"--wrt {w}" for w in args.wrt or []]
+    for option, default in (("backend", "numpy"), ("mode", "grad")):
+        if getattr(args, option, default) != default:
+            parts.append(f"--{option} {getattr(args, option)}")
+    if getattr(args, "stable", True) is False:
+        parts.append("--no-stable")
     if getattr(args, "out", None):
         parts.append(f"--out {args.out}")
     return " ".join(parts)
@@ -98,7 +103,10 @@ def cmd_grad(args: argparse.Namespace) -> None:
     from symdiff.api import emit
 
     function = load_target(args.target)
-    text = emit(function, wrt=_wrt(args.wrt), backend=args.backend, mode=args.mode, regenerate=_command_line(args))
+    regenerate = _command_line(args)
+    text = emit(
+        function, wrt=_wrt(args.wrt), backend=args.backend, mode=args.mode, regenerate=regenerate, stable=args.stable
+    )
     _write(text, args.out)
 
 
@@ -150,6 +158,12 @@ def parser() -> argparse.ArgumentParser:
         sub.add_argument("--out", help="write here instead of standard output")
     grad.add_argument("--backend", default="numpy", choices=["numpy", "numba", "cuda"])
     grad.add_argument("--mode", default="grad", choices=["grad", "value_and_grad", "vjp"])
+    grad.add_argument(
+        "--no-stable",
+        dest="stable",
+        action="store_false",
+        help="keep overflowing compositions as written (docs/stability.md)",
+    )
     show.add_argument("--grad", action="store_true", help="show the gradient's Wengert list instead")
     show.add_argument("--dot", help="also write the graph in Graphviz DOT (and SVG when `dot` is installed)")
     check = commands.add_parser("check", help="which functions differentiate, checked numerically")

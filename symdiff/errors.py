@@ -26,6 +26,7 @@ class Location:
     source_line: str = ""
     end_col: int | None = None
     text: str = ""  # the whole statement, quoted in generated comments
+    note: str = ""  # a comment generated code prints above the statement (transforms/stable.py)
 
     def render(self) -> str:
         """`file:line:col` followed by the source line and a caret under the construct."""

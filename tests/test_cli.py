@@ -61,6 +61,15 @@ def test_grad_writes_an_importable_module_with_a_header(project):
     assert db == pytest.approx(numeric_grad(model.loss, args, 1), rel=1e-6)
 
 
+def test_regenerate_line_keeps_mode_and_no_stable(project):
+    done = run("grad", "model.py:loss", "--mode", "value_and_grad", "--no-stable", cwd=project)
+    assert done.returncode == 0, done.stderr
+    assert "symdiff grad model.py:loss --mode value_and_grad --no-stable" in done.stdout
+    assert "logaddexp" not in done.stdout  # the loss's log(p) kept as written
+    stable = run("grad", "model.py:loss", "--mode", "value_and_grad", cwd=project)
+    assert "np.logaddexp" in stable.stdout and "--no-stable" not in stable.stdout
+
+
 def test_grad_to_standard_output_and_module_targets(project):
     done = run("grad", "model:rosen", cwd=project)
     assert done.returncode == 0, done.stderr

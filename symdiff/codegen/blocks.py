@@ -34,6 +34,7 @@ class BlockPrinter:
     """Prints blocks of IR statements; see the module docstring."""
 
     quoted: str | None = None  # the forward statement the last `# grad of:` quoted
+    noted: str = ""  # the last note printed (transforms/stable.py's, on forward and backward lines alike)
 
     # -- supplied by each printer --------------------------------------------------
 
@@ -67,10 +68,18 @@ class BlockPrinter:
         """The statements of one block; `# grad of:` comments restart in every block."""
         outer, self.quoted = self.quoted, None
         lines: list = []
+        notes: list[str] = []  # not printed yet: above the next statement (folded ones print inside it)
         for stmt in body:
+            note = stmt.loc.note if stmt.loc is not None else ""
+            if note and note != self.noted and note not in notes:
+                notes.append(note)
             if isinstance(stmt, Eqn) and self.folded(stmt):
                 continue
             header = self.header(stmt)
+            if notes:
+                self.noted = notes[-1]
+                header = (header or []) + [cst.EmptyLine(comment=cst.Comment(f"# {note}")) for note in notes]
+                notes = []
             built = self.statement(stmt)
             if header is not None and built:
                 built[0] = built[0].with_changes(leading_lines=header)
