@@ -39,6 +39,7 @@ from symdiff.rules.user_checks import install_checks
 from symdiff.structured import CONTAINERS, Deferred, StructuredCalls, count
 from symdiff.transforms.reverse import active_vars, base_name, tape_vars, vjp_function
 from symdiff.transforms.stable import stabilize
+from symdiff.transforms.untaken import guard_untaken_inputs
 
 Wrt = int | str | Sequence[int | str]
 _CACHE: dict[tuple, Derivative] = {}
@@ -337,8 +338,9 @@ def build(primal: Callable, wrt: Wrt, mode: str, backend: str, stable: bool = Tr
 
 
 def _stable(function: Function, stable: bool) -> Function:
-    """Stable forms of compositions whose naive derivative overflows (before differentiating)."""
-    return stabilize(function) if stable else function
+    """Stable forms of compositions whose naive derivative overflows, and np.where arms that
+    read guarded operands (before differentiating)."""
+    return guard_untaken_inputs(stabilize(function)) if stable else function
 
 
 def _stable_values(derivative: Function, stable: bool) -> Function:

@@ -48,12 +48,25 @@ def _identity(eqn: Eqn, classes: ShapeClasses) -> Atom | None:
     return None
 
 
+def _masked_twice(eqn: Eqn, masked: dict[str, tuple]) -> Atom | None:
+    """`where(c, where(c, a, z), z)` is the inner `where` (a cotangent masked by two guards);
+    records `eqn` when it masks one arm with a constant."""
+    cond, x, y = eqn.ins
+    for kept, other, side in ((x, y, True), (y, x, False)):
+        if isinstance(kept, Var) and isinstance(other, Const):
+            if masked.get(kept.name) == (cond, side, other):
+                return kept
+            masked[eqn.out.name] = (cond, side, other)
+    return None
+
+
 def simplify(function: Function) -> Function:
     """`function` with identities and shape no-ops removed."""
     classes = ShapeClasses()
     negations: dict[str, Atom] = {}
     all_axes: set[str] = set()  # names holding keepdims_shape(s, None)
     kept_scalars: dict[str, Atom] = {}  # reshape(v, keepdims_shape(s, None)) -> v
+    masked: dict[str, tuple] = {}  # where(c, a, 0.0) -> (c, which arm is kept, the other arm)
 
     def visit(eqn: Eqn, scope):
         if len(eqn.outs) != 1:
@@ -69,6 +82,8 @@ def simplify(function: Function) -> Function:
         same = _identity(eqn, classes)
         if same is None and eqn.op == "neg" and isinstance(eqn.ins[0], Var):
             same = negations.get(eqn.ins[0].name)
+        if same is None and eqn.op == "where":
+            same = _masked_twice(eqn, masked)
         if same is not None:
             return same
         if eqn.op == "neg":

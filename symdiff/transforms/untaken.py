@@ -16,11 +16,16 @@ and the backward pass reads them there as it reads every forward value.
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from symdiff.analysis.shapes import ShapeClasses
-from symdiff.ir.nodes import Atom, Const, Eqn, Function, Var, reads, walk
+from symdiff.ir.names import Names
+from symdiff.ir.nodes import Atom, Const, Eqn, Function, If, Var, defined, reads, walk
 from symdiff.rules import RULES
 
-_TESTS = frozenset(("lt", "le", "gt", "ge", "eq", "ne", "logical_and", "logical_or", "logical_not", "isfinite", "isnan"))
+_TESTS = frozenset(
+    ("lt", "le", "gt", "ge", "eq", "ne", "logical_and", "logical_or", "logical_not", "isfinite", "isnan")
+)
 
 
 def guarded_values(function: Function) -> dict[str, tuple[Atom, bool]]:
@@ -98,3 +103,67 @@ def _fits(cond: Atom, value: Atom, made, classes: ShapeClasses, depth: int = 0) 
     if rule is None or not rule.elementwise or maker.op == "where":
         return False
     return any(_fits(cond, operand, made, classes, depth + 1) for operand in maker.ins)
+
+
+# Operand positions where an op's domain is restricted: an untaken arm may compute nan there.
+_DOMAIN = {
+    "sqrt": (0,), "log": (0,), "log1p": (0,), "arcsin": (0,), "arccos": (0,), "gammaln": (0,), "digamma": (0,),
+    "truediv": (1,),
+}  # fmt: skip
+_SAFE = Const(0.5)  # inside every one of those domains
+
+
+def guard_untaken_inputs(function: Function) -> Function:
+    """The double-where trick, applied for the user: the operand of an arm's `sqrt`, `log`,
+    division, ... becomes `np.where(cond, operand, 0.5)`, so the arm computes no nan where
+    `np.where` discards it (an operand computed in the arm, `x - i`, is guarded where the
+    op reads it). Masking the arm's cotangent (the reverse pass
+    does) already keeps the gradient exact; this keeps the forward values finite and NumPy
+    quiet. A condition computed after the arm's operation is left as it is."""
+    guards = guarded_values(function)
+    if not guards:
+        return function
+    names = Names({p.name for p in function.params} | {n for n, _ in function.free})
+    names.used |= {v.name for stmt in function.body for v in defined(stmt)}
+
+    def guard(eqn: Eqn, known: set[str], out: list) -> Eqn:
+        found = guards.get(eqn.out.name) if len(eqn.outs) == 1 else None
+        positions = _DOMAIN.get(eqn.op, ())
+        exponent = eqn.ins[1] if eqn.op == "pow" else None
+        if isinstance(exponent, Const) and type(exponent.value) is float and not exponent.value.is_integer():
+            positions = (0,)  # x ** 0.5 of a negative x
+        if found is None or not positions:
+            return eqn
+        cond, taken = found
+        if isinstance(cond, Var) and cond.name not in known:
+            return eqn
+        ins = list(eqn.ins)
+        for k in positions:
+            operand = ins[k]
+            if not isinstance(operand, Var) or operand == cond:
+                continue
+            safe = Var(names.fresh(f"{operand.name.split('~')[0]}_safe"), temp=True)
+            arms = (operand, _SAFE) if taken else (_SAFE, operand)
+            out.append(Eqn((safe,), "where", (cond, *arms), (), eqn.loc))
+            ins[k] = safe
+        return replace(eqn, ins=tuple(ins))
+
+    def block(body, known: set[str]) -> tuple:
+        known, out = set(known), []
+        for stmt in body:
+            if isinstance(stmt, Eqn):
+                out.append(guard(stmt, known, out))
+            elif isinstance(stmt, If):
+                out.append(
+                    replace(stmt, then_body=block(stmt.then_body, known), else_body=block(stmt.else_body, known))
+                )
+            else:
+                inner = (
+                    known | {v.name for v in stmt.carried} | ({stmt.index.name} if stmt.index is not None else set())
+                )
+                out.append(replace(stmt, cond_body=block(stmt.cond_body, inner), body=block(stmt.body, inner)))
+            known.update(v.name for v in defined(out[-1]))
+        return tuple(out)
+
+    initial = {p.name for p in function.params} | {n for n, _ in function.free}
+    return replace(function, body=block(function.body, initial))

@@ -107,3 +107,14 @@ def softplus_in_loop(x, n):
     for i in range(n):
         total = total + np.sum(np.log(1.0 + np.exp(x * (i + 1))))
     return total
+
+
+def where_log_other_arm(x):
+    return np.sum(np.where(x <= 0.0, 0.0, np.log(x) / x))
+
+
+def where_in_loop(x, n):
+    total = 0.0
+    for i in range(n):
+        total = total + np.sum(np.where(x > i, np.sqrt(x - i), 0.0))
+    return total

@@ -18,6 +18,7 @@ import numpy as np
 import pytest
 
 import symdiff as sd
+from symdiff.ir.nodes import walk
 from symdiff.transforms.stable import REWRITES
 from tests.oracles import numeric_grad
 from tests.transforms import stable_functions as fns
@@ -190,3 +191,25 @@ def test_second_derivative_through_a_rewrite():
 
 def lambda_free_softplus(x):
     return np.log(1.0 + np.exp(x))
+
+
+@pytest.mark.parametrize("backend", ["numpy", "numba"])
+@pytest.mark.parametrize(
+    "function, args",
+    [
+        (fns.where_sqrt, (np.array([-1.0, 4.0, 0.25, -0.5]),)),
+        (fns.where_log_other_arm, (np.array([-2.0, -0.1, 0.5, 3.0]),)),
+        (fns.where_in_loop, (np.array([-1.0, 0.5, 2.5]), 3)),
+    ],
+)
+def test_untaken_arm_computes_no_nan(function, args, backend):
+    """The double-where: what an arm reads from outside it is guarded, so the forward pass
+    computes no nan and NumPy does not warn; the gradient is the same with or without."""
+    derivative = sd.grad(function, backend=backend)
+    assert any(eqn.op == "where" and "_safe" in eqn.out.name for eqn in walk(derivative.function.body))
+    with np.errstate(all="raise"):
+        got = derivative(*args)
+    with np.errstate(all="ignore"):
+        literal = sd.grad(function, stable=False, backend=backend)(*args)
+    np.testing.assert_array_equal(got, literal)
+    np.testing.assert_allclose(got, numeric_grad(function, args, 0), rtol=1e-7, atol=1e-9)
