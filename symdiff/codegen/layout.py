@@ -200,6 +200,10 @@ def find_accumulations(layout: Layout) -> dict[int, Eqn]:
                     assigned[id(root)] = False
                 written[id(root)].append(index)
                 break
+    for eqn, _, part, start in _owned_accumulators(layout):  # a loop's gradient accumulator, one element a step
+        scatter = _scatter_into(layout, eqn, part, start)
+        if scatter is not None:
+            found[id(eqn)] = scatter
     for eqn in _all_eqns(layout.function.body):  # zeros that are all overwritten need not be written
         if (
             eqn.op == "scatter_add"
@@ -243,6 +247,15 @@ def find_loop_accumulators(layout: Layout) -> dict[int, tuple]:
     `acc + part` gives the NumPy scalar a float argument's gradient should be.
     """
     found: dict[int, tuple] = {}
+    for eqn, phi, part, _ in _owned_accumulators(layout):
+        if _has_axes(layout, part):
+            found[id(eqn)] = (phi, part)
+    return found
+
+
+def _owned_accumulators(layout: Layout):
+    """(add eqn, accumulator, part, the zeros it starts from) for each loop-carried `acc = acc + part`
+    whose buffer belongs to the loop alone (see `find_loop_accumulators`)."""
     for stmt in _all_stmts(layout.function.body):
         if not isinstance(stmt, Loop):
             continue
@@ -254,11 +267,27 @@ def find_loop_accumulators(layout: Layout) -> dict[int, tuple]:
             part = eqn.ins[1] if eqn.ins[0] == phi else eqn.ins[0]
             start = layout.defs.get(init.name) if isinstance(init, Var) else None
             if (
-                part != phi and start is not None and start.op in _FRESH and _has_axes(layout, part)
+                part != phi and start is not None and start.op in _FRESH
                 and layout.uses[init.name] == 1 and layout.uses[phi.name] == 1 and layout.uses[result.name] == 1
             ):  # fmt: skip
-                found[id(eqn)] = (phi, part)
-    return found
+                yield eqn, phi, part, start
+
+
+def _scatter_into(layout: Layout, eqn: Eqn, part, start: Eqn) -> Eqn | None:
+    """The scatter_add `part` when `acc = acc + part` can run as `acc[index] += g`: made in the
+    add's block for it alone, at a basic index, with the shape of the zeros `acc` started as."""
+    scatter = layout.defs.get(part.name) if isinstance(part, Var) else None
+    if scatter is None or scatter.op != "scatter_add" or layout.uses[part.name] != 1:
+        return None
+    if layout.def_block.get(part.name) != layout.def_block.get(eqn.out.name):
+        return None
+    shape, index = scatter.static_dict()["shape"], scatter.static_dict()["index"]
+    if start.op == "zeros_like":
+        made = layout.defs.get(shape.name) if isinstance(shape, Var) else None
+        same = made is not None and made.op == "shape" and made.ins[0] == start.ins[0]
+    else:
+        same = start.ins[:1] == (shape,)
+    return scatter if same and _basic_index(layout, index) else None
 
 
 def _has_axes(layout: Layout, atom, depth: int = 0) -> bool:

@@ -163,6 +163,19 @@ def test_loop_accumulator_not_in_place_when_its_start_is_shared(w):
     np.testing.assert_allclose(derivative(w, x), numeric_grad(reused_after_loop, (w, x), 0), rtol=1e-6, atol=1e-8)
 
 
+def test_loop_reading_one_row_per_step_accumulates_that_row_in_place():
+    """The cotangent of `xs[t]` goes into its row of the accumulator (`xs_bar[t] += ...`), not
+    into a fresh zeros array the size of `xs` added every step (quadratic in the sequence length)."""
+    rng = np.random.default_rng(4)
+    w, u, xs, h0 = rng.normal(size=(3, 4)), rng.normal(size=(4, 4)), rng.normal(size=(6, 3)), rng.normal(size=4)
+    derivative = sd.grad(p.rnn, wrt=(2, 0))
+    assert "xs_bar[t] += " in derivative.source and "scatter_add" not in derivative.source
+    for k, got in zip((2, 0), derivative(w, u, xs, h0)):
+        np.testing.assert_allclose(got, numeric_grad(p.rnn, (w, u, xs, h0), k), rtol=1e-6, atol=1e-8)
+    twice = derivative(w, u, xs, h0)[0]  # a second call starts from fresh zeros again
+    np.testing.assert_allclose(twice, derivative(w, u, xs, h0)[0], rtol=0, atol=0)
+
+
 def scalar_weight_loop(w, x):
     h = x
     for _ in range(3):
