@@ -87,7 +87,9 @@ class _Accumulation:
             counts.update(a.name for a in reads(stmt) if isinstance(a, Var))
         self.counts = counts
         self.scatters: dict[str, Eqn] = {}
-        self.shape_of: dict[str, Atom] = {}  # accumulator -> the shape atom it was made with
+        self.shape_of: dict[str, object] = {}  # accumulator -> the shape it was made with (`_shape_key`)
+        # `np.shape(y)` names: a shape read from y and zeros_like(y) are the same shape
+        self.shape_source = {e.out.name: e.ins[0] for e in walk(function.body) if e.op == "shape"}
         self.used = {v.name for v in function.params} | {n for n, _ in function.free}
         self.used |= {o.name for e in walk(function.body) for o in e.outs}
 
@@ -105,10 +107,28 @@ class _Accumulation:
             return self.scatters.get(atom.name)
         return None
 
+    def shape_key(self, shape: Atom) -> object:
+        """`shape`, or ("like", y) when it is `np.shape(y)`."""
+        source = self.shape_source.get(shape.name) if isinstance(shape, Var) else None
+        return ("like", source) if source is not None else shape
+
+    def keeps_shape(self, phi: Var, result: Atom, made: dict[str, Eqn], start: object) -> bool:
+        """Whether a loop's step is `phi + scatter_add(g, shape, index)` with the shape `phi`
+        started with (`start`): an accumulator, whose shape no iteration changes."""
+        step = made.get(result.name) if isinstance(result, Var) else None
+        if step is None or step.op != "add" or phi not in step.ins:
+            return False
+        part = step.ins[1] if step.ins[0] == phi else step.ins[0]
+        piece = made.get(part.name) if isinstance(part, Var) else None
+        return piece is not None and piece.op == "scatter_add" and self.shape_key(piece.static_dict()["shape"]) == start
+
     def rewrite(self, eqn: Eqn) -> list[Eqn]:
         if eqn.op == "scatter_add":
             self.scatters[eqn.out.name] = eqn
-            self.shape_of[eqn.out.name] = eqn.static_dict()["shape"]
+            self.shape_of[eqn.out.name] = self.shape_key(eqn.static_dict()["shape"])
+            return [eqn]
+        if eqn.op == "zeros_like" and not eqn.static:  # a loop's gradient accumulator starts so
+            self.shape_of[eqn.out.name] = ("like", eqn.ins[0])
             return [eqn]
         if eqn.op != "add":
             return [eqn]
@@ -122,7 +142,7 @@ class _Accumulation:
             if (
                 piece is not None
                 and isinstance(acc, Var)
-                and self.shape_of.get(acc.name) == piece.static_dict()["shape"]
+                and self.shape_of.get(acc.name) == self.shape_key(piece.static_dict()["shape"])
             ):
                 self.shape_of[eqn.out.name] = self.shape_of[acc.name]
                 index = piece.static_dict()["index"]
@@ -137,6 +157,11 @@ class _Accumulation:
             elif isinstance(stmt, If):
                 out.append(replace(stmt, then_body=self.block(stmt.then_body), else_body=self.block(stmt.else_body)))
             else:
+                made = {e.out.name: e for e in stmt.body if isinstance(e, Eqn) and len(e.outs) == 1}
+                for phi, init, result in zip(stmt.carried, stmt.inits, stmt.results):
+                    start = self.shape_of.get(init.name) if isinstance(init, Var) else None
+                    if start is not None and self.keeps_shape(phi, result, made, start):
+                        self.shape_of[phi.name] = self.shape_of[init.name]
                 out.append(replace(stmt, cond_body=self.block(stmt.cond_body), body=self.block(stmt.body)))
         return tuple(out)
 

@@ -168,12 +168,13 @@ def test_loop_reading_one_row_per_step_accumulates_that_row_in_place():
     into a fresh zeros array the size of `xs` added every step (quadratic in the sequence length)."""
     rng = np.random.default_rng(4)
     w, u, xs, h0 = rng.normal(size=(3, 4)), rng.normal(size=(4, 4)), rng.normal(size=(6, 3)), rng.normal(size=4)
-    derivative = sd.grad(p.rnn, wrt=(2, 0))
-    assert "xs_bar[t] += " in derivative.source and "scatter_add" not in derivative.source
-    for k, got in zip((2, 0), derivative(w, u, xs, h0)):
-        np.testing.assert_allclose(got, numeric_grad(p.rnn, (w, u, xs, h0), k), rtol=1e-6, atol=1e-8)
-    twice = derivative(w, u, xs, h0)[0]  # a second call starts from fresh zeros again
-    np.testing.assert_allclose(twice, derivative(w, u, xs, h0)[0], rtol=0, atol=0)
+    for backend, line in (("numpy", "xs_bar[t] += "), ("numba", "add_into(xs_bar, ")):
+        derivative = sd.grad(p.rnn, wrt=(2, 0), backend=backend)
+        assert line in derivative.source and "scatter_add(" not in derivative.source
+        for k, got in zip((2, 0), derivative(w, u, xs, h0)):
+            np.testing.assert_allclose(got, numeric_grad(p.rnn, (w, u, xs, h0), k), rtol=1e-6, atol=1e-8)
+        twice = derivative(w, u, xs, h0)[0]  # a second call starts from fresh zeros again
+        np.testing.assert_allclose(twice, derivative(w, u, xs, h0)[0], rtol=0, atol=0)
 
 
 def scalar_weight_loop(w, x):
