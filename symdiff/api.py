@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import functools
 import inspect
+import os
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -584,10 +585,22 @@ def emit(
     else:  # the compiled backends' source is already a whole module (NumPy and Numba imports only)
         comment = "".join(f"# {line}".rstrip() + "\n" for line in header.splitlines())
         text = comment + "\n" + derivative.source
-    if path is not None:
-        with open(path, "w", encoding="utf-8") as handle:
-            handle.write(text)
+    _write_module(f, path, text)
     return text
+
+
+def _write_module(f: Callable, path: str | None, text: str) -> None:
+    """Write `text` to `path`, which must not be the file `f` was read from."""
+    if path is None:
+        return
+    try:
+        source = inspect.getsourcefile(f)
+    except TypeError:
+        source = None
+    if source is not None and os.path.realpath(source) == os.path.realpath(path):
+        raise SymdiffError(f"refusing to write the derivative over {path}: it is the source of {identifier(f)}")
+    with open(path, "w", encoding="utf-8") as handle:
+        handle.write(text)
 
 
 def emit_hessian(f: Callable, path: str | None = None, *, wrt: Wrt = 0, regenerate: str | None = None) -> str:
@@ -613,9 +626,7 @@ def emit_hessian(f: Callable, path: str | None = None, *, wrt: Wrt = 0, regenera
     )
     regenerate = regenerate or f"symdiff.emit_hessian({name}, wrt={product.wrt[0]!r})"
     text = module_source([inner], header=_header(f, "hessian", product.wrt, regenerate)) + "\n\n" + wrapper
-    if path is not None:
-        with open(path, "w", encoding="utf-8") as handle:
-            handle.write(text)
+    _write_module(f, path, text)
     return text
 
 

@@ -16,6 +16,7 @@ from __future__ import annotations
 import argparse
 import importlib
 import importlib.util
+import inspect
 import os
 import shutil
 import subprocess
@@ -78,12 +79,38 @@ def _wrt(values: list[str] | None):
     return items[0] if len(items) == 1 else tuple(items)
 
 
-def _write(text: str, out: str | None) -> None:
+def _writable(out: str, force: bool, inputs: tuple[Path, ...] = ()) -> Path:
+    """`out` as a path that may be written: not a directory, never one of `inputs` (the source
+    read), and not an existing file unless `force`."""
+    path = Path(out)
+    if path.is_dir():
+        raise UsageError(f"{out} is a directory; give a file name")
+    if any(path.resolve() == source.resolve() for source in inputs):
+        raise UsageError(f"refusing to overwrite {out}: it is the source file being differentiated")
+    if path.exists() and not force:
+        raise UsageError(f"{out} exists; pass --force to overwrite it")
+    return path
+
+
+def _write(text: str, out: str | None, force: bool = False, inputs: tuple[Path, ...] = ()) -> None:
     if out is None:
         sys.stdout.write(text)
         return
-    Path(out).write_text(text, encoding="utf-8")
+    path = _writable(out, force, inputs)
+    try:
+        path.write_text(text, encoding="utf-8")
+    except OSError as error:
+        raise UsageError(f"cannot write {out}: {error.strerror or error}") from None
     print(f"wrote {out}", file=sys.stderr)
+
+
+def _sources(function: Any) -> tuple[Path, ...]:
+    """The file `function` was read from, which no output may overwrite."""
+    try:
+        found = inspect.getsourcefile(function)
+    except TypeError:
+        return ()
+    return (Path(found),) if found else ()
 
 
 def _command_line(args: argparse.Namespace) -> str:
@@ -107,14 +134,19 @@ def cmd_grad(args: argparse.Namespace) -> None:
     text = emit(
         function, wrt=_wrt(args.wrt), backend=args.backend, mode=args.mode, regenerate=regenerate, stable=args.stable
     )
-    _write(text, args.out)
+    _write(text, args.out, args.force, _sources(function))
 
 
 def cmd_hessian(args: argparse.Namespace) -> None:
     from symdiff.api import emit_hessian
 
     function = load_target(args.target)
-    _write(emit_hessian(function, wrt=_wrt(args.wrt), regenerate=_command_line(args)), args.out)
+    _write(
+        emit_hessian(function, wrt=_wrt(args.wrt), regenerate=_command_line(args)),
+        args.out,
+        args.force,
+        _sources(function),
+    )
 
 
 def cmd_show(args: argparse.Namespace) -> None:
@@ -125,8 +157,7 @@ def cmd_show(args: argparse.Namespace) -> None:
     ir = build(function, _wrt(args.wrt), "grad", "numpy").function if args.grad else _lowered(function)
     print(ir)
     if args.dot:
-        Path(args.dot).write_text(to_dot(ir), encoding="utf-8")
-        print(f"wrote {args.dot}", file=sys.stderr)
+        _write(to_dot(ir), args.dot, args.force, _sources(function))
         if shutil.which("dot"):
             svg = str(Path(args.dot).with_suffix(".svg"))
             subprocess.run(["dot", "-Tsvg", args.dot, "-o", svg], check=False)
@@ -144,9 +175,44 @@ def cmd_check(args: argparse.Namespace) -> int:
     return report.exit_status
 
 
+def cmd_cache(args: argparse.Namespace) -> None:
+    from symdiff.backends.cache import cache_dir, clear, entries
+
+    directory = cache_dir()
+    found = entries(directory)
+    if args.action == "info":
+        size = sum(path.stat().st_size for path in found)
+        print(f"{directory}: {len(found)} files, {size / 1e6:.1f} MB")
+        return
+    removed = clear(directory)
+    print(f"removed {removed} files from {directory}")
+
+
+EXAMPLES = """examples:
+  symdiff grad model.py:loss --wrt w --wrt b --out loss_grad.py
+  symdiff grad model.py:loss --mode value_and_grad --backend numba
+  symdiff hessian model.py:rosen --wrt x --out rosen_hessian.py
+  symdiff show model.py:loss --grad --wrt w --dot loss.dot
+  symdiff check src/ --backend numpy numba
+  symdiff cache info
+
+An existing file is overwritten only with --force, and the source file being
+differentiated never. Exit status: 0 done, 1 code symdiff cannot differentiate
+(or `check` found a wrong or crashing one), 2 bad usage, 3 an internal error.
+"""
+
+
 def parser() -> argparse.ArgumentParser:
     """The argument parser (exposed for the docs and tests)."""
-    root = argparse.ArgumentParser(prog="symdiff", description="Readable derivatives of NumPy-style Python.")
+    from symdiff import __version__
+
+    root = argparse.ArgumentParser(
+        prog="symdiff",
+        description="Readable derivatives of NumPy-style Python.",
+        epilog=EXAMPLES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    root.add_argument("--version", action="version", version=f"symdiff {__version__}")
     commands = root.add_subparsers(dest="command", required=True)
     grad = commands.add_parser("grad", help="write the gradient of a function as a standalone module")
     hessian = commands.add_parser("hessian", help="write a module computing the dense Hessian")
@@ -156,6 +222,8 @@ def parser() -> argparse.ArgumentParser:
         sub.add_argument("--wrt", action="append", help="argument name or index (repeat for several)")
     for sub in (grad, hessian):
         sub.add_argument("--out", help="write here instead of standard output")
+    for sub in (grad, hessian, show):
+        sub.add_argument("--force", action="store_true", help="overwrite an existing output file")
     grad.add_argument("--backend", default="numpy", choices=["numpy", "numba", "cuda"])
     grad.add_argument("--mode", default="grad", choices=["grad", "value_and_grad", "vjp"])
     grad.add_argument(
@@ -172,6 +240,9 @@ def parser() -> argparse.ArgumentParser:
     check.add_argument("--seed", type=int, default=0, help="seed of the random inputs (default 0)")
     check.add_argument("--json", action="store_true", help="print the results as JSON instead of tables")
     check.add_argument("--timeout", type=float, default=60.0, help="seconds per stage of one function (0: none)")
+    cache = commands.add_parser("cache", help="where compiled derivatives are cached; clear them")
+    cache.add_argument("action", choices=["info", "clear"])
+    cache.set_defaults(run=cmd_cache)
     check.set_defaults(run=cmd_check)
     grad.set_defaults(run=cmd_grad)
     hessian.set_defaults(run=cmd_hessian)

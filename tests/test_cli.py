@@ -1,6 +1,7 @@
 """The `symdiff` command through subprocesses: every command, clean errors (issue 7)."""
 
 import importlib.util
+import os
 import subprocess
 import sys
 import textwrap
@@ -28,8 +29,9 @@ MODEL = textwrap.dedent(
 )
 
 
-def run(*args, cwd):
-    return subprocess.run([sys.executable, "-m", "symdiff", *args], cwd=cwd, capture_output=True, text=True, check=False)
+def run(*args, cwd, env=None):
+    command = [sys.executable, "-m", "symdiff", *args]
+    return subprocess.run(command, cwd=cwd, env=env, capture_output=True, text=True, check=False)
 
 
 def load(path):
@@ -107,3 +109,53 @@ def test_bad_targets_give_one_clean_message(project, args, status, words):
     assert done.returncode == status
     assert words in done.stderr
     assert "Traceback" not in done.stderr
+
+
+def test_existing_output_is_overwritten_only_with_force(project):
+    (project / "out.py").write_text("# mine\n")
+    refused = run("grad", "model.py:rosen", "--out", "out.py", cwd=project)
+    assert refused.returncode == 2 and "--force" in refused.stderr and len(refused.stderr.splitlines()) == 1
+    assert (project / "out.py").read_text() == "# mine\n"
+    assert run("grad", "model.py:rosen", "--out", "out.py", "--force", cwd=project).returncode == 0
+    assert "def rosen_grad(x):" in (project / "out.py").read_text()
+
+
+@pytest.mark.parametrize("command", [["grad", "model.py:rosen", "--out"], ["show", "model.py:rosen", "--dot"]])
+def test_the_input_file_is_never_overwritten(project, command):
+    before = (project / "model.py").read_text()
+    done = run(*command, "model.py", "--force", cwd=project)
+    assert done.returncode == 2 and "source file" in done.stderr
+    assert (project / "model.py").read_text() == before
+
+
+def test_output_to_a_directory_or_nowhere_is_one_clean_line(project):
+    (project / "sub").mkdir()
+    for out in ("sub", "missing/dir/out.py"):
+        done = run("grad", "model.py:rosen", "--out", out, cwd=project)
+        assert done.returncode == 2 and len(done.stderr.splitlines()) == 1, done.stderr
+        assert "internal error" not in done.stderr
+
+
+def test_version_and_help_examples(project):
+    import symdiff
+
+    done = run("--version", cwd=project)
+    assert done.returncode == 0 and done.stdout.strip() == f"symdiff {symdiff.__version__}"
+    assert "examples:" in run("--help", cwd=project).stdout
+
+
+def test_cache_info_and_clear_touch_only_symdiff_files(project):
+    cache = project / "cache"
+    (cache / "__pycache__").mkdir(parents=True)
+    mine = cache / "notes.py"
+    mine.write_text("# not symdiff's\n")
+    entry = cache / ("loss_grad_" + "0123456789abcdef01234567" + ".py")
+    entry.write_text("x = 1\n")
+    index = cache / "__pycache__" / (entry.stem + ".loss_grad-3.py311.nbi")
+    index.write_bytes(b"\0")
+    env = {**os.environ, "SYMDIFF_CACHE_DIR": str(cache)}
+    info = run("cache", "info", cwd=project, env=env)
+    assert info.returncode == 0 and "2 files" in info.stdout
+    cleared = run("cache", "clear", cwd=project, env=env)
+    assert cleared.returncode == 0 and "removed 2 files" in cleared.stdout
+    assert mine.exists() and not entry.exists() and not index.exists()

@@ -24,6 +24,7 @@ from __future__ import annotations
 import hashlib
 import importlib.util
 import os
+import re
 import sys
 import tempfile
 from pathlib import Path
@@ -112,4 +113,34 @@ def import_file(path: Path) -> ModuleType:
     return module
 
 
-__all__ = ["cache_dir", "content_key", "import_file", "store"]
+_ENTRY = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*_[0-9a-f]{24}\.py$")
+
+
+def entries(directory: Path) -> list[Path]:
+    """The files symdiff wrote in `directory`: generated modules named `<name>_<key>.py` and
+    what Python and Numba cached for them in `__pycache__` (other files are not symdiff's)."""
+    if not directory.is_dir():
+        return []
+    modules = [path for path in directory.iterdir() if path.is_file() and _ENTRY.match(path.name)]
+    stems = {path.stem for path in modules}
+    cached = directory / "__pycache__"
+    compiled = [
+        path for path in (cached.iterdir() if cached.is_dir() else ())
+        if path.is_file() and path.name.split(".")[0] in stems
+    ]  # fmt: skip
+    return modules + compiled
+
+
+def clear(directory: Path) -> int:
+    """Remove `entries(directory)`; returns how many files went."""
+    removed = 0
+    for path in entries(directory):
+        try:
+            path.unlink()
+            removed += 1
+        except FileNotFoundError:  # another process removed it first
+            pass
+    return removed
+
+
+__all__ = ["cache_dir", "clear", "content_key", "entries", "import_file", "store"]

@@ -97,6 +97,17 @@ def test_emitted_module_runs_without_symdiff(tmp_path):
         np.testing.assert_allclose(g, numeric_grad(p.lstm, args, k), rtol=1e-6, atol=1e-8)
 
 
+def test_emit_never_writes_over_the_source_it_read(tmp_path):
+    (tmp_path / "square_model.py").write_text("import numpy as np\n\n\ndef f(x):\n    return np.sum(x * x)\n")
+    spec = importlib.util.spec_from_file_location("square_model", tmp_path / "square_model.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    before = (tmp_path / "square_model.py").read_text()
+    with pytest.raises(sd.SymdiffError, match="source of f"):
+        sd.emit(module.f, str(tmp_path / "square_model.py"))
+    assert (tmp_path / "square_model.py").read_text() == before
+
+
 def test_emitted_module_can_be_differentiated_again(tmp_path):
     path = tmp_path / "scalar_grad.py"
     sd.emit(p.branchy, str(path), wrt=0)

@@ -5,7 +5,9 @@ keeps its op inside its domain for any real operand (`np.log(1.5 +
 np.sin(a))`, `np.sqrt(1.0 + a * a)`, `np.arcsin(0.9 * np.tanh(a))`) and its
 value bounded, so a program of them runs finitely almost everywhere. The few
 templates that leave the domain on purpose are in `GUARDED` (NumPy computes
-both branches of `np.where`; the untaken one may be `nan`).
+both branches of `np.where`; the untaken one may be `nan`). Some are the
+textbook forms the stability pass rewrites (`np.log(1.0 + np.exp(a))`,
+`np.log(np.sum(np.exp(a)))`), so its stable forms meet both oracles too.
 
 `tests/fuzz/test_fuzz.py` checks that every elementwise op of
 `symdiff.rules.RULES` has a template here, so the table cannot grow past the
@@ -19,9 +21,12 @@ UNARY: dict[str, list[str]] = {
     "neg": ["-{0}", "np.negative({0})"],
     "pos": ["+{0}", "np.positive({0})"],
     "exp": ["np.exp(np.tanh({0}))", "np.exp(-{0} * {0})", "np.exp(np.sin({0}))"],
-    "log": ["np.log(1.5 + np.sin({0}))", "np.log(1.0 + {0} * {0})", "np.log(np.exp(np.tanh({0})))"],
+    "log": [
+        "np.log(1.5 + np.sin({0}))", "np.log(1.0 + {0} * {0})", "np.log(np.exp(np.tanh({0})))",
+        "np.log(1.0 + np.exp({0}))", "np.log1p(np.exp(2.0 * {0}))", "np.log(1.0 / (1.0 + np.exp(-{0})))",
+    ],
     "log1p": ["np.log1p({0} * {0})", "np.log1p(0.5 * np.tanh({0}))"],
-    "expm1": ["np.expm1(np.cos({0}))", "np.expm1(np.tanh({0}))"],
+    "expm1": ["np.expm1(np.cos({0}))", "np.expm1(np.tanh({0}))", "np.exp(np.sin({0})) - 1.0"],
     "sqrt": ["np.sqrt(1.0 + {0} * {0})", "np.sqrt(np.exp(np.sin({0})))", "np.sqrt(np.abs({0}) + 0.5)"],
     "square": ["np.square({0})", "np.square(np.sin({0}))"],
     "sin": ["np.sin({0})"],
@@ -157,7 +162,8 @@ SEQUENCES = [
 OUTSIDE = [
     "np.cumsum({0})", "np.cumprod(0.5 + 0.5 * np.tanh({0}))", "np.sort({0})", "np.flip({0})", "np.trace({0})",
     "np.tril({0})", "np.roll({0}, 1)", "np.tile({0}, 2)", "np.repeat({0}, 2)", "np.diff({0})", "np.cbrt({0})",
-    "np.exp2({0})",
+    "np.exp2({0})", "np.log(np.sum(np.exp({0})))", "{0} - np.log(np.sum(np.exp({0}), axis=-1, keepdims=True))",
+    "np.log(np.exp({0}) / np.sum(np.exp({0}), axis=0, keepdims=True))",
 ]  # fmt: skip
 
 # Data-dependent conditions of `if` and `while` over 0-d or array values.
