@@ -32,7 +32,7 @@ def sum_to(x, shape):
 
 def keepdims_shape(shape, axis):
     """`shape` with the reduced `axis` (int, tuple or None) kept as length 1."""
-    if axis is None:
+    if axis is None or not shape:  # NumPy lets axis=0 (or -1) reduce a 0-d array: nothing to keep
         return (1,) * len(shape)
     axes = axis if isinstance(axis, tuple) else (axis,)
     axes = [a % len(shape) for a in axes]

@@ -195,6 +195,8 @@ def std_02k(x): return np.std(x, axis=(0, 2), keepdims=True)
 def norm_all(x): return np.linalg.norm(x)
 def norm_m1(x): return np.linalg.norm(x, axis=-1)
 def norm_1k(x): return np.linalg.norm(x, axis=1, keepdims=True)
+def sum_1k_scalar(x): return np.sum(x, axis=-1, keepdims=True)  # NumPy reduces a 0-d array along axis 0 or -1
+def max_0k(x): return np.max(x, axis=0, keepdims=True)
 
 REDUCTIONS = {
     "sum": [sum_all, sum_0, sum_1k, sum_m1, sum_02k, sum_02], "mean": [mean_all_k, mean_1, mean_02],
@@ -212,6 +214,7 @@ def reduction_cases() -> list[Case]:
     two_zeros = np.array([[0.0, 2.0, 0.0], [1.5, -0.5, 1.2]])  # misses d2/dx00 dx02 = 2 (see prod_vjp)
     return cases + [
         Case("sum", sum_0, (a(5),)), Case("max", max_all, (a(),)), Case("prod", prod_all, (a(),)),
+        Case("sum", sum_0, (a(),)), Case("sum", sum_1k_scalar, (a(),)), Case("max", max_0k, (a(),)),
         Case("prod", prod_m1, (zeros,)), Case("prod", prod_0k, (zeros,)), Case("prod", prod_all, (zeros[1:],)),
         Case("prod", prod_m1, (two_zeros,), second=False), Case("prod", prod_0k, (two_zeros,)),
     ]  # fmt: skip
