@@ -11,8 +11,11 @@ from the ops themselves (`symdiff.analysis.shapes.ShapeClasses`).
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from symdiff.analysis.shapes import SHAPED_LIKE_LAST, ShapeClasses
-from symdiff.ir.nodes import Atom, Const, Eqn, Function, Var
+from symdiff.ir.names import Names
+from symdiff.ir.nodes import Atom, Const, Eqn, Function, Var, defined
 from symdiff.optimize.walk import rewrite_function
 
 
@@ -48,6 +51,17 @@ def _identity(eqn: Eqn, classes: ShapeClasses) -> Atom | None:
     return None
 
 
+_SCALES = ("truediv", "mul")
+_COUNTS = ("size", "len", "ndim")
+
+
+def _is_scalar(atom: Atom, counts: set[str]) -> bool:
+    """A number, or a count (np.size, len, ndim): never an array that could widen a result."""
+    if isinstance(atom, Const):
+        return type(atom.value) in (int, float)
+    return atom.name in counts
+
+
 def _masked_twice(eqn: Eqn, masked: dict[str, tuple]) -> Atom | None:
     """`where(c, where(c, a, z), z)` is the inner `where` (a cotangent masked by two guards);
     records `eqn` when it masks one arm with a constant."""
@@ -67,6 +81,10 @@ def simplify(function: Function) -> Function:
     all_axes: set[str] = set()  # names holding keepdims_shape(s, None)
     kept_scalars: dict[str, Atom] = {}  # reshape(v, keepdims_shape(s, None)) -> v
     masked: dict[str, tuple] = {}  # where(c, a, 0.0) -> (c, which arm is kept, the other arm)
+    counts: set[str] = set()  # names holding a count (np.size, len): scalars
+    scaled_eqns: list[Eqn] = []  # `v / n` for kept scalars divided by a count, made when a spread reads them
+    names = Names({p.name for p in function.params} | {n for n, _ in function.free})
+    names.used |= {v.name for stmt in function.body for v in defined(stmt)}
 
     def visit(eqn: Eqn, scope):
         if len(eqn.outs) != 1:
@@ -76,9 +94,22 @@ def simplify(function: Function) -> Function:
         shape = eqn.static_dict().get("shape")
         if eqn.op == "reshape" and isinstance(shape, Var) and shape.name in all_axes:
             kept_scalars[eqn.out.name] = eqn.ins[0]
+        kept = eqn.ins[0] if eqn.op in _SCALES and isinstance(eqn.ins[0], Var) else None
+        if kept is not None and kept.name in kept_scalars and _is_scalar(eqn.ins[1], counts):
+            # `reshape(v, keepdims_shape(s, None)) / n`, spread to s later, is `v / n` spread to s
+            out = Var(names.fresh(f"{eqn.out.name.split('~')[0]}_scalar"), temp=True)
+            scaled = Eqn((out,), eqn.op, (kept_scalars[kept.name], eqn.ins[1]))
+            kept_scalars[eqn.out.name] = out
+            scaled_eqns.append(scaled)
+        if eqn.op in _COUNTS:
+            counts.add(eqn.out.name)
         if eqn.op == "broadcast_to" and isinstance(eqn.ins[0], Var) and eqn.ins[0].name in kept_scalars:
             # A full reduction's cotangent is a scalar: it broadcasts without the reshape.
-            eqn = Eqn(eqn.outs, eqn.op, (kept_scalars[eqn.ins[0].name],), eqn.static, eqn.loc, eqn.adjoint)
+            value = kept_scalars[eqn.ins[0].name]
+            made = [e for e in scaled_eqns if e.out == value]
+            eqn = Eqn(eqn.outs, eqn.op, (value,), eqn.static, eqn.loc, eqn.adjoint)
+            if made:
+                return [replace(made[0], loc=eqn.loc, adjoint=eqn.adjoint), eqn]
         same = _identity(eqn, classes)
         if same is None and eqn.op == "neg" and isinstance(eqn.ins[0], Var):
             same = negations.get(eqn.ins[0].name)

@@ -18,15 +18,6 @@ def sum_to(x, shape):
     return np.reshape(total, shape) if kept else total
 
 
-def keepdims_shape(shape, axis):
-    """`shape` with the reduced `axis` (int, tuple or None) kept as length 1."""
-    if axis is None:
-        return (1,) * len(shape)
-    axes = axis if isinstance(axis, tuple) else (axis,)
-    axes = [a % len(shape) for a in axes]
-    return tuple(1 if i in axes else n for i, n in enumerate(shape))
-
-
 def _promote(a, b, g):
     """2-D views of matmul operands and cotangent, so one formula covers 1-D cases."""
     a2 = a[np.newaxis, :] if np.ndim(a) == 1 else a
@@ -61,8 +52,7 @@ def logistic_loss_grad(w, x, y):
     # grad of: return -np.mean(y * np.log(p) + (1 - y) * np.log(1 - p))
     kept_1 = np.shape(p_1)
     kept_1_2 = np.broadcast_shapes(np.shape(y), kept_1)
-    kept = np.reshape(-1.0, keepdims_shape(kept_1_2, None))
-    logistic_loss_7_bar = np.broadcast_to(kept / np.size(np.broadcast_to(-1.0, kept_1_2)), kept_1_2)
+    logistic_loss_7_bar = np.broadcast_to(-1.0 / np.size(np.broadcast_to(-1.0, kept_1_2)), kept_1_2)
 
     # grad of: p = 1.0 / (1.0 + np.exp(-(x @ w)))
     p_1_bar = sum_to(logistic_loss_7_bar * (y - p), kept_1)

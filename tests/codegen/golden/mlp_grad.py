@@ -20,7 +20,7 @@ def sum_to(x, shape):
 
 def keepdims_shape(shape, axis):
     """`shape` with the reduced `axis` (int, tuple or None) kept as length 1."""
-    if axis is None:
+    if axis is None or not shape:  # NumPy lets axis=0 (or -1) reduce a 0-d array: nothing to keep
         return (1,) * len(shape)
     axes = axis if isinstance(axis, tuple) else (axis,)
     axes = [a % len(shape) for a in axes]
@@ -84,8 +84,7 @@ def mlp_loss_grad(w1, b1, w2, b2, x, y):
 
     # grad of: return -np.mean(np.sum(y * log_probs, axis=1))
     kept_1 = np.shape(np.sum(mlp_loss_1, axis=1))
-    kept = np.reshape(-1.0, keepdims_shape(kept_1, None))
-    mlp_loss_2_bar = np.broadcast_to(kept / np.size(np.broadcast_to(-1.0, kept_1)), kept_1)
+    mlp_loss_2_bar = np.broadcast_to(-1.0 / np.size(np.broadcast_to(-1.0, kept_1)), kept_1)
     mlp_loss_2_bar_1 = np.shape(mlp_loss_1)
     mlp_loss_1_bar = np.broadcast_to(np.reshape(mlp_loss_2_bar, keepdims_shape(mlp_loss_2_bar_1, 1)), mlp_loss_2_bar_1)
     log_probs_bar = mlp_loss_1_bar * y
