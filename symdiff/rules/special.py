@@ -41,8 +41,14 @@ def ndtr_vjp(g, out, x):
 
 @register_derivative(log_ndtr, elementwise=True, helper=True, aliases=_scipy("log_ndtr"))
 def log_ndtr_vjp(g, out, x):
-    # pdf(x) / cdf(x) as one exp: neither factor under- or overflows alone far into the lower tail.
-    return g * 0.3989422804014327 * np.exp(-0.5 * x * x - out)
+    # pdf(x) / cdf(x) as one exp: neither factor under- or overflows alone in the lower tail. Below
+    # -30 the exponent cancels (x * x / 2 and -out agree to 1e-16 of their size: inf * 0 = nan at
+    # x = -1e10), so there it is the asymptotic -x / (1 - 1/x^2 + 3/x^4 - ... - 945/x^10).
+    tail = np.minimum(x, -30.0)
+    u = 1.0 / (tail * tail)
+    mills = -tail / (1.0 - u * (1.0 - 3.0 * u * (1.0 - 5.0 * u * (1.0 - 7.0 * u * (1.0 - 9.0 * u)))))
+    near = 0.3989422804014327 * np.exp(np.minimum(-0.5 * x * x - out, 700.0))
+    return g * np.where(x < -30.0, mills, near)
 
 
 @register_derivative(expit, elementwise=True, helper=True, aliases=_scipy("expit"))

@@ -118,3 +118,7 @@ def where_in_loop(x, n):
     for i in range(n):
         total = total + np.sum(np.where(x > i, np.sqrt(x - i), 0.0))
     return total
+
+
+def total_log_ndtr(x):
+    return np.sum(scipy.special.log_ndtr(x))

@@ -213,3 +213,14 @@ def test_untaken_arm_computes_no_nan(function, args, backend):
         literal = sd.grad(function, stable=False, backend=backend)(*args)
     np.testing.assert_array_equal(got, literal)
     np.testing.assert_allclose(got, numeric_grad(function, args, 0), rtol=1e-7, atol=1e-9)
+
+
+@pytest.mark.parametrize("backend", ["numpy", "numba"])
+def test_log_ndtr_slope_deep_in_the_lower_tail(backend):
+    """pdf / cdf, which is about -x there: its exp form cancels to nan far out (found by the fuzzer,
+    seed 100003047, where 0 * that nan poisoned a gradient whose true value was finite)."""
+    x = np.array([-1e12, -1e10, -1e3, -100.0, -31.0, -30.0, -29.0, -5.0, 0.0, 3.0, 10.0])
+    with np.errstate(all="raise"):
+        got = sd.grad(fns.total_log_ndtr, backend=backend)(x)
+    exact = [float(mp.npdf(t) / mp.ncdf(t)) for t in map(mp.mpf, x)]
+    np.testing.assert_allclose(got, exact, rtol=1e-13, atol=0.0)
