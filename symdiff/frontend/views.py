@@ -102,6 +102,7 @@ class _Checker:
         self.refs: dict[str, _Ref] = {}
         self.floors: dict[str, Linear | None] = {}  # loop counter -> lower bound (None: unknown)
         self.params = {p.name for p in function.params}
+        self.lists = _grown_lists(function)  # arrays that stand for Python lists of references
 
     def run(self) -> None:
         for param in self.function.params:
@@ -190,7 +191,7 @@ class _Checker:
             self.write(eqn, first, None, maybe=True)
         elif first is not None and (op in _VIEWS or op == "einsum" and len(eqn.ins) == 1):
             self.refs[eqn.out.name] = self.view(eqn, first)
-        elif op in ("make_tuple", "tape_push"):
+        elif op in ("make_tuple", "tape_push") or eqn.out.name in self.lists:
             self.refs[eqn.out.name] = self.gather(eqn)
         elif op == "tape_pop":
             tape = self.ref(eqn.ins[0]) or _Ref({})
@@ -430,6 +431,32 @@ class _Checker:
     def extend(self, writes) -> None:
         for write in writes:
             self.log.append(replace(write, position=len(self.log)))
+
+
+def _grown_lists(function: Function) -> set[str]:
+    """The arrays that hold a list grown by `append` in a loop (frontend `rows_for_appends`): each
+    `append_row` result, and the `np.stack` of the items the list started with. NumPy's list holds
+    the items themselves, so a later write into an item shows in the list (`acc += x[t];
+    rows.append(acc)` appends one array three times): these gather their items' memory as a
+    tuple does, so that a read of the list after such a write is refused."""
+    found = {eqn.out.name for eqn in walk(function.body) if eqn.op == "append_row"}
+    stacks = {eqn.out.name for eqn in walk(function.body) if eqn.op == "stack"}
+    for loop in _loops(function.body):
+        for init, result in zip(loop.inits, loop.results):
+            if isinstance(init, Var) and init.name in stacks and isinstance(result, Var) and result.name in found:
+                found.add(init.name)
+    return found
+
+
+def _loops(body) -> list:
+    found = []
+    for stmt in body:
+        if isinstance(stmt, Loop):
+            found.append(stmt)
+        if not isinstance(stmt, Eqn):
+            for block in stmt.blocks():
+                found += _loops(block)
+    return found
 
 
 def _older(buffer: str, made: set[str]) -> str:

@@ -33,6 +33,8 @@ REFUSED = [
     v.augmented_reshape_then_array_read,
     v.augmented_local_of_unknown_rank_then_view_read,
     v.running_sum_that_rereads_its_element,
+    v.one_array_appended_every_step,
+    v.listed_row_then_written_in_a_loop,
 ]
 
 ACCEPTED = [
@@ -53,6 +55,7 @@ ACCEPTED = [
     v.rows_rewritten_in_nested_loops,
     v.running_sum_from_an_element,
     v.fresh_array_every_step,
+    v.a_fresh_array_appended_every_step,
 ]
 
 

@@ -303,3 +303,30 @@ def one_array_for_every_step(x):
             new[i] = np.tanh(state[i] + state[1 - i])  # read
         state = new  # from the second step on, `state` is `new` itself
     return np.sum(state)
+
+
+def one_array_appended_every_step(x):
+    acc = np.zeros(2)
+    rows = []
+    for t in range(3):
+        acc += x * t  # write
+        rows.append(acc)  # read
+    return np.sum(np.stack(rows) ** 2)
+
+
+def listed_row_then_written_in_a_loop(x):
+    q = np.stack([np.sin(x), x])
+    items = [q[0]]
+    for i in range(2):
+        q /= 2.0  # write
+        items.append(x * i)  # read
+    return np.sum(np.stack(items))
+
+
+def a_fresh_array_appended_every_step(x):
+    acc = np.zeros(2)
+    rows = []
+    for t in range(3):
+        acc = acc + x * t
+        rows.append(acc)
+    return np.sum(np.stack(rows) ** 2)
