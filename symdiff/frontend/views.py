@@ -32,7 +32,7 @@ import numpy as np
 from symdiff.analysis.indexes import disjoint
 from symdiff.analysis.integers import Linear, is_integer, linear
 from symdiff.errors import Location, UnsupportedSyntax
-from symdiff.ir.nodes import Const, Eqn, Function, If, Loop, Var, defined, walk
+from symdiff.ir.nodes import Const, Eqn, Function, If, Loop, Var, defined, loops, walk
 from symdiff.rules import RULES
 
 # Operations whose result may share memory with their first operand.
@@ -441,21 +441,10 @@ def _grown_lists(function: Function) -> set[str]:
     tuple does, so that a read of the list after such a write is refused."""
     found = {eqn.out.name for eqn in walk(function.body) if eqn.op == "append_row"}
     stacks = {eqn.out.name for eqn in walk(function.body) if eqn.op == "stack"}
-    for loop in _loops(function.body):
+    for loop in loops(function.body):
         for init, result in zip(loop.inits, loop.results):
             if isinstance(init, Var) and init.name in stacks and isinstance(result, Var) and result.name in found:
                 found.add(init.name)
-    return found
-
-
-def _loops(body) -> list:
-    found = []
-    for stmt in body:
-        if isinstance(stmt, Loop):
-            found.append(stmt)
-        if not isinstance(stmt, Eqn):
-            for block in stmt.blocks():
-                found += _loops(block)
     return found
 
 
