@@ -11,8 +11,6 @@ from the ops themselves (`symdiff.analysis.shapes.ShapeClasses`).
 
 from __future__ import annotations
 
-from dataclasses import replace
-
 from symdiff.analysis.shapes import SHAPED_LIKE_LAST, ShapeClasses
 from symdiff.ir.names import Names
 from symdiff.ir.nodes import Atom, Const, Eqn, Function, Var, defined
@@ -62,6 +60,29 @@ def _is_scalar(atom: Atom, counts: set[str]) -> bool:
     return atom.name in counts
 
 
+def _only_spread(function: Function) -> set[str]:
+    """Names read only as the value a `broadcast_to` spreads (so the rewrite above leaves them dead)."""
+    other: set[str] = {a.name for a in function.results() if isinstance(a, Var)}
+    spread: set[str] = set()
+    for atom, eqn in _reads(function.body):
+        if eqn is not None and eqn.op == "broadcast_to" and atom is eqn.ins[0]:
+            spread.add(atom.name)
+        else:
+            other.add(atom.name)
+    return spread - other
+
+
+def _reads(body):
+    """(variable read, the equation reading it or None for control flow) over `body`."""
+    for stmt in body:
+        for atom in stmt.atoms():
+            if isinstance(atom, Var):
+                yield atom, stmt if isinstance(stmt, Eqn) else None
+        if not isinstance(stmt, Eqn):
+            for block in stmt.blocks():
+                yield from _reads(block)
+
+
 def _masked_twice(eqn: Eqn, masked: dict[str, tuple]) -> Atom | None:
     """`where(c, where(c, a, z), z)` is the inner `where` (a cotangent masked by two guards);
     records `eqn` when it masks one arm with a constant."""
@@ -82,9 +103,9 @@ def simplify(function: Function) -> Function:
     kept_scalars: dict[str, Atom] = {}  # reshape(v, keepdims_shape(s, None)) -> v
     masked: dict[str, tuple] = {}  # where(c, a, 0.0) -> (c, which arm is kept, the other arm)
     counts: set[str] = set()  # names holding a count (np.size, len): scalars
-    scaled_eqns: list[Eqn] = []  # `v / n` for kept scalars divided by a count, made when a spread reads them
     names = Names({p.name for p in function.params} | {n for n, _ in function.free})
     names.used |= {v.name for stmt in function.body for v in defined(stmt)}
+    spread = _only_spread(function)
 
     def visit(eqn: Eqn, scope):
         if len(eqn.outs) != 1:
@@ -95,21 +116,17 @@ def simplify(function: Function) -> Function:
         if eqn.op == "reshape" and isinstance(shape, Var) and shape.name in all_axes:
             kept_scalars[eqn.out.name] = eqn.ins[0]
         kept = eqn.ins[0] if eqn.op in _SCALES and isinstance(eqn.ins[0], Var) else None
-        if kept is not None and kept.name in kept_scalars and _is_scalar(eqn.ins[1], counts):
+        if kept is not None and kept.name in kept_scalars and _is_scalar(eqn.ins[1], counts) and eqn.out.name in spread:
             # `reshape(v, keepdims_shape(s, None)) / n`, spread to s later, is `v / n` spread to s
             out = Var(names.fresh(f"{eqn.out.name.split('~')[0]}_scalar"), temp=True)
-            scaled = Eqn((out,), eqn.op, (kept_scalars[kept.name], eqn.ins[1]))
             kept_scalars[eqn.out.name] = out
-            scaled_eqns.append(scaled)
+            classes.learn(eqn)
+            return [Eqn((out,), eqn.op, (kept_scalars[kept.name], eqn.ins[1]), (), eqn.loc, eqn.adjoint), eqn]
         if eqn.op in _COUNTS:
             counts.add(eqn.out.name)
         if eqn.op == "broadcast_to" and isinstance(eqn.ins[0], Var) and eqn.ins[0].name in kept_scalars:
             # A full reduction's cotangent is a scalar: it broadcasts without the reshape.
-            value = kept_scalars[eqn.ins[0].name]
-            made = [e for e in scaled_eqns if e.out == value]
-            eqn = Eqn(eqn.outs, eqn.op, (value,), eqn.static, eqn.loc, eqn.adjoint)
-            if made:
-                return [replace(made[0], loc=eqn.loc, adjoint=eqn.adjoint), eqn]
+            eqn = Eqn(eqn.outs, eqn.op, (kept_scalars[eqn.ins[0].name],), eqn.static, eqn.loc, eqn.adjoint)
         same = _identity(eqn, classes)
         if same is None and eqn.op == "neg" and isinstance(eqn.ins[0], Var):
             same = negations.get(eqn.ins[0].name)
