@@ -58,10 +58,14 @@ class _Merger:
         body = [self.nested(stmt) for stmt in body]
         starts: dict[int, list[Eqn]] = {}  # new tapes, created just before their forward loop
         for position in range(len(body)):
-            if isinstance(body[position], Loop):
-                for partner, saved in self.pairs(body[position], body, position).items():
-                    if len(saved) >= 2:
-                        starts.setdefault(position, []).append(self.merge(body, position, partner, saved))
+            while isinstance(body[position], Loop):  # one partner at a time: a merge renumbers the carried values
+                found = [
+                    (p, saved) for p, saved in self.pairs(body[position], body, position).items() if len(saved) >= 2
+                ]
+                if not found:
+                    break
+                partner, saved = found[0]
+                starts.setdefault(position, []).append(self.merge(body, position, partner, saved))
         return tuple(stmt for position, original in enumerate(body) for stmt in [*starts.get(position, []), original])
 
     def nested(self, stmt):
@@ -101,7 +105,10 @@ class _Merger:
         values = tuple(dict.fromkeys(s.push.ins[1] for s in in_order))  # a value saved twice is packed once
         last = max(_index_of(forward.body, s.push) for s in saved)
         loc = forward.loc
-        new_push = [Eqn((packed,), "make_tuple", values, (), loc), Eqn((pushed,), "tape_push", (carried, packed), (), loc)]
+        new_push = [
+            Eqn((packed,), "make_tuple", values, (), loc),
+            Eqn((pushed,), "tape_push", (carried, packed), (), loc),
+        ]
         forward_body = []
         for index, stmt in enumerate(forward.body):
             if id(stmt) not in pushes:

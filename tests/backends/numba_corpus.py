@@ -94,6 +94,18 @@ CASES = [
 # -- control flow -------------------------------------------------------------------
 
 
+def nested_saved_loops(A):
+    """Loops in loops whose Hessian-vector product has a forward loop that two backward loops pop."""
+    total = 0.0
+    for j in range(3):
+        minor = A[1:] * A[0, j]
+        s = 0.0
+        for k in range(2):
+            s = s + np.sum(minor[1:] * minor[0, k]) * minor[0, k]
+        total = total + A[0, j] * s
+    return total
+
+
 def saved_writes(x):
     """Writes into an array the backward pass also saves each iteration: the write must copy."""
     acc = np.zeros(3)
