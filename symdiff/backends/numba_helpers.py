@@ -70,6 +70,7 @@ from symdiff.rules.shapes import (
     scatter_add,
     scatter_into_empty,
     sum_to,
+    undelete,
 )
 
 _SCALAR = (types.Number, types.Boolean)
@@ -97,6 +98,11 @@ def expand_dims_of(a, axis):
 def clip_of(a, a_min, a_max):
     """`np.clip(a, a_min, a_max)`, also of a scalar (Numba clips arrays only)."""
     return np.clip(a, a_min, a_max)
+
+
+def delete_of(arr, obj, axis=None):
+    """`np.delete(arr, obj, axis)` (Numba's np.delete takes no axis)."""
+    return np.delete(arr, obj, axis=axis)
 
 
 def ravel_of(a):
@@ -585,6 +591,76 @@ def _axis_pad(x, start, total, axis):
     return impl
 
 
+def _no_axis(axis) -> bool:
+    return axis is None or isinstance(axis, (types.NoneType, types.Omitted))
+
+
+def kept_mask(length, obj):
+    """True where `np.delete(np.arange(length), obj)` keeps an element."""
+    keep = np.ones(length, dtype=bool)
+    keep[obj] = False
+    return keep
+
+
+@overload(kept_mask)
+def _kept_mask(length, obj):
+    if isinstance(obj, types.BaseTuple):  # `np.delete(x, [0, 2])`: the list is a tuple constant here
+
+        def each(length, obj):
+            keep = np.ones(length, dtype=np.bool_)
+            for k in literal_unroll(obj):
+                keep[k] = False
+            return keep
+
+        return each
+
+    def impl(length, obj):
+        keep = np.ones(length, dtype=np.bool_)
+        keep[obj] = False
+        return keep
+
+    return impl
+
+
+@overload(delete_of)
+def _delete_of(arr, obj, axis=None):
+    if _no_axis(axis):
+        return lambda arr, obj, axis=None: np.ravel(arr)[kept_mask(arr.size, obj)]
+
+    def impl(arr, obj, axis=None):
+        moved = np.swapaxes(arr, 0, axis)
+        keep = kept_mask(moved.shape[0], obj)
+        return np.ascontiguousarray(np.swapaxes(moved[keep], 0, axis))
+
+    return impl
+
+
+@overload(undelete)
+def _undelete(g, obj, shape, axis):
+    if _no_axis(axis):
+
+        def flat(g, obj, shape, axis):
+            size = 1
+            for n in shape:
+                size *= n
+            out = np.zeros(size, dtype=g.dtype)
+            out[kept_mask(size, obj)] = np.ravel(g)
+            return out.reshape(shape)
+
+        return flat
+
+    def impl(g, obj, shape, axis):
+        out = np.zeros(shape, dtype=g.dtype)
+        moved = np.swapaxes(out, 0, axis)
+        kept = np.nonzero(kept_mask(moved.shape[0], obj))[0]
+        rows = np.swapaxes(g, 0, axis)
+        for k in range(kept.shape[0]):
+            moved[kept[k]] = rows[k]
+        return out
+
+    return impl
+
+
 @overload(concat_offset)
 def _concat_offset(k, axis, *arrays):
     def impl(k, axis, *arrays):
@@ -627,6 +703,7 @@ __all__ = [
     "common_size",
     "concat_offset",
     "contiguous",
+    "delete_of",
     "diag_adjoint",
     "digamma",
     "dot_of",
@@ -671,6 +748,7 @@ __all__ = [
     "stack_of",
     "sum_to",
     "transpose_of",
+    "undelete",
     "vexp",
     "vexpm1",
     "vlog",

@@ -44,7 +44,7 @@ RENAMED = {
     "ones_like": "ones_like_of", "empty_like": "empty_like_of", "full_like": "full_like_of",
     "broadcast_to": "broadcast_to_of", "shape": "shape_of", "size": "size_of", "matmul": "matmul_of",
     "dot": "dot_of", "transpose": "transpose_of", "ravel": "ravel_of", "float": "float_of",
-    "expand_dims": "expand_dims_of", "clip": "clip_of",
+    "expand_dims": "expand_dims_of", "clip": "clip_of", "delete": "delete_of",
 }  # fmt: skip
 CONTROL_OPS = frozenset({"tape_new", "tape_push", "tape_pop", "setitem", "add_at"})
 NUMPY_OPS = frozenset({

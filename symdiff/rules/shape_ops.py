@@ -3,7 +3,7 @@ flips, rolls, repeats, tiles and triangles.
 
 Each is linear, and its rule is its transpose: reshape <-> reshape,
 broadcast_to <-> sum_to, getitem <-> scatter_add, axis_slice <-> axis_pad,
-flip <-> flip, roll <-> roll back, repeat <-> unrepeat, tile <-> untile;
+flip <-> flip, roll <-> roll back, delete <-> undelete, repeat <-> unrepeat, tile <-> untile;
 tril and triu are masks, their own transposes. `atleast_*d`, `split`, `kron`
 and `cross` are composites of these.
 """
@@ -32,6 +32,7 @@ from symdiff.rules.shapes import (
     scatter_into_empty,
     split_shape,
     sum_to,
+    undelete,
     unrepeat,
     untile,
     written_values,
@@ -134,6 +135,16 @@ def copy_vjp(g, out, a):
 @register_derivative(np.flip, static=("axis",))
 def flip_vjp(g, out, m, axis=None):
     return np.flip(g, axis)
+
+
+@register_derivative(np.delete, static=("axis",))
+def delete_vjp(g, out, arr, obj, axis=None):
+    return undelete(g, obj, np.shape(arr), axis), None
+
+
+@register_derivative(undelete, static=("shape", "axis"), helper=True)
+def undelete_vjp(h, out, g, obj, shape, axis):
+    return np.delete(h, obj, axis=axis), None  # axis=None: of h flattened, as g is
 
 
 @register_derivative(np.roll, static=("shift", "axis"))

@@ -102,6 +102,20 @@ def axis_slice(x, start, stop, axis):
     return x[tuple(index)]
 
 
+def undelete(g, obj, shape, axis):
+    """Zeros of `shape` with `g` where `np.delete(x, obj, axis)` kept `x`'s elements (its transpose)."""
+    if axis is None:
+        size = int(np.prod(shape))
+        out = np.zeros(size, dtype=np.result_type(g))
+        out[np.delete(np.arange(size), obj)] = g
+        return np.reshape(out, shape)
+    out = np.zeros(shape, dtype=np.result_type(g))
+    index = [slice(None)] * len(shape)
+    index[axis] = np.delete(np.arange(shape[axis]), obj)
+    out[tuple(index)] = g
+    return out
+
+
 def axis_pad(x, start, total, axis):
     """Zeros of length `total` along `axis` with `x` placed from `start` (axis_slice's transpose)."""
     shape = list(np.shape(x))

@@ -33,6 +33,7 @@ from symdiff.rules.shapes import (
     scatter_add,
     scatter_into_empty,
     sum_to,
+    undelete,
     unrepeat,
     untile,
     written_values,
@@ -459,6 +460,12 @@ def flip(x): return np.flip(x, 1)
 def flip_all(x): return np.flip(x)
 def roll(x): return np.roll(x, 2)
 def roll_axes(x): return np.roll(x, (1, -2), axis=(0, 1))
+def delete(x): return np.delete(x, 1, axis=1)
+def delete_last_axis(x): return np.delete(x, -1, axis=-1)
+def delete_flat(x): return np.delete(x, [0, 2, 5])
+def delete_rows(x): return np.delete(x, np.array([2, 0]), axis=0)
+def undeleted(x): return undelete(x, 2, (3, 4), 1)
+def undeleted_flat(x): return undelete(x, [1, 3], (2, 3), None)
 def repeat(x): return np.repeat(x, 2, axis=1)
 def repeat_counts(x): return np.repeat(x, [1, 0, 3], axis=0)
 def repeat_flat(x): return np.repeat(x, 2)
@@ -506,6 +513,9 @@ def array_cases() -> list[Case]:
         Case("diff", diff, (a(3, 4),)), Case("diff", diff_0, (a(3, 4),)),
         Case("flip", flip, (a(3, 4),)), Case("flip", flip_all, (a(3, 4),)),
         Case("roll", roll, (a(3, 4),)), Case("roll", roll_axes, (a(3, 4),)),
+        Case("delete", delete, (a(3, 4),)), Case("delete", delete_last_axis, (a(2, 3, 4),)),
+        Case("delete", delete_flat, (a(2, 4),)), Case("delete", delete_rows, (a(4, 2),)),
+        Case("undelete", undeleted, (a(3, 3),)), Case("undelete", undeleted_flat, (a(4),)),
         Case("repeat", repeat, (a(3, 2),)), Case("repeat", repeat_counts, (a(3, 2),)), Case("repeat", repeat_flat, (a(3, 2),)),
         Case("unrepeat", unrepeat_rows, (a(4, 2),)),
         Case("tile", tile, (a(3),)), Case("tile", tile_grid, (a(3, 4),)), Case("untile", untile_grid, (a(4, 6),)),
