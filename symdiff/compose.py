@@ -8,6 +8,7 @@ exposes `__symdiff_source__` so the frontend can read and differentiate it.
 
 from __future__ import annotations
 
+import inspect
 import linecache
 from typing import Any
 
@@ -24,6 +25,7 @@ class SourceFunction:
         linecache.cache[self.filename] = (len(text), None, text.splitlines(True), self.filename)
         exec(compile(text, self.filename, "exec"), self.namespace)  # noqa: S102 - our own text
         self._function = self.namespace[name]
+        self.__signature__ = inspect.signature(self._function)  # its parameters, not `*args`
 
     @property
     def __symdiff_source__(self) -> tuple[str, dict, str, str]:

@@ -57,7 +57,9 @@ class SymdiffError(Exception):
         """This error with `location` filled in, unless it already has one."""
         if self.location is not None or location is None:
             return self
-        return type(self)(self.message, location, self.hint)
+        located = type(self)(self.message, location, self.hint)
+        located.__dict__.update({k: v for k, v in vars(self).items() if k not in ("message", "location", "hint")})
+        return located  # with the flags callers read (`needs_structure`, ...)
 
     def __str__(self) -> str:
         parts = []

@@ -375,8 +375,8 @@ def recording() -> Iterator[list[FunctionSource]]:
     _RECORDERS.append(sources)
     try:
         yield sources
-    finally:
-        _RECORDERS.remove(sources)
+    finally:  # by identity: nested recorders may hold equal lists
+        del _RECORDERS[next(k for k, r in enumerate(_RECORDERS) if r is sources)]
 
 
 @dataclass(frozen=True)
