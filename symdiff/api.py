@@ -20,7 +20,7 @@ import functools
 import inspect
 import os
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
@@ -309,13 +309,14 @@ def build(primal: Callable, wrt: Wrt, mode: str, backend: str, stable: bool = Tr
     try:
         lowering = _lowering(primal)
     except (UnsupportedSyntax, NoDerivative) as error:
-        per_call = getattr(error, "needs_structure", False) or getattr(error, "depends_on_none", False)
+        by_shape = getattr(error, "needs_shapes", False)
+        per_call = getattr(error, "needs_structure", False) or getattr(error, "depends_on_none", False) or by_shape
         if not per_call and not _defaults_to_none(primal):
             raise
         names = tuple(_signature_names(primal, wrt))
         build_for = functools.partial(_build_for, stable=stable)
-        derivative = Deferred(primal, names, isinstance(wrt, (tuple, list)), mode, backend, build_for)
-        if not getattr(error, "needs_structure", False):
+        derivative = Deferred(primal, names, isinstance(wrt, (tuple, list)), mode, backend, build_for, by_shape)
+        if not getattr(error, "needs_structure", False) and not by_shape:
             derivative.build_for_defaults()  # a refusal for the usual call (`ax=None`) is raised now
         _CACHE[key] = derivative
         return derivative
@@ -385,11 +386,18 @@ def _signature_names(primal: Callable, wrt: Wrt) -> list[str]:
 
 
 def _build_for(
-    primal: Callable, structures: dict, wrt: tuple[str, ...], mode: str, backend: str, stable: bool = True
+    primal: Callable,
+    structures: dict,
+    wrt: tuple[str, ...],
+    mode: str,
+    backend: str,
+    stable: bool = True,
+    shapes: tuple | None = None,
 ) -> Derivative:
-    """The derivative of `primal` for arguments of these structures, with respect to all leaves of `wrt`."""
+    """The derivative of `primal` for arguments of these structures (and, given `shapes`, of
+    leaves of these shapes), with respect to all leaves of `wrt`."""
     with recording() as sources:
-        function = lower_function(primal, structures)
+        function = lower_function(primal, structures, shapes)
     lowering = Lowering(function, dependencies(sources), generation())
     _refuse_string_index(function)
     _refuse_several_outputs(function, primal, mode)
@@ -401,6 +409,9 @@ def _build_for(
     if mode not in ("grad", "value_and_grad", "vjp"):
         raise BadWrt(f"{mode} of functions with list, tuple or dict arguments is not supported yet")
     derivative_ir = _stable_values(optimize(vjp_function(_stable(function, stable), indices, mode, True)), stable)
+    if shapes is not None:  # the code holds shapes as constants: say for which
+        described = ", ".join(f"{p.name} {shape}" for p, shape in zip(function.params, shapes) if shape != ())
+        derivative_ir = replace(derivative_ir, doc=f"{derivative_ir.doc} Built for {described} only.")
     names = tuple(function.params[k].name for k in indices)
     return Derivative(primal, derivative_ir, names, mode, backend, lowering)
 

@@ -54,10 +54,14 @@ class Composite:
 
     def __init__(self, primal: Callable, wrt: str, inner: Derivative, call: Callable, kind: str):
         self.primal, self.wrt, self.inner, self._call, self.kind = primal, (wrt,), inner, call, kind
-        self.source = inner.source
         self.__name__ = f"{getattr(primal, '__name__', 'f')}_{kind}"
         if hasattr(call, "__symdiff_source__"):  # called inside a function being differentiated: read as code
             self.__symdiff_source__ = call.__symdiff_source__
+
+    @property
+    def source(self) -> str:
+        """The generated source (of the last call's shapes, for a derivative built by shape)."""
+        return self.inner.source
 
     def __call__(self, *args: Any) -> Any:
         return self._call(*args)

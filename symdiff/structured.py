@@ -7,6 +7,11 @@ the structure is read off the arguments of a call, as JAX does: each
 structure gets its own generated function, built at its first call, whose
 parameters are the leaves (`params_0_0, params_0_1, ...`), and is cached.
 Errors in building it are raised by that first call, with their location.
+
+A function whose recursion ends at a condition on its arguments' shapes
+(expansion by minors, `if A.shape[0] == 1: ...`) is built, the same way, for
+each new combination of shapes, as `jax.jit` traces once per shape: each
+build knows the shapes, so the recursion unrolls while building.
 """
 
 from __future__ import annotations
@@ -15,7 +20,9 @@ import inspect
 from collections.abc import Callable
 from typing import Any
 
-from symdiff.errors import SymdiffError
+import numpy as np
+
+from symdiff.errors import SymdiffError, UnsupportedSyntax
 
 CONTAINERS = (list, tuple, dict)
 
@@ -71,13 +78,16 @@ def count(shape: Any) -> int:
 class StructuredCalls:
     """The derivatives of one primal for each structure of its arguments seen so far."""
 
-    def __init__(self, primal: Callable, wrt: tuple[str, ...], several: bool, mode: str, backend: str, build):
+    def __init__(
+        self, primal: Callable, wrt: tuple[str, ...], several: bool, mode: str, backend: str, build, by_shape=False
+    ):
         self.primal = primal
         self.wrt = wrt  # the primal's parameter names, in wrt order
         self.several = several  # a tuple wrt gives a tuple of gradients
         self.mode = mode
         self.backend = backend
         self.build = build  # (primal, structures, leaf wrt names, mode, backend) -> Derivative
+        self.by_shape = by_shape  # built for the leaves' shapes too (a recursion as deep as a shape)
         self.params = list(inspect.signature(primal).parameters)
         self.built: dict[tuple, Any] = {}
         self.last = None
@@ -87,11 +97,11 @@ class StructuredCalls:
         if self.mode == "vjp":  # the output's cotangent comes last: an array, not a structure
             args, seed = args[:-1], args[-1:]
         shapes = tuple(structure(a) for a in args)
-        derivative = self.built.get(shapes)
-        if derivative is None or not derivative._lowering.current():  # a global it read has changed
-            derivative = self.built[shapes] = self._build(shapes)
+        flat = [leaf for a in args for leaf in leaves(a)]
+        leaf_shapes = tuple(np.shape(leaf) for leaf in flat) if self.by_shape else None
+        derivative = self.for_structures(shapes, leaf_shapes)
         self.last = derivative
-        result = derivative(*[leaf for a in args for leaf in leaves(a)], *seed)
+        result = derivative(*flat, *seed)
         value = None
         if self.mode == "value_and_grad":
             value, result = result
@@ -100,16 +110,27 @@ class StructuredCalls:
         grads = grads if self.several else grads[0]
         return (value, grads) if self.mode == "value_and_grad" else grads
 
-    def for_structures(self, shapes: tuple) -> Any:
-        """The derivative built for arguments of `shapes` (one per parameter), built now if new:
-        what a function calling this one inside is differentiated through."""
-        derivative = self.built.get(shapes)
-        if derivative is None or not derivative._lowering.current():
-            derivative = self.built[shapes] = self._build(shapes)
+    def for_structures(self, shapes: tuple, leaf_shapes: tuple | None = None) -> Any:
+        """The derivative built for arguments of `shapes` (one per parameter) and, where it is
+        built by shape, leaves of `leaf_shapes`, built now if new: what a call runs, and what a
+        function calling this one inside is differentiated through."""
+        if self.by_shape and (leaf_shapes is None or None in leaf_shapes):
+            error = UnsupportedSyntax(
+                f"the derivative of {getattr(self.primal, '__name__', 'f')} is built for its arguments' shapes, "
+                "and they are known here only when running"
+            )
+            error.needs_shapes = True
+            raise error
+        key = (shapes, leaf_shapes) if self.by_shape else shapes
+        derivative = self.built.get(key)
+        if derivative is None or not derivative._lowering.current():  # a global it read has changed
+            derivative = self.built[key] = self._build(shapes, leaf_shapes)
         return derivative
 
-    def _build(self, shapes: tuple):
+    def _build(self, shapes: tuple, leaf_shapes: tuple | None = None):
         structures = {name: shape for name, shape in zip(self.params, shapes) if shape is not None}
+        if self.by_shape:
+            return self.build(self.primal, structures, self.wrt, self.mode, self.backend, shapes=leaf_shapes)
         return self.build(self.primal, structures, self.wrt, self.mode, self.backend)
 
 
@@ -118,12 +139,14 @@ class Deferred:
     argument, `params["w"]`, or one that lowers only where an argument that defaults to None is
     None): each new structure's code is built at its first call."""
 
-    def __init__(self, primal: Callable, wrt: tuple[str, ...], several: bool, mode: str, backend: str, build):
+    def __init__(
+        self, primal: Callable, wrt: tuple[str, ...], several: bool, mode: str, backend: str, build, by_shape=False
+    ):
         self.primal = primal
         self.wrt = wrt
         self.mode = mode
         self.backend = backend
-        self._calls = StructuredCalls(primal, wrt, several, mode, backend, build)
+        self._calls = StructuredCalls(primal, wrt, several, mode, backend, build, by_shape)
         self._signature = inspect.signature(primal)
         self.__name__ = f"{getattr(primal, '__name__', 'f')}_{mode}"
         self.__doc__ = getattr(primal, "__doc__", None)

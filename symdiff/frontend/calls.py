@@ -29,6 +29,7 @@ from symdiff.frontend.values import (
     Partial,
     Record,
     Rows,
+    as_value,
     value_structure,
 )
 from symdiff.ir.nodes import Const, Eqn, Var
@@ -281,7 +282,7 @@ class Calls:
             ins = [self.atom(a, node) for a in args]
             static = [(k, self.atom(v, node)) for k, v in kwargs.items()]
             self.check_rule(rule, static, node)
-            return self.emit(rule.op, ins, static, node, name)
+            return as_value(self.emit(rule.op, ins, static, node, name))
         if rule.variadic and rule.static_first and args and not isinstance(args[0], Pack):
             operands, args = list(args[len(rule.static) :]), args[: len(rule.static)]  # np.einsum(s, a, b)
             if any(isinstance(o, Pack) for o in operands):  # np.einsum(a, [0, 1], b, [1, 2]) would drop `a`
@@ -334,6 +335,7 @@ class Calls:
         callee.maybe_none, callee.plain = self.maybe_none, self.plain
         callee.target_hint = self.target
         callee.maybe_lists = self.maybe_lists
+        callee.known = self.known
         callee.runtime_defaults = runtime_defaults(func)
         callee.bind(args, kwargs, self.where(node), label)
         if at_call:
@@ -356,12 +358,19 @@ class Calls:
         list argument's items, a flag known while building), as long as that ends: beyond
         RECURSION_LIMIT nested calls, the depth is taken to be known only when running."""
         if self.stack.count(_definition(source)) >= RECURSION_LIMIT:
-            raise self.fail(
+            known = self.known is not None
+            error = self.fail(
                 f"recursive call to {source.node.name}() is not supported: {RECURSION_LIMIT} nested calls while "
-                "building and no end in sight (its depth must be known when the derivative is built)",
+                "building and no end in sight (its depth must be known when the derivative is built"
+                + (", and the arguments' shapes do not decide it)" if known else ")"),
                 node,
-                "end the recursion under an if whose condition is known when building, or write a loop",
+                "end the recursion under an if whose condition is known when building (such as one on "
+                "np.shape(x) of the arguments), or write a loop",
             )
+            # A depth read from the arguments' shapes (det's A.shape[0]) is known once they are: the
+            # derivative is then built for each new shape at its first call (symdiff.structured).
+            error.needs_shapes = not known and _reads_shapes(source.node)
+            raise error
 
     def inline_generator(self, func: Any, args: list, kwargs: dict, node: ast.Call, consumer) -> None:
         """Lower a generator's body here, `consumer` lowering the for loop's body at each yield."""
@@ -380,6 +389,7 @@ class Calls:
         callee.maybe_none, callee.plain = self.maybe_none, self.plain
         callee.target_hint = self.target
         callee.maybe_lists = self.maybe_lists
+        callee.known = self.known
         if isinstance(func, LocalFunction):
             callee.enclosing = func.scope
         else:
@@ -400,6 +410,7 @@ class Calls:
         callee.enclosing = function.scope
         callee.target_hint = self.target
         callee.maybe_lists = self.maybe_lists
+        callee.known = self.known
         callee.bind(args, kwargs, self.where(node), label)
         result = callee.run()
         if result is None:
@@ -467,6 +478,19 @@ def _has_source(func: Any) -> bool:
 def _containers(args: list, kwargs: dict) -> bool:
     """Whether a call passes a list, tuple, dict or None (a derivative is built for their structure)."""
     return any(value_structure(v) is not None for v in [*args, *kwargs.values()])
+
+
+_SHAPE_READS = frozenset(("shape", "ndim", "size", "len"))
+
+
+def _reads_shapes(definition: ast.AST) -> bool:
+    """`definition` reads a shape: `x.shape`, `len(x)`, `np.ndim(x)`, ..."""
+    for node in ast.walk(definition):
+        if isinstance(node, ast.Attribute) and node.attr in _SHAPE_READS:
+            return True
+        if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id in _SHAPE_READS:
+            return True
+    return False
 
 
 def _label(value: Any) -> str:

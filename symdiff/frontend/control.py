@@ -555,6 +555,8 @@ class ControlFlow:
             if isinstance(inner, (ast.Break, ast.Continue, ast.Return)):
                 raise self.fail(f"this {type(inner).__name__.lower()} is not supported here", inner)
         loc = self.where(node)
+        if index is not None and self.known is not None:
+            self.known.integer(index)
         body = self.rows_for_appends(body)
         assigned = assigned_names(body)
         rows = self.row_sources.pop(index_name, None)

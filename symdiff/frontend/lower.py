@@ -19,6 +19,7 @@ from typing import Any
 
 import numpy as np
 
+from symdiff.analysis.static_shapes import KnownShapes
 from symdiff.errors import UnsupportedSyntax
 from symdiff.frontend.calls import Calls, _definition, _label, runtime_defaults
 from symdiff.frontend.control import RETURN, ControlFlow, LoopLocal, normalize_returns
@@ -26,7 +27,7 @@ from symdiff.frontend.jumps import rewrite_jumps
 from symdiff.frontend.pycalls import PythonCalls
 from symdiff.frontend.source import FunctionSource, read_source
 from symdiff.frontend.subset import check_subset
-from symdiff.frontend.values import LocalFunction, Pack, Record, Rows, structured_value
+from symdiff.frontend.values import LocalFunction, Pack, Record, Rows, as_value, structured_value
 from symdiff.frontend.views import check_views
 from symdiff.ir.names import Names
 from symdiff.ir.nodes import Atom, Const, Eqn, Function, If, Loop, Var, walk
@@ -77,6 +78,7 @@ class Lowering(ControlFlow, Calls, PythonCalls):
         self.maybe_lists: set[str] = set()  # parameters that may be lists when called (built without structures)
         self.row_sources: dict = {}  # row loops being lowered: what each iteration's target takes
         self.enclosing: Lowering | None = None  # for a nested def or lambda: the scope it closes over
+        self.known: KnownShapes | None = None  # a build for the arguments' shapes: what they decide
 
     # -- emission -----------------------------------------------------------
 
@@ -95,9 +97,16 @@ class Lowering(ControlFlow, Calls, PythonCalls):
         return self.names.fresh(f"{self.target}_{self.counter}")
 
     def emit(self, op: str, ins, static=(), node: ast.AST | None = None, name: str | None = None) -> Var:
+        if self.known is not None:
+            folded = self.known.query(op, ins)
+            if folded is not None:
+                return folded
         out = Var(name, temp=False) if name else Var(self.temp_name(), temp=True)
         loc = self.where(node or self.statement)
-        self.body.append(Eqn((out,), op, tuple(ins), tuple(static), loc))
+        eqn = Eqn((out,), op, tuple(ins), tuple(static), loc)
+        self.body.append(eqn)
+        if self.known is not None:
+            self.known.learn(eqn)
         return out
 
     def atom(self, value: Any, node: ast.AST) -> Atom:
@@ -410,7 +419,7 @@ class Lowering(ControlFlow, Calls, PythonCalls):
             if node.attr == "T":
                 return self.emit("transpose", [base], [("axes", Const(None))], node, name)
             if node.attr in _ATTRIBUTES:
-                return self.emit(_ATTRIBUTES[node.attr].__name__, [base], (), node, name)
+                return as_value(self.emit(_ATTRIBUTES[node.attr].__name__, [base], (), node, name))
             error = self.fail(f"attribute .{node.attr} of an array is not supported", node)
             error.needs_structure = node.attr in ("items", "keys", "values")  # a dict argument's methods
             raise error
@@ -759,13 +768,16 @@ def lower_source(
     wrapper: Any = None,
     structures: dict | None = None,
     runtime_defaults: dict | None = None,
+    shapes: tuple | None = None,
 ) -> Function:
     """Lower a parsed function; its parameters become the Function's parameters.
 
     `wrapper` is what a decorator put in the function's place: it is what runs, so its body
     is lowered (called with the parameters), and the function itself only where it calls it.
     `structures` gives the list/tuple/dict structure of arguments that are containers
-    (`symdiff.structured`): each of their leaves becomes a parameter.
+    (`symdiff.structured`): each of their leaves becomes a parameter. `shapes` (one per leaf)
+    builds the function for arguments of those shapes: `np.shape(x)` of a value the ops give
+    a known shape is then a constant (`analysis/static_shapes.py`).
     """
     check_subset(source)
     names = names or Names()
@@ -785,6 +797,8 @@ def lower_source(
     lowering.initial = dict(lowering.env) | {leaf.name: leaf for leaf in leaves}
     lowering.maybe_lists = {leaf.name for leaf in leaves} if structures is None else set()
     lowering.plain = structures is None  # no call's arguments known: an argument could be None
+    if shapes is not None:
+        lowering.known = KnownShapes({leaf.name: shape for leaf, shape in zip(leaves, shapes) if shape is not None})
     if wrapper is None:
         result = lowering.run()
     else:
@@ -862,16 +876,19 @@ def _statements(body):
                 yield from _statements(block)
 
 
-def lower_function(func: Any, structures: dict | None = None) -> Function:
+def lower_function(func: Any, structures: dict | None = None, shapes: tuple | None = None) -> Function:
     """Read, check and lower `func`: the frontend's one entry point.
 
     A decorated function (one `functools.wraps` marked with `__wrapped__`) is differentiated as
     the wrapper that runs, with the signature of the function it wraps. `structures` maps the
-    parameters that are lists, tuples or dicts to their structure (see `lower_source`).
+    parameters that are lists, tuples or dicts to their structure, `shapes` gives each leaf's
+    shape for a build specialised to them (see `lower_source`).
     """
     if inspect.isfunction(func) and getattr(func, "__wrapped__", None) is not None:
-        return lower_source(read_source(inspect.unwrap(func)), wrapper=func, structures=structures)
-    return lower_source(read_source(func), structures=structures, runtime_defaults=runtime_defaults(func))
+        return lower_source(read_source(inspect.unwrap(func)), wrapper=func, structures=structures, shapes=shapes)
+    return lower_source(
+        read_source(func), structures=structures, runtime_defaults=runtime_defaults(func), shapes=shapes
+    )
 
 
 __all__ = ["lower_function", "lower_source"]

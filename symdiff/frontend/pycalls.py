@@ -131,13 +131,16 @@ class PythonCalls:
         bound.apply_defaults()
         values = list(bound.arguments.values())
         shapes = tuple(value_structure(v) for v in values)
+        flat = [leaf for v in values for leaf in value_leaves(v)]
+        leaf_shapes = None
+        if callee.by_shape and self.known is not None:  # built for shapes: this build knows them
+            leaf_shapes = tuple(self.known.of(self.atom(leaf, node)) for leaf in flat)
         try:
-            derivative = callee.for_structures(shapes)
+            derivative = callee.for_structures(shapes, leaf_shapes)
         except SymdiffError as error:
             if self.plain and any(isinstance(v, Var) for v in values):
                 error.needs_structure = True  # an argument passed on may be a dict: built for the call's
             raise error.located(self.where(node)) from None
-        flat = [leaf for v in values for leaf in value_leaves(v)]
         result = self.inline(derivative, flat + seed, {}, node, None)
         value = None
         if callee.mode == "value_and_grad":

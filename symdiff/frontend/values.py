@@ -81,6 +81,13 @@ class Record:
         return False, None
 
 
+def as_value(result: Any) -> Any:
+    """A shape folded to a constant (a build for known shapes) as a tuple the code can index and unpack."""
+    if isinstance(result, Const) and isinstance(result.value, tuple):
+        return Pack(tuple(Const(n) for n in result.value))
+    return result
+
+
 def structured_value(structure: Any, stem: str, fresh) -> tuple[Any, list[Var]]:
     """The lowering-time value of an argument of `structure` (see `symdiff.structured`), and
     its leaves in order (`params_0_w`, ...): each leaf becomes a parameter of the IR."""

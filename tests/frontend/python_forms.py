@@ -319,10 +319,35 @@ def log_partition(params, data):
     return np.log(np.sum(np.exp(log_alpha)))
 
 
-def unbounded_determinant(A):
+def diagonal_product(A):
+    """Recursion that ends on a shape: built for each shape, the recursion unrolls while building."""
     if A.shape[0] == 1:
         return A[0, 0]
-    return A[0, 0] * unbounded_determinant(A[1:, 1:]) - A[0, 1] * unbounded_determinant(A[1:, :1])
+    return A[0, 0] * diagonal_product(A[1:, 1:])
+
+
+def leave_one_out(x, depth=0.0):
+    """Shapes through np.delete and a loop counter: each call drops one element."""
+    if len(x) == 2:
+        return x[0] * x[1] + depth
+    total = 0.0
+    for i in range(len(x)):
+        total = total + np.sin(x[i]) * leave_one_out(np.delete(x, i), depth + 1.0)
+    return total
+
+
+def halving(x):
+    """Recursion that ends on a value: known only when running."""
+    if np.sum(x) < 1.0:
+        return np.sum(x)
+    return halving(x * 0.5)
+
+
+def never_shrinks(x):
+    """Reads a shape, but the shape it recurses on never changes."""
+    if x.shape[0] == 0:
+        return 0.0
+    return np.sum(x) + never_shrinks(x)
 
 
 def _parts(x):

@@ -180,7 +180,31 @@ def test_recursion_over_a_list_argument_ends_while_building(backend):
         np.testing.assert_allclose(got[k], want, rtol=1e-6, atol=1e-8)
 
 
-def test_recursion_whose_depth_is_known_only_when_running_is_refused_at_the_call():
-    with pytest.raises(sd.SymdiffError, match="recursive call to unbounded_determinant") as info:
-        sd.grad(p.unbounded_determinant)
-    assert "unbounded_determinant(A[1:, 1:])" in str(info.value)
+@pytest.mark.parametrize("backend", ["numpy", "numba"])
+def test_recursion_that_ends_on_a_shape_is_built_for_each_shape(backend):
+    grad = sd.grad(p.diagonal_product, backend=backend)
+    for n in (1, 3, 4):
+        A = np.random.default_rng(n).random((n, n)) + 0.5
+        np.testing.assert_allclose(grad(A), numeric_grad(p.diagonal_product, (A,), 0), rtol=1e-6, atol=1e-8)
+        assert f"Built for A {(n, n)} only." in grad.source  # the code holds the shape as a constant
+    assert len(grad.structured().built) == 3  # one build per shape, reused after
+
+
+@pytest.mark.parametrize("backend", ["numpy", "numba"])
+def test_recursion_through_np_delete_in_a_loop(backend):
+    x = np.array([0.3, -0.7, 1.1, 0.4])
+    got = sd.grad(p.leave_one_out, backend=backend)(x)
+    np.testing.assert_allclose(got, numeric_grad(p.leave_one_out, (x,), 0), rtol=1e-6, atol=1e-8)
+
+
+def test_recursion_whose_depth_is_known_only_when_running_is_refused_when_building():
+    with pytest.raises(sd.SymdiffError, match="recursive call to halving") as info:
+        sd.grad(p.halving)
+    assert "return halving(x * 0.5)" in str(info.value)
+
+
+def test_recursion_that_the_shapes_do_not_end_is_refused_at_the_first_call():
+    grad = sd.grad(p.never_shrinks)  # it reads a shape: built at the call, for the arguments' shapes
+    with pytest.raises(sd.SymdiffError, match="the arguments' shapes do not decide it") as info:
+        grad(np.ones(3))
+    assert "np.sum(x) + never_shrinks(x)" in str(info.value)
