@@ -587,7 +587,7 @@ def emit(
 
         symdiff.emit(loss, "loss_grad.py", wrt=("w", "b"))
     """
-    derivative = build(f, wrt, mode, backend, stable)
+    derivative = _generated_once(build(f, wrt, mode, backend, stable))
     name = getattr(f, "__name__", "f")
     regenerate = regenerate or f"symdiff.emit({name}, wrt={derivative.wrt!r}, mode={mode!r})"
     header = _header(f, mode, derivative.wrt, regenerate)
@@ -598,6 +598,19 @@ def emit(
         text = comment + "\n" + derivative.source
     _write_module(f, path, text)
     return text
+
+
+def _generated_once(derivative: Derivative | Deferred) -> Derivative:
+    """`derivative`, which must be one function for every call: a module cannot hold a derivative
+    built per call for its arguments' structure or shapes."""
+    if isinstance(derivative, Deferred):
+        what = "shapes" if derivative.structured().by_shape else "structure (a dict or a None argument)"
+        raise UnsupportedSyntax(
+            f"the derivative of {getattr(derivative.primal, '__name__', 'f')} is built for each call's "
+            f"arguments' {what}, so no one module holds it",
+            hint="call the derivative on such arguments from Python, then read its .source",
+        )
+    return derivative
 
 
 def _write_module(f: Callable, path: str | None, text: str) -> None:
@@ -619,7 +632,7 @@ def emit_hessian(f: Callable, path: str | None = None, *, wrt: Wrt = 0, regenera
     from symdiff.higher import hvp
 
     product = hvp(f, wrt)
-    inner = product.inner.function
+    inner = _generated_once(product.inner).function
     names = [p.name for p in inner.params]
     position = names.index(product.wrt[0])
     args = ", ".join(names[:-1])

@@ -150,11 +150,11 @@ def cmd_hessian(args: argparse.Namespace) -> None:
 
 
 def cmd_show(args: argparse.Namespace) -> None:
-    from symdiff.api import _lowered, build
+    from symdiff.api import _generated_once, _lowered, build
     from symdiff.ir.dot import to_dot
 
     function = load_target(args.target)
-    ir = build(function, _wrt(args.wrt), "grad", "numpy").function if args.grad else _lowered(function)
+    ir = _generated_once(build(function, _wrt(args.wrt), "grad", "numpy")).function if args.grad else _lowered(function)
     print(ir)
     if args.dot:
         _write(to_dot(ir), args.dot, args.force, _sources(function))

@@ -25,6 +25,14 @@ MODEL = textwrap.dedent(
     def bad(x):
         with open("log.txt") as log:
             return x
+
+    def diagonal_product(A):
+        if A.shape[0] == 1:
+            return A[0, 0]
+        return A[0, 0] * diagonal_product(A[1:, 1:])
+
+    def weighted(params):
+        return np.sum(params["w"] ** 2)
     """
 )
 
@@ -102,6 +110,9 @@ def test_show_prints_the_wengert_list_and_writes_dot(project):
         (("grad", "model.py"), 2, "must look like"),
         (("grad", "not_a_module_anywhere:f"), 2, "cannot import module"),
         (("grad", "model.py:loss", "--wrt", "q"), 1, "no argument 'q'"),
+        (("grad", "model.py:diagonal_product"), 1, "built for each call's arguments' shapes"),
+        (("hessian", "model.py:diagonal_product"), 1, "built for each call's arguments' shapes"),
+        (("grad", "model.py:weighted"), 1, "built for each call's arguments' structure"),
     ],
 )
 def test_bad_targets_give_one_clean_message(project, args, status, words):
