@@ -69,9 +69,9 @@ def empty_like_of(x):
     return np.empty_like(x) if np.ndim(x) else type(x)(0)
 
 
-def full_like_of(x, fill_value):
+def full_like_of(x, fill_value, dtype=None):
     """`np.full_like(x, fill_value)`; a scalar for a scalar."""
-    return np.full_like(x, fill_value) if np.ndim(x) else type(x)(fill_value)
+    return np.full_like(x, fill_value, dtype=dtype) if np.ndim(x) else type(x)(fill_value)
 
 
 def broadcast_to_of(x, shape):
@@ -117,10 +117,12 @@ def _empty_like_of(x):
 
 
 @overload(full_like_of)
-def _full_like_of(x, fill_value):
+def _full_like_of(x, fill_value, dtype=None):
+    if not (dtype is None or isinstance(dtype, (types.NoneType, types.Omitted))):
+        raise TypingError("full_like_of: dtype= is not supported on the numba backend")
     if isinstance(x, types.Number):
-        return lambda x, fill_value: fill_value * (x * 0 + 1)
-    return lambda x, fill_value: np.full_like(x, fill_value)
+        return lambda x, fill_value, dtype=None: fill_value * (x * 0 + 1)
+    return lambda x, fill_value, dtype=None: np.full_like(x, fill_value)
 
 
 @overload(broadcast_to_of)

@@ -105,6 +105,11 @@ def delete_of(arr, obj, axis=None):
     return np.delete(arr, obj, axis=axis)
 
 
+def linspace_of(start, stop, num=50, endpoint=True, dtype=None):
+    """`np.linspace`, also between arrays and with `endpoint=` (Numba's takes two scalars and `num`)."""
+    return np.linspace(start, stop, num, endpoint=endpoint, dtype=dtype)
+
+
 def ravel_of(a):
     """`np.ravel(a)`, also of a scalar (a vector of one; Numba ravels arrays only)."""
     return np.ravel(a)
@@ -635,6 +640,39 @@ def _delete_of(arr, obj, axis=None):
     return impl
 
 
+@overload(linspace_of)
+def _linspace_of(start, stop, num=50, endpoint=True, dtype=None):
+    if not _no_axis(dtype) and not (isinstance(dtype, types.NumberClass) and dtype.dtype == types.float64):
+        raise TypingError("linspace_of: only float64 samples on the numba backend")
+    if _is_scalar(start) and _is_scalar(stop):
+
+        def scalars(start, stop, num=50, endpoint=True, dtype=None):
+            count = num - 1 if endpoint else num
+            step = (stop - start) / count if count > 0 else 0.0
+            out = np.empty(num)
+            for k in range(num):
+                out[k] = k * step + start  # NumPy's order of operations
+            if endpoint and num > 1:
+                out[num - 1] = stop
+            return out
+
+        return scalars
+
+    def arrays(start, stop, num=50, endpoint=True, dtype=None):
+        first = np.asarray(start) + np.zeros_like(np.asarray(stop) + 0.0)  # broadcast: the samples' shape
+        delta = np.asarray(stop) - first
+        count = num - 1 if endpoint else num
+        step = delta / count if count > 0 else delta * 0.0
+        out = np.empty((num,) + first.shape)
+        for k in range(num):
+            out[k] = k * step + first  # NumPy's order of operations
+        if endpoint and num > 1:
+            out[num - 1] = first + delta
+        return out
+
+    return arrays
+
+
 @overload(undelete)
 def _undelete(g, obj, shape, axis):
     if _no_axis(axis):
@@ -720,6 +758,7 @@ __all__ = [
     "index_update",
     "inverse_axes",
     "keepdims_shape",
+    "linspace_of",
     "log_ndtr",
     "masked_assign",
     "masked_of",

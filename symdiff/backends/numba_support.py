@@ -44,7 +44,7 @@ RENAMED = {
     "ones_like": "ones_like_of", "empty_like": "empty_like_of", "full_like": "full_like_of",
     "broadcast_to": "broadcast_to_of", "shape": "shape_of", "size": "size_of", "matmul": "matmul_of",
     "dot": "dot_of", "transpose": "transpose_of", "ravel": "ravel_of", "float": "float_of",
-    "expand_dims": "expand_dims_of", "clip": "clip_of", "delete": "delete_of",
+    "expand_dims": "expand_dims_of", "clip": "clip_of", "delete": "delete_of", "linspace": "linspace_of",
 }  # fmt: skip
 CONTROL_OPS = frozenset({"tape_new", "tape_push", "tape_pop", "setitem", "add_at"})
 NUMPY_OPS = frozenset({
@@ -71,6 +71,7 @@ MASK_OPS = frozenset(
 # Ops whose value is an integer or boolean array when used as an index (masks, `np.array([0, 2])`, ...).
 _ARRAY_INDEX_OPS = MASK_OPS | {"index_array", "stack", "arange", "concatenate"}
 _SCATTERS = frozenset({"scatter_add", "add_at", "setitem"})
+_NO_DTYPE = frozenset({"dtype"})  # the renamed helpers make float64 (or the argument's type) only
 
 Problem = tuple[str, str]  # (message, hint)
 
@@ -168,7 +169,10 @@ def _unknown_op(eqn: Eqn, defs: dict) -> Problem | None:
 
 def _dropped_keyword(eqn: Eqn, defs: dict) -> Problem | None:
     # The helper Numba calls instead takes no such keyword: refuse rather than ignore it.
-    dropped = [k for k, _ in eqn.static if eqn.op in RENAMED and k not in RULES[eqn.op].static]
+    dropped = [
+        k for k, atom in eqn.static
+        if eqn.op in RENAMED and (k not in RULES[eqn.op].static or k in _NO_DTYPE and atom != Const(None))
+    ]  # fmt: skip
     if not dropped:
         return None
     message = f"{RULES[eqn.op].path}(..., {dropped[0]}=...) is not supported by the numba backend"

@@ -57,12 +57,16 @@ def _shaped_like_operand(keywords: dict) -> None:
 
 
 for _func in (
-    np.zeros, np.ones, np.empty, np.full, np.arange, np.eye, np.linspace, np.shape, np.size, np.ndim, np.argmax,
+    np.zeros, np.ones, np.empty, np.arange, np.eye, np.shape, np.size, np.ndim, np.argmax,
     np.argmin, np.broadcast_shapes, np.argsort, np.triu_indices, np.tril_indices,
 ):  # fmt: skip
     register_nondiff(_func)
-for _func in (np.zeros_like, np.ones_like, np.empty_like, np.full_like):
+for _func in (np.zeros_like, np.ones_like, np.empty_like):
     register_nondiff(_func, check=_shaped_like_operand)
+# np.full, np.full_like and np.linspace take values, not only sizes: rules in shape_ops.py.
+# np.arange's values are start + step * k: refused where start or step depends on a
+# differentiated argument (transforms/reverse.py), rather than given a zero derivative.
+VALUES_FROM_OPERANDS = frozenset({"arange"})
 register_nondiff(np.array, op="index_array", path="np.array")
 register_nondiff(tuple_add, path="tuple_add")  # x[[0, 2]]: a list used as an index
 register_nondiff(len, op="len", path="len")

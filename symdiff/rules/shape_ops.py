@@ -137,6 +137,41 @@ def flip_vjp(g, out, m, axis=None):
     return np.flip(g, axis)
 
 
+# -- constructors that take values -----------------------------------------------------------------------------
+def _like_operand_shape(static: dict) -> None:
+    """`np.full_like(x, v, shape=s)` has shape `s`: every pass takes a `*_like` result to have `x`'s shape."""
+    if "shape" in static:
+        raise UnsupportedSyntax("the shape= keyword of the *_like functions is not supported", hint="use np.full(s, v)")
+
+
+@register_derivative(np.full, static=("dtype",))
+def full_vjp(g, out, shape, fill_value, dtype=None):
+    return None, sum_to(g, np.shape(fill_value))
+
+
+@register_derivative(np.full_like, static=("dtype",), check=_like_operand_shape)
+def full_like_vjp(g, out, a, fill_value, dtype=None):
+    return None, sum_to(g, np.shape(fill_value))
+
+
+def _float_linspace(static: dict) -> None:
+    dtype = static.get("dtype")
+    if dtype is not None and dtype.value is not None and not np.issubdtype(dtype.value, np.floating):
+        raise UnsupportedSyntax(
+            f"np.linspace with dtype={dtype.value!r} rounds its values, which then have no derivative",
+            hint="write np.floor(np.linspace(start, stop, num)) to round, or leave dtype out",
+        )
+
+
+@register_derivative(np.linspace, static=("num", "endpoint", "dtype"), check=_float_linspace)
+def linspace_vjp(g, out, start, stop, num=50, endpoint=True, dtype=None):
+    # out[k] = start + (stop - start) * t[k] along the first axis
+    t = np.linspace(0.0, 1.0, num, endpoint=endpoint)
+    to_stop = np.sum(np.transpose(np.transpose(g) * t), axis=0)  # t weighs the first axis
+    to_start = np.sum(g, axis=0) - to_stop
+    return sum_to(to_start, np.shape(start)), sum_to(to_stop, np.shape(stop))
+
+
 @register_derivative(np.delete, static=("axis",))
 def delete_vjp(g, out, arr, obj, axis=None):
     return undelete(g, obj, np.shape(arr), axis), None

@@ -21,10 +21,13 @@ from __future__ import annotations
 from contextlib import contextmanager
 from dataclasses import replace
 
+import numpy as np
+
 from symdiff.errors import BadRule, NonScalarOutput, UnsupportedSyntax
 from symdiff.ir.names import Names
 from symdiff.ir.nodes import Atom, Const, Eqn, Function, If, Loop, Var, defined, reads, walk
 from symdiff.rules import RULES, rule
+from symdiff.rules.nondiff import VALUES_FROM_OPERANDS
 from symdiff.rules.opaque import OP as OPAQUE
 from symdiff.transforms.algebra import Forward, simplify_adjoints
 from symdiff.transforms.control import ControlReverse
@@ -47,7 +50,11 @@ def _mark(body, active: set[str]) -> None:
             if any(isinstance(a, Var) and a.name in active for a in stmt.ins):
                 active.update(o.name for o in stmt.outs)
         elif isinstance(stmt, Eqn):
-            if RULES[stmt.op].differentiable and any(isinstance(a, Var) and a.name in active for a in stmt.ins):
+            if (
+                RULES[stmt.op].differentiable
+                and any(isinstance(a, Var) and a.name in active for a in stmt.ins)
+                and not _whole_numbers(stmt)
+            ):
                 active.update(o.name for o in stmt.outs)
         elif isinstance(stmt, If):
             _mark(stmt.then_body, active)
@@ -67,6 +74,17 @@ def _mark(body, active: set[str]) -> None:
 
 
 TAPE_OPS = ("tape_push", "tape_pop")
+
+
+def _whole_numbers(eqn: Eqn) -> bool:
+    """An op told to make integers or booleans (`np.full(n, v, dtype=int)`): steps, no derivative."""
+    dtype = eqn.static_dict().get("dtype")
+    if not isinstance(dtype, Const) or dtype.value is None:
+        return False
+    try:
+        return not np.issubdtype(np.dtype(dtype.value), np.inexact)
+    except TypeError:
+        return False
 
 
 def tape_vars(body) -> set[str]:
@@ -115,9 +133,14 @@ def int_like_vars(function: Function) -> set[str]:
     """Names that hold sizes or indices: shapes, their entries, and integer arithmetic on them."""
     found: set[str] = set()
     for eqn in walk(function.body):
-        if eqn.op in _INDEX_OPS or eqn.op in _INT_ARITHMETIC and all(
-            (isinstance(a, Var) and a.name in found) or (isinstance(a, Const) and isinstance(a.value, (int, tuple, slice)))
-            for a in eqn.atoms()
+        if (
+            eqn.op in _INDEX_OPS
+            or eqn.op in _INT_ARITHMETIC
+            and all(
+                (isinstance(a, Var) and a.name in found)
+                or (isinstance(a, Const) and isinstance(a.value, (int, tuple, slice)))
+                for a in eqn.atoms()
+            )
         ):
             found.add(eqn.out.name)
     return found
@@ -255,7 +278,9 @@ class Backward(ControlReverse):
                 adjoint_tape = self.emit("tape_new", [], (), eqn.loc, adjoint_name(rest.name))
             if adjoint_value is None:
                 adjoint_value = self.emit("zeros_like", [value], (), eqn.loc, adjoint_name(value.name))
-            self.adjoint[eqn.ins[0].name] = self.emit("tape_push", [adjoint_tape, adjoint_value], (), eqn.loc, adjoint_name(rest.name))
+            self.adjoint[eqn.ins[0].name] = self.emit(
+                "tape_push", [adjoint_tape, adjoint_value], (), eqn.loc, adjoint_name(rest.name)
+            )
 
     def simplify_block(self, block: list, keep) -> list:
         """`block` with its elementwise adjoint expressions simplified (transforms/algebra.py)."""
@@ -294,7 +319,9 @@ class Backward(ControlReverse):
         if isinstance(stmt, Eqn):
             return stmt
         if isinstance(stmt, If):
-            return replace(stmt, then_body=tuple(self.rebuild(stmt.then_body)), else_body=tuple(self.rebuild(stmt.else_body)))
+            return replace(
+                stmt, then_body=tuple(self.rebuild(stmt.then_body)), else_body=tuple(self.rebuild(stmt.else_body))
+            )
         key = self.original_id(stmt)
         if key in self.replacements:  # built from an already rebuilt body
             return self.replacements[key]
@@ -333,7 +360,9 @@ def _single_use_pointwise(function: Function) -> set[str]:
         for stmt in body:
             if isinstance(stmt, Eqn):
                 if RULES.get(stmt.op) is not None and RULES[stmt.op].elementwise:
-                    found.update(a.name for a in stmt.ins if isinstance(a, Var) and a.name in made_here and uses[a.name] == 1)
+                    found.update(
+                        a.name for a in stmt.ins if isinstance(a, Var) and a.name in made_here and uses[a.name] == 1
+                    )
             elif isinstance(stmt, If):
                 scan(stmt.then_body)
                 scan(stmt.else_body)
@@ -365,9 +394,17 @@ def known_scalar(body, atom: Atom) -> bool:
 
 
 def _refuse_active_calls(function: Function, active: set[str], wrt: list[str]) -> None:
-    """A call run as it is (a random draw, `rules/opaque.py`) has no derivative: refuse one whose
-    arguments depend on the differentiated inputs, where it is called."""
+    """A call run as it is (a random draw, `rules/opaque.py`) has no derivative, nor has np.arange a
+    rule for its start and step: refuse one whose arguments depend on the differentiated inputs,
+    where it is called."""
     for eqn in walk(function.body):
+        if eqn.op in VALUES_FROM_OPERANDS and any(isinstance(a, Var) and a.name in active for a in eqn.ins):
+            names = ", ".join(repr(base_name(w)) for w in wrt)
+            raise UnsupportedSyntax(
+                f"np.{eqn.op}'s values come from its arguments, and one here depends on {names}",
+                eqn.loc,
+                "write start + step * np.arange(n), with n an integer",
+            )
         if eqn.op == OPAQUE and any(isinstance(a, Var) and a.name in active for a in eqn.ins):
             callee = eqn.static_dict()["callee"].value
             names = ", ".join(repr(base_name(w)) for w in wrt)
@@ -388,7 +425,9 @@ def vjp_function(function: Function, wrt: tuple[int, ...], mode: str = "grad", a
     tuple of gradients even for one `wrt` (the user passed a tuple).
     """
     if not isinstance(function.result, (Var, Const)):
-        raise NonScalarOutput(f"{function.name} returns {len(function.result)} values; differentiate a function returning one")
+        raise NonScalarOutput(
+            f"{function.name} returns {len(function.result)} values; differentiate a function returning one"
+        )
     params = [function.params[i] for i in wrt]
     state = Backward(function, tuple(p.name for p in params))
     _refuse_active_calls(function, state.active, [p.name for p in params])

@@ -59,6 +59,8 @@ CASES = [
         (np.array([-1.1956, -0.7282, -0.3597]), np.array([[-0.4155, 1.101, 0.6709], [-0.5625, -1.0331, 1.451]])),
     ),
     (t.power_of_variable, (np.array([0.5, 1.0, 2.0]), 3.0)),
+    (t.filled_with_a_value, (np.array([[0.5, 1.0, 2.0], [0.1, -0.4, 0.9]]), 0.7)),
+    (t.grid_up_to, (np.array([0.5, 1.0, 2.0]), 0.7)),
 ]
 
 
@@ -70,6 +72,20 @@ def test_gradient_matches_finite_differences(f, args, backend):
             continue  # a falsy operand sits on the jump of `or`/`and`: no derivative there
         got = sd.grad(f, wrt=k, backend=backend)(*args)
         np.testing.assert_allclose(got, numeric_grad(f, args, k), rtol=1e-6, atol=1e-7)
+
+
+def test_values_made_whole_by_a_dtype_have_no_derivative():
+    # numpy only: the numba backend refuses full_like's dtype= when building (its helper has none)
+    assert sd.grad(t.filled_with_whole_numbers)(2.7) == pytest.approx(
+        numeric_grad(t.filled_with_whole_numbers, (2.7,), 0)
+    )
+    assert sd.grad(t.filled_with_whole_numbers)(2.7) == pytest.approx(6.0)  # the sum of np.full(3, 2) is 6
+
+
+def test_arange_from_a_differentiated_start_is_refused_at_build():
+    with pytest.raises(sd.SymdiffError, match="np.arange's values come from its arguments") as info:
+        sd.grad(t.counted_from)
+    assert "np.arange(s, s + 3.0)" in str(info.value)
 
 
 def test_list_times_a_variable_is_refused_at_build():

@@ -256,3 +256,22 @@ def joined_shapes(x):
     for k in range(len(x)):
         out[k] = np.sin(x[k]) * 3.0
     return np.sum(out)
+
+
+def filled_with_a_value(x, s):
+    """np.full and np.full_like take a value, not only a size: it was given a zero derivative."""
+    return np.sum(np.full((2, 3), s) * x) + np.sum(np.full_like(x, s * s))
+
+
+def grid_up_to(x, s):
+    """np.linspace's samples move with its ends: they were constants."""
+    return np.sum(np.sin(np.linspace(s, 2.0 * s + 1.0, 5)) * x[0]) + np.sum(np.linspace(0.0, x, 4))
+
+
+def counted_from(s):
+    return np.sum(np.arange(s, s + 3.0) ** 2)
+
+
+def filled_with_whole_numbers(s):
+    """dtype=int truncates: the filled array has no derivative (it had s's)."""
+    return np.sum(np.full((3,), s, dtype=int) * s) + np.sum(np.full_like(np.ones(2), s, dtype=bool))

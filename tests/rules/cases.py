@@ -461,6 +461,12 @@ def flip_all(x): return np.flip(x)
 def roll(x): return np.roll(x, 2)
 def roll_axes(x): return np.roll(x, (1, -2), axis=(0, 1))
 def delete(x): return np.delete(x, 1, axis=1)
+def full(x): return np.full((2, 3), x) * np.arange(6.0).reshape(2, 3)
+def full_row(x): return np.full((2, 3), x, dtype=float) ** 2
+def full_like(x): return np.full_like(np.ones((2, 3)), x) * np.arange(6.0).reshape(2, 3)
+def linspace(x, y): return np.sin(np.linspace(x, y, 5))
+def linspace_open(x, y): return np.linspace(x, y, 4, endpoint=False) ** 2
+def linspace_one(x, y): return np.linspace(x, y, 1) * 3.0
 def delete_last_axis(x): return np.delete(x, -1, axis=-1)
 def delete_flat(x): return np.delete(x, [0, 2, 5])
 def delete_rows(x): return np.delete(x, np.array([2, 0]), axis=0)
@@ -514,6 +520,10 @@ def array_cases() -> list[Case]:
         Case("flip", flip, (a(3, 4),)), Case("flip", flip_all, (a(3, 4),)),
         Case("roll", roll, (a(3, 4),)), Case("roll", roll_axes, (a(3, 4),)),
         Case("delete", delete, (a(3, 4),)), Case("delete", delete_last_axis, (a(2, 3, 4),)),
+        Case("full", full, (a(),)), Case("full", full_row, (a(3),)), Case("full_like", full_like, (a(3),)),
+        Case("full_like", full_like, (a(),)), Case("linspace", linspace, (a(), a())),
+        Case("linspace", linspace, (a(3), a(2, 1))), Case("linspace", linspace_open, (a(), a(2))),
+        Case("linspace", linspace_one, (a(), a())),
         Case("delete", delete_flat, (a(2, 4),)), Case("delete", delete_rows, (a(4, 2),)),
         Case("undelete", undeleted, (a(3, 3),)), Case("undelete", undeleted_flat, (a(4),)),
         Case("repeat", repeat, (a(3, 2),)), Case("repeat", repeat_counts, (a(3, 2),)), Case("repeat", repeat_flat, (a(3, 2),)),

@@ -62,6 +62,11 @@ RUNS = [
     Case("poisson_logpmf", cases.poisson_logpmf, (a(4, lo=0.3),)),  # gammaln(k + 1) is a constant: dropped
     Case("atleast_3d", cases.atleast_3d, (a(3),)), Case("diff", cases.diff, (a(3, 4),)),
     Case("cross", cases.cross, (a(2, 3), a(2, 3))),
+    # Constructors that take values, and np.delete (with an axis, which Numba's own lacks).
+    Case("full", cases.full, (a(),)), Case("full_like", cases.full_like, (a(3),)),
+    Case("linspace", cases.linspace, (a(3), a(2, 1))), Case("linspace", cases.linspace_open, (a(), a(2))),
+    Case("delete", cases.delete, (a(3, 4),)), Case("delete", cases.delete_flat, (a(2, 4),)),
+    Case("delete", cases.delete_rows, (a(4, 2),)),
 ]  # fmt: skip
 
 
