@@ -23,7 +23,9 @@ its HEAD), and the files are copied into a temporary folder and checked there.
   11 files (`data.py`, a data loader that differentiates nothing, is left out). Every example
   is copied with only its import lines changed (`autograd.numpy` -> `numpy`,
   `autograd.scipy.X` -> `scipy.X`, `from autograd import grad` -> `from symdiff
-  import grad`), then each applicable one is imported (which runs its
+  import grad`, `autograd.misc` -> `symdiff.misc`, `autograd.extend` ->
+  `symdiff.extend`, `autograd.test_util` -> `symdiff.testing`), then each
+  applicable one is imported (which runs its
   module-level code, so `rosenbrock.py` and `sinusoid.py` run with symdiff's
   `grad`) and checked. An example counts as covered when it imports, at least
   one of its functions works, and none is refused, wrong or crashes.
@@ -62,7 +64,9 @@ SAME_NAMES = "grad|value_and_grad|elementwise_grad|hessian_vector_product|hessia
 AUTOGRAD_IMPORTS = re.compile(
     r"^(import autograd\.(numpy|scipy)(\.[\w.]+)? as \w+"
     r"|from autograd\.(numpy|scipy)(\.[\w.]+)? import .*"
-    r"|from autograd\.misc(\.optimizers|\.flatten)? import [\w, ]+"
+    r"|from autograd\.misc(\.optimizers|\.flatten|\.fixed_points)? import [\w, ]+"
+    r"|from autograd\.extend import ((defvjp|primitive)(, )?)+"
+    r"|from autograd\.test_util import check_grads"
     rf"|from autograd import ({SAME_NAMES})( as \w+)?(, ({SAME_NAMES})( as \w+)?)*)\s*$"
 )
 
@@ -114,8 +118,12 @@ def rewrite_imports(text: str) -> str:
             line += f" as {match.group(2)}\n"
         elif line.startswith(("from autograd.numpy", "from autograd.scipy")):
             line = line.replace("from autograd.", "from ", 1)
-        elif line.startswith("from autograd.misc"):  # symdiff.misc: flatten and the optimizers
+        elif line.startswith("from autograd.misc"):  # symdiff.misc: flatten, the optimizers, fixed_point
             line = line.replace("from autograd.misc", "from symdiff.misc", 1)
+        elif line.startswith("from autograd.extend import"):  # primitive and defvjp: symdiff.extend
+            line = line.replace("from autograd.extend", "from symdiff.extend", 1)
+        elif line.startswith("from autograd.test_util import"):  # check_grads: symdiff.testing
+            line = line.replace("from autograd.test_util", "from symdiff.testing", 1)
         out.append(line)
     return "".join(out)
 

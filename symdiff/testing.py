@@ -27,7 +27,7 @@ from symdiff.api import grad, vjp
 from symdiff.compose import SourceFunction, fresh_param
 from symdiff.errors import BadWrt
 
-__all__ = ["check_derivative"]
+__all__ = ["check_derivative", "check_grads"]
 
 
 def check_derivative(
@@ -162,3 +162,26 @@ def _random_like(value: Any, rng: np.random.Generator) -> Any:
 
 def _moved(args: list, directions: dict[int, Any], step: float) -> list:
     return [a + step * directions[k] if k in directions else a for k, a in enumerate(args)]
+
+
+def check_grads(f: Callable, modes: Sequence[str] = ("fwd", "rev"), order: int = 2) -> Callable[..., None]:
+    """autograd's `check_grads`: `check_grads(f, modes=["rev"], order=2)(*args)` checks the
+    derivatives of `f` at `args` with respect to every floating-point argument.
+
+    symdiff's forward mode is built from its reverse mode, so `modes` (any of
+    "fwd" and "rev") select the same check; `order` is 1 or 2. Raises
+    `AssertionError` where a derivative disagrees with finite differences
+    (see `check_derivative`).
+    """
+    unknown = set(modes) - {"fwd", "rev"}
+    if unknown or not modes:
+        raise ValueError(f"modes must be 'fwd' and/or 'rev', got {modes!r}")
+    if order not in (1, 2):
+        raise ValueError(f"symdiff checks derivatives of order 1 or 2, got order={order!r}")
+
+    def check(*args: Any) -> None:
+        wrt = tuple(k for k, a in enumerate(args) if np.issubdtype(np.asarray(a).dtype, np.floating))
+        if wrt:
+            check_derivative(f, args, wrt=wrt, order=order)
+
+    return check

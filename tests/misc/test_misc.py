@@ -5,6 +5,7 @@ import pytest
 
 import symdiff as sd
 from symdiff.misc import flatten, flatten_func
+from symdiff.misc.fixed_points import fixed_point
 from symdiff.misc.optimizers import adam, rmsprop, sgd
 
 PARAMS = {"w": np.arange(6.0).reshape(2, 3), "b": [np.array([-1.0, 2.0]), 1.5]}
@@ -90,3 +91,22 @@ def test_flatten_inside_a_differentiated_function(backend):
     )
     np.testing.assert_allclose(got["layer"][1], want_b, rtol=1e-6, atol=1e-8)
     assert got["extra"] == pytest.approx(-0.1)
+
+
+def _halfway_to(a):
+    return lambda x: x - 0.05 * (x**2 - a)  # gradient descent on (x^2 - a)^2 / 4: x -> sqrt(a)
+
+
+def _gap(x, y):
+    return np.abs(x - y)
+
+
+def iterated_sqrt(a):
+    return fixed_point(_halfway_to, a, 10.0, _gap, 1e-10)
+
+
+def test_fixed_point_differentiates_the_iterations_it_ran():
+    assert iterated_sqrt(2.0) == pytest.approx(np.sqrt(2.0), rel=1e-8)
+    # the iterations converge, so their derivative converges to d sqrt(a)/da = 1 / (2 sqrt(a))
+    assert sd.grad(iterated_sqrt)(2.0) == pytest.approx(0.5 / np.sqrt(2.0), rel=1e-6)
+    assert sd.grad(sd.grad(iterated_sqrt))(2.0) == pytest.approx(-0.25 * 2.0**-1.5, rel=1e-5)
