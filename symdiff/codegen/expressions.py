@@ -161,10 +161,17 @@ def _as_written(eqn: Eqn, operands: list) -> cst.Call:
     callee, keywords, method = (static[k].value for k in ("callee", "keywords", "method"))
     positional = operands[: len(operands) - len(keywords)]
     named = list(zip(keywords, operands[len(positional) :]))
+    starred = static["starred"].value if "starred" in static else None  # `rs.randn(*shape)`
+    if method:
+        receiver, *positional = positional
+        starred = None if starred is None else starred - 1
+    printed = call("f" if method else callee, positional, named)
+    if starred is not None:
+        arguments = list(printed.args)
+        arguments[starred] = arguments[starred].with_changes(star="*")
+        printed = printed.with_changes(args=arguments)
     if not method:
-        return call(callee, positional, named)
-    receiver, *positional = positional
-    printed = call("f", positional, named)
+        return printed
     func = cst.Attribute(value=parenthesize(receiver, precedence(receiver) < ATOM), attr=cst.Name(callee))
     return printed.with_changes(func=func)
 

@@ -29,6 +29,7 @@ from symdiff.frontend.values import (
     Partial,
     Record,
     Rows,
+    Splat,
     as_value,
     value_structure,
 )
@@ -87,6 +88,9 @@ class Calls:
         for arg in node.args:
             if isinstance(arg, ast.Starred):
                 value = self._expr(arg.value, None)
+                if isinstance(value, Var):  # a shape known when running: a call run as it is takes it
+                    args.append(Splat(value, arg))
+                    continue
                 if not isinstance(value, Pack):
                     raise self.fail("only tuples known at build time can be unpacked with *", arg)
                 args.extend(value.items)
@@ -112,6 +116,8 @@ class Calls:
     # -- calls ----------------------------------------------------------------
 
     def apply(self, callee: Any, args: list, kwargs: dict, node: ast.Call, name):
+        if not runs_as_is(callee):
+            self.refuse_splat(args)
         if callee is dict and not args:  # dict(a=..., b=...): a dict known key by key
             return Record(tuple(kwargs.items()))
         if callee is len and len(args) == 1 and isinstance(args[0], (Pack, Record)):
@@ -209,9 +215,21 @@ class Calls:
         return self.emit_call(text, args, kwargs, node, name, False)
 
     def emit_call(self, callee: str, args: list, kwargs: dict, node: ast.Call, name, method: bool):
+        splats = [k for k, a in enumerate(args) if isinstance(a, Splat)]
+        if len(splats) > 1:
+            raise self.fail("one *tuple known only when running per call", args[splats[1]].node)
+        args = [a.value if isinstance(a, Splat) else a for a in args]
         ins = [self.atom(a, node) for a in [*args, *kwargs.values()]]
         static = [("callee", Const(callee)), ("keywords", Const(tuple(kwargs))), ("method", Const(method))]
+        if splats:
+            static.append(("starred", Const(splats[0])))  # printed `*shape`
         return self.emit(OPAQUE, ins, static, node, name)
+
+    def refuse_splat(self, args: list) -> None:
+        """`f(*shape)` with `shape` known only when running, for an `f` that is not run as it is."""
+        for arg in args:
+            if isinstance(arg, Splat):
+                raise self.fail("only tuples known at build time can be unpacked with *", arg.node)
 
     def made_by_call(self, value: Var) -> bool:
         """Whether `value` is the result of a call run as it is (a random generator made here)."""

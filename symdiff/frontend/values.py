@@ -41,6 +41,15 @@ GROW_ROWS = GrowRows()
 
 
 @dataclass(frozen=True)
+class Splat:
+    """`*shape` in a call, with `shape` a tuple known only when running: only a call that runs
+    as it is (`rs.randn(*x.shape)`) takes it, passing it on as written."""
+
+    value: Var
+    node: Any  # the `*shape` argument, where a refusal points
+
+
+@dataclass(frozen=True)
 class Keywords:
     """A `**kwargs` mapping known at lowering time (what a call passed to a `**kwargs` parameter)."""
 

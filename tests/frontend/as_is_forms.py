@@ -22,6 +22,15 @@ def reparametrised(params):
     return np.sum(samples * samples)
 
 
+def draw_shaped_like(mean, log_std):
+    """autograd's variational autoencoder: `*mean.shape` is a shape known only when running."""
+    return np.sum((rs.randn(*mean.shape) * np.exp(log_std) + mean) ** 2)
+
+
+def zeros_shaped_like(x):
+    return np.sum(np.zeros(*x.shape) + x)
+
+
 def draw_from_module(x):
     noise = npr.normal(0.0, 1.0, 3)
     return np.sum((x - noise) ** 2)

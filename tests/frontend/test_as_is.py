@@ -57,6 +57,20 @@ def test_a_draw_through_a_module_alias_runs_as_written():
     assert "npr.normal(0.0, 1.0, 3)" in sd.grad(a.draw_from_module).source
 
 
+def test_a_draw_of_a_shape_known_when_running_unpacks_it_as_written():
+    mean, log_std = np.array([[0.3, -0.7], [1.2, 0.1]]), np.array([[0.2, -0.1], [0.0, 0.4]])
+    state = a.rs.get_state()
+    grad = sd.grad(a.draw_shaped_like)
+    got = grad(mean, log_std)
+    a.rs.set_state(state)
+    z = a.rs.randn(2, 2)
+    np.testing.assert_allclose(got, 2 * (z * np.exp(log_std) + mean))
+    assert "rs.randn(*" in grad.source  # printed as written
+    with pytest.raises(UnsupportedSyntax, match="only tuples known at build time can be unpacked") as info:
+        sd.grad(a.zeros_shaped_like)  # a function with a rule takes no run-time *shape
+    assert "*x.shape" in str(info.value)
+
+
 def test_a_draw_whose_argument_is_differentiated_is_refused_where_it_is_called():
     with pytest.raises(UnsupportedSyntax, match=r"rs.normal\(\) runs as it is, with no derivative") as caught:
         sd.grad(a.draw_with_differentiated_mean)
