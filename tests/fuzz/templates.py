@@ -164,6 +164,8 @@ OUTSIDE = [
     "np.tril({0})", "np.roll({0}, 1)", "np.tile({0}, 2)", "np.repeat({0}, 2)", "np.diff({0})", "np.cbrt({0})",
     "np.exp2({0})", "np.log(np.sum(np.exp({0})))", "{0} - np.log(np.sum(np.exp({0}), axis=-1, keepdims=True))",
     "np.log(np.exp({0}) / np.sum(np.exp({0}), axis=0, keepdims=True))",
+    "np.delete({0}, 0)", "np.delete({0}, -1, axis=0)", "np.full_like({0}, np.sum({0}))",
+    "np.full(np.shape({0}), np.mean({0}))", "np.linspace(np.min({0}), np.sum({0}), 3)",
 ]  # fmt: skip
 
 # Data-dependent conditions of `if` and `while` over 0-d or array values.
