@@ -82,7 +82,7 @@ UNSUPPORTED = {
 }
 for _op in ("inv", "solve", "det", "slogdet_packed", "cholesky", "eigh_packed", "qr_packed"):
     UNSUPPORTED[_op] = "linear algebra (np.linalg) has no CUDA kernel yet; use the numpy backend"
-for _op in ("cumsum", "cumprod", "sort", "argsort", "permute_along", "flip", "roll", "repeat", "unrepeat", "tile",
+for _op in ("cumsum", "cumprod", "sort", "argsort", "permute_along", "flip", "roll", "delete", "undelete", "repeat", "unrepeat", "tile",
             "untile", "tril", "triu", "trace", "triu_indices", "tril_indices", "diag"):  # fmt: skip
     UNSUPPORTED[_op] = f"np.{_op} has no CUDA kernel yet; use the numpy backend"
 for _op in ("column_shape", "negated", "diagonal_mask", "trace_axes", "atleast_shape", "kron_layout", "kron_shape",

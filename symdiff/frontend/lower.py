@@ -843,7 +843,9 @@ def _check_no_tuple_operands(function: Function) -> None:
         entry = RULES.get(eqn.op)
         if entry is None or not entry.differentiable:
             continue
-        for atom in eqn.ins:
+        for position, atom in enumerate(eqn.ins):
+            if not entry.variadic and position < len(entry.params) and entry.params[position] == "shape":
+                continue  # np.full's sizes: a tuple, never differentiated (frontend/calls.py)
             if isinstance(atom, Var) and atom.name in tuples:
                 raise UnsupportedSyntax(
                     f"a tuple is used as an operand of {entry.path} here", eqn.loc, "make it an array: np.array([...])"
