@@ -408,7 +408,9 @@ def _build_for(
     indices = tuple(k for name in wrt for k in offsets[name])
     if mode not in ("grad", "value_and_grad", "vjp"):
         raise BadWrt(f"{mode} of functions with list, tuple or dict arguments is not supported yet")
-    derivative_ir = _stable_values(optimize(vjp_function(_stable(function, stable), indices, mode, True)), stable)
+    derivative_ir = _stable_values(
+        optimize(vjp_function(_stable(function, stable), indices, mode, True, shapes)), stable
+    )
     if shapes is not None:  # the code holds shapes as constants: say for which
         described = ", ".join(f"{p.name} {shape}" for p, shape in zip(function.params, shapes) if shape != ())
         derivative_ir = replace(derivative_ir, doc=f"{derivative_ir.doc} Built for {described} only.")

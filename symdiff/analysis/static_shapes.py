@@ -15,7 +15,7 @@ from collections.abc import Callable
 
 import numpy as np
 
-from symdiff.ir.nodes import Atom, Const, Eqn, Var
+from symdiff.ir.nodes import Atom, Const, Eqn, Function, If, Loop, Var
 from symdiff.rules import RULES
 
 Shape = tuple[int, ...]
@@ -37,6 +37,15 @@ class KnownShapes:
         self.shapes: dict[str, Shape] = dict(params)
         self.integers: set[str] = set()
         self.defs: dict[str, Eqn] = {}
+
+    def copy(self) -> KnownShapes:
+        other = KnownShapes(self.shapes)
+        other.integers, other.defs = set(self.integers), dict(self.defs)
+        return other
+
+    def absorb(self, other: KnownShapes) -> None:
+        """Take what `other` (a copy of this one that read more code) learned."""
+        self.shapes, self.integers, self.defs = other.shapes, other.integers, other.defs
 
     def of(self, atom: Atom) -> Shape | None:
         if isinstance(atom, Var):
@@ -70,6 +79,55 @@ class KnownShapes:
         if op == "ndim":
             return Const(len(shape))
         return Const(int(np.prod(shape)))
+
+
+def function_shapes(function: Function, params: dict[str, Shape]) -> KnownShapes:
+    """What the ops decide about the shapes of `function`'s values, its parameters having `params`.
+
+    A loop's carried value keeps the shape it starts with when its body provably maps that
+    shape to itself (checked, not assumed: a guess the body does not keep is dropped and the
+    body read again); an `if`'s output has a shape when both arms agree on it.
+    """
+    known = KnownShapes(params)
+    _learn_block(function.body, known)
+    return known
+
+
+def _learn_block(body, known: KnownShapes) -> None:
+    for stmt in body:
+        if isinstance(stmt, Eqn):
+            known.learn(stmt)
+        elif isinstance(stmt, If):
+            _learn_block(stmt.then_body, known)
+            _learn_block(stmt.else_body, known)
+            for out, a, b in zip(stmt.outs, stmt.then_results, stmt.else_results):
+                if known.of(a) is not None and known.of(a) == known.of(b):
+                    known.shapes[out.name] = known.of(a)
+        else:
+            _learn_loop(stmt, known)
+
+
+def _learn_loop(loop: Loop, known: KnownShapes) -> None:
+    guesses = {c.name: known.of(i) for c, i in zip(loop.carried, loop.inits) if known.of(i) is not None}
+    while True:
+        trial = known.copy()
+        trial.shapes.update(guesses)
+        if loop.index is not None:
+            trial.integer(loop.index)
+        _learn_block(loop.cond_body, trial)
+        _learn_block(loop.body, trial)
+        kept = {
+            c.name: guesses[c.name]
+            for c, r in zip(loop.carried, loop.results)
+            if c.name in guesses and trial.of(r) == guesses[c.name]
+        }
+        if kept == guesses:
+            break
+        guesses = kept
+    known.absorb(trial)
+    for carried, out in zip(loop.carried, loop.outs):
+        if carried.name in guesses:
+            known.shapes[out.name] = guesses[carried.name]
 
 
 def const_shape(atom: Atom) -> Shape | None:
@@ -220,4 +278,4 @@ def _deleted(shape: Shape | None, obj_shape: Shape | None, obj: Atom, axis: Atom
     return shape[:position] + (shape[position] - 1,) + shape[position + 1 :]
 
 
-__all__ = ["KnownShapes", "const_shape", "eqn_shape"]
+__all__ = ["KnownShapes", "const_shape", "eqn_shape", "function_shapes"]

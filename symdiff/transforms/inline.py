@@ -46,10 +46,15 @@ def inline_rule(
     body: list[Eqn],
     loc: Location | None,
     hint: str,
+    known: Any = None,
 ) -> tuple[Atom | None, ...]:
-    """Append the rule's equations to `body`; return one cotangent atom (or None) per operand."""
+    """Append the rule's equations to `body`; return one cotangent atom (or None) per operand.
+
+    `known` (a `KnownShapes`, in a build for known argument shapes) folds the rule's shape queries.
+    """
     source = _rule_source(vjp)
     lowering = Lowering(source, names, body, (), {})
+    lowering.known = known
     lowering.fixed_loc = loc
     lowering.target_hint = hint
     lowering.bind(args, kwargs, loc, vjp.__name__)

@@ -23,6 +23,7 @@ from dataclasses import replace
 
 import numpy as np
 
+from symdiff.analysis.static_shapes import KnownShapes, function_shapes
 from symdiff.errors import BadRule, NonScalarOutput, UnsupportedSyntax
 from symdiff.ir.names import Names
 from symdiff.ir.nodes import Atom, Const, Eqn, Function, If, Loop, Var, defined, reads, walk
@@ -159,8 +160,9 @@ def active_vars(function: Function, wrt: tuple[str, ...]) -> set[str]:
 class Backward(ControlReverse):
     """The state of one reverse pass: names, the growing body, the adjoint map."""
 
-    def __init__(self, function: Function, wrt: tuple[str, ...]):
+    def __init__(self, function: Function, wrt: tuple[str, ...], known: KnownShapes | None = None):
         self.function = function
+        self.known = known  # a build for known argument shapes: the shapes the ops decide
         self.names = Names()
         self.names.used = {p.name for p in function.params} | {n for n, _ in function.free}
         self.names.used |= {v.name for s in function.body for v in defined(s)}
@@ -180,12 +182,15 @@ class Backward(ControlReverse):
 
     adjoint_name = staticmethod(adjoint_name)
 
-    def emit_into(self, body: list, op: str, ins, static, loc, name: str, temp: bool = False) -> Var:
+    def emit_into(self, body: list, op: str, ins, static, loc, name: str, temp: bool = False) -> Atom:
+        folded = self.known.query(op, ins) if self.known is not None else None
+        if folded is not None:  # np.shape(x) of a value whose shape the build knows: a constant
+            return folded
         out = Var(self.names.fresh(name), temp=temp)
         body.append(Eqn((out,), op, tuple(ins), tuple(static), loc, adjoint=True))
         return out
 
-    def emit(self, op: str, ins, static, loc, name: str, temp: bool = False) -> Var:
+    def emit(self, op: str, ins, static, loc, name: str, temp: bool = False) -> Atom:
         return self.emit_into(self.body, op, ins, static, loc, name, temp)
 
     @contextmanager
@@ -299,7 +304,7 @@ class Backward(ControlReverse):
     def _inline(self, vjp, args, static, eqn: Eqn, hint: str, operands: tuple | None = None):
         """Inline a rule; `operands` are the primal operands its cotangents belong to (for names)."""
         start = len(self.body)
-        cotangents = inline_rule(vjp, args, static, self.names, self.body, eqn.loc, hint)
+        cotangents = inline_rule(vjp, args, static, self.names, self.body, eqn.loc, hint, self.known)
         for k in range(start, len(self.body)):
             self.body[k] = replace(self.body[k], adjoint=True)
         for arg, cotangent in zip(operands or eqn.ins, cotangents):
@@ -416,20 +421,27 @@ def _refuse_active_calls(function: Function, active: set[str], wrt: list[str]) -
             )
 
 
-def vjp_function(function: Function, wrt: tuple[int, ...], mode: str = "grad", as_tuple: bool = False) -> Function:
+def vjp_function(
+    function: Function, wrt: tuple[int, ...], mode: str = "grad", as_tuple: bool = False, shapes: tuple | None = None
+) -> Function:
     """The reverse-mode program for `function` with respect to parameters `wrt`.
 
     mode "grad": seeds with 1 (the output must be scalar) and returns the
     gradients; "value_and_grad": also returns the value first; "vjp": takes
     the output cotangent as an extra last parameter. `as_tuple` returns a
     tuple of gradients even for one `wrt` (the user passed a tuple).
+    `shapes` (one per parameter) builds for arguments of those shapes: the
+    shapes the ops then decide are constants in the derivative's code.
     """
     if not isinstance(function.result, (Var, Const)):
         raise NonScalarOutput(
             f"{function.name} returns {len(function.result)} values; differentiate a function returning one"
         )
     params = [function.params[i] for i in wrt]
-    state = Backward(function, tuple(p.name for p in params))
+    known = None
+    if shapes is not None:
+        known = function_shapes(function, {p.name: s for p, s in zip(function.params, shapes) if s is not None})
+    state = Backward(function, tuple(p.name for p in params), known)
     _refuse_active_calls(function, state.active, [p.name for p in params])
     out = function.result
     seed_param = None

@@ -137,3 +137,31 @@ def test_shape_queries_fold_only_where_the_shape_is_known():
 def test_an_op_the_analysis_does_not_know_gives_no_shape():
     assert shape("cumsum", [Var("a")], (("axis", Const(None)),), {"a": (2, 3)}) is None
     assert shape("einsum", [Var("a")], (), {"a": (2, 3)}) is None
+
+
+def keeps_its_shape(x):
+    acc = x * 0.0
+    for i in range(3):
+        acc = acc * 2.0 + x[i]
+    return np.sum(acc)
+
+
+def shrinks(x):
+    y = x
+    for i in range(3):
+        y = y[1:] * 2.0
+    return np.sum(y)
+
+
+def test_a_loop_keeps_a_carried_shape_only_where_its_body_maps_it_to_itself():
+    from symdiff.analysis.static_shapes import function_shapes
+    from symdiff.frontend.lower import lower_function
+    from symdiff.ir.nodes import loops
+
+    for f, want in ((keeps_its_shape, (5, 3)), (shrinks, None)):
+        function = lower_function(f, None, ((5, 3),))
+        loop = loops(function.body)[0]
+        known = function_shapes(function, {function.params[0].name: (5, 3)})
+        carried = next(c for c in loop.carried if c.name.startswith(("acc", "y")))
+        assert known.of(carried) == want, f.__name__
+        assert known.of(loop.outs[loop.carried.index(carried)]) == want
