@@ -16,7 +16,11 @@ stays valid for every process. A reader therefore sees either no file or a
 complete one.
 
 The directory is `$SYMDIFF_CACHE_DIR`, else `$XDG_CACHE_HOME/symdiff`, else
-`~/.cache/symdiff`.
+`~/.cache/symdiff`. What is in it runs as code (the modules, and Numba's
+index, a pickle), so a directory another user owns or anyone may write to is
+refused, with its `__pycache__`, before anything is read from it; symdiff
+creates its directory readable by its owner only. A module is executed from
+the source symdiff generated and verified, never from a `.pyc`.
 """
 
 from __future__ import annotations
@@ -70,11 +74,40 @@ def _write_once(path: Path, text: str) -> None:
             os.unlink(temporary)
 
 
+def checked(directory: Path) -> Path:
+    """`directory`, after refusing one that another user owns or that anyone may write to
+    (its `__pycache__` too): code is read from it. Creates it, private, if it is missing."""
+    try:
+        directory.mkdir(mode=0o700, parents=True, exist_ok=True)
+        for place in (directory, directory / "__pycache__"):
+            if place.exists():
+                _refuse_unsafe(place)
+    except OSError as error:
+        raise BackendError(
+            f"cannot use the numba cache in {directory}: {error}",
+            hint="set SYMDIFF_CACHE_DIR to a writable directory",
+        ) from None
+    return directory
+
+
+def _refuse_unsafe(place: Path) -> None:
+    status = place.stat()
+    if hasattr(os, "getuid") and status.st_uid != os.getuid():
+        problem = f"{place} belongs to another user (uid {status.st_uid})"
+    elif status.st_mode & 0o002:
+        problem = f"{place} is writable by every user (mode {oct(status.st_mode & 0o777)})"
+    else:
+        return
+    raise BackendError(
+        f"refusing the numba cache: {problem}, and what is in it runs as code",
+        hint="set SYMDIFF_CACHE_DIR to a directory of your own that only you can write to",
+    )
+
+
 def store(name: str, source: str, key: str) -> Path:
     """The path of a file holding exactly `source`, written atomically if missing."""
-    directory = cache_dir()
+    directory = checked(cache_dir())
     try:
-        directory.mkdir(parents=True, exist_ok=True)
         path = directory / f"{name}_{key}.py"
         if _read(path) != source:
             if path.exists():  # damaged (e.g. edited by hand): replace it as a whole
@@ -95,18 +128,26 @@ def _read(path: Path) -> str | None:
         return None
 
 
-def import_file(path: Path) -> ModuleType:
-    """Import the module at `path` under a name derived from its file name."""
+def import_file(path: Path, source: str | None = None) -> ModuleType:
+    """Import the module at `path` under a name derived from its file name.
+
+    Given `source` (what `store` wrote there), that text is compiled and run under the
+    file's name (which Numba's cache keys on): no `.pyc` is read or written for it.
+    """
     module_name = f"symdiff_cache_{path.stem}"
     if module_name in sys.modules:
         return sys.modules[module_name]
+    checked(path.parent)
     spec = importlib.util.spec_from_file_location(module_name, path)
     if spec is None or spec.loader is None:
         raise BackendError(f"cannot import the generated module {path}")
     module = importlib.util.module_from_spec(spec)
     sys.modules[module_name] = module
     try:
-        spec.loader.exec_module(module)
+        if source is None:
+            spec.loader.exec_module(module)
+        else:
+            exec(compile(source, str(path), "exec"), module.__dict__)  # noqa: S102 - our own generated code
     except BaseException:
         del sys.modules[module_name]
         raise
@@ -143,4 +184,4 @@ def clear(directory: Path) -> int:
     return removed
 
 
-__all__ = ["cache_dir", "clear", "content_key", "entries", "import_file", "store"]
+__all__ = ["cache_dir", "checked", "clear", "content_key", "entries", "import_file", "store"]

@@ -126,7 +126,7 @@ def compile_function(function: Function, filename: str) -> Compiled:
         warnings.warn(f"numba backend: {error.message}; running with NumPy", NumbaFallbackWarning, stacklevel=3)
         return numpy_backend.compile_function(function, filename)
     path = cache.store(function.name, built.source, cache.content_key(built.source, *_versions()))
-    module = cache.import_file(path)
+    module = cache.import_file(path, built.source)
     fallback = numpy_backend.compile_function(function, filename).function if current.fallback else None
     runner = _runner(getattr(module, function.name), function, fallback, built, current.parallel)
     return Compiled(runner, built.source, vars(module))
@@ -197,6 +197,17 @@ def _compile_carefully(jitted, name: str, built: NumbaModule) -> None:
             except SymdiffError:
                 raise
             except Exception as error:  # noqa: BLE001 - Numba's lowering raises NotImplementedError, KeyError, ...
+                if not _from_the_cache(error) or getattr(jitted, "_cache", None) is None:
+                    raise explain(error, name, built.carried, built.source) from None
+            # A damaged on-disk cache entry (a truncated or overwritten index) failed to load:
+            # forget this function's entries and compile again, once, rather than fail forever.
+            jitted._cache.flush()
+            warnings.warn(f"the numba cache of {name} was damaged; compiled it again", RuntimeWarning, stacklevel=2)
+            try:
+                return compile_for_args(*args, **kwargs)
+            except SymdiffError:
+                raise
+            except Exception as error:  # noqa: BLE001
                 raise explain(error, name, built.carried, built.source) from None
 
     jitted._compile_for_args = compile_for
@@ -204,6 +215,16 @@ def _compile_carefully(jitted, name: str, built: NumbaModule) -> None:
 
 
 _PARFOR_SIZES = re.compile(r"Sizes of .* do not match")
+
+
+def _from_the_cache(error: BaseException) -> bool:
+    """Whether `error` was raised while Numba read its on-disk cache."""
+    trace = error.__traceback__
+    while trace is not None:
+        if trace.tb_frame.f_code.co_filename.endswith(os.path.join("numba", "core", "caching.py")):
+            return True
+        trace = trace.tb_next
+    return False
 
 
 __all__ = ["NumbaCompileError", "NumbaFallbackWarning", "Settings", "compile_function", "numba_build", "numba_source", "settings"]

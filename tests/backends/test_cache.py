@@ -120,3 +120,59 @@ def test_cache_dir_follows_the_environment(monkeypatch, tmp_path: Path):
     monkeypatch.delenv("SYMDIFF_CACHE_DIR")
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
     assert cache.cache_dir() == tmp_path / "symdiff"
+
+
+def test_a_directory_anyone_may_write_to_is_refused_before_anything_is_read(monkeypatch, tmp_path: Path):
+    from symdiff.errors import BackendError
+
+    shared = tmp_path / "shared"
+    shared.mkdir()
+    shared.chmod(0o777)
+    monkeypatch.setenv("SYMDIFF_CACHE_DIR", str(shared))
+    with pytest.raises(BackendError, match="writable by every user"):
+        cache.store("module", "x = 1\n", cache.content_key("x = 1\n"))
+    assert list(shared.iterdir()) == []
+    shared.chmod(0o700)
+    (shared / "__pycache__").mkdir(mode=0o777)
+    (shared / "__pycache__").chmod(0o777)  # Numba's index (a pickle) lives here
+    with pytest.raises(BackendError, match="__pycache__ is writable by every user"):
+        cache.store("module", "x = 1\n", cache.content_key("x = 1\n"))
+
+
+@pytest.mark.skipif(not hasattr(os, "getuid") or os.getuid() != 0, reason="giving a directory away needs root")
+def test_a_directory_another_user_owns_is_refused(monkeypatch, tmp_path: Path):
+    from symdiff.errors import BackendError
+
+    foreign = tmp_path / "foreign"
+    foreign.mkdir(mode=0o755)
+    os.chown(foreign, 65534, 65534)  # nobody
+    monkeypatch.setenv("SYMDIFF_CACHE_DIR", str(foreign))
+    with pytest.raises(BackendError, match="belongs to another user"):
+        cache.store("module", "x = 1\n", cache.content_key("x = 1\n"))
+
+
+def test_a_new_cache_directory_is_private_and_modules_run_from_their_source(monkeypatch, tmp_path: Path):
+    monkeypatch.setenv("SYMDIFF_CACHE_DIR", str(tmp_path / "new" / "cache"))
+    source = "VALUE = 41 + 1\n"
+    path = cache.store("answer", source, cache.content_key(source))
+    assert (path.parent.stat().st_mode & 0o777) == 0o700
+    planted = path.with_name("__pycache__")
+    planted.mkdir(mode=0o700)
+    # A .pyc planted beside the module (a stale or hostile one) is never what runs.
+    (planted / f"{path.stem}.cpython-{sys.version_info.major}{sys.version_info.minor}.pyc").write_bytes(b"junk")
+    assert cache.import_file(path, source).VALUE == 42
+
+
+def test_a_damaged_numba_cache_entry_is_compiled_again_not_fatal(tmp_path: Path, private_cache: str):
+    _write_module(tmp_path, 2.0)
+    _result(_spawn(tmp_path, private_cache))
+    damaged = list((Path(private_cache) / "__pycache__").glob("*.nb[ic]"))
+    assert damaged
+    for path in damaged:
+        path.write_text("garbage\n")
+    process = _spawn(tmp_path, private_cache)
+    out, err = process.communicate(timeout=240)
+    assert process.returncode == 0, err
+    np.testing.assert_allclose(json.loads(out.strip().splitlines()[-1])["grad"], _expected(2.0), rtol=1e-12)
+    assert "was damaged; compiled it again" in err
+    assert _result(_spawn(tmp_path, private_cache))["hits"] > 0  # and the entry is sound again
