@@ -38,6 +38,7 @@ from symdiff.optimize.dce import dce
 from symdiff.rules.registry import RULES, Rule, generation, lookup_callable
 from symdiff.rules.user_checks import install_checks
 from symdiff.structured import CONTAINERS, Deferred, StructuredCalls, count
+from symdiff.transforms.checkpoint import Length, check_length, segment_loops
 from symdiff.transforms.reverse import active_vars, base_name, tape_vars, vjp_function
 from symdiff.transforms.stable import stabilize
 from symdiff.transforms.untaken import guard_untaken_inputs
@@ -80,6 +81,7 @@ class Derivative:
         self._structured: StructuredCalls | None = None
         self._wrt_spec: Wrt = wrt
         self._stable = True
+        self._checkpoint: Length | None = None
 
     @property
     def source(self) -> str:
@@ -132,7 +134,7 @@ class Derivative:
         """Calls with list, tuple or dict arguments: a derivative per structure (symdiff/structured.py)."""
         if self._structured is None:
             several = isinstance(self._wrt_spec, (tuple, list))
-            build_for = functools.partial(_build_for, stable=self._stable)
+            build_for = functools.partial(_build_for, stable=self._stable, checkpoint=self._checkpoint)
             self._structured = StructuredCalls(self.primal, self.wrt, several, self.mode, self.backend, build_for)
         return self._structured
 
@@ -297,11 +299,16 @@ def _lowered(primal: Callable) -> Function:
 _lowered.cache_clear = _LOWERED.clear  # what tests call to start from cold caches
 
 
-def build(primal: Callable, wrt: Wrt, mode: str, backend: str, stable: bool = True) -> Derivative:
+def build(
+    primal: Callable, wrt: Wrt, mode: str, backend: str, stable: bool = True, checkpoint: Length | None = None
+) -> Derivative:
     """Build (or fetch from the cache) the derivative of `primal`; `stable` rewrites overflowing
-    compositions into stable forms first (transforms/stable.py)."""
+    compositions into stable forms first (transforms/stable.py); `checkpoint` differentiates the
+    function's long loops in segments (transforms/checkpoint.py)."""
     load(backend)
-    key = (primal, tuple(wrt) if isinstance(wrt, list) else wrt, mode, backend, stable)
+    if checkpoint is not None:
+        check_length(checkpoint)
+    key = (primal, tuple(wrt) if isinstance(wrt, list) else wrt, mode, backend, stable, checkpoint)
     cached = _CACHE.get(key)
     if cached is not None and (isinstance(cached, Deferred) or cached._lowering.current()):
         return cached
@@ -314,7 +321,7 @@ def build(primal: Callable, wrt: Wrt, mode: str, backend: str, stable: bool = Tr
         if not per_call and not _defaults_to_none(primal):
             raise
         names = tuple(_signature_names(primal, wrt))
-        build_for = functools.partial(_build_for, stable=stable)
+        build_for = functools.partial(_build_for, stable=stable, checkpoint=checkpoint)
         derivative = Deferred(primal, names, isinstance(wrt, (tuple, list)), mode, backend, build_for, by_shape)
         if not getattr(error, "needs_structure", False) and not by_shape:
             derivative.build_for_defaults()  # a refusal for the usual call (`ax=None`) is raised now
@@ -324,7 +331,7 @@ def build(primal: Callable, wrt: Wrt, mode: str, backend: str, stable: bool = Tr
     indices = _wrt_indices(function, wrt)
     names = tuple(function.params[i].name for i in indices)
     if _string_index(function, params_only=True) is not None:  # a dict argument: built for its keys when called
-        build_for = functools.partial(_build_for, stable=stable)
+        build_for = functools.partial(_build_for, stable=stable, checkpoint=checkpoint)
         derivative = Deferred(primal, names, isinstance(wrt, (tuple, list)), mode, backend, build_for)
         _CACHE[key] = derivative
         return derivative
@@ -332,11 +339,17 @@ def build(primal: Callable, wrt: Wrt, mode: str, backend: str, stable: bool = Tr
     _refuse_several_outputs(function, primal, mode)
     _refuse_list_values(function)
     as_tuple = isinstance(wrt, (tuple, list))
-    derivative_ir = _stable_values(optimize(vjp_function(_stable(function, stable), indices, mode, as_tuple)), stable)
+    prepared = _checkpointed(_stable(function, stable), checkpoint)
+    derivative_ir = _stable_values(optimize(vjp_function(prepared, indices, mode, as_tuple)), stable)
     derivative = Derivative(primal, derivative_ir, names, mode, backend, lowering)
-    derivative._wrt_spec, derivative._stable = wrt, stable
+    derivative._wrt_spec, derivative._stable, derivative._checkpoint = wrt, stable, checkpoint
     _CACHE[key] = derivative
     return derivative
+
+
+def _checkpointed(function: Function, checkpoint: Length | None) -> Function:
+    """Long loops in segments whose inner values are computed again, not saved (checkpoint.py)."""
+    return function if checkpoint is None else segment_loops(function, checkpoint)
 
 
 def _stable(function: Function, stable: bool) -> Function:
@@ -393,6 +406,7 @@ def _build_for(
     backend: str,
     stable: bool = True,
     shapes: tuple | None = None,
+    checkpoint: Length | None = None,
 ) -> Derivative:
     """The derivative of `primal` for arguments of these structures (and, given `shapes`, of
     leaves of these shapes), with respect to all leaves of `wrt`."""
@@ -409,7 +423,8 @@ def _build_for(
     if mode not in ("grad", "value_and_grad", "vjp"):
         raise BadWrt(f"{mode} of functions with list, tuple or dict arguments is not supported yet")
     derivative_ir = _stable_values(
-        optimize(vjp_function(_stable(function, stable), indices, mode, True, shapes)), stable
+        optimize(vjp_function(_checkpointed(_stable(function, stable), checkpoint), indices, mode, True, shapes)),
+        stable,
     )
     if shapes is not None:  # the code holds shapes as constants: say for which
         described = ", ".join(f"{p.name} {shape}" for p, shape in zip(function.params, shapes) if shape != ())
@@ -509,14 +524,15 @@ def _decorator(mode: str, doc: str):
         backend: str = "numpy",
         argnum: Wrt | None = None,
         stable: bool = True,
+        checkpoint: Length | None = None,
     ):
         if argnum is not None:  # autograd's name for wrt
             wrt = argnum
         if f is None:
-            return lambda g: build(g, wrt, mode, backend, stable)
+            return lambda g: build(g, wrt, mode, backend, stable, checkpoint)
         if isinstance(f, (int, str, tuple, list)) and not callable(f):
             raise BadWrt("pass wrt by keyword: @grad(wrt=...)")
-        return build(f, wrt, mode, backend, stable)
+        return build(f, wrt, mode, backend, stable, checkpoint)
 
     operator.__doc__ = doc
     operator.__symdiff_operator__ = True  # called inside a function being lowered: run while building
@@ -530,7 +546,11 @@ grad = _decorator(
     Usable as `@grad`, `@grad(wrt="w")` or `grad(f, wrt=(0, 1))`; a tuple
     `wrt` gives a tuple of gradients. Compositions that overflow (`np.log(1 + np.exp(x))`,
     `np.log(np.sum(np.exp(z)))`, ...) are computed in stable forms unless `stable=False`
-    (docs/stability.md). Example::
+    (docs/stability.md). `checkpoint=k` (or "auto", k = the square root of the trip count)
+    differentiates each counted loop of the function's body in segments of k iterations,
+    saving one state per segment and running each segment again when its turn comes in the
+    backward pass: memory of about 2 sqrt(T) iterations instead of T (docs/checkpointing.md).
+    Example::
 
         @symdiff.grad
         def loss(w, x):
@@ -547,13 +567,19 @@ value_and_grad = _decorator(
 
 
 def vjp(
-    f: Callable, wrt: Wrt = 0, *, backend: str = "numpy", argnum: Wrt | None = None, stable: bool = True
+    f: Callable,
+    wrt: Wrt = 0,
+    *,
+    backend: str = "numpy",
+    argnum: Wrt | None = None,
+    stable: bool = True,
+    checkpoint: Length | None = None,
 ) -> Derivative:
     """Vector-Jacobian product: `vjp(f)(*args, seed)` is the gradient of `sum(seed * f(*args))`.
 
     Example: `vjp(np_fn)(x, np.ones(3))` for a function with a 3-vector output.
     """
-    return build(f, wrt if argnum is None else argnum, "vjp", backend, stable)
+    return build(f, wrt if argnum is None else argnum, "vjp", backend, stable, checkpoint)
 
 
 vjp.__symdiff_operator__ = True  # called inside a function being lowered: run while building
@@ -579,6 +605,7 @@ def emit(
     mode: str = "grad",
     regenerate: str | None = None,
     stable: bool = True,
+    checkpoint: Length | None = None,
 ) -> str:
     """The source of a standalone module holding the derivative of `f` (written to `path` if given).
 
@@ -589,7 +616,7 @@ def emit(
 
         symdiff.emit(loss, "loss_grad.py", wrt=("w", "b"))
     """
-    derivative = _generated_once(build(f, wrt, mode, backend, stable))
+    derivative = _generated_once(build(f, wrt, mode, backend, stable, checkpoint))
     name = getattr(f, "__name__", "f")
     regenerate = regenerate or f"symdiff.emit({name}, wrt={derivative.wrt!r}, mode={mode!r})"
     header = _header(f, mode, derivative.wrt, regenerate)

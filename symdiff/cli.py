@@ -121,9 +121,23 @@ def _command_line(args: argparse.Namespace) -> str:
             parts.append(f"--{option} {getattr(args, option)}")
     if getattr(args, "stable", True) is False:
         parts.append("--no-stable")
+    if getattr(args, "checkpoint", None) is not None:
+        parts.append(f"--checkpoint {args.checkpoint}")
     if getattr(args, "out", None):
         parts.append(f"--out {args.out}")
     return " ".join(parts)
+
+
+def _segment_length(text: str) -> int | str:
+    if text == "auto":
+        return text
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a segment length >= 1 or 'auto', got {text!r}")
+    return value
 
 
 def cmd_grad(args: argparse.Namespace) -> None:
@@ -132,7 +146,13 @@ def cmd_grad(args: argparse.Namespace) -> None:
     function = load_target(args.target)
     regenerate = _command_line(args)
     text = emit(
-        function, wrt=_wrt(args.wrt), backend=args.backend, mode=args.mode, regenerate=regenerate, stable=args.stable
+        function,
+        wrt=_wrt(args.wrt),
+        backend=args.backend,
+        mode=args.mode,
+        regenerate=regenerate,
+        stable=args.stable,
+        checkpoint=args.checkpoint,
     )
     _write(text, args.out, args.force, _sources(function))
 
@@ -231,6 +251,13 @@ def parser() -> argparse.ArgumentParser:
         dest="stable",
         action="store_false",
         help="keep overflowing compositions as written (docs/stability.md)",
+    )
+    grad.add_argument(
+        "--checkpoint",
+        type=_segment_length,
+        metavar="K|auto",
+        help="differentiate long loops in segments of K iterations, or of the square root of the trip count "
+        "(docs/checkpointing.md)",
     )
     show.add_argument("--grad", action="store_true", help="show the gradient's Wengert list instead")
     show.add_argument("--dot", help="also write the graph in Graphviz DOT (and SVG when `dot` is installed)")

@@ -135,7 +135,9 @@ class Loop:
     `inits`); `results` are their values at the end of the body; `outs` their
     values after the loop. A `while` loop evaluates `cond_body` then tests
     `cond` before each iteration. `reverse=True` runs a counted loop's range
-    backwards (backward passes use it).
+    backwards (backward passes use it). `checkpoint=True` asks the reverse
+    pass to save only the carried values of each iteration and to run the
+    body again, from them, when it differentiates that iteration.
     """
 
     outs: tuple[Var, ...]
@@ -150,6 +152,7 @@ class Loop:
     reverse: bool = False
     loc: Location | None = field(default=None, compare=False)
     adjoint: bool = field(default=False, compare=False)
+    checkpoint: bool = field(default=False, compare=False)  # reversed from saved carried values (checkpoint.py)
 
     def atoms(self) -> tuple[Atom, ...]:
         """Operands read by the statement itself (not by its body)."""

@@ -82,7 +82,10 @@ class ControlReverse:
             ]
             new_accumulators = [self.adjoint.get(n, accumulators[n]) for n in outer]
         backward_body[:] = self.simplify_block(backward_body, new_seeds + new_accumulators)
-        taped = self.tape(loop, backward_body, new_seeds + new_accumulators)
+        if loop.checkpoint:
+            taped = self.tape_carried(loop, backward_body, new_seeds + new_accumulators)
+        else:
+            taped = self.tape(loop, backward_body, new_seeds + new_accumulators)
         inits = [self._initial_adjoint(loop.outs[k], loop.loc) for k in active]
         inits += [self._initial_adjoint(Var(n), loop.loc) for n in outer]
         self._emit_backward_loop(loop, taped, seeds, accumulators, inits, new_seeds + new_accumulators)
@@ -156,6 +159,34 @@ class ControlReverse:
             loop.results + tuple(results), loop.index, loop.bounds, loop.cond_body, loop.cond, loop.reverse, loop.loc,
         )  # fmt: skip
         return pops, rename_all(kept, mapping), mapping
+
+    def tape_carried(self, loop: Loop, backward_body: list, backward_results: list):
+        """A checkpointed loop (`transforms/checkpoint.py`): the forward loop saves only the values
+        it carries into each iteration; the backward body first runs the iteration's body again
+        from them, saving what its own loops' backward passes read, under fresh names."""
+        rebuilt = self.rebuild_one(loop)  # nested loops with their tapes: what the recomputation runs
+        fresh = {
+            v.name: Var(self.names.fresh(v.name.split("~")[0]), v.temp)
+            for stmt in rebuilt.body for v in defined(stmt)
+        }  # fmt: skip
+        restored = {c.name: Var(self.names.fresh(c.name.split("~")[0])) for c in loop.carried}
+        recomputed = [_renamed(stmt, fresh | restored) for stmt in rebuilt.body]
+        pops, pushes, carried, inits, results, outs = [], [], [], [], [], []
+        for value in loop.carried:
+            base = value.name.split("~")[0]
+            start = Var(self.names.fresh(f"{base}_saved"))
+            self.preludes.setdefault(self.original_id(loop), []).append(Eqn((start,), "tape_new", (), (), loop.loc))
+            phi, pushed, final = (Var(self.names.fresh(f"{base}_saved")) for _ in range(3))
+            pushes.append(Eqn((pushed,), "tape_push", (phi, value), (), loop.loc))
+            carried.append(phi), inits.append(start), results.append(pushed), outs.append(final)
+            pops.append((final, restored[value.name]))
+        self.replacements[self.original_id(loop)] = Loop(
+            loop.outs + tuple(outs), loop.carried + tuple(carried), loop.inits + tuple(inits),
+            tuple(pushes) + loop.body, loop.results + tuple(results), loop.index, loop.bounds, loop.cond_body,
+            loop.cond, loop.reverse, loop.loc,
+        )  # fmt: skip  (the forward loop runs the body as written: no tapes of its own loops)
+        mapping = fresh | restored
+        return pops, recomputed + rename_all(backward_body, mapping), mapping
 
     def _rematerialize(self, loop: Loop, needed: list[Var]) -> tuple[list[Eqn], dict[str, Var]]:
         """Recompute cheap index values (slices, shape lookups, integer arithmetic) in the
@@ -288,6 +319,32 @@ def _read_shapes_back(loop: Loop, hoisted: list[Eqn], needed: list[Var]) -> tupl
         else:
             back.append(Eqn(eqn.outs, "shape", (mate,), (), eqn.loc, True))
     return still, back
+
+
+def _renamed(stmt, mapping: dict[str, Var]):
+    """`stmt` with every name in `mapping` replaced, where it is defined and where it is read."""
+
+    def one(atom):
+        return mapping.get(atom.name, atom) if isinstance(atom, Var) else atom
+
+    def many(atoms) -> tuple:
+        return tuple(one(a) for a in atoms)
+
+    def block(body) -> tuple:
+        return tuple(_renamed(s, mapping) for s in body)
+
+    if isinstance(stmt, Eqn):
+        return replace(stmt, outs=many(stmt.outs), ins=many(stmt.ins), static=tuple((k, one(a)) for k, a in stmt.static))
+    if isinstance(stmt, If):
+        return replace(
+            stmt, outs=many(stmt.outs), cond=one(stmt.cond), then_body=block(stmt.then_body),
+            then_results=many(stmt.then_results), else_body=block(stmt.else_body), else_results=many(stmt.else_results),
+        )  # fmt: skip
+    return replace(
+        stmt, outs=many(stmt.outs), carried=many(stmt.carried), inits=many(stmt.inits), body=block(stmt.body),
+        results=many(stmt.results), index=one(stmt.index) if stmt.index is not None else None,
+        bounds=many(stmt.bounds), cond_body=block(stmt.cond_body), cond=one(stmt.cond) if stmt.cond is not None else None,
+    )  # fmt: skip
 
 
 def _names(atoms) -> set[str]:

@@ -1,0 +1,108 @@
+"""Checkpointing: long counted loops differentiated in memory that grows as the square root.
+
+Reverse mode saves, in every iteration, each value the backward pass reads:
+a loop of T steps keeps T of each. `segment_loops` splits a counted loop of
+the function's body into segments of `length` iterations, an outer loop over
+the segments around an inner loop over one segment's iterations, and marks
+the outer loop `checkpoint`:
+
+    for segment in range(segments):              # checkpointed
+        for i in range(lo, hi, step):            # the user's loop, unchanged
+            ...
+
+The reverse pass (`transforms/control.py`) then saves only the carried values
+at the start of each segment, and when it differentiates a segment it runs
+that segment's iterations again from them, saving as usual, before the
+segment's backward loop. With `length` about the square root of T the
+memory is about 2 sqrt(T) iterations' values instead of T, for one more
+forward pass; the derivative is the same to the last bit, since the same
+operations run on the same values. "auto" takes `length` = isqrt(T), T known
+when running.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+from symdiff.ir.names import Names
+from symdiff.ir.nodes import Atom, Const, Eqn, Function, Loop, Var, defined
+
+Length = int | str
+
+
+def check_length(length: Length) -> None:
+    """Refuse a `checkpoint=` that is not "auto" or a segment length >= 1."""
+    if not (length == "auto" or (isinstance(length, int) and not isinstance(length, bool) and length >= 1)):
+        raise ValueError(f"checkpoint must be None, 'auto' or a segment length >= 1, got {length!r}")
+
+
+def segment_loops(function: Function, length: Length) -> Function:
+    """`function` with each counted loop of its top level that runs forwards in segments of
+    `length` iterations (an int >= 1, or "auto" for the square root of its trip count)."""
+    check_length(length)
+    names = Names([p.name for p in function.params] + [n for n, _ in function.free])
+    names.used |= {v.name for stmt in function.body for v in defined(stmt)}
+    body = []
+    for stmt in function.body:
+        if isinstance(stmt, Loop) and _segmentable(stmt):
+            body.extend(_segmented(stmt, length, names))
+        else:
+            body.append(stmt)
+    return replace(function, body=tuple(body))
+
+
+def _segmentable(loop: Loop) -> bool:
+    """A counted loop running forwards by a constant positive step, with values it carries."""
+    if loop.index is None or loop.reverse or not loop.carried:
+        return False
+    step = loop.bounds[2]
+    return isinstance(step, Const) and isinstance(step.value, int) and step.value > 0
+
+
+def _segmented(loop: Loop, length: Length, names: Names) -> list:
+    start, stop, step = loop.bounds
+    loc = loop.loc
+    out: list = []
+
+    def emit(op: str, ins, stem: str) -> Var:
+        var = Var(names.fresh(stem), temp=True)
+        out.append(Eqn((var,), op, tuple(ins), (), loc))
+        return var
+
+    # T = max(ceil((stop - start) / step), 0), then the segment length and count
+    span = emit("sub", (stop, start), "span")
+    if step.value != 1:
+        span = emit("floordiv", (emit("add", (span, Const(step.value - 1)), "span"), step), "span")
+    trips = emit("maximum", (span, Const(0)), "trips")
+    if length == "auto":
+        root = emit("int", (emit("sqrt", (trips,), "root"),), "root")
+        size: Atom = emit("maximum", (root, Const(1)), "segment_length")
+    else:
+        size = Const(length)
+    segments = emit(
+        "floordiv", (emit("add", (trips, emit("sub", (size, Const(1)), "count")), "count"), size), "segments"
+    )
+    stride = size if step.value == 1 else emit("mul", (size, step), "stride")
+    segment = Var(names.fresh("segment"))
+    at_start = tuple(Var(names.fresh(c.name.split("~")[0])) for c in loop.carried)
+    inner_body: list = []
+    lo = Var(names.fresh("lo"), temp=True)
+    hi = Var(names.fresh("hi"), temp=True)
+    offset = Var(names.fresh("offset"), temp=True)
+    reach = Var(names.fresh("reach"), temp=True)
+    inner_body.append(Eqn((offset,), "mul", (segment, stride), (), loc))
+    inner_body.append(Eqn((lo,), "add", (start, offset), (), loc))
+    inner_body.append(Eqn((reach,), "add", (lo, stride), (), loc))
+    inner_body.append(Eqn((hi,), "minimum", (reach, stop), (), loc))
+    inner_outs = tuple(Var(names.fresh(c.name.split("~")[0])) for c in loop.carried)
+    inner = replace(loop, outs=inner_outs, inits=at_start, bounds=(lo, hi, step))
+    inner_body.append(inner)
+    outer = Loop(
+        loop.outs, at_start, loop.inits, tuple(inner_body), inner_outs, segment, (Const(0), segments, Const(1)),
+        loc=loc, checkpoint=True,
+    )  # fmt: skip
+    out.append(outer)
+    return out
+
+
+__all__ = ["Length", "check_length", "segment_loops"]

@@ -1,0 +1,129 @@
+"""Checkpointed loops (`checkpoint=`): the same gradient as without, in less memory.
+
+A checkpointed gradient runs the same operations on the same values as the
+plain one, so the two must agree to the last bit on NumPy (and to rounding
+on Numba, whose compiler may fuse differently), at every trip count around
+the segment length: none, one, a segment and one more, a partial last one.
+"""
+
+from __future__ import annotations
+
+import tracemalloc
+
+import numpy as np
+import pytest
+
+import symdiff as sd
+from tests.oracles import numeric_grad
+
+
+def recurrence(x, n):
+    h = x
+    total = 0.0
+    for t in range(n):
+        h = np.tanh(h * 1.1 + 0.1 * t)
+        total = total + np.sum(h * h)
+    return total
+
+
+def filled_rows(x, n):
+    out = np.zeros((n, 3))
+    h = x
+    for t in range(n):
+        h = np.sin(h) * 1.5 + 0.1
+        out[t] = h * t  # a write into an array the loop carries (and the checkpoint saves)
+    return np.sum(out**2)
+
+
+def loops_and_branches_inside(x, n):
+    h = x
+    for t in range(n):
+        s = 0.0
+        for k in range(3):
+            s = s + np.sum(np.cos(h * k))
+        if s > 1.0:
+            h = h * 0.9 + 0.01 * s
+        else:
+            h = h + 0.2
+    return np.sum(h)
+
+
+def odd_steps(x, n):
+    h = x
+    for t in range(1, n, 2):
+        h = np.tanh(h + t * 0.1)
+    return np.sum(h * h)
+
+
+def two_loops(x, n):
+    h = x
+    for t in range(n):
+        h = np.tanh(h + 0.1)
+    g = h
+    for t in range(n):
+        g = g * h + 0.01
+    return np.sum(g)
+
+
+FUNCTIONS = [recurrence, filled_rows, loops_and_branches_inside, odd_steps, two_loops]
+X = np.array([0.3, -0.2, 0.5])
+
+
+@pytest.mark.parametrize("f", FUNCTIONS, ids=lambda f: f.__name__)
+@pytest.mark.parametrize("length", [1, 3, "auto"])
+def test_the_gradient_is_the_plain_one_bit_for_bit(f, length):
+    for n in (0, 1, 2, 3, 4, 10):
+        np.testing.assert_array_equal(sd.grad(f, checkpoint=length)(X, n), sd.grad(f)(X, n))
+    np.testing.assert_allclose(sd.grad(f, checkpoint=length)(X, 7), numeric_grad(f, (X, 7), 0), rtol=1e-6, atol=1e-8)
+
+
+@pytest.mark.parametrize("f", [recurrence, filled_rows, loops_and_branches_inside], ids=lambda f: f.__name__)
+def test_numba_agrees(f):
+    got = sd.grad(f, checkpoint=3, backend="numba")(X, 10)
+    np.testing.assert_allclose(got, sd.grad(f)(X, 10), rtol=1e-13, atol=1e-15)
+
+
+def test_the_code_saves_one_state_per_segment_and_runs_the_segment_again():
+    source = sd.grad(recurrence, checkpoint=3).source
+    assert "for segment in range(segments):" in source and "for segment in reversed(range(segments)):" in source
+    assert "h_saved.append(h)" in source and "h = h_saved.pop()" in source
+
+
+def _peak(call) -> int:
+    tracemalloc.start()
+    call()
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    return peak
+
+
+def long_recurrence(x, n):
+    h = x
+    for t in range(n):
+        h = np.tanh(h * 0.9 + 0.01)
+    return np.sum(h)
+
+
+def test_memory_grows_as_the_square_root_of_the_trip_count():
+    x = np.linspace(-1.0, 1.0, 2000)  # 16 kB per saved state
+    plain, segmented = sd.grad(long_recurrence), sd.grad(long_recurrence, checkpoint="auto")
+    plain(x, 2), segmented(x, 2)  # built before measuring
+    full = _peak(lambda: plain(x, 400))  # 400 states saved: about 6.4 MB
+    saved = _peak(lambda: segmented(x, 400))  # 20 segment states and one segment's 20: about 0.6 MB
+    assert saved < full / 5, (saved, full)
+
+
+def meta_objective(x, n):
+    return np.sum(sd.grad(recurrence, checkpoint=2)(x, n) * x)
+
+
+def test_a_checkpointed_gradient_called_inside_is_differentiated_again():
+    np.testing.assert_allclose(
+        sd.grad(meta_objective)(X, 6), numeric_grad(meta_objective, (X, 6), 0), rtol=1e-6, atol=1e-8
+    )
+
+
+@pytest.mark.parametrize("length", [0, -2, 2.5, True, "sqrt"])
+def test_a_segment_length_that_is_not_one_is_refused(length):
+    with pytest.raises(ValueError, match="checkpoint must be None, 'auto' or a segment length"):
+        sd.grad(recurrence, checkpoint=length)
