@@ -33,6 +33,12 @@ MODEL = textwrap.dedent(
 
     def weighted(params):
         return np.sum(params["w"] ** 2)
+
+    def unrolled(x, n):
+        h = x
+        for t in range(n):
+            h = np.tanh(h * 0.9 + 0.01)
+        return np.sum(h)
     """
 )
 
@@ -120,6 +126,22 @@ def test_bad_targets_give_one_clean_message(project, args, status, words):
     assert done.returncode == status
     assert words in done.stderr
     assert "Traceback" not in done.stderr
+
+
+def test_checkpoint_is_kept_in_the_regenerate_line_and_the_code(project):
+    done = run("grad", "model.py:unrolled", "--checkpoint", "auto", "--out", "unrolled_grad.py", cwd=project)
+    assert done.returncode == 0, done.stderr
+    text = (project / "unrolled_grad.py").read_text()
+    assert "--checkpoint auto" in text and "for segment in reversed(range(segments)):" in text
+    module = load(project / "unrolled_grad.py")
+    x = np.array([0.2, -0.5])
+    np.testing.assert_allclose(
+        module.unrolled_grad(x, 7),
+        numeric_grad(lambda v: load(project / "model.py").unrolled(v, 7), (x,), 0),
+        rtol=1e-6,
+    )
+    refused = run("grad", "model.py:unrolled", "--checkpoint", "0", cwd=project)
+    assert refused.returncode == 2 and "segment length" in refused.stderr
 
 
 def test_existing_output_is_overwritten_only_with_force(project):
