@@ -24,8 +24,10 @@ from __future__ import annotations
 
 from dataclasses import replace
 
+from symdiff.errors import UnsupportedSyntax
 from symdiff.ir.names import Names
-from symdiff.ir.nodes import Atom, Const, Eqn, Function, Loop, Var, defined
+from symdiff.ir.nodes import Atom, Const, Eqn, Function, Loop, Var, defined, walk
+from symdiff.rules.opaque import OP as OPAQUE
 
 Length = int | str
 
@@ -45,6 +47,7 @@ def segment_loops(function: Function, length: Length) -> Function:
     body = []
     for stmt in function.body:
         if isinstance(stmt, Loop) and _segmentable(stmt):
+            _refuse_draws(stmt)
             body.extend(_segmented(stmt, length, names))
         else:
             body.append(stmt)
@@ -57,6 +60,19 @@ def _segmentable(loop: Loop) -> bool:
         return False
     step = loop.bounds[2]
     return isinstance(step, Const) and isinstance(step.value, int) and step.value > 0
+
+
+def _refuse_draws(loop: Loop) -> None:
+    """A segment run again must compute what it computed the first time: a random draw would not."""
+    for eqn in walk(loop.body):
+        if eqn.op == OPAQUE:
+            callee = eqn.static_dict()["callee"].value
+            raise UnsupportedSyntax(
+                f"this loop calls {callee}(), which runs as it is (a random draw gives new numbers each time): "
+                "a checkpointed segment, run again, would not see the values the first run saw",
+                eqn.loc,
+                "draw the numbers before the loop and pass them in, or leave checkpoint= out",
+            )
 
 
 def _segmented(loop: Loop, length: Length, names: Names) -> list:

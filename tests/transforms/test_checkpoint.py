@@ -65,6 +65,16 @@ def two_loops(x, n):
     return np.sum(g)
 
 
+RS = np.random.RandomState(0)
+
+
+def noisy(x, n):
+    h = x
+    for t in range(n):
+        h = np.tanh(h + 0.1 * RS.randn(3))  # a segment run again would draw new numbers
+    return np.sum(h * h)
+
+
 FUNCTIONS = [recurrence, filled_rows, loops_and_branches_inside, odd_steps, two_loops]
 X = np.array([0.3, -0.2, 0.5])
 
@@ -121,6 +131,12 @@ def test_a_checkpointed_gradient_called_inside_is_differentiated_again():
     np.testing.assert_allclose(
         sd.grad(meta_objective)(X, 6), numeric_grad(meta_objective, (X, 6), 0), rtol=1e-6, atol=1e-8
     )
+
+
+def test_a_loop_that_draws_random_numbers_is_refused_where_it_draws():
+    with pytest.raises(sd.SymdiffError, match="a checkpointed segment, run again") as info:
+        sd.grad(noisy, checkpoint=2)
+    assert "RS.randn(3)" in str(info.value)
 
 
 @pytest.mark.parametrize("length", [0, -2, 2.5, True, "sqrt"])
