@@ -143,3 +143,32 @@ def test_a_loop_that_draws_random_numbers_is_refused_where_it_draws():
 def test_a_segment_length_that_is_not_one_is_refused(length):
     with pytest.raises(ValueError, match="checkpoint must be None, 'auto' or a segment length"):
         sd.grad(recurrence, checkpoint=length)
+
+
+def test_random_programs_with_loops_get_the_same_gradient(tmp_path):
+    """The fuzzer's programs (tests/fuzz) that have loops, plain and checkpointed: bit for bit."""
+    import warnings
+
+    from tests.fuzz.check import _copies, _float64, _load
+    from tests.fuzz.programs import generate
+
+    compared = 0
+    for seed in range(107_000_000, 107_000_060):
+        program = generate(seed)
+        if "for " not in program.source:
+            continue
+        _, f = _load(tmp_path, program.source)
+        args = [_float64(a) for a in program.args]
+        with np.errstate(all="ignore"), warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            try:
+                plain = sd.grad(f, wrt=program.wrt)(*_copies(args))
+            except sd.SymdiffError:
+                continue  # refused without checkpointing too
+            segmented = sd.grad(f, wrt=program.wrt, checkpoint=2)(*_copies(args))
+        for a, b in zip(
+            plain if isinstance(plain, tuple) else (plain,), segmented if isinstance(segmented, tuple) else (segmented,)
+        ):
+            np.testing.assert_array_equal(a, b, err_msg=f"program {seed}")
+        compared += 1
+    assert compared >= 30
