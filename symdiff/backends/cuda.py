@@ -144,7 +144,29 @@ def compile_function(function: Function, filename: str) -> Compiled:
     host = compile_source(source, function.name, namespace, filename)
     _HOSTS[id(function)] = host
     weakref.finalize(function, _HOSTS.pop, id(function), None)
-    return Compiled(host, source, namespace)
+    return Compiled(_needing_a_device(host), source, namespace)
+
+
+def _needing_a_device(host: Callable) -> Callable:
+    """`host`, which first says in one line that there is no GPU to run on, where there is none
+    (the source can still be read and emitted on such a machine)."""
+    checked: list[bool] = []
+
+    def run(*args: Any, **kwargs: Any) -> Any:
+        if not checked:
+            from numba import cuda
+
+            if not cuda_kernels.SIMULATOR and not cuda.is_available():
+                raise BackendError(
+                    "the cuda backend found no NVIDIA GPU with a working driver to run on",
+                    hint="run on a machine with one, set NUMBA_ENABLE_CUDASIM=1 before Numba is imported to use "
+                    "the simulator, or use backend='numba'",
+                )
+            checked.append(True)
+        return host(*args, **kwargs)
+
+    run.__name__, run.__wrapped__ = host.__name__, host
+    return run
 
 
 def host_function(derivative: Any) -> Callable:
