@@ -28,6 +28,7 @@ from symdiff.errors import UnsupportedSyntax
 from symdiff.ir.names import Names
 from symdiff.ir.nodes import Atom, Const, Eqn, Function, Loop, Var, defined, walk
 from symdiff.rules.opaque import OP as OPAQUE
+from symdiff.transforms.inline import renamed
 
 Length = int | str
 
@@ -49,6 +50,9 @@ def segment_loops(function: Function, length: Length) -> Function:
         if isinstance(stmt, Loop) and _segmentable(stmt):
             _refuse_draws(stmt)
             body.extend(_segmented(stmt, length, names))
+        elif isinstance(stmt, Loop) and stmt.index is None and stmt.carried and isinstance(length, int):
+            _refuse_draws(stmt)
+            body.append(_segmented_while(stmt, length, names))
         else:
             body.append(stmt)
     return replace(function, body=tuple(body))
@@ -64,7 +68,7 @@ def _segmentable(loop: Loop) -> bool:
 
 def _refuse_draws(loop: Loop) -> None:
     """A segment run again must compute what it computed the first time: a random draw would not."""
-    for eqn in walk(loop.body):
+    for eqn in walk(loop.body + loop.cond_body):
         if eqn.op == OPAQUE:
             callee = eqn.static_dict()["callee"].value
             raise UnsupportedSyntax(
@@ -119,6 +123,39 @@ def _segmented(loop: Loop, length: Length, names: Names) -> list:
     )  # fmt: skip
     out.append(outer)
     return out
+
+
+def _segmented_while(loop: Loop, length: int, names: Names) -> Loop:
+    """`while cond: body` as a checkpointed loop over segments, each an inner `while` that also
+    stops after `length` iterations (the trip count is known only as the loop runs)."""
+    loc = loop.loc
+
+    def fresh(var: Var) -> Var:
+        return Var(names.fresh(var.name.split("~")[0]), var.temp)
+
+    at_start = tuple(fresh(c) for c in loop.carried)
+    # the outer test: the loop's own condition, on the values a segment starts from
+    renaming = {c.name: s for c, s in zip(loop.carried, at_start)}
+    renaming |= {v.name: fresh(v) for stmt in loop.cond_body for v in defined(stmt)}
+    outer_test = tuple(renamed(stmt, renaming) for stmt in loop.cond_body)
+    outer_cond = renaming.get(loop.cond.name, loop.cond) if isinstance(loop.cond, Var) else loop.cond
+    # the inner loop: the same condition, and fewer than `length` steps taken in this segment
+    count, stepped, counted = Var(names.fresh("steps")), Var(names.fresh("steps")), Var(names.fresh("steps"))
+    below, go = Var(names.fresh("in_segment"), temp=True), Var(names.fresh("go"), temp=True)
+    inner_test = loop.cond_body + (
+        Eqn((below,), "lt", (count, Const(length)), (), loc),
+        Eqn((go,), "logical_and", (loop.cond, below), (), loc),
+    )
+    inner_outs = tuple(fresh(c) for c in loop.carried)
+    inner = replace(
+        loop, outs=inner_outs + (counted,), carried=loop.carried + (count,), inits=at_start + (Const(0),),
+        body=loop.body + (Eqn((stepped,), "add", (count, Const(1)), (), loc),), results=loop.results + (stepped,),
+        cond_body=inner_test, cond=go,
+    )  # fmt: skip
+    return Loop(
+        loop.outs, at_start, loop.inits, (inner,), inner_outs, None, (), outer_test, outer_cond, loc=loc,
+        checkpoint=True,
+    )  # fmt: skip
 
 
 __all__ = ["Length", "check_length", "segment_loops"]

@@ -18,7 +18,7 @@ from dataclasses import replace
 
 from symdiff.analysis.shapes import ShapeClasses
 from symdiff.ir.nodes import Const, Eqn, If, Loop, Var, defined, reads
-from symdiff.transforms.inline import rename_all
+from symdiff.transforms.inline import rename_all, renamed
 
 
 class ControlReverse:
@@ -170,8 +170,14 @@ class ControlReverse:
             for stmt in rebuilt.body for v in defined(stmt)
         }  # fmt: skip
         restored = {c.name: Var(self.names.fresh(c.name.split("~")[0])) for c in loop.carried}
-        recomputed = [_renamed(stmt, fresh | restored) for stmt in rebuilt.body]
+        recomputed = [renamed(stmt, fresh | restored) for stmt in rebuilt.body]
         pops, pushes, carried, inits, results, outs = [], [], [], [], [], []
+        counter = []
+        if loop.index is None:  # a while loop counts its iterations for the backward loop
+            phi, step, final = (Var(self.names.fresh("n_segments")) for _ in range(3))
+            counter = [Eqn((step,), "add", (phi, Const(1)), (), loop.loc)]
+            carried.append(phi), inits.append(Const(0)), results.append(step), outs.append(final)
+            self.trip_counts[self.original_id(loop)] = final
         for value in loop.carried:
             base = value.name.split("~")[0]
             start = Var(self.names.fresh(f"{base}_saved"))
@@ -182,7 +188,8 @@ class ControlReverse:
             pops.append((final, restored[value.name]))
         self.replacements[self.original_id(loop)] = Loop(
             loop.outs + tuple(outs), loop.carried + tuple(carried), loop.inits + tuple(inits),
-            tuple(pushes) + loop.body, loop.results + tuple(results), loop.index, loop.bounds, loop.cond_body,
+            tuple(pushes) + loop.body + tuple(counter), loop.results + tuple(results), loop.index, loop.bounds,
+            loop.cond_body,
             loop.cond, loop.reverse, loop.loc,
         )  # fmt: skip  (the forward loop runs the body as written: no tapes of its own loops)
         mapping = fresh | restored
@@ -319,32 +326,6 @@ def _read_shapes_back(loop: Loop, hoisted: list[Eqn], needed: list[Var]) -> tupl
         else:
             back.append(Eqn(eqn.outs, "shape", (mate,), (), eqn.loc, True))
     return still, back
-
-
-def _renamed(stmt, mapping: dict[str, Var]):
-    """`stmt` with every name in `mapping` replaced, where it is defined and where it is read."""
-
-    def one(atom):
-        return mapping.get(atom.name, atom) if isinstance(atom, Var) else atom
-
-    def many(atoms) -> tuple:
-        return tuple(one(a) for a in atoms)
-
-    def block(body) -> tuple:
-        return tuple(_renamed(s, mapping) for s in body)
-
-    if isinstance(stmt, Eqn):
-        return replace(stmt, outs=many(stmt.outs), ins=many(stmt.ins), static=tuple((k, one(a)) for k, a in stmt.static))
-    if isinstance(stmt, If):
-        return replace(
-            stmt, outs=many(stmt.outs), cond=one(stmt.cond), then_body=block(stmt.then_body),
-            then_results=many(stmt.then_results), else_body=block(stmt.else_body), else_results=many(stmt.else_results),
-        )  # fmt: skip
-    return replace(
-        stmt, outs=many(stmt.outs), carried=many(stmt.carried), inits=many(stmt.inits), body=block(stmt.body),
-        results=many(stmt.results), index=one(stmt.index) if stmt.index is not None else None,
-        bounds=many(stmt.bounds), cond_body=block(stmt.cond_body), cond=one(stmt.cond) if stmt.cond is not None else None,
-    )  # fmt: skip
 
 
 def _names(atoms) -> set[str]:

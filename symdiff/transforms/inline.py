@@ -10,6 +10,7 @@ codegen quotes in its `# grad of:` comments.
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import replace
 from functools import cache
 from typing import Any
 
@@ -18,7 +19,7 @@ from symdiff.frontend.lower import Lowering, Pack
 from symdiff.frontend.source import FunctionSource, read_source
 from symdiff.frontend.subset import check_subset
 from symdiff.ir.names import Names
-from symdiff.ir.nodes import Atom, Const, Eqn, Var
+from symdiff.ir.nodes import Atom, Const, Eqn, If, Var
 
 
 @cache
@@ -110,3 +111,29 @@ def rename_all(body: list, mapping: dict) -> list:
                             atoms(stmt.results), stmt.index, atoms(stmt.bounds), tuple(rename_all(stmt.cond_body, mapping)),
                             atom(stmt.cond) if stmt.cond is not None else None, stmt.reverse, stmt.loc, stmt.adjoint))
     return out
+
+
+def renamed(stmt, mapping: dict[str, Var]):
+    """`stmt` with every name in `mapping` replaced, where it is defined and where it is read."""
+
+    def one(atom):
+        return mapping.get(atom.name, atom) if isinstance(atom, Var) else atom
+
+    def many(atoms) -> tuple:
+        return tuple(one(a) for a in atoms)
+
+    def block(body) -> tuple:
+        return tuple(renamed(s, mapping) for s in body)
+
+    if isinstance(stmt, Eqn):
+        return replace(stmt, outs=many(stmt.outs), ins=many(stmt.ins), static=tuple((k, one(a)) for k, a in stmt.static))
+    if isinstance(stmt, If):
+        return replace(
+            stmt, outs=many(stmt.outs), cond=one(stmt.cond), then_body=block(stmt.then_body),
+            then_results=many(stmt.then_results), else_body=block(stmt.else_body), else_results=many(stmt.else_results),
+        )  # fmt: skip
+    return replace(
+        stmt, outs=many(stmt.outs), carried=many(stmt.carried), inits=many(stmt.inits), body=block(stmt.body),
+        results=many(stmt.results), index=one(stmt.index) if stmt.index is not None else None,
+        bounds=many(stmt.bounds), cond_body=block(stmt.cond_body), cond=one(stmt.cond) if stmt.cond is not None else None,
+    )  # fmt: skip

@@ -65,6 +65,31 @@ def two_loops(x, n):
     return np.sum(g)
 
 
+def until_small(x, tol):
+    h = x
+    total = 0.0
+    while np.sum(h * h) > tol:  # a trip count known only as the loop runs
+        h = np.tanh(h) * 0.8
+        total = total + np.sum(h)
+    return np.sum(h) + total
+
+
+@pytest.mark.parametrize("tol", [100.0, 10.0, 1e-3])  # none, a few and many iterations
+@pytest.mark.parametrize("length", [1, 2, 5])
+def test_a_while_loop_is_checkpointed_in_segments_of_a_given_length(tol, length):
+    x = np.array([2.0, -1.5, 3.0])
+    plain = sd.grad(until_small)(x, tol)
+    np.testing.assert_array_equal(sd.grad(until_small, checkpoint=length)(x, tol), plain)
+    np.testing.assert_allclose(
+        sd.grad(until_small, checkpoint=length, backend="numba")(x, tol), plain, rtol=1e-13, atol=1e-15
+    )
+    assert "n_segments" in sd.grad(until_small, checkpoint=length).source
+
+
+def test_auto_leaves_a_while_loop_as_it_is():
+    assert "_saved" not in sd.grad(until_small, checkpoint="auto").source  # no trip count to take a root of
+
+
 RS = np.random.RandomState(0)
 
 
