@@ -47,7 +47,7 @@ def make_slice(start, stop, step):
     return slice(start, stop, step)
 
 
-def _shaped_like_operand(keywords: dict) -> None:
+def shaped_like_operand(keywords: dict) -> None:
     """`np.zeros_like(x, shape=s)` has shape `s`: every pass takes a `*_like` result to have `x`'s shape."""
     if "shape" in keywords:
         raise UnsupportedSyntax(
@@ -62,7 +62,7 @@ for _func in (
 ):  # fmt: skip
     register_nondiff(_func)
 for _func in (np.zeros_like, np.ones_like, np.empty_like):
-    register_nondiff(_func, check=_shaped_like_operand)
+    register_nondiff(_func, check=shaped_like_operand)
 # np.full, np.full_like and np.linspace take values, not only sizes: rules in shape_ops.py.
 # np.arange's values are start + step * k: refused where start or step depends on a
 # differentiated argument (transforms/reverse.py), rather than given a zero derivative.

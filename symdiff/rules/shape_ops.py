@@ -15,6 +15,7 @@ import operator
 import numpy as np
 
 from symdiff.errors import UnsupportedSyntax
+from symdiff.rules.nondiff import shaped_like_operand
 from symdiff.rules.registry import register_composite, register_derivative
 from symdiff.rules.shapes import (
     append_row,
@@ -138,18 +139,12 @@ def flip_vjp(g, out, m, axis=None):
 
 
 # -- constructors that take values -----------------------------------------------------------------------------
-def _like_operand_shape(static: dict) -> None:
-    """`np.full_like(x, v, shape=s)` has shape `s`: every pass takes a `*_like` result to have `x`'s shape."""
-    if "shape" in static:
-        raise UnsupportedSyntax("the shape= keyword of the *_like functions is not supported", hint="use np.full(s, v)")
-
-
 @register_derivative(np.full, static=("dtype",))
 def full_vjp(g, out, shape, fill_value, dtype=None):
     return None, sum_to(g, np.shape(fill_value))
 
 
-@register_derivative(np.full_like, static=("dtype",), check=_like_operand_shape)
+@register_derivative(np.full_like, static=("dtype",), check=shaped_like_operand)
 def full_like_vjp(g, out, a, fill_value, dtype=None):
     return None, sum_to(g, np.shape(fill_value))
 
