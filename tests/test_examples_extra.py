@@ -79,6 +79,18 @@ def test_learned_optimizer_prints_its_comparison(tmp_path):
         assert plot.stat().st_size > 0, out
 
 
+def test_learned_optimizer_meta_trains_through_a_checkpointed_unroll():
+    out = run_example("examples/learned_optimizer.py", "--unroll", "20", "--checkpoint", "5", "--quick", "--no-plot")
+    assert "checkpoint=5" in out, out
+    reports = re.findall(rf"meta-loss\s+{NUMBER}.*?{NUMBER} s per meta-gradient\s+peak\s+{NUMBER} MB", out)
+    assert len(reports) >= 3, out
+    meta = [float(loss) for loss, _, _ in reports]
+    assert meta[-1] < meta[0], out
+    assert all(float(seconds) > 0 and float(peak) > 0 for _, seconds, peak in reports), out
+    assert re.search(rf"^learned rule\s+{NUMBER}", out, re.MULTILINE), out
+    assert "held-out comparison: 256 problems, 20 steps each" in out, out
+
+
 def test_mlp_digits_trains_and_reports_accuracy(tmp_path):
     pytest.importorskip("sklearn")
     plot = tmp_path / "digits.png"
