@@ -10,12 +10,14 @@ from symdiff.api import emit, grad, value_and_grad, vjp
 from symdiff.errors import SymdiffError
 from symdiff.higher import elementwise_grad, hessian, hvp, jacobian, jvp
 from symdiff.rules.registry import register_derivative
+from symdiff.transforms.checkpoint import Binomial
 
 hessian_vector_product = hvp  # autograd's name, with the same arguments: (f, wrt)(*args, v)
 
 __version__ = "0.1.0"
 
 __all__ = [
+    "Binomial",
     "SymdiffError",
     "elementwise_grad",
     "emit",

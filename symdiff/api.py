@@ -549,7 +549,9 @@ grad = _decorator(
     (docs/stability.md). `checkpoint=k` (or "auto", k = the square root of the trip count)
     differentiates each counted loop of the function's body in segments of k iterations,
     saving one state per segment and running each segment again when its turn comes in the
-    backward pass: memory of about 2 sqrt(T) iterations instead of T (docs/checkpointing.md).
+    backward pass: memory of about 2 sqrt(T) iterations instead of T. `checkpoint=
+    symdiff.Binomial(snapshots=s)` (or `memory=bytes`, or "binomial") keeps at most s states
+    on Griewank's binomial schedule, `while` loops included (docs/checkpointing.md).
     Example::
 
         @symdiff.grad

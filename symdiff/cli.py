@@ -128,16 +128,28 @@ def _command_line(args: argparse.Namespace) -> str:
     return " ".join(parts)
 
 
-def _segment_length(text: str) -> int | str:
-    if text == "auto":
+def _checkpoint_option(text: str) -> str:
+    """`--checkpoint` as written (kept for the regenerate line), once it parses."""
+    _checkpoint_value(text)
+    return text
+
+
+def _checkpoint_value(text: str):
+    """K, auto, none, binomial or binomial:N (N states kept at once) as `checkpoint=` takes it."""
+    from symdiff.transforms.checkpoint import Binomial
+
+    if text in ("auto", "none", "binomial"):
         return text
+    kind, _, count = text.partition(":")
     try:
-        value = int(text)
+        value = int(count if kind == "binomial" else text)
     except ValueError:
         value = 0
     if value < 1:
-        raise argparse.ArgumentTypeError(f"expected a segment length >= 1 or 'auto', got {text!r}")
-    return value
+        raise argparse.ArgumentTypeError(
+            f"expected a segment length >= 1, 'auto', 'none', 'binomial' or 'binomial:N' with N >= 1, got {text!r}"
+        )
+    return Binomial(snapshots=value) if kind == "binomial" else value
 
 
 def cmd_grad(args: argparse.Namespace) -> None:
@@ -152,7 +164,7 @@ def cmd_grad(args: argparse.Namespace) -> None:
         mode=args.mode,
         regenerate=regenerate,
         stable=args.stable,
-        checkpoint=args.checkpoint,
+        checkpoint=None if args.checkpoint is None else _checkpoint_value(args.checkpoint),
     )
     _write(text, args.out, args.force, _sources(function))
 
@@ -254,10 +266,10 @@ def parser() -> argparse.ArgumentParser:
     )
     grad.add_argument(
         "--checkpoint",
-        type=_segment_length,
-        metavar="K|auto",
-        help="differentiate long loops in segments of K iterations, or of the square root of the trip count "
-        "(docs/checkpointing.md)",
+        type=_checkpoint_option,
+        metavar="K|auto|binomial[:N]",
+        help="differentiate long loops in segments of K iterations, or of the square root of the trip count, "
+        "or on a binomial schedule keeping at most N states (docs/checkpointing.md)",
     )
     show.add_argument("--grad", action="store_true", help="show the gradient's Wengert list instead")
     show.add_argument("--dot", help="also write the graph in Graphviz DOT (and SVG when `dot` is installed)")

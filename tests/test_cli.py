@@ -144,6 +144,22 @@ def test_checkpoint_is_kept_in_the_regenerate_line_and_the_code(project):
     assert refused.returncode == 2 and "segment length" in refused.stderr
 
 
+def test_a_binomial_schedule_from_the_command_line_is_standalone(project):
+    done = run("grad", "model.py:unrolled", "--checkpoint", "binomial:3", "--out", "binomial_grad.py", cwd=project)
+    assert done.returncode == 0, done.stderr
+    text = (project / "binomial_grad.py").read_text()
+    assert "--checkpoint binomial:3" in text and "def revolve_next(" in text and "import symdiff" not in text
+    module = load(project / "binomial_grad.py")
+    x = np.array([0.2, -0.5])
+    np.testing.assert_allclose(
+        module.unrolled_grad(x, 9),
+        numeric_grad(lambda v: load(project / "model.py").unrolled(v, 9), (x,), 0),
+        rtol=1e-6,
+    )
+    refused = run("grad", "model.py:unrolled", "--checkpoint", "binomial:0", cwd=project)
+    assert refused.returncode == 2 and "binomial:N" in refused.stderr
+
+
 def test_existing_output_is_overwritten_only_with_force(project):
     (project / "out.py").write_text("# mine\n")
     refused = run("grad", "model.py:rosen", "--out", "out.py", cwd=project)

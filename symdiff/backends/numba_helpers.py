@@ -67,6 +67,9 @@ from symdiff.rules.shapes import (
     keepdims_shape,
     matmul_adjoint_a,
     matmul_adjoint_b,
+    nbytes_of,
+    revolve_next,
+    revolve_snapshots,
     scatter_add,
     scatter_into_empty,
     sum_to,
@@ -673,6 +676,19 @@ def _linspace_of(start, stop, num=50, endpoint=True, dtype=None):
     return arrays
 
 
+# The binomial checkpointing schedule (transforms/checkpoint.py) is integer arithmetic Numba
+# compiles as it is written.
+overload(revolve_next)(lambda position, end, stop, held, snapshots: revolve_next)
+overload(revolve_snapshots)(lambda trips, snapshots, memory, state_bytes: revolve_snapshots)
+
+
+@overload(nbytes_of)
+def _nbytes_of(x):
+    if isinstance(x, types.Array):
+        return lambda x: x.nbytes
+    return lambda x: 8
+
+
 @overload(undelete)
 def _undelete(g, obj, shape, axis):
     if _no_axis(axis):
@@ -765,6 +781,7 @@ __all__ = [
     "matmul_adjoint_a",
     "matmul_adjoint_b",
     "matmul_of",
+    "nbytes_of",
     "ndtr",
     "ones_like_of",
     "power_of",
@@ -776,6 +793,8 @@ __all__ = [
     "reduce_prod",
     "reduce_sum",
     "reshape_to",
+    "revolve_next",
+    "revolve_snapshots",
     "row_count",
     "row_length",
     "row_of",

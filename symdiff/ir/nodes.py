@@ -137,7 +137,8 @@ class Loop:
     `cond` before each iteration. `reverse=True` runs a counted loop's range
     backwards (backward passes use it). `checkpoint=True` asks the reverse
     pass to save only the carried values of each iteration and to run the
-    body again, from them, when it differentiates that iteration.
+    body again, from them, when it differentiates that iteration; a
+    `Binomial` (transforms/checkpoint.py) asks for a binomial schedule.
     """
 
     outs: tuple[Var, ...]
@@ -152,7 +153,7 @@ class Loop:
     reverse: bool = False
     loc: Location | None = field(default=None, compare=False)
     adjoint: bool = field(default=False, compare=False)
-    checkpoint: bool = field(default=False, compare=False)  # reversed from saved carried values (checkpoint.py)
+    checkpoint: Any = field(default=False, compare=False)  # True, or a Binomial schedule (checkpoint.py)
 
     def atoms(self) -> tuple[Atom, ...]:
         """Operands read by the statement itself (not by its body)."""

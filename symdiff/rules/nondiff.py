@@ -25,7 +25,10 @@ from symdiff.rules.shapes import (
     keepdims_shape,
     kron_layout,
     kron_shape,
+    nbytes_of,
     negated,
+    revolve_next,
+    revolve_snapshots,
     split_shape,
     trace_axes,
     unit_axes,
@@ -90,6 +93,9 @@ for _helper in (
     kron_layout,
     kron_shape,
     split_shape,
+    nbytes_of,
+    revolve_snapshots,
+    revolve_next,
 ):
     register_nondiff(_helper, helper=True)
 

@@ -342,6 +342,50 @@ def append_row(rows, item):
     return np.concatenate((rows, item[None]))
 
 
+def nbytes_of(x):
+    """The bytes a value holds: what one saved loop state costs (`revolve_snapshots`)."""
+    return np.asarray(x).nbytes
+
+
+def revolve_snapshots(trips, snapshots, memory, state_bytes):
+    """How many loop states a binomially checkpointed loop (transforms/checkpoint.py) keeps at
+    once: `snapshots` when it is positive, else as many as `memory` bytes hold at `state_bytes`
+    a state, else the fewest with which no iteration runs more than three times. At least 1,
+    and no more than the trip count."""
+    if snapshots > 0:
+        count = snapshots
+    elif memory > 0:
+        count = memory // max(state_bytes, 1)
+    else:  # C(count + 2, 2) >= trips: at most two runs again
+        count = 1
+        while (count + 2) * (count + 1) // 2 < trips:
+            count += 1
+    return max(min(count, trips), 1)
+
+
+def revolve_next(position, end, stop, held, snapshots):
+    """Where a binomial checkpointing schedule (Griewank's revolve) next keeps a loop state.
+
+    Iterations `position` to `end - 1` remain to be differentiated, the state
+    before iteration `position` is at hand (and kept), and `held` states were
+    kept before it. The loop runs from `position` to the result, at most
+    `stop`, and keeps the state there unless that is `stop`. The split leaves
+    the later part, with one state fewer, no more iterations than it can
+    differentiate with as many runs again as the earlier part with one run
+    fewer: binomial coefficients, as in Griewank and Walther (2000)."""
+    free = snapshots - held  # the states this range may keep, the one at `position` included
+    steps = end - position
+    if free < 2 or steps < 2:
+        return stop
+    runs, most = 0, 1  # the fewest runs again with which `free` states cover `steps` iterations
+    while most < steps:
+        runs += 1
+        most = most * (free + runs) // runs
+    shortest = max(1, steps - most * free // (free + runs))
+    longest = min(steps - 1, most * runs // (free + runs))
+    return min(position + (shortest + longest) // 2, stop)
+
+
 def hstack_shape(joined, first):
     """The shape `np.hstack` gives, from that of its items joined by `np.atleast_2d` along axis 1:
     items of rank below 2 are joined along their one axis (the leading 1 is dropped)."""

@@ -22,37 +22,80 @@ when running.
 
 from __future__ import annotations
 
-from dataclasses import replace
+from dataclasses import dataclass, replace
 
 from symdiff.errors import UnsupportedSyntax
 from symdiff.ir.names import Names
-from symdiff.ir.nodes import Atom, Const, Eqn, Function, Loop, Var, defined, walk
+from symdiff.ir.nodes import Atom, Const, Eqn, Function, Loop, Var, defined, reads, walk
 from symdiff.rules.opaque import OP as OPAQUE
 from symdiff.transforms.inline import renamed
 
-Length = int | str
+
+@dataclass(frozen=True)
+class Binomial:
+    """Binomial checkpointing (Griewank's revolve) of counted loops: at most `snapshots` loop
+    states kept at once, or as many as `memory` bytes hold; with neither, the fewest with which
+    no iteration runs more than three times. The schedule is `revolve_next` (rules/shapes.py),
+    which the generated code calls."""
+
+    snapshots: int | None = None
+    memory: int | None = None
+    __symdiff_operator__ = True  # made while building when a differentiated function calls it
+
+    def __post_init__(self) -> None:
+        for name in ("snapshots", "memory"):
+            value = getattr(self, name)
+            if value is not None and (not isinstance(value, int) or isinstance(value, bool) or value < 1):
+                raise ValueError(f"Binomial({name}=...) must be an int >= 1, got {value!r}")
+        if self.snapshots is not None and self.memory is not None:
+            raise ValueError("Binomial takes snapshots= or memory=, not both")
 
 
-def check_length(length: Length) -> None:
-    """Refuse a `checkpoint=` that is not "auto" or a segment length >= 1."""
-    if not (length == "auto" or (isinstance(length, int) and not isinstance(length, bool) and length >= 1)):
-        raise ValueError(f"checkpoint must be None, 'auto' or a segment length >= 1, got {length!r}")
+Length = int | str | Binomial
+
+
+def check_length(length: Length) -> Length | None:
+    """`checkpoint=` as the transform takes it (None for "none"); refuse anything else than
+    "auto", "binomial", "none", a Binomial or a segment length >= 1."""
+    if length == "none":
+        return None
+    if length == "binomial":
+        return Binomial()
+    if not (
+        length == "auto"
+        or isinstance(length, Binomial)
+        or (isinstance(length, int) and not isinstance(length, bool) and length >= 1)
+    ):
+        raise ValueError(
+            f"checkpoint must be None, 'none', 'auto', 'binomial', symdiff.Binomial(...) or a segment "
+            f"length >= 1, got {length!r}"
+        )
+    return length
 
 
 def segment_loops(function: Function, length: Length) -> Function:
     """`function` with each counted loop of its top level that runs forwards in segments of
-    `length` iterations (an int >= 1, or "auto" for the square root of its trip count)."""
-    check_length(length)
+    `length` iterations (an int >= 1, or "auto" for the square root of its trip count), or
+    marked for binomial checkpointing (a Binomial)."""
+    length = check_length(length)
+    if length is None:
+        return function
     names = Names([p.name for p in function.params] + [n for n, _ in function.free])
     names.used |= {v.name for stmt in function.body for v in defined(stmt)}
     body = []
     for stmt in function.body:
-        if isinstance(stmt, Loop) and _segmentable(stmt):
+        if isinstance(stmt, Loop) and _segmentable(stmt) and isinstance(length, Binomial):
+            _refuse_draws(stmt)
+            body.extend(_counted_from_zero(stmt, length, names))
+        elif isinstance(stmt, Loop) and _segmentable(stmt):
             _refuse_draws(stmt)
             body.extend(_segmented(stmt, length, names))
         elif isinstance(stmt, Loop) and stmt.index is None and stmt.carried and isinstance(length, int):
             _refuse_draws(stmt)
             body.append(_segmented_while(stmt, length, names))
+        elif isinstance(stmt, Loop) and stmt.index is None and stmt.carried:  # "auto" or a Binomial
+            _refuse_draws(stmt)
+            body.extend(_counted_while(stmt, length if isinstance(length, Binomial) else Binomial(), names))
         else:
             body.append(stmt)
     return replace(function, body=tuple(body))
@@ -79,6 +122,63 @@ def _refuse_draws(loop: Loop) -> None:
             )
 
 
+def _trips(loop: Loop, emit) -> Atom:
+    """max(ceil((stop - start) / step), 0): the loop's trip count."""
+    start, stop, step = loop.bounds
+    span = emit("sub", (stop, start), "span")
+    if step.value != 1:
+        span = emit("floordiv", (emit("add", (span, Const(step.value - 1)), "span"), step), "span")
+    return emit("maximum", (span, Const(0)), "trips")
+
+
+def _counted_from_zero(loop: Loop, schedule: Binomial, names: Names) -> list:
+    """The loop as `for k in range(trips)` with its own index computed from k, marked for a
+    binomial schedule: the schedule's positions are iteration numbers."""
+    start, _, step = loop.bounds
+    out: list = []
+
+    def emit(op: str, ins, stem: str) -> Var:
+        var = Var(names.fresh(stem), temp=True)
+        out.append(Eqn((var,), op, tuple(ins), (), loop.loc))
+        return var
+
+    trips = _trips(loop, emit)
+    count = Var(names.fresh(loop.index.name.split("~")[0]))
+    offset = Var(names.fresh("offset"), temp=True)
+    index = (
+        Eqn((offset,), "mul", (count, step), (), loop.loc),
+        Eqn((loop.index,), "add", (start, offset), (), loop.loc),
+    )
+    out.append(
+        replace(loop, index=count, bounds=(Const(0), trips, Const(1)), body=index + loop.body, checkpoint=schedule)
+    )
+    return out
+
+
+def _counted_while(loop: Loop, schedule: Binomial, names: Names) -> list:
+    """A `while` loop whose trip count is known only when it ends: it runs once as written,
+    counting its iterations and keeping nothing, then again as a counted loop from the same
+    values (the same operations on the same values: the same results), which the binomial
+    schedule differentiates. One more forward pass than a counted loop."""
+    loc = loop.loc
+    fresh = {v.name: Var(names.fresh(v.name.split("~")[0]), v.temp) for v in defined(loop)}
+    count, stepped, trips = Var(names.fresh("trips")), Var(names.fresh("trips")), Var(names.fresh("trips"))
+    counting = renamed(loop, fresh)
+    counting = replace(
+        counting, outs=counting.outs + (trips,), carried=counting.carried + (count,), inits=loop.inits + (Const(0),),
+        body=counting.body + (Eqn((stepped,), "add", (count, Const(1)), (), loc),),
+        results=counting.results + (stepped,),
+    )  # fmt: skip
+    read = {a.name for stmt in loop.body for a in reads(stmt) if isinstance(a, Var)}
+    needs_test = any(v.name in read for stmt in loop.cond_body for v in defined(stmt))
+    index = Var(names.fresh("step"))
+    counted = replace(
+        loop, body=(loop.cond_body if needs_test else ()) + loop.body, index=index,
+        bounds=(Const(0), trips, Const(1)), cond_body=(), cond=None, checkpoint=schedule,
+    )  # fmt: skip
+    return [counting, counted]
+
+
 def _segmented(loop: Loop, length: Length, names: Names) -> list:
     start, stop, step = loop.bounds
     loc = loop.loc
@@ -89,11 +189,7 @@ def _segmented(loop: Loop, length: Length, names: Names) -> list:
         out.append(Eqn((var,), op, tuple(ins), (), loc))
         return var
 
-    # T = max(ceil((stop - start) / step), 0), then the segment length and count
-    span = emit("sub", (stop, start), "span")
-    if step.value != 1:
-        span = emit("floordiv", (emit("add", (span, Const(step.value - 1)), "span"), step), "span")
-    trips = emit("maximum", (span, Const(0)), "trips")
+    trips = _trips(loop, emit)  # then the segment length and count
     if length == "auto":
         root = emit("int", (emit("sqrt", (trips,), "root"),), "root")
         size: Atom = emit("maximum", (root, Const(1)), "segment_length")
@@ -158,4 +254,4 @@ def _segmented_while(loop: Loop, length: int, names: Names) -> Loop:
     )  # fmt: skip
 
 
-__all__ = ["Length", "check_length", "segment_loops"]
+__all__ = ["Binomial", "Length", "check_length", "segment_loops"]

@@ -17,7 +17,8 @@ from __future__ import annotations
 from dataclasses import replace
 
 from symdiff.analysis.shapes import ShapeClasses
-from symdiff.ir.nodes import Const, Eqn, If, Loop, Var, defined, reads
+from symdiff.ir.nodes import Atom, Const, Eqn, If, Loop, Var, defined, reads
+from symdiff.transforms.checkpoint import Binomial
 from symdiff.transforms.inline import rename_all, renamed
 
 
@@ -82,7 +83,9 @@ class ControlReverse:
             ]
             new_accumulators = [self.adjoint.get(n, accumulators[n]) for n in outer]
         backward_body[:] = self.simplify_block(backward_body, new_seeds + new_accumulators)
-        if loop.checkpoint:
+        if isinstance(loop.checkpoint, Binomial):
+            taped = self.tape_revolve(loop, backward_body)
+        elif loop.checkpoint:
             taped = self.tape_carried(loop, backward_body, new_seeds + new_accumulators)
         else:
             taped = self.tape(loop, backward_body, new_seeds + new_accumulators)
@@ -144,7 +147,9 @@ class ControlReverse:
             self.preludes.setdefault(self.original_id(loop), []).append(Eqn((start,), "tape_new", (), (), loop.loc))
             phi, pushed, final = (Var(self.names.fresh(f"{base}_tape")) for _ in range(3))
             saved = pushed_as.get(value.name, value)
-            inserts.setdefault(after.get(saved.name, 0), []).append(Eqn((pushed,), "tape_push", (phi, saved), (), loop.loc))
+            inserts.setdefault(after.get(saved.name, 0), []).append(
+                Eqn((pushed,), "tape_push", (phi, saved), (), loop.loc)
+            )
             carried.append(phi), inits.append(start), results.append(pushed), outs.append(final)
             restored = Var(self.names.fresh(base))
             mapping[value.name] = restored
@@ -187,13 +192,109 @@ class ControlReverse:
             carried.append(phi), inits.append(start), results.append(pushed), outs.append(final)
             pops.append((final, restored[value.name]))
         self.replacements[self.original_id(loop)] = Loop(
-            loop.outs + tuple(outs), loop.carried + tuple(carried), loop.inits + tuple(inits),
-            tuple(pushes) + loop.body + tuple(counter), loop.results + tuple(results), loop.index, loop.bounds,
+            loop.outs + tuple(outs),
+            loop.carried + tuple(carried),
+            loop.inits + tuple(inits),
+            tuple(pushes) + loop.body + tuple(counter),
+            loop.results + tuple(results),
+            loop.index,
+            loop.bounds,
             loop.cond_body,
-            loop.cond, loop.reverse, loop.loc,
+            loop.cond,
+            loop.reverse,
+            loop.loc,
         )  # fmt: skip  (the forward loop runs the body as written: no tapes of its own loops)
         mapping = fresh | restored
         return pops, recomputed + rename_all(backward_body, mapping), mapping
+
+    def tape_revolve(self, loop: Loop, backward_body: list):
+        """A loop under a binomial schedule (`transforms/checkpoint.py`, iterations counted from 0).
+
+        The forward loop runs in pieces that end where `revolve_next` says, saving the
+        state each piece starts from. Each backward iteration k takes the last state saved,
+        runs forwards from it to k in new pieces (saving their starts, as the schedule says),
+        then runs iteration k again, saving what its backward body reads, and differentiates
+        it."""
+        loc = loop.loc
+        schedule: Binomial = loop.checkpoint
+        rebuilt = self.rebuild_one(loop)  # iteration k with its own loops' tapes
+        prelude = self.preludes.setdefault(self.original_id(loop), [])
+
+        def emit(into: list, op: str, ins, name: str) -> Var:
+            var = Var(self.names.fresh(name), temp=True)
+            into.append(Eqn((var,), op, tuple(ins), (), loc))
+            return var
+
+        trips = loop.bounds[1]
+        state_bytes: Atom = Const(0)
+        if schedule.memory is not None:
+            for init in loop.inits:
+                state_bytes = emit(prelude, "add", (state_bytes, emit(prelude, "nbytes_of", (init,), "bytes")), "bytes")
+        snapshots = emit(
+            prelude, "revolve_snapshots", (trips, Const(schedule.snapshots or 0), Const(schedule.memory or 0), state_bytes),
+            "snapshots",
+        )  # fmt: skip
+        saved = tuple(emit(prelude, "tape_new", (), n) for n in self._saved_names(loop))
+        forward, saved_after, held_after = self._run_in_pieces(
+            loop, Const(0), trips, trips, Const(0), snapshots, loop.inits, saved, loop.outs, {}
+        )
+        self.replacements[self.original_id(loop)] = forward  # the forward loop: no tapes of its own loops
+
+        # the backward body: the last saved state, run forwards to iteration k, then iteration k again
+        saved_phi = tuple(Var(self.names.fresh(n)) for n in self._saved_names(loop))
+        held_phi = Var(self.names.fresh("held"))
+        rest = tuple(Var(self.names.fresh(n)) for n in self._saved_names(loop))
+        top = tuple(Var(self.names.fresh(n)) for n in ["first"] + [c.name.split("~")[0] for c in loop.carried])
+        body: list = [Eqn((r, t), "tape_pop", (phi,), (), loc) for r, t, phi in zip(rest, top, saved_phi)]
+        held = emit(body, "sub", (held_phi, Const(1)), "held")
+        end = emit(body, "add", (loop.index, Const(1)), "end")
+        at_k = tuple(Var(self.names.fresh(c.name.split("~")[0])) for c in loop.carried)
+        fresh = {v.name: Var(self.names.fresh(v.name.split("~")[0]), v.temp) for v in defined(loop)}
+        run, saved_next, held_next = self._run_in_pieces(
+            loop, top[0], end, loop.index, held, snapshots, top[1:], rest, at_k, fresh
+        )
+        body.append(run)
+        again = {
+            v.name: Var(self.names.fresh(v.name.split("~")[0]), v.temp) for stmt in rebuilt.body for v in defined(stmt)
+        }  # fmt: skip
+        mapping = again | {c.name: a for c, a in zip(loop.carried, at_k)}
+        body += [renamed(stmt, mapping) for stmt in rebuilt.body] + rename_all(backward_body, mapping)
+        extra = list(zip(saved_phi, saved_after, saved_next)) + [(held_phi, held_after, held_next)]
+        return [], body, mapping, extra
+
+    @staticmethod
+    def _saved_names(loop: Loop) -> list[str]:
+        return ["saved_at"] + [f"{c.name.split('~')[0]}_saved" for c in loop.carried]
+
+    def _run_in_pieces(self, loop: Loop, first, end, stop, held, snapshots, inits, saved: tuple, outs, fresh: dict):
+        """`while position < stop`: save the position and the state there, then run `loop`
+        (renamed by `fresh`) from it to where `revolve_next` says. Returns the statement, the
+        tapes after it and the count of states held after it."""
+        loc = loop.loc
+
+        def fresh_like(atoms) -> tuple:
+            return tuple(Var(self.names.fresh(a.name.split("~")[0])) for a in atoms)
+
+        position, held_phi, position_out, held_out, go = fresh_like([Var("position"), Var("held")] * 2 + [Var("go")])
+        at, inner_outs = fresh_like(loop.carried), fresh_like(loop.carried)
+        saved_phi, pushed, saved_out = fresh_like(saved), fresh_like(saved), fresh_like(saved)
+        nxt, held_next = Var(self.names.fresh("until")), Var(self.names.fresh("held"))
+        inner = renamed(replace(loop, checkpoint=False), fresh)
+        inner = replace(inner, outs=inner_outs, inits=at, bounds=(position, nxt, Const(1)))
+        body = [
+            Eqn((p,), "tape_push", (phi, value), (), loc) for p, phi, value in zip(pushed, saved_phi, (position, *at))
+        ]
+        body += [
+            Eqn((nxt,), "revolve_next", (position, end, stop, held_phi, snapshots), (), loc),
+            inner,
+            Eqn((held_next,), "add", (held_phi, Const(1)), (), loc),
+        ]
+        statement = Loop(
+            (position_out, held_out) + tuple(outs) + saved_out, (position, held_phi) + at + saved_phi,
+            (first, held) + tuple(inits) + tuple(saved), tuple(body), (nxt, held_next) + inner_outs + pushed,
+            cond_body=(Eqn((go,), "lt", (position, stop), (), loc),), cond=go, loc=loc,
+        )  # fmt: skip
+        return statement, saved_out, held_out
 
     def _rematerialize(self, loop: Loop, needed: list[Var]) -> tuple[list[Eqn], dict[str, Var]]:
         """Recompute cheap index values (slices, shape lookups, integer arithmetic) in the
@@ -261,8 +362,12 @@ class ControlReverse:
         for k, arm in enumerate(arms):
             for position, inner in enumerate(arm):
                 if isinstance(inner, If):
-                    deeper = [r for r in results[k] if isinstance(r, Var) and r.name in
-                              {v.name for v in defined(inner)} - {o.name for o in inner.outs}]
+                    deeper = [
+                        r
+                        for r in results[k]
+                        if isinstance(r, Var)
+                        and r.name in {v.name for v in defined(inner)} - {o.name for o in inner.outs}
+                    ]
                     if deeper:
                         arm[position], more = self._export(inner, deeper)
                         results[k] = [more.get(r.name, r) if isinstance(r, Var) else r for r in results[k]]
@@ -271,7 +376,8 @@ class ControlReverse:
         return new, exported
 
     def _emit_backward_loop(self, loop, taped, seeds, accumulators, inits, new_values) -> None:
-        pops, body, mapping = taped
+        pops, body, mapping, *extra = taped
+        extra = extra[0] if extra else []  # (carried, init, result) the backward loop also carries
         tapes_in, pop_eqns = [], []
         for final, restored in pops:
             phi, rest = (Var(self.names.fresh(final.name.split("~")[0])) for _ in range(2))
@@ -280,16 +386,16 @@ class ControlReverse:
         index, bounds = self._backward_range(loop)
         body = rename_all(body, {loop.index.name: index} if loop.index is not None else {})
         new_values = [mapping.get(v.name, v) if isinstance(v, Var) else v for v in new_values]
-        carried = list(seeds.values()) + list(accumulators.values()) + [phi for phi, _, _ in tapes_in]
-        results = new_values + [rest for _, _, rest in tapes_in]
+        carried = list(seeds.values()) + list(accumulators.values()) + [phi for phi, _, _ in tapes_in + extra]
+        results = new_values + [rest for _, _, rest in tapes_in + extra]
         outs = [Var(self.names.fresh(c.name.split("~")[0])) for c in carried]
-        all_inits = list(inits) + [final for _, final, _ in tapes_in]
+        all_inits = list(inits) + [final for _, final, _ in tapes_in + extra]
         self.body.append(
             Loop(tuple(outs), tuple(carried), tuple(all_inits), tuple(pop_eqns + body), tuple(results),
                  index, bounds, (), None, not loop.reverse or loop.index is None, loop.loc, True)
         )  # fmt: skip
         active = list(seeds)
-        for name, out in zip(accumulators, outs[len(active):]):
+        for name, out in zip(accumulators, outs[len(active) :]):
             self.adjoint[name] = out
         for k, out in zip(active, outs):
             if self._wants(loop.inits[k]):
@@ -303,7 +409,20 @@ class ControlReverse:
         return index, (Const(0), count, Const(1))
 
 
-_CHEAP_OPS = {"make_slice", "make_tuple", "shape", "len", "ndim", "size", "getitem", "add", "sub", "mul", "floordiv", "neg"}
+_CHEAP_OPS = {
+    "make_slice",
+    "make_tuple",
+    "shape",
+    "len",
+    "ndim",
+    "size",
+    "getitem",
+    "add",
+    "sub",
+    "mul",
+    "floordiv",
+    "neg",
+}
 
 
 def _read_shapes_back(loop: Loop, hoisted: list[Eqn], needed: list[Var]) -> tuple[list[Eqn], list[Eqn]]:

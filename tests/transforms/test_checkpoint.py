@@ -86,8 +86,31 @@ def test_a_while_loop_is_checkpointed_in_segments_of_a_given_length(tol, length)
     assert "n_segments" in sd.grad(until_small, checkpoint=length).source
 
 
-def test_auto_leaves_a_while_loop_as_it_is():
-    assert "_saved" not in sd.grad(until_small, checkpoint="auto").source  # no trip count to take a root of
+@pytest.mark.parametrize("tol", [100.0, 10.0, 1e-3])
+@pytest.mark.parametrize("schedule", ["auto", "binomial", sd.Binomial(snapshots=2)], ids=str)
+def test_a_while_loop_is_counted_first_then_differentiated_on_a_binomial_schedule(tol, schedule):
+    x = np.array([2.0, -1.5, 3.0])
+    plain = sd.grad(until_small)(x, tol)
+    gradient = sd.grad(until_small, checkpoint=schedule)
+    np.testing.assert_array_equal(gradient(x, tol), plain)
+    np.testing.assert_allclose(
+        sd.grad(until_small, checkpoint=schedule, backend="numba")(x, tol), plain, rtol=1e-13, atol=1e-15
+    )
+    assert "revolve_next(" in gradient.source and "trips = trips + 1" in gradient.source
+
+
+def reads_its_test(x, tol):
+    h = x
+    while np.sum(h * h) > tol:
+        h = h - 0.1 * np.sum(h * h) * h  # the same expression as the test: one name once optimised
+    return np.sum(h)
+
+
+def test_a_while_loop_whose_body_reads_its_test_keeps_it_when_counted():
+    x = np.array([1.0, -0.5, 0.8])
+    plain = sd.grad(reads_its_test)(x, 0.5)
+    np.testing.assert_array_equal(sd.grad(reads_its_test, checkpoint=sd.Binomial(snapshots=2))(x, 0.5), plain)
+    np.testing.assert_allclose(plain, numeric_grad(reads_its_test, (x, 0.5), 0), rtol=1e-6, atol=1e-8)
 
 
 RS = np.random.RandomState(0)
@@ -166,8 +189,105 @@ def test_a_loop_that_draws_random_numbers_is_refused_where_it_draws():
 
 @pytest.mark.parametrize("length", [0, -2, 2.5, True, "sqrt"])
 def test_a_segment_length_that_is_not_one_is_refused(length):
-    with pytest.raises(ValueError, match="checkpoint must be None, 'auto' or a segment length"):
+    with pytest.raises(ValueError, match="checkpoint must be None, 'none', 'auto', 'binomial'"):
         sd.grad(recurrence, checkpoint=length)
+
+
+@pytest.mark.parametrize(
+    "options", [{"snapshots": 0}, {"memory": -1}, {"snapshots": 2.0}, {"snapshots": 2, "memory": 10}]
+)
+def test_a_binomial_schedule_without_a_positive_budget_is_refused(options):
+    with pytest.raises(ValueError, match="Binomial"):
+        sd.Binomial(**options)
+
+
+def test_none_is_no_checkpointing():
+    assert sd.grad(recurrence, checkpoint="none").source == sd.grad(recurrence).source
+
+
+# -- binomial checkpointing (Griewank's revolve) -----------------------------------------
+
+BINOMIAL = [sd.Binomial(snapshots=1), sd.Binomial(snapshots=2), sd.Binomial(snapshots=5), "binomial"]
+
+
+@pytest.mark.parametrize("f", FUNCTIONS, ids=lambda f: f.__name__)
+@pytest.mark.parametrize("schedule", BINOMIAL, ids=str)
+def test_a_binomial_schedule_gives_the_plain_gradient_bit_for_bit(f, schedule):
+    for n in (0, 1, 2, 3, 4, 10, 23):
+        np.testing.assert_array_equal(sd.grad(f, checkpoint=schedule)(X, n), sd.grad(f)(X, n))
+
+
+@pytest.mark.parametrize("f", [recurrence, filled_rows, loops_and_branches_inside, odd_steps], ids=lambda f: f.__name__)
+def test_numba_agrees_under_a_binomial_schedule(f):
+    for n in (0, 5, 13):
+        got = sd.grad(f, checkpoint=sd.Binomial(snapshots=3), backend="numba")(X, n)
+        np.testing.assert_allclose(got, sd.grad(f)(X, n), rtol=1e-13, atol=1e-15)
+
+
+def test_a_memory_budget_sets_the_number_of_saved_states():
+    x = np.linspace(-1.0, 1.0, 2000)  # 16 kB per saved state
+    budget = sd.grad(long_recurrence, checkpoint=sd.Binomial(memory=100_000))  # six states
+    plain = sd.grad(long_recurrence)
+    np.testing.assert_array_equal(budget(x, 300), plain(x, 300))
+    assert "revolve_snapshots(trips, 0, 100000, " in budget.source
+    full = _peak(lambda: plain(x, 300))  # 300 states: about 4.8 MB
+    held = _peak(lambda: budget(x, 300))  # six states and one iteration's values
+    assert held < 300_000 and full > 4_000_000, (held, full)
+
+
+def _schedule_runs(trips: int, snapshots: int) -> tuple[np.ndarray, int]:
+    """Run the schedule as generated code does; how often each iteration runs forwards, and
+    the most states kept at once."""
+    from symdiff.rules.shapes import revolve_next
+
+    runs = np.zeros(trips, dtype=int)
+    stack: list[int] = []
+
+    def run_to(position: int, end: int, stop: int) -> None:
+        while position < stop:
+            stack.append(position)
+            until = revolve_next(position, end, stop, len(stack) - 1, snapshots)
+            assert position < until <= stop
+            runs[position:until] += 1
+            position = until
+
+    run_to(0, trips, trips)  # the forward pass
+    most = len(stack)
+    for k in reversed(range(trips)):
+        first = stack.pop()
+        assert first <= k
+        run_to(first, k + 1, k)
+        most = max(most, len(stack))
+        runs[k] += 1  # iteration k again, saving what its backward body reads
+    return runs, most
+
+
+@pytest.mark.parametrize("trips", [1, 2, 7, 100, 1000, 5000])
+@pytest.mark.parametrize("snapshots", [1, 2, 3, 10, 40])
+def test_the_schedule_keeps_its_budget_and_runs_each_iteration_as_revolve_does(trips, snapshots):
+    from math import comb
+
+    runs, most = _schedule_runs(trips, snapshots)
+    assert most <= snapshots
+    r = 0  # Griewank: with s states, r runs again reverse at most C(s + r, s) iterations
+    while comb(snapshots + r, snapshots) < trips:
+        r += 1
+    assert runs.max() <= r + 2  # the forward pass, at most r runs again (one per level), iteration k itself
+    optimum = r * trips - comb(snapshots + r, r - 1) if r > 0 else 0  # revolve's fewest repeated steps
+    repeated = int(runs.sum()) - 2 * trips
+    assert repeated <= 1.1 * optimum + trips // 50 + 1, (repeated, optimum)
+
+
+def binomial_meta_objective(x, n):
+    return np.sum(sd.grad(recurrence, checkpoint=sd.Binomial(snapshots=2))(x, n) * x)
+
+
+def test_a_binomially_checkpointed_gradient_is_differentiated_again():
+    expected = numeric_grad(binomial_meta_objective, (X, 7), 0)
+    np.testing.assert_allclose(sd.grad(binomial_meta_objective)(X, 7), expected, rtol=1e-6, atol=1e-8)
+    np.testing.assert_array_equal(
+        sd.grad(binomial_meta_objective, checkpoint="binomial")(X, 7), sd.grad(binomial_meta_objective)(X, 7)
+    )
 
 
 def test_random_programs_with_loops_get_the_same_gradient(tmp_path):
@@ -191,9 +311,9 @@ def test_random_programs_with_loops_get_the_same_gradient(tmp_path):
             except sd.SymdiffError:
                 continue  # refused without checkpointing too
             segmented = sd.grad(f, wrt=program.wrt, checkpoint=2)(*_copies(args))
-        for a, b in zip(
-            plain if isinstance(plain, tuple) else (plain,), segmented if isinstance(segmented, tuple) else (segmented,)
-        ):
-            np.testing.assert_array_equal(a, b, err_msg=f"program {seed}")
+            binomial = sd.grad(f, wrt=program.wrt, checkpoint=sd.Binomial(snapshots=2))(*_copies(args))
+        for got in (segmented, binomial):
+            for a, b in zip(plain if isinstance(plain, tuple) else (plain,), got if isinstance(got, tuple) else (got,)):
+                np.testing.assert_array_equal(a, b, err_msg=f"program {seed}")
         compared += 1
     assert compared >= 30
