@@ -7,10 +7,14 @@ Run from the repository root:
 
 Two loops: a scalar recurrence of 100,000 steps, and a recurrence over a
 2000-element state for 2,000 steps. For each backend the plain gradient and
-the `checkpoint="auto"` one are first checked to agree (bit for bit on
-NumPy), then timed interleaved (median of the repeats) with peak memory
-from `tracemalloc`, which sees NumPy's arrays and Python's lists but not the
-Numba runtime's own allocations: the Numba rows report time only.
+the checkpointed ones (`checkpoint="auto"`: square-root segments;
+`"binomial"` and `Binomial(snapshots=20)`: Griewank's revolve schedule) are
+first checked to agree (bit for bit on NumPy), then timed interleaved
+(median of the repeats), and their peak memory taken in one more run each
+under `tracemalloc` (not timed: tracing slows allocation), which sees
+NumPy's arrays and Python's lists but not the Numba runtime's own
+allocations: the Numba rows report time only. "time x" is the time over the
+plain gradient's, "memory /" the plain gradient's peak over this one's.
 """
 
 from __future__ import annotations
@@ -43,14 +47,27 @@ def array_recurrence(x, n):
     return np.sum(h * h)
 
 
-def _timed(gradient, call_args) -> tuple[float, int]:
-    tracemalloc.start()
+def _seconds(gradient, call_args) -> float:
     start = time.perf_counter()
     gradient(*call_args)
-    seconds = time.perf_counter() - start
+    return time.perf_counter() - start
+
+
+def _peak(gradient, call_args) -> int:
+    """Peak traced memory of one call (a run of its own: tracing slows every allocation)."""
+    tracemalloc.start()
+    gradient(*call_args)
     peak = tracemalloc.get_traced_memory()[1]
     tracemalloc.stop()
-    return seconds, peak
+    return peak
+
+
+CONTENDERS = {  # label: checkpoint=
+    "plain": None,
+    "auto (sqrt segments)": "auto",
+    "binomial": "binomial",
+    "binomial, 20 states": sd.Binomial(snapshots=20),
+}
 
 
 def main() -> None:
@@ -64,29 +81,33 @@ def main() -> None:
         ("scalar loop", scalar_recurrence, (0.3, 100_000 // scale)),
         ("2000-vector loop", array_recurrence, (np.linspace(-1.0, 1.0, 2000), 2_000 // scale)),
     ]
-    print(f"{'workload':18} {'backend':8} {'steps':>7} {'plain s':>9} {'auto s':>9} {'time x':>7} "
-          f"{'plain MB':>9} {'auto MB':>9} {'memory x':>9}")  # fmt: skip
+    print(f"{'workload':17} {'backend':7} {'steps':>7} {'checkpoint':21} {'s':>8} {'time x':>7} {'MB':>8} "
+          f"{'memory /':>9}")  # fmt: skip
     for label, f, call_args in cases:
         for backend in ("numpy", "numba"):
-            plain, auto = sd.grad(f, backend=backend), sd.grad(f, backend=backend, checkpoint="auto")
-            small = (call_args[0], 3)
-            plain(*small), auto(*small)  # compiled before timing
-            a, b = plain(*call_args), auto(*call_args)
-            same = np.array_equal(a, b) if backend == "numpy" else np.allclose(a, b, rtol=1e-12)
-            assert same, f"{label} on {backend}: the checkpointed gradient differs"
-            runs = {"plain": [], "auto": []}
-            for _ in range(args.repeats):  # interleaved: a noisy stretch hits both
-                runs["plain"].append(_timed(plain, call_args))
-                runs["auto"].append(_timed(auto, call_args))
-            t_plain = statistics.median(r[0] for r in runs["plain"])
-            t_auto = statistics.median(r[0] for r in runs["auto"])
-            m_plain = max(r[1] for r in runs["plain"]) / 1e6
-            m_auto = max(r[1] for r in runs["auto"]) / 1e6
-            memory = f"{m_plain:9.2f} {m_auto:9.2f} {m_plain / max(m_auto, 1e-9):9.1f}"
-            if backend == "numba":
-                memory = f"{'-':>9} {'-':>9} {'-':>9}"  # the Numba runtime's allocations are not traced
-            print(f"{label:18} {backend:8} {call_args[1]:>7} {t_plain:9.3f} {t_auto:9.3f} "
-                  f"{t_auto / t_plain:7.2f} {memory}")  # fmt: skip
+            gradients = {name: sd.grad(f, backend=backend, checkpoint=c) for name, c in CONTENDERS.items()}
+            for gradient in gradients.values():
+                gradient(call_args[0], 3)  # compiled before timing
+            reference = gradients["plain"](*call_args)
+            for name, gradient in gradients.items():
+                got = gradient(*call_args)
+                same = np.array_equal(got, reference) if backend == "numpy" else np.allclose(got, reference, rtol=1e-12)
+                assert same, f"{label} on {backend}: the {name} gradient differs"
+            runs: dict[str, list] = {name: [] for name in gradients}
+            for _ in range(args.repeats):  # interleaved: a noisy stretch hits every contender
+                for name, gradient in gradients.items():
+                    runs[name].append(_seconds(gradient, call_args))
+            peaks = {name: _peak(gradient, call_args) / 1e6 for name, gradient in gradients.items()}
+            t_plain = statistics.median(runs["plain"])
+            m_plain = peaks["plain"]
+            for name in gradients:
+                seconds = statistics.median(runs[name])
+                peak = peaks[name]
+                memory = f"{peak:8.2f} {m_plain / max(peak, 1e-9):9.1f}"
+                if backend == "numba":
+                    memory = f"{'-':>8} {'-':>9}"  # the Numba runtime's allocations are not traced
+                print(f"{label:17} {backend:7} {call_args[1]:>7} {name:21} {seconds:8.3f} {seconds / t_plain:7.2f} "
+                      f"{memory}")  # fmt: skip
 
 
 if __name__ == "__main__":

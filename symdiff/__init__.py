@@ -9,8 +9,8 @@ differentiate again.
 from symdiff.api import emit, grad, value_and_grad, vjp
 from symdiff.errors import SymdiffError
 from symdiff.higher import elementwise_grad, hessian, hvp, jacobian, jvp
+from symdiff.ir.schedules import Binomial, checkpointed
 from symdiff.rules.registry import register_derivative
-from symdiff.transforms.checkpoint import Binomial
 
 hessian_vector_product = hvp  # autograd's name, with the same arguments: (f, wrt)(*args, v)
 
@@ -19,6 +19,7 @@ __version__ = "0.1.0"
 __all__ = [
     "Binomial",
     "SymdiffError",
+    "checkpointed",
     "elementwise_grad",
     "emit",
     "grad",

@@ -348,8 +348,9 @@ def build(
 
 
 def _checkpointed(function: Function, checkpoint: Length | None) -> Function:
-    """Long loops in segments whose inner values are computed again, not saved (checkpoint.py)."""
-    return function if checkpoint is None else segment_loops(function, checkpoint)
+    """Long loops in segments whose inner values are computed again, not saved (checkpoint.py):
+    the function's own on `checkpoint`, and those its code marks with `checkpointed`."""
+    return segment_loops(function, checkpoint)
 
 
 def _stable(function: Function, stable: bool) -> Function:

@@ -13,11 +13,13 @@ from __future__ import annotations
 import ast
 import copy
 import inspect
+from dataclasses import replace
 
 import numpy as np
 
 from symdiff.frontend.values import GROW_ROWS, LocalFunction, Pack, Partial, Record, Rows
 from symdiff.ir.nodes import Const, If, Loop, Var
+from symdiff.ir.schedules import Requested, check_length, checkpointed
 
 RETURN = "<return>"
 
@@ -215,6 +217,9 @@ class ControlFlow:
         is known); over an array's rows, `zip` or `enumerate` of arrays, a loop over the row index."""
         if node.orelse:
             raise self.fail("for/else is not supported", node)
+        request = self.checkpoint_request(node)
+        if request is not None:
+            node = ast.copy_location(ast.For(node.target, request[0], node.body, [], node.type_comment), node)
         counted = self.range_bounds(node.iter)
         if counted is not None and self.consumer is not None and _yields(node.body):
             bounds, backwards = counted  # a generator's loop around a yield: unrolled if its bounds are known
@@ -234,8 +239,12 @@ class ControlFlow:
                 self.target = node.target.id
                 index = Var(self.names.fresh(node.target.id))
                 self.loop(node, node.body, index, bounds, None, backwards, node.target.id)
+                if request is not None:  # segment_loops (transforms/checkpoint.py) rewrites it
+                    self.body[-1] = replace(self.body[-1], checkpoint=Requested(request[1]))
             self.bind_loop_variable(node, whole, backwards)
             return
+        if request is not None:
+            raise self.fail("symdiff.checkpointed() takes a range(...) that runs forwards", node.iter)
         if self.generator_call(node.iter) is not None:
             return self.walk_generator(node)
         columns = self.iteration_columns(node.iter)
@@ -245,6 +254,26 @@ class ControlFlow:
                 self.statements(node.body)
             return
         self.row_loop(node, columns)
+
+    def checkpoint_request(self, node: ast.For):
+        """`for t in symdiff.checkpointed(range(n), schedule)`: (the range, the schedule), else None."""
+        call = node.iter
+        if not isinstance(call, ast.Call) or self._expr(call.func, None) is not checkpointed:
+            return None
+        arguments = {"schedule": "auto"}
+        for key, value in [(None, a) for a in call.args[1:]] + [(k.arg, k.value) for k in call.keywords]:
+            known = self._expr(value, None)
+            arguments[key or "schedule"] = known.value if isinstance(known, Const) else known
+        if not 1 <= len(call.args) <= 2 or set(arguments) != {"schedule"}:
+            raise self.fail("symdiff.checkpointed(range(...), schedule) takes a range and a schedule", call)
+        try:
+            check_length(arguments["schedule"])
+        except ValueError as error:
+            raise self.fail(str(error), call) from None
+        inner = call.args[0]
+        if not (isinstance(inner, ast.Call) and self._expr(inner.func, None) is range):
+            raise self.fail("symdiff.checkpointed() takes a range(...) that runs forwards", inner)
+        return call.args[0], arguments["schedule"]
 
     def bind_loop_variable(self, node: ast.For, bounds: tuple, backwards: bool) -> None:
         """After a range loop its variable holds the last value it took, as in Python: known

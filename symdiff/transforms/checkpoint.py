@@ -22,83 +22,66 @@ when running.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import replace
 
 from symdiff.errors import UnsupportedSyntax
 from symdiff.ir.names import Names
-from symdiff.ir.nodes import Atom, Const, Eqn, Function, Loop, Var, defined, reads, walk
+from symdiff.ir.nodes import Atom, Const, Eqn, Function, If, Loop, Var, defined, loops, reads, walk
+from symdiff.ir.schedules import Binomial, Length, Requested, check_length, checkpointed
 from symdiff.rules.opaque import OP as OPAQUE
 from symdiff.transforms.inline import renamed
 
 
-@dataclass(frozen=True)
-class Binomial:
-    """Binomial checkpointing (Griewank's revolve) of counted loops: at most `snapshots` loop
-    states kept at once, or as many as `memory` bytes hold; with neither, the fewest with which
-    no iteration runs more than three times. The schedule is `revolve_next` (rules/shapes.py),
-    which the generated code calls."""
-
-    snapshots: int | None = None
-    memory: int | None = None
-    __symdiff_operator__ = True  # made while building when a differentiated function calls it
-
-    def __post_init__(self) -> None:
-        for name in ("snapshots", "memory"):
-            value = getattr(self, name)
-            if value is not None and (not isinstance(value, int) or isinstance(value, bool) or value < 1):
-                raise ValueError(f"Binomial({name}=...) must be an int >= 1, got {value!r}")
-        if self.snapshots is not None and self.memory is not None:
-            raise ValueError("Binomial takes snapshots= or memory=, not both")
-
-
-Length = int | str | Binomial
-
-
-def check_length(length: Length) -> Length | None:
-    """`checkpoint=` as the transform takes it (None for "none"); refuse anything else than
-    "auto", "binomial", "none", a Binomial or a segment length >= 1."""
-    if length == "none":
-        return None
-    if length == "binomial":
-        return Binomial()
-    if not (
-        length == "auto"
-        or isinstance(length, Binomial)
-        or (isinstance(length, int) and not isinstance(length, bool) and length >= 1)
-    ):
-        raise ValueError(
-            f"checkpoint must be None, 'none', 'auto', 'binomial', symdiff.Binomial(...) or a segment "
-            f"length >= 1, got {length!r}"
-        )
-    return length
-
-
-def segment_loops(function: Function, length: Length) -> Function:
+def segment_loops(function: Function, length: Length | None) -> Function:
     """`function` with each counted loop of its top level that runs forwards in segments of
     `length` iterations (an int >= 1, or "auto" for the square root of its trip count), or
     marked for binomial checkpointing (a Binomial)."""
     length = check_length(length)
-    if length is None:
+    if length is None and not any(isinstance(loop.checkpoint, Requested) for loop in loops(function.body)):
         return function
     names = Names([p.name for p in function.params] + [n for n, _ in function.free])
     names.used |= {v.name for stmt in function.body for v in defined(stmt)}
+    return replace(function, body=_rewritten(function.body, length, names))
+
+
+def _rewritten(block, length: Length | None, names: Names) -> tuple:
+    """`block` with its loops checkpointed: those the code marked, at any depth, on their own
+    schedule, and the others of this block on `length` (None: none)."""
     body = []
-    for stmt in function.body:
-        if isinstance(stmt, Loop) and _segmentable(stmt) and isinstance(length, Binomial):
-            _refuse_draws(stmt)
-            body.extend(_counted_from_zero(stmt, length, names))
-        elif isinstance(stmt, Loop) and _segmentable(stmt):
-            _refuse_draws(stmt)
-            body.extend(_segmented(stmt, length, names))
-        elif isinstance(stmt, Loop) and stmt.index is None and stmt.carried and isinstance(length, int):
-            _refuse_draws(stmt)
-            body.append(_segmented_while(stmt, length, names))
-        elif isinstance(stmt, Loop) and stmt.index is None and stmt.carried:  # "auto" or a Binomial
-            _refuse_draws(stmt)
-            body.extend(_counted_while(stmt, length if isinstance(length, Binomial) else Binomial(), names))
-        else:
-            body.append(stmt)
-    return replace(function, body=tuple(body))
+    for stmt in block:
+        if isinstance(stmt, If):
+            stmt = replace(
+                stmt,
+                then_body=_rewritten(stmt.then_body, None, names),
+                else_body=_rewritten(stmt.else_body, None, names),
+            )
+        elif isinstance(stmt, Loop):
+            stmt = replace(stmt, body=_rewritten(stmt.body, None, names))
+            if isinstance(stmt.checkpoint, Requested):
+                body.extend(
+                    _checkpointed(replace(stmt, checkpoint=False), check_length(stmt.checkpoint.schedule), names)
+                )
+                continue
+        body.extend(_checkpointed(stmt, length, names) if length is not None else [stmt])
+    return tuple(body)
+
+
+def _checkpointed(stmt, length: Length, names: Names) -> list:
+    """`stmt` checkpointed on `length` where it is a loop that can be, as statements."""
+    if not isinstance(stmt, Loop) or not stmt.carried:
+        return [stmt]
+    counted, while_loop = _segmentable(stmt), stmt.index is None
+    if counted or while_loop:
+        _refuse_draws(stmt)
+    if counted and isinstance(length, Binomial):
+        return _counted_from_zero(stmt, length, names)
+    if counted:
+        return _segmented(stmt, length, names)
+    if while_loop and isinstance(length, int):
+        return [_segmented_while(stmt, length, names)]
+    if while_loop:  # "auto" or a Binomial: counted first
+        return _counted_while(stmt, length if isinstance(length, Binomial) else Binomial(), names)
+    return [stmt]
 
 
 def _segmentable(loop: Loop) -> bool:
@@ -254,4 +237,4 @@ def _segmented_while(loop: Loop, length: int, names: Names) -> Loop:
     )  # fmt: skip
 
 
-__all__ = ["Binomial", "Length", "check_length", "segment_loops"]
+__all__ = ["Binomial", "Length", "Requested", "check_length", "checkpointed", "segment_loops"]

@@ -18,7 +18,7 @@ from dataclasses import replace
 
 from symdiff.analysis.shapes import ShapeClasses
 from symdiff.ir.nodes import Atom, Const, Eqn, If, Loop, Var, defined, reads
-from symdiff.transforms.checkpoint import Binomial
+from symdiff.ir.schedules import Binomial
 from symdiff.transforms.inline import rename_all, renamed
 
 

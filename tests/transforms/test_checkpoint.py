@@ -8,6 +8,7 @@ the segment length: none, one, a segment and one more, a partial last one.
 
 from __future__ import annotations
 
+import re
 import tracemalloc
 
 import numpy as np
@@ -317,3 +318,71 @@ def test_random_programs_with_loops_get_the_same_gradient(tmp_path):
                 np.testing.assert_array_equal(a, b, err_msg=f"program {seed}")
         compared += 1
     assert compared >= 30
+
+
+# -- the per-loop form: symdiff.checkpointed(range(...), schedule) ---------------------------
+
+
+def epochs(x, n):
+    h = x
+    total = 0.0
+    for e in range(3):  # a loop around the marked one: each epoch's inner loop keeps its own states
+        for t in sd.checkpointed(range(n), sd.Binomial(snapshots=2)):
+            h = np.tanh(h * 1.1 + 0.1 * t + 0.01 * e)
+            total = total + np.sum(h * h)
+        h = h * 0.5
+    return total
+
+
+def marked_in_a_branch(x, n):
+    h = x
+    if np.sum(x) > 0:
+        for t in sd.checkpointed(range(n), 2):
+            h = np.cos(h) + 0.1 * t
+    else:
+        h = h * 2.0
+    return np.sum(h)
+
+
+def one_of_two_marked(x, n):
+    h = x
+    for t in sd.checkpointed(range(n)):  # "auto"
+        h = np.tanh(h + 0.1)
+    g = h
+    for t in range(n):  # not marked: taped as usual
+        g = g * h + 0.01
+    return np.sum(g)
+
+
+@pytest.mark.parametrize("f", [epochs, marked_in_a_branch, one_of_two_marked], ids=lambda f: f.__name__)
+def test_a_loop_marked_checkpointed_is_checkpointed_wherever_it_is(f):
+    for x in (X, -X):
+        for n in (0, 1, 4, 9):
+            np.testing.assert_allclose(sd.grad(f)(x, n), numeric_grad(f, (x, n), 0), rtol=1e-6, atol=1e-8)
+    got = sd.grad(f, backend="numba")(X, 9)
+    np.testing.assert_allclose(got, sd.grad(f)(X, 9), rtol=1e-13, atol=1e-15)
+    assert f(X, 9) == f(X, 9)  # run as plain Python, checkpointed() is its range
+
+
+def test_only_the_marked_loop_is_checkpointed():
+    source = sd.grad(one_of_two_marked).source
+    assert source.count("for segment in reversed(range(segments)):") == 1 and "h_tape" in source
+    assert "revolve_next(" in sd.grad(epochs).source
+
+
+@pytest.mark.parametrize(
+    "body, words",
+    [
+        ("for t in sd.checkpointed(range(n), 0):", "segment length >= 1"),
+        ("for t in sd.checkpointed(reversed(range(n))):", "takes a range(...) that runs forwards"),
+        ("for t in sd.checkpointed(range(n), 2, 3):", "takes a range and a schedule"),
+    ],
+)
+def test_a_bad_mark_is_refused_where_it_is_written(tmp_path, body, words):
+    from tests.fuzz.check import _load
+
+    source = f"import numpy as np\nimport symdiff as sd\n\n\ndef f(x, n):\n    h = x\n    {body}\n        h = h * 0.5\n    return np.sum(h)\n"
+    _, f = _load(tmp_path, source)
+    with pytest.raises(sd.SymdiffError, match=re.escape(words)) as info:
+        sd.grad(f)
+    assert ":7:" in str(info.value)
