@@ -50,6 +50,7 @@ class _Merger:
         self.names = Names([v.name for v in function.params] + [n for n, _ in function.free])
         self.names.used |= {o.name for e in eqns for o in e.outs} | _loop_names(function.body)
         self.tapes |= _carried_tapes(function.body, self.tapes)
+        self.empty = {e.outs[0].name for e in eqns if e.op == "tape_new"}  # tapes that start empty
 
     def fresh(self, base: str) -> Var:
         return Var(self.names.fresh(base))
@@ -82,6 +83,9 @@ class _Merger:
             push = _top_level(loop.body, result, "tape_push")
             if push is None or push.ins[0] != carried or self.counts[out.name] != 1:
                 continue
+            init = loop.inits[k]
+            if not (isinstance(init, Var) and init.name in self.empty):
+                continue  # pushed to before the loop too (a first iteration peeled off): kept as it is
             if isinstance(push.ins[1], Var) and push.ins[1].name in self.tapes:
                 continue  # a tape of tapes (nested loops) keeps its own list
             for later in range(position + 1, len(body)):
