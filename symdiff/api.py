@@ -39,6 +39,7 @@ from symdiff.rules.registry import RULES, Rule, generation, lookup_callable
 from symdiff.rules.user_checks import install_checks
 from symdiff.structured import CONTAINERS, Deferred, StructuredCalls, count
 from symdiff.transforms.checkpoint import Length, check_length, segment_loops
+from symdiff.transforms.forward import jvp_function
 from symdiff.transforms.reverse import active_vars, base_name, tape_vars, vjp_function
 from symdiff.transforms.stable import stabilize
 from symdiff.transforms.untaken import guard_untaken_inputs
@@ -340,7 +341,10 @@ def build(
     _refuse_list_values(function)
     as_tuple = isinstance(wrt, (tuple, list))
     prepared = _checkpointed(_stable(function, stable), checkpoint)
-    derivative_ir = _stable_values(optimize(vjp_function(prepared, indices, mode, as_tuple)), stable)
+    if mode == "jvp":  # forward mode (transforms/forward.py), one argument
+        derivative_ir = _stable_values(optimize(jvp_function(_stable(function, stable), indices[0])), stable)
+    else:
+        derivative_ir = _stable_values(optimize(vjp_function(prepared, indices, mode, as_tuple)), stable)
     derivative = Derivative(primal, derivative_ir, names, mode, backend, lowering)
     derivative._wrt_spec, derivative._stable, derivative._checkpoint = wrt, stable, checkpoint
     _CACHE[key] = derivative

@@ -1,10 +1,13 @@
 """Higher-order operators composed from `vjp` and `grad` (JAX-style).
 
-- `hvp`: reverse over reverse, the gradient of `sum(grad(f)(x) * v)`; about
-  three gradients' cost and no Hessian is formed.
-- `jvp`: forward mode by the double-vjp trick: `vjp(f)(x, u)` is linear in
-  `u`, so the gradient of `sum(vjp(f)(x, u) * t)` with respect to `u` is `J t`.
-  The emitted source is readable like any other.
+- `hvp`: forward over reverse, the tangent of the generated gradient along
+  `v` (transforms/forward.py); about two gradients' cost and no Hessian is
+  formed. Where an op has no tangent rule yet, reverse over reverse: the
+  gradient of `sum(grad(f)(x) * v)`.
+- `jvp`: native forward mode (transforms/forward.py): the function with each
+  statement's tangent beside it. Where an op has no tangent rule yet, the
+  double-vjp trick: `vjp(f)(x, u)` is linear in `u`, so the gradient of
+  `sum(vjp(f)(x, u) * t)` with respect to `u` is `J t`.
 - `hessian`, `jacobian`: dense matrices built from one hvp or vjp per
   column/row.
 Each result has `.source`, `.primal` and `.wrt` like the basic operators.
@@ -21,6 +24,7 @@ import numpy as np
 from symdiff.api import Derivative, Wrt, build, readable_function
 from symdiff.compose import SourceFunction, fresh_param, identifier
 from symdiff.errors import BadWrt
+from symdiff.transforms.forward import NoTangentRule
 
 
 def _params(f: Callable) -> list[str]:
@@ -92,18 +96,35 @@ def hvp(f: Callable, wrt: Wrt = 0, *, backend: str = "numpy", argnum: Wrt | None
     f, wrt = readable_function(f), wrt if argnum is None else argnum  # argnum: autograd's name for wrt
     name = _single_wrt(f, wrt)
     g = build(f, name, "grad", "numpy")
-    wrapped = _wrapper(f, g, "v", "np.sum(inner({args}) * {extra})", "hvp")
-    inner = build(wrapped, name, "grad", backend)
-    return Composite(f, name, inner, inner, "hvp")
+    try:  # forward over reverse: the gradient's tangent along v, one forward pass through its code
+        forward = build(g, name, "jvp", backend)
+    except NoTangentRule:  # reverse over reverse: the gradient of sum(grad(f)(x) * v)
+        wrapped = _wrapper(f, g, "v", "np.sum(inner({args}) * {extra})", "hvp")
+        inner = build(wrapped, name, "grad", backend)
+        return Composite(f, name, inner, inner, "hvp")
+    call = _wrapper(f, forward, "v", "inner({args}, {extra})[1]", "hvp")
+    return Composite(f, name, forward, call, "hvp")
 
 
 def jvp(f: Callable, wrt: Wrt = 0, *, backend: str = "numpy", argnum: Wrt | None = None) -> Composite:
     """Forward mode: `jvp(f)(*args, tangent)` returns `(f(*args), J @ tangent)`.
 
-    Example: `value, slope = symdiff.jvp(np_fn)(x, direction)`.
+    Example: `value, slope = symdiff.jvp(np_fn)(x, direction)`. The generated code is the
+    function with each statement's tangent after it (transforms/forward.py), one pass, no tape.
+    A function using an op that has no tangent rule yet (rules/tangents.py) is differentiated
+    by the double-vjp trick instead: the same numbers, through a reverse pass.
     """
     f, wrt = readable_function(f), wrt if argnum is None else argnum  # argnum: autograd's name for wrt
     name = _single_wrt(f, wrt)
+    try:
+        forward = build(f, name, "jvp", backend)
+    except NoTangentRule:
+        return _jvp_by_reverse(f, name, backend)
+    return Composite(f, name, forward, forward, "jvp")
+
+
+def _jvp_by_reverse(f: Callable, name: str, backend: str) -> Composite:
+    """`jvp` by the double-vjp trick: the gradient of `sum(vjp(f)(x, u) * t)` with respect to `u`."""
     back = build(f, name, "vjp", "numpy")
     names = _params(f)
     seed = fresh_param(names + ["tangent"], "u")

@@ -131,9 +131,10 @@ def _identity_under(eqn: Eqn, facts: ShapeFacts) -> Atom | None:
     return eqn.ins[0] if same else None
 
 
-def scalar_names(function: Function) -> set[str]:
-    """Names known to hold a scalar (0-d) value whatever the argument shapes."""
-    scalars: set[str] = set()
+def scalar_names(function: Function, known: frozenset[str] = frozenset()) -> set[str]:
+    """Names known to hold a scalar (0-d) value whatever the argument shapes (`known`: more such
+    names to start from, e.g. loop indices)."""
+    scalars: set[str] = set(known)
     for eqn in walk(function.body):
         if len(eqn.outs) != 1:
             continue

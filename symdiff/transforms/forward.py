@@ -1,0 +1,301 @@
+"""Forward mode: the tangent transform of the Wengert list.
+
+Each statement of the function is followed by the statement that computes
+its output's tangent (`y_dot`) from its operands' tangents, by the tangent
+table (`rules/tangents.py`; elementwise ops reuse their vjp rule, whose
+Jacobian is diagonal). Control flow keeps its shape: an `if` computes the
+tangents of its outputs in each arm, a loop carries the tangents of the
+values it carries, and a list used as a tape (`append`/`pop`) gets a tape
+of tangents beside it. No tape is kept and nothing runs backwards, so the
+tangent costs about one more evaluation of the function, in the same
+memory, whatever its loops.
+
+Only values that depend on the differentiated argument get a tangent
+(`active_vars`); a value without one has tangent zero, and an op whose
+operands all have zero tangents gets none.
+"""
+
+from __future__ import annotations
+
+from symdiff.analysis.shapes import ShapeClasses
+from symdiff.errors import UnsupportedSyntax
+from symdiff.ir.names import Names
+from symdiff.ir.nodes import Atom, Const, Eqn, Function, If, Loop, Var, defined, loops, walk
+from symdiff.optimize.fuse_shapes import scalar_names
+from symdiff.rules import RULES
+from symdiff.rules.tangents import TANGENTS
+from symdiff.transforms.inline import inline_rule
+from symdiff.transforms.reverse import _refuse_active_calls, _whole_numbers, active_vars, base_name, tape_vars
+
+_TAPE_OPS = ("tape_new", "tape_push", "tape_pop")
+
+
+def dot_name(name: str) -> str:
+    return f"{base_name(name)}_dot"
+
+
+class NoTangentRule(UnsupportedSyntax):
+    """An op forward mode has no tangent rule for (reverse mode may still differentiate it)."""
+
+
+def jvp_function(function: Function, wrt: int) -> Function:
+    """`f_jvp(*params, x_dot)`: the value of `function` and its directional derivative along
+    `x_dot`, the tangent of parameter `wrt`."""
+    param = function.params[wrt]
+    state = Tangents(function, param.name)
+    _refuse_active_calls(function, state.active, [param.name])
+    seed = Var(state.names.fresh(dot_name(param.name)))
+    state.dot[param.name] = seed
+    body = state.block(function.body)
+    result = function.result
+    if isinstance(result, tuple):
+        raise UnsupportedSyntax(f"{function.name} returns {len(result)} values; forward mode takes one")
+    tangent = state.dot_of(result)
+    if tangent is None:  # the value does not depend on the argument
+        tangent = state.emit(body, "zeros_like", (result,), (), None, dot_name(getattr(result, "name", "out")))
+    return Function(
+        f"{function.name}_jvp",
+        function.params + (seed,),
+        tuple(body),
+        (result, tangent),
+        function.defaults,
+        function.free,
+        f"Value of {function.name} and its derivative along {seed.name} (the tangent of {param.name}).",
+    )
+
+
+class Tangents:
+    """The state of one forward pass: fresh names and the tangent of each active name."""
+
+    def __init__(self, function: Function, wrt: str):
+        self.names = Names([p.name for p in function.params] + [n for n, _ in function.free])
+        self.names.used |= {v.name for stmt in function.body for v in defined(stmt)}
+        self.active = active_vars(function, (wrt,))
+        self.tapes = tape_vars(function.body)
+        self.active |= _active_tape_families(function.body, self.active, self.tapes)
+        self.dot: dict[str, Atom] = {}
+        self.shapes = ShapeClasses()  # an elementwise op's tangent needs no broadcast where shapes match
+        for eqn in walk(function.body):
+            if len(eqn.outs) == 1:
+                self.shapes.learn(eqn)
+        self.scalars = scalar_names(function, frozenset(lp.index.name for lp in loops(function.body) if lp.index))
+
+    def dot_of(self, atom: Atom) -> Atom | None:
+        return self.dot.get(atom.name) if isinstance(atom, Var) else None
+
+    def emit(self, body: list, op: str, ins, static, loc, name: str) -> Var:
+        out = Var(self.names.fresh(name))
+        body.append(Eqn((out,), op, tuple(ins), tuple(static), loc))
+        return out
+
+    def zero(self, body: list, atom: Atom, loc) -> Atom:
+        """A zero tangent for `atom`: an empty tape for a tape, zeros of its shape otherwise."""
+        if isinstance(atom, Var) and atom.name in self.tapes:
+            return self.emit(body, "tape_new", (), (), loc, dot_name(atom.name))
+        if isinstance(atom, Const):
+            return Const(None) if atom.value is None else Const(0.0)
+        return self.emit(body, "zeros_like", (atom,), (), loc, dot_name(atom.name))
+
+    def block(self, stmts) -> list:
+        body: list = []
+        for stmt in stmts:
+            body.append(stmt)
+            if isinstance(stmt, Eqn):
+                self.eqn(stmt, body)
+            elif isinstance(stmt, If):
+                body[-1] = self.branch(stmt)
+            else:
+                body.pop()
+                body.append(self.loop(stmt, body))  # after the zero tangents it starts from
+        return body
+
+    # -- one equation -------------------------------------------------------------------
+
+    def eqn(self, eqn: Eqn, body: list) -> None:
+        if not any(o.name in self.active for o in eqn.outs):
+            return
+        if eqn.op in _TAPE_OPS:
+            return self.tape(eqn, body)
+        dots = [self.dot_of(a) for a in eqn.ins]
+        rule = RULES[eqn.op]
+        if all(d is None for d in dots) or not rule.differentiable or _whole_numbers(eqn):
+            return
+        if len(eqn.outs) != 1:
+            raise UnsupportedSyntax(f"{eqn.op} with several outputs has no tangent", eqn.loc)
+        if rule.elementwise:
+            tangent = self.elementwise(eqn, dots, body)
+        else:
+            tangent = self.tabled(eqn, dots, body)
+        if tangent is not None:
+            self.dot[eqn.out.name] = tangent
+
+    def elementwise(self, eqn: Eqn, dots: list, body: list) -> Atom | None:
+        """The vjp rule with an operand's tangent as the cotangent: its diagonal Jacobian times it."""
+        rule = RULES[eqn.op]
+        static, hint = eqn.static_dict(), dot_name(eqn.out.name)
+        terms, wide = [], False
+        for k, d in enumerate(dots):
+            if d is None:
+                continue
+            others = [a for j, a in enumerate(eqn.ins) if j != k]
+            alone = all(
+                isinstance(a, Const) and isinstance(a.value, (int, float)) or a.name in self.scalars for a in others
+            )
+            wide = wide or not (alone or self.shapes.same(eqn.ins[k], eqn.out))
+            if rule.vjp_each is not None:
+                term = inline_rule(
+                    rule.vjp_each, [d, eqn.out, Const(k), *eqn.ins], static, self.names, body, eqn.loc, hint
+                )[0]
+            else:
+                term = inline_rule(rule.vjp, [d, eqn.out, *eqn.ins], static, self.names, body, eqn.loc, hint)[k]
+            if term is not None:
+                terms.append(term)
+        total = self.sum(terms, body, eqn.loc, hint)
+        if total is not None and wide and len(eqn.ins) > 1:  # an operand broadcast against the others
+            shape = self.emit(body, "shape", (eqn.out,), (), eqn.loc, f"{base_name(eqn.out.name)}_shape")
+            total = self.emit(body, "broadcast_to", (total,), (("shape", shape),), eqn.loc, hint)
+        return total
+
+    def tabled(self, eqn: Eqn, dots: list, body: list) -> Atom | None:
+        entry = TANGENTS.get(eqn.op)
+        hint = dot_name(eqn.out.name)
+        covered = set()
+        terms: list[Atom] = []
+        if entry is not None:
+            linear = [k for k in entry.linear if k < len(eqn.ins)]
+            if any(dots[k] is not None for k in linear):
+                ins = [
+                    (dots[k] if dots[k] is not None else self.zero(body, a, eqn.loc)) if k in linear else a
+                    for k, a in enumerate(eqn.ins)
+                ]
+                terms.append(self.emit(body, eqn.op, ins, eqn.static, eqn.loc, hint))
+            for k in [k for k in entry.multilinear if k < len(eqn.ins) and dots[k] is not None]:
+                ins = [dots[k] if j == k else a for j, a in enumerate(eqn.ins)]
+                terms.append(self.emit(body, eqn.op, ins, eqn.static, eqn.loc, hint))
+            for k, jvp in entry.rules.items():
+                if k < len(dots) and dots[k] is not None:
+                    args = [dots[k], eqn.out, *eqn.ins]
+                    terms.append(inline_rule(jvp, args, eqn.static_dict(), self.names, body, eqn.loc, hint)[0])
+            covered = set(linear) | set(entry.multilinear) | set(entry.rules) | set(entry.shape_only)
+        missing = [k for k, d in enumerate(dots) if d is not None and k not in covered]
+        if missing:
+            raise NoTangentRule(
+                f"forward mode has no tangent rule for {RULES[eqn.op].path} yet",
+                eqn.loc,
+                "differentiate this function in reverse mode (grad, vjp), or register a tangent with "
+                "symdiff.rules.tangents.register_tangent",
+            )
+        return self.sum(terms, body, eqn.loc, hint)
+
+    def sum(self, terms: list, body: list, loc, hint: str) -> Atom | None:
+        total = None
+        for term in terms:
+            total = term if total is None else self.emit(body, "add", (total, term), (), loc, hint)
+        return total
+
+    def tape(self, eqn: Eqn, body: list) -> None:
+        """A tape of active values gets a tape of their tangents, pushed and popped alongside."""
+        loc = eqn.loc
+        if eqn.op == "tape_new":
+            self.dot[eqn.out.name] = self.emit(body, "tape_new", (), (), loc, dot_name(eqn.out.name))
+        elif eqn.op == "tape_push":
+            tape, value = eqn.ins
+            value_dot = self.dot_of(value)
+            if value_dot is None:
+                value_dot = self.zero(body, value, loc)
+            self.dot[eqn.out.name] = self.emit(
+                body, "tape_push", (self.dot_of(tape), value_dot), (), loc, dot_name(tape.name)
+            )
+        else:
+            rest, value = eqn.outs
+            rest_dot, value_dot = (
+                Var(self.names.fresh(dot_name(rest.name))),
+                Var(self.names.fresh(dot_name(value.name))),
+            )
+            body.append(Eqn((rest_dot, value_dot), "tape_pop", (self.dot_of(eqn.ins[0]),), (), loc))
+            self.dot[rest.name] = rest_dot
+            if value.name in self.active:
+                self.dot[value.name] = value_dot
+
+    # -- control flow -------------------------------------------------------------------
+
+    def branch(self, stmt: If) -> If:
+        active = [k for k, o in enumerate(stmt.outs) if o.name in self.active]
+        arms = []
+        for arm, results in ((stmt.then_body, stmt.then_results), (stmt.else_body, stmt.else_results)):
+            body = self.block(arm)
+            tangents = []
+            for k in active:
+                tangent = self.dot_of(results[k])
+                tangents.append(tangent if tangent is not None else self.zero(body, results[k], stmt.loc))
+            arms.append((tuple(body), tuple(tangents)))
+        outs = tuple(Var(self.names.fresh(dot_name(stmt.outs[k].name))) for k in active)
+        for k, out in zip(active, outs):
+            self.dot[stmt.outs[k].name] = out
+        (then_body, then_dots), (else_body, else_dots) = arms
+        return If(
+            stmt.outs + outs, stmt.cond, then_body, stmt.then_results + then_dots, else_body,
+            stmt.else_results + else_dots, stmt.loc, stmt.adjoint,
+        )  # fmt: skip
+
+    def loop(self, stmt: Loop, before: list) -> Loop:
+        active = [k for k, c in enumerate(stmt.carried) if c.name in self.active]
+        inits = []
+        for k in active:
+            init = self.dot_of(stmt.inits[k])
+            inits.append(init if init is not None else self.zero(before, stmt.inits[k], stmt.loc))
+        phis = tuple(Var(self.names.fresh(dot_name(stmt.carried[k].name))) for k in active)
+        for k, phi in zip(active, phis):
+            self.dot[stmt.carried[k].name] = phi
+        body = self.block(stmt.body)
+        results = []
+        for k in active:
+            result = self.dot_of(stmt.results[k])
+            results.append(result if result is not None else self.zero(body, stmt.results[k], stmt.loc))
+        outs = tuple(Var(self.names.fresh(dot_name(stmt.outs[k].name))) for k in active)
+        for k, out in zip(active, outs):
+            self.dot[stmt.outs[k].name] = out
+        return Loop(
+            stmt.outs + outs, stmt.carried + phis, stmt.inits + tuple(inits), tuple(body), stmt.results + tuple(results),
+            stmt.index, stmt.bounds, stmt.cond_body, stmt.cond, stmt.reverse, stmt.loc, stmt.adjoint,
+        )  # fmt: skip
+
+
+def _active_tape_families(body, active: set[str], tapes: set[str]) -> set[str]:
+    """Every name of a tape that some active value is pushed onto: the tape itself, the names it
+    goes by through loops and branches, and the tape it started as."""
+    parent: dict[str, str] = {}
+
+    def find(name: str) -> str:
+        while parent.get(name, name) != name:
+            name = parent[name]
+        return name
+
+    def union(a: Atom, b: Atom) -> None:
+        if isinstance(a, Var) and isinstance(b, Var) and a.name in tapes and b.name in tapes:
+            parent[find(a.name)] = find(b.name)
+
+    def scan(stmts) -> None:
+        for stmt in stmts:
+            if isinstance(stmt, Eqn) and stmt.op == "tape_push":
+                union(stmt.out, stmt.ins[0])
+            elif isinstance(stmt, Eqn) and stmt.op == "tape_pop":
+                union(stmt.outs[0], stmt.ins[0])
+            elif isinstance(stmt, If):
+                scan(stmt.then_body), scan(stmt.else_body)
+                for out, a, b in zip(stmt.outs, stmt.then_results, stmt.else_results):
+                    union(out, a), union(out, b)
+            elif isinstance(stmt, Loop):
+                scan(stmt.body)
+                for phi, init, result, out in zip(stmt.carried, stmt.inits, stmt.results, stmt.outs):
+                    union(phi, init), union(phi, result), union(phi, out)
+
+    scan(body)
+    hot = {
+        find(e.out.name) for e in walk(body)
+        if e.op == "tape_push" and isinstance(e.ins[1], Var) and e.ins[1].name in active
+    }  # fmt: skip
+    return {name for name in tapes if find(name) in hot}
+
+
+__all__ = ["NoTangentRule", "dot_name", "jvp_function"]

@@ -1,0 +1,195 @@
+"""Forward mode (`transforms/forward.py`): tangents pushed through the Wengert list.
+
+Oracles: central finite differences along the tangent, and the reverse-mode
+gradient dotted with it (two independent computations of one number).
+"""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+import pytest
+
+import symdiff as sd
+from symdiff.api import build
+from tests.oracles import numeric_grad
+
+RS = np.random.RandomState(7)
+X = RS.uniform(0.2, 1.2, 6)
+V = RS.randn(6)
+M = RS.randn(6, 6) + 6.0 * np.eye(6)
+
+
+def broadcasting(x, y):
+    z = np.tanh(x * y) + np.sum(x**2)
+    w = np.reshape(z, (2, 3)) @ np.ones((3, 2))
+    return np.sum(w * w) / np.max(x)
+
+
+def reductions(x, y):
+    a = np.reshape(x, (2, 3))
+    return np.sum(np.mean(a, axis=0) * np.min(a, axis=1)[0]) + np.prod(a[0]) + np.sum(np.sort(x) * np.arange(6))
+
+
+def shapes(x, y):
+    a = np.concatenate([x[:3], x[3:] * y, np.array([1.0])])
+    b = np.stack([a, a**2], axis=1)
+    c = np.transpose(b)[::-1]
+    return np.sum(np.outer(c[0], c[1]) ** 2) + np.dot(x, x[::-1]) + np.sum(np.cumsum(np.flip(x)) ** 2)
+
+
+def linear_algebra(x, y):
+    a = M + np.diag(x)
+    s = np.linalg.solve(a, x * y)
+    return np.sum(s**2) + np.sum(np.linalg.inv(a)) + np.log(np.linalg.det(a)) + np.sum(np.linalg.cholesky(a @ a.T))
+
+
+def loops_and_branches(x, y):
+    h = x
+    total = 0.0
+    for t in range(5):
+        if np.sum(h) > 2.0:
+            h = np.sin(h) * y
+        else:
+            h = h * 1.5 + 0.1 * t
+        total = total + np.sum(h * h)
+    k = 0
+    while np.sum(h * h) > 0.1 and k < 50:
+        h = h * 0.7
+        k = k + 1
+    return total + np.sum(h)
+
+
+def element_writes(x, y):
+    out = np.zeros((4, 6))
+    h = x
+    for t in range(4):
+        h = np.tanh(h * y + 0.1)
+        out[t] = h
+        out[t, 0] = out[t, 0] * 2.0
+    return np.sum(out**2)
+
+
+def listed(x, y):
+    rows = [x]
+    for t in range(3):
+        rows.append(np.cos(rows[-1]) * y)
+    return np.sum(np.stack(rows) ** 2)
+
+
+FUNCTIONS = [broadcasting, reductions, shapes, linear_algebra, loops_and_branches, element_writes, listed]
+
+
+@pytest.mark.parametrize("f", FUNCTIONS, ids=lambda f: f.__name__)
+def test_the_tangent_is_the_directional_derivative(f):
+    value, tangent = build(f, "x", "jvp", "numpy")(X, 0.8, V)
+    assert value == pytest.approx(f(X, 0.8), rel=1e-14)
+    along = np.sum(numeric_grad(lambda x: f(x, 0.8), (X,), 0) * V)
+    assert tangent == pytest.approx(along, rel=1e-6, abs=1e-8)
+    reverse = np.sum(sd.grad(f)(X, 0.8) * V)
+    assert tangent == pytest.approx(reverse, rel=1e-11, abs=1e-12)
+
+
+@pytest.mark.parametrize("f", FUNCTIONS, ids=lambda f: f.__name__)
+def test_a_scalar_argument_has_a_tangent_too(f):
+    _, tangent = sd.jvp(f, wrt=1)(X, 0.8, 1.0)
+    assert tangent == pytest.approx(sd.grad(f, wrt=1)(X, 0.8), rel=1e-11, abs=1e-12)
+
+
+@pytest.mark.parametrize("f", [broadcasting, loops_and_branches, element_writes, listed], ids=lambda f: f.__name__)
+def test_numba_agrees(f):
+    value, tangent = sd.jvp(f, backend="numba")(X, 0.8, V)
+    expected = sd.jvp(f)(X, 0.8, V)
+    np.testing.assert_allclose((value, tangent), expected, rtol=1e-12, atol=1e-14)
+
+
+def test_the_code_is_the_function_with_its_tangents_beside_it():
+    source = sd.jvp(loops_and_branches).source
+    assert "def loops_and_branches_jvp(x, y, x_dot):" in source
+    assert "h_dot = " in source and "total_dot = " in source
+    assert "tape" not in source and "reversed(" not in source  # one pass forwards, nothing saved
+
+
+def vector_valued(x):
+    return np.tanh(x) * x[::-1]
+
+
+def test_a_vector_valued_function_gets_its_jacobian_times_the_tangent():
+    _, tangent = sd.jvp(vector_valued)(X, V)
+    jacobian = np.array([numeric_grad(lambda x, k=k: vector_valued(x)[k], (X,), 0) for k in range(6)])
+    np.testing.assert_allclose(tangent, jacobian @ V, rtol=1e-6, atol=1e-8)
+
+
+def rosen(x):
+    return np.sum(100.0 * (x[1:] - x[:-1] ** 2) ** 2 + (1.0 - x[:-1]) ** 2)
+
+
+def test_forward_over_reverse_is_a_hessian_vector_product():
+    gradient = sd.grad(rosen)
+    _, hv = sd.jvp(gradient)(X, V)
+    np.testing.assert_allclose(hv, sd.hvp(rosen)(X, V), rtol=1e-11, atol=1e-10)
+    assert "x_bar_dot" in sd.jvp(gradient).source or "_bar_dot" in sd.jvp(gradient).source
+
+
+def logdet(x):
+    a = M + np.diag(x)
+    return np.linalg.slogdet(a)[1]
+
+
+def test_an_op_without_a_tangent_rule_falls_back_to_two_reverse_passes():
+    with pytest.raises(sd.SymdiffError, match="no tangent rule for slogdet_packed") as info:
+        build(logdet, "x", "jvp", "numpy")
+    assert ":" in str(info.value).splitlines()[0]  # where it is used
+    _, tangent = sd.jvp(logdet)(X, V)
+    assert tangent == pytest.approx(np.sum(sd.grad(logdet)(X) * V), rel=1e-10)
+
+
+def test_random_programs_agree_with_reverse_mode(tmp_path):
+    """The fuzzer's programs (tests/fuzz): the tangent equals the gradient dotted with it."""
+    from tests.fuzz.check import _copies, _float64, _load
+    from tests.fuzz.programs import generate
+
+    compared = 0
+    for seed in range(108_000_000, 108_000_080):
+        program = generate(seed)
+        _, f = _load(tmp_path, program.source)
+        args = [_float64(a) for a in program.args]
+        wrt = program.wrt if isinstance(program.wrt, int) else program.wrt[0]
+        if not isinstance(wrt, int) or not isinstance(args[wrt], np.ndarray) and not isinstance(args[wrt], float):
+            continue
+        direction = np.random.RandomState(seed % 1000).randn(*np.shape(args[wrt]))
+        with np.errstate(all="ignore"), warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            try:
+                gradient = sd.grad(f, wrt=wrt)(*_copies(args))
+            except sd.SymdiffError:
+                continue  # refused by reverse mode too
+            value, tangent = sd.jvp(f, wrt=wrt)(*_copies(args), direction)
+        expected = np.sum(gradient * direction)
+        if not np.isfinite(expected) or not np.all(np.isfinite(value)):
+            continue  # e.g. the mean of an empty slice: nan, whose tangent is nan too
+        np.testing.assert_allclose(
+            tangent, expected, rtol=1e-9, atol=1e-9 * (1 + abs(expected)), err_msg=f"program {seed}"
+        )
+        compared += 1
+    assert compared >= 40
+
+
+@pytest.mark.parametrize("f", [loops_and_branches, element_writes, listed], ids=lambda f: f.__name__)
+def test_forward_over_reverse_on_numba(f):
+    """The gradient's code, read again, peels its loop's first iteration: its tapes get a push
+    before the loop, which the Numba backend's tape merging once dropped (an empty pop)."""
+    expected = sd.hvp(f)(X, 0.8, V)
+    np.testing.assert_allclose(sd.hvp(f, backend="numba")(X, 0.8, V), expected, rtol=1e-12, atol=1e-14)
+
+
+@pytest.mark.parametrize("f", FUNCTIONS, ids=lambda f: f.__name__)
+def test_hvp_is_forward_over_reverse_and_agrees_with_reverse_over_reverse(f):
+    from symdiff.higher import _wrapper
+
+    gradient = build(f, "x", "grad", "numpy")
+    by_reverse = build(_wrapper(f, gradient, "v", "np.sum(inner({args}) * {extra})", "hvp"), "x", "grad", "numpy")
+    product = sd.hvp(f)
+    assert product.source.startswith(f"def {f.__name__}_grad_jvp(")
+    np.testing.assert_allclose(product(X, 0.8, V), by_reverse(X, 0.8, V), rtol=1e-10, atol=1e-12)
