@@ -341,8 +341,9 @@ def build(
     _refuse_list_values(function)
     as_tuple = isinstance(wrt, (tuple, list))
     prepared = _checkpointed(_stable(function, stable), checkpoint)
-    if mode == "jvp":  # forward mode (transforms/forward.py), one argument
-        derivative_ir = _stable_values(optimize(jvp_function(_stable(function, stable), indices[0])), stable)
+    if mode in ("jvp", "jvps"):  # forward mode (transforms/forward.py), one argument; jvps: tangents batched
+        forward = jvp_function(_stable(function, stable), indices[0], batched=mode == "jvps")
+        derivative_ir = _stable_values(optimize(forward), stable)
     else:
         derivative_ir = _stable_values(optimize(vjp_function(prepared, indices, mode, as_tuple)), stable)
     derivative = Derivative(primal, derivative_ir, names, mode, backend, lowering)

@@ -162,7 +162,8 @@ def elementwise_grad(f: Callable, wrt: Wrt = 0, *, backend: str = "numpy", argnu
 
 
 def jacobian(f: Callable, wrt: Wrt = 0, *, backend: str = "numpy", argnum: Wrt | None = None) -> Composite:
-    """Dense Jacobian, shape `out.shape + x.shape`, one vjp per output element.
+    """Dense Jacobian, shape `out.shape + x.shape`: with no more inputs than outputs, forward mode
+    with every direction at once (NumPy backend); else one vjp per output element.
 
     Example: `symdiff.jacobian(np_fn)(x)` for `np_fn(x) = np.tanh(A @ x)`.
     """
@@ -170,8 +171,17 @@ def jacobian(f: Callable, wrt: Wrt = 0, *, backend: str = "numpy", argnum: Wrt |
     name = _single_wrt(f, wrt)
     back = build(f, name, "vjp", backend)
     position = _params(f).index(name)
+    batched = _batched(f, name, backend)
 
     def call(*args: Any) -> np.ndarray:
+        x = np.asarray(args[position])
+        if batched is not None:
+            out = np.asarray(f(*args))
+            if x.size <= out.size:  # fewer inputs than outputs: all columns in one forward pass
+                return _by_columns(batched, args, position, out.shape)
+        return rows_of(*args)
+
+    def rows_of(*args: Any) -> np.ndarray:
         out = np.asarray(f(*args))
         x = np.asarray(args[position])
         rows = np.zeros(out.shape + x.shape)
@@ -185,15 +195,20 @@ def jacobian(f: Callable, wrt: Wrt = 0, *, backend: str = "numpy", argnum: Wrt |
 
 
 def hessian(f: Callable, wrt: Wrt = 0, *, backend: str = "numpy", argnum: Wrt | None = None) -> Composite:
-    """Dense Hessian, shape `x.shape + x.shape`, one hvp per coordinate.
+    """Dense Hessian, shape `x.shape + x.shape`: forward over reverse with every direction at once
+    (NumPy backend), else one hvp per coordinate.
 
     Example: `symdiff.hessian(rosenbrock)(x)`.
     """
     product = hvp(f, wrt if argnum is None else argnum, backend=backend)
     position = _params(f).index(product.wrt[0])
+    gradient = build(readable_function(f), product.wrt[0], "grad", "numpy")
+    batched = _batched(gradient, product.wrt[0], backend)
 
     def call(*args: Any) -> np.ndarray:
         x = np.asarray(args[position], dtype=float)
+        if batched is not None:  # forward over reverse, every direction in one pass
+            return _by_columns(batched, args, position, x.shape)
         columns = np.zeros(x.shape + x.shape)
         for index in np.ndindex(x.shape):
             v = np.zeros(x.shape)
@@ -202,6 +217,27 @@ def hessian(f: Callable, wrt: Wrt = 0, *, backend: str = "numpy", argnum: Wrt | 
         return columns
 
     return Composite(f, product.wrt[0], product.inner, call, "hessian")
+
+
+def _batched(f: Callable, name: str, backend: str) -> Derivative | None:
+    """Forward mode with every direction at once (tangents batched on a first axis), where it
+    has a rule for each op and the backend is NumPy; else None (one product per direction)."""
+    if backend != "numpy":
+        return None
+    try:
+        return build(f, name, "jvps", backend)
+    except NoTangentRule:
+        return None
+
+
+def _by_columns(columns: Derivative, args: tuple, position: int, out_shape: tuple) -> np.ndarray:
+    """`d out / d x` from one batched forward pass along the unit vectors of x."""
+    x = np.asarray(args[position], dtype=float)
+    units = np.eye(x.size).reshape((x.size,) + x.shape)
+    given = list(args)
+    given[position] = x
+    tangents = np.asarray(columns(*given, units)[1])  # (x.size,) + out_shape
+    return np.moveaxis(tangents.reshape((x.size,) + tuple(out_shape)), 0, -1).reshape(tuple(out_shape) + x.shape)
 
 
 for _operator in (hvp, jvp, elementwise_grad, jacobian, hessian):

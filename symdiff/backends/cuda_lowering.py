@@ -90,6 +90,8 @@ for _op in ("column_shape", "negated", "diagonal_mask", "trace_axes", "atleast_s
     UNSUPPORTED[_op] = "the helpers of trace, atleast_*d, kron, split, hstack and diag have no CUDA lowering yet"
 UNSUPPORTED["append_row"] = "a list grown by append in a loop needs loops, which the CUDA backend does not run yet"
 UNSUPPORTED["tuple_add"] = "shapes joined as tuples ((n,) + np.shape(x)) are not supported by the CUDA backend yet"
+for _op in ("batch_axis", "batch_shape", "batch_aligned", "batch_sum_axes", "batch_transposed", "batch_index"):
+    UNSUPPORTED[_op] = "tangents batched on a first axis (hessian, jacobian) run on the numpy backend"
 for _op in ("revolve_snapshots", "revolve_next", "nbytes_of"):
     UNSUPPORTED[_op] = "checkpointed loops need loops, which the CUDA backend does not run yet"
 UNSUPPORTED["call"] = "random draws and other calls run as they are need the numpy backend"

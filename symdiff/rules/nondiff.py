@@ -14,6 +14,12 @@ from symdiff.errors import UnsupportedSyntax
 from symdiff.rules.registry import register_nondiff
 from symdiff.rules.shapes import (
     atleast_shape,
+    batch_aligned,
+    batch_axis,
+    batch_index,
+    batch_shape,
+    batch_sum_axes,
+    batch_transposed,
     column_shape,
     concat_offset,
     diagonal_mask,
@@ -96,6 +102,12 @@ for _helper in (
     nbytes_of,
     revolve_snapshots,
     revolve_next,
+    batch_axis,
+    batch_shape,
+    batch_aligned,
+    batch_sum_axes,
+    batch_transposed,
+    batch_index,
 ):
     register_nondiff(_helper, helper=True)
 

@@ -386,6 +386,60 @@ def revolve_next(position, end, stop, held, snapshots):
     return min(position + (shortest + longest) // 2, stop)
 
 
+def batch_axis(axis, ndim):
+    """`axis` of an array as the same axis of its tangents batched on a new first axis
+    (forward mode with several directions, transforms/forward.py); None: every axis but the first."""
+    if axis is None:
+        return tuple(range(1, ndim + 1))
+    if isinstance(axis, tuple):
+        return tuple(a + 1 if a >= 0 else a for a in axis)
+    return axis + 1 if axis >= 0 else axis
+
+
+def batch_shape(count, shape):
+    """`(count,) + shape`: the shape of `count` tangents of an array of `shape`."""
+    return (count,) + tuple(shape)
+
+
+def batch_aligned(shape, ndim):
+    """A batch of tangents' shape, with 1s after the batch axis up to `ndim` array axes, so that
+    it broadcasts against arrays of `ndim` axes as each tangent would."""
+    return (shape[0],) + (1,) * (ndim - len(shape) + 1) + tuple(shape[1:])
+
+
+def batch_sum_axes(have, shape):
+    """The axes to sum a batch of tangents of shape `have` over, to tangents of `shape`."""
+    lead = len(have) - 1 - len(shape)
+    kept = tuple(1 + lead + i for i, n in enumerate(shape) if n == 1 and have[1 + lead + i] != 1)
+    return tuple(range(1, 1 + lead)) + kept
+
+
+def batch_transposed(axes, ndim):
+    """`np.transpose`'s `axes` for a batch of tangents (None: the array's axes reversed)."""
+    if axes is None:
+        return (0,) + tuple(range(ndim, 0, -1))
+    return (0,) + tuple(a % ndim + 1 for a in axes)
+
+
+def batch_index(index, ndim):
+    """`index` of an array of `ndim` axes as the same index of a batch of its tangents."""
+    items = index if isinstance(index, tuple) else (index,)
+    if any(item is Ellipsis for item in items):
+        used = sum(
+            np.ndim(item) if isinstance(item, np.ndarray) and item.dtype == bool else 1
+            for item in items
+            if item is not None and item is not Ellipsis
+        )  # a mask takes as many axes as it has
+        at = next(k for k, item in enumerate(items) if item is Ellipsis)
+        items = items[:at] + (slice(None),) * (ndim - used) + items[at + 1 :]
+    advanced = [k for k, item in enumerate(items) if isinstance(item, (list, np.ndarray))]
+    if advanced and advanced[-1] - advanced[0] + 1 != len(advanced):
+        raise ValueError(
+            "array indices separated by a slice move their axes first: their tangents cannot be batched"
+        )
+    return (slice(None),) + tuple(items)
+
+
 def hstack_shape(joined, first):
     """The shape `np.hstack` gives, from that of its items joined by `np.atleast_2d` along axis 1:
     items of rank below 2 are joined along their one axis (the leading 1 is dropped)."""

@@ -20,7 +20,7 @@ An op without an entry is refused where it is used, when the derivative is built
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
@@ -31,7 +31,14 @@ from symdiff.rules.shapes import (
     append_row,
     axis_pad,
     axis_slice,
+    batch_aligned,
+    batch_axis,
+    batch_index,
+    batch_shape,
+    batch_sum_axes,
+    batch_transposed,
     diag_adjoint,
+    index_update,
     matmul_adjoint_a,
     matmul_adjoint_b,
     permute_along,
@@ -53,6 +60,7 @@ class Tangent:
     multilinear: tuple[int, ...] = ()
     rules: dict[int, Callable] = field(default_factory=dict)  # operand -> jvp(dot, out, *operands, **static)
     shape_only: tuple[int, ...] = ()  # operands read for their shape alone: no tangent flows from them
+    batched: dict[int, Callable] = field(default_factory=dict)  # the same, for tangents batched on axis 0
 
 
 TANGENTS: dict[str, Tangent] = {}
@@ -75,12 +83,28 @@ def register_tangent(
     `shape_only` names operands the op reads for their shape alone (`np.full_like`'s first)."""
     op = _op(func)
     if operand is None:
-        TANGENTS[op] = Tangent(linear=tuple(linear), multilinear=tuple(multilinear), shape_only=tuple(shape_only))
+        entry = TANGENTS.get(op, Tangent())
+        TANGENTS[op] = replace(
+            entry, linear=tuple(linear), multilinear=tuple(multilinear), shape_only=tuple(shape_only)
+        )
         return None
 
     def add(jvp: Callable) -> Callable:
         entry = TANGENTS.get(op, Tangent())
-        TANGENTS[op] = Tangent(entry.linear, entry.multilinear, {**entry.rules, operand: jvp}, entry.shape_only)
+        TANGENTS[op] = replace(entry, rules={**entry.rules, operand: jvp})
+        return jvp
+
+    return add
+
+
+def register_batched(func, operand: int = 0):
+    """Decorator: `jvp(dot, out, *operands, **static)` for `dot` holding several tangents of
+    operand `operand` along a new first axis (forward mode with several directions at once)."""
+    op = _op(func)
+
+    def add(jvp: Callable) -> Callable:
+        entry = TANGENTS.get(op, Tangent())
+        TANGENTS[op] = replace(entry, batched={**entry.batched, operand: jvp})
         return jvp
 
     return add
@@ -159,6 +183,196 @@ def cholesky_jvp(dot, out, a):
     # dL = L phi(L^-1 dA L^-T), phi: the lower triangle with half the diagonal.
     inner = np.linalg.solve(out, np.swapaxes(np.linalg.solve(out, dot), -1, -2))
     return out @ (np.tril(inner, -1) + 0.5 * inner * np.eye(np.shape(out)[-1]))
+
+
+# -- several tangents at once, on a new first axis (`jvp_function(..., batched=True)`) --------
+# Elementwise ops need nothing more: their vjp rules broadcast the batch axis through. A
+# linear op gets the op itself on the batch, its axes moved past the batch axis.
+
+
+@register_batched(np.sum)
+def sum_batched(dot, out, a, axis=None, keepdims=False):
+    return np.sum(dot, axis=batch_axis(axis, np.ndim(a)), keepdims=keepdims)
+
+
+@register_batched(np.mean)
+def mean_batched(dot, out, a, axis=None, keepdims=False):
+    return np.mean(dot, axis=batch_axis(axis, np.ndim(a)), keepdims=keepdims)
+
+
+def _as_out(dot, out):
+    return np.reshape(dot, batch_shape(np.shape(dot)[0], np.shape(out)))
+
+
+@register_batched(np.reshape)
+def reshape_batched(dot, out, a, shape):
+    return _as_out(dot, out)
+
+
+@register_batched(np.ravel)
+def ravel_batched(dot, out, a):
+    return _as_out(dot, out)
+
+
+@register_batched(np.expand_dims)
+def expand_dims_batched(dot, out, a, axis):
+    return _as_out(dot, out)
+
+
+@register_batched(np.squeeze)
+def squeeze_batched(dot, out, a, axis=None):
+    return _as_out(dot, out)
+
+
+@register_batched(np.copy)
+def copy_batched(dot, out, a):
+    return dot
+
+
+@register_batched(np.transpose)
+def transpose_batched(dot, out, a, axes=None):
+    return np.transpose(dot, batch_transposed(axes, np.ndim(a)))
+
+
+@register_batched(np.swapaxes)
+def swapaxes_batched(dot, out, a, axis1, axis2):
+    return np.swapaxes(dot, batch_axis(axis1, np.ndim(a)), batch_axis(axis2, np.ndim(a)))
+
+
+@register_batched(np.broadcast_to)
+def broadcast_to_batched(dot, out, array, shape):
+    aligned = np.reshape(dot, batch_aligned(np.shape(dot), np.ndim(out)))
+    return np.broadcast_to(aligned, batch_shape(np.shape(dot)[0], np.shape(out)))
+
+
+@register_batched(sum_to)
+def sum_to_batched(dot, out, x, shape):
+    return _as_out(np.sum(dot, axis=batch_sum_axes(np.shape(dot), np.shape(out)), keepdims=True), out)
+
+
+@register_batched("getitem")
+def getitem_batched(dot, out, a, index):
+    return dot[batch_index(index, np.ndim(a))]
+
+
+@register_batched(scatter_add)
+def scatter_add_batched(dot, out, x, shape, index):
+    return scatter_add(dot, batch_shape(np.shape(dot)[0], shape), batch_index(index, len(shape)))
+
+
+@register_batched("setitem", 0)
+def setitem_batched_x(dot, out, x, value, index):
+    return index_update(dot, 0.0, batch_index(index, np.ndim(x)))
+
+
+@register_batched("setitem", 1)
+def setitem_batched_value(dot, out, x, value, index):
+    written = np.ndim(x[index])
+    zeros = np.zeros(batch_shape(np.shape(dot)[0], np.shape(x)))
+    return index_update(zeros, np.reshape(dot, batch_aligned(np.shape(dot), written)), batch_index(index, np.ndim(x)))
+
+
+@register_batched(np.max)
+def max_batched(dot, out, a, axis=None, keepdims=False):
+    partials = max_vjp(np.ones_like(out), out, a, axis, keepdims)
+    return np.sum(dot * partials, axis=batch_axis(axis, np.ndim(a)), keepdims=keepdims)
+
+
+@register_batched(np.min)
+def min_batched(dot, out, a, axis=None, keepdims=False):
+    partials = min_vjp(np.ones_like(out), out, a, axis, keepdims)
+    return np.sum(dot * partials, axis=batch_axis(axis, np.ndim(a)), keepdims=keepdims)
+
+
+@register_batched(np.prod)
+def prod_batched(dot, out, a, axis=None, keepdims=False):
+    partials = prod_vjp(np.ones_like(out), out, a, axis, keepdims)
+    return np.sum(dot * partials, axis=batch_axis(axis, np.ndim(a)), keepdims=keepdims)
+
+
+@register_batched(np.outer, 0)
+def outer_batched_a(dot, out, a, b):
+    return np.reshape(dot, batch_shape(np.shape(dot)[0], (-1, 1))) * np.ravel(b)
+
+
+@register_batched(np.outer, 1)
+def outer_batched_b(dot, out, a, b):
+    return np.expand_dims(np.ravel(a), -1) * np.reshape(dot, batch_shape(np.shape(dot)[0], (1, -1)))
+
+
+def _aligned(dot, ndim):
+    return np.reshape(dot, batch_aligned(np.shape(dot), ndim))
+
+
+def _summed_to(full, a):
+    """A batch of tangents summed to the tangents of `a` (sum_to, past the batch axis)."""
+    return _as_out(np.sum(full, axis=batch_sum_axes(np.shape(full), np.shape(a)), keepdims=True), a)
+
+
+@register_batched(np.matmul, 0)
+def matmul_batched_a(dot, out, x1, x2):
+    if np.ndim(x2) == 1:
+        return dot @ x2
+    if np.ndim(x1) == 1:  # a row against x2's matrices, the batch axis in front of their stack
+        return np.squeeze(np.expand_dims(_aligned(dot, np.ndim(out)), -2) @ x2, -2)
+    return _aligned(dot, np.ndim(out)) @ x2
+
+
+@register_batched(np.matmul, 1)
+def matmul_batched_b(dot, out, x1, x2):
+    if np.ndim(x1) == 1:
+        return x1 @ dot
+    if np.ndim(x2) == 1:  # x1's rows against each tangent, as a column
+        return np.squeeze(x1 @ np.expand_dims(_aligned(dot, np.ndim(out)), -1), -1)
+    return x1 @ _aligned(dot, np.ndim(out))
+
+
+@register_batched(matmul_adjoint_a, 0)
+def matmul_adjoint_a_batched_c(dot, out, c, a, b):
+    if np.ndim(a) == 0 or np.ndim(b) == 0:
+        return _summed_to(dot * b, a)
+    if np.ndim(b) == 1:
+        return _summed_to(np.expand_dims(dot, -1) * b, a)
+    if np.ndim(a) == 1:
+        return _summed_to(np.squeeze(np.expand_dims(dot, -2) @ np.swapaxes(b, -1, -2), -2), a)
+    return _summed_to(dot @ np.swapaxes(b, -1, -2), a)
+
+
+@register_batched(matmul_adjoint_a, 2)
+def matmul_adjoint_a_batched_b(dot, out, c, a, b):
+    if np.ndim(a) == 0 or np.ndim(b) == 0:
+        return _summed_to(c * _aligned(dot, np.ndim(c)), a)
+    if np.ndim(b) == 1:
+        return _summed_to(np.expand_dims(c, -1) * _aligned(dot, np.ndim(c) + 1), a)
+    if np.ndim(a) == 1:
+        return _summed_to(np.squeeze(np.expand_dims(c, -2) @ np.swapaxes(dot, -1, -2), -2), a)
+    return _summed_to(c @ np.swapaxes(_aligned(dot, np.ndim(c)), -1, -2), a)
+
+
+@register_batched(matmul_adjoint_b, 0)
+def matmul_adjoint_b_batched_c(dot, out, c, a, b):
+    if np.ndim(a) == 0 or np.ndim(b) == 0:
+        return _summed_to(dot * a, b)
+    if np.ndim(a) == 1 and np.ndim(b) == 1:
+        return _summed_to(np.expand_dims(dot, -1) * a, b)
+    if np.ndim(a) == 1:
+        return _summed_to(np.expand_dims(a, -1) * np.expand_dims(dot, -2), b)
+    if np.ndim(b) == 1:
+        return _summed_to(np.squeeze(np.swapaxes(a, -1, -2) @ np.expand_dims(dot, -1), -1), b)
+    return _summed_to(np.swapaxes(a, -1, -2) @ dot, b)
+
+
+@register_batched(matmul_adjoint_b, 1)
+def matmul_adjoint_b_batched_a(dot, out, c, a, b):
+    if np.ndim(a) == 0 or np.ndim(b) == 0:
+        return _summed_to(c * _aligned(dot, np.ndim(c)), b)
+    if np.ndim(a) == 1 and np.ndim(b) == 1:
+        return _summed_to(c * dot, b)
+    if np.ndim(a) == 1:
+        return _summed_to(np.expand_dims(_aligned(dot, np.ndim(c)), -1) * np.expand_dims(c, -2), b)
+    if np.ndim(b) == 1:
+        return _summed_to(np.squeeze(np.swapaxes(_aligned(dot, np.ndim(c) + 1), -1, -2) @ np.expand_dims(c, -1), -1), b)
+    return _summed_to(np.swapaxes(_aligned(dot, np.ndim(c)), -1, -2) @ c, b)
 
 
 __all__ = ["ALL", "TANGENTS", "Tangent", "register_tangent"]

@@ -38,15 +38,20 @@ class NoTangentRule(UnsupportedSyntax):
     """An op forward mode has no tangent rule for (reverse mode may still differentiate it)."""
 
 
-def jvp_function(function: Function, wrt: int) -> Function:
+def jvp_function(function: Function, wrt: int, batched: bool = False) -> Function:
     """`f_jvp(*params, x_dot)`: the value of `function` and its directional derivative along
-    `x_dot`, the tangent of parameter `wrt`."""
+    `x_dot`, the tangent of parameter `wrt`. `batched`: `x_dot` holds several tangents along a
+    new first axis, and the result's tangent holds theirs (`jacobian`, `hessian`)."""
     param = function.params[wrt]
     state = Tangents(function, param.name)
     _refuse_active_calls(function, state.active, [param.name])
     seed = Var(state.names.fresh(dot_name(param.name)))
     state.dot[param.name] = seed
-    body = state.block(function.body)
+    body: list = []
+    if batched:
+        shape = state.emit(body, "shape", (seed,), (), None, f"{seed.name}_shape")
+        state.count = state.emit(body, "getitem", (shape,), (("index", Const(0)),), None, "directions")
+    body += state.block(function.body)
     result = function.result
     if isinstance(result, tuple):
         raise UnsupportedSyntax(f"{function.name} returns {len(result)} values; forward mode takes one")
@@ -74,6 +79,7 @@ class Tangents:
         self.tapes = tape_vars(function.body)
         self.active |= _active_tape_families(function.body, self.active, self.tapes)
         self.dot: dict[str, Atom] = {}
+        self.count: Atom | None = None  # how many tangents each value has, batched on axis 0
         self.shapes = ShapeClasses()  # an elementwise op's tangent needs no broadcast where shapes match
         for eqn in walk(function.body):
             if len(eqn.outs) == 1:
@@ -92,9 +98,16 @@ class Tangents:
         """A zero tangent for `atom`: an empty tape for a tape, zeros of its shape otherwise."""
         if isinstance(atom, Var) and atom.name in self.tapes:
             return self.emit(body, "tape_new", (), (), loc, dot_name(atom.name))
+        if isinstance(atom, Const) and atom.value is None:
+            return Const(None)
+        name = dot_name(getattr(atom, "name", "value"))
+        if self.count is not None:
+            shape = self.emit(body, "shape", (atom,), (), loc, f"{name}_shape")
+            batch = self.emit(body, "batch_shape", (self.count, shape), (), loc, f"{name}_shape")
+            return self.emit(body, "zeros", (batch,), (), loc, name)
         if isinstance(atom, Const):
-            return Const(None) if atom.value is None else Const(0.0)
-        return self.emit(body, "zeros_like", (atom,), (), loc, dot_name(atom.name))
+            return Const(0.0)
+        return self.emit(body, "zeros_like", (atom,), (), loc, name)
 
     def block(self, stmts) -> list:
         body: list = []
@@ -141,7 +154,13 @@ class Tangents:
             alone = all(
                 isinstance(a, Const) and isinstance(a.value, (int, float)) or a.name in self.scalars for a in others
             )
-            wide = wide or not (alone or self.shapes.same(eqn.ins[k], eqn.out))
+            narrow = not (alone or self.shapes.same(eqn.ins[k], eqn.out))
+            wide = wide or narrow
+            if narrow and self.count is not None:  # 1s after the batch axis, as broadcasting would put them
+                shape = self.emit(body, "shape", (d,), (), eqn.loc, f"{hint}_shape")
+                rank = self.emit(body, "ndim", (eqn.out,), (), eqn.loc, f"{hint}_rank")
+                aligned = self.emit(body, "batch_aligned", (shape, rank), (), eqn.loc, f"{hint}_shape")
+                d = self.emit(body, "reshape", (d,), (("shape", aligned),), eqn.loc, hint)
             if rule.vjp_each is not None:
                 term = inline_rule(
                     rule.vjp_each, [d, eqn.out, Const(k), *eqn.ins], static, self.names, body, eqn.loc, hint
@@ -153,6 +172,8 @@ class Tangents:
         total = self.sum(terms, body, eqn.loc, hint)
         if total is not None and wide and len(eqn.ins) > 1:  # an operand broadcast against the others
             shape = self.emit(body, "shape", (eqn.out,), (), eqn.loc, f"{base_name(eqn.out.name)}_shape")
+            if self.count is not None:
+                shape = self.emit(body, "batch_shape", (self.count, shape), (), eqn.loc, f"{hint}_shape")
             total = self.emit(body, "broadcast_to", (total,), (("shape", shape),), eqn.loc, hint)
         return total
 
@@ -161,7 +182,19 @@ class Tangents:
         hint = dot_name(eqn.out.name)
         covered = set()
         terms: list[Atom] = []
-        if entry is not None:
+        joined = eqn.op in ("concatenate", "stack") and isinstance(eqn.static_dict().get("axis"), Const)
+        if self.count is not None and joined and eqn.static_dict()["axis"].value is not None:
+            axis = eqn.static_dict()["axis"].value  # the same join, one axis further on
+            static = tuple((k, Const(axis + 1 if axis >= 0 else axis) if k == "axis" else a) for k, a in eqn.static)
+            ins = [d if d is not None else self.zero(body, a, eqn.loc) for a, d in zip(eqn.ins, dots)]
+            return self.emit(body, eqn.op, ins, static, eqn.loc, hint)
+        if entry is not None and self.count is not None:  # several tangents at once: batched rules only
+            for k, jvp in entry.batched.items():
+                if k < len(dots) and dots[k] is not None:
+                    args = [dots[k], eqn.out, *eqn.ins]
+                    terms.append(inline_rule(jvp, args, eqn.static_dict(), self.names, body, eqn.loc, hint)[0])
+            covered = set(entry.batched) | set(entry.shape_only)
+        elif entry is not None:
             linear = [k for k in entry.linear if k < len(eqn.ins)]
             if any(dots[k] is not None for k in linear):
                 ins = [
@@ -179,8 +212,9 @@ class Tangents:
             covered = set(linear) | set(entry.multilinear) | set(entry.rules) | set(entry.shape_only)
         missing = [k for k, d in enumerate(dots) if d is not None and k not in covered]
         if missing:
+            several = " for several tangents at once" if self.count is not None else ""
             raise NoTangentRule(
-                f"forward mode has no tangent rule for {RULES[eqn.op].path} yet",
+                f"forward mode has no tangent rule{several} for {RULES[eqn.op].path} yet",
                 eqn.loc,
                 "differentiate this function in reverse mode (grad, vjp), or register a tangent with "
                 "symdiff.rules.tangents.register_tangent",

@@ -193,3 +193,59 @@ def test_hvp_is_forward_over_reverse_and_agrees_with_reverse_over_reverse(f):
     product = sd.hvp(f)
     assert product.source.startswith(f"def {f.__name__}_grad_jvp(")
     np.testing.assert_allclose(product(X, 0.8, V), by_reverse(X, 0.8, V), rtol=1e-10, atol=1e-12)
+
+
+# -- several tangents at once: `jvp_function(..., batched=True)`, behind hessian and jacobian --
+
+DIRECTIONS = RS.randn(4, 6)
+
+
+@pytest.mark.parametrize("f", [broadcasting, loops_and_branches, element_writes], ids=lambda f: f.__name__)
+def test_batched_tangents_are_the_tangents_of_each_direction(f):
+    batched = build(f, "x", "jvps", "numpy")
+    value, tangents = batched(X, 0.8, DIRECTIONS)
+    assert value == f(X, 0.8)
+    expected = [sd.jvp(f)(X, 0.8, d)[1] for d in DIRECTIONS]
+    np.testing.assert_allclose(tangents, expected, rtol=1e-13, atol=1e-14)
+
+
+def mlp(w, x):
+    h = np.tanh(x @ np.reshape(w[:60], (6, 10)))
+    return np.sum(np.log1p(np.exp(h @ np.reshape(w[60:70], (10, 1)))))
+
+
+def matrix_vector(x, a):
+    return np.sum((a @ x - 1.0) ** 2) + np.sum(np.tanh(x @ a.T)) + x @ x * np.max(x)
+
+
+@pytest.mark.parametrize(
+    "f, args",
+    [(rosen, (X,)), (mlp, (RS.randn(70) * 0.3, RS.randn(5, 6))), (matrix_vector, (X, RS.randn(3, 6)))],
+    ids=["rosen", "mlp", "matrix_vector"],
+)
+def test_a_hessian_in_one_batched_pass_is_the_one_of_hvps(f, args):
+    hessian = sd.hessian(f)(*args)
+    n = np.size(args[0])
+    columns = np.stack([sd.hvp(f)(*args, e.reshape(np.shape(args[0]))) for e in np.eye(n)], axis=-1)
+    np.testing.assert_allclose(hessian, columns, rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(hessian, hessian.T, rtol=1e-9, atol=1e-9)
+
+
+def test_ops_without_a_batched_rule_fall_back_to_one_product_per_direction():
+    with pytest.raises(sd.SymdiffError, match="several tangents at once for np.sort"):
+        build(sd.grad(reductions), "x", "jvps", "numpy")
+    hessian = sd.hessian(reductions)(X, 0.8)
+    columns = np.stack([sd.hvp(reductions)(X, 0.8, e) for e in np.eye(6)], axis=-1)
+    np.testing.assert_allclose(hessian, columns, rtol=1e-12, atol=1e-12)
+
+
+def tall(x):
+    return np.tanh(np.outer(x, x[:3]) @ np.ones(3)) * np.concatenate([x, x])[:6]
+
+
+@pytest.mark.parametrize("f", [tall, vector_valued], ids=lambda f: f.__name__)
+def test_a_jacobian_with_as_many_outputs_as_inputs_takes_its_columns_in_one_forward_pass(f):
+    build(f, "x", "jvps", "numpy")  # the batched rules cover it
+    jacobian = sd.jacobian(f)(X)
+    rows = np.array([numeric_grad(lambda x, k=k: f(x)[k], (X,), 0) for k in range(6)])
+    np.testing.assert_allclose(jacobian, rows, rtol=1e-6, atol=1e-8)
