@@ -342,6 +342,8 @@ def build(
     as_tuple = isinstance(wrt, (tuple, list))
     prepared = _checkpointed(_stable(function, stable), checkpoint)
     if mode in ("jvp", "jvps"):  # forward mode (transforms/forward.py), one argument; jvps: tangents batched
+        if len(indices) != 1:
+            raise BadWrt("forward mode takes the tangent of one argument", hint="build one jvp per argument")
         forward = jvp_function(_stable(function, stable), indices[0], batched=mode == "jvps")
         derivative_ir = _stable_values(optimize(forward), stable)
     else:
@@ -618,7 +620,8 @@ def emit(
     """The source of a standalone module holding the derivative of `f` (written to `path` if given).
 
     The module imports only NumPy; its function is named `<f>_grad`
-    (or `<f>_value_and_grad`, `<f>_vjp` for the other modes). Its header names
+    (or `<f>_value_and_grad`, `<f>_vjp`, `<f>_jvp` for the other modes; "jvp" is forward
+    mode, its function taking the tangent of `wrt` last and returning the value and its tangent). Its header names
     the source function (never a file path), `wrt`, the symdiff version and
     `regenerate`, the command that rebuilds it. Example::
 

@@ -257,7 +257,10 @@ def parser() -> argparse.ArgumentParser:
     for sub in (grad, hessian, show):
         sub.add_argument("--force", action="store_true", help="overwrite an existing output file")
     grad.add_argument("--backend", default="numpy", choices=["numpy", "numba", "cuda"])
-    grad.add_argument("--mode", default="grad", choices=["grad", "value_and_grad", "vjp"])
+    grad.add_argument(
+        "--mode", default="grad", choices=["grad", "value_and_grad", "vjp", "jvp"],
+        help="jvp: forward mode, the value and its derivative along a tangent of one --wrt argument",
+    )  # fmt: skip
     grad.add_argument(
         "--no-stable",
         dest="stable",

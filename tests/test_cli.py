@@ -208,3 +208,15 @@ def test_cache_info_and_clear_touch_only_symdiff_files(project):
     cleared = run("cache", "clear", cwd=project, env=env)
     assert cleared.returncode == 0 and "removed 2 files" in cleared.stdout
     assert mine.exists() and not entry.exists() and not index.exists()
+
+
+def test_forward_mode_from_the_command_line(project):
+    done = run("grad", "model.py:unrolled", "--mode", "jvp", "--out", "unrolled_jvp.py", cwd=project)
+    assert done.returncode == 0, done.stderr
+    text = (project / "unrolled_jvp.py").read_text()
+    assert "--mode jvp" in text and "def unrolled_jvp(x, n, x_dot):" in text and "import symdiff" not in text
+    module, model = load(project / "unrolled_jvp.py"), load(project / "model.py")
+    x, direction = np.array([0.2, -0.5]), np.array([1.0, -2.0])
+    value, tangent = module.unrolled_jvp(x, 6, direction)
+    assert value == model.unrolled(x, 6)
+    assert tangent == pytest.approx(np.sum(numeric_grad(lambda v: model.unrolled(v, 6), (x,), 0) * direction))
