@@ -36,14 +36,19 @@ Settings (read from the environment when a gradient is built, or set on
   keepdims=True)`): such a gradient raises a `BackendError` saying so, and
   runs with the option off.
 - `SYMDIFF_CACHE_DIR`: where generated modules and Numba's cache live.
+- `SYMDIFF_QUIET=1`: no note on stderr when a compile takes more than two seconds.
 """
 
 from __future__ import annotations
 
 import os
 import re
+import sys
+import threading
+import time
 import warnings
 from collections.abc import Callable
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -191,7 +196,7 @@ def _compile_carefully(jitted, name: str, built: NumbaModule) -> None:
     compile_for_args = jitted._compile_for_args
 
     def compile_for(*args: Any, **kwargs: Any) -> Any:
-        with generous_inlining():
+        with generous_inlining(), _told_when_slow(name):
             try:
                 return compile_for_args(*args, **kwargs)
             except SymdiffError:
@@ -212,6 +217,38 @@ def _compile_carefully(jitted, name: str, built: NumbaModule) -> None:
 
     jitted._compile_for_args = compile_for
     jitted._symdiff_careful = True
+
+
+NOTICE_AFTER = 2.0  # seconds a compile runs before symdiff says what it is doing
+
+
+@contextmanager
+def _told_when_slow(name: str):
+    """Say on stderr, once a compile has taken NOTICE_AFTER seconds, what is compiling and, at
+    the end, how long it took: a first Numba call can take tens of seconds (SYMDIFF_QUIET=1:
+    silent)."""
+    if os.environ.get("SYMDIFF_QUIET", "").strip().lower() in ("1", "true", "yes", "on"):
+        yield
+        return
+    start, told = time.perf_counter(), []
+
+    def notice() -> None:
+        told.append(True)
+        sys.stderr.write(
+            f"symdiff: compiling {name} with Numba (a first call for these argument types; "
+            "the machine code is cached on disk for later calls and processes)\n"
+        )
+        sys.stderr.flush()
+
+    timer = threading.Timer(NOTICE_AFTER, notice)
+    timer.daemon = True
+    timer.start()
+    try:
+        yield
+    finally:
+        timer.cancel()
+        if told:
+            sys.stderr.write(f"symdiff: compiled {name} in {time.perf_counter() - start:.1f} s\n")
 
 
 _PARFOR_SIZES = re.compile(r"Sizes of .* do not match")

@@ -56,7 +56,11 @@ def _write_module(directory: Path, scale: float) -> None:
 def _spawn(directory: Path, cache_dir: str) -> subprocess.Popen:
     env = dict(os.environ, SYMDIFF_CACHE_DIR=cache_dir, PYTHONDONTWRITEBYTECODE="1")
     return subprocess.Popen(
-        [sys.executable, "-c", _CHILD, str(directory)], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+        [sys.executable, "-c", _CHILD, str(directory)],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
     )
 
 
@@ -176,3 +180,30 @@ def test_a_damaged_numba_cache_entry_is_compiled_again_not_fatal(tmp_path: Path,
     np.testing.assert_allclose(json.loads(out.strip().splitlines()[-1])["grad"], _expected(2.0), rtol=1e-12)
     assert "was damaged; compiled it again" in err
     assert _result(_spawn(tmp_path, private_cache))["hits"] > 0  # and the entry is sound again
+
+
+def _noisy_compile(x):
+    return np.sum(np.tanh(x * 1.7) * np.cos(x) + 0.25 * x)
+
+
+def _quiet_compile(x):
+    return np.sum(np.tanh(x * 1.3) * np.sin(x) + 0.5 * x)
+
+
+@pytest.mark.parametrize("f", [_noisy_compile, _quiet_compile], ids=lambda f: f.__name__)
+def test_a_slow_first_compile_says_what_it_is_doing(monkeypatch, capfd, tmp_path: Path, f):
+    import symdiff
+    from symdiff.backends import numba as numba_backend
+
+    monkeypatch.setenv("SYMDIFF_CACHE_DIR", str(tmp_path / "fresh"))  # nothing cached: Numba compiles
+    monkeypatch.setattr(numba_backend, "NOTICE_AFTER", 0.0)
+    quiet = f is _quiet_compile
+    if quiet:
+        monkeypatch.setenv("SYMDIFF_QUIET", "1")
+    gradient = symdiff.grad(f, backend="numba")
+    x = np.linspace(-1.0, 1.0, 4)
+    np.testing.assert_allclose(gradient(x), symdiff.grad(f)(x), rtol=1e-13)
+    assert sum(gradient._compiled.jitted.stats.cache_misses.values()) > 0  # it did compile, here
+    err = capfd.readouterr().err
+    said = f"symdiff: compiling {f.__name__}_grad with Numba" in err and f"compiled {f.__name__}_grad in" in err
+    assert said != quiet, err
