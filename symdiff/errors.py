@@ -91,6 +91,14 @@ class NoDerivative(SymdiffError, NotImplementedError):
     """A call to something with no derivative rule and no readable source."""
 
 
+class NoTangentRule(NoDerivative):
+    """Forward mode has no tangent rule for an op (reverse mode may still differentiate it)."""
+
+    default_hint = (
+        "differentiate this function in reverse mode (grad, vjp); jvp and hvp fall back to it by themselves"
+    )
+
+
 class UndefinedDerivative(SymdiffError, ValueError):
     """A derivative that does not exist mathematically (e.g. of a sort order)."""
 

@@ -18,7 +18,7 @@ operands all have zero tangents gets none.
 from __future__ import annotations
 
 from symdiff.analysis.shapes import ShapeClasses
-from symdiff.errors import UnsupportedSyntax
+from symdiff.errors import NoTangentRule, UnsupportedSyntax
 from symdiff.ir.names import Names
 from symdiff.ir.nodes import Atom, Const, Eqn, Function, If, Loop, Var, defined, loops, walk
 from symdiff.optimize.fuse_shapes import scalar_names
@@ -32,10 +32,6 @@ _TAPE_OPS = ("tape_new", "tape_push", "tape_pop")
 
 def dot_name(name: str) -> str:
     return f"{base_name(name)}_dot"
-
-
-class NoTangentRule(UnsupportedSyntax):
-    """An op forward mode has no tangent rule for (reverse mode may still differentiate it)."""
 
 
 def jvp_function(function: Function, wrt: int, batched: bool = False) -> Function:
@@ -216,8 +212,6 @@ class Tangents:
             raise NoTangentRule(
                 f"forward mode has no tangent rule{several} for {RULES[eqn.op].path} yet",
                 eqn.loc,
-                "differentiate this function in reverse mode (grad, vjp), or register a tangent with "
-                "symdiff.rules.tangents.register_tangent",
             )
         return self.sum(terms, body, eqn.loc, hint)
 
