@@ -24,6 +24,7 @@ import numpy as np
 from symdiff.api import Derivative, Wrt, build, readable_function
 from symdiff.compose import SourceFunction, fresh_param, identifier
 from symdiff.errors import BadWrt
+from symdiff.structured import Deferred
 from symdiff.transforms.forward import NoTangentRule
 
 
@@ -97,8 +98,10 @@ def hvp(f: Callable, wrt: Wrt = 0, *, backend: str = "numpy", argnum: Wrt | None
     name = _single_wrt(f, wrt)
     g = build(f, name, "grad", "numpy")
     try:  # forward over reverse: the gradient's tangent along v, one forward pass through its code
-        forward = build(g, name, "jvp", backend)
-    except NoTangentRule:  # reverse over reverse: the gradient of sum(grad(f)(x) * v)
+        forward = build(g, name, "jvp", backend) if isinstance(g, Derivative) else None
+    except NoTangentRule:
+        forward = None
+    if not isinstance(forward, Derivative):  # reverse over reverse: the gradient of sum(grad(f)(x) * v)
         wrapped = _wrapper(f, g, "v", "np.sum(inner({args}) * {extra})", "hvp")
         inner = build(wrapped, name, "grad", backend)
         return Composite(f, name, inner, inner, "hvp")
@@ -119,6 +122,8 @@ def jvp(f: Callable, wrt: Wrt = 0, *, backend: str = "numpy", argnum: Wrt | None
     try:
         forward = build(f, name, "jvp", backend)
     except NoTangentRule:
+        return _jvp_by_reverse(f, name, backend)
+    if not isinstance(forward, Derivative):  # built per call (structure or shapes): reverse mode knows how
         return _jvp_by_reverse(f, name, backend)
     return Composite(f, name, forward, forward, "jvp")
 
@@ -224,10 +229,13 @@ def _batched(f: Callable, name: str, backend: str) -> Derivative | None:
     has a rule for each op and the backend is NumPy; else None (one product per direction)."""
     if backend != "numpy":
         return None
+    if isinstance(f, Deferred):  # a gradient built per call: no one program to push tangents through
+        return None
     try:
-        return build(f, name, "jvps", backend)
+        batched = build(f, name, "jvps", backend)
     except NoTangentRule:
         return None
+    return batched if isinstance(batched, Derivative) else None
 
 
 def _by_columns(columns: Derivative, args: tuple, position: int, out_shape: tuple) -> np.ndarray:

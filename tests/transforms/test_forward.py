@@ -249,3 +249,16 @@ def test_a_jacobian_with_as_many_outputs_as_inputs_takes_its_columns_in_one_forw
     jacobian = sd.jacobian(f)(X)
     rows = np.array([numeric_grad(lambda x, k=k: f(x)[k], (X,), 0) for k in range(6)])
     np.testing.assert_allclose(jacobian, rows, rtol=1e-6, atol=1e-8)
+
+
+def test_a_function_built_per_shape_gets_its_tangent_from_reverse_mode():
+    """GradBench's det recurses on A.shape[0]: built for each shape, which forward mode leaves to
+    reverse mode (jvp, hvp and hessian all answer, and agree with the gradient)."""
+    from benchmarks.gradbench import det
+
+    a = np.random.default_rng(0).random((3, 3))
+    direction = np.random.default_rng(1).normal(size=(3, 3))
+    _, tangent = sd.jvp(det.det_by_minor)(a, direction)
+    assert tangent == pytest.approx(np.sum(sd.grad(det.det_by_minor)(a) * direction), rel=1e-12)
+    hessian = sd.hessian(det.det_by_minor)(a)
+    np.testing.assert_allclose(np.tensordot(hessian, direction, axes=2), sd.hvp(det.det_by_minor)(a, direction))
