@@ -11,10 +11,9 @@ from symdiff.errors import SymdiffError
 from symdiff.higher import elementwise_grad, hessian, hvp, jacobian, jvp
 from symdiff.ir.schedules import Binomial, checkpointed
 from symdiff.rules.registry import register_derivative
+from symdiff.version import __version__ as __version__  # re-exported: symdiff.__version__
 
 hessian_vector_product = hvp  # autograd's name, with the same arguments: (f, wrt)(*args, v)
-
-__version__ = "0.1.0"
 
 __all__ = [
     "Binomial",

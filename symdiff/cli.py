@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from symdiff.errors import SymdiffError
+from symdiff.version import __version__
 
 
 class UsageError(Exception):
@@ -236,8 +237,6 @@ differentiated never. Exit status: 0 done, 1 code symdiff cannot differentiate
 
 def parser() -> argparse.ArgumentParser:
     """The argument parser (exposed for the docs and tests)."""
-    from symdiff import __version__
-
     root = argparse.ArgumentParser(
         prog="symdiff",
         description="Readable derivatives of NumPy-style Python.",

@@ -65,6 +65,7 @@ from symdiff.backends.numpy import Compiled
 from symdiff.errors import BackendError, SymdiffError
 from symdiff.ir.nodes import Function
 from symdiff.optimize.fuse import plan_fusion
+from symdiff.version import __version__
 
 _HELPER_FILES = (
     "numba_helpers.py", "numba_reductions.py", "numba_arrays.py", "numba_math.py", "numba_blas.py", "../rules/shapes.py",
@@ -99,8 +100,6 @@ settings: Settings | None = None  # None: read the environment at each build
 
 
 def _versions() -> tuple[str, ...]:
-    from symdiff import __version__
-
     here = Path(__file__).parent
     helpers = "".join((here / name).read_text(encoding="utf-8") for name in _HELPER_FILES)
     return (__version__, numba.__version__, helpers)
