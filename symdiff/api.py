@@ -666,31 +666,4 @@ def _write_module(f: Callable, path: str | None, text: str) -> None:
         handle.write(text)
 
 
-def emit_hessian(f: Callable, path: str | None = None, *, wrt: Wrt = 0, regenerate: str | None = None) -> str:
-    """A standalone module with `<f>_hvp` (generated) and `<f>_hessian` (one hvp per column)."""
-    from symdiff.higher import hvp
-
-    product = hvp(f, wrt)
-    inner = _generated_once(product.inner).function
-    names = [p.name for p in inner.params]
-    position = names.index(product.wrt[0])
-    args = ", ".join(names[:-1])
-    name = getattr(f, "__name__", "f")
-    wrapper = (
-        f"def {name}_hessian({args}):\n"
-        f'    """Dense Hessian of {name} with respect to {product.wrt[0]}, one Hessian-vector product per column."""\n'
-        f"    x = np.asarray({names[position]}, dtype=float)\n"
-        f"    columns = np.zeros(x.shape + x.shape)\n"
-        f"    for index in np.ndindex(x.shape):\n"
-        f"        v = np.zeros(x.shape)\n"
-        f"        v[index] = 1.0\n"
-        f"        columns[(Ellipsis,) + index] = {inner.name}({args}, v)\n"
-        f"    return columns\n"
-    )
-    regenerate = regenerate or f"symdiff.emit_hessian({name}, wrt={product.wrt[0]!r})"
-    text = module_source([inner], header=_header(f, "hessian", product.wrt, regenerate)) + "\n\n" + wrapper
-    _write_module(f, path, text)
-    return text
-
-
-__all__ = ["BACKENDS", "Derivative", "SymdiffError", "build", "emit", "emit_hessian", "grad", "value_and_grad", "vjp"]
+__all__ = ["BACKENDS", "Derivative", "SymdiffError", "build", "emit", "grad", "value_and_grad", "vjp"]

@@ -171,7 +171,7 @@ def cmd_grad(args: argparse.Namespace) -> None:
 
 
 def cmd_hessian(args: argparse.Namespace) -> None:
-    from symdiff.api import emit_hessian
+    from symdiff.higher import emit_hessian
 
     function = load_target(args.target)
     _write(

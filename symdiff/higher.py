@@ -10,6 +10,8 @@
   `sum(vjp(f)(x, u) * t)` with respect to `u` is `J t`.
 - `hessian`, `jacobian`: dense matrices built from one hvp or vjp per
   column/row.
+- `emit_hessian`: a standalone module computing the dense Hessian (what
+  `symdiff hessian` writes).
 Each result has `.source`, `.primal` and `.wrt` like the basic operators.
 """
 
@@ -21,7 +23,8 @@ from typing import Any
 
 import numpy as np
 
-from symdiff.api import Derivative, Wrt, build, readable_function
+from symdiff.api import Derivative, Wrt, _generated_once, _header, _write_module, build, readable_function
+from symdiff.codegen.standalone import module_source
 from symdiff.compose import SourceFunction, fresh_param, identifier
 from symdiff.errors import BadWrt
 from symdiff.structured import Deferred
@@ -222,6 +225,35 @@ def hessian(f: Callable, wrt: Wrt = 0, *, backend: str = "numpy", argnum: Wrt | 
         return columns
 
     return Composite(f, product.wrt[0], product.inner, call, "hessian")
+
+
+def emit_hessian(f: Callable, path: str | None = None, *, wrt: Wrt = 0, regenerate: str | None = None) -> str:
+    """A standalone module with the generated Hessian-vector product and `<f>_hessian` (one hvp per
+    column), written to `path` if given; what `symdiff hessian` writes. Example::
+
+        symdiff.higher.emit_hessian(rosen, "rosen_hessian.py")
+    """
+    product = hvp(f, wrt)
+    inner = _generated_once(product.inner).function
+    names = [p.name for p in inner.params]
+    position = names.index(product.wrt[0])
+    args = ", ".join(names[:-1])
+    name = getattr(f, "__name__", "f")
+    wrapper = (
+        f"def {name}_hessian({args}):\n"
+        f'    """Dense Hessian of {name} with respect to {product.wrt[0]}, one Hessian-vector product per column."""\n'
+        f"    x = np.asarray({names[position]}, dtype=float)\n"
+        f"    columns = np.zeros(x.shape + x.shape)\n"
+        f"    for index in np.ndindex(x.shape):\n"
+        f"        v = np.zeros(x.shape)\n"
+        f"        v[index] = 1.0\n"
+        f"        columns[(Ellipsis,) + index] = {inner.name}({args}, v)\n"
+        f"    return columns\n"
+    )
+    regenerate = regenerate or f"symdiff.higher.emit_hessian({name}, wrt={product.wrt[0]!r})"
+    text = module_source([inner], header=_header(f, "hessian", product.wrt, regenerate)) + "\n\n" + wrapper
+    _write_module(f, path, text)
+    return text
 
 
 def _batched(f: Callable, name: str, backend: str) -> Derivative | None:
