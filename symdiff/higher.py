@@ -235,6 +235,7 @@ def emit_hessian(f: Callable, path: str | None = None, *, wrt: Wrt = 0, regenera
     """
     product = hvp(f, wrt)
     inner = _generated_once(product.inner).function
+    tangent = "[1]" if product.inner.mode == "jvp" else ""  # forward over reverse returns (grad, hvp)
     names = [p.name for p in inner.params]
     position = names.index(product.wrt[0])
     args = ", ".join(names[:-1])
@@ -247,7 +248,7 @@ def emit_hessian(f: Callable, path: str | None = None, *, wrt: Wrt = 0, regenera
         f"    for index in np.ndindex(x.shape):\n"
         f"        v = np.zeros(x.shape)\n"
         f"        v[index] = 1.0\n"
-        f"        columns[(Ellipsis,) + index] = {inner.name}({args}, v)\n"
+        f"        columns[(Ellipsis,) + index] = {inner.name}({args}, v){tangent}\n"
         f"    return columns\n"
     )
     regenerate = regenerate or f"symdiff.higher.emit_hessian({name}, wrt={product.wrt[0]!r})"
