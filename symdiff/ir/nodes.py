@@ -19,6 +19,11 @@ arguments that are never differentiated (axis, keepdims, shape), as atoms.
 `loc` is the user's source location, used in errors and in the `# grad of:`
 comments of generated code. Nodes are frozen: passes build new lists.
 
+`str(function)` is the text form that `symdiff show` prints: one numbered
+line per equation, `outs = op(ins; static)`, with its source line at the
+right; `if` arms and loop bodies indented under their header. It lives here,
+beside the nodes it prints, so that printing a node needs no other module.
+
 This module imports only `symdiff.errors`.
 """
 
@@ -97,9 +102,11 @@ class Eqn:
         return self.ins + tuple(atom for _, atom in self.static)
 
     def __str__(self) -> str:
-        from symdiff.ir.show import format_eqn
-
-        return format_eqn(self)
+        """`h = tanh(z)`-style text, with static arguments after `;`."""
+        args = _join(self.ins)
+        if self.static:
+            args += "; " + ", ".join(f"{k}={a}" for k, a in self.static)
+        return f"{_join(self.outs)} = {self.op}({args})"
 
 
 @dataclass(frozen=True)
@@ -237,11 +244,58 @@ body reads by name (constants, never differentiated). `doc` is a one-line docstr
         return self.result if isinstance(self.result, tuple) else (self.result,)
 
     def __str__(self) -> str:
-        from symdiff.ir.show import format_function
-
         return format_function(self)
 
 
 def uses(atoms) -> list[Var]:
     """The variables among `atoms`."""
     return [a for a in atoms if isinstance(a, Var)]
+
+
+# The text form: what str(function) and `symdiff show` print.
+
+
+def _join(atoms) -> str:
+    return ", ".join(str(a) for a in atoms)
+
+
+def _lines(body, depth: int) -> list[tuple[str, object]]:
+    pad = "  " * depth
+    lines: list[tuple[str, object]] = []
+    for stmt in body:
+        if isinstance(stmt, Eqn):
+            lines.append((pad + str(stmt), stmt.loc))
+        elif isinstance(stmt, If):
+            lines.append((f"{pad}{_join(stmt.outs)} = if {stmt.cond}:", stmt.loc))
+            lines += _lines(stmt.then_body, depth + 1)
+            lines.append((f"{pad}  yield {_join(stmt.then_results)}", None))
+            lines.append((f"{pad}else:", None))
+            lines += _lines(stmt.else_body, depth + 1)
+            lines.append((f"{pad}  yield {_join(stmt.else_results)}", None))
+        elif isinstance(stmt, Loop):
+            carried = ", ".join(f"{c}={i}" for c, i in zip(stmt.carried, stmt.inits))
+            if stmt.index is not None:
+                order = "reversed " if stmt.reverse else ""
+                head = f"for {stmt.index} in {order}range({_join(stmt.bounds)})"
+            else:
+                head = "while"
+            lines.append((f"{pad}{_join(stmt.outs)} = {head} carrying ({carried}):", stmt.loc))
+            if stmt.cond is not None:
+                lines += _lines(stmt.cond_body, depth + 1)
+                lines.append((f"{pad}  test {stmt.cond}", None))
+            lines += _lines(stmt.body, depth + 1)
+            lines.append((f"{pad}  next {_join(stmt.results)}", None))
+    return lines
+
+
+def format_function(function: Function) -> str:
+    """A numbered listing of `function`, readable without knowing symdiff."""
+    params = ", ".join(str(p) for p in function.params)
+    head = [f"{function.name}({params}):"]
+    lines = _lines(function.body, 0)
+    width = min(max([len(text) for text, _ in lines] + [20]), 56)
+    for number, (text, loc) in enumerate(lines, 1):
+        where = f"  # line {loc.line}" if loc is not None else ""
+        head.append(f"  {number:3d}  {text.ljust(width)}{where}")
+    head.append(f"  return {_join(function.results())}")
+    return "\n".join(head)
