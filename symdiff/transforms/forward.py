@@ -28,6 +28,7 @@ from symdiff.transforms.inline import inline_rule
 from symdiff.transforms.reverse import _refuse_active_calls, _whole_numbers, active_vars, base_name, tape_vars
 
 _TAPE_OPS = ("tape_new", "tape_push", "tape_pop")
+_SYMMETRIC = ("mul", "add")  # op(x, x): both operands' terms are the same
 
 
 def dot_name(name: str) -> str:
@@ -143,8 +144,9 @@ class Tangents:
         rule = RULES[eqn.op]
         static, hint = eqn.static_dict(), dot_name(eqn.out.name)
         terms, wide = [], False
+        twice = eqn.op in _SYMMETRIC and len(eqn.ins) == 2 and isinstance(eqn.ins[0], Var) and eqn.ins[0] == eqn.ins[1]
         for k, d in enumerate(dots):
-            if d is None:
+            if d is None or twice and k == 1:  # x * x: one term, twice
                 continue
             others = [a for j, a in enumerate(eqn.ins) if j != k]
             alone = all(
@@ -166,6 +168,8 @@ class Tangents:
             if term is not None:
                 terms.append(term)
         total = self.sum(terms, body, eqn.loc, hint)
+        if twice and total is not None:
+            total = self.emit(body, "mul", (Const(2), total), (), eqn.loc, hint)
         if total is not None and wide and len(eqn.ins) > 1:  # an operand broadcast against the others
             shape = self.emit(body, "shape", (eqn.out,), (), eqn.loc, f"{base_name(eqn.out.name)}_shape")
             if self.count is not None:
