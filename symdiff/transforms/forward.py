@@ -17,6 +17,8 @@ operands all have zero tangents gets none.
 
 from __future__ import annotations
 
+import numpy as np
+
 from symdiff.analysis.shapes import ShapeClasses
 from symdiff.errors import NoTangentRule, UnsupportedSyntax
 from symdiff.ir.names import Names
@@ -102,8 +104,8 @@ class Tangents:
             shape = self.emit(body, "shape", (atom,), (), loc, f"{name}_shape")
             batch = self.emit(body, "batch_shape", (self.count, shape), (), loc, f"{name}_shape")
             return self.emit(body, "zeros", (batch,), (), loc, name)
-        if isinstance(atom, Const):
-            return Const(0.0)
+        if isinstance(atom, Const):  # a number, or a tuple of them written as a row (`[10.0, 0.0]`)
+            return Const(_zeros_like_value(atom.value))
         return self.emit(body, "zeros_like", (atom,), (), loc, name)
 
     def block(self, stmts) -> list:
@@ -291,6 +293,15 @@ class Tangents:
             stmt.outs + outs, stmt.carried + phis, stmt.inits + tuple(inits), tuple(body), stmt.results + tuple(results),
             stmt.index, stmt.bounds, stmt.cond_body, stmt.cond, stmt.reverse, stmt.loc, stmt.adjoint,
         )  # fmt: skip
+
+
+def _zeros_like_value(value):
+    """Zeros in the form of a constant: 0.0, a tuple of them, or a float array."""
+    if isinstance(value, (tuple, list)):
+        return tuple(_zeros_like_value(item) for item in value)
+    if isinstance(value, np.ndarray):
+        return np.zeros(value.shape)
+    return 0.0
 
 
 def _active_tape_families(body, active: set[str], tapes: set[str]) -> set[str]:

@@ -262,3 +262,16 @@ def test_a_function_built_per_shape_gets_its_tangent_from_reverse_mode():
     assert tangent == pytest.approx(np.sum(sd.grad(det.det_by_minor)(a) * direction), rel=1e-12)
     hessian = sd.hessian(det.det_by_minor)(a)
     np.testing.assert_allclose(np.tensordot(hessian, direction, axes=2), sd.hvp(det.det_by_minor)(a, direction))
+
+
+def charges(x, w):
+    """A row of constants beside a row that depends on w: the constant row's tangent is its zeros."""
+    points = np.array([[10.0, 10.0 - w], [10.0, 0.0]])
+    return np.sum(1.0 / np.sqrt(np.sum((x - points) ** 2, axis=1)))
+
+
+@pytest.mark.parametrize("backend", ["numpy", "numba"])
+def test_a_constant_row_beside_a_differentiated_one_gets_zeros_of_its_shape(backend):
+    x = np.array([0.5, 8.0])
+    _, tangent = sd.jvp(charges, wrt=1, backend=backend)(x, 0.3, 1.0)
+    assert tangent == pytest.approx(numeric_grad(charges, (x, 0.3), 1), rel=1e-7)
