@@ -132,5 +132,6 @@ def test_control_flow_benchmark_runs_in_quick_mode():
 def test_higher_order_benchmark_runs_in_quick_mode():
     # The benchmark checks the hvp against finite differences and the Hessian against its analytic form.
     out = run_example("benchmarks/bench_higher.py", "--quick", env=ONE_THREAD)
-    assert "hvp wrt w1 (symdiff)" in out and "f'' (hvp wrt w1)" in out, out
+    assert "hvp wrt w1 (symdiff, fwd over rev)" in out and "f'' (hvp wrt w1)" in out, out
     assert "symdiff agrees with the analytic Hessian" in out, out
+    assert "symdiff.hessian (batched fwd/rev)" in out and "symdiff.jacobian (batched forward)" in out, out
