@@ -199,7 +199,7 @@ def jacobian(f: Callable, wrt: Wrt = 0, *, backend: str = "numpy", argnum: Wrt |
             rows[index] = back(*args, seed)
         return rows
 
-    return Composite(f, name, back, call, "jacobian")
+    return Composite(f, name, batched or back, call, "jacobian")  # .source: the code that usually runs
 
 
 def hessian(f: Callable, wrt: Wrt = 0, *, backend: str = "numpy", argnum: Wrt | None = None) -> Composite:
@@ -224,7 +224,7 @@ def hessian(f: Callable, wrt: Wrt = 0, *, backend: str = "numpy", argnum: Wrt | 
             columns[(Ellipsis,) + index] = product(*args, v)
         return columns
 
-    return Composite(f, product.wrt[0], product.inner, call, "hessian")
+    return Composite(f, product.wrt[0], batched or product.inner, call, "hessian")
 
 
 def emit_hessian(f: Callable, path: str | None = None, *, wrt: Wrt = 0, regenerate: str | None = None) -> str:

@@ -275,3 +275,9 @@ def test_a_constant_row_beside_a_differentiated_one_gets_zeros_of_its_shape(back
     x = np.array([0.5, 8.0])
     _, tangent = sd.jvp(charges, wrt=1, backend=backend)(x, 0.3, 1.0)
     assert tangent == pytest.approx(numeric_grad(charges, (x, 0.3), 1), rel=1e-7)
+
+
+def test_a_batched_hessian_shows_the_batched_code_it_runs():
+    source = sd.hessian(rosen).source
+    assert source.startswith("def rosen_grad_jvp(") and "directions" in source
+    assert "directions" not in sd.hessian(reductions).source  # no batched rule for np.sort: one hvp per column
