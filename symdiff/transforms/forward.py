@@ -108,6 +108,10 @@ class Tangents:
             return Const(_zeros_like_value(atom.value))
         return self.emit(body, "zeros_like", (atom,), (), loc, name)
 
+    def dots_of(self, atoms, body: list, loc) -> tuple:
+        """The tangent of each atom, zeros (emitted into `body`) where it has none."""
+        return tuple(d if (d := self.dot_of(a)) is not None else self.zero(body, a, loc) for a in atoms)
+
     def block(self, stmts) -> list:
         body: list = []
         for stmt in stmts:
@@ -258,11 +262,8 @@ class Tangents:
         arms = []
         for arm, results in ((stmt.then_body, stmt.then_results), (stmt.else_body, stmt.else_results)):
             body = self.block(arm)
-            tangents = []
-            for k in active:
-                tangent = self.dot_of(results[k])
-                tangents.append(tangent if tangent is not None else self.zero(body, results[k], stmt.loc))
-            arms.append((tuple(body), tuple(tangents)))
+            dots = self.dots_of([results[k] for k in active], body, stmt.loc)  # zeros go into the arm
+            arms.append((tuple(body), dots))
         outs = tuple(Var(self.names.fresh(dot_name(stmt.outs[k].name))) for k in active)
         for k, out in zip(active, outs):
             self.dot[stmt.outs[k].name] = out
@@ -274,23 +275,17 @@ class Tangents:
 
     def loop(self, stmt: Loop, before: list) -> Loop:
         active = [k for k, c in enumerate(stmt.carried) if c.name in self.active]
-        inits = []
-        for k in active:
-            init = self.dot_of(stmt.inits[k])
-            inits.append(init if init is not None else self.zero(before, stmt.inits[k], stmt.loc))
+        inits = self.dots_of([stmt.inits[k] for k in active], before, stmt.loc)
         phis = tuple(Var(self.names.fresh(dot_name(stmt.carried[k].name))) for k in active)
         for k, phi in zip(active, phis):
             self.dot[stmt.carried[k].name] = phi
         body = self.block(stmt.body)
-        results = []
-        for k in active:
-            result = self.dot_of(stmt.results[k])
-            results.append(result if result is not None else self.zero(body, stmt.results[k], stmt.loc))
+        results = self.dots_of([stmt.results[k] for k in active], body, stmt.loc)
         outs = tuple(Var(self.names.fresh(dot_name(stmt.outs[k].name))) for k in active)
         for k, out in zip(active, outs):
             self.dot[stmt.outs[k].name] = out
         return Loop(
-            stmt.outs + outs, stmt.carried + phis, stmt.inits + tuple(inits), tuple(body), stmt.results + tuple(results),
+            stmt.outs + outs, stmt.carried + phis, stmt.inits + inits, tuple(body), stmt.results + results,
             stmt.index, stmt.bounds, stmt.cond_body, stmt.cond, stmt.reverse, stmt.loc, stmt.adjoint,
         )  # fmt: skip
 
