@@ -27,6 +27,7 @@ from symdiff.api import Derivative, Wrt, _generated_once, _header, _write_module
 from symdiff.codegen.standalone import module_source
 from symdiff.compose import SourceFunction, fresh_param, identifier
 from symdiff.errors import BadWrt
+from symdiff.rules.shapes import UNBATCHED_INDEX
 from symdiff.structured import Deferred
 from symdiff.transforms.forward import NoTangentRule
 
@@ -186,7 +187,9 @@ def jacobian(f: Callable, wrt: Wrt = 0, *, backend: str = "numpy", argnum: Wrt |
         if batched is not None:
             out = np.asarray(f(*args))
             if x.size <= out.size:  # fewer inputs than outputs: all columns in one forward pass
-                return _by_columns(batched, args, position, out.shape)
+                columns = _by_columns(batched, args, position, out.shape)
+                if columns is not None:
+                    return columns
         return rows_of(*args)
 
     def rows_of(*args: Any) -> np.ndarray:
@@ -216,7 +219,9 @@ def hessian(f: Callable, wrt: Wrt = 0, *, backend: str = "numpy", argnum: Wrt | 
     def call(*args: Any) -> np.ndarray:
         x = np.asarray(args[position], dtype=float)
         if batched is not None:  # forward over reverse, every direction in one pass
-            return _by_columns(batched, args, position, x.shape)
+            columns = _by_columns(batched, args, position, x.shape)
+            if columns is not None:
+                return columns
         columns = np.zeros(x.shape + x.shape)
         for index in np.ndindex(x.shape):
             v = np.zeros(x.shape)
@@ -272,12 +277,19 @@ def _batched(f: Callable, name: str, backend: str) -> Derivative | None:
 
 
 def _by_columns(columns: Derivative, args: tuple, position: int, out_shape: tuple) -> np.ndarray:
-    """`d out / d x` from one batched forward pass along the unit vectors of x."""
+    """`d out / d x` from one batched forward pass along the unit vectors of x; None where these
+    arguments index with arrays separated by a slice (`batch_index`): the caller takes one
+    product per direction instead, the same numbers."""
     x = np.asarray(args[position], dtype=float)
     units = np.eye(x.size).reshape((x.size,) + x.shape)
     given = list(args)
     given[position] = x
-    tangents = np.asarray(columns(*given, units)[1])  # (x.size,) + out_shape
+    try:
+        tangents = np.asarray(columns(*given, units)[1])  # (x.size,) + out_shape
+    except ValueError as error:
+        if str(error).startswith(UNBATCHED_INDEX):
+            return None
+        raise
     return np.moveaxis(tangents.reshape((x.size,) + tuple(out_shape)), 0, -1).reshape(tuple(out_shape) + x.shape)
 
 

@@ -421,6 +421,9 @@ def batch_transposed(axes, ndim):
     return (0,) + tuple(a % ndim + 1 for a in axes)
 
 
+UNBATCHED_INDEX = "array indices separated by a slice move their axes first: their tangents cannot be batched"
+
+
 def batch_index(index, ndim):
     """`index` of an array of `ndim` axes as the same index of a batch of its tangents."""
     items = index if isinstance(index, tuple) else (index,)
@@ -434,9 +437,7 @@ def batch_index(index, ndim):
         items = items[:at] + (slice(None),) * (ndim - used) + items[at + 1 :]
     advanced = [k for k, item in enumerate(items) if isinstance(item, (list, np.ndarray))]
     if advanced and advanced[-1] - advanced[0] + 1 != len(advanced):
-        raise ValueError(
-            "array indices separated by a slice move their axes first: their tangents cannot be batched"
-        )
+        raise ValueError(UNBATCHED_INDEX)  # hessian and jacobian then take one product per direction
     return (slice(None),) + tuple(items)
 
 

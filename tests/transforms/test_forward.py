@@ -281,3 +281,18 @@ def test_a_batched_hessian_shows_the_batched_code_it_runs():
     source = sd.hessian(rosen).source
     assert source.startswith("def rosen_grad_jvp(") and "directions" in source
     assert "directions" not in sd.hessian(reductions).source  # no batched rule for np.sort: one hvp per column
+
+
+def separated(x):
+    cube = np.reshape(np.tanh(x), (2, 1, 3))
+    return np.sum(cube[np.array([0, 1]), :, np.array([2, 0])] ** 2)
+
+
+def test_indices_that_cannot_be_batched_fall_back_to_one_product_per_direction():
+    x = np.linspace(0.1, 0.9, 6)
+    hessian = sd.hessian(separated)(x)
+    columns = np.stack([sd.hvp(separated)(x, e) for e in np.eye(6)], axis=-1)
+    np.testing.assert_allclose(hessian, columns, rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(sd.hvp(separated)(x, V), np.tensordot(hessian, V, axes=1), rtol=1e-10)
+    gradient = numeric_grad(separated, (x,), 0)
+    np.testing.assert_allclose(sd.grad(separated)(x), gradient, rtol=1e-6, atol=1e-8)
