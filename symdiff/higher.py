@@ -27,7 +27,6 @@ from symdiff.api import Derivative, Wrt, _generated_once, _header, _write_module
 from symdiff.codegen.standalone import module_source
 from symdiff.compose import SourceFunction, fresh_param, identifier
 from symdiff.errors import BadWrt
-from symdiff.rules.shapes import UNBATCHED_INDEX
 from symdiff.structured import Deferred
 from symdiff.transforms.forward import NoTangentRule
 
@@ -276,6 +275,9 @@ def _batched(f: Callable, name: str, backend: str) -> Derivative | None:
     return batched if isinstance(batched, Derivative) else None
 
 
+_UNBATCHED = "their tangents cannot be batched"  # the end of batch_index's message
+
+
 def _by_columns(columns: Derivative, args: tuple, position: int, out_shape: tuple) -> np.ndarray:
     """`d out / d x` from one batched forward pass along the unit vectors of x; None where these
     arguments index with arrays separated by a slice (`batch_index`): the caller takes one
@@ -287,7 +289,7 @@ def _by_columns(columns: Derivative, args: tuple, position: int, out_shape: tupl
     try:
         tangents = np.asarray(columns(*given, units)[1])  # (x.size,) + out_shape
     except ValueError as error:
-        if str(error).startswith(UNBATCHED_INDEX):
+        if str(error).endswith(_UNBATCHED):
             return None
         raise
     return np.moveaxis(tangents.reshape((x.size,) + tuple(out_shape)), 0, -1).reshape(tuple(out_shape) + x.shape)

@@ -421,9 +421,6 @@ def batch_transposed(axes, ndim):
     return (0,) + tuple(a % ndim + 1 for a in axes)
 
 
-UNBATCHED_INDEX = "array indices separated by a slice move their axes first: their tangents cannot be batched"
-
-
 def batch_index(index, ndim):
     """`index` of an array of `ndim` axes as the same index of a batch of its tangents."""
     items = index if isinstance(index, tuple) else (index,)
@@ -437,7 +434,9 @@ def batch_index(index, ndim):
         items = items[:at] + (slice(None),) * (ndim - used) + items[at + 1 :]
     advanced = [k for k, item in enumerate(items) if isinstance(item, (list, np.ndarray))]
     if advanced and advanced[-1] - advanced[0] + 1 != len(advanced):
-        raise ValueError(UNBATCHED_INDEX)  # hessian and jacobian then take one product per direction
+        # standalone modules hold helpers and NumPy only, so the message is spelled here; hessian and
+        # jacobian recognise it and take one product per direction
+        raise ValueError("array indices separated by a slice move their axes first: their tangents cannot be batched")
     return (slice(None),) + tuple(items)
 
 
