@@ -63,7 +63,7 @@ class Layout:
         self.inline -= {eqn.out.name for eqn in accumulating}
         self.inline -= {a.name for eqn in accumulating for a in eqn.ins if isinstance(a, Var)}
         self.loop_accumulators = find_loop_accumulators(self)  # id(add eqn) -> (accumulator, part)
-        self.taped = _taped(function)  # names whose memory a tape may hold
+        self.taped, self.read_only = _taped(function)  # a tape may hold them; a broadcast view may be them
         self.carried_from = {  # a loop's carried value -> its first value (the same array object at entry)
             phi.name: init
             for stmt in _all_stmts(function.body) if isinstance(stmt, Loop)
@@ -419,12 +419,13 @@ def _escapes(layout: Layout, name: str, index: int, last, depth: int = 0) -> boo
 _ALIASING = _VIEWS | {"setitem", "sum_to", "axis_slice", "tape_push", "tape_pop"}
 
 
-def _taped(function: Function) -> set[str]:
-    """Names whose memory a tape may hold: pushed values and everything sharing memory with them.
+def _taped(function: Function) -> tuple[set[str], set[str]]:
+    """Names whose memory a tape may hold (pushed values and everything sharing memory with them),
+    and names that may share the read-only memory of a `np.broadcast_to`.
 
     Memory is shared along views, in-place writes, a loop's carried values (so
     a value pushed in one iteration is the array the next iteration writes
-    into) and an if's results. An array in this set is never written in place.
+    into) and an if's results. An array in either set is never written in place.
     """
     parent: dict[str, str] = {}
 
@@ -438,22 +439,25 @@ def _taped(function: Function) -> set[str]:
         for other in names[1:]:
             parent[other] = names[0]
 
-    tapes = []
+    tapes, broadcasts = [], []
     for stmt in _all_stmts(function.body):
         if isinstance(stmt, Eqn) and stmt.op in _ALIASING:
             first = stmt.ins[:1] if stmt.op in ("getitem", "setitem", "sum_to", "axis_slice") else stmt.ins
             union(*stmt.outs, *first)
             if stmt.op == "tape_push":
                 tapes.append(stmt.out)
+            elif stmt.op == "broadcast_to":
+                broadcasts.append(stmt.out)
         elif isinstance(stmt, Loop):
             for group in zip(stmt.inits, stmt.carried, stmt.results, stmt.outs):
                 union(*group)
         elif isinstance(stmt, If):
             for group in zip(stmt.outs, stmt.then_results, stmt.else_results):
                 union(*group)
-    roots = {find(t.name) for t in tapes}
-    names = set(parent) | set(parent.values())
-    return {name for name in names if find(name) in roots}
+    names = set(parent) | set(parent.values()) | {b.name for b in broadcasts}
+    taped_roots = {find(t.name) for t in tapes}
+    read_only_roots = {find(b.name) for b in broadcasts}
+    return {n for n in names if find(n) in taped_roots}, {n for n in names if find(n) in read_only_roots}
 
 
 def _coalesce(name: str, index: int, layout: Layout, display, last, function) -> str | None:
@@ -465,7 +469,9 @@ def _coalesce(name: str, index: int, layout: Layout, display, last, function) ->
     params = {p.name for p in function.params} | {n for n, _ in function.free}
     if not isinstance(array, Var) or array.name in params or array.name not in display:
         return None
-    if last.get(array.name, -1) > index or array.name in layout.taped or _escapes(layout, array.name, index, last):
+    if last.get(array.name, -1) > index or array.name in layout.taped or array.name in layout.read_only:
+        return None
+    if _escapes(layout, array.name, index, last):
         return None
     if _entry_value_read_later(layout, array.name, index, last):
         return None

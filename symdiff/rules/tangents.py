@@ -320,10 +320,12 @@ def matmul_batched_a(dot, out, x1, x2):
 
 @register_batched(np.matmul, 1)
 def matmul_batched_b(dot, out, x1, x2):
+    if np.ndim(x2) == 1:
+        if np.ndim(x1) == 1:  # a dot product: each tangent row against x1 (x1 @ dot would read dot as a matrix)
+            return dot @ x1
+        return np.squeeze(x1 @ np.expand_dims(_aligned(dot, np.ndim(out)), -1), -1)  # each tangent as a column
     if np.ndim(x1) == 1:
         return x1 @ dot
-    if np.ndim(x2) == 1:  # x1's rows against each tangent, as a column
-        return np.squeeze(x1 @ np.expand_dims(_aligned(dot, np.ndim(out)), -1), -1)
     return x1 @ _aligned(dot, np.ndim(out))
 
 

@@ -55,8 +55,8 @@ def jvp_function(function: Function, wrt: int, batched: bool = False) -> Functio
     if isinstance(result, tuple):
         raise UnsupportedSyntax(f"{function.name} returns {len(result)} values; forward mode takes one")
     tangent = state.dot_of(result)
-    if tangent is None:  # the value does not depend on the argument
-        tangent = state.emit(body, "zeros_like", (result,), (), None, dot_name(getattr(result, "name", "out")))
+    if tangent is None:  # the value does not depend on the argument: zeros, one row per direction if batched
+        tangent = state.zero(body, result, None)
     return Function(
         f"{function.name}_jvp",
         function.params + (seed,),

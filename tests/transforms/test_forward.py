@@ -296,3 +296,39 @@ def test_indices_that_cannot_be_batched_fall_back_to_one_product_per_direction()
     np.testing.assert_allclose(sd.hvp(separated)(x, V), np.tensordot(hessian, V, axes=1), rtol=1e-10)
     gradient = numeric_grad(separated, (x,), 0)
     np.testing.assert_allclose(sd.grad(separated)(x), gradient, rtol=1e-6, atol=1e-8)
+
+
+# Found by tests/fuzz/sparse_check.py, which checks the batched Hessian against one hvp per column.
+
+
+def gradient_free_of_x(x, y):
+    return np.sum(x * y) + np.sum(np.sin(y))  # linear in x: the gradient's tangent is zero
+
+
+def dot_of_two_active_vectors(x):
+    weights = np.ones((3,))
+    weights[-1] -= np.sum(x**2)
+    return np.cos(np.sin(x) @ weights)  # 1-D @ 1-D, both operands depend on x
+
+
+def written_after_a_broadcast(x):
+    out = np.full((3,), 0.5)
+    for i in range(1, 3):
+        out[i] += np.tanh(out[i - 1] * 0.5 + np.sin(x[i]))
+    out[1:] = 0.0  # the adjoint of this write lands on a tangent made by np.broadcast_to (read-only)
+    for i in range(3):
+        out[i] += 1.0
+    return np.mean(out * out) + np.sum(x**3)
+
+
+@pytest.mark.parametrize("f", [gradient_free_of_x, dot_of_two_active_vectors, written_after_a_broadcast])
+def test_the_batched_hessian_equals_one_hvp_per_column(f):
+    x = np.array([0.3, -0.7, 1.1])
+    args = (x, x + 1.0) if f is gradient_free_of_x else (x,)
+    hessian = sd.hessian(f)(*args)
+    columns = np.stack([sd.hvp(f)(*args, e) for e in np.eye(3)], axis=-1)
+    np.testing.assert_allclose(hessian, columns, rtol=1e-12, atol=1e-12)
+    gradient = sd.grad(f)
+    for k in range(3):
+        row = numeric_grad(lambda x, k=k: gradient(x, *args[1:])[k], (x,), 0)
+        np.testing.assert_allclose(hessian[k], row, rtol=1e-6, atol=1e-6)
