@@ -11,6 +11,7 @@ from symdiff.errors import SymdiffError
 from symdiff.higher import elementwise_grad, hessian, hvp, jacobian, jvp
 from symdiff.ir.schedules import Binomial, checkpointed
 from symdiff.rules.registry import register_derivative
+from symdiff.sparse import sparse_hessian, sparse_jacobian
 from symdiff.version import __version__ as __version__  # re-exported: symdiff.__version__
 
 hessian_vector_product = hvp  # autograd's name, with the same arguments: (f, wrt)(*args, v)
@@ -28,6 +29,8 @@ __all__ = [
     "jacobian",
     "jvp",
     "register_derivative",
+    "sparse_hessian",
+    "sparse_jacobian",
     "value_and_grad",
     "vjp",
 ]

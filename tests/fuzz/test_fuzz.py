@@ -18,7 +18,9 @@ from __future__ import annotations
 import math
 import os
 import random
+import tempfile
 import warnings
+from collections import Counter
 from pathlib import Path
 
 import numpy as np
@@ -28,6 +30,8 @@ from symdiff.rules import RULES
 from tests.fuzz import templates
 from tests.fuzz.check import FAILURES, check
 from tests.fuzz.programs import generate
+from tests.fuzz.sparse_check import WRONG as SPARSE_WRONG
+from tests.fuzz.sparse_check import check_sparse
 
 FUZZ = os.environ.get("SYMDIFF_FUZZ") == "1"
 RUN = random.randrange(1, 10**6) if FUZZ else 0
@@ -83,3 +87,21 @@ def test_programs_mostly_run_in_numpy() -> None:
         except (ValueError, IndexError, TypeError):
             pass
     assert finite >= 180, f"only {finite} of 200 programs run finitely in NumPy"
+
+
+SPARSE_SEEDS = [RUN * 1_000_000 + i for i in range(60)]
+
+
+@pytest.mark.parametrize("seed", SPARSE_SEEDS)
+def test_sparse_hessians_equal_the_dense_one_or_refuse(seed: int, directory: Path) -> None:
+    """tests/fuzz/sparse_check.py: the sparse Hessian's numbers and pattern, and the batched dense
+    Hessian against one hvp per column."""
+    outcome, detail = check_sparse(generate(seed), directory)
+    assert outcome not in SPARSE_WRONG, f"{outcome}: {detail}\n\n{generate(seed).source}"
+
+
+def test_sparse_hessians_of_random_programs_are_mostly_traced() -> None:
+    """A tracer that refuses everything would pass the test above: most programs must be exact."""
+    with tempfile.TemporaryDirectory() as folder:
+        outcomes = Counter(check_sparse(generate(seed), Path(folder))[0] for seed in range(40))
+    assert outcomes["exact"] >= 12, outcomes

@@ -1,0 +1,153 @@
+"""Sparse Hessians and Jacobians (issue 16): the traced pattern holds every nonzero, the colouring
+is valid, and the recovered matrix equals the dense one (itself checked against finite
+differences in tests/api/test_higher.py)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import scipy.sparse
+
+import symdiff as sd
+from symdiff.errors import NoSparsityPattern
+from symdiff.sparse import color_columns
+from tests.oracles import numeric_grad
+
+
+def rosen_chain(x):
+    return np.sum(100.0 * (x[1:] - x[:-1] ** 2) ** 2 + (1.0 - x[:-1]) ** 2)
+
+
+def grid_energy(u):
+    """A 2-D nonlinear Laplacian on a grid: a five-point Hessian pattern."""
+    dx = u[1:, :] - u[:-1, :]
+    dy = u[:, 1:] - u[:, :-1]
+    return np.sum(np.sqrt(1.0 + dx**2)) + np.sum(np.sqrt(1.0 + dy**2)) + np.sum(np.cos(u) * u**2)
+
+
+def filled_in_a_loop(x):
+    out = np.zeros(x.shape[0] - 2)
+    for i in range(x.shape[0] - 2):
+        out[i] = x[i] * np.tanh(x[i + 2])
+    return np.sum(out**2) + np.max(x) ** 2
+
+
+def by_edges(x, first, second, weight):
+    """Pairs of elements given by index arrays: the pattern follows the edges, not a band."""
+    return np.sum(weight * (x[first] - x[second]) ** 4) + np.sum(np.where(x > 0, x**3, -x))
+
+
+def residuals(x):
+    return np.stack([x[1:] * x[:-1], np.sin(x[1:]) - x[:-1] ** 2])
+
+
+def rows_through_a_layer(x, weights):
+    """Each output row reads one row of x, through a matrix product."""
+    return np.tanh(x @ weights) * np.sum(x, axis=1, keepdims=True)
+
+
+EDGES = (np.array([0, 3, 5, 1, 6]), np.array([4, 7, 2, 6, 0]))
+HESSIAN_CASES = [
+    (rosen_chain, (np.linspace(-1.2, 1.1, 9),)),
+    (grid_energy, (np.sin(np.arange(20.0)).reshape(4, 5),)),
+    (filled_in_a_loop, (np.linspace(0.3, 1.4, 7),)),
+    (by_edges, (np.linspace(-0.9, 1.3, 8), *EDGES, 1.5)),
+]
+
+
+def dense(matrix_of_x: np.ndarray, x: np.ndarray, rows: int) -> np.ndarray:
+    return np.asarray(matrix_of_x).reshape(rows, np.size(x))
+
+
+@pytest.mark.parametrize("f, args", HESSIAN_CASES, ids=lambda v: getattr(v, "__name__", ""))
+def test_sparse_hessian_equals_the_dense_one_and_its_pattern_holds_every_nonzero(f, args):
+    x = args[0]
+    expected = dense(sd.hessian(f)(*args), x, x.size)
+    sparse = sd.sparse_hessian(f)
+    matrix = sparse(*args)
+    assert scipy.sparse.issparse(matrix) and matrix.shape == (x.size, x.size)
+    np.testing.assert_allclose(matrix.toarray(), expected, rtol=1e-12, atol=1e-12)
+    pattern = sparse.pattern(*args).toarray()
+    assert not np.any((expected != 0) & ~pattern)  # no nonzero left out
+    assert pattern.sum() < x.size**2 or f is filled_in_a_loop  # and the pattern is sparse
+
+
+def test_the_pattern_of_a_chain_is_its_band_and_takes_three_colours_at_any_size():
+    for n in (5, 50, 2000):
+        x = np.linspace(-1.0, 1.0, n)
+        sparse = sd.sparse_hessian(rosen_chain)
+        band = scipy.sparse.diags([np.ones(n - 1), np.ones(n), np.ones(n - 1)], [-1, 0, 1]).toarray() != 0
+        np.testing.assert_array_equal(sparse.pattern(x).toarray(), band)
+        assert sparse.colors(x).max() + 1 == 3
+    hvp = sd.hvp(rosen_chain)
+    matrix = sparse(x)
+    for k in (0, 1, 999, 1999):
+        e = np.zeros(n)
+        e[k] = 1.0
+        np.testing.assert_allclose(matrix[:, [k]].toarray().ravel(), hvp(x, e), rtol=1e-12, atol=1e-12)
+
+
+def test_a_hessian_row_matches_finite_differences_of_the_gradient():
+    x = np.linspace(-0.9, 1.3, 8)
+    args = (x, *EDGES, 1.5)
+    matrix = sd.sparse_hessian(by_edges)(*args).toarray()
+    gradient = sd.grad(by_edges)
+    for k in range(x.size):
+        column = numeric_grad(lambda x, k=k: gradient(x, *EDGES, 1.5)[k], (x,), 0)
+        np.testing.assert_allclose(matrix[k], column, rtol=1e-6, atol=1e-6)
+
+
+@pytest.mark.parametrize(
+    "f, args", [(residuals, (np.linspace(0.2, 1.9, 7),)), (rows_through_a_layer, (np.linspace(-1, 1, 12).reshape(4, 3), np.arange(6.0).reshape(3, 2) / 5))]
+)
+def test_sparse_jacobian_equals_the_dense_one(f, args):
+    x = args[0]
+    out = np.asarray(f(*args))
+    expected = dense(sd.jacobian(f)(*args), x, out.size)
+    sparse = sd.sparse_jacobian(f)
+    matrix = sparse(*args)
+    assert matrix.shape == (out.size, x.size)
+    np.testing.assert_allclose(matrix.toarray(), expected, rtol=1e-12, atol=1e-12)
+    assert sparse.colors(*args).max() + 1 < x.size  # fewer products than columns
+
+
+def test_colouring_never_gives_one_colour_to_columns_that_share_a_row():
+    rng = np.random.default_rng(3)
+    for _ in range(20):
+        pattern = scipy.sparse.random(30, 25, density=0.1, random_state=rng, format="csr") != 0
+        colors = color_columns(pattern)
+        dense_pattern = pattern.toarray()
+        for color in np.unique(colors):
+            assert dense_pattern[:, colors == color].sum(axis=1).max(initial=0) <= 1
+
+
+def test_the_pattern_follows_index_arrays_given_as_arguments():
+    x = np.linspace(-0.9, 1.3, 8)
+    sparse = sd.sparse_hessian(by_edges)
+    first = sparse.pattern(x, *EDGES, 1.5).toarray()
+    other = (np.array([0, 1]), np.array([7, 6]))
+    second = sparse.pattern(x, *other, 1.5).toarray()
+    assert first[0, 4] and not second[0, 4] and second[0, 7]
+    np.testing.assert_allclose(sparse(x, *other, 1.5).toarray(), sd.hessian(by_edges)(x, *other, 1.5), atol=1e-12)
+
+
+def branches_on_x(x):
+    if np.sum(x) > 0:
+        return np.sum(x**3)
+    return np.sum(x**2)
+
+
+def sorts_x(x):
+    return np.sum(np.sort(x) * np.arange(x.shape[0]) ** 2)
+
+
+@pytest.mark.parametrize("f", [branches_on_x, sorts_x])
+def test_a_pattern_that_x_decides_is_refused_and_a_given_pattern_is_used(f):
+    x = np.linspace(0.1, 1.0, 5)
+    with pytest.raises(NoSparsityPattern, match="cannot be traced") as caught:
+        sd.sparse_hessian(f)(x)
+    assert "pattern=" in str(caught.value)
+    given = sd.sparse_hessian(f, pattern=np.ones((5, 5), dtype=bool))(x)
+    np.testing.assert_allclose(given.toarray(), sd.hessian(f)(x), rtol=1e-12, atol=1e-12)
+    with pytest.raises(NoSparsityPattern, match="shape"):
+        sd.sparse_hessian(f, pattern=np.eye(4))(x)

@@ -1,0 +1,94 @@
+"""Sparse Hessians of random programs against the dense Hessian (issue 16).
+
+For a program of `tests/fuzz/programs.py`, `symdiff.sparse_hessian` in its
+first argument must either refuse with `NoSparsityPattern` (a branch, index or
+order decided by that argument) or give the dense Hessian's numbers, and its
+pattern, traced once, must hold every nonzero of the dense Hessian at the
+program's point and at a second, random point: a pattern read at one x must
+hold for every x. The dense Hessian (all directions in one batched pass) is
+checked against one Hessian-vector product per column on the way.
+
+`python -m tests.fuzz.sparse_check --count 500` runs a long sweep and prints
+the tally.
+"""
+
+from __future__ import annotations
+
+import argparse
+import tempfile
+import warnings
+from collections import Counter
+from pathlib import Path
+
+import numpy as np
+
+import symdiff as sd
+from symdiff.errors import NoSparsityPattern, SymdiffError
+from tests.fuzz.check import _float64, _load
+from tests.fuzz.programs import Program, generate
+
+WRONG = ("wrong", "pattern misses a nonzero", "internal")
+
+
+def check_sparse(program: Program, directory: Path) -> tuple[str, str]:
+    """(outcome, detail): outcome is "exact", "refused", "skipped" or one of WRONG."""
+    if np.ndim(program.args[0]) == 0:
+        return "skipped", "a scalar first argument"
+    try:
+        _, f = _load(directory, program.source)
+    except Exception as error:  # noqa: BLE001 - the program itself does not import
+        return "skipped", f"import: {error}"
+    args = [_float64(a) for a in program.args]
+    with np.errstate(all="ignore"), warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        try:
+            dense = np.asarray(sd.hessian(f, 0)(*args)).reshape(args[0].size, args[0].size)
+        except SymdiffError as error:
+            return "skipped", f"dense: {type(error).__name__}"
+        except Exception as error:  # noqa: BLE001 - the dense Hessian's own defect, reported too
+            return "internal", f"dense hessian: {type(error).__name__}: {error}"
+        if not np.all(np.isfinite(dense)):
+            return "skipped", "the dense Hessian is not finite here"
+        product = sd.hvp(f, 0)  # one direction at a time: checks the batched pass of the dense Hessian
+        units = np.eye(args[0].size).reshape((args[0].size,) + np.shape(args[0]))
+        columns = np.array([np.ravel(product(*args, unit)) for unit in units]).T
+        if not np.allclose(dense, columns, rtol=1e-9, atol=1e-12):
+            return "wrong", f"the dense Hessian differs from its columns by {np.abs(dense - columns).max():.3g}"
+        sparse = sd.sparse_hessian(f, 0)
+        try:
+            matrix = sparse(*args).toarray()
+        except NoSparsityPattern as error:
+            return "refused", str(error).splitlines()[0]
+        except Exception as error:  # noqa: BLE001 - anything else is a defect to report
+            return "internal", f"{type(error).__name__}: {error}"
+        if not np.allclose(matrix, dense, rtol=1e-9, atol=1e-12):
+            return "wrong", f"largest difference {np.abs(matrix - dense).max():.3g}"
+        pattern = sparse.pattern(*args).toarray()
+        elsewhere = [np.random.default_rng(program.seed).uniform(0.2, 1.5, np.shape(args[0])), *args[1:]]
+        try:
+            other = np.asarray(sd.hessian(f, 0)(*elsewhere)).reshape(pattern.shape)
+        except Exception:  # noqa: BLE001 - the program may not run at the other point
+            other = np.zeros_like(dense)
+        other = np.where(np.isfinite(other), other, 0.0)
+        if np.any((dense != 0) & ~pattern) or np.any((other != 0) & ~pattern):
+            return "pattern misses a nonzero", ""
+        return "exact", f"{int(pattern.sum())} of {pattern.size} entries"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--count", type=int, default=300)
+    parser.add_argument("--start", type=int, default=0)
+    options = parser.parse_args()
+    tally: Counter = Counter()
+    with tempfile.TemporaryDirectory() as directory:
+        for seed in range(options.start, options.start + options.count):
+            outcome, detail = check_sparse(generate(seed), Path(directory))
+            tally[outcome] += 1
+            if outcome in WRONG or outcome == "refused":
+                print(seed, outcome, detail)
+    print(dict(tally))
+
+
+if __name__ == "__main__":
+    main()
