@@ -135,3 +135,17 @@ def test_higher_order_benchmark_runs_in_quick_mode():
     assert "hvp wrt w1 (symdiff, fwd over rev)" in out and "f'' (hvp wrt w1)" in out, out
     assert "symdiff agrees with the analytic Hessian" in out, out
     assert "symdiff.hessian (batched fwd/rev)" in out and "symdiff.jacobian (batched forward)" in out, out
+
+
+def test_newton_with_a_sparse_hessian_converges_quadratically(tmp_path):
+    plot = tmp_path / "newton.png"
+    out = run_example("examples/newton_sparse.py", "--quick", "--plot", str(plot))
+    assert "sparse Hessian equals the dense one: max |difference|" in out, out
+    difference = float(re.search(rf"sparse Hessian equals the dense one: max \|difference\| {NUMBER}", out).group(1))
+    assert difference < 1e-10, out
+    norms = [float(v) for v in re.findall(rf"^step .*\|gradient\| {NUMBER}", out, re.MULTILINE)]
+    final = float(re.search(rf"^converged: \|gradient\| {NUMBER}", out, re.MULTILINE).group(1))
+    assert final < 1e-9 and len(norms) <= 15, out  # converged, in few steps
+    assert final < 1e-4 * norms[-1] and norms[-1] < 1e-2 * norms[-2], out  # the last steps square the error
+    if importlib.util.find_spec("matplotlib"):
+        assert plot.exists() and plot.stat().st_size > 0

@@ -151,3 +151,9 @@ def test_a_pattern_that_x_decides_is_refused_and_a_given_pattern_is_used(f):
     np.testing.assert_allclose(given.toarray(), sd.hessian(f)(x), rtol=1e-12, atol=1e-12)
     with pytest.raises(NoSparsityPattern, match="shape"):
         sd.sparse_hessian(f, pattern=np.eye(4))(x)
+
+
+def test_the_numba_backend_takes_one_compiled_product_per_colour():
+    x = np.linspace(-1.2, 1.1, 30)
+    matrix = sd.sparse_hessian(rosen_chain, backend="numba")(x)
+    np.testing.assert_allclose(matrix.toarray(), sd.hessian(rosen_chain)(x), rtol=1e-12, atol=1e-12)
