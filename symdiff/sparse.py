@@ -102,14 +102,26 @@ def _deps(value: object) -> frozenset:
     raise TypeError(f"an element of kind {type(value).__name__} in the traced code")
 
 
+_NO_SET = _Set(_EMPTY)
+
+
 def _join(*values: object) -> _Set:
-    sets = [_deps(v) for v in values]
-    sets = [s for s in sets if s]
-    if not sets:
-        return _Set(_EMPTY)
-    if len(sets) == 1:
-        return _Set(sets[0])
-    return _Set(frozenset().union(*sets))
+    """The union of the values' index sets (the hot path of a trace: one call per element)."""
+    joined = None  # the one _Set met so far whose set is the union, reused rather than copied
+    for value in values:
+        if type(value) is _Set:
+            deps = value.deps
+        elif type(value) in (float, int, _Cond):
+            continue
+        else:
+            deps = _deps(value)
+        if not deps:
+            continue
+        if joined is None:
+            joined = value if type(value) is _Set else _Set(deps)
+        elif deps is not joined.deps and not deps <= joined.deps:
+            joined = _Set(joined.deps | deps)
+    return _NO_SET if joined is None else joined
 
 
 def _compare(*values: object) -> _Cond:
