@@ -116,6 +116,12 @@ class BadWrt(SymdiffError, ValueError):
     default_hint = "pass an argument index or name, or a tuple of them"
 
 
+class BadPartition(SymdiffError, ValueError):
+    """`symdiff.distributed`: the `data` arguments are not Dask arrays split alike into row blocks."""
+
+    default_hint = "give every data argument the same row chunks: x.rechunk({0: chunks}) or from_array(x, chunks=...)"
+
+
 class NonScalarOutput(SymdiffError, ValueError):
     """`grad` was asked for the gradient of a function whose output is not a scalar."""
 

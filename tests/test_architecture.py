@@ -37,7 +37,18 @@ LAYERS: list[tuple[str, set[str]]] = [
     # Backends lower what transforms, optimize and codegen produce; api calls them, never the reverse.
     ("backends", {"symdiff.backends"}),
     ("api", {"symdiff.api"}),
-    ("built on api", {"symdiff.higher", "symdiff.sparse", "symdiff.check", "symdiff.testing", "symdiff.extend", "symdiff.cli"}),
+    (
+        "built on api",
+        {
+            "symdiff.higher",
+            "symdiff.sparse",
+            "symdiff.check",
+            "symdiff.testing",
+            "symdiff.extend",
+            "symdiff.cli",
+            "symdiff.distributed",
+        },
+    ),
     ("package root", {"symdiff", "symdiff.__main__"}),
 ]
 
