@@ -391,6 +391,8 @@ def batch_axis(axis, ndim):
     (forward mode with several directions, transforms/forward.py); None: every axis but the first."""
     if axis is None:
         return tuple(range(1, ndim + 1))
+    if ndim == 0:  # NumPy reads axis 0 or -1 of a 0-d array as no axis: -1 would be the batch axis
+        return ()
     if isinstance(axis, tuple):
         return tuple(a + 1 if a >= 0 else a for a in axis)
     return axis + 1 if axis >= 0 else axis

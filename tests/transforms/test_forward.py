@@ -321,7 +321,15 @@ def written_after_a_broadcast(x):
     return np.mean(out * out) + np.sum(x**3)
 
 
-@pytest.mark.parametrize("f", [gradient_free_of_x, dot_of_two_active_vectors, written_after_a_broadcast])
+def summed_along_the_last_axis_of_a_scalar(x):
+    total = np.sum(x**2)
+    return np.sum(np.sin(np.sum(np.exp(total), axis=-1, keepdims=True)))  # NumPy: axis -1 of a 0-d is no axis
+
+
+@pytest.mark.parametrize(
+    "f",
+    [gradient_free_of_x, dot_of_two_active_vectors, written_after_a_broadcast, summed_along_the_last_axis_of_a_scalar],
+)
 def test_the_batched_hessian_equals_one_hvp_per_column(f):
     x = np.array([0.3, -0.7, 1.1])
     args = (x, x + 1.0) if f is gradient_free_of_x else (x,)
