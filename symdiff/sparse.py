@@ -40,7 +40,7 @@ import scipy.sparse
 
 from symdiff.api import Derivative, Wrt, build, readable_function
 from symdiff.codegen.standalone import module_source
-from symdiff.errors import NoSparsityPattern
+from symdiff.errors import NoSparsityPattern, NoTangentRule
 from symdiff.higher import _UNBATCHED, _batched, _params, _single_wrt, hvp, jvp
 from symdiff.structured import Deferred
 
@@ -312,34 +312,61 @@ def trace_pattern(derivative: Derivative | Deferred, args: tuple, position: int,
     """Which elements of `pick(derivative(*args, *extra))` depend on which elements of
     `args[position]`, read by running the derivative's standalone module on index sets (a
     boolean CSR matrix, flattened output by flattened input)."""
+    x = np.asarray(args[position])
+    given = list(args)
+    given[position] = _index_sets(x.shape, range(x.size))
+    given += [np.zeros(x.shape) + e for e in extra]  # a zero tangent, for forward mode
+    return _pattern(pick(_run_traced(derivative, given)), x.size)
+
+
+def trace_transposed_pattern(back: Derivative | Deferred, args: tuple, position: int,
+                             out_shape: tuple) -> scipy.sparse.csr_matrix:  # fmt: skip
+    """The Jacobian's pattern from a vjp (for functions forward mode cannot take yet): the
+    cotangent seed carries the output indices, x carries none (a branch on it is still refused),
+    and element j of `back(*args, seed)` depends on row i where J[i, j] may be nonzero."""
+    x = np.asarray(args[position])
+    given = list(args)
+    given[position] = _index_sets(x.shape, [None] * x.size)
+    size = int(np.prod(out_shape, dtype=np.int64))
+    given.append(_index_sets(out_shape, range(size)))
+    return _pattern(_run_traced(back, given), size).T.tocsr()
+
+
+def _index_sets(shape: tuple, indices: Any) -> _TracedArray:
+    """A traced array of `shape` whose element k depends on `indices[k]` (None: on nothing)."""
+    sets = np.empty(int(np.prod(shape, dtype=np.int64)), dtype=object)
+    sets[:] = [_Set(_EMPTY if k is None else frozenset((k,))) for k in indices]
+    return sets.reshape(shape).view(_TracedArray)
+
+
+def _run_traced(derivative: Derivative | Deferred, given: list) -> Any:
+    """The derivative's standalone module run on `given`, where traced arrays stand for numbers."""
     name = getattr(derivative.primal, "__name__", "f")
     if isinstance(derivative, Deferred):
         raise NoSparsityPattern(f"the derivative of {name} is built per call, so no one program holds its pattern")
     function = derivative.function
     namespace: dict[str, Any] = {"__name__": f"symdiff_pattern_{function.name}"}
-    x = np.asarray(args[position])
-    sets = np.empty(x.size, dtype=object)
-    sets[:] = [_Set(frozenset((k,))) for k in range(x.size)]
-    given = list(args)
-    given[position] = sets.reshape(x.shape).view(_TracedArray)
-    given += [np.zeros(x.shape) + e for e in extra]  # a zero tangent, for forward mode
     filename = f"<pattern of {function.name}>"
     text = module_source([function])
     exec(compile(text, filename, "exec"), namespace)  # noqa: S102 - our own generated code
     namespace["np"] = _TracingNumpy()
     try:
-        out = pick(namespace[function.name](*given))
+        return namespace[function.name](*given)
     except (_Untraceable, TypeError, ValueError, AttributeError, IndexError) as error:
         what = str(error).format(x=derivative.wrt[0]) if isinstance(error, _Untraceable) else str(error)
         lines = [f.lineno for f in traceback.extract_tb(error.__traceback__) if f.filename == filename]
         where = f", at `{text.splitlines()[lines[-1] - 1].strip()}` in {function.name}" if lines else ""
         raise NoSparsityPattern(f"the sparsity pattern of {name} cannot be traced: {what}{where}") from None
+
+
+def _pattern(out: Any, columns: int) -> scipy.sparse.csr_matrix:
+    """Row i holds the indices element i of `out` depends on."""
     out = np.asarray(_plain(out), dtype=object).ravel()
     lengths = np.fromiter((len(_deps(v)) for v in out), dtype=np.int64, count=out.size)
-    columns = np.fromiter((k for v in out for k in sorted(_deps(v))), dtype=np.int64, count=int(lengths.sum()))
+    found = np.fromiter((k for v in out for k in sorted(_deps(v))), dtype=np.int64, count=int(lengths.sum()))
     rows = np.repeat(np.arange(out.size), lengths)
-    data = np.ones(columns.size, dtype=bool)
-    return scipy.sparse.csr_matrix((data, (rows, columns)), shape=(out.size, x.size))
+    data = np.ones(found.size, dtype=bool)
+    return scipy.sparse.csr_matrix((data, (rows, found)), shape=(out.size, columns))
 
 
 def color_columns(pattern: scipy.sparse.spmatrix) -> np.ndarray:
@@ -373,11 +400,10 @@ class SparseDerivative:
     `.pattern(*args)` and `.colors(*args)` show what a call uses; `.source` is the code of the
     compressed pass (batched forward mode, directions on the first axis)."""
 
-    def __init__(self, primal: Callable, wrt: str, kind: str, traced: Derivative | Deferred, extra: tuple,
-                 traced_pick: Callable, product: Any, product_pick: Callable, batched: Derivative | None,
-                 pattern: Any) -> None:  # fmt: skip
+    def __init__(self, primal: Callable, wrt: str, kind: str, tracer: Callable[[tuple, int], Any], product: Any,
+                 product_pick: Callable, batched: Derivative | None, pattern: Any) -> None:  # fmt: skip
         self.primal, self.wrt, self.kind = primal, (wrt,), kind
-        self._traced, self._extra, self._traced_pick = traced, extra, traced_pick
+        self._tracer = tracer  # (args, position) -> the pattern
         self._product, self._product_pick, self._batched = product, product_pick, batched
         self._given = pattern
         self._position = _params(primal).index(wrt)
@@ -396,7 +422,7 @@ class SparseDerivative:
                 rows = x_size if self.kind == "hessian" else int(np.size(self.primal(*args)))
                 pattern = _as_pattern(self._given, (rows, x_size))
             else:
-                pattern = trace_pattern(self._traced, args, self._position, self._extra, self._traced_pick)
+                pattern = self._tracer(args, self._position)
             pattern.sort_indices()
             colors = color_columns(pattern)
             rows = np.repeat(np.arange(pattern.shape[0]), np.diff(pattern.indptr))
@@ -448,9 +474,13 @@ def sparse_hessian(f: Callable, wrt: Wrt = 0, *, backend: str = "numpy", argnum:
     f, wrt = readable_function(f), wrt if argnum is None else argnum
     name = _single_wrt(f, wrt)
     gradient = build(f, name, "grad", "numpy")  # its rows are the Hessian's: trace its code
+
+    def tracer(args: tuple, position: int) -> scipy.sparse.csr_matrix:
+        return trace_pattern(gradient, args, position, (), _itself)
+
     product = hvp(f, name, backend=backend)  # returns H @ v
     batched = _batched(gradient, name, backend)
-    return SparseDerivative(f, name, "hessian", gradient, (), _itself, product, _itself, batched, pattern)
+    return SparseDerivative(f, name, "hessian", tracer, product, _itself, batched, pattern)
 
 
 def sparse_jacobian(f: Callable, wrt: Wrt = 0, *, backend: str = "numpy", argnum: Wrt | None = None,
@@ -462,10 +492,19 @@ def sparse_jacobian(f: Callable, wrt: Wrt = 0, *, backend: str = "numpy", argnum
     """
     f, wrt = readable_function(f), wrt if argnum is None else argnum
     name = _single_wrt(f, wrt)
-    forward = build(f, name, "jvp", "numpy")  # (value, tangent): trace the value's code
-    product = jvp(f, name, backend=backend)  # returns (value, J @ t)
+    try:
+        forward = build(f, name, "jvp", "numpy")  # (value, tangent): trace the value's code
+    except NoTangentRule:  # an op forward mode lacks: trace the transpose through reverse mode
+        forward, back = None, build(f, name, "vjp", "numpy")
+
+    def tracer(args: tuple, position: int) -> scipy.sparse.csr_matrix:
+        if forward is not None:
+            return trace_pattern(forward, args, position, (0.0,), _first)
+        return trace_transposed_pattern(back, args, position, np.shape(f(*args)))
+
+    product = jvp(f, name, backend=backend)  # returns (value, J @ t), by reverse passes where it must
     batched = _batched(f, name, backend)
-    return SparseDerivative(f, name, "jacobian", forward, (0.0,), _first, product, _second, batched, pattern)
+    return SparseDerivative(f, name, "jacobian", tracer, product, _second, batched, pattern)
 
 
 def _itself(value: Any) -> Any:

@@ -157,3 +157,16 @@ def test_the_numba_backend_takes_one_compiled_product_per_colour():
     x = np.linspace(-1.2, 1.1, 30)
     matrix = sd.sparse_hessian(rosen_chain, backend="numba")(x)
     np.testing.assert_allclose(matrix.toarray(), sd.hessian(rosen_chain)(x), rtol=1e-12, atol=1e-12)
+
+
+def running_products(x):
+    """np.cumprod has no tangent rule yet: the pattern is traced through reverse mode."""
+    return np.cumprod(np.tanh(x[1:] * x[:-1]))
+
+
+def test_a_jacobian_forward_mode_cannot_take_is_traced_through_its_vjp():
+    x = np.linspace(0.3, 1.2, 6)
+    sparse = sd.sparse_jacobian(running_products)
+    lower = np.tril(np.ones((5, 6)), 1) != 0  # output i reads x[0 .. i + 1]
+    np.testing.assert_array_equal(sparse.pattern(x).toarray(), lower)
+    np.testing.assert_allclose(sparse(x).toarray(), sd.jacobian(running_products)(x), rtol=1e-12, atol=1e-12)

@@ -5,8 +5,10 @@ first argument must either refuse with `NoSparsityPattern` (a branch, index or
 order decided by that argument) or give the dense Hessian's numbers, and its
 pattern, traced once, must hold every nonzero of the dense Hessian at the
 program's point and at a second, random point: a pattern read at one x must
-hold for every x. The dense Hessian (all directions in one batched pass) is
-checked against one Hessian-vector product per column on the way.
+hold for every x. On the way, the dense Hessian (all directions in one batched
+pass) is checked against one Hessian-vector product per column, and
+`sparse_jacobian` of the program (one row, so forward mode with every unit
+direction in one batch) against its gradient.
 
 `python -m tests.fuzz.sparse_check --count 500` runs a long sweep and prints
 the tally.
@@ -54,6 +56,15 @@ def check_sparse(program: Program, directory: Path) -> tuple[str, str]:
         columns = np.array([np.ravel(product(*args, unit)) for unit in units]).T
         if not np.allclose(dense, columns, rtol=1e-9, atol=1e-12):
             return "wrong", f"the dense Hessian differs from its columns by {np.abs(dense - columns).max():.3g}"
+        gradient = np.ravel(sd.grad(f, 0)(*args))
+        try:  # one row: every column its own colour, so all directions of forward mode in one batch
+            row = sd.sparse_jacobian(f, 0)(*args).toarray().ravel()
+        except NoSparsityPattern:
+            row = gradient
+        except Exception as error:  # noqa: BLE001 - a defect to report
+            return "internal", f"sparse_jacobian: {type(error).__name__}: {error}"
+        if not np.allclose(row, gradient, rtol=1e-9, atol=1e-12):
+            return "wrong", f"the batched forward pass differs from the gradient by {np.abs(row - gradient).max():.3g}"
         sparse = sd.sparse_hessian(f, 0)
         try:
             matrix = sparse(*args).toarray()
