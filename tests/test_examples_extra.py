@@ -149,3 +149,17 @@ def test_newton_with_a_sparse_hessian_converges_quadratically(tmp_path):
     assert final < 1e-4 * norms[-1] and norms[-1] < 1e-2 * norms[-2], out  # the last steps square the error
     if importlib.util.find_spec("matplotlib"):
         assert plot.exists() and plot.stat().st_size > 0
+
+
+@pytest.mark.skipif(importlib.util.find_spec("distributed") is None, reason="needs the distributed extra (in dev)")
+def test_distributed_logistic_regression_matches_the_single_machine_run(tmp_path):
+    plot = tmp_path / "distributed.png"
+    out = run_example("examples/distributed_logistic.py", "--quick", "--workers", "2", "--plot", str(plot))
+    distributed = float(re.search(rf"^distributed final loss {NUMBER}", out, re.MULTILINE).group(1))
+    single = float(re.search(rf"^single-machine final loss {NUMBER} on 200,000 rows", out, re.MULTILINE).group(1))
+    assert np.isclose(distributed, single, rtol=1e-9, atol=0), out  # the same data, in blocks or whole
+    assert 0.3 < distributed < 0.6, out  # a fitted model: the loss at zero weights is log 2 = 0.693
+    timing = r"^distributed: \d+ iterations, \d+ gradient calls in [\d.]+ s: gradient calls [\d.]+ s"
+    assert re.search(timing, out, re.MULTILINE), out  # where the time went
+    if importlib.util.find_spec("matplotlib"):
+        assert plot.exists() and plot.stat().st_size > 0
