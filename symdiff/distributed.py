@@ -30,6 +30,7 @@ import numpy as np
 
 from symdiff.api import Wrt, _check_differentiable, _generated_once, _like, build, emit
 from symdiff.errors import BadPartition, BadWrt
+from symdiff.structured import CONTAINERS
 
 Reduce = Literal["sum", "mean"]
 _PROGRAMS: dict[str, Callable] = {}  # digest of a Program's source -> its function, one per process
@@ -103,14 +104,20 @@ def add_partials(*partials: tuple) -> tuple:
     return total
 
 
-def finish(total: tuple, mean: bool, parameters: tuple, several: bool) -> tuple:
+def finish(total: tuple, mean: bool, dtypes: tuple, several: bool) -> tuple:
     """`(value, gradients)` from the summed partials: divided by the rows for `mean`, each gradient in
     its parameter's floating dtype (float32 in, float32 out, as `symdiff.value_and_grad` returns)."""
     value, gradients, rows = total
     if mean:
         value, gradients = _scaled((value, gradients), 1.0 / rows)
-    cast = tuple(_like(g, p) for g, p in zip(gradients if several else (gradients,), parameters))
+    cast = tuple(_like(g, like) for g, like in zip(gradients if several else (gradients,), dtypes))
     return value, cast if several else cast[0]
+
+
+def _dtype_of(parameter: Any) -> Any:
+    """What `finish` needs to cast a gradient like `parameter` (`_like`): the parameter itself when it
+    is a scalar, an empty array of its dtype when it is an array, so the graph holds its values once."""
+    return np.empty(0, parameter.dtype) if isinstance(parameter, np.ndarray) else parameter
 
 
 class DistributedValueAndGrad:
@@ -154,8 +161,8 @@ class DistributedValueAndGrad:
 
     def lazy(self, *args: Any, **kwargs: Any):
         """The same result as a `dask.delayed` object, to `.compute()` or `client.compute(...)` later."""
+        values = self._bound(args, kwargs)  # checked before Dask is needed
         dask, _ = _dask()
-        values = self._bound(args, kwargs)
         positions = tuple(self._names.index(name) for name in self.data)
         blocks = _row_blocks({name: values[k] for name, k in zip(self.data, positions)})
         shared = tuple(v for k, v in enumerate(values) if k not in positions)
@@ -167,13 +174,19 @@ class DistributedValueAndGrad:
         add = dask.delayed(add_partials, pure=True)
         while len(parts) > 1:
             parts = [add(*parts[k : k + self.split_every]) for k in range(0, len(parts), self.split_every)]
-        parameters = tuple(values[self._names.index(name)] for name in self.wrt)
-        return dask.delayed(finish, pure=True)(parts[0], mean, parameters, self._several)
+        dtypes = tuple(_dtype_of(values[self._names.index(name)]) for name in self.wrt)
+        return dask.delayed(finish, pure=True)(parts[0], mean, dtypes, self._several)
 
     def _bound(self, args: tuple, kwargs: dict) -> list:
         bound = self._signature.bind(*args, **kwargs)
         bound.apply_defaults()
         values = list(bound.arguments.values())
+        for name, value in zip(self._names, values):
+            if type(value) in CONTAINERS:  # the shipped module holds one function, built for arrays
+                raise BadWrt(
+                    f"argument {name!r} is a {type(value).__name__}: symdiff.distributed takes arrays and floats",
+                    hint="pack lists, tuples and dicts of arrays into one array (np.concatenate of the ravelled parts)",
+                )
         for name in self.wrt:
             _check_differentiable(values[self._names.index(name)], name)
         return values

@@ -151,6 +151,24 @@ def test_one_task_per_nonempty_block_and_the_program_as_source():
     assert "import symdiff" not in vg.source and "def summed_loss_value_and_grad(" in vg.source
 
 
+@needs_dask
+def test_the_parameters_enter_the_graph_once():
+    import cloudpickle
+
+    width = 20_000
+    w = np.random.default_rng(5).normal(size=width)  # 160 kB of parameters, against a graph of a few kB
+    x, y = da.ones((40, width), chunks=(10, width)), da.zeros(40, chunks=10)
+    graph = dict(sdd.value_and_grad(summed_loss, data=(2, 3)).lazy(w, 0.5, x, y).__dask_graph__())
+    shipped = sum(len(cloudpickle.dumps(task)) for task in graph.values())  # the scheduler sends tasks one by one
+    assert shipped < 1.5 * w.nbytes  # not once per block (4), nor again for the final cast
+
+
+def test_lists_of_parameters_are_refused_with_a_hint():
+    vg = sdd.value_and_grad(summed_loss, data=(2, 3))
+    with pytest.raises(BadWrt, match="argument 'w' is a list: symdiff.distributed takes arrays and floats"):
+        vg([np.ones(2), np.ones(2)], 0.5, None, None)
+
+
 @pytest.fixture(scope="module")
 def client():
     cluster = distributed.LocalCluster(
