@@ -48,7 +48,7 @@ OVER_BOUND = {
     "softmax_ce": (29, 4),
     "mlp": (18, 6),
     "lstm_cell": (49, 17),
-    "element_write": (43, 11),
+    "element_write": (40, 11),
     "hessian": (52, 6),
     "jacobian": (18, 4),
     "learned_optimizer": (92, 17),

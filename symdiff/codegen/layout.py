@@ -21,6 +21,7 @@ from __future__ import annotations
 from collections import Counter
 
 from symdiff.analysis.indexes import covers, disjoint
+from symdiff.analysis.ranks import known_ranks
 from symdiff.codegen.naming import stem
 from symdiff.ir.nodes import Const, Eqn, Function, If, Loop, Var
 
@@ -63,12 +64,21 @@ class Layout:
         self.inline -= {eqn.out.name for eqn in accumulating}
         self.inline -= {a.name for eqn in accumulating for a in eqn.ins if isinstance(a, Var)}
         self.loop_accumulators = find_loop_accumulators(self)  # id(add eqn) -> (accumulator, part)
-        self.taped, self.read_only = _taped(function)  # a tape may hold them; a broadcast view may be them
+        self.ranks = known_ranks(function)  # `y[t]` of a 1-D y is a scalar, not a view (analysis/ranks.py)
+        self.taped, self.read_only = _taped(function, self.ranks)  # a tape may hold them; a broadcast may be them
         self.carried_from = {  # a loop's carried value -> its first value (the same array object at entry)
             phi.name: init
             for stmt in _all_stmts(function.body) if isinstance(stmt, Loop)
             for phi, init in zip(stmt.carried, stmt.inits) if isinstance(init, Var)
         }  # fmt: skip
+        self.joined_from: dict[str, list] = {}  # an if's or a loop's output -> the values it may be
+        for stmt in _all_stmts(function.body):
+            if isinstance(stmt, If):
+                for out, a, b in zip(stmt.outs, stmt.then_results, stmt.else_results):
+                    self.joined_from[out.name] = [a, b]
+            elif isinstance(stmt, Loop):
+                for out, init, result in zip(stmt.outs, stmt.inits, stmt.results):
+                    self.joined_from[out.name] = [init, result]
         self.names = self._assign(reserved)
 
     def _scan(self, body, block: int, counter: list) -> None:
@@ -409,17 +419,21 @@ def _escapes(layout: Layout, name: str, index: int, last, depth: int = 0) -> boo
         saved = eqn.ins[1] if eqn.op == "tape_push" else None
         if isinstance(saved, Var) and saved.name == name:
             return True
-        if eqn.op in _VIEWS and depth < 8:
+        if eqn.op == "getitem" and layout.ranks.get(eqn.out.name) == 0:
+            continue  # a scalar read out: a copy
+        shares = eqn.op in _VIEWS or (eqn.op in _PASSED_ON and isinstance(eqn.ins[0], Var) and eqn.ins[0].name == name)
+        if shares and depth < 8:
             out = eqn.out.name
             if last.get(out, -1) > index or _escapes(layout, out, index, last, depth + 1):
                 return True
     return False
 
 
-_ALIASING = _VIEWS | {"setitem", "sum_to", "axis_slice", "tape_push", "tape_pop"}
+_PASSED_ON = {"sum_to", "axis_slice"}  # may hand back their first operand's memory
+_ALIASING = _VIEWS | _PASSED_ON | {"setitem", "tape_push", "tape_pop"}
 
 
-def _taped(function: Function) -> tuple[set[str], set[str]]:
+def _taped(function: Function, ranks: dict[str, int]) -> tuple[set[str], set[str]]:
     """Names whose memory a tape may hold (pushed values and everything sharing memory with them),
     and names that may share the read-only memory of a `np.broadcast_to`.
 
@@ -441,6 +455,8 @@ def _taped(function: Function) -> tuple[set[str], set[str]]:
 
     tapes, broadcasts = [], []
     for stmt in _all_stmts(function.body):
+        if isinstance(stmt, Eqn) and stmt.op == "getitem" and ranks.get(stmt.out.name) == 0:
+            continue  # an element read out as a NumPy scalar: a copy
         if isinstance(stmt, Eqn) and stmt.op in _ALIASING:
             first = stmt.ins[:1] if stmt.op in ("getitem", "setitem", "sum_to", "axis_slice") else stmt.ins
             union(*stmt.outs, *first)
@@ -463,11 +479,13 @@ def _taped(function: Function) -> tuple[set[str], set[str]]:
 def _coalesce(name: str, index: int, layout: Layout, display, last, function) -> str | None:
     """Reuse the array's name for `x[i] = v` when the old value is never read again."""
     eqn = layout.defs.get(name)
-    if eqn is None or eqn.op != "setitem" or eqn.adjoint:
+    if eqn is None or eqn.op != "setitem":
         return None
     array = eqn.ins[0]
     params = {p.name for p in function.params} | {n for n, _ in function.free}
     if not isinstance(array, Var) or array.name in params or array.name not in display:
+        return None
+    if eqn.adjoint and _shares_live_memory(layout, array.name, index, last, params):
         return None
     if last.get(array.name, -1) > index or array.name in layout.taped or array.name in layout.read_only:
         return None
@@ -477,6 +495,40 @@ def _coalesce(name: str, index: int, layout: Layout, display, last, function) ->
         return None
     layout.in_place.add(id(eqn))
     return display[array.name]
+
+
+def _shares_live_memory(layout: Layout, name: str, index: int, last, params: set[str], depth: int = 0) -> bool:
+    """Whether the adjoint array `name` may be the memory of another value read after event `index`
+    (or of an argument, or of a tape's entry): cotangents pass through `sum_to`, reshapes and views
+    unchanged, so unlike the arrays a user's `x[i] = v` writes, an adjoint may not own its memory.
+    Followed back through aliasing ops, a loop's carried value to its first value, and an if's
+    results to both arms; an op that makes a new array ends the walk."""
+    if depth > 12:
+        return True
+    if name in params:
+        return True
+    eqn = layout.defs.get(name)
+    if eqn is None:  # a loop's carried value or output, an if's output, or a loop index
+        sources = [init for phi, init in layout.carried_from.items() if phi == name]
+        sources += layout.joined_from.get(name, [])
+        if not sources:
+            return (
+                name not in layout.loop_indices and name not in layout.carried_from and name not in layout.joined_from
+            )
+        return any(
+            isinstance(s, Var) and (last.get(s.name, -1) > index or _shares_live_memory(layout, s.name, index, last, params, depth + 1))
+            for s in sources
+        )  # fmt: skip
+    if eqn.op in ("tape_pop", "tape_push"):
+        return True
+    if eqn.op == "getitem" and layout.ranks.get(eqn.out.name) == 0:
+        return False
+    if eqn.op not in _ALIASING:
+        return False  # a new array
+    source = eqn.ins[0]
+    if not isinstance(source, Var):
+        return False
+    return last.get(source.name, -1) > index or _shares_live_memory(layout, source.name, index, last, params, depth + 1)
 
 
 def _entry_value_read_later(layout: Layout, name: str, index: int, last, depth: int = 0) -> bool:

@@ -89,7 +89,9 @@ def scatter_into_empty_vjp(g, out, x, shape, index):
 def setitem_vjp(g, out, x, value, index):
     # The overwritten elements of x get no cotangent; value gets what landed there
     # (optimize.indexes prints written_values as g[index] where the index cannot repeat).
-    return index_update(g, 0.0, index), sum_to(written_values(g, index), np.shape(value))
+    # value's is read first: then nothing reads g after the zeroing write, which can run in place.
+    value_bar = sum_to(written_values(g, index), np.shape(value))
+    return index_update(g, 0.0, index), value_bar
 
 
 @register_derivative(written_values, static=("index",), helper=True)

@@ -76,7 +76,11 @@ class ControlReverse:
             for k in active:
                 if self._wants(loop.results[k]):
                     self.accumulate(loop.results[k], seeds[k], loop.loc)
-            self.differentiate_block(loop.body)
+            self.backward_loops += 1
+            try:
+                self.differentiate_block(loop.body)
+            finally:
+                self.backward_loops -= 1
             new_seeds = [self.adjoint.get(loop.carried[k].name) for k in active]
             new_seeds = [
                 s if s is not None else self.zero(loop.carried[k], loop.loc) for s, k in zip(new_seeds, active)

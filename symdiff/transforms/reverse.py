@@ -23,10 +23,11 @@ from dataclasses import replace
 
 import numpy as np
 
+from symdiff.analysis.integers import is_integer
 from symdiff.analysis.static_shapes import KnownShapes, function_shapes
 from symdiff.errors import BadRule, NonScalarOutput, UnsupportedSyntax
 from symdiff.ir.names import Names
-from symdiff.ir.nodes import Atom, Const, Eqn, Function, If, Loop, Var, defined, reads, walk
+from symdiff.ir.nodes import Atom, Const, Eqn, Function, If, Loop, Var, defined, loops, reads, walk
 from symdiff.rules import RULES, rule
 from symdiff.rules.nondiff import VALUES_FROM_OPERANDS
 from symdiff.rules.opaque import OP as OPAQUE
@@ -179,6 +180,9 @@ class Backward(ControlReverse):
         self.guards = guarded_values(function)
         self.wide: set[str] = set()  # names whose adjoint is held at a broadcast shape
         self.forward_facts: Forward | None = None
+        self.backward_loops = 0  # how deep in backward loop bodies the pass is emitting
+        self.defs = {out.name: eqn for eqn in walk(function.body) for out in eqn.outs}
+        self.counters = frozenset(lp.index.name for lp in loops(function.body) if lp.index is not None)
 
     adjoint_name = staticmethod(adjoint_name)
 
@@ -208,8 +212,35 @@ class Backward(ControlReverse):
         previous = self.adjoint.get(var.name)
         if previous is None:
             self.adjoint[var.name] = contribution
+        elif (written := self._scattered_onto(var, previous, contribution)) is not None:
+            self.adjoint[var.name] = written
         else:
             self.adjoint[var.name] = self.emit("add", [previous, contribution], (), loc, adjoint_name(var.name))
+
+    def _scattered_onto(self, var: Var, previous: Atom, contribution: Atom) -> Atom | None:
+        """`previous + scatter_add(g, shape, index)` as `previous[index] + g` written back at `index`,
+        for a scatter just emitted with an index that reaches each element once.
+
+        Inside a backward loop, where `previous` was made in this iteration: the sum is a new
+        array of the whole adjoint per iteration (quadratic in the trip count), the write can run
+        in place (codegen/layout.py). `previous` is var's cotangent, so it has the scatter's shape;
+        a cotangent left wide (broadcast, not summed back) does not, and is left alone.
+        """
+        if not self.backward_loops or var.name in self.wide or not isinstance(previous, Var):
+            return None
+        scatter = self.body[-1] if self.body else None
+        if not (isinstance(scatter, Eqn) and scatter.op == "scatter_add" and scatter.out == contribution):
+            return None
+        if not any(isinstance(e, Eqn) and previous in e.outs for e in self.body):
+            return None  # the loop's own accumulator: codegen writes `acc[index] += g` for it already
+        index = scatter.static_dict()["index"]
+        if not _reaches_each_element_once(index, self.defs, self.counters):
+            return None
+        self.body.pop()
+        g, loc, name = scatter.ins[0], scatter.loc, adjoint_name(var.name)
+        held = self.emit("getitem", [previous], [("index", index)], loc, name, temp=True)
+        total = self.emit("add", [held, g], (), loc, name, temp=True)
+        return self.emit("setitem", [previous, total], [("index", index)], loc, name)
 
     def differentiate_block(self, body) -> None:
         for stmt in reversed(body):
@@ -341,6 +372,21 @@ class Backward(ControlReverse):
                 out.extend(self.preludes.get(self.original_id(stmt), []))
             out.append(self.rebuild_one(stmt))
         return out
+
+
+def _reaches_each_element_once(index: Atom, defs: dict, counters: frozenset) -> bool:
+    """Whether an index of integers and slices (no arrays, which may repeat, nor new axes)."""
+    if isinstance(index, Const):
+        items = index.value if isinstance(index.value, tuple) else (index.value,)
+        return all(isinstance(i, slice) or (isinstance(i, int) and not isinstance(i, bool)) for i in items)
+    if is_integer(defs, index, counters):
+        return True
+    eqn = defs.get(index.name)
+    if eqn is None:
+        return False
+    if eqn.op == "make_slice":
+        return True
+    return eqn.op == "make_tuple" and all(_reaches_each_element_once(a, defs, counters) for a in eqn.ins)
 
 
 def _pointwise(eqn: Eqn) -> bool:

@@ -210,3 +210,18 @@ def transposed_each_step(x):
         view = hs.T  # saved for the backward pass; the next step writes into hs again
         total = total + np.sum(np.sin(view))
     return total + np.sum(hs * hs)
+
+
+def filter_1d(a, x):
+    y = np.zeros(x.shape[0])
+    y[0] = x[0]
+    for t in range(1, x.shape[0]):
+        y[t] = a * y[t - 1] + x[t]
+    return np.sum(y * y)
+
+
+def filter_rows(a, x):
+    y = np.zeros((x.shape[0], 3))
+    for t in range(1, x.shape[0]):
+        y[t] = a * y[t - 1] + x[t]  # a row: a view of y, kept by the tape
+    return np.sum(y * y)

@@ -190,3 +190,25 @@ def test_an_array_saved_in_one_step_is_not_written_in_place_by_the_next():
     source = sd.grad(p.transposed_each_step).source
     assert "index_update(hs" in source
     check(p.transposed_each_step, (x,), 0)
+
+
+def test_a_1d_recurrence_writes_in_place_forward_and_backward():
+    """`y[t] = a * y[t - 1] + x[t]`: `y[t - 1]` is a scalar copy, so nothing the tape keeps is a view of y,
+    and the adjoint's zeroing and adding back run in place: linear in the length, not quadratic."""
+    x = np.linspace(-0.5, 0.9, 9)
+    source = sd.grad(p.filter_1d, wrt=(0, 1)).source
+    assert "    y[t] = " in source and "index_update(y" not in source, source
+    assert "y_bar[t] = 0.0" in source and "scatter_add(y_2_bar" not in source, source
+    check(p.filter_1d, (0.8, x), (0, 1))
+    numba = sd.grad(p.filter_1d, wrt=(0, 1), backend="numba")(0.8, x)
+    for ours, theirs in zip(numba, sd.grad(p.filter_1d, wrt=(0, 1))(0.8, x)):
+        np.testing.assert_allclose(ours, theirs, rtol=1e-12, atol=1e-12)
+
+
+def test_a_recurrence_over_rows_keeps_its_copies():
+    """`y[t - 1]` is a row, a view: written in place, the adjoint's `y_bar[t] = 0.0` would zero the row's
+    cotangent it had just read (a wrong gradient seen while making the 1-D case run in place)."""
+    x = np.linspace(-0.5, 0.9, 7)
+    source = sd.grad(p.filter_rows, wrt=(0, 1)).source
+    assert "index_update(y_bar, 0.0, t)" in source, source
+    check(p.filter_rows, (0.8, x), (0, 1))

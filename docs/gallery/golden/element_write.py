@@ -9,20 +9,18 @@ def recurrence_grad(a, x):
     y_2 = y_1[0]
     y = np.zeros(y_2)
     y_1_2 = x[0]
-    y = index_update(y, y_1_2, 0)
-    y_bar_3_tape = []
+    y[0] = y_1_2
+    value_bar_2_tape = []
     y_4_shape_tape = []
     y_2_tape = []
-    y_2_bar_1_tape = []
     for t in range(1, y_2, 1):
-        y_2_bar_1_tape.append(np.shape(y))
         y_2_2 = y[t - 1]
         y_2_tape.append(y_2_2)
         y_4 = x[t]
         y_4_shape_tape.append(np.shape(y_4))
         y_5 = a * y_2_2 + y_4
-        y_bar_3_tape.append(np.shape(y_5))
-        y = index_update(y, y_5, t)
+        value_bar_2_tape.append(np.shape(y_5))
+        y[t] = y_5
 
     # grad of: return np.sum(y**2)
     recurrence_1_bar = np.broadcast_to(1.0, np.shape(y))
@@ -34,26 +32,25 @@ def recurrence_grad(a, x):
     for t in reversed(range(1, y_2, 1)):
 
         # grad of: for t in range(1, x.shape[0]):
-        y_bar_3 = y_bar_3_tape.pop()
+        value_bar_2 = value_bar_2_tape.pop()
         y_4_shape = y_4_shape_tape.pop()
         y_2 = y_2_tape.pop()
-        y_2_bar_1 = y_2_bar_1_tape.pop()
 
         # grad of: y[t] = a * y[t - 1] + x[t]
-        y_bar_2 = index_update(y_bar, 0.0, t)
-        y_5_bar = sum_to(y_bar[t], y_bar_3)
-        y_4_bar = sum_to(y_5_bar, y_4_shape)
+        y_1_3 = t - 1
+        value_bar = sum_to(y_bar[t], value_bar_2)
+        y_bar[t] = 0.0
+        y_4_bar = sum_to(value_bar, y_4_shape)
         x_bar[t] += y_4_bar
-        a_bar_2 = y_5_bar * y_2
-        y_2_bar = y_5_bar * a
+        a_bar_2 = value_bar * y_2
+        y_2_bar = value_bar * a
         a_bar_2 = sum_to(a_bar_2, np.shape(a))
         a_bar = a_bar + a_bar_2
         y_2_bar = sum_to(y_2_bar, np.shape(y_2))
-        y_bar = scatter_add(y_2_bar, y_2_bar_1, t - 1)
-        y_bar = y_bar_2 + y_bar
+        y_bar[y_1_3] = y_bar[y_1_3] + y_2_bar
 
     # grad of: y[0] = x[0]
-    y_1_bar = sum_to(y_bar[0], np.shape(y_1_2))
-    x_bar_2 = scatter_add(y_1_bar, y_1, 0)
+    value_bar = sum_to(y_bar[0], np.shape(y_1_2))
+    x_bar_2 = scatter_add(value_bar, y_1, 0)
     x_bar = x_bar + x_bar_2
     return a_bar, x_bar
