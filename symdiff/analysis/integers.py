@@ -108,7 +108,9 @@ def _known_nonnegative(defs, name: str) -> bool:
         return True
     if eqn.op == "getitem" and isinstance(eqn.ins[0], Var):  # a component of np.shape(x)
         source = defs.get(eqn.ins[0].name)
-        return source is not None and source.op == "shape"
+        index = eqn.static_dict().get("index")
+        one = isinstance(index, Const) and isinstance(index.value, int) and not isinstance(index.value, bool)
+        return one and source is not None and source.op == "shape"  # `x.shape[1:]` is a tuple, not a number
     if eqn.op == "floordiv" and isinstance(eqn.ins[1], Const):  # `x.shape[0] // 4`
         divisor = eqn.ins[1].value
         numerator = linear(defs, eqn.ins[0], 0)

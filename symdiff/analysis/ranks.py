@@ -104,7 +104,7 @@ def _rank(eqn: Eqn, ranks: dict[str, int], defs, counters) -> int | None:
         return _shape_rank(eqn.static_dict()["shape"], ranks, defs, counters)
     if op in _LIKE_FIRST:
         return _of(ins[0], ranks)
-    if op == "getitem":
+    if op in ("getitem", "written_values"):
         index = eqn.static_dict()["index"]
         held = _of(ins[0], ranks)
         if held is not None and held >= 1 and is_integer(defs, index, counters):

@@ -406,7 +406,7 @@ def _share(name: str, position: int, index: int, early, display, last, holder) -
     return None
 
 
-_VIEWS = {"getitem", "reshape", "transpose", "swapaxes", "ravel", "squeeze", "expand_dims", "broadcast_to", "flip", "make_tuple"}  # fmt: skip
+_VIEWS = {"getitem", "written_values", "reshape", "transpose", "swapaxes", "ravel", "squeeze", "expand_dims", "broadcast_to", "flip", "make_tuple"}  # fmt: skip
 
 
 def _escapes(layout: Layout, name: str, index: int, last, depth: int = 0) -> bool:
@@ -419,7 +419,7 @@ def _escapes(layout: Layout, name: str, index: int, last, depth: int = 0) -> boo
         saved = eqn.ins[1] if eqn.op == "tape_push" else None
         if isinstance(saved, Var) and saved.name == name:
             return True
-        if eqn.op == "getitem" and layout.ranks.get(eqn.out.name) == 0:
+        if eqn.op in _READS and layout.ranks.get(eqn.out.name) == 0:
             continue  # a scalar read out: a copy
         shares = eqn.op in _VIEWS or (eqn.op in _PASSED_ON and isinstance(eqn.ins[0], Var) and eqn.ins[0].name == name)
         if shares and depth < 8:
@@ -429,6 +429,7 @@ def _escapes(layout: Layout, name: str, index: int, last, depth: int = 0) -> boo
     return False
 
 
+_READS = {"getitem", "written_values"}  # `g[index]`: one element of a 1-D array is a scalar, a copy
 _PASSED_ON = {"sum_to", "axis_slice"}  # may hand back their first operand's memory
 _ALIASING = _VIEWS | _PASSED_ON | {"setitem", "tape_push", "tape_pop"}
 
@@ -455,10 +456,10 @@ def _taped(function: Function, ranks: dict[str, int]) -> tuple[set[str], set[str
 
     tapes, broadcasts = [], []
     for stmt in _all_stmts(function.body):
-        if isinstance(stmt, Eqn) and stmt.op == "getitem" and ranks.get(stmt.out.name) == 0:
+        if isinstance(stmt, Eqn) and stmt.op in _READS and ranks.get(stmt.out.name) == 0:
             continue  # an element read out as a NumPy scalar: a copy
         if isinstance(stmt, Eqn) and stmt.op in _ALIASING:
-            first = stmt.ins[:1] if stmt.op in ("getitem", "setitem", "sum_to", "axis_slice") else stmt.ins
+            first = stmt.ins[:1] if stmt.op in ("getitem", "written_values", "setitem", "sum_to", "axis_slice") else stmt.ins
             union(*stmt.outs, *first)
             if stmt.op == "tape_push":
                 tapes.append(stmt.out)
@@ -521,7 +522,7 @@ def _shares_live_memory(layout: Layout, name: str, index: int, last, params: set
         )  # fmt: skip
     if eqn.op in ("tape_pop", "tape_push"):
         return True
-    if eqn.op == "getitem" and layout.ranks.get(eqn.out.name) == 0:
+    if eqn.op in _READS and layout.ranks.get(eqn.out.name) == 0:
         return False
     if eqn.op not in _ALIASING:
         return False  # a new array

@@ -31,6 +31,7 @@ import numpy as np
 
 from symdiff.analysis.indexes import disjoint
 from symdiff.analysis.integers import Linear, is_integer, linear
+from symdiff.analysis.ranks import known_ranks
 from symdiff.errors import Location, UnsupportedSyntax
 from symdiff.ir.nodes import Const, Eqn, Function, If, Loop, Var, defined, loops, walk
 from symdiff.rules import RULES
@@ -38,7 +39,7 @@ from symdiff.rules import RULES
 # Operations whose result may share memory with their first operand.
 _VIEWS = {
     "getitem", "reshape", "ravel", "squeeze", "expand_dims", "transpose", "swapaxes", "broadcast_to",
-    "sum_to", "axis_slice", "flip",
+    "sum_to", "axis_slice", "flip", "written_values",
 }  # fmt: skip
 _SHAPE_ONLY = {"shape", "len", "ndim", "size", "zeros_like", "ones_like", "empty_like", "full_like"}
 _CREATE = {"zeros", "ones", "empty", "full"}
@@ -103,6 +104,7 @@ class _Checker:
         self.floors: dict[str, Linear | None] = {}  # loop counter -> lower bound (None: unknown)
         self.params = {p.name for p in function.params}
         self.lists = _grown_lists(function)  # arrays that stand for Python lists of references
+        self.ranks = known_ranks(function)  # `y[t]` of a 1-D y made here is a scalar: a copy, not a view
 
     def run(self) -> None:
         for param in self.function.params:
@@ -237,6 +239,8 @@ class _Checker:
         index = eqn.static_dict()["index"]
         items = self.index_items(index)
         integers = items.count("int")
+        if self.ranks.get(eqn.out.name) == 0:
+            return self.fresh(eqn.out.name, scalar=True)  # analysis/ranks.py: one element of a 1-D array
         if base.rank is not None and integers == base.rank == len(items):
             return self.fresh(eqn.out.name, scalar=True)  # one element: NumPy returns a scalar, a copy
         if "array" in items:
