@@ -301,7 +301,10 @@ def _zeros_like_value(value):
 
 def _active_tape_families(body, active: set[str], tapes: set[str]) -> set[str]:
     """Every name of a tape that some active value is pushed onto: the tape itself, the names it
-    goes by through loops and branches, and the tape it started as."""
+    goes by through loops and branches, and the tape it started as. Tapes saved on one tape (an
+    inner loop's tapes, saved per outer iteration) are one family with those popped from it: one
+    outer iteration's inner tape may hold only inactive values (a loop's first iteration, peeled)
+    while another's holds active ones, and the backward pass pops tangents from each."""
     parent: dict[str, str] = {}
 
     def find(name: str) -> str:
@@ -309,26 +312,38 @@ def _active_tape_families(body, active: set[str], tapes: set[str]) -> set[str]:
             name = parent[name]
         return name
 
-    def union(a: Atom, b: Atom) -> None:
-        if isinstance(a, Var) and isinstance(b, Var) and a.name in tapes and b.name in tapes:
-            parent[find(a.name)] = find(b.name)
+    def union(a: Atom | str, b: Atom | str) -> bool:
+        names = [x if isinstance(x, str) else x.name for x in (a, b) if isinstance(x, (str, Var))]
+        if len(names) < 2 or not all(n in tapes or n.startswith("entries of ") for n in names):
+            return False
+        first, second = find(names[0]), find(names[1])
+        if first == second:
+            return False
+        parent[first] = second
+        return True
 
-    def scan(stmts) -> None:
+    def scan(stmts) -> bool:
+        changed = False
         for stmt in stmts:
             if isinstance(stmt, Eqn) and stmt.op == "tape_push":
-                union(stmt.out, stmt.ins[0])
+                changed |= union(stmt.out, stmt.ins[0])
+                changed |= union(stmt.ins[1], f"entries of {find(stmt.ins[0].name)}")
             elif isinstance(stmt, Eqn) and stmt.op == "tape_pop":
-                union(stmt.outs[0], stmt.ins[0])
+                changed |= union(stmt.outs[0], stmt.ins[0])
+                changed |= union(stmt.outs[1], f"entries of {find(stmt.ins[0].name)}")
             elif isinstance(stmt, If):
-                scan(stmt.then_body), scan(stmt.else_body)
+                changed |= scan(stmt.then_body) | scan(stmt.else_body)
                 for out, a, b in zip(stmt.outs, stmt.then_results, stmt.else_results):
-                    union(out, a), union(out, b)
+                    changed |= union(out, a) | union(out, b)
             elif isinstance(stmt, Loop):
-                scan(stmt.body)
+                changed |= scan(stmt.body)
                 for phi, init, result, out in zip(stmt.carried, stmt.inits, stmt.results, stmt.outs):
-                    union(phi, init), union(phi, result), union(phi, out)
+                    changed |= union(phi, init) | union(phi, result) | union(phi, out)
+        return changed
 
-    scan(body)
+    for _ in range(16):  # families found late can join entries named early: until nothing changes
+        if not scan(body):
+            break
     hot = {
         find(e.out.name) for e in walk(body)
         if e.op == "tape_push" and isinstance(e.ins[1], Var) and e.ins[1].name in active

@@ -340,3 +340,30 @@ def test_the_batched_hessian_equals_one_hvp_per_column(f):
     for k in range(3):
         row = numeric_grad(lambda x, k=k: gradient(x, *args[1:])[k], (x,), 0)
         np.testing.assert_allclose(hessian[k], row, rtol=1e-6, atol=1e-6)
+
+
+def inner_tapes_inactive_in_the_first_outer_step(x, y):
+    total = np.sum(y)  # free of x until the first outer step has run: that step's inner tape holds no tangent
+    for _ in range(2):
+        out = np.zeros((3,))
+        for k in range(1, 3):
+            out[k] += np.tanh(out[k - 1] * 0.5 + total)
+        for k in range(1, 3):
+            out[k] = np.tanh(out[k - 1] * 0.5 + np.sum(x * x))
+        total = total - np.sum(out * out)
+    return total
+
+
+def test_tapes_saved_per_outer_step_get_tangents_in_every_step():
+    """Found by tests/fuzz/sparse_check.py (seed 7679): an inner loop's tape saved per outer step was given an
+    empty tangent tape in the step where its values did not depend on x, and the backward loop then popped
+    tangents from it (an IndexError at the call)."""
+    x, y = np.array([0.3, -0.7, 1.1]), np.array([0.2, 0.5, 0.1])
+    f = inner_tapes_inactive_in_the_first_outer_step
+    hessian = sd.hessian(f)(x, y)
+    columns = np.stack([sd.hvp(f)(x, y, e) for e in np.eye(3)], axis=-1)
+    np.testing.assert_allclose(hessian, columns, rtol=1e-12, atol=1e-12)
+    gradient = sd.grad(f)
+    for k in range(3):
+        row = numeric_grad(lambda x, k=k: gradient(x, y)[k], (x,), 0)
+        np.testing.assert_allclose(hessian[k], row, rtol=1e-6, atol=1e-6)
