@@ -16,11 +16,12 @@ NumPy's arrays and Python's lists but not the Numba runtime's own
 allocations: the Numba rows report time only. "time x" is the time over the
 plain gradient's, "memory /" the plain gradient's peak over this one's.
 
-Last, an element-write recurrence `y[t] = a * y[t - 1] + x[t]` into a 1-D
-array the function made, plain gradient on NumPy, at lengths 10^4 to
-1.6 * 10^5 (quick: a tenth): the time per step and peak memory per step
-stay flat when element writes and their adjoints run in place; a copy of
-`y` per step would grow them with the length.
+Last, element-write recurrences into an array the function made, `y[t] =
+a * y[t - 1] + x[t]` on a 1-D `y` and the same over the rows of a (T, 4)
+array, plain gradient on NumPy, at lengths 10^4 to 1.6 * 10^5 (quick: a
+tenth): the time per step and peak memory per step stay flat when element
+writes and their adjoints run in place; a copy of `y` per step would grow
+them with the length.
 """
 
 from __future__ import annotations
@@ -61,27 +62,33 @@ def filled_recurrence(a, x):
     return np.sum(y * y)
 
 
+def filled_rows(a, x):
+    y = np.zeros((x.shape[0], 4))
+    for t in range(1, x.shape[0]):
+        y[t] = np.tanh(a * y[t - 1] + x[t])  # a row of y: a view the tape keeps a copy of
+    return np.sum(y * y)
+
+
 def run_filled(scale: int, repeats: int) -> None:
-    gradient = sd.grad(filled_recurrence, wrt=(0, 1))
-    x = np.linspace(-1.0, 1.0, 200)
-    a_bar, x_bar = gradient(0.7, x)
-    eps = 1e-6  # one coordinate of each gradient against central differences, before timing
-    a_fd = (filled_recurrence(0.7 + eps, x) - filled_recurrence(0.7 - eps, x)) / (2 * eps)
-    e = np.zeros_like(x)
-    e[100] = eps
-    x_fd = (filled_recurrence(0.7, x + e) - filled_recurrence(0.7, x - e)) / (2 * eps)
-    assert np.isclose(a_bar, a_fd, rtol=1e-6) and np.isclose(x_bar[100], x_fd, rtol=1e-6), "gradient disagrees"
     print()
-    print(
-        f"{'element-write recurrence (numpy)':34} {'steps':>8} {'s':>8} {'us / step':>10} {'MB':>8} {'bytes / step':>13}"
-    )
-    for length in (10_000 // scale, 40_000 // scale, 160_000 // scale):
-        x = np.linspace(-1.0, 1.0, length)
-        seconds = statistics.median(_seconds(gradient, (0.7, x)) for _ in range(repeats))
-        peak = _peak(gradient, (0.7, x))
-        print(
-            f"{'':34} {length:>8} {seconds:8.3f} {1e6 * seconds / length:10.2f} {peak / 1e6:8.2f} {peak / length:13.1f}"
-        )
+    header = f"{'element-write recurrence (numpy)':34} {'steps':>8} {'s':>8} {'us / step':>10} {'MB':>8}"
+    print(f"{header} {'bytes / step':>13}")
+    for label, f in (("y[t] = a*y[t-1] + x[t], 1-D", filled_recurrence), ("rows of a (T, 4) array", filled_rows)):
+        gradient = sd.grad(f, wrt=(0, 1))
+        x = np.linspace(-1.0, 1.0, 200)
+        a_bar, x_bar = gradient(0.7, x)
+        eps = 1e-6  # one coordinate of each gradient against central differences, before timing
+        a_fd = (f(0.7 + eps, x) - f(0.7 - eps, x)) / (2 * eps)
+        e = np.zeros_like(x)
+        e[100] = eps
+        x_fd = (f(0.7, x + e) - f(0.7, x - e)) / (2 * eps)
+        assert np.isclose(a_bar, a_fd, rtol=1e-6) and np.isclose(x_bar[100], x_fd, rtol=1e-6), f"{label} disagrees"
+        for length in (10_000 // scale, 40_000 // scale, 160_000 // scale):
+            x = np.linspace(-1.0, 1.0, length)
+            seconds = statistics.median(_seconds(gradient, (0.7, x)) for _ in range(repeats))
+            peak = _peak(gradient, (0.7, x))
+            row = f"{label:34} {length:>8} {seconds:8.3f} {1e6 * seconds / length:10.2f} {peak / 1e6:8.2f}"
+            print(f"{row} {peak / length:13.1f}")
 
 
 def _seconds(gradient, call_args) -> float:

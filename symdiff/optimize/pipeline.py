@@ -5,14 +5,17 @@ values, not printed text): fold constants, read written cotangents plainly
 where no index repeats, simplify, push shape queries
 down to operands, share common subexpressions, drop loop element writes
 nothing reads back, drop dead code, fold negations into neighbouring
-arithmetic, drop what that left dead. Set `verify_each=True` (the test suite does)
-to check the IR invariants after every pass.
+arithmetic, drop what that left dead. Then, once, copy the rows that a tape keeps or that
+are read after a write into their array (`copies.py`), so the array can be
+written in place. Set `verify_each=True` (the test suite does) to check the IR
+invariants after every pass.
 """
 
 from __future__ import annotations
 
 from symdiff.ir.nodes import Function
 from symdiff.ir.verify import verify
+from symdiff.optimize.copies import copy_rows_past_writes
 from symdiff.optimize.cse import cse
 from symdiff.optimize.dce import dce
 from symdiff.optimize.fold import fold
@@ -36,4 +39,7 @@ def optimize(function: Function, max_rounds: int = 24) -> Function:
                 verify(function)
         if function == before:
             break
+    function = copy_rows_past_writes(function)
+    if verify_each:
+        verify(function)
     return function
