@@ -24,11 +24,13 @@ import sys
 import tempfile
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Literal
 
 import numpy as np
 
 from symdiff.api import Wrt, _check_differentiable, _generated_once, _like, build, emit
+from symdiff.backends.cache import checked
 from symdiff.errors import BadPartition, BadWrt
 from symdiff.structured import CONTAINERS
 
@@ -56,7 +58,7 @@ def compiled(program: Program) -> Callable:
     if function is None:
         user = f"-{os.getuid()}" if hasattr(os, "getuid") else ""  # a folder per user: no one else's files run
         folder = os.path.join(tempfile.gettempdir(), f"symdiff-distributed{user}")
-        os.makedirs(folder, mode=0o700, exist_ok=True)
+        checked(Path(folder))  # made private, and refused if another user owns it or anyone may write to it
         path = os.path.join(folder, f"{program.name}_{program.digest[:20]}.py")
         if not os.path.exists(path):  # written whole, then renamed: readers never see half a file
             partial = f"{path}.{os.getpid()}.tmp"
