@@ -100,8 +100,9 @@ class NoTangentRule(NoDerivative):
 
 
 class NoSparsityPattern(SymdiffError, ValueError):
-    """`sparse_hessian`/`sparse_jacobian` cannot read the nonzeros from the code: a branch, an index
-    or an order depends on the differentiated argument, so a pattern would hold for one x only."""
+    """`sparse_hessian`/`sparse_jacobian` cannot read the nonzeros from the code: an index or an
+    order depends on the differentiated argument (or its branches combine more than 64 ways), so a
+    pattern would hold for one x only."""
 
     default_hint = "pass pattern= (the nonzeros, as a scipy.sparse matrix or a boolean array), or use hessian/jacobian"
 

@@ -10,10 +10,11 @@ products and n^2 numbers. Here:
    through indexing, reductions, products and element writes unchanged; the
    `np` the module sees joins sets in every ufunc. A comparison yields a
    condition with no set (its derivative is zero), `np.where` on such a
-   condition takes both arms, and a branch, an integer or a sort order read
-   from x stops the trace with `NoSparsityPattern`: the pattern would hold for
-   this x only. The pattern is an over-estimate where values cancel, never
-   an under-estimate, so the recovered matrix is exact.
+   condition takes both arms, and an `if` or `while` on one is run every way
+   its outcomes can combine (at most 64 runs), the patterns joined. An index
+   or a sort order read from x stops the trace with `NoSparsityPattern`: the
+   pattern would hold for this x only. The pattern is an over-estimate where
+   values cancel, never an under-estimate, so the recovered matrix is exact.
 2. **Colouring.** Columns that share no row get one colour (greedy,
    distance-1 on the column intersection graph, as in Curtis, Powell and
    Reid). A banded matrix of bandwidth b takes 2b + 1 colours whatever n is.
@@ -49,6 +50,45 @@ class _Untraceable(Exception):
     """Raised inside the traced code where a value of x decides what happens next."""
 
 
+_MAX_DECISIONS = 64  # branches on values of x in one run of the traced code
+_MAX_PATHS = 64  # runs, one per combination of the branches' outcomes
+
+
+class _Paths:
+    """The outcomes of the branches on values of x in one run: those of `prefix` first, then False;
+    a condition decided once keeps its outcome (the backward pass re-tests the saved one)."""
+
+    def __init__(self, prefix: list[bool]) -> None:
+        self.prefix, self.made, self.seen, self.alive = prefix, [], {}, []
+
+    def decide(self, condition: object) -> bool:
+        if id(condition) in self.seen:
+            return self.seen[id(condition)]
+        if len(self.made) >= _MAX_DECISIONS:
+            raise _Untraceable(f"more than {_MAX_DECISIONS} branches depend on the values of {{x}}")
+        outcome = self.prefix[len(self.made)] if len(self.made) < len(self.prefix) else False
+        self.made.append(outcome)
+        self.seen[id(condition)] = outcome
+        self.alive.append(condition)  # kept alive, so that its id names it for the whole run
+        return outcome
+
+    def next_prefix(self) -> list[bool] | None:
+        """The next combination to run, depth first: the last False outcome turned True."""
+        for k in range(len(self.made) - 1, -1, -1):
+            if not self.made[k]:
+                return self.made[:k] + [True]
+        return None
+
+
+_RUNNING: list[_Paths] = []  # the run in progress (a branch outside a trace is refused)
+
+
+def _decide(condition: object) -> bool:
+    if not _RUNNING:
+        raise _Untraceable("a branch depends on the values of {x}")
+    return _RUNNING[-1].decide(condition)
+
+
 class _Set:
     """One element of the traced array: the indices of x it depends on."""
 
@@ -58,7 +98,7 @@ class _Set:
         self.deps = deps
 
     def __bool__(self) -> bool:
-        raise _Untraceable("a branch depends on the values of {x}")
+        return _decide(self)
 
     def __index__(self) -> int:
         raise _Untraceable("an index depends on the values of {x}")
@@ -218,7 +258,9 @@ class _TracedArray(np.ndarray):
         return _wrap(super().__array_function__(func, types, args, kwargs))
 
     def __bool__(self) -> bool:
-        raise _Untraceable("a branch depends on the values of {x}")
+        if self.size != 1:
+            raise ValueError("the truth value of an array with more than one element is ambiguous")
+        return _decide(self)
 
     def __index__(self) -> int:
         raise _Untraceable("an index depends on the values of {x}")
@@ -313,10 +355,13 @@ def trace_pattern(derivative: Derivative | Deferred, args: tuple, position: int,
     `args[position]`, read by running the derivative's standalone module on index sets (a
     boolean CSR matrix, flattened output by flattened input)."""
     x = np.asarray(args[position])
-    given = list(args)
-    given[position] = _index_sets(x.shape, range(x.size))
-    given += [np.zeros(x.shape) + e for e in extra]  # a zero tangent, for forward mode
-    return _pattern(pick(_run_traced(derivative, given)), x.size)
+
+    def given() -> list:
+        made = list(args)
+        made[position] = _index_sets(x.shape, range(x.size))
+        return made + [np.zeros(x.shape) + e for e in extra]  # a zero tangent, for forward mode
+
+    return _run_traced(derivative, given, pick, x.size)
 
 
 def trace_transposed_pattern(back: Derivative | Deferred, args: tuple, position: int,
@@ -325,11 +370,14 @@ def trace_transposed_pattern(back: Derivative | Deferred, args: tuple, position:
     cotangent seed carries the output indices, x carries none (a branch on it is still refused),
     and element j of `back(*args, seed)` depends on row i where J[i, j] may be nonzero."""
     x = np.asarray(args[position])
-    given = list(args)
-    given[position] = _index_sets(x.shape, [None] * x.size)
     size = int(np.prod(out_shape, dtype=np.int64))
-    given.append(_index_sets(out_shape, range(size)))
-    return _pattern(_run_traced(back, given), size).T.tocsr()
+
+    def given() -> list:
+        made = list(args)
+        made[position] = _index_sets(x.shape, [None] * x.size)
+        return made + [_index_sets(out_shape, range(size))]
+
+    return _run_traced(back, given, _itself, size).T.tocsr()
 
 
 def _index_sets(shape: tuple, indices: Any) -> _TracedArray:
@@ -339,8 +387,11 @@ def _index_sets(shape: tuple, indices: Any) -> _TracedArray:
     return sets.reshape(shape).view(_TracedArray)
 
 
-def _run_traced(derivative: Derivative | Deferred, given: list) -> Any:
-    """The derivative's standalone module run on `given`, where traced arrays stand for numbers."""
+def _run_traced(derivative: Derivative | Deferred, given: Callable[[], list], pick: Callable[[Any], Any],
+                columns: int) -> scipy.sparse.csr_matrix:  # fmt: skip
+    """The pattern of `pick(derivative(*given()))`, the derivative's standalone module run on index
+    sets; where it branches on values of x, once per combination of the branches' outcomes, and
+    the patterns joined: the pattern then holds for every x, whichever way the branches go."""
     name = getattr(derivative.primal, "__name__", "f")
     if isinstance(derivative, Deferred):
         raise NoSparsityPattern(f"the derivative of {name} is built per call, so no one program holds its pattern")
@@ -350,13 +401,29 @@ def _run_traced(derivative: Derivative | Deferred, given: list) -> Any:
     text = module_source([function])
     exec(compile(text, filename, "exec"), namespace)  # noqa: S102 - our own generated code
     namespace["np"] = _TracingNumpy()
-    try:
-        return namespace[function.name](*given)
-    except (_Untraceable, TypeError, ValueError, AttributeError, IndexError) as error:
-        what = str(error).format(x=derivative.wrt[0]) if isinstance(error, _Untraceable) else str(error)
-        lines = [f.lineno for f in traceback.extract_tb(error.__traceback__) if f.filename == filename]
-        where = f", at `{text.splitlines()[lines[-1] - 1].strip()}` in {function.name}" if lines else ""
-        raise NoSparsityPattern(f"the sparsity pattern of {name} cannot be traced: {what}{where}") from None
+    joined, prefix = None, []
+    for _ in range(_MAX_PATHS):
+        paths = _Paths(prefix)
+        _RUNNING.append(paths)
+        try:
+            out = pick(namespace[function.name](*given()))
+        except (_Untraceable, TypeError, ValueError, AttributeError, IndexError) as error:
+            what = str(error).format(x=derivative.wrt[0]) if isinstance(error, _Untraceable) else str(error)
+            lines = [f.lineno for f in traceback.extract_tb(error.__traceback__) if f.filename == filename]
+            where = f", at `{text.splitlines()[lines[-1] - 1].strip()}` in {function.name}" if lines else ""
+            taken = f" (branches taken: {paths.made})" if paths.made else ""
+            raise NoSparsityPattern(f"the sparsity pattern of {name} cannot be traced: {what}{where}{taken}") from None
+        finally:
+            _RUNNING.pop()
+        pattern = _pattern(out, columns)
+        joined = pattern if joined is None else (joined + pattern).astype(bool)
+        prefix = paths.next_prefix()
+        if prefix is None:
+            return joined.tocsr()
+    raise NoSparsityPattern(
+        f"the sparsity pattern of {name} cannot be traced: its branches on the values of "
+        f"{derivative.wrt[0]} take more than {_MAX_PATHS} paths"
+    )
 
 
 def _pattern(out: Any, columns: int) -> scipy.sparse.csr_matrix:

@@ -133,16 +133,41 @@ def test_the_pattern_follows_index_arrays_given_as_arguments():
 
 def branches_on_x(x):
     if np.sum(x) > 0:
-        return np.sum(x**3)
-    return np.sum(x**2)
+        return np.sum(x[1:] * x[:-1] ** 2)
+    total = 0.0
+    for k in range(x.shape[0]):
+        if x[k] > 0.5:  # a branch in a loop: one outcome per step, every combination traced
+            total = total + x[k] ** 3
+    return total + np.sum(x**2)
+
+
+def test_branches_on_x_are_traced_both_ways_and_the_patterns_joined():
+    sparse = sd.sparse_hessian(branches_on_x)
+    for x in (np.linspace(0.1, 1.0, 5), np.linspace(-1.0, 0.4, 5), np.linspace(-2.0, 1.0, 5)):
+        np.testing.assert_allclose(sparse(x).toarray(), sd.hessian(branches_on_x)(x), rtol=1e-12, atol=1e-12)
+    band = np.abs(np.subtract.outer(np.arange(5), np.arange(5))) <= 1
+    np.testing.assert_array_equal(sparse.pattern(np.ones(5)).toarray(), band)
+
+
+def many_branches(x):
+    total = 0.0
+    for k in range(x.shape[0]):
+        if x[k] > 0.0:
+            total = total + x[k] ** 3
+    return total
 
 
 def sorts_x(x):
     return np.sum(np.sort(x) * np.arange(x.shape[0]) ** 2)
 
 
-@pytest.mark.parametrize("f", [branches_on_x, sorts_x])
-def test_a_pattern_that_x_decides_is_refused_and_a_given_pattern_is_used(f):
+def test_too_many_paths_are_refused():
+    with pytest.raises(NoSparsityPattern, match="more than 64 paths"):
+        sd.sparse_hessian(many_branches)(np.ones(7))  # 2**7 combinations
+
+
+def test_a_pattern_that_x_decides_is_refused_and_a_given_pattern_is_used():
+    f = sorts_x
     x = np.linspace(0.1, 1.0, 5)
     with pytest.raises(NoSparsityPattern, match="cannot be traced") as caught:
         sd.sparse_hessian(f)(x)
