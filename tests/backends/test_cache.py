@@ -193,10 +193,10 @@ def _quiet_compile(x):
 @pytest.mark.parametrize("f", [_noisy_compile, _quiet_compile], ids=lambda f: f.__name__)
 def test_a_slow_first_compile_says_what_it_is_doing(monkeypatch, capfd, tmp_path: Path, f):
     import symdiff
-    from symdiff.backends import numba as numba_backend
+    from symdiff.backends.numba import runner
 
     monkeypatch.setenv("SYMDIFF_CACHE_DIR", str(tmp_path / "fresh"))  # nothing cached: Numba compiles
-    monkeypatch.setattr(numba_backend, "NOTICE_AFTER", 0.0)
+    monkeypatch.setattr(runner, "NOTICE_AFTER", 0.0)
     quiet = f is _quiet_compile
     if quiet:
         monkeypatch.setenv("SYMDIFF_QUIET", "1")

@@ -162,7 +162,7 @@ def test_settings_object_overrides_the_environment(monkeypatch):
 
 
 def _options():
-    from symdiff.backends.numba_lowering import NumbaOptions
+    from symdiff.backends.numba.lowering import NumbaOptions
 
     return NumbaOptions(fastmath=True)
 

@@ -7,8 +7,8 @@ import numpy as np
 import pytest
 
 import symdiff as sd
-from symdiff.backends import numba_blas
-from symdiff.backends.numba_blas import matmul_of, uses_numpy_blas
+from symdiff.backends.numba import blas as numba_blas
+from symdiff.backends.numba.blas import matmul_of, uses_numpy_blas
 
 
 @numba.njit

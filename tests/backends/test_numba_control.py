@@ -73,14 +73,14 @@ def test_a_loop_saves_its_values_on_one_tape():
 def test_merging_tapes_keeps_every_tape_a_later_loop_pops():
     # Merging one loop's tapes with two partner loops renumbers its carried values between the two
     # merges; reading the old positions dropped a tape still popped (an internal KeyError).
-    from symdiff.backends.numba_rewrites import numba_rewrites
+    from symdiff.backends.numba.rewrites import numba_rewrites
     from symdiff.ir.verify import verify
 
     verify(numba_rewrites(sd.hvp(corpus.nested_saved_loops).inner.function))
 
 
 def test_printed_names_avoid_numbas_renaming_of_loop_variables():
-    from symdiff.backends.numba_names import _Chooser
+    from symdiff.backends.numba.names import _Chooser
 
     chooser = _Chooser(set())
     assert chooser.pick("h", several=True) == "h"  # assigned before and inside a loop: Numba versions it h.1, h.2

@@ -8,7 +8,7 @@ import numba
 import numpy as np
 import pytest
 
-from symdiff.backends import numba_math
+from symdiff.backends.numba import math as numba_math
 
 _SPECIAL = [0.0, -0.0, np.inf, -np.inf, np.nan, 5e-324, -5e-324, 1e-310, 2.2250738585072014e-308, 1e-300, 0.5,
             -0.5, 0.4999999999999999, 1.0, -1.0, 2.0, 22.0, -22.0, 709.78, 709.79, -708.4, -745.1, -745.2, 1e308]  # fmt: skip

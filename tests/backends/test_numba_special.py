@@ -1,6 +1,6 @@
 """The Numba backend's special functions agree with SciPy's, and with mpmath where SciPy is loose.
 
-`symdiff/backends/numba_special.py` implements what generated Numba code
+`symdiff/backends/numba/special.py` implements what generated Numba code
 calls for `scipy.special` (Numba cannot call SciPy). The points cover both
 signs, the poles of digamma and gammaln, the tails of the normal CDF and
 huge and tiny arguments; the error is measured as |ours - SciPy| / (1 + |SciPy|),
@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 import scipy.special
 
-from symdiff.backends import numba_special
+from symdiff.backends.numba import special as numba_special
 
 RNG = np.random.default_rng(4)
 POINTS = np.concatenate([

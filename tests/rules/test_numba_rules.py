@@ -3,10 +3,10 @@
 Primitives Numba has no lowering for (np.linalg, scans, sort, flip, roll,
 repeat, tile, triangles, polygamma, and so the composites built on them)
 must raise `BackendError` when the gradient is built, at the user's line,
-never at the first call. SciPy's special functions (`numba_special`) and the
-composites written with ops Numba lowers (logsumexp, multigammaln, the
-scipy.stats densities, atleast_*d, diff, cross) must run and agree with the
-NumPy backend. Compiling costs a few
+never at the first call. SciPy's special functions
+(`symdiff/backends/numba/special.py`) and the composites written with ops
+Numba lowers (logsumexp, multigammaln, the scipy.stats densities,
+atleast_*d, diff, cross) must run and agree with the NumPy backend. Compiling costs a few
 seconds per function, so the set is small and shares one cache directory.
 """
 
@@ -41,7 +41,7 @@ STATS_REFUSED = [
     Case("mvn_logpdf", cases.mvn_logpdf, (a(5, 3), a(3), a(3, 3))),
 ]  # fmt: skip
 RUNS = [
-    # SciPy's special functions (numba_special) and the composites over them.
+    # SciPy's special functions (symdiff/backends/numba/special.py) and the composites over them.
     Case("erf", cases.erf, (a(3, 4),)), Case("expit", cases.expit, (a(3, 4),)),
     Case("gammaln", cases.gammaln, (a(3, lo=0.5),)), Case("lgamma", cases.lgamma, (a(lo=0.5),)),
     Case("log_ndtr", cases.log_ndtr, (a(3, 4),)), Case("multigammaln", cases.multigammaln, (a(4, lo=1.5, hi=4.0),)),

@@ -229,7 +229,7 @@ def test_mvn_forms_not_covered_are_refused_when_built(func, message: str) -> Non
     assert f"test_stats.py:{func.__code__.co_firstlineno + 1}:" in str(caught.value)
 
 
-# -- Numba: the value of ndtr too (symdiff/backends/numba_special.py) --------------------------------------------
+# -- Numba: the value of ndtr too (symdiff/backends/numba/special.py) --------------------------------------------
 def cdf_total(z):
     return np.sum(norm.cdf(z))
 

@@ -18,7 +18,7 @@ Numba's nopython mode:
 - `while cond:`, or `while True:` + `if not cond: break` when the test needs
   statements of its own;
 - a loop's carried values assigned before the loop and at the end of the
-  body (skipped where the names are tied, see `numba_names`);
+  body (skipped where the names are tied, see `names`);
 - tapes as Numba lists: `t = []`, `t.append(v)`, `v = t.pop()` (Numba infers
   the element type from the appends);
 - `x[i] = v` where the write may happen in place (`masked_assign` for a
@@ -33,7 +33,7 @@ from collections import Counter
 
 import libcst as cst
 
-from symdiff.backends.numba_names import NameTable
+from symdiff.backends.numba.names import NameTable
 from symdiff.codegen.blocks import BlockPrinter, assign
 from symdiff.codegen.expressions import ATOM, call, constant, parenthesize, precedence, subscript
 from symdiff.ir.nodes import Atom, Const, Eqn, If, Loop, Var

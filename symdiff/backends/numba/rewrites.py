@@ -13,10 +13,10 @@
   pieces up. Two pieces at the same index become one `scatter_add` of their
   sum (one elementwise expression); a piece added to an accumulator of that
   shape becomes `add_at(acc, g; index)`, printed as `add_into(acc, g, index)`
-  where the accumulator may be overwritten (`numba_names`). Rosenbrock's
+  where the accumulator may be overwritten (`names`). Rosenbrock's
   gradient makes one zero array instead of three, and no array sums;
 - tapes pushed in the same loop body and popped in the same backward loop
-  body merge into one tape of tuples (`numba_tapes`): one list operation per
+  body merge into one tape of tuples (`tapes`): one list operation per
   iteration instead of one per saved value.
 
 Ops introduced here (`add_at`) are known only to the Numba backend. Imports:
@@ -28,8 +28,8 @@ from __future__ import annotations
 from collections import Counter
 from dataclasses import replace
 
-from symdiff.backends import numba_helpers
-from symdiff.backends.numba_tapes import merge_tapes
+from symdiff.backends.numba import helpers
+from symdiff.backends.numba.tapes import merge_tapes
 from symdiff.ir.nodes import Atom, Const, Eqn, Function, If, Var, reads, walk
 from symdiff.optimize.dce import dce
 from symdiff.optimize.walk import rewrite_function
@@ -45,7 +45,7 @@ def numba_rewrites(function: Function) -> Function:
 
 
 def _constants_apart(function: Function) -> Function:
-    taken = set(numba_helpers.__all__) | {"np", "numba"}
+    taken = set(helpers.__all__) | {"np", "numba"}
     clashes = [name for name, _ in function.free if name in taken]
     if not clashes:
         return function

@@ -2,8 +2,8 @@
 
 The module holds one `@numba.njit(cache=True, error_model="numpy")` function
 with the gradient's name and, before it, one loop kernel per fused full
-reduction or slice write (`numba_kernels`). Statements, control flow and
-tapes are printed by `numba_statements`, names chosen by `numba_names`. Differences from the NumPy backend's source, each forced by
+reduction or slice write (`kernels`). Statements, control flow and
+tapes are printed by `statements`, names chosen by `names`. Differences from the NumPy backend's source, each forced by
 what Numba can compile:
 
 - a value the plan inlines is printed inside its consumer's expression, so
@@ -16,11 +16,11 @@ what Numba can compile:
   operands' shapes differ (broadcasting);
 - reductions with `axis`/`keepdims`, `np.reshape`, `np.ndim`, `np.squeeze`,
   `np.shape`, `np.size` and the shape helpers call the overloads in
-  `numba_helpers` (Numba's `np.shape` of a scalar allocates an array);
-- `a @ b` becomes `matmul_of(a, b)` (`numba_blas`): a matrix times a vector
+  `helpers` (Numba's `np.shape` of a scalar allocates an array);
+- `a @ b` becomes `matmul_of(a, b)` (`blas`): a matrix times a vector
   goes through NumPy's BLAS, where Numba's (SciPy's) can be slower;
 - `np.exp`, `np.log`, `np.tanh`, `np.expm1` and `np.log1p` become the
-  vectorisable `vexp`, ... of `numba_math` (Numba's own call the scalar C
+  vectorisable `vexp`, ... of this package's `math.py` (Numba's own call the scalar C
   library once per element);
 - functions use NumPy's error model (`x / 0.0` is inf, not an exception),
   which lets LLVM vectorise loops with divisions;
@@ -36,7 +36,7 @@ what Numba can compile:
   wrapper fills them in).
 
 Anything Numba cannot compile is refused before printing, at build time, by
-`numba_support.check_supported`, with a `BackendError` at the user's line.
+`support.check_supported`, with a `BackendError` at the user's line.
 """
 
 from __future__ import annotations
@@ -46,12 +46,12 @@ from dataclasses import dataclass
 
 import libcst as cst
 
-from symdiff.backends import numba_helpers
-from symdiff.backends.numba_kernels import KernelPrinter
-from symdiff.backends.numba_math import VECTOR_MATH
-from symdiff.backends.numba_names import NameTable
-from symdiff.backends.numba_statements import StatementPrinter
-from symdiff.backends.numba_support import MASK_OPS, REDUCTIONS, RENAMED, SUPPORTED_OPS, check_supported
+from symdiff.backends.numba import helpers
+from symdiff.backends.numba.kernels import KernelPrinter
+from symdiff.backends.numba.math import VECTOR_MATH
+from symdiff.backends.numba.names import NameTable
+from symdiff.backends.numba.statements import StatementPrinter
+from symdiff.backends.numba.support import MASK_OPS, REDUCTIONS, RENAMED, SUPPORTED_OPS, check_supported
 from symdiff.codegen.expressions import build, call, constant, tuple_of
 from symdiff.errors import Location
 from symdiff.ir.nodes import Atom, Const, Eqn, Function, If, Loop, Var, loops, reads, walk
@@ -104,7 +104,7 @@ def joined_names(body) -> set[str]:
 
 def _reserved(function: Function) -> set[str]:
     """Names the printed variables must not take: modules, helpers, builtins, constants."""
-    return {"np", "numba", function.name} | set(numba_helpers.__all__) | _BUILTINS | {n for n, _ in function.free}
+    return {"np", "numba", function.name} | set(helpers.__all__) | _BUILTINS | {n for n, _ in function.free}
 
 
 class NumbaEmitter(KernelPrinter, StatementPrinter):
@@ -223,7 +223,7 @@ class NumbaEmitter(KernelPrinter, StatementPrinter):
         main = self.definition()
         imports = ["import numba", "import numpy as np"]
         if self.helpers:
-            imports.append(f"from symdiff.backends.numba_helpers import {', '.join(sorted(self.helpers))}")
+            imports.append(f"from symdiff.backends.numba.helpers import {', '.join(sorted(self.helpers))}")
         parts = [f"# {line}".rstrip() for line in header.splitlines()]
         text = "\n".join(parts + imports) + "\n\n\n"
         for node in [*self.kernels, main]:

@@ -1,7 +1,7 @@
 """Numba's compile errors at the first call, rewritten as `NumbaCompileError`s a user can act on.
 
 What the Numba backend cannot compile whatever the arguments is refused when
-the gradient is built (`numba_support`). What is left depends on the types
+the gradient is built (`support`). What is left depends on the types
 of the arguments (a rank-3 array given to `@`, a loop variable that starts as
 a float and becomes an array), and Numba reports it as a page of nested
 typing errors whose first line ends at "found for signature:". `explain`
@@ -22,6 +22,10 @@ from symdiff.errors import BackendError
 
 class NumbaCompileError(BackendError):
     """Numba could not compile a gradient for the types of the arguments it was called with."""
+
+
+class NumbaFallbackWarning(RuntimeWarning):
+    """The numba backend ran a gradient with NumPy because the user allowed a fallback."""
 
 
 _ANSI = re.compile(r"\x1b\[[0-9;]*m")

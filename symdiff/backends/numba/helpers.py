@@ -13,13 +13,13 @@ This module also holds what Numba lacks (`reshape_to` of scalars, and to
 the shape `()` as a scalar rather than a 0-d array,
 `array_ndim`, `squeeze_axis`, and `shape_of`/`size_of`: Numba's `np.shape`
 and `np.size` of a scalar allocate a 0-d array, a cost that adds up in a
-scalar loop) and the primitives of fused loop kernels (`numba_kernels`): `common_size` (the
+scalar loop) and the primitives of fused loop kernels (`kernels`): `common_size` (the
 element count when every array operand has one shape, else -1), `flat` (a
 1-D view to read from) and `at` (element `i`, or the scalar itself), and
 `row_count`, `row_length`, `row_of` to write into any view, strided or not,
 one row of its last axis at a time. It re-exports SciPy's special functions
-from `numba_special` (`gammaln`, `digamma`, `erf`, `expit`, `ndtr`,
-`log_ndtr`), under the helpers' names. It re-exports `matmul_of` (`numba_blas`:
+from `special` (`gammaln`, `digamma`, `erf`, `expit`, `ndtr`,
+`log_ndtr`), under the helpers' names. It re-exports `matmul_of` (`blas`:
 `a @ b`, a matrix times a vector through NumPy's BLAS). Importing this module
 registers every overload.
 """
@@ -33,7 +33,7 @@ from numba.cpython.unsafe.tuple import tuple_setitem
 from numba.extending import overload
 from numba.np.unsafe.ndarray import to_fixed_tuple
 
-from symdiff.backends.numba_arrays import (
+from symdiff.backends.numba.arrays import (
     add_into,
     added_at,
     broadcast_to_of,
@@ -49,10 +49,10 @@ from symdiff.backends.numba_arrays import (
     written_values,
     zeros_like_of,
 )
-from symdiff.backends.numba_blas import batched_adjoints, matmul_of
-from symdiff.backends.numba_math import power_of, vexp, vexpm1, vlog, vlog1p, vtanh
-from symdiff.backends.numba_reductions import reduce_max, reduce_mean, reduce_min, reduce_prod, reduce_sum
-from symdiff.backends.numba_special import digamma, erf, expit, gammaln, log_ndtr, ndtr
+from symdiff.backends.numba.blas import batched_adjoints, matmul_of
+from symdiff.backends.numba.math import power_of, vexp, vexpm1, vlog, vlog1p, vtanh
+from symdiff.backends.numba.reductions import reduce_max, reduce_mean, reduce_min, reduce_prod, reduce_sum
+from symdiff.backends.numba.special import digamma, erf, expit, gammaln, log_ndtr, ndtr
 from symdiff.errors import NonScalarOutput
 from symdiff.rules.shapes import (
     append_row,
@@ -220,7 +220,7 @@ def _atleast_shape(shape, ndim):
 @overload(append_row)
 def _append_row(rows, item):
     # Numba types a variable once: the rows must have one axis more than the item (a list that
-    # started empty is refused when the gradient is built, numba_support).
+    # started empty is refused when the gradient is built, support.py).
     rank = item.ndim if isinstance(item, types.Array) else 0
     if not isinstance(rows, types.Array) or rows.ndim != rank + 1:
         raise TypingError(f"append_row: rows of rank {getattr(rows, 'ndim', 0)} and an item of rank {rank}")

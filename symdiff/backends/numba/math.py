@@ -25,7 +25,7 @@ generated code calls them where the NumPy backend calls `np.exp`, ....
 `power_of(a, b)` is `a ** b` for an exponent that is a variable: an integer
 exponent becomes a float one, so that `0.0 ** -1` is inf as in NumPy rather
 than Numba's ZeroDivisionError (a constant negative integer exponent is
-printed as a float instead, see `numba_lowering`).
+printed as a float instead, see `lowering.py`).
 """
 
 from __future__ import annotations

@@ -7,7 +7,7 @@ instead. The facts live here, in one place, and the lowering reads its op
 tables from this module:
 
 - the ops it prints (`SUPPORTED_OPS`): NumPy calls Numba compiles, the
-  helpers of `numba_helpers`, and the renamed calls (`RENAMED`,
+  helpers of `helpers.py`, and the renamed calls (`RENAMED`,
   `REDUCTIONS`) whose keywords the helper must take too (a dropped
   `dtype=` would change the answer);
 - static forms: `np.squeeze` without `axis` (its rank depends on the data),
@@ -23,8 +23,8 @@ tables from this module:
 What depends on the arguments' types (a loop variable that starts as a
 float and becomes an array because an argument is one, a float32 array that
 Numba's `f * 0.5` makes float64) can only be seen at the first call;
-`numba_errors` reports it. Imports: ir, rules, errors and
-`numba_helpers` (for the helpers it has overloads of).
+`errors` reports it. Imports: ir, rules, errors and
+`helpers.py` (for the helpers it has overloads of).
 """
 
 from __future__ import annotations
@@ -33,7 +33,7 @@ from collections.abc import Callable
 
 import numpy as np
 
-from symdiff.backends import numba_helpers
+from symdiff.backends.numba import helpers
 from symdiff.errors import BackendError
 from symdiff.ir.nodes import Atom, Const, Eqn, Function, Loop, Var, loops, walk
 from symdiff.rules import RULES
@@ -154,7 +154,7 @@ def _array_valued(atom: Atom, defs: dict, arrays: set[str], depth: int) -> bool:
 
 
 def _unknown_op(eqn: Eqn, defs: dict) -> Problem | None:
-    helper = eqn.op in RULES and RULES[eqn.op].helper and RULES[eqn.op].path in numba_helpers.__all__
+    helper = eqn.op in RULES and RULES[eqn.op].helper and RULES[eqn.op].path in helpers.__all__
     if eqn.op in SUPPORTED_OPS or helper:
         return None
     if eqn.op == "call":  # a random draw or another call run as it is (rules/opaque.py)

@@ -19,7 +19,7 @@
   array, a boolean mask, one integer array per axis (`M[r, c]`) and `...`;
   mixing integer arrays with slices is a typing error, because Numba's
   `x[index]` is then a copy that the addition would be lost in; `added_at` is its functional form
-  on a copy. They accumulate slice cotangents (`numba_rewrites`).
+  on a copy. They accumulate slice cotangents (`rewrites`).
 - `masked_of(x, mask)` and `masked_assign(x, value, mask)`: `x[mask]` and
   `x[mask] = value`, printed where the index is a boolean mask the function
   computes, for masks of any rank (Numba mistypes `x[mask]` and fails on

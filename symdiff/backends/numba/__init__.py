@@ -1,0 +1,136 @@
+"""The Numba backend: the gradient compiled to machine code with `numba.njit`.
+
+This file is the package's public face: `compile_function` (what
+`symdiff.backends.load("numba")` hands to `api`), `numba_source`,
+`numba_build`, `Settings` and `settings`, and the two error types. The other
+modules are private to the backend, except `helpers`, which generated modules
+import by its dotted path (`from symdiff.backends.numba.helpers import ...`).
+
+`compile_function(function, filename)` runs these steps:
+
+1. refuse, with a `BackendError` naming the construct and its line, anything
+   Numba cannot compile (`support.check_supported`);
+2. rewrite the IR for Numba (`rewrites`: slice cotangents accumulated in
+   place, one tape per loop) and plan fusion (`optimize.fuse.plan_fusion`):
+   elementwise chains become one expression each, hence one loop, and full
+   sums of them, or their writes into a slice, one-pass kernels;
+3. print the Numba-ready module (`lowering`, `statements`,
+   `names`), which is what `.source` shows: `if`/`for`/`while` stay
+   native branches and loops, tapes are Numba lists, element writes happen
+   in place where nothing else can see the old value, and `exp`, `log`,
+   `tanh` are the vectorisable versions of `math.py` (this package's);
+4. write it to the content-addressed cache directory (`backends/cache.py`)
+   and import it, so `cache=True` lets later processes load the machine code
+   from disk; `runner.py` wraps the jitted function where it must.
+
+Types are known only when the gradient is first called, so what depends on
+them is reported then: a loop variable that changes type between iterations
+(`s = 0.0` that becomes an array) raises a `BackendError` naming the variable
+and its loop.
+
+Settings (read from the environment when a gradient is built, or set on
+`settings` directly):
+
+- `SYMDIFF_NUMBA_FALLBACK=numpy`: instead of raising, fall back to the NumPy
+  backend with a `NumbaFallbackWarning` when a construct is unsupported (at
+  build time) or Numba fails to compile the arguments' types (at call time).
+  Off by default: a silent fallback would hide a slow path (SPEC section 5).
+- `SYMDIFF_NUMBA_FASTMATH=1`: `fastmath=True` (reassociation; results may
+  differ in the last bits).
+- `SYMDIFF_NUMBA_PARALLEL=1`: `parallel=True`; fused loops use `prange` and
+  array expressions run on several threads. Numba's parallel array
+  expressions do not stretch axes of length 1 (`logits - max(logits, axis=1,
+  keepdims=True)`): such a gradient raises a `BackendError` saying so, and
+  runs with the option off.
+- `SYMDIFF_CACHE_DIR`: where generated modules and Numba's cache live.
+- `SYMDIFF_QUIET=1`: no note on stderr when a compile takes more than two seconds.
+"""
+
+from __future__ import annotations
+
+import os
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+
+import numba
+
+from symdiff.backends import cache
+from symdiff.backends import numpy as numpy_backend
+from symdiff.backends.numba.errors import NumbaCompileError, NumbaFallbackWarning
+from symdiff.backends.numba.lowering import NumbaModule, NumbaOptions, check_supported, numba_module
+from symdiff.backends.numba.rewrites import numba_rewrites
+from symdiff.backends.numba.runner import runner_for
+from symdiff.backends.numpy import Compiled
+from symdiff.errors import BackendError
+from symdiff.ir.nodes import Function
+from symdiff.optimize.fuse import plan_fusion
+from symdiff.version import __version__
+
+# The modules generated code calls into: their text is part of every cache key.
+_HELPER_FILES = (
+    "helpers.py", "reductions.py", "arrays.py", "math.py", "blas.py", "special.py", "../../rules/shapes.py",
+)  # fmt: skip
+
+
+@dataclass
+class Settings:
+    """Backend switches; `from_env()` reads the SYMDIFF_NUMBA_* variables."""
+
+    fallback: bool = False
+    fastmath: bool = False
+    parallel: bool = False
+
+    @classmethod
+    def from_env(cls) -> Settings:
+        def flag(name: str) -> bool:
+            return os.environ.get(name, "").strip().lower() in ("1", "true", "yes", "on")
+
+        return cls(
+            fallback=os.environ.get("SYMDIFF_NUMBA_FALLBACK", "").strip().lower() == "numpy",
+            fastmath=flag("SYMDIFF_NUMBA_FASTMATH"),
+            parallel=flag("SYMDIFF_NUMBA_PARALLEL"),
+        )
+
+
+settings: Settings | None = None  # None: read the environment at each build
+
+
+def _versions() -> tuple[str, ...]:
+    here = Path(__file__).parent
+    helpers = "".join((here / name).read_text(encoding="utf-8") for name in _HELPER_FILES)
+    return (__version__, numba.__version__, helpers)
+
+
+def numba_build(function: Function, options: NumbaOptions) -> NumbaModule:
+    """The Numba-ready module for `function` (raises `BackendError` if unsupported)."""
+    check_supported(function)
+    plan = plan_fusion(numba_rewrites(function))
+    header = f"symdiff numba backend: {function.name}. Generated; do not edit (content-addressed cache file)."
+    return numba_module(plan, options, header)
+
+
+def numba_source(function: Function, options: NumbaOptions) -> str:
+    """The source text of `numba_build(function, options)`."""
+    return numba_build(function, options).source
+
+
+def compile_function(function: Function, filename: str) -> Compiled:
+    """Compile `function` with Numba; see the module docstring for the steps."""
+    current = settings or Settings.from_env()
+    options = NumbaOptions(fastmath=current.fastmath, parallel=current.parallel)
+    try:
+        built = numba_build(function, options)
+    except BackendError as error:
+        if not current.fallback:
+            raise
+        warnings.warn(f"numba backend: {error.message}; running with NumPy", NumbaFallbackWarning, stacklevel=3)
+        return numpy_backend.compile_function(function, filename)
+    path = cache.store(function.name, built.source, cache.content_key(built.source, *_versions()))
+    module = cache.import_file(path, built.source)
+    fallback = numpy_backend.compile_function(function, filename).function if current.fallback else None
+    runner = runner_for(getattr(module, function.name), function, fallback, built, current.parallel)
+    return Compiled(runner, built.source, vars(module))
+
+
+__all__ = ["NumbaCompileError", "NumbaFallbackWarning", "Settings", "compile_function", "numba_build", "numba_source", "settings"]
