@@ -21,10 +21,10 @@ from numba import cuda
 
 import symdiff as sd
 from symdiff.backends import cuda as cuda_backend
-from symdiff.backends import cuda_kernels
-from symdiff.backends.cuda_lowering import ELEMENT_TEMPLATES, HOST_OPS, UNSUPPORTED, is_elementwise, unsupported_reason
-from symdiff.backends.cuda_plan import plan
-from symdiff.backends.cuda_shapes import SCALAR, bcast, fits
+from symdiff.backends.cuda import kernels as cuda_kernels
+from symdiff.backends.cuda.lowering import ELEMENT_TEMPLATES, HOST_OPS, UNSUPPORTED, is_elementwise, unsupported_reason
+from symdiff.backends.cuda.planning import plan
+from symdiff.backends.cuda.shapes import SCALAR, bcast, fits
 from symdiff.errors import BackendError, NonScalarOutput
 from symdiff.optimize.fuse import fusable
 from symdiff.rules import RULES

@@ -13,7 +13,7 @@ Two decisions, both made once at build time from the IR alone:
    and computes each value there (a value of a smaller shape is computed
    once per broadcast copy, and written once). So an equation may join an
    open group when its output's shape provably broadcasts into the group's
-   index space or the other way round (`cuda_shapes.fits`): then the
+   index space or the other way round (`shapes.fits`): then the
    broadcast cannot fail at run time. A group is launched (closed) just
    before the first equation outside it that reads one of its values, so
    every operand a kernel reads exists when it runs. Values a group computes
@@ -22,7 +22,7 @@ Two decisions, both made once at build time from the IR alone:
 
 The result is a `Plan`: the host program (an IR `Function` whose equations
 are host ops, device ops and one `cuda_elementwise` launch per group) and
-the groups themselves, from which `cuda_emit` prints kernels.
+the groups themselves, from which `emit` prints kernels.
 """
 
 from __future__ import annotations
@@ -31,7 +31,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from symdiff.backends.cuda_lowering import (
+from symdiff.backends.cuda.lowering import (
     CONSTRUCTORS,
     HOST_OPS,
     HOST_VALUE_OPS,
@@ -39,7 +39,7 @@ from symdiff.backends.cuda_lowering import (
     is_elementwise,
     unsupported_reason,
 )
-from symdiff.backends.cuda_shapes import SCALAR, Shape, ShapeTerms, fits
+from symdiff.backends.cuda.shapes import SCALAR, Shape, ShapeTerms, fits
 from symdiff.errors import BackendError
 from symdiff.ir.nodes import Atom, Const, Eqn, Function, Var
 
@@ -84,7 +84,7 @@ class Group:
 
 @dataclass
 class Plan:
-    """What `cuda_emit` prints: the host program, its kernels, and which host equations run on the device."""
+    """What `emit` prints: the host program, its kernels, and which host equations run on the device."""
 
     host: Function
     groups: list[Group]

@@ -4,7 +4,7 @@ Each `device_<op>` takes the same arguments as the NumPy function it stands
 for (host numbers and NumPy arrays are copied in by `to_device`) and returns
 a `View`. Shape ops (reshape, transpose, broadcast_to, basic indexing, ...)
 only change the view; reductions and matrix products launch the kernels of
-`cuda_kernels`. Generated modules carry a verbatim copy of everything below
+`kernels`. Generated modules carry a verbatim copy of everything below
 the imports.
 """
 
@@ -15,7 +15,7 @@ import math
 import numpy as np
 from numba import cuda
 
-from symdiff.backends.cuda_kernels import (
+from symdiff.backends.cuda.kernels import (
     MAX,
     MAX_BLOCKS,
     MIN,
@@ -28,7 +28,7 @@ from symdiff.backends.cuda_kernels import (
     matmul_kernel,
     reduce_kernel,
 )
-from symdiff.backends.cuda_runtime import (
+from symdiff.backends.cuda.runtime import (
     View,
     broadcast_view,
     contiguous,

@@ -22,8 +22,8 @@ import keyword
 
 import libcst as cst
 
-from symdiff.backends.cuda_lowering import DEVICE_FUNCTIONS, element_expression
-from symdiff.backends.cuda_plan import LAUNCH, TO_DEVICE, TO_HOST, Group, Plan
+from symdiff.backends.cuda.lowering import DEVICE_FUNCTIONS, element_expression
+from symdiff.backends.cuda.planning import LAUNCH, TO_DEVICE, TO_HOST, Group, Plan
 from symdiff.codegen.emit import FunctionEmitter
 from symdiff.codegen.expressions import call, constant, tuple_of
 from symdiff.ir.nodes import Atom, Const, Eqn

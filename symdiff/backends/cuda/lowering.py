@@ -8,8 +8,8 @@ Every op of the rule table falls in exactly one class (a test checks this):
   generated kernels; the template is the scalar expression a device function
   computes per element (operands `{a0}`, `{a1}`, ...);
 - `DEVICE_FUNCTIONS`: everything else that runs on the GPU, as a call to a
-  `device_<op>` function of the runtime (`cuda_device_ops`,
-  `cuda_device_index`), which takes NumPy's arguments;
+  `device_<op>` function of the runtime (`device_ops`,
+  `device_index`), which takes NumPy's arguments;
 - `UNSUPPORTED`: ops with a reason; anything in none of the classes is
   unsupported too, with a generic reason.
 
@@ -34,7 +34,7 @@ HOST_OPS = frozenset({
 HOST_VALUE_OPS = frozenset({"int", "bool", "not_", "and_", "or_", "range"})
 SHAPE_ONLY_OPS = frozenset({"shape", "size", "ndim", "len", "grad_seed"})  # read a value's shape, never its data
 HOST_HELPERS = ("keepdims_shape", "concat_offset", "inverse_axes", "unit_axes")  # copied from rules/shapes.py
-HOST_PATHS = {"grad_seed": "grad_seed"}  # host ops with a backend implementation (cuda_runtime)
+HOST_PATHS = {"grad_seed": "grad_seed"}  # host ops with a backend implementation (runtime.py)
 
 ARITHMETIC = frozenset({
     "add", "sub", "mul", "truediv", "floordiv", "mod", "pow", "neg", "pos", "lt", "le", "gt", "ge", "eq", "ne",

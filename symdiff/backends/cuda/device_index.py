@@ -13,9 +13,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from symdiff.backends.cuda_device_ops import device_expand_dims, device_full, device_ravel
-from symdiff.backends.cuda_kernels import fill_kernel
-from symdiff.backends.cuda_runtime import View, copy_into, empty_result, launch_config, to_device
+from symdiff.backends.cuda.device_ops import device_expand_dims, device_full, device_ravel
+from symdiff.backends.cuda.kernels import fill_kernel
+from symdiff.backends.cuda.runtime import View, copy_into, empty_result, launch_config, to_device
 from symdiff.errors import BackendError
 
 

@@ -1,12 +1,12 @@
 """The CUDA backend's fixed kernels: strided reads, copies, reductions, matrix products.
 
 Generated modules carry a verbatim copy of everything below the imports (see
-`cuda_library.library_source`), so this file may use only `math`, NumPy and
+`standalone.library_source`), so this file may use only `math`, NumPy and
 `numba.cuda`, and every name it defines ends up in the generated module.
 
 Conventions shared with the generated elementwise kernels:
 - every device value is a 1-D contiguous buffer plus, on the host, a shape,
-  element strides and an offset (`cuda_runtime.View`);
+  element strides and an offset (`runtime.View`);
 - a kernel that reads strided or broadcast operands gets one int64 `layout`
   array: row 0 is `[0, 0, *shape]` of the index space, row r is
   `[offset, dense, *strides]` of operand r, with stride 0 on broadcast axes

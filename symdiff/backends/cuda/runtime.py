@@ -4,11 +4,11 @@ Every device value the generated host code handles is a `View`: a 1-D
 contiguous device buffer plus a shape, element strides and an offset, like a
 NumPy array over a flat buffer. Transposes, broadcasts, reshapes of
 contiguous data and basic indexing are therefore free: they change the view,
-and the kernels read operands through the strides (`cuda_kernels.operand_offset`).
+and the kernels read operands through the strides (`kernels.operand_offset`).
 Fresh results are always contiguous.
 
 Generated modules carry a verbatim copy of everything below the imports, so
-this file uses only NumPy, `numba.cuda` and the names `cuda_kernels` defines;
+this file uses only NumPy, `numba.cuda` and the names `kernels` defines;
 the `symdiff.errors` import is replaced there by a stand-in with the same names.
 """
 
@@ -19,7 +19,7 @@ import math
 import numpy as np
 from numba import cuda
 
-from symdiff.backends.cuda_kernels import MAX_BLOCKS, THREADS, strided_copy_kernel
+from symdiff.backends.cuda.kernels import MAX_BLOCKS, THREADS, strided_copy_kernel
 from symdiff.errors import BackendError, NonScalarOutput
 
 
@@ -176,7 +176,7 @@ _LAYOUTS: dict[tuple, object] = {}
 
 
 def layout_for(shape: tuple, views) -> object:
-    """The int64 layout array (see cuda_kernels) of `views` over index space `shape`, cached on the device."""
+    """The int64 layout array (see kernels.py) of `views` over index space `shape`, cached on the device."""
     rows = [(0, 0, *shape)]
     dense = contiguous_strides(shape)
     for view in views:

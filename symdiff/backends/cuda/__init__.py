@@ -1,0 +1,105 @@
+"""The CUDA backend: the gradient as `numba.cuda` kernels plus a host function that drives them.
+
+This file is the package's public face: `compile_function` (what
+`symdiff.backends.load("cuda")` hands to `api`), `on_device` and
+`host_function`. The other modules are private to the backend.
+
+`compile_function(function, filename)`:
+
+1. refuses at build time, with a located `BackendError`, statements and ops
+   the GPU cannot run (control flow, einsum, integer-array indexing, ...);
+2. plans placement and fusion (`planning.py`): elementwise chains, forward
+   and backward, become one kernel each; reductions, matrix products and
+   shape ops call the runtime library;
+3. prints one standalone module (`standalone.py`, kernels and host function
+   by `emit.py`), which is what `.source` shows: the generated kernels and
+   host function first, then a verbatim copy of the runtime library
+   (`kernels.py`, `runtime.py`, `device_ops.py`, `device_index.py`), so the
+   file runs where symdiff is not installed (it imports only NumPy and Numba);
+4. executes it. Kernels compile on first call, per argument types.
+
+Calling convention: arguments may be NumPy arrays, Python numbers or device
+arrays (Numba device arrays, or anything with `__cuda_array_interface__`,
+used in place). Intermediates stay on the GPU. Results come back as NumPy
+arrays (NumPy scalars for 0-d results); `on_device(derivative)` returns a
+variant whose results stay on the GPU as Numba device arrays, so they can
+feed the next call without a round trip. Without a GPU, set
+`NUMBA_ENABLE_CUDASIM=1` before Numba is imported to run the same code on
+Numba's CUDA simulator (slow: a few thousand threads per second).
+"""
+
+from __future__ import annotations
+
+import weakref
+from collections.abc import Callable
+from typing import Any
+
+from symdiff.backends.cuda import kernels
+from symdiff.backends.cuda.emit import DEVICE_RESULTS
+from symdiff.backends.cuda.planning import plan
+from symdiff.backends.cuda.standalone import module_source
+from symdiff.backends.numpy import Compiled, compile_source
+from symdiff.errors import BackendError
+from symdiff.ir.nodes import Function
+
+_HOSTS: dict[int, Callable] = {}  # id(IR function) -> its host function, while the IR function lives
+
+
+def compile_function(function: Function, filename: str) -> Compiled:
+    """Build the CUDA version of `function`: check, plan, print, execute. See the module docstring."""
+    the_plan = plan(function)
+    source = module_source(function, the_plan)
+    namespace: dict[str, Any] = {"__name__": "symdiff_generated_cuda"}
+    host = compile_source(source, function.name, namespace, filename)
+    _HOSTS[id(function)] = host
+    weakref.finalize(function, _HOSTS.pop, id(function), None)
+    return Compiled(_needing_a_device(host), source, namespace)
+
+
+def _needing_a_device(host: Callable) -> Callable:
+    """`host`, which first says in one line that there is no GPU to run on, where there is none
+    (the source can still be read and emitted on such a machine)."""
+    checked: list[bool] = []
+
+    def run(*args: Any, **kwargs: Any) -> Any:
+        if not checked:
+            from numba import cuda
+
+            if not kernels.SIMULATOR and not cuda.is_available():
+                raise BackendError(
+                    "the cuda backend found no NVIDIA GPU with a working driver to run on",
+                    hint="run on a machine with one, set NUMBA_ENABLE_CUDASIM=1 before Numba is imported to use "
+                    "the simulator, or use backend='numba'",
+                )
+            checked.append(True)
+        return host(*args, **kwargs)
+
+    run.__name__, run.__wrapped__ = host.__name__, host
+    return run
+
+
+def host_function(derivative: Any) -> Callable:
+    """The generated host function behind a `backend="cuda"` derivative; its `__globals__` hold the kernels."""
+    host = _HOSTS.get(id(getattr(derivative, "function", None)))
+    if getattr(derivative, "backend", None) != "cuda" or host is None:
+        raise BackendError("expected a derivative built with backend='cuda'")
+    return host
+
+
+def on_device(derivative: Any) -> Callable:
+    """A variant of a `backend="cuda"` derivative whose results stay on the GPU (Numba device arrays).
+
+    It takes every argument positionally and skips the derivative's argument
+    checks. Example::
+
+        g = symdiff.grad(loss, wrt=(0, 1), backend="cuda")
+        dw, db = symdiff.backends.cuda.on_device(g)(w_dev, b_dev, x_dev, y_dev)
+    """
+    host = host_function(derivative)
+
+    def call(*args: Any) -> Any:
+        return host(*args, **{DEVICE_RESULTS: True})
+
+    call.__name__ = f"{host.__name__}_on_device"
+    call.__doc__ = f"{host.__name__} with results left on the GPU."
+    return call
