@@ -1,7 +1,7 @@
 """Blocks of IR statements -> LibCST statements: the part every printer shares.
 
 The NumPy printer (`codegen/emit.py`) and the Numba printer
-(`backends/numba_statements.py`) lay out the same statement shapes.
+(`backends/numba/statements.py`) lay out the same statement shapes.
 `BlockPrinter` holds what does not depend on the target: the walk over a
 block, the `# grad of: <forward statement>` comment above each run of
 backward statements, `if`/`else` with each arm ending in moves to the `if`'s
