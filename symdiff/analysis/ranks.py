@@ -17,6 +17,7 @@ kept). Parameters, tapes and everything else are unknown: absent from the map.
 
 from __future__ import annotations
 
+from symdiff.analysis.aliases import ELEMENT_READS
 from symdiff.analysis.integers import is_integer
 from symdiff.ir.nodes import Const, Eqn, Function, If, Loop, loops, walk
 from symdiff.rules import RULES
@@ -104,7 +105,7 @@ def _rank(eqn: Eqn, ranks: dict[str, int], defs, counters) -> int | None:
         return _shape_rank(eqn.static_dict()["shape"], ranks, defs, counters)
     if op in _LIKE_FIRST:
         return _of(ins[0], ranks)
-    if op in ("getitem", "written_values"):
+    if op in ELEMENT_READS:
         index = eqn.static_dict()["index"]
         held = _of(ins[0], ranks)
         if held is not None and held >= 1 and is_integer(defs, index, counters):

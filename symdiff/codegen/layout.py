@@ -20,6 +20,7 @@ from __future__ import annotations
 
 from collections import Counter
 
+from symdiff.analysis.aliases import ELEMENT_READS, PASSED_ON, VIEWS
 from symdiff.analysis.indexes import covers, disjoint
 from symdiff.analysis.ranks import known_ranks
 from symdiff.codegen.naming import stem
@@ -406,7 +407,7 @@ def _share(name: str, position: int, index: int, early, display, last, holder) -
     return None
 
 
-_VIEWS = {"getitem", "written_values", "reshape", "transpose", "swapaxes", "ravel", "squeeze", "expand_dims", "broadcast_to", "flip", "make_tuple"}  # fmt: skip
+_VIEWS = VIEWS | {"make_tuple"}
 
 
 def _escapes(layout: Layout, name: str, index: int, last, depth: int = 0) -> bool:
@@ -419,9 +420,9 @@ def _escapes(layout: Layout, name: str, index: int, last, depth: int = 0) -> boo
         saved = eqn.ins[1] if eqn.op == "tape_push" else None
         if isinstance(saved, Var) and saved.name == name:
             return True
-        if eqn.op in _READS and layout.ranks.get(eqn.out.name) == 0:
+        if eqn.op in ELEMENT_READS and layout.ranks.get(eqn.out.name) == 0:
             continue  # a scalar read out: a copy
-        shares = eqn.op in _VIEWS or (eqn.op in _PASSED_ON and isinstance(eqn.ins[0], Var) and eqn.ins[0].name == name)
+        shares = eqn.op in _VIEWS or (eqn.op in PASSED_ON and isinstance(eqn.ins[0], Var) and eqn.ins[0].name == name)
         if shares and depth < 8:
             out = eqn.out.name
             if last.get(out, -1) > index or _escapes(layout, out, index, last, depth + 1):
@@ -429,9 +430,8 @@ def _escapes(layout: Layout, name: str, index: int, last, depth: int = 0) -> boo
     return False
 
 
-_READS = {"getitem", "written_values"}  # `g[index]`: one element of a 1-D array is a scalar, a copy
-_PASSED_ON = {"sum_to", "axis_slice"}  # may hand back their first operand's memory
-_ALIASING = _VIEWS | _PASSED_ON | {"setitem", "tape_push", "tape_pop"}
+_ALIASING = _VIEWS | PASSED_ON | {"setitem", "tape_push", "tape_pop"}
+_FIRST_OPERAND = ELEMENT_READS | PASSED_ON | {"setitem"}  # share memory with their first operand only
 
 
 def _taped(function: Function, ranks: dict[str, int]) -> tuple[set[str], set[str]]:
@@ -456,10 +456,10 @@ def _taped(function: Function, ranks: dict[str, int]) -> tuple[set[str], set[str
 
     tapes, broadcasts = [], []
     for stmt in _all_stmts(function.body):
-        if isinstance(stmt, Eqn) and stmt.op in _READS and ranks.get(stmt.out.name) == 0:
+        if isinstance(stmt, Eqn) and stmt.op in ELEMENT_READS and ranks.get(stmt.out.name) == 0:
             continue  # an element read out as a NumPy scalar: a copy
         if isinstance(stmt, Eqn) and stmt.op in _ALIASING:
-            first = stmt.ins[:1] if stmt.op in ("getitem", "written_values", "setitem", "sum_to", "axis_slice") else stmt.ins
+            first = stmt.ins[:1] if stmt.op in _FIRST_OPERAND else stmt.ins
             union(*stmt.outs, *first)
             if stmt.op == "tape_push":
                 tapes.append(stmt.out)
@@ -510,19 +510,17 @@ def _shares_live_memory(layout: Layout, name: str, index: int, last, params: set
         return True
     eqn = layout.defs.get(name)
     if eqn is None:  # a loop's carried value or output, an if's output, or a loop index
-        sources = [init for phi, init in layout.carried_from.items() if phi == name]
+        sources = [layout.carried_from[name]] if name in layout.carried_from else []
         sources += layout.joined_from.get(name, [])
         if not sources:
-            return (
-                name not in layout.loop_indices and name not in layout.carried_from and name not in layout.joined_from
-            )
+            return name not in layout.loop_indices  # an index is a number; anything else unknown may share
         return any(
             isinstance(s, Var) and (last.get(s.name, -1) > index or _shares_live_memory(layout, s.name, index, last, params, depth + 1))
             for s in sources
         )  # fmt: skip
     if eqn.op in ("tape_pop", "tape_push"):
         return True
-    if eqn.op in _READS and layout.ranks.get(eqn.out.name) == 0:
+    if eqn.op in ELEMENT_READS and layout.ranks.get(eqn.out.name) == 0:
         return False
     if eqn.op not in _ALIASING:
         return False  # a new array

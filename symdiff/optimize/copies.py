@@ -13,14 +13,13 @@ writes into, when the row is saved on a tape or read after that write.
 
 from __future__ import annotations
 
+from symdiff.analysis.aliases import ELEMENT_READS, PASSED_ON, VIEWS
 from symdiff.analysis.ranks import known_ranks
 from symdiff.ir.names import Names
 from symdiff.ir.nodes import Eqn, Function, If, Loop, Var, defined, reads, walk
 from symdiff.optimize.walk import rewrite_function
 
-_ROWS = ("getitem", "written_values")
-_PASSED_ON = {"getitem", "written_values", "sum_to", "reshape", "transpose", "swapaxes", "ravel", "squeeze",
-              "expand_dims", "broadcast_to", "flip", "axis_slice"}  # fmt: skip
+_SHARING = VIEWS | PASSED_ON  # what hands a row's memory on
 
 
 def copy_rows_past_writes(function: Function) -> Function:
@@ -56,7 +55,7 @@ def _scan(body, results, ranks: dict[str, int], kept: set[str], chosen: set[int]
             _scan(stmt.cond_body, (stmt.cond,) if stmt.cond is not None else (), ranks, kept, chosen)
             _scan(stmt.body, stmt.results, ranks, kept, chosen)
             continue
-        if stmt.op not in _ROWS or not isinstance(stmt.ins[0], Var) or ranks.get(stmt.out.name, 0) < 1:
+        if stmt.op not in ELEMENT_READS or not isinstance(stmt.ins[0], Var) or ranks.get(stmt.out.name, 0) < 1:
             continue
         array = stmt.ins[0].name
         writes = [j for j in range(i + 1, len(body)) if _writes_into(body[j], array)]
@@ -64,7 +63,7 @@ def _scan(body, results, ranks: dict[str, int], kept: set[str], chosen: set[int]
             continue
         sharing = {stmt.out.name}  # the row and what hands its memory on (`sum_to` of it, a reshape, ...)
         for later in body[i + 1 :]:
-            source = later.ins[0] if isinstance(later, Eqn) and later.op in _PASSED_ON else None
+            source = later.ins[0] if isinstance(later, Eqn) and later.op in _SHARING else None
             if isinstance(source, Var) and source.name in sharing:
                 sharing.add(later.out.name)
         after = [a for later in body[writes[0] + 1 :] for a in reads(later)] + list(results)
