@@ -213,7 +213,7 @@ def _reduce(target: np.ufunc, a: Any, axis: Any = 0, keepdims: bool = False) -> 
         return a
     kept = [n for k, n in enumerate(a.shape) if k not in axes]
     moved = np.moveaxis(a, axes, tuple(range(a.ndim - len(axes), a.ndim))).reshape(tuple(kept) + (-1,))
-    result = target.reduce(moved, axis=-1) if moved.shape[-1] else np.full(tuple(kept), _Set(_EMPTY), dtype=object)
+    result = target.reduce(moved, axis=-1) if moved.shape[-1] else np.full(tuple(kept), _NO_SET, dtype=object)
     if keepdims:
         result = np.reshape(result, tuple(1 if k in axes else n for k, n in enumerate(a.shape)))
     return result
@@ -474,17 +474,19 @@ class SparseDerivative:
         self._product, self._product_pick, self._batched = product, product_pick, batched
         self._given = pattern
         self._position = _params(primal).index(wrt)
-        self._cache: dict[Any, tuple[scipy.sparse.csr_matrix, np.ndarray, np.ndarray]] = {}
+        self._cache: dict[Any, tuple[scipy.sparse.csr_matrix, np.ndarray, np.ndarray, np.ndarray]] = {}
 
     @property
     def source(self) -> str:
         return (self._batched or self._product.inner).source
 
-    def _structure(self, args: tuple) -> tuple[scipy.sparse.csr_matrix, np.ndarray, np.ndarray]:
-        """The pattern, the colours, and where each stored entry lies in the compressed products."""
+    def _structure(self, args: tuple) -> tuple[scipy.sparse.csr_matrix, np.ndarray, np.ndarray, np.ndarray]:
+        """The pattern, the colours, the directions of the compressed pass (the sum of each colour's
+        unit vectors), and where each stored entry lies in its products: made once per shape."""
         key = tuple(("x", np.shape(a)) if k == self._position else _fingerprint(a) for k, a in enumerate(args))
         if key not in self._cache:
-            x_size = int(np.size(args[self._position]))
+            x_shape = np.shape(args[self._position])
+            x_size = int(np.prod(x_shape, dtype=np.int64))
             if self._given is not None:
                 rows = x_size if self.kind == "hessian" else int(np.size(self.primal(*args)))
                 pattern = _as_pattern(self._given, (rows, x_size))
@@ -493,7 +495,11 @@ class SparseDerivative:
             pattern.sort_indices()
             colors = color_columns(pattern)
             rows = np.repeat(np.arange(pattern.shape[0]), np.diff(pattern.indptr))
-            self._cache[key] = (pattern, colors, colors[pattern.indices] * pattern.shape[0] + rows)
+            count = int(colors.max()) + 1 if colors.size else 0
+            seeds = np.zeros((count, x_size))
+            seeds[colors, np.arange(x_size)] = 1.0
+            gather = colors[pattern.indices] * pattern.shape[0] + rows
+            self._cache[key] = (pattern, colors, seeds.reshape((count,) + tuple(x_shape)), gather)
         return self._cache[key]
 
     def pattern(self, *args: Any) -> scipy.sparse.csr_matrix:
@@ -505,12 +511,9 @@ class SparseDerivative:
         return self._structure(args)[1]
 
     def __call__(self, *args: Any) -> scipy.sparse.csr_matrix:
-        pattern, colors, gather = self._structure(args)
+        pattern, _, seeds, gather = self._structure(args)
         x = np.asarray(args[self._position], dtype=float)
-        count = int(colors.max()) + 1 if colors.size else 0
-        seeds = np.zeros((count, x.size))
-        seeds[colors, np.arange(x.size)] = 1.0
-        products = self._compressed(args, x, seeds.reshape((count,) + x.shape))  # (colours, rows)
+        products = self._compressed(args, x, seeds)  # (colours, rows)
         values = products.ravel()[gather]  # entry (i, j) is row i of the product for j's colour
         return scipy.sparse.csr_matrix((values, pattern.indices, pattern.indptr), shape=pattern.shape)
 
