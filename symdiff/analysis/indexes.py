@@ -45,6 +45,13 @@ def disjoint(defs: Mapping[str, Eqn], first, second, floors: Mapping[str, Linear
     return False
 
 
+def once_each(defs: Mapping[str, Eqn], index, counters=()) -> bool:
+    """Whether `index` is integers and unit-step slices only: it reaches each element at most once
+    (no array, which may repeat an index), so `a[index] += g` equals adding a scatter of g."""
+    items = _items(defs, index, counters)
+    return items is not None and all(item is not None for item in items)
+
+
 def _items(defs, index, counters) -> list | None:
     """One entry per leading axis: ("slice", start, stop) with step 1, ("int", i), or None when unknown."""
     if isinstance(index, Const):

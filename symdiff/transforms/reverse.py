@@ -23,7 +23,7 @@ from dataclasses import replace
 
 import numpy as np
 
-from symdiff.analysis.integers import is_integer
+from symdiff.analysis.indexes import once_each
 from symdiff.analysis.static_shapes import KnownShapes, function_shapes
 from symdiff.errors import BadRule, NonScalarOutput, UnsupportedSyntax
 from symdiff.ir.names import Names
@@ -231,11 +231,11 @@ class Backward(ControlReverse):
         scatter = self.body[-1] if self.body else None
         if not (isinstance(scatter, Eqn) and scatter.op == "scatter_add" and scatter.out == contribution):
             return None
+        index = scatter.static_dict()["index"]
+        if not once_each(self.defs, index, self.counters):
+            return None
         if not any(isinstance(e, Eqn) and previous in e.outs for e in self.body):
             return None  # the loop's own accumulator: codegen writes `acc[index] += g` for it already
-        index = scatter.static_dict()["index"]
-        if not _reaches_each_element_once(index, self.defs, self.counters):
-            return None
         self.body.pop()
         g, loc, name = scatter.ins[0], scatter.loc, adjoint_name(var.name)
         held = self.emit("getitem", [previous], [("index", index)], loc, name, temp=True)
@@ -372,21 +372,6 @@ class Backward(ControlReverse):
                 out.extend(self.preludes.get(self.original_id(stmt), []))
             out.append(self.rebuild_one(stmt))
         return out
-
-
-def _reaches_each_element_once(index: Atom, defs: dict, counters: frozenset) -> bool:
-    """Whether an index of integers and slices (no arrays, which may repeat, nor new axes)."""
-    if isinstance(index, Const):
-        items = index.value if isinstance(index.value, tuple) else (index.value,)
-        return all(isinstance(i, slice) or (isinstance(i, int) and not isinstance(i, bool)) for i in items)
-    if is_integer(defs, index, counters):
-        return True
-    eqn = defs.get(index.name)
-    if eqn is None:
-        return False
-    if eqn.op == "make_slice":
-        return True
-    return eqn.op == "make_tuple" and all(_reaches_each_element_once(a, defs, counters) for a in eqn.ins)
 
 
 def _pointwise(eqn: Eqn) -> bool:
