@@ -182,6 +182,8 @@ def test_the_numba_backend_takes_one_compiled_product_per_colour():
     x = np.linspace(-1.2, 1.1, 30)
     matrix = sd.sparse_hessian(rosen_chain, backend="numba")(x)
     np.testing.assert_allclose(matrix.toarray(), sd.hessian(rosen_chain)(x), rtol=1e-12, atol=1e-12)
+    jacobian = sd.sparse_jacobian(residuals, backend="numba")(x).toarray()
+    np.testing.assert_allclose(jacobian, sd.jacobian(residuals)(x).reshape(-1, x.size), rtol=1e-12, atol=1e-12)
 
 
 def running_products(x):
