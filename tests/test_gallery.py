@@ -47,9 +47,9 @@ OVER_BOUND = {
     "logistic": (9, 3),
     "softmax_ce": (29, 4),
     "mlp": (18, 6),
-    "lstm_cell": (49, 17),
+    "lstm_cell": (48, 17),
     "element_write": (40, 11),
-    "hessian": (52, 6),
+    "hessian": (50, 6),
     "jacobian": (18, 4),
     "learned_optimizer": (92, 17),
 }

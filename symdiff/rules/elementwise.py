@@ -3,7 +3,10 @@
 Every rule here is flagged `elementwise`, so the reverse transform wraps each
 cotangent in `sum_to(..., np.shape(arg))` to undo broadcasting; the rules state
 only the calculus. Rules reuse the forward value `out` where that saves a
-transcendental (exp, tanh, sqrt). Checked against SymPy in tests/rules.
+transcendental (exp, tanh, sqrt). The cotangent multiplies last, `g * (factor)`:
+forward mode passes a batch of tangents as `g` (`hessian`, `jacobian`), so the
+factor is made once at the operand's size and the batch is swept once. Checked
+against SymPy in tests/rules.
 """
 
 from __future__ import annotations
@@ -43,7 +46,7 @@ def pow_vjp(g, out, x1, x2):
     # exponent is swapped for 1 there; a constant exponent folds the where away. The exponent is
     # a float because Numba raises ZeroDivisionError for 0.0 ** -1 (NumPy and 0.0 ** -1.0 give inf).
     # d/dx2 needs log(x1): only computed when x2 is differentiated.
-    return g * x2 * x1 ** np.where(x2 == 0, 1.0, x2 - 1.0), g * out * np.log(x1)
+    return g * (x2 * x1 ** np.where(x2 == 0, 1.0, x2 - 1.0)), g * (out * np.log(x1))
 
 
 @register_derivative(np.negative, op="neg", elementwise=True, aliases=(operator.neg,))
@@ -90,7 +93,7 @@ def sqrt_vjp(g, out, x):
 
 @register_derivative(np.square, elementwise=True)
 def square_vjp(g, out, x):
-    return g * 2.0 * x
+    return g * (2.0 * x)
 
 
 @register_derivative(np.sin, elementwise=True, aliases=(math.sin,))
@@ -145,7 +148,7 @@ def cosh_vjp(g, out, x):
 @register_derivative(np.tanh, elementwise=True, aliases=(math.tanh,))
 def tanh_vjp(g, out, x):
     # Reuses the forward value; tests use an absolute tolerance where tanh saturates.
-    return g * (1.0 - out) * (1.0 + out)
+    return g * ((1.0 - out) * (1.0 + out))
 
 
 @register_derivative(np.absolute, op="abs", elementwise=True, path="np.abs", aliases=(abs, math.fabs, np.fabs))

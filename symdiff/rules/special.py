@@ -31,12 +31,12 @@ def _scipy(name: str) -> tuple:
 
 @register_derivative(erf, elementwise=True, helper=True, aliases=(math.erf, *_scipy("erf")))
 def erf_vjp(g, out, x):
-    return g * 1.1283791670955126 * np.exp(-x * x)  # 2 / sqrt(pi)
+    return g * (1.1283791670955126 * np.exp(-x * x))  # 2 / sqrt(pi)
 
 
 @register_derivative(ndtr, elementwise=True, helper=True, aliases=_scipy("ndtr"))
 def ndtr_vjp(g, out, x):
-    return g * 0.3989422804014327 * np.exp(-0.5 * x * x)  # the normal density: 1 / sqrt(2 pi)
+    return g * (0.3989422804014327 * np.exp(-0.5 * x * x))  # the normal density: 1 / sqrt(2 pi)
 
 
 @register_derivative(log_ndtr, elementwise=True, helper=True, aliases=_scipy("log_ndtr"))
@@ -53,7 +53,7 @@ def log_ndtr_vjp(g, out, x):
 
 @register_derivative(expit, elementwise=True, helper=True, aliases=_scipy("expit"))
 def expit_vjp(g, out, x):
-    return g * out * (1.0 - out)
+    return g * (out * (1.0 - out))
 
 
 @register_derivative(gammaln, elementwise=True, helper=True, aliases=(math.lgamma, *_scipy("gammaln")))

@@ -313,7 +313,10 @@ def _summed_to(full, a):
 def matmul_batched_a(dot, out, x1, x2):
     if np.ndim(x2) == 1:
         return dot @ x2
-    if np.ndim(x1) == 1:  # a row against x2's matrices, the batch axis in front of their stack
+    if np.ndim(x1) == 1:
+        if np.ndim(x2) == 2:  # every tangent row against one matrix: one matrix product
+            return dot @ x2
+        # a row against x2's matrices, the batch axis in front of their stack
         return np.squeeze(np.expand_dims(_aligned(dot, np.ndim(out)), -2) @ x2, -2)
     return _aligned(dot, np.ndim(out)) @ x2
 
@@ -323,6 +326,8 @@ def matmul_batched_b(dot, out, x1, x2):
     if np.ndim(x2) == 1:
         if np.ndim(x1) == 1:  # a dot product: each tangent row against x1 (x1 @ dot would read dot as a matrix)
             return dot @ x1
+        if np.ndim(x1) == 2:  # one matrix times each tangent row: one matrix product, not a stack of them
+            return dot @ np.transpose(x1)
         return np.squeeze(x1 @ np.expand_dims(_aligned(dot, np.ndim(out)), -1), -1)  # each tangent as a column
     if np.ndim(x1) == 1:
         return x1 @ dot

@@ -13,7 +13,7 @@ def unrolled_grad(scale, log_step, w0, a, b, steps):
     w_3_tape = []
     w_1_tape = []
     w_bar_tape = []
-    r_bar_1_tape = []
+    inner_loss_1_bar_tape = []
     r_1_shape_tape_2 = []
     w_tape_2 = []
     w, total = w0, 0.0
@@ -26,9 +26,8 @@ def unrolled_grad(scale, log_step, w0, a, b, steps):
         r = r_1 - b
         inner_loss_2_bar = sum_to(0.5, np.shape(np.sum(r ** 2)))
         inner_loss_1_bar = np.broadcast_to(inner_loss_2_bar, np.shape(r))
-        r_bar_1 = inner_loss_1_bar * 2
-        r_bar_1_tape.append(r_bar_1)
-        r_bar = r_bar_1 * r
+        inner_loss_1_bar_tape.append(inner_loss_1_bar)
+        r_bar = inner_loss_1_bar * (2 * r)
         r_1_bar = sum_to(r_bar, r_1_shape)
         w_bar = matmul_adjoint_b(r_1_bar, a, w)
         w_bar_tape.append(w_bar)
@@ -69,7 +68,7 @@ def unrolled_grad(scale, log_step, w0, a, b, steps):
         w_3 = w_3_tape.pop()
         w_1 = w_1_tape.pop()
         w_bar_2 = w_bar_tape.pop()
-        r_bar_1 = r_bar_1_tape.pop()
+        inner_loss_1_bar = inner_loss_1_bar_tape.pop()
         r_1_shape_2 = r_1_shape_tape_2.pop()
         w_2 = w_tape_2.pop()
 
@@ -83,7 +82,7 @@ def unrolled_grad(scale, log_step, w0, a, b, steps):
         total_2_bar = total_bar * 0.5
         total_2_bar = sum_to(total_2_bar, total_2_shape)
         total_1_bar = np.broadcast_to(total_2_bar, np.shape(r))
-        r_bar = total_1_bar * 2 * r
+        r_bar = total_1_bar * (2 * r)
 
         # grad of: r = a @ w - b
         r_1_bar = sum_to(r_bar, r_1_shape)
@@ -97,7 +96,7 @@ def unrolled_grad(scale, log_step, w0, a, b, steps):
         # grad of: return np.exp(log_step) * np.tanh(scale * g)
         w_1_bar = w_bar_3 * w_3
         w_3_bar = w_bar_3 * w_1
-        w_2_bar = w_3_bar * (1.0 - w_3) * (1.0 + w_3)
+        w_2_bar = w_3_bar * ((1.0 - w_3) * (1.0 + w_3))
         scale_bar_2 = w_2_bar * w_bar_2
         w_bar_bar = w_2_bar * scale
         scale_bar_2 = sum_to(scale_bar_2, np.shape(scale))
@@ -111,10 +110,11 @@ def unrolled_grad(scale, log_step, w0, a, b, steps):
         r_1_bar_bar = a @ w_bar_bar
 
         # grad of: r_1_bar = sum_to(r_bar, np.shape(r_1))
-        r_bar_bar = np.broadcast_to(r_1_bar_bar, np.shape(r_bar_1))
+        r_bar_bar = np.broadcast_to(r_1_bar_bar, np.shape(inner_loss_1_bar))
 
-        # grad of: r_bar = inner_loss_1_bar * 2 * r
-        r_bar = r_bar_bar * r_bar_1
+        # grad of: r_bar = inner_loss_1_bar * (2 * r)
+        r_bar_1_bar = r_bar_bar * inner_loss_1_bar
+        r_bar = r_bar_1_bar * 2
 
         # grad of: r = r_1 - b
         r_1_bar = sum_to(r_bar, r_1_shape_2)

@@ -30,14 +30,13 @@ def lstm_cell_grad(wx, wh, b, x, h, c):
     # grad of: return np.sum(h_next**2 + c_next**2)
     lstm_cell_bar_1 = np.shape(c_next)
     lstm_cell_3_bar = np.broadcast_to(1.0, np.broadcast_shapes(np.shape(h_next), lstm_cell_bar_1))
-    lstm_cell_2_bar_1 = lstm_cell_3_bar * 2
-    c_next_bar = lstm_cell_2_bar_1 * c_next
+    c_next_bar = lstm_cell_3_bar * (2 * c_next)
     c_next_bar = sum_to(c_next_bar, lstm_cell_bar_1)
-    h_next_bar = lstm_cell_2_bar_1 * h_next
+    h_next_bar = lstm_cell_3_bar * (2 * h_next)
 
     # grad of: h_next = o * np.tanh(c_next)
     h_next_1_bar = h_next_bar * o
-    c_next_bar_2 = h_next_1_bar * (1.0 - h_next_1) * (1.0 + h_next_1)
+    c_next_bar_2 = h_next_1_bar * ((1.0 - h_next_1) * (1.0 + h_next_1))
     c_next_bar_2 = sum_to(c_next_bar_2, lstm_cell_bar_1)
     c_next_bar = c_next_bar + c_next_bar_2
 
@@ -45,7 +44,7 @@ def lstm_cell_grad(wx, wh, b, x, h, c):
     g_bar = c_next_bar * i
 
     # grad of: g = np.tanh(z[:, 3 * n :])
-    g_4_bar = g_bar * (1.0 - g) * (1.0 + g)
+    g_4_bar = g_bar * ((1.0 - g) * (1.0 + g))
     g_4_bar = sum_to(g_4_bar, np.shape(g_4))
     g_4_bar_1 = np.shape(z)
     z_bar = scatter_into_empty(g_4_bar, g_4_bar_1, g_3)

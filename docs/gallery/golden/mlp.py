@@ -14,7 +14,7 @@ def mlp_grad(w1, b1, w2, b2, x, y):
     # grad of: return np.mean((out - y) ** 2)
     kept_1 = np.shape(mlp_1)
     mlp_2_bar = np.broadcast_to(1.0 / np.size(np.broadcast_to(1.0, kept_1)), kept_1)
-    mlp_1_bar = mlp_2_bar * 2 * mlp_1
+    mlp_1_bar = mlp_2_bar * (2 * mlp_1)
 
     # grad of: out = h @ w2 + b2
     out_1_bar = sum_to(mlp_1_bar, np.shape(out_1))
@@ -23,7 +23,7 @@ def mlp_grad(w1, b1, w2, b2, x, y):
     w2_bar = matmul_adjoint_b(out_1_bar, h, w2)
 
     # grad of: h = np.tanh(x @ w1 + b1)
-    h_2_bar = h_bar * (1.0 - h) * (1.0 + h)
+    h_2_bar = h_bar * ((1.0 - h) * (1.0 + h))
     h_1_bar = sum_to(h_2_bar, np.shape(h_1))
     b1_bar = sum_to(h_2_bar, np.shape(b1))
     w1_bar = matmul_adjoint_b(h_1_bar, x, w1)

@@ -14,7 +14,7 @@ def shrink_grad(x, tol):
 
     # grad of: return np.sum(y**2)
     shrink_1_bar = np.broadcast_to(1.0, np.shape(y))
-    y_bar = shrink_1_bar * 2 * y
+    y_bar = shrink_1_bar * (2 * y)
 
     # grad of: while np.max(np.abs(y)) > tol:
     for step in reversed(range(n_steps)):

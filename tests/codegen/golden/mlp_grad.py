@@ -116,7 +116,7 @@ def mlp_loss_grad(w1, b1, w2, b2, x, y):
     w2_bar = matmul_adjoint_b(logits_1_bar, h, w2)
 
     # grad of: h = np.tanh(x @ w1 + b1)
-    h_2_bar = h_bar * (1.0 - h) * (1.0 + h)
+    h_2_bar = h_bar * ((1.0 - h) * (1.0 + h))
     h_1_bar = sum_to(h_2_bar, np.shape(h_1))
     b1_bar = sum_to(h_2_bar, np.shape(b1))
     w1_bar = matmul_adjoint_b(h_1_bar, x, w1)
