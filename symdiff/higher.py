@@ -8,8 +8,10 @@
   statement's tangent beside it. Where an op has no tangent rule yet, the
   double-vjp trick: `vjp(f)(x, u)` is linear in `u`, so the gradient of
   `sum(vjp(f)(x, u) * t)` with respect to `u` is `J t`.
-- `hessian`, `jacobian`: dense matrices built from one hvp or vjp per
-  column/row.
+- `hessian`, `jacobian`: dense matrices from one batched pass with every
+  direction (forward over reverse, forward mode), or one hvp or vjp per
+  column/row; where the traced sparsity pattern lets columns share a direction
+  (`sparsity.py`), from a compressed pass with one direction per colour.
 - `emit_hessian`: a standalone module computing the dense Hessian (what
   `symdiff hessian` writes).
 Each result has `.source`, `.primal` and `.wrt` like the basic operators.
@@ -27,6 +29,7 @@ from symdiff.api import Derivative, Wrt, _generated_once, _header, _write_module
 from symdiff.codegen.standalone import module_source
 from symdiff.compose import SourceFunction, fresh_param, identifier
 from symdiff.errors import BadWrt
+from symdiff.sparsity import Sparsity, hessian_tracer, jacobian_tracer
 from symdiff.structured import Deferred
 from symdiff.transforms.forward import NoTangentRule
 
@@ -169,9 +172,12 @@ def elementwise_grad(f: Callable, wrt: Wrt = 0, *, backend: str = "numpy", argnu
     return Composite(f, name, back, call, "egrad")
 
 
-def jacobian(f: Callable, wrt: Wrt = 0, *, backend: str = "numpy", argnum: Wrt | None = None) -> Composite:
-    """Dense Jacobian, shape `out.shape + x.shape`: with no more inputs than outputs, forward mode
-    with every direction at once (NumPy backend); else one vjp per output element.
+def jacobian(f: Callable, wrt: Wrt = 0, *, backend: str = "numpy", argnum: Wrt | None = None,
+             sparsity: bool = True) -> Composite:  # fmt: skip
+    """Dense Jacobian, shape `out.shape + x.shape`. Where its traced sparsity pattern lets columns
+    that share no row share a direction, and that takes at most half the directions, one compressed
+    pass (`sparsity.py`; `sparsity=False` never traces); else, with no more inputs than outputs,
+    forward mode with every direction at once (NumPy backend); else one vjp per output element.
 
     Example: `symdiff.jacobian(np_fn)(x)` for `np_fn(x) = np.tanh(A @ x)`.
     """
@@ -180,15 +186,20 @@ def jacobian(f: Callable, wrt: Wrt = 0, *, backend: str = "numpy", argnum: Wrt |
     back = build(f, name, "vjp", backend)
     position = _params(f).index(name)
     batched = _batched(f, name, backend)
+    plans = _jacobian_sparsity(f, name, position) if sparsity else None
+    products = _Lazy(lambda: jvp(f, name, backend=backend))  # one per direction, where no batched pass
 
     def call(*args: Any) -> np.ndarray:
         x = np.asarray(args[position])
-        if batched is not None:
-            out = np.asarray(f(*args))
-            if x.size <= out.size:  # fewer inputs than outputs: all columns in one forward pass
-                columns = _by_columns(batched, args, position, out.shape)
-                if columns is not None:
-                    return columns
+        out = np.asarray(f(*args))
+        plan = plans.plan(args, min(x.size, out.size)) if plans is not None else None
+        if plan is not None:
+            found = compressed_products(batched, products, _tangent, args, position, plan.seeds)
+            return plan.dense(found, out.shape + x.shape)
+        if batched is not None and x.size <= out.size:  # fewer inputs than outputs: all columns in one pass
+            columns = _by_columns(batched, args, position, out.shape)
+            if columns is not None:
+                return columns
         return rows_of(*args)
 
     def rows_of(*args: Any) -> np.ndarray:
@@ -201,12 +212,17 @@ def jacobian(f: Callable, wrt: Wrt = 0, *, backend: str = "numpy", argnum: Wrt |
             rows[index] = back(*args, seed)
         return rows
 
-    return Composite(f, name, batched or back, call, "jacobian")  # .source: the code that usually runs
+    composite = Composite(f, name, batched or back, call, "jacobian")  # .source: the code that usually runs
+    composite.sparsity = plans  # `.sparsity.plan(args, directions)`: the compression a call takes, or None
+    return composite
 
 
-def hessian(f: Callable, wrt: Wrt = 0, *, backend: str = "numpy", argnum: Wrt | None = None) -> Composite:
+def hessian(f: Callable, wrt: Wrt = 0, *, backend: str = "numpy", argnum: Wrt | None = None,
+            sparsity: bool = True) -> Composite:  # fmt: skip
     """Dense Hessian, shape `x.shape + x.shape`: forward over reverse with every direction at once
-    (NumPy backend), else one hvp per coordinate.
+    (NumPy backend), else one hvp per coordinate. Where the traced sparsity pattern lets columns
+    that share no row share a direction, and that takes at most half the directions, only those
+    (`sparsity.py`; `sparsity=False` never traces).
 
     Example: `symdiff.hessian(rosenbrock)(x)`.
     """
@@ -214,9 +230,14 @@ def hessian(f: Callable, wrt: Wrt = 0, *, backend: str = "numpy", argnum: Wrt | 
     position = _params(f).index(product.wrt[0])
     gradient = build(readable_function(f), product.wrt[0], "grad", "numpy")
     batched = _batched(gradient, product.wrt[0], backend)
+    plans = _hessian_sparsity(gradient, position) if sparsity else None
 
     def call(*args: Any) -> np.ndarray:
         x = np.asarray(args[position], dtype=float)
+        plan = plans.plan(args, x.size) if plans is not None else None
+        if plan is not None:
+            found = compressed_products(batched, product, _itself, args, position, plan.seeds)
+            return plan.dense(found, x.shape + x.shape)
         if batched is not None:  # forward over reverse, every direction in one pass
             columns = _by_columns(batched, args, position, x.shape)
             if columns is not None:
@@ -228,7 +249,45 @@ def hessian(f: Callable, wrt: Wrt = 0, *, backend: str = "numpy", argnum: Wrt | 
             columns[(Ellipsis,) + index] = product(*args, v)
         return columns
 
-    return Composite(f, product.wrt[0], batched or product.inner, call, "hessian")
+    composite = Composite(f, product.wrt[0], batched or product.inner, call, "hessian")
+    composite.sparsity = plans  # `.sparsity.plan(args, directions)`: the compression a call takes, or None
+    return composite
+
+
+def _hessian_sparsity(gradient: Derivative | Deferred, position: int) -> Sparsity | None:
+    if isinstance(gradient, Deferred):  # built per call: no one program holds the pattern
+        return None
+    return Sparsity(hessian_tracer(gradient), position)
+
+
+def _jacobian_sparsity(f: Callable, name: str, position: int) -> Sparsity | None:
+    try:
+        forward, back = build(f, name, "jvp", "numpy"), None
+    except NoTangentRule:
+        forward, back = None, build(f, name, "vjp", "numpy")
+    if isinstance(forward or back, Deferred):
+        return None
+    return Sparsity(jacobian_tracer(f, forward, back), position)
+
+
+class _Lazy:
+    """A callable built at its first call (a product only some calls need)."""
+
+    def __init__(self, make: Callable[[], Callable]) -> None:
+        self._make, self._made = make, None
+
+    def __call__(self, *args: Any) -> Any:
+        if self._made is None:
+            self._made = self._make()
+        return self._made(*args)
+
+
+def _itself(value: Any) -> Any:
+    return value
+
+
+def _tangent(pair: Any) -> Any:
+    return pair[1]
 
 
 def emit_hessian(f: Callable, path: str | None = None, *, wrt: Wrt = 0, regenerate: str | None = None) -> str:
@@ -293,6 +352,22 @@ def _by_columns(columns: Derivative, args: tuple, position: int, out_shape: tupl
             return None
         raise
     return np.moveaxis(tangents.reshape((x.size,) + tuple(out_shape)), 0, -1).reshape(tuple(out_shape) + x.shape)
+
+
+def compressed_products(batched: Derivative | None, product: Any, pick: Callable, args: tuple, position: int,
+                        seeds: np.ndarray) -> np.ndarray:  # fmt: skip
+    """The products along each seed, one row each: one batched pass, or one product per seed
+    where the backend or these arguments cannot batch."""
+    given = list(args)
+    given[position] = np.asarray(args[position], dtype=float)
+    if batched is not None and len(seeds):
+        try:
+            return np.asarray(batched(*given, seeds)[1]).reshape(len(seeds), -1)
+        except ValueError as error:
+            if not str(error).endswith(_UNBATCHED):
+                raise
+    columns = [np.asarray(pick(product(*given, seed))) for seed in seeds]
+    return np.array(columns, dtype=float).reshape(len(seeds), -1)
 
 
 for _operator in (hvp, jvp, elementwise_grad, jacobian, hessian):

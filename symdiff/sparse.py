@@ -1,38 +1,13 @@
-"""Sparse Jacobians and Hessians: the sparsity pattern, a colouring, one compressed batched pass.
+"""Sparse Jacobians and Hessians as `scipy.sparse` matrices, from one compressed batched pass.
 
-A banded Hessian of n = 10^5 has a few nonzeros per row, yet a dense one costs n
-products and n^2 numbers. Here:
-
-1. **Pattern.** The generated code (the gradient for a Hessian, the forward-mode
-   function for a Jacobian, as a standalone module) runs once on an array of
-   index sets instead of numbers: element k of x is `{k}`, and every operation
-   yields the union of the sets it reads. NumPy's object arrays carry the sets
-   through indexing, reductions, products and element writes unchanged; the
-   `np` the module sees joins sets in every ufunc. A comparison yields a
-   condition with no set (its derivative is zero), `np.where` on such a
-   condition takes both arms, and an `if` or `while` on one is run every way
-   its outcomes can combine (at most 64 runs), the patterns joined. An index
-   or a sort order read from x stops the trace with `NoSparsityPattern`: the
-   pattern would hold for this x only. The pattern is an over-estimate where
-   values cancel, never an under-estimate, so the recovered matrix is exact.
-2. **Colouring.** Columns that share no row get one colour (greedy,
-   distance-1 on the column intersection graph, as in Curtis, Powell and
-   Reid). A banded matrix of bandwidth b takes 2b + 1 colours whatever n is.
-3. **Compressed pass.** One batched forward-mode evaluation along the c sums
-   of unit vectors of a colour (`hessian`'s forward over reverse, or
-   `jacobian`'s forward mode, with c directions instead of n). Entry (i, j)
-   is row i of the product for j's colour.
-
-The pattern and colouring are computed at the first call for each shape of
-the arguments (and values of the other arguments, which may select
-elements) and reused after.
+`sparse_hessian(f)(x)` and `sparse_jacobian(f)(x)` trace the pattern at the first call for
+each shape of the arguments (and values of the others), colour its columns and take one
+batched pass with a direction per colour (`sparsity.py` says how); `pattern=` gives the
+nonzeros instead of tracing them.
 """
 
 from __future__ import annotations
 
-import hashlib
-import traceback
-import types
 from collections.abc import Callable
 from typing import Any
 
@@ -40,418 +15,11 @@ import numpy as np
 import scipy.sparse
 
 from symdiff.api import Derivative, Wrt, build, readable_function
-from symdiff.codegen.standalone import module_source
 from symdiff.errors import NoSparsityPattern, NoTangentRule
-from symdiff.higher import _UNBATCHED, _batched, _params, _single_wrt, hvp, jvp
-from symdiff.structured import Deferred
+from symdiff.higher import _batched, _params, _single_wrt, compressed_products, hvp, jvp
+from symdiff.sparsity import Compression, _itself, _second, color_columns, hessian_tracer, jacobian_tracer, value_key
 
-
-class _Untraceable(Exception):
-    """Raised inside the traced code where a value of x decides what happens next."""
-
-
-_MAX_DECISIONS = 64  # branches on values of x in one run of the traced code
-_MAX_PATHS = 64  # runs, one per combination of the branches' outcomes
-
-
-class _Paths:
-    """The outcomes of the branches on values of x in one run: those of `prefix` first, then False;
-    a condition decided once keeps its outcome (the backward pass re-tests the saved one)."""
-
-    def __init__(self, prefix: list[bool]) -> None:
-        self.prefix, self.made, self.seen, self.alive = prefix, [], {}, []
-
-    def decide(self, condition: object) -> bool:
-        if id(condition) in self.seen:
-            return self.seen[id(condition)]
-        if len(self.made) >= _MAX_DECISIONS:
-            raise _Untraceable(f"more than {_MAX_DECISIONS} branches depend on the values of {{x}}")
-        outcome = self.prefix[len(self.made)] if len(self.made) < len(self.prefix) else False
-        self.made.append(outcome)
-        self.seen[id(condition)] = outcome
-        self.alive.append(condition)  # kept alive, so that its id names it for the whole run
-        return outcome
-
-    def next_prefix(self) -> list[bool] | None:
-        """The next combination to run, depth first: the last False outcome turned True."""
-        for k in range(len(self.made) - 1, -1, -1):
-            if not self.made[k]:
-                return self.made[:k] + [True]
-        return None
-
-
-_RUNNING: list[_Paths] = []  # the run in progress (a branch outside a trace is refused)
-
-
-def _decide(condition: object) -> bool:
-    if not _RUNNING:
-        raise _Untraceable("a branch depends on the values of {x}")
-    return _RUNNING[-1].decide(condition)
-
-
-class _Set:
-    """One element of the traced array: the indices of x it depends on."""
-
-    __slots__ = ("deps",)
-
-    def __init__(self, deps: frozenset) -> None:
-        self.deps = deps
-
-    def __bool__(self) -> bool:
-        return _decide(self)
-
-    def __index__(self) -> int:
-        raise _Untraceable("an index depends on the values of {x}")
-
-    __int__ = __float__ = __complex__ = __index__
-
-    def __repr__(self) -> str:
-        return f"depends on {sorted(self.deps)}"
-
-    # numpy's object loops call these methods by the ufunc's name
-    def _same(self) -> _Set:
-        return self
-
-    exp = exp2 = expm1 = log = log2 = log10 = log1p = sqrt = cbrt = square = reciprocal = _same
-    sin = cos = tan = arcsin = arccos = arctan = sinh = cosh = tanh = arcsinh = arccosh = arctanh = _same
-    conjugate = conj = rint = floor = ceil = trunc = deg2rad = rad2deg = degrees = radians = _same
-    __neg__ = __pos__ = __abs__ = _same
-
-
-class _Cond(_Set):
-    """A comparison's result: a value whose derivative is zero, so it joins no index."""
-
-    __slots__ = ()
-
-    def __repr__(self) -> str:
-        return "condition"
-
-
-_EMPTY = frozenset()
-
-
-def _deps(value: object) -> frozenset:
-    """The indices `value` depends on. Strict: an element of unknown kind is refused (a TypeError)
-    rather than read as a constant, which would leave nonzeros out of the pattern."""
-    if isinstance(value, _Set):
-        return _EMPTY if isinstance(value, _Cond) else value.deps
-    if isinstance(value, (int, float, complex, np.number, np.bool_)):
-        return _EMPTY
-    if isinstance(value, np.ndarray) and value.ndim == 0:  # NumPy stores a 0-d array as an element
-        return _deps(value[()])
-    raise TypeError(f"an element of kind {type(value).__name__} in the traced code")
-
-
-_NO_SET = _Set(_EMPTY)
-
-
-def _join(*values: object) -> _Set:
-    """The union of the values' index sets (the hot path of a trace: one call per element)."""
-    joined = None  # the one _Set met so far whose set is the union, reused rather than copied
-    for value in values:
-        if type(value) is _Set:
-            deps = value.deps
-        elif type(value) in (float, int, _Cond):
-            continue
-        else:
-            deps = _deps(value)
-        if not deps:
-            continue
-        if joined is None:
-            joined = value if type(value) is _Set else _Set(deps)
-        elif deps is not joined.deps and not deps <= joined.deps:
-            joined = _Set(joined.deps | deps)
-    return _NO_SET if joined is None else joined
-
-
-def _compare(*values: object) -> _Cond:
-    return _Cond(_EMPTY)
-
-
-for _name in ("add", "sub", "mul", "truediv", "floordiv", "mod", "pow", "matmul"):
-    setattr(_Set, f"__{_name}__", _join)
-    setattr(_Set, f"__r{_name}__", _join)
-for _name in ("lt", "le", "gt", "ge", "eq", "ne", "and", "or", "xor", "rand", "ror", "rxor"):
-    setattr(_Set, f"__{_name}__", _compare)
-_Set.__hash__ = object.__hash__  # __eq__ is a comparison here, not identity
-
-# ufuncs whose result is a condition (derivative zero): they join no index
-_CONDITIONS = {
-    "greater", "greater_equal", "less", "less_equal", "equal", "not_equal", "logical_and", "logical_or",
-    "logical_xor", "logical_not", "isfinite", "isinf", "isnan", "signbit", "sign",
-}  # fmt: skip
-
-
-def _traced(value: object) -> bool:
-    return isinstance(value, _Set) or (isinstance(value, np.ndarray) and value.dtype == object)
-
-
-def _plain(value: Any) -> Any:
-    return value.view(np.ndarray) if isinstance(value, np.ndarray) else value
-
-
-def _wrap(value: Any) -> Any:
-    """Results stay traced arrays (0-d included), so the next ufunc on them comes back here."""
-    if isinstance(value, tuple):
-        return tuple(_wrap(v) for v in value)
-    if isinstance(value, np.ndarray):
-        return value.view(_TracedArray) if value.dtype == object else value
-    if isinstance(value, _Set):
-        return np.asarray(value, dtype=object).view(_TracedArray)
-    return value
-
-
-_REFUSED = {np.argmax, np.argmin, np.argsort, np.sort, np.nonzero, np.flatnonzero, np.argwhere, np.unique,
-            np.searchsorted, np.lexsort, np.partition, np.argpartition, np.isin}  # fmt: skip
-
-
-def _reduce(target: np.ufunc, a: Any, axis: Any = 0, keepdims: bool = False) -> Any:
-    """`target.reduce` over any axes (a Python function's reduce takes one axis at a time)."""
-    a = np.asarray(a, dtype=object)
-    axes = tuple(range(a.ndim)) if axis is None else tuple(np.atleast_1d(axis) % max(a.ndim, 1))
-    if not axes or a.ndim == 0:
-        return a
-    kept = [n for k, n in enumerate(a.shape) if k not in axes]
-    moved = np.moveaxis(a, axes, tuple(range(a.ndim - len(axes), a.ndim))).reshape(tuple(kept) + (-1,))
-    result = target.reduce(moved, axis=-1) if moved.shape[-1] else np.full(tuple(kept), _NO_SET, dtype=object)
-    if keepdims:
-        result = np.reshape(result, tuple(1 if k in axes else n for k, n in enumerate(a.shape)))
-    return result
-
-
-class _TracedArray(np.ndarray):
-    """An object array of index sets whose ufuncs join sets instead of computing numbers."""
-
-    def __array_ufunc__(self, ufunc: np.ufunc, method: str, *inputs: Any, **kwargs: Any) -> Any:
-        inputs = tuple(_plain(i) for i in inputs)
-        out = kwargs.pop("out", None)
-        for unused in ("dtype", "initial", "where", "casting", "order", "subok", "signature"):
-            kwargs.pop(unused, None)
-        if ufunc.nout != 1:
-            return NotImplemented  # modf, frexp, divmod: refused as a TypeError
-        if ufunc.signature is not None:  # matmul: NumPy's object loop sums products, which join
-            result = getattr(ufunc, method)(*inputs, **kwargs)
-        elif method == "__call__":
-            combine = _compare if ufunc.__name__ in _CONDITIONS else _join
-            result = np.frompyfunc(combine, ufunc.nin, 1)(*inputs, **kwargs)
-        else:  # reduce, accumulate, reduceat, outer, at: sums, products, extrema all join
-            if ufunc.nin != 2:
-                return NotImplemented
-            target = np.frompyfunc(_compare if ufunc.__name__ in _CONDITIONS else _join, 2, 1)
-            if method == "reduce":
-                result = _reduce(target, *inputs, **kwargs)
-            else:
-                result = getattr(target, method)(*inputs, **kwargs)
-        if out is not None:
-            target = out[0] if isinstance(out, tuple) else out
-            target[...] = result
-            return target
-        return _wrap(result)
-
-    def __array_function__(self, func: Callable, types: tuple, args: tuple, kwargs: dict) -> Any:
-        if func in _REFUSED:
-            raise _Untraceable(
-                f"np.{func.__name__} of a value computed from {{x}}: its values decide an order or index"
-            )
-        if func is np.where and len(args) == 3 and _traced(args[0]):  # the arm taken depends on x: both
-            return _wrap(np.frompyfunc(lambda c, a, b: _join(a, b), 3, 1)(*(_plain(a) for a in args)))
-        return _wrap(super().__array_function__(func, types, args, kwargs))
-
-    def __bool__(self) -> bool:
-        if self.size != 1:
-            raise ValueError("the truth value of an array with more than one element is ambiguous")
-        return _decide(self)
-
-    def __index__(self) -> int:
-        raise _Untraceable("an index depends on the values of {x}")
-
-    def __float__(self) -> float:
-        raise _Untraceable("a value computed from {x} is converted to a plain number")
-
-    __int__ = __index__
-    __complex__ = __float__
-
-
-_FILLED = {
-    "zeros": 1,
-    "ones": 1,
-    "empty": 1,
-    "full": 2,
-    "zeros_like": 1,
-    "ones_like": 1,
-    "empty_like": 1,
-    "full_like": 2,
-}
-_WRAPPED = {"array", "asarray", "asanyarray", "stack", "concatenate", "copy"}
-
-
-def _filled(plain: Callable, dtype_at: int) -> Callable:
-    """A constructor whose float arrays are object arrays: a value computed from x may be
-    written into them (`out = np.zeros(n)` then `out[i] = ...`)."""
-
-    def construct(*args: Any, **kwargs: Any) -> Any:
-        dtype = kwargs.pop("dtype", args[dtype_at] if len(args) > dtype_at else None)
-        args = args[:dtype_at]
-        if dtype is None or np.issubdtype(np.dtype(dtype), np.inexact):
-            dtype = object
-        return _wrap(plain(*args, dtype=dtype, **kwargs))
-
-    return construct
-
-
-def _wrapped(plain: Callable) -> Callable:
-    def construct(*args: Any, **kwargs: Any) -> Any:
-        return _wrap(plain(*args, **kwargs))
-
-    return construct
-
-
-def _result_type(*values: Any) -> np.dtype:
-    if any(_traced(v) for v in values):
-        return np.dtype(object)
-    return np.result_type(*values)
-
-
-class _TracingNumpy(types.ModuleType):
-    """`np` as the traced module sees it: NumPy, whose float arrays are made as traced object
-    arrays, so what is written into them and computed from them joins index sets too."""
-
-    def __init__(self) -> None:
-        super().__init__("numpy")
-        self.result_type = _result_type
-
-    def __getattr__(self, name: str) -> Any:
-        value = getattr(np, name)
-        if name in _FILLED:
-            value = _filled(value, _FILLED[name])
-        elif name in _WRAPPED:
-            value = _wrapped(value)
-        setattr(self, name, value)
-        return value
-
-
-def _fingerprint(value: Any) -> Any:
-    """What of an argument the pattern may depend on: its shape and dtype, and the values of any
-    argument but x (an index array, or a mask, selects elements)."""
-    if isinstance(value, np.ndarray):
-        return (
-            "array",
-            value.shape,
-            value.dtype.str,
-            hashlib.blake2b(np.ascontiguousarray(value).view(np.uint8)).hexdigest(),
-        )
-    if isinstance(value, (tuple, list)):
-        return (type(value).__name__, tuple(_fingerprint(v) for v in value))
-    if isinstance(value, dict):
-        return ("dict", tuple((k, _fingerprint(v)) for k, v in value.items()))
-    if isinstance(value, (int, float, complex, bool, str, type(None), np.generic)):
-        return (type(value).__name__, value)
-    return ("object", id(value))
-
-
-def trace_pattern(derivative: Derivative | Deferred, args: tuple, position: int, extra: tuple,
-                  pick: Callable[[Any], Any]) -> scipy.sparse.csr_matrix:  # fmt: skip
-    """Which elements of `pick(derivative(*args, *extra))` depend on which elements of
-    `args[position]`, read by running the derivative's standalone module on index sets (a
-    boolean CSR matrix, flattened output by flattened input)."""
-    x = np.asarray(args[position])
-
-    def given() -> list:
-        made = list(args)
-        made[position] = _index_sets(x.shape, range(x.size))
-        return made + [np.zeros(x.shape) + e for e in extra]  # a zero tangent, for forward mode
-
-    return _run_traced(derivative, given, pick, x.size)
-
-
-def trace_transposed_pattern(back: Derivative | Deferred, args: tuple, position: int,
-                             out_shape: tuple) -> scipy.sparse.csr_matrix:  # fmt: skip
-    """The Jacobian's pattern from a vjp (for functions forward mode cannot take yet): the
-    cotangent seed carries the output indices, x carries none (a branch on it is still refused),
-    and element j of `back(*args, seed)` depends on row i where J[i, j] may be nonzero."""
-    x = np.asarray(args[position])
-    size = int(np.prod(out_shape, dtype=np.int64))
-
-    def given() -> list:
-        made = list(args)
-        made[position] = _index_sets(x.shape, [None] * x.size)
-        return made + [_index_sets(out_shape, range(size))]
-
-    return _run_traced(back, given, _itself, size).T.tocsr()
-
-
-def _index_sets(shape: tuple, indices: Any) -> _TracedArray:
-    """A traced array of `shape` whose element k depends on `indices[k]` (None: on nothing)."""
-    sets = np.empty(int(np.prod(shape, dtype=np.int64)), dtype=object)
-    sets[:] = [_Set(_EMPTY if k is None else frozenset((k,))) for k in indices]
-    return sets.reshape(shape).view(_TracedArray)
-
-
-def _run_traced(derivative: Derivative | Deferred, given: Callable[[], list], pick: Callable[[Any], Any],
-                columns: int) -> scipy.sparse.csr_matrix:  # fmt: skip
-    """The pattern of `pick(derivative(*given()))`, the derivative's standalone module run on index
-    sets; where it branches on values of x, once per combination of the branches' outcomes, and
-    the patterns joined: the pattern then holds for every x, whichever way the branches go."""
-    name = getattr(derivative.primal, "__name__", "f")
-    if isinstance(derivative, Deferred):
-        raise NoSparsityPattern(f"the derivative of {name} is built per call, so no one program holds its pattern")
-    function = derivative.function
-    namespace: dict[str, Any] = {"__name__": f"symdiff_pattern_{function.name}"}
-    filename = f"<pattern of {function.name}>"
-    text = module_source([function])
-    exec(compile(text, filename, "exec"), namespace)  # noqa: S102 - our own generated code
-    namespace["np"] = _TracingNumpy()
-    joined, prefix = None, []
-    for _ in range(_MAX_PATHS):
-        paths = _Paths(prefix)
-        _RUNNING.append(paths)
-        try:
-            out = pick(namespace[function.name](*given()))
-        except (_Untraceable, TypeError, ValueError, AttributeError, IndexError) as error:
-            what = str(error).format(x=derivative.wrt[0]) if isinstance(error, _Untraceable) else str(error)
-            lines = [f.lineno for f in traceback.extract_tb(error.__traceback__) if f.filename == filename]
-            where = f", at `{text.splitlines()[lines[-1] - 1].strip()}` in {function.name}" if lines else ""
-            taken = f" (branches taken: {paths.made})" if paths.made else ""
-            raise NoSparsityPattern(f"the sparsity pattern of {name} cannot be traced: {what}{where}{taken}") from None
-        finally:
-            _RUNNING.pop()
-        pattern = _pattern(out, columns)
-        joined = pattern if joined is None else (joined + pattern).astype(bool)
-        prefix = paths.next_prefix()
-        if prefix is None:
-            return joined.tocsr()
-    raise NoSparsityPattern(
-        f"the sparsity pattern of {name} cannot be traced: its branches on the values of "
-        f"{derivative.wrt[0]} take more than {_MAX_PATHS} paths"
-    )
-
-
-def _pattern(out: Any, columns: int) -> scipy.sparse.csr_matrix:
-    """Row i holds the indices element i of `out` depends on."""
-    out = np.asarray(_plain(out), dtype=object).ravel()
-    lengths = np.fromiter((len(_deps(v)) for v in out), dtype=np.int64, count=out.size)
-    found = np.fromiter((k for v in out for k in sorted(_deps(v))), dtype=np.int64, count=int(lengths.sum()))
-    rows = np.repeat(np.arange(out.size), lengths)
-    data = np.ones(found.size, dtype=bool)
-    return scipy.sparse.csr_matrix((data, (rows, found)), shape=(out.size, columns))
-
-
-def color_columns(pattern: scipy.sparse.spmatrix) -> np.ndarray:
-    """A colour per column such that no two columns of one colour have a nonzero in the same row
-    (greedy, in column order: optimal for banded matrices)."""
-    pattern = scipy.sparse.csc_matrix(pattern, dtype=bool)
-    conflicts = (pattern.T @ pattern).tocsr()  # columns sharing a row
-    n = pattern.shape[1]
-    colors = np.full(n, -1, dtype=np.int64)
-    indptr, indices = conflicts.indptr, conflicts.indices
-    for j in range(n):
-        taken = colors[indices[indptr[j] : indptr[j + 1]]]
-        used = set(taken[taken >= 0].tolist())
-        color = 0
-        while color in used:
-            color += 1
-        colors[j] = color
-    return colors
+__all__ = ["SparseDerivative", "color_columns", "sparse_hessian", "sparse_jacobian"]
 
 
 def _as_pattern(pattern: Any, shape: tuple[int, int]) -> scipy.sparse.csr_matrix:
@@ -467,23 +35,22 @@ class SparseDerivative:
     `.pattern(*args)` and `.colors(*args)` show what a call uses; `.source` is the code of the
     compressed pass (batched forward mode, directions on the first axis)."""
 
-    def __init__(self, primal: Callable, wrt: str, kind: str, tracer: Callable[[tuple, int], Any], product: Any,
+    def __init__(self, primal: Callable, wrt: str, kind: str, tracer: Callable[..., Any], product: Any,
                  product_pick: Callable, batched: Derivative | None, pattern: Any) -> None:  # fmt: skip
         self.primal, self.wrt, self.kind = primal, (wrt,), kind
         self._tracer = tracer  # (args, position) -> the pattern
         self._product, self._product_pick, self._batched = product, product_pick, batched
         self._given = pattern
         self._position = _params(primal).index(wrt)
-        self._cache: dict[Any, tuple[scipy.sparse.csr_matrix, np.ndarray, np.ndarray, np.ndarray]] = {}
+        self._cache: dict[Any, Compression] = {}
 
     @property
     def source(self) -> str:
         return (self._batched or self._product.inner).source
 
-    def _structure(self, args: tuple) -> tuple[scipy.sparse.csr_matrix, np.ndarray, np.ndarray, np.ndarray]:
-        """The pattern, the colours, the directions of the compressed pass (the sum of each colour's
-        unit vectors), and where each stored entry lies in its products: made once per shape."""
-        key = tuple(("x", np.shape(a)) if k == self._position else _fingerprint(a) for k, a in enumerate(args))
+    def _structure(self, args: tuple) -> Compression:
+        """The pattern, its colours and the compressed pass's directions: made once per shape."""
+        key = value_key(args, self._position)
         if key not in self._cache:
             x_shape = np.shape(args[self._position])
             x_size = int(np.prod(x_shape, dtype=np.int64))
@@ -492,42 +59,21 @@ class SparseDerivative:
                 pattern = _as_pattern(self._given, (rows, x_size))
             else:
                 pattern = self._tracer(args, self._position)
-            pattern.sort_indices()
-            colors = color_columns(pattern)
-            rows = np.repeat(np.arange(pattern.shape[0]), np.diff(pattern.indptr))
-            count = int(colors.max()) + 1 if colors.size else 0
-            seeds = np.zeros((count, x_size))
-            seeds[colors, np.arange(x_size)] = 1.0
-            gather = colors[pattern.indices] * pattern.shape[0] + rows
-            self._cache[key] = (pattern, colors, seeds.reshape((count,) + tuple(x_shape)), gather)
+            self._cache[key] = Compression(pattern, x_shape)
         return self._cache[key]
 
     def pattern(self, *args: Any) -> scipy.sparse.csr_matrix:
         """The nonzeros the matrix may have at these arguments' shapes (boolean)."""
-        return self._structure(args)[0]
+        return self._structure(args).pattern
 
     def colors(self, *args: Any) -> np.ndarray:
         """The colour of each column: columns of one colour share one product."""
-        return self._structure(args)[1]
+        return self._structure(args).colors
 
     def __call__(self, *args: Any) -> scipy.sparse.csr_matrix:
-        pattern, _, seeds, gather = self._structure(args)
-        x = np.asarray(args[self._position], dtype=float)
-        products = self._compressed(args, x, seeds)  # (colours, rows)
-        values = products.ravel()[gather]  # entry (i, j) is row i of the product for j's colour
-        return scipy.sparse.csr_matrix((values, pattern.indices, pattern.indptr), shape=pattern.shape)
-
-    def _compressed(self, args: tuple, x: np.ndarray, seeds: np.ndarray) -> np.ndarray:
-        given = list(args)
-        given[self._position] = x
-        if self._batched is not None and len(seeds):
-            try:
-                return np.asarray(self._batched(*given, seeds)[1]).reshape(len(seeds), -1)
-            except ValueError as error:
-                if not str(error).endswith(_UNBATCHED):
-                    raise
-        columns = [np.asarray(self._product_pick(self._product(*given, seed))) for seed in seeds]
-        return np.array(columns, dtype=float).reshape(len(seeds), -1)
+        compression = self._structure(args)
+        return compression.sparse(compressed_products(self._batched, self._product, self._product_pick, args,
+                                                      self._position, compression.seeds))  # fmt: skip
 
     def __repr__(self) -> str:
         name = getattr(self.primal, "__name__", "f")
@@ -544,13 +90,9 @@ def sparse_hessian(f: Callable, wrt: Wrt = 0, *, backend: str = "numpy", argnum:
     f, wrt = readable_function(f), wrt if argnum is None else argnum
     name = _single_wrt(f, wrt)
     gradient = build(f, name, "grad", "numpy")  # its rows are the Hessian's: trace its code
-
-    def tracer(args: tuple, position: int) -> scipy.sparse.csr_matrix:
-        return trace_pattern(gradient, args, position, (), _itself)
-
     product = hvp(f, name, backend=backend)  # returns H @ v
     batched = _batched(gradient, name, backend)
-    return SparseDerivative(f, name, "hessian", tracer, product, _itself, batched, pattern)
+    return SparseDerivative(f, name, "hessian", hessian_tracer(gradient), product, _itself, batched, pattern)
 
 
 def sparse_jacobian(f: Callable, wrt: Wrt = 0, *, backend: str = "numpy", argnum: Wrt | None = None,
@@ -563,27 +105,10 @@ def sparse_jacobian(f: Callable, wrt: Wrt = 0, *, backend: str = "numpy", argnum
     f, wrt = readable_function(f), wrt if argnum is None else argnum
     name = _single_wrt(f, wrt)
     try:
-        forward = build(f, name, "jvp", "numpy")  # (value, tangent): trace the value's code
+        forward, back = build(f, name, "jvp", "numpy"), None  # (value, tangent): trace the value's code
     except NoTangentRule:  # an op forward mode lacks: trace the transpose through reverse mode
         forward, back = None, build(f, name, "vjp", "numpy")
-
-    def tracer(args: tuple, position: int) -> scipy.sparse.csr_matrix:
-        if forward is not None:
-            return trace_pattern(forward, args, position, (0.0,), _first)
-        return trace_transposed_pattern(back, args, position, np.shape(f(*args)))
-
     product = jvp(f, name, backend=backend)  # returns (value, J @ t), by reverse passes where it must
     batched = _batched(f, name, backend)
+    tracer = jacobian_tracer(f, forward, back)
     return SparseDerivative(f, name, "jacobian", tracer, product, _second, batched, pattern)
-
-
-def _itself(value: Any) -> Any:
-    return value
-
-
-def _first(pair: Any) -> Any:
-    return pair[0]
-
-
-def _second(pair: Any) -> Any:
-    return pair[1]

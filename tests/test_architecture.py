@@ -42,6 +42,7 @@ LAYERS: list[tuple[str, set[str]]] = [
         {
             "symdiff.higher",
             "symdiff.sparse",
+            "symdiff.sparsity",
             "symdiff.check",
             "symdiff.testing",
             "symdiff.extend",

@@ -1,6 +1,7 @@
 """Sparse Hessians and Jacobians (issue 16): the traced pattern holds every nonzero, the colouring
-is valid, and the recovered matrix equals the dense one (itself checked against finite
-differences in tests/api/test_higher.py)."""
+is valid, and the recovered matrix equals the dense one with every direction (`sparsity=False`,
+itself checked against finite differences in tests/api/test_higher.py). The dense `hessian` and
+`jacobian` take the compressed pass where it saves half their directions: the same numbers."""
 
 from __future__ import annotations
 
@@ -62,7 +63,7 @@ def dense(matrix_of_x: np.ndarray, x: np.ndarray, rows: int) -> np.ndarray:
 @pytest.mark.parametrize("f, args", HESSIAN_CASES, ids=lambda v: getattr(v, "__name__", ""))
 def test_sparse_hessian_equals_the_dense_one_and_its_pattern_holds_every_nonzero(f, args):
     x = args[0]
-    expected = dense(sd.hessian(f)(*args), x, x.size)
+    expected = dense(sd.hessian(f, sparsity=False)(*args), x, x.size)
     sparse = sd.sparse_hessian(f)
     matrix = sparse(*args)
     assert scipy.sparse.issparse(matrix) and matrix.shape == (x.size, x.size)
@@ -103,7 +104,7 @@ def test_a_hessian_row_matches_finite_differences_of_the_gradient():
 def test_sparse_jacobian_equals_the_dense_one(f, args):
     x = args[0]
     out = np.asarray(f(*args))
-    expected = dense(sd.jacobian(f)(*args), x, out.size)
+    expected = dense(sd.jacobian(f, sparsity=False)(*args), x, out.size)
     sparse = sd.sparse_jacobian(f)
     matrix = sparse(*args)
     assert matrix.shape == (out.size, x.size)
@@ -128,7 +129,7 @@ def test_the_pattern_follows_index_arrays_given_as_arguments():
     other = (np.array([0, 1]), np.array([7, 6]))
     second = sparse.pattern(x, *other, 1.5).toarray()
     assert first[0, 4] and not second[0, 4] and second[0, 7]
-    np.testing.assert_allclose(sparse(x, *other, 1.5).toarray(), sd.hessian(by_edges)(x, *other, 1.5), atol=1e-12)
+    np.testing.assert_allclose(sparse(x, *other, 1.5).toarray(), sd.hessian(by_edges, sparsity=False)(x, *other, 1.5), atol=1e-12)
 
 
 def branches_on_x(x):
@@ -144,7 +145,7 @@ def branches_on_x(x):
 def test_branches_on_x_are_traced_both_ways_and_the_patterns_joined():
     sparse = sd.sparse_hessian(branches_on_x)
     for x in (np.linspace(0.1, 1.0, 5), np.linspace(-1.0, 0.4, 5), np.linspace(-2.0, 1.0, 5)):
-        np.testing.assert_allclose(sparse(x).toarray(), sd.hessian(branches_on_x)(x), rtol=1e-12, atol=1e-12)
+        np.testing.assert_allclose(sparse(x).toarray(), sd.hessian(branches_on_x, sparsity=False)(x), rtol=1e-12, atol=1e-12)
     band = np.abs(np.subtract.outer(np.arange(5), np.arange(5))) <= 1
     np.testing.assert_array_equal(sparse.pattern(np.ones(5)).toarray(), band)
 
@@ -173,7 +174,7 @@ def test_a_pattern_that_x_decides_is_refused_and_a_given_pattern_is_used():
         sd.sparse_hessian(f)(x)
     assert "pattern=" in str(caught.value)
     given = sd.sparse_hessian(f, pattern=np.ones((5, 5), dtype=bool))(x)
-    np.testing.assert_allclose(given.toarray(), sd.hessian(f)(x), rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(given.toarray(), sd.hessian(f, sparsity=False)(x), rtol=1e-12, atol=1e-12)
     with pytest.raises(NoSparsityPattern, match="shape"):
         sd.sparse_hessian(f, pattern=np.eye(4))(x)
 
@@ -181,9 +182,9 @@ def test_a_pattern_that_x_decides_is_refused_and_a_given_pattern_is_used():
 def test_the_numba_backend_takes_one_compiled_product_per_colour():
     x = np.linspace(-1.2, 1.1, 30)
     matrix = sd.sparse_hessian(rosen_chain, backend="numba")(x)
-    np.testing.assert_allclose(matrix.toarray(), sd.hessian(rosen_chain)(x), rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(matrix.toarray(), sd.hessian(rosen_chain, sparsity=False)(x), rtol=1e-12, atol=1e-12)
     jacobian = sd.sparse_jacobian(residuals, backend="numba")(x).toarray()
-    np.testing.assert_allclose(jacobian, sd.jacobian(residuals)(x).reshape(-1, x.size), rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(jacobian, sd.jacobian(residuals, sparsity=False)(x).reshape(-1, x.size), rtol=1e-12, atol=1e-12)
 
 
 def running_products(x):
@@ -196,4 +197,112 @@ def test_a_jacobian_forward_mode_cannot_take_is_traced_through_its_vjp():
     sparse = sd.sparse_jacobian(running_products)
     lower = np.tril(np.ones((5, 6)), 1) != 0  # output i reads x[0 .. i + 1]
     np.testing.assert_array_equal(sparse.pattern(x).toarray(), lower)
-    np.testing.assert_allclose(sparse(x).toarray(), sd.jacobian(running_products)(x), rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(sparse(x).toarray(), sd.jacobian(running_products, sparsity=False)(x), rtol=1e-12, atol=1e-12)
+
+
+# -- the dense hessian and jacobian take the compressed pass where it saves half the directions --
+
+
+def log_sum_exp(x):
+    """Every element meets every other: a dense Hessian."""
+    return np.log(np.sum(np.exp(x)))
+
+
+def difference_residuals(x):
+    """A discretised nonlinear ODE: each residual reads three neighbours (a tridiagonal Jacobian)."""
+    return x[2:] - 2.0 * x[1:-1] + x[:-2] + 0.1 * np.sin(x[1:-1]) ** 2
+
+
+def one_branch_on_x(x):
+    if np.sum(x) > 0:
+        return np.sum(x[1:] * x[:-1] ** 2)
+    return np.sum(np.cos(x[1:] - x[:-1]))
+
+
+def few_wide_rows(x):
+    """Fewer outputs than inputs, each reading its own block of x: a vjp per row, or 1 compressed pass."""
+    blocks = np.reshape(x, (4, 25))
+    return np.sum(np.tanh(blocks) * blocks, axis=1)
+
+
+@pytest.mark.parametrize(
+    "f, args, colours",
+    [
+        (rosen_chain, (np.linspace(-1.2, 1.1, 40),), 3),
+        (grid_energy, (np.sin(np.arange(48.0)).reshape(6, 8),), 7),
+        (by_edges, (np.linspace(-0.9, 1.3, 8), *EDGES, 1.5), 3),
+        (one_branch_on_x, (np.linspace(-2.0, 1.0, 12),), 3),
+        (one_branch_on_x, (np.linspace(-1.0, 2.0, 12),), 3),
+    ],
+    ids=lambda v: getattr(v, "__name__", ""),
+)
+def test_the_dense_hessian_takes_the_compressed_pass_and_the_same_numbers(f, args, colours):
+    x = args[0]
+    hessian = sd.hessian(f)
+    np.testing.assert_allclose(hessian(*args), sd.hessian(f, sparsity=False)(*args), rtol=1e-12, atol=1e-12)
+    assert hessian.sparsity.plan(args, x.size).count <= colours
+    if f is rosen_chain:  # and against finite differences of the gradient, a column at a time
+        gradient = sd.grad(f)
+        for k in (0, 17, 39):
+            column = numeric_grad(lambda x, k=k: gradient(x)[k], (x,), 0)
+            np.testing.assert_allclose(hessian(x)[k], column, rtol=1e-6, atol=1e-6)
+
+
+@pytest.mark.parametrize(
+    "f, x",
+    [
+        (log_sum_exp, np.linspace(-1.0, 1.0, 12)),  # dense: the trace gives up at half of x
+        (sorts_x, np.linspace(0.1, 1.0, 6)),  # an order read from x: no pattern
+        (many_branches, np.linspace(-1.0, 1.0, 8)),  # 2**8 paths: no pattern
+    ],
+    ids=lambda v: getattr(v, "__name__", ""),
+)
+def test_a_dense_or_untraceable_hessian_takes_every_direction(f, x):
+    hessian = sd.hessian(f)
+    np.testing.assert_allclose(hessian(x), sd.hessian(f, sparsity=False)(x), rtol=1e-12, atol=1e-12)
+    assert hessian.sparsity.plan((x,), x.size) is None
+
+
+def test_the_compressed_hessian_follows_the_values_of_the_other_arguments():
+    x = np.linspace(-0.9, 1.3, 8)
+    hessian, dense_hessian = sd.hessian(by_edges), sd.hessian(by_edges, sparsity=False)
+    for first, second in (EDGES, (np.array([0, 1]), np.array([7, 6])), (np.array([2]), np.array([5]))):
+        np.testing.assert_allclose(hessian(x, first, second, 1.5), dense_hessian(x, first, second, 1.5), atol=1e-12)
+
+
+def test_data_that_changes_every_call_stops_the_tracing_for_its_shape():
+    x = np.linspace(-1.2, 1.1, 10)
+    hessian = sd.hessian(rosen_weighted)
+    rng = np.random.default_rng(0)
+    for _ in range(sd.sparsity.Sparsity.MAX_VALUES + 2):
+        w = rng.uniform(0.5, 2.0, 9)
+        np.testing.assert_allclose(hessian(x, w), sd.hessian(rosen_weighted, sparsity=False)(x, w), atol=1e-11)
+    assert hessian.sparsity.plan((x, rng.uniform(size=9)), x.size) is None  # dense for this shape from now on
+    assert hessian.sparsity.plan((x[:6], rng.uniform(size=5)), 6) is not None  # another shape traces afresh
+
+
+def rosen_weighted(x, w):
+    return np.sum(w * (x[1:] - x[:-1] ** 2) ** 2 + (1.0 - x[:-1]) ** 2)
+
+
+@pytest.mark.parametrize(
+    "f, x, colours",
+    [(difference_residuals, np.linspace(0.2, 1.9, 30), 3), (few_wide_rows, np.linspace(-1.0, 1.0, 100), 25)],
+    ids=lambda v: getattr(v, "__name__", ""),
+)
+def test_the_dense_jacobian_takes_the_compressed_pass_and_the_same_numbers(f, x, colours):
+    jacobian = sd.jacobian(f)
+    expected = sd.jacobian(f, sparsity=False)(x)
+    np.testing.assert_allclose(jacobian(x), expected, rtol=1e-12, atol=1e-12)
+    rows = np.size(f(x))
+    plan = jacobian.sparsity.plan((x,), min(rows, x.size))
+    assert (plan.count if plan is not None else None) == (colours if colours <= min(rows, x.size) // 2 else None)
+    for k in (0, rows - 1):  # a row against central differences
+        np.testing.assert_allclose(jacobian(x)[k], numeric_grad(lambda x, k=k: f(x)[k], (x,), 0), rtol=1e-6, atol=1e-6)
+
+
+def test_the_numba_hessian_takes_one_compiled_product_per_colour():
+    x = np.linspace(-1.2, 1.1, 30)
+    hessian = sd.hessian(rosen_chain, backend="numba")
+    np.testing.assert_allclose(hessian(x), sd.hessian(rosen_chain, sparsity=False)(x), rtol=1e-12, atol=1e-12)
+    assert hessian.sparsity.plan((x,), x.size).count == 3

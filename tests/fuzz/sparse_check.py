@@ -6,7 +6,8 @@ order decided by that argument) or give the dense Hessian's numbers, and its
 pattern, traced once, must hold every nonzero of the dense Hessian at the
 program's point and at a second, random point: a pattern read at one x must
 hold for every x. On the way, the dense Hessian (all directions in one batched
-pass) is checked against one Hessian-vector product per column, and
+pass) is checked against one Hessian-vector product per column and against
+`hessian` as users call it (compressed where the pattern saves half), and
 `sparse_jacobian` of the program (one row, so forward mode with every unit
 direction in one batch) against its gradient.
 
@@ -48,7 +49,7 @@ def check_sparse(program: Program, directory: Path) -> tuple[str, str]:
         except Exception as error:  # noqa: BLE001 - the program fails in NumPy itself at this point
             return "skipped", f"the program raises {type(error).__name__} in NumPy"
         try:
-            dense = np.asarray(sd.hessian(f, 0)(*args)).reshape(args[0].size, args[0].size)
+            dense = np.asarray(sd.hessian(f, 0, sparsity=False)(*args)).reshape(args[0].size, args[0].size)
         except SymdiffError as error:
             return "skipped", f"dense: {type(error).__name__}"
         except Exception as error:  # noqa: BLE001 - the dense Hessian's own defect, reported too
@@ -69,6 +70,12 @@ def check_sparse(program: Program, directory: Path) -> tuple[str, str]:
             return "internal", f"sparse_jacobian: {type(error).__name__}: {error}"
         if not np.allclose(row, gradient, rtol=1e-9, atol=1e-12):
             return "wrong", f"the batched forward pass differs from the gradient by {np.abs(row - gradient).max():.3g}"
+        try:  # the dense Hessian as users call it: a compressed pass where the pattern saves half
+            automatic = np.asarray(sd.hessian(f, 0)(*args)).reshape(dense.shape)
+        except Exception as error:  # noqa: BLE001 - a defect to report
+            return "internal", f"hessian: {type(error).__name__}: {error}"
+        if not np.allclose(automatic, dense, rtol=1e-9, atol=1e-12):
+            return "wrong", f"hessian differs from every direction's by {np.abs(automatic - dense).max():.3g}"
         sparse = sd.sparse_hessian(f, 0)
         try:
             matrix = sparse(*args).toarray()
@@ -81,7 +88,7 @@ def check_sparse(program: Program, directory: Path) -> tuple[str, str]:
         pattern = sparse.pattern(*args).toarray()
         elsewhere = [np.random.default_rng(program.seed).uniform(0.2, 1.5, np.shape(args[0])), *args[1:]]
         try:
-            other = np.asarray(sd.hessian(f, 0)(*elsewhere)).reshape(pattern.shape)
+            other = np.asarray(sd.hessian(f, 0, sparsity=False)(*elsewhere)).reshape(pattern.shape)
         except Exception:  # noqa: BLE001 - the program may not run at the other point
             other = np.zeros_like(dense)
         other = np.where(np.isfinite(other), other, 0.0)
