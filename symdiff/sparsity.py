@@ -471,7 +471,7 @@ def _run_traced(derivative: Derivative | Deferred, given: Callable[[], list], pi
             raise NoSparsityPattern(f"the sparsity pattern of {name} cannot be traced: {what}{where}{taken}") from None
         finally:
             _RUNNING.pop()
-        pattern = _pattern(out, columns)
+        pattern = _pattern(out, columns, paths.limit)
         joined = pattern if joined is None else (joined + pattern).astype(bool)
         prefix = paths.next_prefix()
         if prefix is None:
@@ -482,10 +482,12 @@ def _run_traced(derivative: Derivative | Deferred, given: Callable[[], list], pi
     )
 
 
-def _pattern(out: Any, columns: int) -> scipy.sparse.csr_matrix:
-    """Row i holds the indices element i of `out` depends on."""
+def _pattern(out: Any, columns: int, limit: int) -> scipy.sparse.csr_matrix:
+    """Row i holds the indices element i of `out` depends on; refused where one holds more than `limit`."""
     out = np.asarray(_plain(out), dtype=object).ravel()
     lengths = np.fromiter((len(_deps(v)) for v in out), dtype=np.int64, count=out.size)
+    if lengths.size and lengths.max() > limit:
+        raise NoSparsityPattern(f"a row of the pattern has {lengths.max()} of {columns} entries, more than {limit}")
     found = np.fromiter((k for v in out for k in sorted(_deps(v))), dtype=np.int64, count=int(lengths.sum()))
     rows = np.repeat(np.arange(out.size), lengths)
     data = np.ones(found.size, dtype=bool)
@@ -567,11 +569,12 @@ class Sparsity:
     The pattern is traced at the first call for each shape of the arguments and each value of
     the others (as `sparse_hessian` does), and given up as soon as one value depends on more than
     half the elements of x. A shape whose trace fails, or whose pattern needs more colours than
-    half the directions, runs the dense pass from then on; so does one called with more than
-    `MAX_VALUES` values of the other arguments (data changing every call would be traced every
-    call)."""
+    half the directions, or too dense to colour quickly, runs the dense pass from then on; so
+    does one called with more than `MAX_VALUES` values of the other arguments (data changing
+    every call would be traced every call)."""
 
     MAX_VALUES = 8
+    MAX_COLOURING_WORK = 10**7  # pairs of columns met in one row, summed over rows: about a second of colouring
 
     def __init__(self, tracer: Callable[[tuple, int, int], scipy.sparse.csr_matrix], position: int) -> None:
         self._tracer = tracer  # (args, position, limit) -> the pattern
@@ -593,7 +596,11 @@ class Sparsity:
             self._plans[shapes] = None
             return None
         try:
-            compression = Compression(self._tracer(args, self._position, limit), np.shape(args[self._position]))
+            pattern = self._tracer(args, self._position, limit)
+            per_row = np.diff(pattern.indptr)
+            if int(per_row @ per_row) > self.MAX_COLOURING_WORK:  # the colouring's pairs of columns
+                raise NoSparsityPattern("too dense to colour")
+            compression = Compression(pattern, np.shape(args[self._position]))
         except Exception:  # noqa: BLE001 - no pattern (refused, too dense, anything): the dense pass is exact
             compression = None
         if compression is None or compression.count > limit:
