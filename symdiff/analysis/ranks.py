@@ -19,7 +19,8 @@ from __future__ import annotations
 
 from symdiff.analysis.aliases import ELEMENT_READS
 from symdiff.analysis.integers import is_integer
-from symdiff.ir.nodes import Const, Eqn, Function, If, Loop, loops, walk
+from symdiff.analysis.shapes import ShapeClasses
+from symdiff.ir.nodes import Const, Eqn, Function, If, Loop, Var, loops, walk
 from symdiff.rules import RULES
 
 _MADE = {"zeros", "ones", "empty", "full"}  # the shape is the first operand
@@ -120,3 +121,30 @@ def _rank(eqn: Eqn, ranks: dict[str, int], defs, counters) -> int | None:
         operands = [_of(a, ranks) for a in ins]
         return None if None in operands else max(operands)
     return None
+
+
+class RankClasses(ShapeClasses):
+    """Union-find of names known to hold arrays of the same number of axes, whatever that number:
+    values of one shape, elementwise ops of operands of one rank (and scalar constants), and a
+    slice of an array (`x[1:]`, `x[:, :-1]`). Forward mode with batched tangents aligns an
+    operand's tangent to its result's rank only where the two may differ."""
+
+    def learn(self, eqn: Eqn) -> None:
+        if eqn.op == "getitem" and isinstance(eqn.ins[0], Var) and slices_only(eqn.static_dict().get("index")):
+            self.union(eqn.out.name, eqn.ins[0].name)
+            return
+        if eqn.op == "broadcast_shapes":  # the shapes of values of one rank broadcast to that rank
+            sources = [self.shape_of.get(a.name) if isinstance(a, Var) else None for a in eqn.ins]
+            if sources and None not in sources and all(self.same(Var(sources[0]), Var(s)) for s in sources):
+                self.shape_of[eqn.out.name] = sources[0]
+            return
+        super().learn(eqn)  # with `same` meaning the same rank: an elementwise op of equal ranks keeps it
+
+
+def slices_only(index: object) -> bool:
+    """An index of slices (and an Ellipsis) alone keeps every axis."""
+    if not isinstance(index, Const):
+        return False
+    value = index.value
+    items = value if isinstance(value, tuple) else (value,)
+    return all(isinstance(item, slice) or item is Ellipsis for item in items)

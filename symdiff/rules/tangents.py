@@ -272,6 +272,19 @@ def setitem_batched_value(dot, out, x, value, index):
     return index_update(zeros, np.reshape(dot, batch_aligned(np.shape(dot), written)), batch_index(index, np.ndim(x)))
 
 
+def setitem_batched_both(dot, value_dot, out, x, value, index):
+    """Both operands of `x[index] = value` have tangents: the value's written into x's (one write,
+    not x's with the region zeroed plus zeros with the value's written, added)."""
+    written = np.ndim(x[index])
+    aligned = np.reshape(value_dot, batch_aligned(np.shape(value_dot), written))
+    return index_update(dot, aligned, batch_index(index, np.ndim(x)))
+
+
+def setitem_batched_one_rank(dot, value_dot, out, x, value, index):
+    """The same where the value has the rank of the region written (slices of x, a value of x's rank)."""
+    return index_update(dot, value_dot, batch_index(index, np.ndim(x)))
+
+
 @register_batched(np.max)
 def max_batched(dot, out, a, axis=None, keepdims=False):
     partials = max_vjp(np.ones_like(out), out, a, axis, keepdims)

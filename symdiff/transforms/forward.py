@@ -19,13 +19,14 @@ from __future__ import annotations
 
 import numpy as np
 
+from symdiff.analysis.ranks import RankClasses, slices_only
 from symdiff.analysis.shapes import ShapeClasses
 from symdiff.errors import NoTangentRule, UnsupportedSyntax
 from symdiff.ir.names import Names
 from symdiff.ir.nodes import Atom, Const, Eqn, Function, If, Loop, Var, defined, loops, walk
 from symdiff.optimize.fuse_shapes import scalar_names
 from symdiff.rules import RULES
-from symdiff.rules.tangents import TANGENTS
+from symdiff.rules.tangents import TANGENTS, setitem_batched_both, setitem_batched_one_rank
 from symdiff.transforms.inline import inline_rule
 from symdiff.transforms.reverse import _refuse_active_calls, _whole_numbers, active_vars, base_name, tape_vars
 
@@ -80,9 +81,11 @@ class Tangents:
         self.dot: dict[str, Atom] = {}
         self.count: Atom | None = None  # how many tangents each value has, batched on axis 0
         self.shapes = ShapeClasses()  # an elementwise op's tangent needs no broadcast where shapes match
+        self.ranks = RankClasses()  # nor alignment to the result's rank where the ranks match
         for eqn in walk(function.body):
             if len(eqn.outs) == 1:
                 self.shapes.learn(eqn)
+                self.ranks.learn(eqn)
         self.scalars = scalar_names(function, frozenset(lp.index.name for lp in loops(function.body) if lp.index))
 
     def dot_of(self, atom: Atom) -> Atom | None:
@@ -160,7 +163,8 @@ class Tangents:
             )
             narrow = not (alone or self.shapes.same(eqn.ins[k], eqn.out))
             wide = wide or narrow
-            if narrow and self.count is not None:  # 1s after the batch axis, as broadcasting would put them
+            lower = narrow and not self.ranks.same(eqn.ins[k], eqn.out)  # fewer axes than the result, maybe
+            if lower and self.count is not None:  # 1s after the batch axis, as broadcasting would put them
                 shape = self.emit(body, "shape", (d,), (), eqn.loc, f"{hint}_shape")
                 rank = self.emit(body, "ndim", (eqn.out,), (), eqn.loc, f"{hint}_rank")
                 aligned = self.emit(body, "batch_aligned", (shape, rank), (), eqn.loc, f"{hint}_shape")
@@ -194,6 +198,15 @@ class Tangents:
             static = tuple((k, Const(axis + 1 if axis >= 0 else axis) if k == "axis" else a) for k, a in eqn.static)
             ins = [d if d is not None else self.zero(body, a, eqn.loc) for a, d in zip(eqn.ins, dots)]
             return self.emit(body, eqn.op, ins, static, eqn.loc, hint)
+        one_rank = eqn.op in ("sum_to", "broadcast_to") and self.ranks.same(eqn.ins[0], eqn.out)
+        if self.count is not None and one_rank and dots[0] is not None:  # the op itself, past the batch axis
+            shape = self.emit(body, "shape", (eqn.out,), (), eqn.loc, f"{base_name(eqn.out.name)}_shape")
+            batch = self.emit(body, "batch_shape", (self.count, shape), (), eqn.loc, f"{hint}_shape")
+            return self.emit(body, eqn.op, (dots[0],), (("shape", batch),), eqn.loc, hint)
+        if self.count is not None and eqn.op == "setitem" and None not in dots:
+            same = slices_only(eqn.static_dict()["index"]) and self.ranks.same(eqn.ins[1], eqn.ins[0])
+            rule = setitem_batched_one_rank if same else setitem_batched_both
+            return inline_rule(rule, [*dots, eqn.out, *eqn.ins], eqn.static_dict(), self.names, body, eqn.loc, hint)[0]
         if entry is not None and self.count is not None:  # several tangents at once: batched rules only
             for k, jvp in entry.batched.items():
                 if k < len(dots) and dots[k] is not None:

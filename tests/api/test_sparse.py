@@ -99,7 +99,11 @@ def test_a_hessian_row_matches_finite_differences_of_the_gradient():
 
 
 @pytest.mark.parametrize(
-    "f, args", [(residuals, (np.linspace(0.2, 1.9, 7),)), (rows_through_a_layer, (np.linspace(-1, 1, 12).reshape(4, 3), np.arange(6.0).reshape(3, 2) / 5))]
+    "f, args",
+    [
+        (residuals, (np.linspace(0.2, 1.9, 7),)),
+        (rows_through_a_layer, (np.linspace(-1, 1, 12).reshape(4, 3), np.arange(6.0).reshape(3, 2) / 5)),
+    ],
 )
 def test_sparse_jacobian_equals_the_dense_one(f, args):
     x = args[0]
@@ -129,7 +133,9 @@ def test_the_pattern_follows_index_arrays_given_as_arguments():
     other = (np.array([0, 1]), np.array([7, 6]))
     second = sparse.pattern(x, *other, 1.5).toarray()
     assert first[0, 4] and not second[0, 4] and second[0, 7]
-    np.testing.assert_allclose(sparse(x, *other, 1.5).toarray(), sd.hessian(by_edges, sparsity=False)(x, *other, 1.5), atol=1e-12)
+    np.testing.assert_allclose(
+        sparse(x, *other, 1.5).toarray(), sd.hessian(by_edges, sparsity=False)(x, *other, 1.5), atol=1e-12
+    )
 
 
 def branches_on_x(x):
@@ -145,7 +151,9 @@ def branches_on_x(x):
 def test_branches_on_x_are_traced_both_ways_and_the_patterns_joined():
     sparse = sd.sparse_hessian(branches_on_x)
     for x in (np.linspace(0.1, 1.0, 5), np.linspace(-1.0, 0.4, 5), np.linspace(-2.0, 1.0, 5)):
-        np.testing.assert_allclose(sparse(x).toarray(), sd.hessian(branches_on_x, sparsity=False)(x), rtol=1e-12, atol=1e-12)
+        np.testing.assert_allclose(
+            sparse(x).toarray(), sd.hessian(branches_on_x, sparsity=False)(x), rtol=1e-12, atol=1e-12
+        )
     band = np.abs(np.subtract.outer(np.arange(5), np.arange(5))) <= 1
     np.testing.assert_array_equal(sparse.pattern(np.ones(5)).toarray(), band)
 
@@ -184,7 +192,9 @@ def test_the_numba_backend_takes_one_compiled_product_per_colour():
     matrix = sd.sparse_hessian(rosen_chain, backend="numba")(x)
     np.testing.assert_allclose(matrix.toarray(), sd.hessian(rosen_chain, sparsity=False)(x), rtol=1e-12, atol=1e-12)
     jacobian = sd.sparse_jacobian(residuals, backend="numba")(x).toarray()
-    np.testing.assert_allclose(jacobian, sd.jacobian(residuals, sparsity=False)(x).reshape(-1, x.size), rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(
+        jacobian, sd.jacobian(residuals, sparsity=False)(x).reshape(-1, x.size), rtol=1e-12, atol=1e-12
+    )
 
 
 def running_products(x):
@@ -197,7 +207,9 @@ def test_a_jacobian_forward_mode_cannot_take_is_traced_through_its_vjp():
     sparse = sd.sparse_jacobian(running_products)
     lower = np.tril(np.ones((5, 6)), 1) != 0  # output i reads x[0 .. i + 1]
     np.testing.assert_array_equal(sparse.pattern(x).toarray(), lower)
-    np.testing.assert_allclose(sparse(x).toarray(), sd.jacobian(running_products, sparsity=False)(x), rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(
+        sparse(x).toarray(), sd.jacobian(running_products, sparsity=False)(x), rtol=1e-12, atol=1e-12
+    )
 
 
 # -- the dense hessian and jacobian take the compressed pass where it saves half the directions --

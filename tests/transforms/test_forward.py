@@ -224,7 +224,7 @@ def matrix_vector(x, a):
     ids=["rosen", "mlp", "matrix_vector"],
 )
 def test_a_hessian_in_one_batched_pass_is_the_one_of_hvps(f, args):
-    hessian = sd.hessian(f)(*args)
+    hessian = sd.hessian(f, sparsity=False)(*args)
     n = np.size(args[0])
     columns = np.stack([sd.hvp(f)(*args, e.reshape(np.shape(args[0]))) for e in np.eye(n)], axis=-1)
     np.testing.assert_allclose(hessian, columns, rtol=1e-12, atol=1e-12)
@@ -333,7 +333,7 @@ def summed_along_the_last_axis_of_a_scalar(x):
 def test_the_batched_hessian_equals_one_hvp_per_column(f):
     x = np.array([0.3, -0.7, 1.1])
     args = (x, x + 1.0) if f is gradient_free_of_x else (x,)
-    hessian = sd.hessian(f)(*args)
+    hessian = sd.hessian(f, sparsity=False)(*args)
     columns = np.stack([sd.hvp(f)(*args, e) for e in np.eye(3)], axis=-1)
     np.testing.assert_allclose(hessian, columns, rtol=1e-12, atol=1e-12)
     gradient = sd.grad(f)
@@ -367,3 +367,29 @@ def test_tapes_saved_per_outer_step_get_tangents_in_every_step():
     for k in range(3):
         row = numeric_grad(lambda x, k=k: gradient(x, y)[k], (x,), 0)
         np.testing.assert_allclose(hessian[k], row, rtol=1e-6, atol=1e-6)
+
+
+# Forward mode aligns a batch of tangents to its result's rank only where the ranks may differ
+# (analysis/ranks.py's RankClasses): slices keep the rank, so do elementwise ops of one rank.
+
+
+def slices_of_one_rank(x):
+    spread = np.broadcast_to(x[:1], np.shape(x[1:]))  # one rank in and out: broadcast past the batch axis
+    return np.sum((x[1:] - x[:1]) ** 2 * np.cos(x[:-1])) + np.sum(spread * x[1:] ** 3)
+
+
+def matrix_slices(x):
+    return np.sum(np.tanh(x[1:, :] * x[:-1, :1])) + np.sum(x[:, 1:] ** 2 * x[:1, :-1]) + np.sum(x[:, :1] * x)
+
+
+@pytest.mark.parametrize("f, x", [(slices_of_one_rank, np.linspace(-0.8, 1.1, 5)), (matrix_slices, RS.randn(3, 4))])
+def test_tangents_of_one_rank_broadcast_and_sum_without_alignment(f, x):
+    batched = sd.hessian(f, sparsity=False)
+    assert "batch_aligned" not in batched.source  # every operand's rank is its result's
+    hessian = batched(x).reshape(x.size, x.size)
+    columns = np.stack([np.ravel(sd.hvp(f)(x, e.reshape(x.shape))) for e in np.eye(x.size)], axis=-1)
+    np.testing.assert_allclose(hessian, columns, rtol=1e-12, atol=1e-12)
+    gradient = sd.grad(f)
+    for k in range(x.size):
+        row = numeric_grad(lambda x, k=k: np.ravel(gradient(x))[k], (x,), 0)
+        np.testing.assert_allclose(hessian[k], np.ravel(row), rtol=1e-6, atol=1e-6)
