@@ -298,19 +298,27 @@ def rosen_weighted(x, w):
 
 
 @pytest.mark.parametrize(
-    "f, x, colours",
-    [(difference_residuals, np.linspace(0.2, 1.9, 30), 3), (few_wide_rows, np.linspace(-1.0, 1.0, 100), 25)],
+    "f, args, colours",
+    [
+        (difference_residuals, (np.linspace(0.2, 1.9, 30),), 3),
+        (few_wide_rows, (np.linspace(-1.0, 1.0, 100),), 25),
+        (rows_through_a_layer, (np.linspace(-1, 1, 24).reshape(8, 3), np.arange(6.0).reshape(3, 2) / 5), 3),
+    ],
     ids=lambda v: getattr(v, "__name__", ""),
 )
-def test_the_dense_jacobian_takes_the_compressed_pass_and_the_same_numbers(f, x, colours):
+def test_the_dense_jacobian_takes_the_compressed_pass_and_the_same_numbers(f, args, colours):
+    x = args[0]
     jacobian = sd.jacobian(f)
-    expected = sd.jacobian(f, sparsity=False)(x)
-    np.testing.assert_allclose(jacobian(x), expected, rtol=1e-12, atol=1e-12)
-    rows = np.size(f(x))
-    plan = jacobian.sparsity.plan((x,), min(rows, x.size))
+    expected = sd.jacobian(f, sparsity=False)(*args)
+    found = jacobian(*args)
+    np.testing.assert_allclose(found, expected, rtol=1e-12, atol=1e-12)
+    rows = np.size(f(*args))
+    plan = jacobian.sparsity.plan(args, min(rows, x.size))
     assert (plan.count if plan is not None else None) == (colours if colours <= min(rows, x.size) // 2 else None)
+    flat = found.reshape(rows, x.size)
     for k in (0, rows - 1):  # a row against central differences
-        np.testing.assert_allclose(jacobian(x)[k], numeric_grad(lambda x, k=k: f(x)[k], (x,), 0), rtol=1e-6, atol=1e-6)
+        row = numeric_grad(lambda x, k=k: np.ravel(f(x, *args[1:]))[k], (x,), 0)
+        np.testing.assert_allclose(flat[k], np.ravel(row), rtol=1e-6, atol=1e-6)
 
 
 def test_the_numba_hessian_takes_one_compiled_product_per_colour():
