@@ -257,7 +257,7 @@ def hessian(f: Callable, wrt: Wrt = 0, *, backend: str = "numpy", argnum: Wrt | 
 def _hessian_sparsity(gradient: Derivative | Deferred, position: int) -> Sparsity | None:
     if isinstance(gradient, Deferred):  # built per call: no one program holds the pattern
         return None
-    return Sparsity(hessian_tracer(gradient), position)
+    return Sparsity(hessian_tracer(gradient), position, symmetric=True)
 
 
 def _jacobian_sparsity(f: Callable, name: str, position: int) -> Sparsity | None:

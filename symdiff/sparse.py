@@ -59,7 +59,7 @@ class SparseDerivative:
                 pattern = _as_pattern(self._given, (rows, x_size))
             else:
                 pattern = self._tracer(args, self._position)
-            self._cache[key] = Compression(pattern, x_shape)
+            self._cache[key] = Compression(pattern, x_shape, symmetric=self.kind == "hessian")
         return self._cache[key]
 
     def pattern(self, *args: Any) -> scipy.sparse.csr_matrix:

@@ -188,11 +188,22 @@ def _compare(*values: object) -> _Cond:
     return _Cond(_EMPTY)
 
 
+def _elementwise(combine: Callable) -> Callable:
+    """`_Set`'s operator: an array on the other side takes it elementwise (`x[0] * x[1:]`)."""
+
+    def operator(self: _Set, other: object) -> Any:
+        if isinstance(other, np.ndarray) and other.ndim:
+            return NotImplemented  # NumPy's reflected operator: the traced array's ufunc, element by element
+        return combine(self, other)
+
+    return operator
+
+
 for _name in ("add", "sub", "mul", "truediv", "floordiv", "mod", "pow", "matmul"):
-    setattr(_Set, f"__{_name}__", _join)
-    setattr(_Set, f"__r{_name}__", _join)
+    setattr(_Set, f"__{_name}__", _elementwise(_join))
+    setattr(_Set, f"__r{_name}__", _elementwise(_join))
 for _name in ("lt", "le", "gt", "ge", "eq", "ne", "and", "or", "xor", "rand", "ror", "rxor"):
-    setattr(_Set, f"__{_name}__", _compare)
+    setattr(_Set, f"__{_name}__", _elementwise(_compare))
 _Set.__hash__ = object.__hash__  # __eq__ is a comparison here, not identity
 
 # ufuncs whose result is a condition (derivative zero): they join no index
@@ -482,12 +493,17 @@ def _run_traced(derivative: Derivative | Deferred, given: Callable[[], list], pi
     )
 
 
+_DENSE_ROWS = 8  # under a limit, the rows that may pass it: an arrowhead's few hubs, not a dense matrix
+
+
 def _pattern(out: Any, columns: int, limit: int) -> scipy.sparse.csr_matrix:
-    """Row i holds the indices element i of `out` depends on; refused where one holds more than `limit`."""
+    """Row i holds the indices element i of `out` depends on; refused where more than `_DENSE_ROWS`
+    rows hold more than `limit` (a pattern that dense saves no directions, and costs its size)."""
     out = np.asarray(_plain(out), dtype=object).ravel()
     lengths = np.fromiter((len(_deps(v)) for v in out), dtype=np.int64, count=out.size)
-    if lengths.size and lengths.max() > limit:
-        raise NoSparsityPattern(f"a row of the pattern has {lengths.max()} of {columns} entries, more than {limit}")
+    dense = int(np.count_nonzero(lengths > limit))
+    if dense > _DENSE_ROWS:
+        raise NoSparsityPattern(f"{dense} rows of the pattern hold more than {limit} of {columns} entries")
     found = np.fromiter((k for v in out for k in sorted(_deps(v))), dtype=np.int64, count=int(lengths.sum()))
     rows = np.repeat(np.arange(out.size), lengths)
     data = np.ones(found.size, dtype=bool)
@@ -512,22 +528,109 @@ def color_columns(pattern: scipy.sparse.spmatrix) -> np.ndarray:
     return colors
 
 
+MAX_COLOURING_WORK = 10**7  # pairs of columns met in one row, summed over rows: about a second of colouring
+
+
+def star_colors(pattern: scipy.sparse.spmatrix) -> np.ndarray:
+    """A star colouring of a symmetric pattern's adjacency graph: adjacent columns differ, and every
+    path on four columns has three colours (greedy, largest degree first; Gebremedhin, Manne and
+    Pothen 2005, Algorithm 4.1). A symmetric matrix is then recovered from one product per colour,
+    each entry read directly or from its mirror (`star_sources`), where the distance-1 colouring of
+    `color_columns` needs a colour per column for an arrowhead (one row reading every element).
+
+    The greedy test "does x have another neighbour of w's colour" is kept up to date per column
+    (`through`: for a coloured w, the colours of its coloured neighbours x that have another
+    neighbour of w's colour), so a hub's row is read once per colour, not once per neighbour."""
+    adjacency = scipy.sparse.csr_matrix(pattern, dtype=bool)
+    adjacency = (adjacency + adjacency.T).tocsr()
+    adjacency.setdiag(False)
+    adjacency.eliminate_zeros()
+    n = adjacency.shape[0]
+    neighbours = np.split(adjacency.indices, adjacency.indptr[1:-1]) if n else []
+    neighbours = [list(row) for row in neighbours]
+    color = [-1] * n
+    counts: list[dict[int, int]] = [{} for _ in range(n)]  # colour -> coloured neighbours of that colour
+    through: list[set[int]] = [set() for _ in range(n)]
+    for v in sorted(range(n), key=lambda v: -len(neighbours[v])):
+        forbidden: set[int] = set()
+        for w in neighbours[v]:
+            if color[w] < 0:  # v and a coloured x two steps away would make w's choice a bicoloured path
+                forbidden.update(counts[w])
+            else:
+                forbidden.add(color[w])
+                forbidden |= through[w]
+        c = 0
+        while c in forbidden:
+            c += 1
+        color[v] = c
+        for x in neighbours[v]:
+            seen = counts[x].get(c, 0) + 1
+            counts[x][c] = seen
+            if color[x] >= 0 and seen >= 2:
+                through[v].add(color[x])
+                if seen == 2:
+                    for w in neighbours[x]:
+                        if w != v and color[w] == c:
+                            through[w].add(color[x])
+        for w in neighbours[v]:
+            if color[w] >= 0 and counts[v].get(color[w], 0) >= 2:
+                through[w].add(c)
+    return np.array(color, dtype=np.int64)
+
+
+def star_sources(pattern: scipy.sparse.csr_matrix, colors: np.ndarray) -> np.ndarray | None:
+    """For each stored entry (i, j) of a symmetric pattern, where it lies among the products (one row
+    per colour, flattened): row i of j's colour where no other column of that colour meets row i,
+    else row j of i's colour (the mirror entry, alone in it), checked entry by entry; None where
+    neither holds (not a star colouring of this pattern: never a guess)."""
+    n = pattern.shape[0]
+    count = int(colors.max()) + 1 if colors.size else 0
+    rows = np.repeat(np.arange(n), np.diff(pattern.indptr))
+    columns = pattern.indices
+    seen = np.bincount(rows * count + colors[columns], minlength=n * count)  # per row and colour
+    direct = seen[rows * count + colors[columns]] == 1
+    mirrored = seen[columns * count + colors[rows]] == 1
+    if not np.all(direct | mirrored):
+        return None
+    return np.where(direct, colors[columns] * n + rows, colors[rows] * n + columns)
+
+
 class Compression:
     """A pattern, its colouring, and what one compressed pass needs: a direction per colour (the
-    sum of its columns' unit vectors) and where each stored entry lies among the products."""
+    sum of its columns' unit vectors) and where each stored entry lies among the products.
 
-    def __init__(self, pattern: scipy.sparse.csr_matrix, x_shape: tuple) -> None:
+    `symmetric` (a Hessian): the pattern is made symmetric and coloured both ways, distance-1 on
+    columns and star (entries read from their mirror where needed), and the fewer colours win."""
+
+    def __init__(self, pattern: scipy.sparse.csr_matrix, x_shape: tuple, symmetric: bool = False) -> None:
         pattern = scipy.sparse.csr_matrix(pattern, dtype=bool)
+        if symmetric:
+            pattern = (pattern + pattern.T).tocsr()
         pattern.sort_indices()
         self.pattern = pattern
-        self.colors = color_columns(pattern)
-        self.count = int(self.colors.max()) + 1 if self.colors.size else 0
+        rows_count = pattern.shape[0]
+        self._rows = np.repeat(np.arange(rows_count), np.diff(pattern.indptr))
+        per_row = np.diff(pattern.indptr)
+        options = []
+        if int(per_row @ per_row) <= MAX_COLOURING_WORK:
+            colors = color_columns(pattern)
+            options.append((colors, colors[pattern.indices] * rows_count + self._rows))
+        typical = float(np.percentile(per_row, 90)) if per_row.size else 0.0
+        if symmetric and (not options or _colour_count(options[0][0]) > 1.5 * typical + 1):
+            # a few dense rows (an element every term reads) cost the distance-1 colouring a colour per
+            # column they meet; a star colouring reads their entries from the mirror side instead
+            colors = star_colors(pattern)
+            sources = star_sources(pattern, colors)
+            if sources is not None:
+                options.append((colors, sources))
+        if not options:
+            raise NoSparsityPattern(f"the pattern is too dense to colour ({int(per_row @ per_row)} pairs in rows)")
+        self.colors, self._gather = min(options, key=lambda option: _colour_count(option[0]))
+        self.count = _colour_count(self.colors)
         x_size = pattern.shape[1]
         seeds = np.zeros((self.count, x_size))
         seeds[self.colors, np.arange(x_size)] = 1.0
         self.seeds = seeds.reshape((self.count,) + tuple(x_shape))
-        self._rows = np.repeat(np.arange(pattern.shape[0]), np.diff(pattern.indptr))
-        self._gather = self.colors[pattern.indices] * pattern.shape[0] + self._rows
 
     def entries(self, products: np.ndarray) -> np.ndarray:
         """The stored entries, in the pattern's order, from the products (one row per colour)."""
@@ -543,6 +646,10 @@ class Compression:
         matrix = np.zeros(rows * columns)
         matrix[self._rows * columns + self.pattern.indices] = self.entries(products)
         return matrix.reshape(shape)
+
+
+def _colour_count(colors: np.ndarray) -> int:
+    return int(colors.max()) + 1 if colors.size else 0
 
 
 def shape_key(args: tuple, position: int) -> tuple:
@@ -574,11 +681,12 @@ class Sparsity:
     every call would be traced every call)."""
 
     MAX_VALUES = 8
-    MAX_COLOURING_WORK = 10**7  # pairs of columns met in one row, summed over rows: about a second of colouring
 
-    def __init__(self, tracer: Callable[[tuple, int, int], scipy.sparse.csr_matrix], position: int) -> None:
+    def __init__(self, tracer: Callable[[tuple, int, int], scipy.sparse.csr_matrix], position: int,
+                 symmetric: bool = False) -> None:  # fmt: skip
         self._tracer = tracer  # (args, position, limit) -> the pattern
         self._position = position
+        self._symmetric = symmetric  # a Hessian: star colouring, entries read from their mirror too
         self._plans: dict[tuple, dict[tuple, Compression] | None] = {}  # per shape: per value, or dense
 
     def plan(self, args: tuple, directions: int) -> Compression | None:
@@ -597,10 +705,7 @@ class Sparsity:
             return None
         try:
             pattern = self._tracer(args, self._position, limit)
-            per_row = np.diff(pattern.indptr)
-            if int(per_row @ per_row) > self.MAX_COLOURING_WORK:  # the colouring's pairs of columns
-                raise NoSparsityPattern("too dense to colour")
-            compression = Compression(pattern, np.shape(args[self._position]))
+            compression = Compression(pattern, np.shape(args[self._position]), self._symmetric)
         except Exception:  # noqa: BLE001 - no pattern (refused, too dense, anything): the dense pass is exact
             compression = None
         if compression is None or compression.count > limit:

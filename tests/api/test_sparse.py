@@ -12,6 +12,7 @@ import scipy.sparse
 import symdiff as sd
 from symdiff.errors import NoSparsityPattern
 from symdiff.sparse import color_columns
+from symdiff.sparsity import star_colors, star_sources
 from tests.oracles import numeric_grad
 
 
@@ -326,3 +327,54 @@ def test_the_numba_hessian_takes_one_compiled_product_per_colour():
     hessian = sd.hessian(rosen_chain, backend="numba")
     np.testing.assert_allclose(hessian(x), sd.hessian(rosen_chain, sparsity=False)(x), rtol=1e-12, atol=1e-12)
     assert hessian.sparsity.plan((x,), x.size).count == 3
+
+
+# -- star colouring: a Hessian whose few dense rows would need a colour per column otherwise --
+
+
+def hierarchical(x):
+    """x[0] is a scale every term reads (an arrowhead Hessian): distance-1 colouring takes n colours."""
+    return np.sum(np.exp(x[0]) * (x[1:] - 0.5) ** 2) + np.sum(np.cos(x[1:] * x[:-1])) + x[0] ** 4
+
+
+def test_an_arrowhead_hessian_takes_a_few_colours_through_its_mirror_entries():
+    x = np.linspace(-0.7, 0.9, 40)
+    sparse = sd.sparse_hessian(hierarchical)
+    expected = sd.hessian(hierarchical, sparsity=False)(x)
+    np.testing.assert_allclose(sparse(x).toarray(), expected, rtol=1e-12, atol=1e-12)
+    assert color_columns(sparse.pattern(x)).max() + 1 == x.size  # every column shares the hub's row
+    assert sparse.colors(x).max() + 1 <= 4
+    dense = sd.hessian(hierarchical)  # the dense Hessian takes the same few directions
+    np.testing.assert_allclose(dense(x), expected, rtol=1e-12, atol=1e-12)
+    assert dense.sparsity.plan((x,), x.size).count <= 4
+    gradient = sd.grad(hierarchical)
+    for k in (0, 1, 39):  # rows, the hub's included, against central differences of the gradient
+        np.testing.assert_allclose(
+            dense(x)[k], numeric_grad(lambda x, k=k: gradient(x)[k], (x,), 0), rtol=1e-6, atol=1e-6
+        )
+
+
+def test_star_colourings_recover_every_entry_of_random_symmetric_patterns():
+    rng = np.random.default_rng(5)
+    for trial in range(30):
+        n = int(rng.integers(2, 40))
+        upper = scipy.sparse.random(n, n, density=rng.uniform(0.02, 0.3), random_state=rng, format="csr")
+        values = (upper + upper.T + scipy.sparse.eye(n)).toarray()
+        if trial % 3 == 0:  # a hub or two
+            hubs = trial % 2 + 1
+            values[:hubs, :] = 1.0 + np.arange(n)
+            values[:, :hubs] = values[:hubs, :].T
+        pattern = scipy.sparse.csr_matrix(values != 0)
+        colors = star_colors(pattern)
+        sources = star_sources(pattern, colors)
+        assert sources is not None
+        products = np.stack([values @ (colors == c) for c in range(colors.max() + 1)])  # one per colour
+        recovered = np.zeros_like(values)
+        rows = np.repeat(np.arange(n), np.diff(pattern.indptr))
+        recovered[rows, pattern.indices] = products.ravel()[sources]
+        np.testing.assert_allclose(recovered, values, rtol=1e-12, atol=1e-12)
+
+
+def test_a_colouring_that_is_not_a_star_is_never_used_for_recovery():
+    path = scipy.sparse.csr_matrix(np.abs(np.subtract.outer(np.arange(4), np.arange(4))) <= 1)
+    assert star_sources(path, np.array([0, 1, 0, 1])) is None  # the path 0-1-2-3 in two colours
