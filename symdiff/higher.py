@@ -19,6 +19,7 @@ Each result has `.source`, `.primal` and `.wrt` like the basic operators.
 
 from __future__ import annotations
 
+import functools
 import inspect
 from collections.abc import Callable
 from typing import Any
@@ -177,7 +178,9 @@ def jacobian(f: Callable, wrt: Wrt = 0, *, backend: str = "numpy", argnum: Wrt |
     """Dense Jacobian, shape `out.shape + x.shape`. Where its traced sparsity pattern lets columns
     that share no row share a direction, and that takes at most half the directions, one compressed
     pass (`sparsity.py`; `sparsity=False` never traces); else, with no more inputs than outputs,
-    forward mode with every direction at once (NumPy backend); else one vjp per output element.
+    forward mode with every direction at once (jacfwd), and with fewer outputs reverse mode with
+    every output's cotangent at once (jacrev: the vjp's forward mode along its cotangent, which
+    it is linear in), NumPy backend; else one vjp per output element.
 
     Example: `symdiff.jacobian(np_fn)(x)` for `np_fn(x) = np.tanh(A @ x)`.
     """
@@ -200,7 +203,15 @@ def jacobian(f: Callable, wrt: Wrt = 0, *, backend: str = "numpy", argnum: Wrt |
             columns = _by_columns(batched, args, position, out.shape)
             if columns is not None:
                 return columns
+        if x.size > out.size and reverse_rows() is not None:  # fewer outputs: all rows in one reverse pass
+            rows = _by_rows(reverse_rows(), args, position, out.shape)
+            if rows is not None:
+                return rows
         return rows_of(*args)
+
+    @functools.cache
+    def reverse_rows() -> Derivative | None:
+        return _batched_rows(back, backend)
 
     def rows_of(*args: Any) -> np.ndarray:
         out = np.asarray(f(*args))
@@ -335,6 +346,30 @@ def _batched(f: Callable, name: str, backend: str) -> Derivative | None:
 
 
 _UNBATCHED = "their tangents cannot be batched"  # the end of batch_index's message
+
+
+def _batched_rows(back: Derivative | Deferred, backend: str) -> Derivative | None:
+    """The vjp's forward mode along its cotangent (the last parameter): every row of the Jacobian
+    from one forward pass and one backward pass with the cotangents batched; None where it cannot."""
+    if backend != "numpy" or not isinstance(back, Derivative):
+        return None
+    return _batched(back, back.function.params[-1].name, backend)
+
+
+def _by_rows(rows: Derivative, args: tuple, position: int, out_shape: tuple) -> np.ndarray | None:
+    """`d out / d x` from one batched reverse pass along the unit cotangents (the vjp is linear in
+    its cotangent, so its tangent along u is the vjp of u, at any base point: zeros)."""
+    given = list(args)
+    given[position] = x = np.asarray(args[position], dtype=float)
+    size = int(np.prod(out_shape, dtype=np.int64))
+    units = np.eye(size).reshape((size,) + tuple(out_shape))
+    try:
+        tangents = np.asarray(rows(*given, np.zeros(out_shape), units)[1])  # (out.size,) + x.shape
+    except ValueError as error:
+        if str(error).endswith(_UNBATCHED):
+            return None
+        raise
+    return tangents.reshape(tuple(out_shape) + x.shape)
 
 
 def _by_columns(columns: Derivative, args: tuple, position: int, out_shape: tuple) -> np.ndarray:

@@ -354,6 +354,8 @@ def matmul_adjoint_a_batched_c(dot, out, c, a, b):
     if np.ndim(b) == 1:
         return _summed_to(np.expand_dims(dot, -1) * b, a)
     if np.ndim(a) == 1:
+        if np.ndim(b) == 2:  # each cotangent row against one matrix: one matrix product
+            return dot @ np.transpose(b)
         return _summed_to(np.squeeze(np.expand_dims(dot, -2) @ np.swapaxes(b, -1, -2), -2), a)
     return _summed_to(dot @ np.swapaxes(b, -1, -2), a)
 
@@ -378,6 +380,8 @@ def matmul_adjoint_b_batched_c(dot, out, c, a, b):
     if np.ndim(a) == 1:
         return _summed_to(np.expand_dims(a, -1) * np.expand_dims(dot, -2), b)
     if np.ndim(b) == 1:
+        if np.ndim(a) == 2:  # one matrix's transpose times each cotangent row: one matrix product
+            return dot @ a
         return _summed_to(np.squeeze(np.swapaxes(a, -1, -2) @ np.expand_dims(dot, -1), -1), b)
     return _summed_to(np.swapaxes(a, -1, -2) @ dot, b)
 

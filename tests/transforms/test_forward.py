@@ -393,3 +393,30 @@ def test_tangents_of_one_rank_broadcast_and_sum_without_alignment(f, x):
     for k in range(x.size):
         row = numeric_grad(lambda x, k=k: np.ravel(gradient(x))[k], (x,), 0)
         np.testing.assert_allclose(hessian[k], np.ravel(row), rtol=1e-6, atol=1e-6)
+
+
+# jacrev: with fewer outputs than inputs, `jacobian` takes the vjp's forward mode along its
+# cotangent (the vjp is linear in it): every row in one forward pass and one batched backward pass.
+
+
+def few_outputs(w, x):
+    hidden = np.tanh(x @ w)  # (2, 3): w is (4, 3), twelve inputs, four outputs
+    return hidden @ np.ones((3, 2)) * np.sum(w**2) + x[:, :2] * w[0, 0]
+
+
+def test_a_wide_jacobian_takes_every_row_in_one_batched_reverse_pass():
+    from symdiff.higher import _batched_rows
+
+    w, x = RS.randn(4, 3) * 0.5, RS.randn(2, 4)
+    back = build(few_outputs, "w", "vjp", "numpy")
+    rows = _batched_rows(back, "numpy")
+    assert rows is not None
+    _, tangents = rows(w, x, np.zeros((2, 2)), np.eye(4).reshape(4, 2, 2))
+    by_each = np.stack([sd.vjp(few_outputs)(w, x, e.reshape(2, 2)) for e in np.eye(4)])
+    np.testing.assert_allclose(tangents, by_each, rtol=1e-13, atol=1e-14)
+    jacobian = sd.jacobian(few_outputs, sparsity=False)(w, x)
+    assert jacobian.shape == (2, 2, 4, 3)
+    np.testing.assert_allclose(jacobian.reshape(4, 4, 3), by_each, rtol=1e-13, atol=1e-14)
+    for k in range(4):
+        row = numeric_grad(lambda w, k=k: np.ravel(few_outputs(w, x))[k], (w,), 0)
+        np.testing.assert_allclose(jacobian.reshape(4, 4, 3)[k], row, rtol=1e-6, atol=1e-8)
