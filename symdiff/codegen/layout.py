@@ -80,6 +80,11 @@ class Layout:
             elif isinstance(stmt, Loop):
                 for out, init, result in zip(stmt.outs, stmt.inits, stmt.results):
                     self.joined_from[out.name] = [init, result]
+        self.joined_into: dict[str, list[str]] = {}  # a value -> the if's or loop's outputs it may become
+        for out, sources in self.joined_from.items():
+            for source in sources:
+                if isinstance(source, Var):
+                    self.joined_into.setdefault(source.name, []).append(out)
         self.names = self._assign(reserved)
 
     def _scan(self, body, block: int, counter: list) -> None:
@@ -494,8 +499,43 @@ def _coalesce(name: str, index: int, layout: Layout, display, last, function) ->
         return None
     if _entry_value_read_later(layout, array.name, index, last):
         return None
+    if _joined_twin_read_later(layout, array.name, index, last):
+        return None
     layout.in_place.add(id(eqn))
     return display[array.name]
+
+
+def _joined_twin_read_later(layout: Layout, name: str, index: int, last) -> bool:
+    """Whether `name` is (a view of) an if's or a loop's output whose array another name also holds
+    and is read after event `index`: the values it is joined from, and every other output joined
+    from those (an if binds its results to its arms' values without a copy: `t, t_saved = v, v`),
+    through nested ifs. A write into one in place would change what the other reader sees: the
+    tangent of `t = np.exp(x)` in a branch, then `t[-1] += a`, while the backward pass still reads
+    exp's result."""
+    up, todo = {name}, [name]
+    while todo:  # the values `name` may be: what it is joined from, and what it views
+        current = todo.pop()
+        sources = layout.joined_from.get(current)
+        if sources is None:
+            eqn = layout.defs.get(current)
+            viewed = eqn is not None and eqn.op in _ALIASING and eqn.ins and isinstance(eqn.ins[0], Var)
+            if viewed and not (eqn.op in ELEMENT_READS and layout.ranks.get(eqn.out.name) == 0):
+                sources = [eqn.ins[0]]
+            else:
+                sources = []
+        for source in sources:
+            if isinstance(source, Var) and source.name not in up:
+                up.add(source.name)
+                todo.append(source.name)
+    if len(up) == 1:
+        return False  # not joined from anything, nor a view: owns its memory as far as joins go
+    down, todo = set(up), list(up)
+    while todo:  # every if's or loop's output those values become
+        for out in layout.joined_into.get(todo.pop(), ()):
+            if out not in down:
+                down.add(out)
+                todo.append(out)
+    return any(other != name and last.get(other, -1) > index for other in down)
 
 
 def _shares_live_memory(layout: Layout, name: str, index: int, last, params: set[str], depth: int = 0) -> bool:

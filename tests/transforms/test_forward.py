@@ -420,3 +420,40 @@ def test_a_wide_jacobian_takes_every_row_in_one_batched_reverse_pass():
     for k in range(4):
         row = numeric_grad(lambda w, k=k: np.ravel(few_outputs(w, x))[k], (w,), 0)
         np.testing.assert_allclose(jacobian.reshape(4, 4, 3)[k], row, rtol=1e-6, atol=1e-8)
+
+
+# Found by tests/fuzz/sparse_check.py (seed 80163), wrong before this was fixed: an if binds two of
+# its results to one arm's array (`t, t_saved = v, v`), and the tangent code wrote into one in
+# place (`t_dot[-1] = ...`) while the backward pass still read the other (codegen/layout.py).
+
+
+def written_after_a_branch(x):
+    if x[0] > 1.0:
+        t = np.cosh(x)
+    else:
+        t = np.exp(x)
+    t[-1] += x[0]
+    return np.sum(np.cos(t))
+
+
+def copied_after_nested_branches(x, y):
+    if np.max(x) > 1.0:
+        t = np.cosh(x)
+    elif np.mean(x) < 0.1:
+        t = np.exp(x)
+    out = np.copy(t)
+    out[-1] += np.arctan(np.min(np.sin(x)) + np.sum(y))
+    return np.sum(np.cos(out))
+
+
+@pytest.mark.parametrize("f", [written_after_a_branch, copied_after_nested_branches], ids=lambda f: f.__name__)
+@pytest.mark.parametrize("backend", ["numpy", "numba"])
+def test_a_write_into_one_result_of_an_if_leaves_its_twin_alone(f, backend):
+    x = np.array([-1.26515853, 0.14984053, -1.21408209])
+    args = (x, np.array([-0.69, -1.42])) if f is copied_after_nested_branches else (x,)
+    gradient = sd.grad(f)
+    numeric = np.stack([numeric_grad(lambda x, k=k: gradient(x, *args[1:])[k], (x,), 0) for k in range(3)])
+    columns = np.stack([sd.hvp(f, backend=backend)(*args, e) for e in np.eye(3)], axis=-1)
+    np.testing.assert_allclose(columns, numeric, rtol=1e-6, atol=1e-6)
+    if backend == "numpy":
+        np.testing.assert_allclose(sd.hessian(f, sparsity=False)(*args), numeric, rtol=1e-6, atol=1e-6)
