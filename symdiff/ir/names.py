@@ -95,6 +95,16 @@ class Names:
             names = _Taken(names, self._marks)
         self._used = names
 
+    def fresh_parameter(self, base: str) -> str:
+        """A new name that is also a Python identifier (`x_bar`, then `x_bar_2`): a parameter keeps its
+        name in the generated signature, where the `~` versions of other names are never printed."""
+        name, k = base, 1
+        while name in self._used:
+            k += 1
+            name = f"{base}_{k}"
+        self._used.add(name)
+        return name
+
     def fresh(self, base: str) -> str:
         k = self._marks.get(base, 1)
         name = base if k == 1 else f"{base}~{k}"

@@ -45,7 +45,7 @@ def jvp_function(function: Function, wrt: int, batched: bool = False) -> Functio
     param = function.params[wrt]
     state = Tangents(function, param.name)
     _refuse_active_calls(function, state.active, [param.name])
-    seed = Var(state.names.fresh(dot_name(param.name)))
+    seed = Var(state.names.fresh_parameter(dot_name(param.name)))
     state.dot[param.name] = seed
     body: list = []
     if batched:

@@ -477,7 +477,7 @@ def vjp_function(
     out = function.result
     seed_param = None
     if mode == "vjp":
-        seed_param = Var(state.names.fresh(adjoint_name(getattr(out, "name", "out"))))
+        seed_param = Var(state.names.fresh_parameter(adjoint_name(getattr(out, "name", "out"))))
         seed: Atom = seed_param
     elif known_scalar(function.body, out):  # no run-time check needed: seed with 1
         seed = Const(1.0)

@@ -206,3 +206,32 @@ def test_an_operator_called_inside_is_built_while_building_and_argnum_is_wrt():
     assert sd.grad(slope)(2.0) == pytest.approx(numeric_grad(slope, (2.0,), 0), rel=1e-6)
     both = sd.grad(lambda r, p: r * p**2, argnum=(0, 1))(3.0, 2.0)
     assert both == pytest.approx((4.0, 12.0))
+
+
+# A cotangent or tangent parameter whose natural name (`seeded_bar`, `x_dot`) a module global already
+# takes gets the next identifier (`seeded_bar_2`), not an IR version (`seeded_bar~2`) that no signature can
+# print: found by tests/fuzz/sparse_check.py (seed 80215), an internal error at build time.
+
+seeded_bar = np.array([-0.28, 0.17, -1.02])
+x_dot = np.array([0.5, -1.0, 2.0])
+
+
+def seeded(x):
+    acc = np.zeros(3)
+    for _ in range(2):
+        if np.sum(seeded_bar) > 0.0:
+            acc = acc + x
+        else:
+            acc = acc * 0.5 + np.sum(np.cos(seeded_bar)) * x_dot
+    return np.sum(np.sin(x + acc) * x_dot)
+
+
+def test_seed_parameters_never_take_a_global_s_name():
+    f = seeded
+    x = np.array([0.3, 0.5, 0.1])
+    back, forward = sd.vjp(f), sd.jvp(f)
+    assert "seeded_bar_2" in back.source.splitlines()[0] and "x_dot_2" in forward.source.splitlines()[0]
+    expected = numeric_grad(f, (x,), 0)
+    np.testing.assert_allclose(back(x, 1.0), expected, rtol=1e-6, atol=1e-8)
+    np.testing.assert_allclose(forward(x, np.array([1.0, 0.0, 0.0]))[1], expected[0], rtol=1e-6, atol=1e-8)
+    np.testing.assert_allclose(sd.jacobian(f)(x), expected, rtol=1e-6, atol=1e-8)

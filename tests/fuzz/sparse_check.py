@@ -9,7 +9,8 @@ hold for every x. On the way, the dense Hessian (all directions in one batched
 pass) is checked against one Hessian-vector product per column and against
 `hessian` as users call it (compressed where the pattern saves half), and
 `sparse_jacobian` of the program (one row, so forward mode with every unit
-direction in one batch) against its gradient.
+direction in one batch) and `jacobian` (one row: the batched reverse pass)
+against its gradient.
 
 `python -m tests.fuzz.sparse_check --count 500` runs a long sweep and prints
 the tally.
@@ -70,6 +71,14 @@ def check_sparse(program: Program, directory: Path) -> tuple[str, str]:
             return "internal", f"sparse_jacobian: {type(error).__name__}: {error}"
         if not np.allclose(row, gradient, rtol=1e-9, atol=1e-12):
             return "wrong", f"the batched forward pass differs from the gradient by {np.abs(row - gradient).max():.3g}"
+        try:  # one output: jacobian's batched reverse pass (the vjp's forward mode along its cotangent)
+            row = np.ravel(sd.jacobian(f, 0, sparsity=False)(*args))
+        except SymdiffError:
+            row = gradient
+        except Exception as error:  # noqa: BLE001 - a defect to report
+            return "internal", f"jacobian: {type(error).__name__}: {error}"
+        if not np.allclose(row, gradient, rtol=1e-9, atol=1e-12):
+            return "wrong", f"the batched reverse pass differs from the gradient by {np.abs(row - gradient).max():.3g}"
         try:  # the dense Hessian as users call it: a compressed pass where the pattern saves half
             automatic = np.asarray(sd.hessian(f, 0)(*args)).reshape(dense.shape)
         except Exception as error:  # noqa: BLE001 - a defect to report
