@@ -378,3 +378,27 @@ def test_star_colourings_recover_every_entry_of_random_symmetric_patterns():
 def test_a_colouring_that_is_not_a_star_is_never_used_for_recovery():
     path = scipy.sparse.csr_matrix(np.abs(np.subtract.outer(np.arange(4), np.arange(4))) <= 1)
     assert star_sources(path, np.array([0, 1, 0, 1])) is None  # the path 0-1-2-3 in two colours
+
+
+def test_a_traced_matrix_product_has_the_sets_of_numpys_own_object_loop():
+    from symdiff.sparsity import _RUNNING, _deps, _matmul, _Paths, _Set
+
+    rng = np.random.default_rng(7)
+
+    def traced(shape, columns=12):
+        sets = np.empty(int(np.prod(shape)), dtype=object)
+        sets[:] = [_Set(frozenset(rng.choice(columns, rng.integers(0, 3), replace=False).tolist())) for _ in sets]
+        return sets.reshape(shape)
+
+    _RUNNING.append(_Paths([], 12, 12))
+    try:
+        for a_shape, b_shape in [((3, 4), (4, 5)), ((4,), (4, 2)), ((3, 4), (4,)), ((2, 3, 4), (4, 2)), ((4,), (4,))]:
+            a, b = traced(a_shape), traced(b_shape)
+            for left, right in ((a, b), (a, rng.normal(size=b_shape)), (rng.normal(size=a_shape), b)):
+                ours = np.asarray(_matmul(left, right), dtype=object)
+                numpys = np.asarray(np.matmul(left.astype(object), right.astype(object)), dtype=object)
+                assert ours.shape == numpys.shape
+                for mine, theirs in zip(ours.ravel(), numpys.ravel()):
+                    assert _deps(mine) == _deps(theirs)
+    finally:
+        _RUNNING.pop()
