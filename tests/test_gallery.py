@@ -50,7 +50,7 @@ OVER_BOUND = {
     "lstm_cell": (48, 17),
     "element_write": (40, 11),
     "hessian": (50, 6),
-    "jacobian": (18, 4),
+    "jacobian": (13, 4),
     "learned_optimizer": (92, 17),
 }
 

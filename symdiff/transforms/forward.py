@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from symdiff.analysis.ranks import RankClasses, slices_only
+from symdiff.analysis.ranks import RankClasses, known_ranks, slices_only
 from symdiff.analysis.shapes import ShapeClasses
 from symdiff.errors import NoTangentRule, UnsupportedSyntax
 from symdiff.ir.names import Names
@@ -87,6 +87,7 @@ class Tangents:
                 self.shapes.learn(eqn)
                 self.ranks.learn(eqn)
         self.scalars = scalar_names(function, frozenset(lp.index.name for lp in loops(function.body) if lp.index))
+        self.scalars |= {name for name, rank in known_ranks(function).items() if rank == 0}  # full reductions
 
     def dot_of(self, atom: Atom) -> Atom | None:
         return self.dot.get(atom.name) if isinstance(atom, Var) else None
@@ -152,7 +153,7 @@ class Tangents:
         """The vjp rule with an operand's tangent as the cotangent: its diagonal Jacobian times it."""
         rule = RULES[eqn.op]
         static, hint = eqn.static_dict(), dot_name(eqn.out.name)
-        terms, wide = [], False
+        terms, wide, full = [], False, False
         twice = eqn.op in _SYMMETRIC and len(eqn.ins) == 2 and isinstance(eqn.ins[0], Var) and eqn.ins[0] == eqn.ins[1]
         for k, d in enumerate(dots):
             if d is None or twice and k == 1:  # x * x: one term, twice
@@ -177,10 +178,11 @@ class Tangents:
                 term = inline_rule(rule.vjp, [d, eqn.out, *eqn.ins], static, self.names, body, eqn.loc, hint)[k]
             if term is not None:
                 terms.append(term)
+                full = full or not narrow  # this term has the result's shape, and so has the sum
         total = self.sum(terms, body, eqn.loc, hint)
         if twice and total is not None:
             total = self.emit(body, "mul", (Const(2), total), (), eqn.loc, hint)
-        if total is not None and wide and len(eqn.ins) > 1:  # an operand broadcast against the others
+        if total is not None and wide and not full and len(eqn.ins) > 1:  # every term from a broadcast operand
             shape = self.emit(body, "shape", (eqn.out,), (), eqn.loc, f"{base_name(eqn.out.name)}_shape")
             if self.count is not None:
                 shape = self.emit(body, "batch_shape", (self.count, shape), (), eqn.loc, f"{hint}_shape")

@@ -9,16 +9,11 @@ def softmax_jvp(z, z_dot):
     kept = keepdims_shape(np.shape(z), None)
     hit = (z == np.reshape(e_1, kept)) * np.ones_like(z)
     e_1_dot = np.reshape(np.ones_like(e_1), kept) * hit / np.sum(hit, keepdims=True)
-    e_2 = z - e_1
     e_2_dot = z_dot - np.sum(z_dot * e_1_dot)
-    e_2_shape = np.shape(e_2)
-    e_2_dot = np.broadcast_to(e_2_dot, e_2_shape)
-    e = np.exp(e_2)
+    e = np.exp(z - e_1)
     e_dot_1 = e_2_dot * e
     softmax_1 = np.sum(e)
     softmax_1_dot = np.sum(e_dot_1)
     softmax = e / softmax_1
     softmax_dot = e_dot_1 / softmax_1 + -softmax_1_dot * softmax / softmax_1
-    softmax_shape = np.shape(softmax)
-    softmax_dot = np.broadcast_to(softmax_dot, softmax_shape)
     return softmax, softmax_dot
