@@ -653,11 +653,14 @@ def _colour_count(colors: np.ndarray) -> int:
 
 
 def shape_key(args: tuple, position: int) -> tuple:
-    """What of the arguments a pattern's shape depends on: every array's shape and dtype, the
-    value of everything else (an int may be a size)."""
+    """What of the arguments a pattern's shape depends on: every array's shape and dtype, an int's
+    value (it may be a size), a float's type alone (a step size changing every call is one shape),
+    and the fingerprint of anything else."""
     return tuple(
         ("array", np.shape(a), np.asarray(a).dtype.str)
         if k == position or isinstance(a, np.ndarray)
+        else ("float",)
+        if isinstance(a, (float, np.floating))
         else _fingerprint(a)
         for k, a in enumerate(args)
     )
@@ -695,8 +698,7 @@ class Sparsity:
         plans = self._plans.setdefault(shapes, {})
         if plans is None:
             return None
-        others = any(isinstance(a, np.ndarray) for k, a in enumerate(args) if k != self._position)
-        values = value_key(args, self._position) if others else shapes  # no hashing where nothing to hash
+        values = value_key(args, self._position)  # the values of the others: a mask or a number may pick a branch
         if values in plans:
             return plans[values]
         limit = directions // 2

@@ -402,3 +402,21 @@ def test_a_traced_matrix_product_has_the_sets_of_numpys_own_object_loop():
                     assert _deps(mine) == _deps(theirs)
     finally:
         _RUNNING.pop()
+
+
+def scaled_chain(x, step):
+    if step > 0.5:  # a branch on a number, not on x: its value may change the pattern
+        return np.sum(step * (x[1:] - x[:-1] ** 2) ** 2)
+    return np.sum(step * x**4)
+
+
+def test_a_number_changing_every_call_is_traced_a_few_times_then_left_dense():
+    x = np.linspace(-1.0, 1.0, 12)
+    hessian = sd.hessian(scaled_chain)
+    for step in (0.9, 0.1, 0.7, 0.2):  # both branches: a band, then a diagonal
+        np.testing.assert_allclose(hessian(x, step), sd.hessian(scaled_chain, sparsity=False)(x, step), atol=1e-12)
+    assert hessian.sparsity.plan((x, 0.1), x.size).count == 1  # the diagonal's own plan, not the band's
+    assert hessian.sparsity.plan((x, 0.9), x.size).count == 3
+    for step in np.linspace(0.01, 0.4, 2 * sd.sparsity.Sparsity.MAX_VALUES):
+        np.testing.assert_allclose(hessian(x, step), sd.hessian(scaled_chain, sparsity=False)(x, step), atol=1e-12)
+    assert hessian.sparsity.plan((x, 0.3), x.size) is None  # one shape, many values: the dense pass
