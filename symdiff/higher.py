@@ -189,7 +189,7 @@ def jacobian(f: Callable, wrt: Wrt = 0, *, backend: str = "numpy", argnum: Wrt |
     back = build(f, name, "vjp", backend)
     position = _params(f).index(name)
     batched = _batched(f, name, backend)
-    plans = _jacobian_sparsity(f, name, position) if sparsity else None
+    plans = _jacobian_sparsity(f, name, position, _output_shape(f)) if sparsity else None
     products = _Lazy(lambda: jvp(f, name, backend=backend))  # one per direction, where no batched pass
 
     def call(*args: Any) -> np.ndarray:
@@ -197,7 +197,10 @@ def jacobian(f: Callable, wrt: Wrt = 0, *, backend: str = "numpy", argnum: Wrt |
         out = np.asarray(f(*args))
         plan = plans.plan(args, min(x.size, out.size)) if plans is not None else None
         if plan is not None:
-            found = compressed_products(batched, products, _tangent, args, position, plan.seeds)
+            if plan.by_rows:
+                found = compressed_rows(reverse_rows(), back, args, position, plan.seeds)
+            else:
+                found = compressed_products(batched, products, _tangent, args, position, plan.seeds)
             return plan.dense(found, out.shape + x.shape)
         if batched is not None and x.size <= out.size:  # fewer inputs than outputs: all columns in one pass
             columns = _by_columns(batched, args, position, out.shape)
@@ -271,14 +274,21 @@ def _hessian_sparsity(gradient: Derivative | Deferred, position: int) -> Sparsit
     return Sparsity(hessian_tracer(gradient), position, symmetric=True)
 
 
-def _jacobian_sparsity(f: Callable, name: str, position: int) -> Sparsity | None:
+def _jacobian_sparsity(f: Callable, name: str, position: int, out_shape: Callable) -> Sparsity | None:
     try:
         forward, back = build(f, name, "jvp", "numpy"), None
     except NoTangentRule:
         forward, back = None, build(f, name, "vjp", "numpy")
     if isinstance(forward or back, Deferred):
         return None
-    return Sparsity(jacobian_tracer(f, forward, back), position)
+    return Sparsity(jacobian_tracer(f, forward, back), position, out_shape=out_shape)
+
+
+def _output_shape(f: Callable) -> Callable[[tuple], tuple]:
+    def shape(args: tuple) -> tuple:
+        return np.shape(f(*args))
+
+    return shape
 
 
 class _Lazy:
@@ -346,6 +356,21 @@ def _batched(f: Callable, name: str, backend: str) -> Derivative | None:
 
 
 _UNBATCHED = "their tangents cannot be batched"  # the end of batch_index's message
+
+
+def compressed_rows(rows: Derivative | None, back: Callable, args: tuple, position: int,
+                    seeds: np.ndarray) -> np.ndarray:  # fmt: skip
+    """The vjps along each cotangent seed, one row each: one batched reverse pass (`_batched_rows`),
+    or one vjp per seed where the backend or these arguments cannot batch."""
+    given = list(args)
+    given[position] = np.asarray(args[position], dtype=float)
+    if rows is not None and len(seeds):
+        try:
+            return np.asarray(rows(*given, np.zeros(seeds.shape[1:]), seeds)[1]).reshape(len(seeds), -1)
+        except ValueError as error:
+            if not str(error).endswith(_UNBATCHED):
+                raise
+    return np.array([np.asarray(back(*given, seed)) for seed in seeds], dtype=float).reshape(len(seeds), -1)
 
 
 def _batched_rows(back: Derivative | Deferred, backend: str) -> Derivative | None:

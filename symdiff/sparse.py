@@ -16,7 +16,7 @@ import scipy.sparse
 
 from symdiff.api import Derivative, Wrt, build, readable_function
 from symdiff.errors import NoSparsityPattern, NoTangentRule
-from symdiff.higher import _batched, _params, _single_wrt, compressed_products, hvp, jvp
+from symdiff.higher import _batched, _batched_rows, _params, _single_wrt, compressed_products, compressed_rows, hvp, jvp
 from symdiff.sparsity import Compression, _itself, _second, color_columns, hessian_tracer, jacobian_tracer, value_key
 
 __all__ = ["SparseDerivative", "color_columns", "sparse_hessian", "sparse_jacobian"]
@@ -36,10 +36,12 @@ class SparseDerivative:
     compressed pass (batched forward mode, directions on the first axis)."""
 
     def __init__(self, primal: Callable, wrt: str, kind: str, tracer: Callable[..., Any], product: Any,
-                 product_pick: Callable, batched: Derivative | None, pattern: Any) -> None:  # fmt: skip
+                 product_pick: Callable, batched: Derivative | None, pattern: Any,
+                 back: Callable | None = None, backend: str = "numpy") -> None:  # fmt: skip
         self.primal, self.wrt, self.kind = primal, (wrt,), kind
         self._tracer = tracer  # (args, position) -> the pattern
         self._product, self._product_pick, self._batched = product, product_pick, batched
+        self._back, self._backend = back, backend  # a Jacobian's vjp: its rows, where they take fewer colours
         self._given = pattern
         self._position = _params(primal).index(wrt)
         self._cache: dict[Any, Compression] = {}
@@ -59,7 +61,9 @@ class SparseDerivative:
                 pattern = _as_pattern(self._given, (rows, x_size))
             else:
                 pattern = self._tracer(args, self._position)
-            self._cache[key] = Compression(pattern, x_shape, symmetric=self.kind == "hessian")
+            hessian = self.kind == "hessian"
+            out_shape = None if hessian or self._back is None else np.shape(self.primal(*args))
+            self._cache[key] = Compression(pattern, x_shape, symmetric=hessian, out_shape=out_shape)
         return self._cache[key]
 
     def pattern(self, *args: Any) -> scipy.sparse.csr_matrix:
@@ -67,13 +71,23 @@ class SparseDerivative:
         return self._structure(args).pattern
 
     def colors(self, *args: Any) -> np.ndarray:
-        """The colour of each column: columns of one colour share one product."""
+        """The colour of each column (each row, for a Jacobian taken by rows: `.by_rows(*args)`):
+        columns of one colour share one product."""
         return self._structure(args).colors
+
+    def by_rows(self, *args: Any) -> bool:
+        """Whether the compressed pass runs in reverse, one cotangent per colour of rows."""
+        return self._structure(args).by_rows
 
     def __call__(self, *args: Any) -> scipy.sparse.csr_matrix:
         compression = self._structure(args)
-        return compression.sparse(compressed_products(self._batched, self._product, self._product_pick, args,
-                                                      self._position, compression.seeds))  # fmt: skip
+        if compression.by_rows:
+            rows = _batched_rows(self._back, self._backend)
+            found = compressed_rows(rows, self._back, args, self._position, compression.seeds)
+        else:
+            found = compressed_products(self._batched, self._product, self._product_pick, args, self._position,
+                                        compression.seeds)  # fmt: skip
+        return compression.sparse(found)
 
     def __repr__(self) -> str:
         name = getattr(self.primal, "__name__", "f")
@@ -111,4 +125,5 @@ def sparse_jacobian(f: Callable, wrt: Wrt = 0, *, backend: str = "numpy", argnum
     product = jvp(f, name, backend=backend)  # returns (value, J @ t), by reverse passes where it must
     batched = _batched(f, name, backend)
     tracer = jacobian_tracer(f, forward, back)
-    return SparseDerivative(f, name, "jacobian", tracer, product, _second, batched, pattern)
+    rows = build(f, name, "vjp", backend)  # u @ J, for the rows' colours where they are fewer
+    return SparseDerivative(f, name, "jacobian", tracer, product, _second, batched, pattern, rows, backend)

@@ -600,21 +600,27 @@ class Compression:
     sum of its columns' unit vectors) and where each stored entry lies among the products.
 
     `symmetric` (a Hessian): the pattern is made symmetric and coloured both ways, distance-1 on
-    columns and star (entries read from their mirror where needed), and the fewer colours win."""
+    columns and star (entries read from their mirror where needed), and the fewer colours win.
+    `out_shape` (a Jacobian): its rows are coloured too, and where that takes under half the
+    colours the pass runs in reverse (`by_rows`): one cotangent per colour of rows, each product
+    a sum of rows (a dense row, such as a sum every output reads, costs a colour per column the
+    other way)."""
 
-    def __init__(self, pattern: scipy.sparse.csr_matrix, x_shape: tuple, symmetric: bool = False) -> None:
+    def __init__(self, pattern: scipy.sparse.csr_matrix, x_shape: tuple, symmetric: bool = False,
+                 out_shape: tuple | None = None) -> None:  # fmt: skip
         pattern = scipy.sparse.csr_matrix(pattern, dtype=bool)
         if symmetric:
             pattern = (pattern + pattern.T).tocsr()
         pattern.sort_indices()
         self.pattern = pattern
-        rows_count = pattern.shape[0]
+        rows_count, x_size = pattern.shape
         self._rows = np.repeat(np.arange(rows_count), np.diff(pattern.indptr))
         per_row = np.diff(pattern.indptr)
-        options = []
+        per_column = np.bincount(pattern.indices, minlength=x_size)
+        options = []  # (colours, where each entry lies among the products, by rows)
         if int(per_row @ per_row) <= MAX_COLOURING_WORK:
             colors = color_columns(pattern)
-            options.append((colors, colors[pattern.indices] * rows_count + self._rows))
+            options.append((colors, colors[pattern.indices] * rows_count + self._rows, False))
         typical = float(np.percentile(per_row, 90)) if per_row.size else 0.0
         if symmetric and (not options or _colour_count(options[0][0]) > 1.5 * typical + 1):
             # a few dense rows (an element every term reads) cost the distance-1 colouring a colour per
@@ -622,15 +628,20 @@ class Compression:
             colors = star_colors(pattern)
             sources = star_sources(pattern, colors)
             if sources is not None:
-                options.append((colors, sources))
+                options.append((colors, sources, False))
+        if out_shape is not None and int(per_column @ per_column) <= MAX_COLOURING_WORK:
+            colors = color_columns(pattern.T)  # rows that share no column share a cotangent
+            rows_way = (colors, colors[self._rows] * x_size + pattern.indices, True)
+            if not options or 2 * _colour_count(colors) < _colour_count(options[0][0]):  # a vjp costs ~2 jvps
+                options.insert(0, rows_way)
         if not options:
             raise NoSparsityPattern(f"the pattern is too dense to colour ({int(per_row @ per_row)} pairs in rows)")
-        self.colors, self._gather = min(options, key=lambda option: _colour_count(option[0]))
+        self.colors, self._gather, self.by_rows = min(options, key=lambda option: _colour_count(option[0]))
         self.count = _colour_count(self.colors)
-        x_size = pattern.shape[1]
-        seeds = np.zeros((self.count, x_size))
-        seeds[self.colors, np.arange(x_size)] = 1.0
-        self.seeds = seeds.reshape((self.count,) + tuple(x_shape))
+        size, shape = (rows_count, out_shape) if self.by_rows else (x_size, x_shape)
+        seeds = np.zeros((self.count, size))
+        seeds[self.colors, np.arange(size)] = 1.0
+        self.seeds = seeds.reshape((self.count,) + tuple(shape))
 
     def entries(self, products: np.ndarray) -> np.ndarray:
         """The stored entries, in the pattern's order, from the products (one row per colour)."""
@@ -686,10 +697,11 @@ class Sparsity:
     MAX_VALUES = 8
 
     def __init__(self, tracer: Callable[[tuple, int, int], scipy.sparse.csr_matrix], position: int,
-                 symmetric: bool = False) -> None:  # fmt: skip
+                 symmetric: bool = False, out_shape: Callable[[tuple], tuple] | None = None) -> None:  # fmt: skip
         self._tracer = tracer  # (args, position, limit) -> the pattern
         self._position = position
         self._symmetric = symmetric  # a Hessian: star colouring, entries read from their mirror too
+        self._out_shape = out_shape  # a Jacobian: (args) -> the output's shape, for colouring its rows
         self._plans: dict[tuple, dict[tuple, Compression] | None] = {}  # per shape: per value, or dense
 
     def plan(self, args: tuple, directions: int) -> Compression | None:
@@ -707,7 +719,8 @@ class Sparsity:
             return None
         try:
             pattern = self._tracer(args, self._position, limit)
-            compression = Compression(pattern, np.shape(args[self._position]), self._symmetric)
+            out_shape = self._out_shape(args) if self._out_shape is not None else None
+            compression = Compression(pattern, np.shape(args[self._position]), self._symmetric, out_shape)
         except Exception:  # noqa: BLE001 - no pattern (refused, too dense, anything): the dense pass is exact
             compression = None
         if compression is None or compression.count > limit:

@@ -420,3 +420,27 @@ def test_a_number_changing_every_call_is_traced_a_few_times_then_left_dense():
     for step in np.linspace(0.01, 0.4, 2 * sd.sparsity.Sparsity.MAX_VALUES):
         np.testing.assert_allclose(hessian(x, step), sd.hessian(scaled_chain, sparsity=False)(x, step), atol=1e-12)
     assert hessian.sparsity.plan((x, 0.3), x.size) is None  # one shape, many values: the dense pass
+
+
+def residuals_and_a_total(x):
+    """Banded residuals and one output every element reads: a dense row, so a colour per column, but
+    few colours of rows (the pass runs in reverse, a cotangent per colour of rows)."""
+    return np.concatenate((x[1:] * x[:-1] - 0.5, np.reshape(np.sum(x * x), (1,))))
+
+
+def test_a_jacobian_with_a_dense_row_is_compressed_by_rows():
+    x = np.linspace(-0.8, 1.3, 30)
+    expected = sd.jacobian(residuals_and_a_total, sparsity=False)(x)
+    dense = sd.jacobian(residuals_and_a_total)
+    np.testing.assert_allclose(dense(x), expected, rtol=1e-12, atol=1e-12)
+    plan = dense.sparsity.plan((x,), x.size)
+    assert plan.by_rows and plan.count <= 4
+    assert color_columns(plan.pattern).max() + 1 == x.size  # the other way round: every column its own
+    sparse = sd.sparse_jacobian(residuals_and_a_total)
+    np.testing.assert_allclose(sparse(x).toarray(), expected, rtol=1e-12, atol=1e-12)
+    assert sparse.by_rows(x) and sparse.colors(x).max() + 1 <= 4
+    for k in (0, 28, 29):  # rows against central differences, the dense one included
+        row = numeric_grad(lambda x, k=k: residuals_and_a_total(x)[k], (x,), 0)
+        np.testing.assert_allclose(expected[k], row, rtol=1e-6, atol=1e-8)
+    numba = sd.sparse_jacobian(residuals_and_a_total, backend="numba")(x)  # one compiled vjp per colour
+    np.testing.assert_allclose(numba.toarray(), expected, rtol=1e-12, atol=1e-12)
