@@ -34,15 +34,17 @@ import hashlib
 import traceback
 import types
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import scipy.sparse
 
 from symdiff.api import Derivative
 from symdiff.codegen.standalone import module_source
 from symdiff.errors import NoSparsityPattern
 from symdiff.structured import Deferred
+
+if TYPE_CHECKING:  # SciPy is imported where a sparse matrix is made: `import symdiff` stays cheap
+    import scipy.sparse
 
 
 class _Untraceable(Exception):
@@ -491,12 +493,16 @@ def _pattern(out: Any, columns: int, limit: int) -> scipy.sparse.csr_matrix:
     found = np.fromiter((k for v in out for k in sorted(_deps(v))), dtype=np.int64, count=int(lengths.sum()))
     rows = np.repeat(np.arange(out.size), lengths)
     data = np.ones(found.size, dtype=bool)
+    import scipy.sparse
+
     return scipy.sparse.csr_matrix((data, (rows, found)), shape=(out.size, columns))
 
 
 def color_columns(pattern: scipy.sparse.spmatrix) -> np.ndarray:
     """A colour per column such that no two columns of one colour have a nonzero in the same row
     (greedy, in column order: optimal for banded matrices)."""
+    import scipy.sparse
+
     pattern = scipy.sparse.csc_matrix(pattern, dtype=bool)
     conflicts = (pattern.T @ pattern).tocsr()  # columns sharing a row
     n = pattern.shape[1]
@@ -517,6 +523,8 @@ class Compression:
     sum of its columns' unit vectors) and where each stored entry lies among the products."""
 
     def __init__(self, pattern: scipy.sparse.csr_matrix, x_shape: tuple) -> None:
+        import scipy.sparse
+
         pattern = scipy.sparse.csr_matrix(pattern, dtype=bool)
         pattern.sort_indices()
         self.pattern = pattern
@@ -534,6 +542,8 @@ class Compression:
         return np.asarray(products).reshape(self.count, -1).ravel()[self._gather]
 
     def sparse(self, products: np.ndarray) -> scipy.sparse.csr_matrix:
+        import scipy.sparse
+
         pattern = self.pattern
         return scipy.sparse.csr_matrix((self.entries(products), pattern.indices, pattern.indptr), shape=pattern.shape)
 
