@@ -133,4 +133,12 @@ def compile_function(function: Function, filename: str) -> Compiled:
     return Compiled(runner, built.source, vars(module))
 
 
-__all__ = ["NumbaCompileError", "NumbaFallbackWarning", "Settings", "compile_function", "numba_build", "numba_source", "settings"]
+__all__ = [
+    "NumbaCompileError",
+    "NumbaFallbackWarning",
+    "Settings",
+    "compile_function",
+    "numba_build",
+    "numba_source",
+    "settings",
+]
