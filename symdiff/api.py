@@ -35,6 +35,7 @@ from symdiff.frontend.source import Dependency, dependencies, read_source, recor
 from symdiff.ir.nodes import Const, Function, Var, walk
 from symdiff.optimize import optimize
 from symdiff.optimize.dce import dce
+from symdiff.progress import told_when_slow
 from symdiff.rules.registry import RULES, Rule, generation, lookup_callable
 from symdiff.rules.user_checks import install_checks
 from symdiff.structured import CONTAINERS, Deferred, StructuredCalls, count
@@ -314,6 +315,20 @@ def build(
     cached = _CACHE.get(key)
     if cached is not None and (isinstance(cached, Deferred) or cached._lowering.current()):
         return cached
+    name = getattr(primal, "__name__", "f")
+    with told_when_slow(
+        f"building the derivative of {name}()", f"built the derivative of {name}()", BUILD_NOTICE_AFTER
+    ):
+        return _build_new(primal, wrt, mode, backend, stable, checkpoint, key)
+
+
+BUILD_NOTICE_AFTER = 1.0  # seconds a build runs before symdiff says so on stderr (symdiff.progress)
+
+
+def _build_new(
+    primal: Callable, wrt: Wrt, mode: str, backend: str, stable: bool, checkpoint: Length | None, key: tuple
+) -> Derivative:
+    """`build` where the cache has no current derivative: lower, differentiate, optimise, generate."""
     primal = readable_function(primal)
     try:
         lowering = _lowering(primal)

@@ -9,20 +9,24 @@ nonzeros instead of tracing them.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import scipy.sparse
 
 from symdiff.api import Derivative, Wrt, build, readable_function
 from symdiff.errors import NoSparsityPattern, NoTangentRule
 from symdiff.higher import _batched, _batched_rows, _params, _single_wrt, compressed_products, compressed_rows, hvp, jvp
 from symdiff.sparsity import Compression, _itself, _second, color_columns, hessian_tracer, jacobian_tracer, value_key
 
+if TYPE_CHECKING:  # SciPy is imported where a sparse matrix is made: `import symdiff` stays cheap
+    import scipy.sparse
+
 __all__ = ["SparseDerivative", "color_columns", "sparse_hessian", "sparse_jacobian"]
 
 
 def _as_pattern(pattern: Any, shape: tuple[int, int]) -> scipy.sparse.csr_matrix:
+    import scipy.sparse
+
     given = scipy.sparse.csr_matrix(pattern, dtype=bool)
     if given.shape != shape:
         raise NoSparsityPattern(f"pattern= has shape {given.shape}, the matrix has {shape}", hint="")

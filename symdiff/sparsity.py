@@ -34,15 +34,17 @@ import hashlib
 import traceback
 import types
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import scipy.sparse
 
 from symdiff.api import Derivative
 from symdiff.codegen.standalone import module_source
 from symdiff.errors import NoSparsityPattern
 from symdiff.structured import Deferred
+
+if TYPE_CHECKING:  # SciPy is imported where a sparse matrix is made: `import symdiff` stays cheap
+    import scipy.sparse
 
 
 class _Untraceable(Exception):
@@ -499,6 +501,8 @@ _DENSE_ROWS = 8  # under a limit, the rows that may pass it: an arrowhead's few 
 def _pattern(out: Any, columns: int, limit: int) -> scipy.sparse.csr_matrix:
     """Row i holds the indices element i of `out` depends on; refused where more than `_DENSE_ROWS`
     rows hold more than `limit` (a pattern that dense saves no directions, and costs its size)."""
+    import scipy.sparse
+
     out = np.asarray(_plain(out), dtype=object).ravel()
     lengths = np.fromiter((len(_deps(v)) for v in out), dtype=np.int64, count=out.size)
     dense = int(np.count_nonzero(lengths > limit))
@@ -513,6 +517,8 @@ def _pattern(out: Any, columns: int, limit: int) -> scipy.sparse.csr_matrix:
 def color_columns(pattern: scipy.sparse.spmatrix) -> np.ndarray:
     """A colour per column such that no two columns of one colour have a nonzero in the same row
     (greedy, in column order: optimal for banded matrices)."""
+    import scipy.sparse
+
     pattern = scipy.sparse.csc_matrix(pattern, dtype=bool)
     conflicts = (pattern.T @ pattern).tocsr()  # columns sharing a row
     n = pattern.shape[1]
@@ -541,6 +547,8 @@ def star_colors(pattern: scipy.sparse.spmatrix) -> np.ndarray:
     The greedy test "does x have another neighbour of w's colour" is kept up to date per column
     (`through`: for a coloured w, the colours of its coloured neighbours x that have another
     neighbour of w's colour), so a hub's row is read once per colour, not once per neighbour."""
+    import scipy.sparse
+
     adjacency = scipy.sparse.csr_matrix(pattern, dtype=bool)
     adjacency = (adjacency + adjacency.T).tocsr()
     adjacency.setdiag(False)
@@ -608,6 +616,8 @@ class Compression:
 
     def __init__(self, pattern: scipy.sparse.csr_matrix, x_shape: tuple, symmetric: bool = False,
                  out_shape: tuple | None = None) -> None:  # fmt: skip
+        import scipy.sparse
+
         pattern = scipy.sparse.csr_matrix(pattern, dtype=bool)
         if symmetric:
             pattern = (pattern + pattern.T).tocsr()
@@ -648,6 +658,8 @@ class Compression:
         return np.asarray(products).reshape(self.count, -1).ravel()[self._gather]
 
     def sparse(self, products: np.ndarray) -> scipy.sparse.csr_matrix:
+        import scipy.sparse
+
         pattern = self.pattern
         return scipy.sparse.csr_matrix((self.entries(products), pattern.indices, pattern.indptr), shape=pattern.shape)
 

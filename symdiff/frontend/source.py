@@ -24,6 +24,8 @@ import builtins
 import dis
 import functools
 import inspect
+import linecache
+import re
 import textwrap
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -108,6 +110,27 @@ def _segment(lines: tuple[str, ...], node: ast.AST) -> str:
     return b"\n".join(chunk).decode()
 
 
+_DEF_LINE = re.compile(r"^(\s*def\s)|(\s*async\s+def\s)|(.*(?<!\w)lambda(:|\s))|^(\s*@)")  # as inspect's
+
+
+def _source_lines(function: Any) -> tuple[list[str], int]:
+    """`inspect.getsourcelines(function.__code__)`, without its `inspect.getmodule`: that scans every
+    module in `sys.modules` (a realpath each) the first time, 0.1 s of a first build with SciPy loaded.
+    The module's globals that `linecache` may need (a loader's source) are the function's own."""
+    code = function.__code__
+    file = inspect.getsourcefile(function)
+    lines = []
+    if file and not (file.startswith("<") and file.endswith(">")):
+        linecache.checkcache(file)
+        lines = linecache.getlines(file, function.__globals__)
+    if not lines or not 0 < code.co_firstlineno <= len(lines):
+        return inspect.getsourcelines(code)  # the function itself: getsourcelines unwraps
+    number = code.co_firstlineno - 1
+    while number > 0 and not _DEF_LINE.match(lines[number]):
+        number -= 1
+    return inspect.getblock(lines[number:]), number + 1
+
+
 def read_source(func: Any) -> FunctionSource:
     """Parse `func`'s source; raise `SourceUnavailable` if it cannot be read."""
     provided = getattr(func, "__symdiff_source__", None)
@@ -119,7 +142,7 @@ def read_source(func: Any) -> FunctionSource:
     if not inspect.isfunction(target):
         raise SourceUnavailable(f"cannot read the source of {name!r}: it is not a Python function")
     try:
-        lines, first = inspect.getsourcelines(target.__code__)  # the function itself: getsourcelines unwraps
+        lines, first = _source_lines(target)
     except (OSError, TypeError) as error:
         raise SourceUnavailable(f"cannot read the source of {name!r}: {error}") from None
     file = inspect.getsourcefile(target) or target.__code__.co_filename

@@ -14,12 +14,23 @@ rule whose vjp is defined outside the symdiff package is a *user* rule
 (`rules/user_checks.py`) that its cotangents fit their operands (the "Trust" issue: a
 scalar cotangent for a vector operand used to be broadcast silently).
 `generation()` counts registrations, so caches of built derivatives can tell
-that the table changed. This module imports only `symdiff.errors`.
+that the table changed.
+
+Rules for another library's functions (SciPy's) are registered lazily, so that
+`import symdiff` does not import that library: `register_later(module, register)`
+keeps `register`, which runs the first time a lookup misses, or a rule is
+registered, once `module` is in `sys.modules`. A user's code cannot call
+`scipy.special.erf` without having imported `scipy.special`, so every lookup
+finds what an eager registration would have found. `resolve_pending(imports=True)`
+imports those modules and registers everything now (the derivative table's docs
+need the whole table). This module imports only `symdiff.errors`.
 """
 
 from __future__ import annotations
 
+import importlib
 import inspect
+import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -70,6 +81,34 @@ class Composite:
 RULES: dict[str, Rule] = {}
 _BY_FUNC: dict[Any, Rule | Composite] = {}
 _GENERATION = [0]  # registrations so far
+_PENDING: list[tuple[str, Callable[[], None]]] = []  # (module, register): run once `module` is imported
+
+
+def register_later(module: str, register: Callable[[], None]) -> None:
+    """Run `register()` (which registers rules for `module`'s functions) once `module` has been
+    imported, by the user or by anyone: at the next lookup miss or registration after that."""
+    _PENDING.append((module, register))
+    resolve_pending()
+
+
+def resolve_pending(imports: bool = False) -> bool:
+    """Run the pending registrations whose module is imported (every one, importing its module,
+    with `imports=True`, skipping a module that is not installed); True if any ran."""
+    ran = False
+    for entry in list(_PENDING):
+        module, register = entry
+        if module not in sys.modules:
+            if not imports:
+                continue
+            try:
+                importlib.import_module(module)
+            except ImportError:  # an optional library that is not installed: its spellings stay unknown
+                continue
+        if entry in _PENDING:  # `register` may register rules, which resolves pending ones too
+            _PENDING.remove(entry)
+            register()
+            ran = True
+    return ran
 
 
 def generation() -> int:
@@ -123,6 +162,7 @@ def _signature(vjp: Callable, static: tuple[str, ...]):
 
 
 def _add(rule: Rule, aliases: tuple = (), override: bool = False) -> Rule:
+    resolve_pending()  # a rule for an imported library's function meets its built-in one, as if eager
     taken = _BY_FUNC.get(_key(rule.func))
     if not override and (rule.op in RULES or taken is not None):
         raise DuplicateRule(
@@ -241,6 +281,7 @@ def register_composite(func: Callable, *, check: Callable | None = None) -> Call
     """
 
     def add(impl: Callable) -> Callable:
+        resolve_pending()
         _BY_FUNC[_key(func)] = Composite(func, impl, check)
         _GENERATION[0] += 1
         return impl
@@ -256,6 +297,8 @@ def lookup_callable(func: Any) -> Rule | Composite | None:
     """
     try:
         found = _BY_FUNC.get(_key(func))
+        if found is None and _PENDING and resolve_pending():
+            found = _BY_FUNC.get(_key(func))
     except TypeError:
         return None
     if found is None and inspect.isfunction(func):
@@ -265,6 +308,14 @@ def lookup_callable(func: Any) -> Rule | Composite | None:
             if rule.helper and same_name and original.__code__.co_code == func.__code__.co_code:
                 return rule
     return found
+
+
+def add_aliases(op: str, *aliases: Any) -> None:
+    """Let the rule for `op` also answer calls to `aliases` (another library's spellings of it)."""
+    found = RULES[op]
+    for func in aliases:
+        _BY_FUNC.setdefault(_key(func), found)
+    _GENERATION[0] += 1
 
 
 def rule(op: str) -> Rule:

@@ -5,7 +5,9 @@ cdf, sf, logcdf and logsf need accurate in the tails), logsumexp and multigammal
 The primitives are the SciPy wrappers of `rules/shapes.py`, which generated code
 calls, so a standalone module needs SciPy only when it uses one. Users write
 `scipy.special.erf`, `math.erf`, `scipy.special.gammaln`, `math.lgamma`, ...;
-when SciPy is not installed only the `math` spellings are registered.
+the SciPy spellings are registered when scipy.special has been imported
+(`registry.register_later`: `import symdiff` does not import SciPy), so
+when SciPy is not installed only the `math` spellings are known.
 `logsumexp` and `multigammaln` are composites; the scipy.stats densities are in
 `rules/stats.py`.
 """
@@ -16,30 +18,21 @@ import math
 
 import numpy as np
 
-from symdiff.rules.registry import register_composite, register_derivative
+from symdiff.rules.registry import add_aliases, register_composite, register_derivative, register_later
 from symdiff.rules.shapes import digamma, erf, expit, gammaln, log_ndtr, ndtr, polygamma
 
-try:
-    import scipy.special
-except ImportError:  # SciPy is optional: its spellings are simply not known then
-    scipy = None
 
-
-def _scipy(name: str) -> tuple:
-    return (getattr(scipy.special, name),) if scipy is not None else ()
-
-
-@register_derivative(erf, elementwise=True, helper=True, aliases=(math.erf, *_scipy("erf")))
+@register_derivative(erf, elementwise=True, helper=True, aliases=(math.erf,))
 def erf_vjp(g, out, x):
     return g * (1.1283791670955126 * np.exp(-x * x))  # 2 / sqrt(pi)
 
 
-@register_derivative(ndtr, elementwise=True, helper=True, aliases=_scipy("ndtr"))
+@register_derivative(ndtr, elementwise=True, helper=True)
 def ndtr_vjp(g, out, x):
     return g * (0.3989422804014327 * np.exp(-0.5 * x * x))  # the normal density: 1 / sqrt(2 pi)
 
 
-@register_derivative(log_ndtr, elementwise=True, helper=True, aliases=_scipy("log_ndtr"))
+@register_derivative(log_ndtr, elementwise=True, helper=True)
 def log_ndtr_vjp(g, out, x):
     # pdf(x) / cdf(x) as one exp: neither factor under- or overflows alone in the lower tail. Below
     # -30 the exponent cancels (x * x / 2 and -out agree to 1e-16 of their size: inf * 0 = nan at
@@ -51,22 +44,22 @@ def log_ndtr_vjp(g, out, x):
     return g * np.where(x < -30.0, mills, near)
 
 
-@register_derivative(expit, elementwise=True, helper=True, aliases=_scipy("expit"))
+@register_derivative(expit, elementwise=True, helper=True)
 def expit_vjp(g, out, x):
     return g * (out * (1.0 - out))
 
 
-@register_derivative(gammaln, elementwise=True, helper=True, aliases=(math.lgamma, *_scipy("gammaln")))
+@register_derivative(gammaln, elementwise=True, helper=True, aliases=(math.lgamma,))
 def gammaln_vjp(g, out, x):
     return g * digamma(x)
 
 
-@register_derivative(digamma, elementwise=True, helper=True, aliases=_scipy("digamma") + _scipy("psi"))
+@register_derivative(digamma, elementwise=True, helper=True)
 def digamma_vjp(g, out, x):
     return g * polygamma(1, x)
 
 
-@register_derivative(polygamma, elementwise=True, helper=True, aliases=_scipy("polygamma"))
+@register_derivative(polygamma, elementwise=True, helper=True)
 def polygamma_vjp(g, out, n, x):
     # The order n is an integer: no cotangent.
     return None, g * polygamma(n + 1, x)
@@ -85,6 +78,22 @@ def multigammaln_composite(a, d):
     return np.sum(gammaln(np.expand_dims(a, -1) + steps), axis=-1) + d * (d - 1) / 4.0 * 1.1447298858494002
 
 
-if scipy is not None:
+def register_scipy_special() -> None:
+    """SciPy's spellings of the rules above, once scipy.special is imported."""
+    import scipy.special
+
+    for op, names in (
+        ("erf", ("erf",)),
+        ("ndtr", ("ndtr",)),
+        ("log_ndtr", ("log_ndtr",)),
+        ("expit", ("expit",)),
+        ("gammaln", ("gammaln",)),
+        ("digamma", ("digamma", "psi")),
+        ("polygamma", ("polygamma",)),
+    ):
+        add_aliases(op, *(getattr(scipy.special, name) for name in names))
     register_composite(scipy.special.logsumexp)(logsumexp_composite)
     register_composite(scipy.special.multigammaln)(multigammaln_composite)
+
+
+register_later("scipy.special", register_scipy_special)

@@ -23,13 +23,10 @@ from __future__ import annotations
 import numpy as np
 
 from symdiff.errors import UnsupportedSyntax
-from symdiff.rules.registry import register_composite
+from symdiff.rules.registry import register_composite, register_later
 from symdiff.rules.shapes import gammaln, log_ndtr, ndtr
 
-try:
-    import scipy.stats
-except ImportError:  # SciPy is optional: its spellings are simply not known then
-    scipy = None
+scipy = None  # bound to the scipy package by `register_scipy_stats`: the composites' bodies call scipy.stats
 
 LOG_SQRT_2PI = 0.9189385332046727  # log(sqrt(2 pi))
 INV_SQRT_2PI = 0.3989422804014327  # 1 / sqrt(2 pi)
@@ -148,8 +145,13 @@ def multivariate_normal_logpdf_composite(x, mean=None, cov=1, allow_singular=Fal
     return np.squeeze(-0.5 * mahalanobis - 0.5 * logdet - np.shape(cov)[0] * LOG_SQRT_2PI)
 
 
-if scipy is not None:
-    COMPOSITES = {
+def register_scipy_stats() -> None:
+    """The composites above, keyed by SciPy's bound methods, once scipy.stats is imported
+    (`registry.register_later`: `import symdiff` does not import SciPy)."""
+    global scipy
+    import scipy.stats
+
+    composites = {
         scipy.stats.norm.logpdf: norm_logpdf_composite,
         scipy.stats.norm.pdf: norm_pdf_composite,
         scipy.stats.norm.cdf: norm_cdf_composite,
@@ -165,7 +167,7 @@ if scipy is not None:
         scipy.stats.poisson.logpmf: poisson_logpmf_composite,
         scipy.stats.poisson.pmf: poisson_pmf_composite,
     }
-    for method, composite in COMPOSITES.items():
+    for method, composite in composites.items():
         register_composite(method)(composite)
     # A composite's body calls the others through their registration, so that what it lowers to is
     # located at the user's call (a plain function called from a composite would be located here).
@@ -173,3 +175,6 @@ if scipy is not None:
     register_composite(scipy.stats.multivariate_normal.logpdf, check=check_multivariate_normal)(
         multivariate_normal_logpdf_composite
     )
+
+
+register_later("scipy.stats", register_scipy_stats)

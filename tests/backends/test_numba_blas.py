@@ -94,3 +94,20 @@ def test_linear_model_gradient_is_the_numpy_backends_bit_for_bit():
     w, x, y = rng.normal(size=20), rng.normal(size=(300, 20)), rng.normal(size=300)
     got = sd.grad(_least_squares, backend="numba")(w, x, y)
     _assert_numpy_result(got, sd.grad(_least_squares)(w, x, y))
+
+
+@numba.njit
+def _three_products(a, b):
+    return matmul_of(a, b), matmul_of(a.T, a), matmul_of(b.T, a.T)
+
+
+def test_matrix_products_compile_once_into_numbas_cache():
+    # Through `_matrix_product` (cache=True): its compiled product is kept on disk for every
+    # gradient and process, not compiled into each gradient; the results are Numba's own `@`.
+    a, b = np.random.default_rng(3).normal(size=(3, 4)), np.random.default_rng(4).normal(size=(4, 2))
+    got = _three_products(a, b)
+    for ours, theirs in zip(got, (a @ b, a.T @ a, b.T @ a.T)):
+        np.testing.assert_allclose(ours, theirs, rtol=1e-13)
+    assert numba_blas._matrix_product._cache.__class__.__name__ == "FunctionCache"
+    layouts = {tuple(t.layout for t in signature) for signature in numba_blas._matrix_product.signatures}
+    assert {("C", "C"), ("F", "C"), ("F", "F")} <= layouts, layouts

@@ -42,7 +42,7 @@ def test_a_write_into_a_saved_array_copies_it():
 def test_collected_states_are_written_in_place():
     source = sd.grad(p.rnn, wrt=(0, 1, 3), backend="numba").source
     forward = source.split("@numba.njit")[1].split("# grad of:")[0]
-    assert re.search(r"\n\s+hs\[t\] = h\n", forward), forward
+    assert re.search(r"\n\s+write_at\(hs, h, t\)\n", forward), forward  # `hs[t] = h`, in place
     assert "index_update" not in forward
 
 

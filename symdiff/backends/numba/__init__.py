@@ -43,7 +43,7 @@ Settings (read from the environment when a gradient is built, or set on
   keepdims=True)`): such a gradient raises a `BackendError` saying so, and
   runs with the option off.
 - `SYMDIFF_CACHE_DIR`: where generated modules and Numba's cache live.
-- `SYMDIFF_QUIET=1`: no note on stderr when a compile takes more than two seconds.
+- `SYMDIFF_QUIET=1`: no note on stderr when a compile (or a build) takes more than a second.
 """
 
 from __future__ import annotations
@@ -133,4 +133,12 @@ def compile_function(function: Function, filename: str) -> Compiled:
     return Compiled(runner, built.source, vars(module))
 
 
-__all__ = ["NumbaCompileError", "NumbaFallbackWarning", "Settings", "compile_function", "numba_build", "numba_source", "settings"]
+__all__ = [
+    "NumbaCompileError",
+    "NumbaFallbackWarning",
+    "Settings",
+    "compile_function",
+    "numba_build",
+    "numba_source",
+    "settings",
+]

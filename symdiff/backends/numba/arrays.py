@@ -31,6 +31,13 @@
   1-D integer array (on an array of any rank) or one per axis: the ids
   `0, 1, ...` are written in the index's order, as the assignment wrote the
   values, and an element is kept where its id is the one that stayed.
+- `write_at(x, value, index)`: `x[index] = value` in place. Where `value` is an
+  array, the write is `_write_array`, a function of its own compiled with
+  `cache=True`: Numba's slice assignment compiles an error message that formats
+  both shapes (`str` of integers, `join`, f-strings: over a second on its own
+  the first time in a process), which the on-disk cache then serves to every
+  gradient and process instead of compiling it into each one. A scalar value
+  is written inline.
 - `index_update(x, value, index)`: the functional element write
   (`symdiff.rules.shapes.index_update`, re-exported), a copy of `x` with
   `x[index] = value`, for writes that cannot happen in place.
@@ -439,6 +446,27 @@ def _stack_of(items, axis):
     return lambda items, axis: np.stack(items, axis)
 
 
+def write_at(x, value, index):
+    """`x[index] = value`, in place."""
+    x[index] = value
+
+
+@njit(cache=True)
+def _write_array(x, value, index):
+    x[index] = value
+
+
+@overload(write_at, inline="always")
+def _write_at(x, value, index):
+    if isinstance(x, types.Array) and isinstance(value, types.Array):
+        return lambda x, value, index: _write_array(x, value, index)
+
+    def impl(x, value, index):
+        x[index] = value
+
+    return impl
+
+
 @overload(index_update)
 def _index_update(x, value, index):
     if not isinstance(x, types.Array):
@@ -455,5 +483,5 @@ def _index_update(x, value, index):
 
 __all__ = [
     "add_into", "added_at", "broadcast_to_of", "contiguous", "empty_like_of", "full_like_of", "index_update", "masked_assign", "masked_of", "ones_like_of",
-    "range_length", "stack_of", "written_values", "zeros_like_of",
+    "range_length", "stack_of", "write_at", "written_values", "zeros_like_of",
 ]  # fmt: skip

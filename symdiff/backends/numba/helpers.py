@@ -46,6 +46,7 @@ from symdiff.backends.numba.arrays import (
     ones_like_of,
     range_length,
     stack_of,
+    write_at,
     written_values,
     zeros_like_of,
 )
@@ -812,6 +813,7 @@ __all__ = [
     "vlog",
     "vlog1p",
     "vtanh",
+    "write_at",
     "written_values",
     "zeros_like_of",
 ]  # fmt: skip

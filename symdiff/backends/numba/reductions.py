@@ -190,6 +190,32 @@ def _axes_impl(kind: str, ndim: int, count: int, keep: bool):
     return impl
 
 
+def _literal_axes(axis, ndim: int) -> tuple[int, ...] | None:
+    """The axes, normalised, when `axis` is a literal integer or a tuple of them (as in generated code)."""
+    items = axis.types if isinstance(axis, types.BaseTuple) else (axis,)
+    if not all(isinstance(t, types.IntegerLiteral) for t in items):
+        return None
+    return tuple(t.literal_value % ndim for t in items)
+
+
+def _constant_axes_impl(kind: str, ndim: int, axes: tuple[int, ...], keep: bool):
+    """`_axes_impl` for axes known at compile time: the same kernels in the same order, but no array
+    of axes, no loop over them and no shape built at run time, which made the reduction the costliest
+    helper to compile (np.array, np.any, np.empty and to_fixed_tuple each compiled for it)."""
+    lines = ["def impl(a, axis=None, keepdims=False):", "    kept = a"]
+    lines += [f"    kept = kernel(kept, {k})" for k in axes]
+    if kind == "mean":
+        lines.append("    kept = kept / (a.size // max(kept.size, 1) if kept.size else 1)")
+    if keep:
+        lines.append("    return kept")
+    else:
+        shape = "".join(f"kept.shape[{k}], " for k in range(ndim) if k not in axes)
+        lines.append(f"    return kept.reshape(({shape}))")
+    namespace = {"kernel": _AXIS_KERNELS[kind]}
+    exec("\n".join(lines), namespace)  # noqa: S102 - our own text, from integers
+    return namespace["impl"]
+
+
 def _as_integers(impl):
     # NumPy sums booleans as integers (e.g. counting ties in max's derivative).
     def counted(a, axis=None, keepdims=False):
@@ -206,8 +232,11 @@ def _reduction_overload(kind: str):
         if not isinstance(a, types.Array):
             return None
         count = _axis_count(axis, a.ndim)
+        axes = None if count is None or a.ndim == 0 else _literal_axes(axis, a.ndim)
         if count is None or a.ndim == 0:
             impl = _full_impl(kind, a.ndim, keep)
+        elif axes is not None:
+            impl = _constant_axes_impl(kind, a.ndim, axes, keep)
         else:
             impl = _axes_impl(kind, a.ndim, count, keep)
         if isinstance(a.dtype, types.Boolean) and kind in ("sum", "prod", "mean"):

@@ -12,12 +12,8 @@ from __future__ import annotations
 
 import os
 import re
-import sys
-import threading
-import time
 import warnings
 from collections.abc import Callable
-from contextlib import contextmanager
 from typing import Any
 
 from symdiff.backends.numba.errors import NumbaCompileError, NumbaFallbackWarning, explain
@@ -25,6 +21,7 @@ from symdiff.backends.numba.lowering import NumbaModule
 from symdiff.backends.numba.math import generous_inlining
 from symdiff.errors import BackendError, SymdiffError
 from symdiff.ir.nodes import Function
+from symdiff.progress import told_when_slow
 
 
 def runner_for(
@@ -113,36 +110,18 @@ def _compile_carefully(jitted, name: str, built: NumbaModule) -> None:
     jitted._symdiff_careful = True
 
 
-NOTICE_AFTER = 2.0  # seconds a compile runs before symdiff says what it is doing
+NOTICE_AFTER = 1.0  # seconds a compile runs before symdiff says what it is doing
 
 
-@contextmanager
 def _told_when_slow(name: str):
     """Say on stderr, once a compile has taken NOTICE_AFTER seconds, what is compiling and, at
-    the end, how long it took: a first Numba call can take tens of seconds (SYMDIFF_QUIET=1:
-    silent)."""
-    if os.environ.get("SYMDIFF_QUIET", "").strip().lower() in ("1", "true", "yes", "on"):
-        yield
-        return
-    start, told = time.perf_counter(), []
-
-    def notice() -> None:
-        told.append(True)
-        sys.stderr.write(
-            f"symdiff: compiling {name} with Numba (a first call for these argument types; "
-            "the machine code is cached on disk for later calls and processes)\n"
-        )
-        sys.stderr.flush()
-
-    timer = threading.Timer(NOTICE_AFTER, notice)
-    timer.daemon = True
-    timer.start()
-    try:
-        yield
-    finally:
-        timer.cancel()
-        if told:
-            sys.stderr.write(f"symdiff: compiled {name} in {time.perf_counter() - start:.1f} s\n")
+    the end, how long it took: a first Numba call can take many seconds (SYMDIFF_QUIET=1: silent)."""
+    return told_when_slow(
+        f"compiling {name} with Numba (a first call for these argument types; "
+        "the machine code is cached on disk for later calls and processes)",
+        f"compiled {name}",
+        NOTICE_AFTER,
+    )
 
 
 _PARFOR_SIZES = re.compile(r"Sizes of .* do not match")

@@ -21,8 +21,8 @@ Numba's nopython mode:
   body (skipped where the names are tied, see `names`);
 - tapes as Numba lists: `t = []`, `t.append(v)`, `v = t.pop()` (Numba infers
   the element type from the appends);
-- `x[i] = v` where the write may happen in place (`masked_assign` for a
-  boolean mask the function computes), else `index_update`;
+- `write_at(x, v, i)` (`x[i] = v`) where the write may happen in place
+  (`masked_assign` for a boolean mask the function computes), else `index_update`;
   likewise `add_into(x, g, i)` (`x[i] += g`) for an accumulated slice
   cotangent, else `added_at`.
 """
@@ -35,7 +35,7 @@ import libcst as cst
 
 from symdiff.backends.numba.names import NameTable
 from symdiff.codegen.blocks import BlockPrinter, assign
-from symdiff.codegen.expressions import ATOM, call, constant, parenthesize, precedence, subscript
+from symdiff.codegen.expressions import ATOM, call, constant, parenthesize, precedence
 from symdiff.ir.nodes import Atom, Const, Eqn, If, Loop, Var
 from symdiff.optimize.fuse import FusionPlan
 
@@ -121,10 +121,16 @@ class StatementPrinter(BlockPrinter):
                 self.helpers.add("masked_assign")
                 arguments = [self.name(eqn.out), self.atom(eqn.ins[1]), self.atom(index)]
                 return [cst.SimpleStatementLine([cst.Expr(call("masked_assign", arguments))])]
-            index_expr = constant(index.value, in_index=True) if isinstance(index, Const) else self.atom(index)
-            return [assign([subscript(self.name(eqn.out), index_expr)], self.atom(eqn.ins[1]))]
+            index_expr = constant(index.value) if isinstance(index, Const) else self.atom(index)
+            self.helpers.add("write_at")  # `x[index] = v`; an array `v` through a cached function
+            arguments = [self.name(eqn.out), self.atom(eqn.ins[1]), index_expr]
+            return [cst.SimpleStatementLine([cst.Expr(call("write_at", arguments))])]
         value = self.value(eqn)
-        return [assign([self.name(o) for o in eqn.outs], value if eqn.op == "tape_new" else self.joined_value(eqn.outs, value))]
+        return [
+            assign(
+                [self.name(o) for o in eqn.outs], value if eqn.op == "tape_new" else self.joined_value(eqn.outs, value)
+            )
+        ]
 
     def joined_value(self, targets, value: cst.BaseExpression) -> cst.BaseExpression:
         """`as_value(v)` where `v` is one of several values joined in one variable (an if's arms, a
@@ -139,11 +145,17 @@ class StatementPrinter(BlockPrinter):
         """`plain_moves`, each value that joins others in its variable as `as_value(...)`."""
         lines = self.plain_moves(targets, values)
         if len(lines) == len(targets):  # one move per pair, in order
-            kept = [t for t, v in zip(targets, values) if not (isinstance(v, Var) and self.names[v.name] == self.names[t.name])]
+            kept = [
+                t
+                for t, v in zip(targets, values)
+                if not (isinstance(v, Var) and self.names[v.name] == self.names[t.name])
+            ]
             for k, target in enumerate(kept):
                 if target.name in self.joined and isinstance(lines[k].body[0], cst.Assign):
                     line = lines[k].body[0]
-                    lines[k] = lines[k].with_changes(body=[line.with_changes(value=self.joined_value([target], line.value))])
+                    lines[k] = lines[k].with_changes(
+                        body=[line.with_changes(value=self.joined_value([target], line.value))]
+                    )
         return lines
 
     # -- branches ----------------------------------------------------------------------
