@@ -19,6 +19,7 @@ spares an allocation per iteration.
 from __future__ import annotations
 
 from collections import Counter
+from itertools import pairwise
 
 from symdiff.analysis.aliases import ELEMENT_READS, PASSED_ON, VIEWS
 from symdiff.analysis.indexes import covers, disjoint
@@ -54,6 +55,7 @@ class Layout:
             and (eqn.out.temp or eqn.op in _ALWAYS_INLINE) and self.uses[name] == 1
             and self.use_block.get(name) == self.def_block[name]
         } | self.in_test  # fmt: skip
+        self.inline |= self._adjacent_partials()
         self.in_place: set[int] = set()
         self.first_writes: set[int] = set()  # accumulations into elements nothing wrote yet
         self.unfilled: set[int] = set()  # scatter_adds whose zeros the accumulations after them all overwrite
@@ -81,6 +83,31 @@ class Layout:
                 for out, init, result in zip(stmt.outs, stmt.inits, stmt.results):
                     self.joined_from[out.name] = [init, result]
         self.names = self._assign(reserved)
+
+    def _adjacent_partials(self) -> set[str]:
+        """Backward-pass values that fold into the statement printed right after them.
+
+        A cotangent contribution such as `x_bar = -g` followed by
+        `x_bar = sum_to(x_bar, x_shape)` reads better as one line. It is only
+        done when the value is made by the backward pass, read exactly once, by
+        a plain equation (not a tape or a write) printed next in the same block:
+        nothing runs between where it was computed and where it now is, so
+        folding it in cannot move it past a write into an array it reads.
+        """
+        found: set[str] = set()
+        for block in _all_blocks(self.function.body):
+            printed = [s for s in block if not (isinstance(s, Eqn) and s.outs and s.outs[0].name in self.inline)]
+            for stmt, reader in pairwise(printed):
+                if not (isinstance(stmt, Eqn) and stmt.adjoint and len(stmt.outs) == 1):
+                    continue
+                name = stmt.out.name
+                if stmt.op in _NEVER_INLINE or self.uses[name] != 1 or name in self.in_test:
+                    continue
+                if not isinstance(reader, Eqn) or reader.op in _NEVER_INLINE or len(reader.outs) != 1:
+                    continue
+                if self.readers.get(name) == [reader] and self.use_block.get(name) == self.def_block.get(name):
+                    found.add(name)
+        return found
 
     def _scan(self, body, block: int, counter: list) -> None:
         for stmt in body:
@@ -309,6 +336,15 @@ def _has_axes(layout: Layout, atom, depth: int = 0) -> bool:
     if eqn.op in _HAS_AXES:
         return True
     return eqn.op in _KEEPS_AXES and any(_has_axes(layout, a, depth + 1) for a in eqn.ins)
+
+
+def _all_blocks(body):
+    """`body` and every block nested in it."""
+    yield body
+    for stmt in body:
+        if not isinstance(stmt, Eqn):
+            for block in stmt.blocks():
+                yield from _all_blocks(block)
 
 
 def _all_stmts(body):

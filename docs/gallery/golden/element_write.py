@@ -40,17 +40,13 @@ def recurrence_grad(a, x):
         y_1_3 = t - 1
         value_bar = sum_to(y_bar[t], value_bar_2)
         y_bar[t] = 0.0
-        y_4_bar = sum_to(value_bar, y_4_shape)
-        x_bar[t] += y_4_bar
+        x_bar[t] += sum_to(value_bar, y_4_shape)
         a_bar_2 = value_bar * y_2
         y_2_bar = value_bar * a
-        a_bar_2 = sum_to(a_bar_2, np.shape(a))
-        a_bar = a_bar + a_bar_2
+        a_bar = a_bar + sum_to(a_bar_2, np.shape(a))
         y_2_bar = sum_to(y_2_bar, np.shape(y_2))
         y_bar[y_1_3] = y_bar[y_1_3] + y_2_bar
 
     # grad of: y[0] = x[0]
-    value_bar = sum_to(y_bar[0], np.shape(y_1_2))
-    x_bar_2 = scatter_add(value_bar, y_1, 0)
-    x_bar = x_bar + x_bar_2
+    x_bar = x_bar + scatter_add(sum_to(y_bar[0], np.shape(y_1_2)), y_1, 0)
     return a_bar, x_bar

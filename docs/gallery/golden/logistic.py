@@ -14,6 +14,5 @@ def logistic_grad(w, x, y):
     logistic_7_bar = np.broadcast_to(-1.0 / np.size(np.broadcast_to(-1.0, kept_1_2)), kept_1_2)
 
     # grad of: p = 1.0 / (1.0 + np.exp(-(x @ w)))
-    p_1_bar = sum_to(logistic_7_bar * (y - p), kept_1)
-    w_bar = matmul_adjoint_b(p_1_bar, x, w)
+    w_bar = matmul_adjoint_b(sum_to(logistic_7_bar * (y - p), kept_1), x, w)
     return w_bar

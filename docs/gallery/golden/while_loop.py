@@ -23,7 +23,5 @@ def shrink_grad(x, tol):
         y = y_tape.pop()
 
         # grad of: y = 0.5 * np.sin(y)
-        y_1_bar = y_bar * 0.5
-        y_bar = y_1_bar * np.cos(y)
-        y_bar = sum_to(y_bar, np.shape(y))
+        y_bar = sum_to(y_bar * 0.5 * np.cos(y), np.shape(y))
     return y_bar
