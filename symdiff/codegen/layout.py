@@ -2,7 +2,8 @@
 
 `Layout(function)` walks the function once to decide:
 - inlining: a temporary read exactly once, in the block that defines it,
-  folds into the expression that reads it;
+  folds into the expression that reads it; so does a backward-pass value read
+  once by the statement printed right after it (`_adjacent_partials`);
 - display names by liveness over the flattened program (`naming.py`), with
   the ties control flow needs: a loop's carried value, its outputs and a
   tape's successive versions share one name; an `if`'s outputs are named
