@@ -420,11 +420,22 @@ def _choose(function, events, last, ties, early, reserved, layout) -> dict[str, 
             else:
                 chosen = _share(name, position, index, early, display, last, holder)
             if chosen is None:
-                display[name] = picker.pick(stem(name), index, name)
+                display[name] = picker.pick(_base(name, layout), index, name)
             else:
                 display[name] = chosen
                 picker.hold(chosen, name)
     return display
+
+
+def _base(name: str, layout) -> str:
+    """The stem `name` is printed under: a shape query says whose shape it holds (`x_shape`),
+    whatever name the rule that asked for it gave it (`kept`, `z_bar`)."""
+    eqn = layout.defs.get(name)
+    if stem(name).endswith("_shape"):
+        return stem(name)  # named for its shape already (transforms/reverse.py)
+    if eqn is not None and eqn.op == "shape" and len(eqn.outs) == 1 and isinstance(eqn.ins[0], Var):
+        return f"{stem(eqn.ins[0].name)}_shape"
+    return stem(name)
 
 
 def _share(name: str, position: int, index: int, early, display, last, holder) -> str | None:

@@ -28,22 +28,22 @@ def lstm_cell_grad(wx, wh, b, x, h, c):
     h_next = o * h_next_1
 
     # grad of: return np.sum(h_next**2 + c_next**2)
-    lstm_cell_bar_1 = np.shape(c_next)
-    lstm_cell_2_bar_1 = np.broadcast_to(1.0, np.broadcast_shapes(np.shape(h_next), lstm_cell_bar_1)) * 2
-    c_next_bar = sum_to(lstm_cell_2_bar_1 * c_next, lstm_cell_bar_1)
+    c_next_shape = np.shape(c_next)
+    lstm_cell_2_bar_1 = np.broadcast_to(1.0, np.broadcast_shapes(np.shape(h_next), c_next_shape)) * 2
+    c_next_bar = sum_to(lstm_cell_2_bar_1 * c_next, c_next_shape)
     h_next_bar = lstm_cell_2_bar_1 * h_next
 
     # grad of: h_next = o * np.tanh(c_next)
     h_next_1_bar = h_next_bar * o
-    c_next_bar = c_next_bar + sum_to(h_next_1_bar * (1.0 - h_next_1) * (1.0 + h_next_1), lstm_cell_bar_1)
+    c_next_bar = c_next_bar + sum_to(h_next_1_bar * (1.0 - h_next_1) * (1.0 + h_next_1), c_next_shape)
 
     # grad of: c_next = f * c + i * g
     g_bar = c_next_bar * i
 
     # grad of: g = np.tanh(z[:, 3 * n :])
     g_4_bar = sum_to(g_bar * (1.0 - g) * (1.0 + g), np.shape(g_4))
-    g_4_bar_1 = np.shape(z)
-    z_bar = scatter_into_empty(g_4_bar, g_4_bar_1, g_3)
+    z_shape = np.shape(z)
+    z_bar = scatter_into_empty(g_4_bar, z_shape, g_3)
 
     # grad of: o = sigmoid(z[:, 2 * n : 3 * n])
     z_bar[o_4] = sum_to(h_next_bar * h_next_1 * o * (1.0 - o), np.shape(o_5))

@@ -13,10 +13,10 @@ def softmax_ce_grad(logits, labels):
     softmax_ce_1 = labels * log_probs
 
     # grad of: return -np.mean(np.sum(labels * log_probs, axis=1))
-    kept_1 = np.shape(np.sum(softmax_ce_1, axis=1))
-    softmax_ce_2_bar = np.broadcast_to(-1.0 / np.size(np.broadcast_to(-1.0, kept_1)), kept_1)
-    softmax_ce_2_bar_1 = np.shape(softmax_ce_1)
-    log_probs_bar = np.broadcast_to(np.reshape(softmax_ce_2_bar, keepdims_shape(softmax_ce_2_bar_1, 1)), softmax_ce_2_bar_1) * labels
+    softmax_ce_2_shape = np.shape(np.sum(softmax_ce_1, axis=1))
+    softmax_ce_2_bar = np.broadcast_to(-1.0 / np.size(np.broadcast_to(-1.0, softmax_ce_2_shape)), softmax_ce_2_shape)
+    softmax_ce_1_shape = np.shape(softmax_ce_1)
+    log_probs_bar = np.broadcast_to(np.reshape(softmax_ce_2_bar, keepdims_shape(softmax_ce_1_shape, 1)), softmax_ce_1_shape) * labels
 
     # grad of: log_probs = shifted - np.log(np.sum(np.exp(shifted), axis=1, keepdims=True))
     log_probs_3_bar = -log_probs_bar

@@ -83,10 +83,10 @@ def mlp_loss_grad(w1, b1, w2, b2, x, y):
     mlp_loss_1 = y * log_probs
 
     # grad of: return -np.mean(np.sum(y * log_probs, axis=1))
-    kept_1 = np.shape(np.sum(mlp_loss_1, axis=1))
-    mlp_loss_2_bar = np.broadcast_to(-1.0 / np.size(np.broadcast_to(-1.0, kept_1)), kept_1)
-    mlp_loss_2_bar_1 = np.shape(mlp_loss_1)
-    log_probs_bar = np.broadcast_to(np.reshape(mlp_loss_2_bar, keepdims_shape(mlp_loss_2_bar_1, 1)), mlp_loss_2_bar_1) * y
+    mlp_loss_2_shape = np.shape(np.sum(mlp_loss_1, axis=1))
+    mlp_loss_2_bar = np.broadcast_to(-1.0 / np.size(np.broadcast_to(-1.0, mlp_loss_2_shape)), mlp_loss_2_shape)
+    mlp_loss_1_shape = np.shape(mlp_loss_1)
+    log_probs_bar = np.broadcast_to(np.reshape(mlp_loss_2_bar, keepdims_shape(mlp_loss_1_shape, 1)), mlp_loss_1_shape) * y
 
     # grad of: log_probs = z - np.log(np.sum(np.exp(z), axis=1, keepdims=True))
     log_probs_3_bar = -log_probs_bar
