@@ -22,14 +22,19 @@ from __future__ import annotations
 from collections import Counter
 from itertools import pairwise
 
+import libcst as cst
+
 from symdiff.analysis.aliases import ELEMENT_READS, PASSED_ON, VIEWS
 from symdiff.analysis.indexes import covers, disjoint
 from symdiff.analysis.ranks import known_ranks
+from symdiff.codegen.expressions import build, constant
 from symdiff.codegen.naming import stem
 from symdiff.ir.nodes import Const, Eqn, Function, If, Loop, Var
+from symdiff.rules import RULES
 
 _ALWAYS_INLINE = {"make_slice", "make_tuple"}
 _NEVER_INLINE = {"tape_new", "tape_push", "tape_pop", "setitem"}
+_FOLDED_WIDTH = 100  # a backward value folds into the next statement only while that stays a short line
 
 
 class Layout:
@@ -91,11 +96,26 @@ class Layout:
         A cotangent contribution such as `x_bar = -g` followed by
         `x_bar = sum_to(x_bar, x_shape)` reads better as one line. It is only
         done when the value is made by the backward pass, read exactly once, by
-        a plain equation (not a tape or a write) printed next in the same block:
+        a plain equation (not a tape or a write) printed next in the same block,
+        directly or through temporaries that fold into that equation
+        (`g * 100.0` read by `t = g_scaled * 2`, read by `x_bar = t * x`):
         nothing runs between where it was computed and where it now is, so
         folding it in cannot move it past a write into an array it reads.
         """
         found: set[str] = set()
+
+        def lands_in(name: str) -> Eqn | None:
+            """The printed equation the value of `name` ends up in, through inlined temporaries."""
+            readers = self.readers.get(name)
+            while readers is not None and len(readers) == 1:
+                reader = readers[0]
+                if len(reader.outs) != 1 or reader.out.name not in self.inline:
+                    return reader
+                if reader.out.name in self.in_test:
+                    return None
+                readers = self.readers.get(reader.out.name)
+            return None
+
         for block in _all_blocks(self.function.body):
             printed = [s for s in block if not (isinstance(s, Eqn) and s.outs and s.outs[0].name in self.inline)]
             for stmt, reader in pairwise(printed):
@@ -106,9 +126,41 @@ class Layout:
                     continue
                 if not isinstance(reader, Eqn) or reader.op in _NEVER_INLINE or len(reader.outs) != 1:
                     continue
-                if self.readers.get(name) == [reader] and self.use_block.get(name) == self.def_block.get(name):
+                if lands_in(name) is not reader or self.use_block.get(name) != self.def_block.get(name):
+                    continue
+                if self._width(reader, self.inline | found | {name}) <= _FOLDED_WIDTH:
                     found.add(name)
         return found
+
+    def _width(self, eqn: Eqn, inlined: set[str]) -> int:
+        """About how many characters `name = <expression>` takes for `eqn`, with `inlined` folded in
+        (display names are not chosen yet; IR stems stand for them)."""
+
+        def expression(eqn: Eqn) -> cst.BaseExpression:
+            def atom(a, in_index=False):
+                if isinstance(a, Const):
+                    return constant(a.value, in_index)
+                if a.name in inlined and a.name in self.defs:
+                    return expression(self.defs[a.name])
+                return cst.Name(stem(a.name))
+
+            operands = [atom(a) for a in eqn.ins]
+            statics = {k: atom(a, k == "index" and eqn.op == "getitem") for k, a in eqn.static}
+            return build(eqn, operands, statics, RULES[eqn.op])
+
+        if not self._printable(eqn, inlined):  # a backend's own op (a fused kernel): left as it is
+            return _FOLDED_WIDTH + 1
+        text = cst.Module([]).code_for_node(expression(eqn))
+        return len(stem(eqn.out.name)) + 3 + len(text)
+
+    def _printable(self, eqn: Eqn, inlined: set[str]) -> bool:
+        """Whether `eqn`, with `inlined` folded in, uses only ops of the rule table."""
+        if eqn.op not in RULES:
+            return False
+        return all(
+            self._printable(self.defs[a.name], inlined)
+            for a in eqn.atoms() if isinstance(a, Var) and a.name in inlined and a.name in self.defs
+        )  # fmt: skip
 
     def _scan(self, body, block: int, counter: list) -> None:
         for stmt in body:

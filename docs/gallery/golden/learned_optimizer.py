@@ -13,7 +13,7 @@ def unrolled_grad(scale, log_step, w0, a, b, steps):
     w_3_tape = []
     w_1_tape = []
     w_bar_tape = []
-    w_bar_1_tape = []
+    r_bar_7_tape = []
     r_1_shape_tape_2 = []
     w_tape_2 = []
     w, total = w0, 0.0
@@ -24,10 +24,10 @@ def unrolled_grad(scale, log_step, w0, a, b, steps):
         r_1_shape = np.shape(r_1)
         r_1_shape_tape_2.append(r_1_shape)
         r = r_1 - b
-        inner_loss_1_bar = np.broadcast_to(sum_to(0.5, np.shape(np.sum(r ** 2))), np.shape(r))
-        w_bar_1 = inner_loss_1_bar * 2
-        w_bar_1_tape.append(w_bar_1)
-        w_bar = matmul_adjoint_b(sum_to(w_bar_1 * r, r_1_shape), a, w)
+        r_bar_7 = np.broadcast_to(sum_to(0.5, np.shape(np.sum(r ** 2))), np.shape(r)) * 2
+        r_bar_7_tape.append(r_bar_7)
+        r_bar = r_bar_7 * r
+        w_bar = matmul_adjoint_b(sum_to(r_bar, r_1_shape), a, w)
         w_bar_tape.append(w_bar)
         w_1 = np.exp(log_step)
         w_1_tape.append(w_1)
@@ -64,7 +64,7 @@ def unrolled_grad(scale, log_step, w0, a, b, steps):
         w_3 = w_3_tape.pop()
         w_1 = w_1_tape.pop()
         w_bar_2 = w_bar_tape.pop()
-        w_bar_1 = w_bar_1_tape.pop()
+        r_bar_7 = r_bar_7_tape.pop()
         r_1_shape_2 = r_1_shape_tape_2.pop()
         w_2 = w_tape_2.pop()
 
@@ -75,10 +75,10 @@ def unrolled_grad(scale, log_step, w0, a, b, steps):
         total_bar_2 = sum_to(total_bar, total_shape)
 
         # grad of: return 0.5 * np.sum(r**2)
-        total_1_bar = np.broadcast_to(sum_to(total_bar * 0.5, total_2_shape), np.shape(r))
+        r_bar = np.broadcast_to(sum_to(total_bar * 0.5, total_2_shape), np.shape(r)) * 2 * r
 
         # grad of: r = a @ w - b
-        w_bar = w_bar + matmul_adjoint_b(sum_to(total_1_bar * 2 * r, r_1_shape), a, w)
+        w_bar = w_bar + matmul_adjoint_b(sum_to(r_bar, r_1_shape), a, w)
 
         # grad of: w = w - rule_step(scale, log_step, inner_grad(w, a, b))
         w_bar_3 = -w_bar
@@ -86,15 +86,17 @@ def unrolled_grad(scale, log_step, w0, a, b, steps):
 
         # grad of: return np.exp(log_step) * np.tanh(scale * g)
         w_1_bar = w_bar_3 * w_3
-        w_3_bar = w_bar_3 * w_1
-        w_2_bar = w_3_bar * (1.0 - w_3) * (1.0 + w_3)
+        w_2_bar = w_bar_3 * w_1 * (1.0 - w_3) * (1.0 + w_3)
         scale_bar_2 = w_2_bar * w_bar_2
         w_bar_bar = w_2_bar * scale
         scale_bar = scale_bar + sum_to(scale_bar_2, np.shape(scale))
         w_bar_bar = sum_to(w_bar_bar, w_shape)
         log_step_bar = log_step_bar + sum_to(w_1_bar * w_1, np.shape(log_step))
 
+        # grad of: r = r_1 - b
+        r_1_bar = sum_to(np.broadcast_to(a @ w_bar_bar, np.shape(r_bar_7)) * r_bar_7, r_1_shape_2)
+
         # grad of: r_1 = a @ w
-        w_bar = w_bar + matmul_adjoint_b(sum_to(np.broadcast_to(a @ w_bar_bar, np.shape(w_bar_1)) * w_bar_1, r_1_shape_2), a, w_2)
+        w_bar = w_bar + matmul_adjoint_b(r_1_bar, a, w_2)
         total_bar = total_bar_2
     return scale_bar, log_step_bar

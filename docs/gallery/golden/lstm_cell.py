@@ -34,14 +34,11 @@ def lstm_cell_grad(wx, wh, b, x, h, c):
     h_next_bar = lstm_cell_2_bar_1 * h_next
 
     # grad of: h_next = o * np.tanh(c_next)
-    h_next_1_bar = h_next_bar * o
-    c_next_bar = c_next_bar + sum_to(h_next_1_bar * (1.0 - h_next_1) * (1.0 + h_next_1), c_next_shape)
-
-    # grad of: c_next = f * c + i * g
-    g_bar = c_next_bar * i
+    c_next_bar_2 = sum_to(h_next_bar * o * (1.0 - h_next_1) * (1.0 + h_next_1), c_next_shape)
+    c_next_bar = c_next_bar + c_next_bar_2
 
     # grad of: g = np.tanh(z[:, 3 * n :])
-    g_4_bar = sum_to(g_bar * (1.0 - g) * (1.0 + g), np.shape(g_4))
+    g_4_bar = sum_to(c_next_bar * i * (1.0 - g) * (1.0 + g), np.shape(g_4))
     z_shape = np.shape(z)
     z_bar = scatter_into_empty(g_4_bar, z_shape, g_3)
 

@@ -15,10 +15,10 @@ def rosen_grad(x):
     rosen_7_bar = sum_to(-(rosen_10_bar * 2 * (1.0 - rosen_2)), rosen_2_shape)
     x_shape = np.shape(x)
     x_bar = scatter_add(rosen_7_bar, x_shape, slice(None, -1, None))
-    rosen_5_bar = rosen_10_bar * 100.0
-    rosen_4_bar = rosen_5_bar * 2 * rosen_4
+    rosen_4_bar = rosen_10_bar * 100.0 * 2 * rosen_4
     rosen_3_bar = -rosen_4_bar
     rosen_1_bar = sum_to(rosen_4_bar, np.shape(rosen_1))
-    x_bar[:-1] += sum_to(rosen_3_bar * 2 * rosen_2, rosen_2_shape)
+    rosen_2_bar = sum_to(rosen_3_bar * 2 * rosen_2, rosen_2_shape)
+    x_bar[:-1] += rosen_2_bar
     x_bar[1:] += rosen_1_bar
     return x_bar

@@ -16,14 +16,16 @@ def softmax_ce_grad(logits, labels):
     softmax_ce_2_shape = np.shape(np.sum(softmax_ce_1, axis=1))
     softmax_ce_2_bar = np.broadcast_to(-1.0 / np.size(np.broadcast_to(-1.0, softmax_ce_2_shape)), softmax_ce_2_shape)
     softmax_ce_1_shape = np.shape(softmax_ce_1)
-    log_probs_bar = np.broadcast_to(np.reshape(softmax_ce_2_bar, keepdims_shape(softmax_ce_1_shape, 1)), softmax_ce_1_shape) * labels
+    softmax_ce_1_bar = np.broadcast_to(np.reshape(softmax_ce_2_bar, keepdims_shape(softmax_ce_1_shape, 1)), softmax_ce_1_shape)
+    log_probs_bar = softmax_ce_1_bar * labels
 
     # grad of: log_probs = shifted - np.log(np.sum(np.exp(shifted), axis=1, keepdims=True))
     log_probs_3_bar = -log_probs_bar
     shifted_shape = np.shape(shifted)
     shifted_bar = sum_to(log_probs_bar, shifted_shape)
     log_probs_2_bar = sum_to(log_probs_3_bar / log_probs_2, np.shape(log_probs_2))
-    shifted_bar = shifted_bar + np.broadcast_to(np.reshape(log_probs_2_bar, keepdims_shape(shifted_shape, 1)), shifted_shape) * log_probs_1
+    log_probs_1_bar = np.broadcast_to(np.reshape(log_probs_2_bar, keepdims_shape(shifted_shape, 1)), shifted_shape)
+    shifted_bar = shifted_bar + log_probs_1_bar * log_probs_1
 
     # grad of: shifted = logits - np.max(logits, axis=1, keepdims=True)
     shifted_1_bar = -shifted_bar

@@ -86,14 +86,16 @@ def mlp_loss_grad(w1, b1, w2, b2, x, y):
     mlp_loss_2_shape = np.shape(np.sum(mlp_loss_1, axis=1))
     mlp_loss_2_bar = np.broadcast_to(-1.0 / np.size(np.broadcast_to(-1.0, mlp_loss_2_shape)), mlp_loss_2_shape)
     mlp_loss_1_shape = np.shape(mlp_loss_1)
-    log_probs_bar = np.broadcast_to(np.reshape(mlp_loss_2_bar, keepdims_shape(mlp_loss_1_shape, 1)), mlp_loss_1_shape) * y
+    mlp_loss_1_bar = np.broadcast_to(np.reshape(mlp_loss_2_bar, keepdims_shape(mlp_loss_1_shape, 1)), mlp_loss_1_shape)
+    log_probs_bar = mlp_loss_1_bar * y
 
     # grad of: log_probs = z - np.log(np.sum(np.exp(z), axis=1, keepdims=True))
     log_probs_3_bar = -log_probs_bar
     z_shape = np.shape(z)
     z_bar = sum_to(log_probs_bar, z_shape)
     log_probs_2_bar = sum_to(log_probs_3_bar / log_probs_2, np.shape(log_probs_2))
-    z_bar = z_bar + np.broadcast_to(np.reshape(log_probs_2_bar, keepdims_shape(z_shape, 1)), z_shape) * log_probs_1
+    log_probs_1_bar = np.broadcast_to(np.reshape(log_probs_2_bar, keepdims_shape(z_shape, 1)), z_shape)
+    z_bar = z_bar + log_probs_1_bar * log_probs_1
 
     # grad of: z = logits - np.max(logits, axis=1, keepdims=True)
     z_1_bar = -z_bar
