@@ -487,6 +487,8 @@ def _base(name: str, layout) -> str:
         return stem(name)  # named for its shape already (transforms/reverse.py)
     if eqn is not None and eqn.op == "shape" and len(eqn.outs) == 1 and isinstance(eqn.ins[0], Var):
         return f"{stem(eqn.ins[0].name)}_shape"
+    if eqn is not None and eqn.op == "broadcast_shapes" and len(eqn.outs) == 1:
+        return "broadcast_shape"  # the shape several operands broadcast to
     return stem(name)
 
 

@@ -23,7 +23,7 @@ def recurrence_grad(a, x):
         y[t] = y_5
 
     # grad of: return np.sum(y**2)
-    y_bar = np.broadcast_to(1.0, np.shape(y)) * 2 * y
+    y_bar = np.broadcast_to(2.0, np.shape(y)) * y
 
     # grad of: for t in range(1, x.shape[0]):
     a_bar = np.zeros_like(a)

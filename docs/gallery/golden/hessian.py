@@ -14,8 +14,8 @@ def rosen_grad_jvp(x, x_dot):
     rosen_4_shape = np.shape(rosen_4)
     rosen_4_dot = np.broadcast_to(rosen_4_dot, rosen_4_shape)
     rosen_2_shape = np.shape(rosen_2)
-    rosen_10_bar = np.broadcast_to(1.0, np.broadcast_shapes(rosen_4_shape, rosen_2_shape))
-    rosen_7_bar_1 = rosen_10_bar * 2
+    broadcast_shape = np.broadcast_shapes(rosen_4_shape, rosen_2_shape)
+    rosen_7_bar_1 = np.broadcast_to(2.0, broadcast_shape)
     rosen_7_bar_3 = rosen_7_bar_1 * (1.0 - rosen_2)
     rosen_7_bar_3_shape = np.shape(rosen_7_bar_3)
     rosen_7_bar_3_dot = np.broadcast_to(-rosen_2_dot * rosen_7_bar_1, rosen_7_bar_3_shape)
@@ -24,10 +24,10 @@ def rosen_grad_jvp(x, x_dot):
     x_shape = np.shape(x)
     x_bar = scatter_add(rosen_7_bar, x_shape, slice(None, -1, None))
     x_bar_dot = scatter_add(rosen_7_bar_dot, x_shape, slice(None, -1, None))
-    rosen_4_bar_2 = rosen_10_bar * 100.0 * 2
-    rosen_4_bar = rosen_4_bar_2 * rosen_4
+    rosen_4_bar_1 = np.broadcast_to(200.0, broadcast_shape)
+    rosen_4_bar = rosen_4_bar_1 * rosen_4
     rosen_4_bar_shape = np.shape(rosen_4_bar)
-    rosen_4_bar_dot = np.broadcast_to(rosen_4_dot * rosen_4_bar_2, rosen_4_bar_shape)
+    rosen_4_bar_dot = np.broadcast_to(rosen_4_dot * rosen_4_bar_1, rosen_4_bar_shape)
     rosen_3_bar = -rosen_4_bar
     rosen_1_shape = np.shape(rosen_1)
     rosen_1_bar = sum_to(rosen_4_bar, rosen_1_shape)

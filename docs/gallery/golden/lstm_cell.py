@@ -29,7 +29,7 @@ def lstm_cell_grad(wx, wh, b, x, h, c):
 
     # grad of: return np.sum(h_next**2 + c_next**2)
     c_next_shape = np.shape(c_next)
-    lstm_cell_2_bar_1 = np.broadcast_to(1.0, np.broadcast_shapes(np.shape(h_next), c_next_shape)) * 2
+    lstm_cell_2_bar_1 = np.broadcast_to(2.0, np.broadcast_shapes(np.shape(h_next), c_next_shape))
     c_next_bar = sum_to(lstm_cell_2_bar_1 * c_next, c_next_shape)
     h_next_bar = lstm_cell_2_bar_1 * h_next
 

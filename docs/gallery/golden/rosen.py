@@ -11,11 +11,11 @@ def rosen_grad(x):
 
     # grad of: return np.sum(100.0 * (x[1:] - x[:-1] ** 2) ** 2 + (1.0 - x[:-1]) ** 2)
     rosen_2_shape = np.shape(rosen_2)
-    rosen_10_bar = np.broadcast_to(1.0, np.broadcast_shapes(np.shape(rosen_4), rosen_2_shape))
-    rosen_7_bar = sum_to(-(rosen_10_bar * 2 * (1.0 - rosen_2)), rosen_2_shape)
+    broadcast_shape = np.broadcast_shapes(np.shape(rosen_4), rosen_2_shape)
+    rosen_7_bar = sum_to(-(np.broadcast_to(2.0, broadcast_shape) * (1.0 - rosen_2)), rosen_2_shape)
     x_shape = np.shape(x)
     x_bar = scatter_add(rosen_7_bar, x_shape, slice(None, -1, None))
-    rosen_4_bar = rosen_10_bar * 100.0 * 2 * rosen_4
+    rosen_4_bar = np.broadcast_to(200.0, broadcast_shape) * rosen_4
     rosen_3_bar = -rosen_4_bar
     rosen_1_bar = sum_to(rosen_4_bar, np.shape(rosen_1))
     rosen_2_bar = sum_to(rosen_3_bar * 2 * rosen_2, rosen_2_shape)

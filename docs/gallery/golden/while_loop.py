@@ -13,7 +13,7 @@ def shrink_grad(x, tol):
         n_steps = n_steps + 1
 
     # grad of: return np.sum(y**2)
-    y_bar = np.broadcast_to(1.0, np.shape(y)) * 2 * y
+    y_bar = np.broadcast_to(2.0, np.shape(y)) * y
 
     # grad of: while np.max(np.abs(y)) > tol:
     for step in reversed(range(n_steps)):
