@@ -2,7 +2,8 @@
 
 `Layout(function)` walks the function once to decide:
 - inlining: a temporary read exactly once, in the block that defines it,
-  folds into the expression that reads it;
+  folds into the expression that reads it; so does a backward-pass value read
+  once by the statement printed right after it (`_adjacent_partials`);
 - display names by liveness over the flattened program (`naming.py`), with
   the ties control flow needs: a loop's carried value, its outputs and a
   tape's successive versions share one name; an `if`'s outputs are named
@@ -19,15 +20,21 @@ spares an allocation per iteration.
 from __future__ import annotations
 
 from collections import Counter
+from itertools import pairwise
+
+import libcst as cst
 
 from symdiff.analysis.aliases import ELEMENT_READS, PASSED_ON, VIEWS
 from symdiff.analysis.indexes import covers, disjoint
 from symdiff.analysis.ranks import known_ranks
+from symdiff.codegen.expressions import build, constant
 from symdiff.codegen.naming import stem
 from symdiff.ir.nodes import Const, Eqn, Function, If, Loop, Var
+from symdiff.rules import RULES
 
 _ALWAYS_INLINE = {"make_slice", "make_tuple"}
 _NEVER_INLINE = {"tape_new", "tape_push", "tape_pop", "setitem"}
+_FOLDED_WIDTH = 100  # a backward value folds into the next statement only while that stays a short line
 
 
 class Layout:
@@ -54,6 +61,7 @@ class Layout:
             and (eqn.out.temp or eqn.op in _ALWAYS_INLINE) and self.uses[name] == 1
             and self.use_block.get(name) == self.def_block[name]
         } | self.in_test  # fmt: skip
+        self.inline |= self._adjacent_partials()
         self.in_place: set[int] = set()
         self.first_writes: set[int] = set()  # accumulations into elements nothing wrote yet
         self.unfilled: set[int] = set()  # scatter_adds whose zeros the accumulations after them all overwrite
@@ -86,6 +94,78 @@ class Layout:
                 if isinstance(source, Var):
                     self.joined_into.setdefault(source.name, []).append(out)
         self.names = self._assign(reserved)
+
+    def _adjacent_partials(self) -> set[str]:
+        """Backward-pass values that fold into the statement printed right after them.
+
+        A cotangent contribution such as `x_bar = -g` followed by
+        `x_bar = sum_to(x_bar, x_shape)` reads better as one line. It is only
+        done when the value is made by the backward pass, read exactly once, by
+        a plain equation (not a tape or a write) printed next in the same block,
+        directly or through temporaries that fold into that equation
+        (`g * 100.0` read by `t = g_scaled * 2`, read by `x_bar = t * x`):
+        nothing runs between where it was computed and where it now is, so
+        folding it in cannot move it past a write into an array it reads.
+        """
+        found: set[str] = set()
+
+        def lands_in(name: str) -> Eqn | None:
+            """The printed equation the value of `name` ends up in, through inlined temporaries."""
+            readers = self.readers.get(name)
+            while readers is not None and len(readers) == 1:
+                reader = readers[0]
+                if len(reader.outs) != 1 or reader.out.name not in self.inline:
+                    return reader
+                if reader.out.name in self.in_test:
+                    return None
+                readers = self.readers.get(reader.out.name)
+            return None
+
+        for block in _all_blocks(self.function.body):
+            printed = [s for s in block if not (isinstance(s, Eqn) and s.outs and s.outs[0].name in self.inline)]
+            for stmt, reader in pairwise(printed):
+                if not (isinstance(stmt, Eqn) and stmt.adjoint and len(stmt.outs) == 1):
+                    continue
+                name = stmt.out.name
+                if stmt.op in _NEVER_INLINE or self.uses[name] != 1 or name in self.in_test:
+                    continue
+                if not isinstance(reader, Eqn) or reader.op in _NEVER_INLINE or len(reader.outs) != 1:
+                    continue
+                if lands_in(name) is not reader or self.use_block.get(name) != self.def_block.get(name):
+                    continue
+                if self._width(reader, self.inline | found | {name}) <= _FOLDED_WIDTH:
+                    found.add(name)
+        return found
+
+    def _width(self, eqn: Eqn, inlined: set[str]) -> int:
+        """About how many characters `name = <expression>` takes for `eqn`, with `inlined` folded in
+        (display names are not chosen yet; IR stems stand for them)."""
+
+        def expression(eqn: Eqn) -> cst.BaseExpression:
+            def atom(a, in_index=False):
+                if isinstance(a, Const):
+                    return constant(a.value, in_index)
+                if a.name in inlined and a.name in self.defs:
+                    return expression(self.defs[a.name])
+                return cst.Name(stem(a.name))
+
+            operands = [atom(a) for a in eqn.ins]
+            statics = {k: atom(a, k == "index" and eqn.op == "getitem") for k, a in eqn.static}
+            return build(eqn, operands, statics, RULES[eqn.op])
+
+        if not self._printable(eqn, inlined):  # a backend's own op (a fused kernel): left as it is
+            return _FOLDED_WIDTH + 1
+        text = cst.Module([]).code_for_node(expression(eqn))
+        return len(stem(eqn.out.name)) + 3 + len(text)
+
+    def _printable(self, eqn: Eqn, inlined: set[str]) -> bool:
+        """Whether `eqn`, with `inlined` folded in, uses only ops of the rule table."""
+        if eqn.op not in RULES:
+            return False
+        return all(
+            self._printable(self.defs[a.name], inlined)
+            for a in eqn.atoms() if isinstance(a, Var) and a.name in inlined and a.name in self.defs
+        )  # fmt: skip
 
     def _scan(self, body, block: int, counter: list) -> None:
         for stmt in body:
@@ -316,6 +396,15 @@ def _has_axes(layout: Layout, atom, depth: int = 0) -> bool:
     return eqn.op in _KEEPS_AXES and any(_has_axes(layout, a, depth + 1) for a in eqn.ins)
 
 
+def _all_blocks(body):
+    """`body` and every block nested in it."""
+    yield body
+    for stmt in body:
+        if not isinstance(stmt, Eqn):
+            for block in stmt.blocks():
+                yield from _all_blocks(block)
+
+
 def _all_stmts(body):
     for stmt in body:
         yield stmt
@@ -388,11 +477,24 @@ def _choose(function, events, last, ties, early, reserved, layout) -> dict[str, 
             else:
                 chosen = _share(name, position, index, early, display, last, holder)
             if chosen is None:
-                display[name] = picker.pick(stem(name), index, name)
+                display[name] = picker.pick(_base(name, layout), index, name)
             else:
                 display[name] = chosen
                 picker.hold(chosen, name)
     return display
+
+
+def _base(name: str, layout) -> str:
+    """The stem `name` is printed under: a shape query says whose shape it holds (`x_shape`),
+    whatever name the rule that asked for it gave it (`kept`, `z_bar`)."""
+    eqn = layout.defs.get(name)
+    if stem(name).endswith("_shape"):
+        return stem(name)  # named for its shape already (transforms/reverse.py)
+    if eqn is not None and eqn.op == "shape" and len(eqn.outs) == 1 and isinstance(eqn.ins[0], Var):
+        return f"{stem(eqn.ins[0].name)}_shape"
+    if eqn is not None and eqn.op == "broadcast_shapes" and len(eqn.outs) == 1:
+        return "broadcast_shape"  # the shape several operands broadcast to
+    return stem(name)
 
 
 def _share(name: str, position: int, index: int, early, display, last, holder) -> str | None:

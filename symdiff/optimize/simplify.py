@@ -7,6 +7,17 @@ Two kinds of rewrite:
 
 Shapes are not known when code is generated, so "same shape" is inferred
 from the ops themselves (`symdiff.analysis.shapes.ShapeClasses`).
+
+Spreading 1.0 over the shape of an inexact (float) array and multiplying
+(`np.broadcast_to(1.0, np.shape(x)) * e`, the seed of `np.sum` meeting an
+elementwise term of `x`'s shape) is `e`: the same values and shape, without
+a pass over the array. Its dtype is `e`'s own, where the product's was
+float64 for a float32 `e`: the cotangent keeps the forward values' precision.
+
+A third: a scalar spread over a shape and then scaled,
+`np.broadcast_to(c, s) * k` with `c` and `k` scalars, is `np.broadcast_to(c * k, s)`:
+each element was `c * k` already, computed once instead of once per element
+(the seed of `np.sum` times the constants of the loss, `ones * 100.0 * 2`).
 """
 
 from __future__ import annotations
@@ -50,7 +61,61 @@ def _identity(eqn: Eqn, classes: ShapeClasses) -> Atom | None:
 
 
 _SCALES = ("truediv", "mul")
+_ARITHMETIC = ("add", "sub", "mul", "truediv", "neg")
+# Ops whose result is inexact (float or complex) whatever their operands' dtypes.
+_INEXACT = {
+    "tanh", "exp", "log", "sin", "cos", "sqrt", "truediv", "expm1", "log1p", "sinh", "cosh", "arctan", "tan",
+    "arcsin", "arccos", "expit", "erf",
+}  # fmt: skip
+
+
+def _times_ones(eqn: Eqn, spreads: dict[str, Eqn], inexact: set[str], classes: ShapeClasses) -> Atom | None:
+    """`e` for `broadcast_to(1.0, s) * e` (either order), where `e` is inexact and known to have shape `s`."""
+    if eqn.op != "mul" or len(eqn.ins) != 2:
+        return None
+    for spread, other in (eqn.ins, eqn.ins[::-1]):
+        if not (isinstance(spread, Var) and spread.name in spreads and isinstance(other, Var)):
+            continue
+        one = spreads[spread.name].ins[0]
+        is_one = isinstance(one, Const) and type(one.value) is float and one.value == 1.0
+        if is_one and other.name in inexact and classes.same(spread, other):
+            return other
+    return None
+
+
 _COUNTS = ("size", "len", "ndim")
+
+
+def _spread_scaled(eqn: Eqn, spreads: dict[str, Eqn], scalars: set[str], floats: set[str], fresh) -> list | None:
+    """`broadcast_to(c, s) * k` (either order) as `broadcast_to(c * k, s)`, for scalars `c` and `k`.
+
+    Exact: every element of the product is the one float multiplication `c * k`
+    (multiplication commutes in IEEE arithmetic, and the order is kept anyway),
+    and the result has the shape `s` and the dtype the elementwise product had.
+    One of `c`, `k` must be a float, so that the scalar product is float
+    arithmetic as the elementwise one was, not Python integers (which never wrap).
+    """
+    if eqn.op != "mul" or len(eqn.ins) != 2:
+        return None
+    for position in (0, 1):
+        spread, k = eqn.ins[position], eqn.ins[1 - position]
+        if not (isinstance(spread, Var) and spread.name in spreads and _is_scalar(k, scalars)):
+            continue
+        broadcast = spreads[spread.name]
+        c = broadcast.ins[0]
+        if not (_is_float(c, floats) or _is_float(k, floats)):
+            continue
+        scaled = Var(fresh(f"{eqn.out.name.split('~')[0]}_scalar"), temp=True)
+        operands = (c, k) if position == 0 else (k, c)
+        product = Eqn((scaled,), "mul", operands, (), eqn.loc, eqn.adjoint)
+        return [product, Eqn(eqn.outs, "broadcast_to", (scaled,), broadcast.static, eqn.loc, eqn.adjoint)]
+    return None
+
+
+def _is_float(atom: Atom, floats: set[str]) -> bool:
+    if isinstance(atom, Const):
+        return type(atom.value) is float
+    return atom.name in floats
 
 
 def _is_scalar(atom: Atom, counts: set[str]) -> bool:
@@ -106,10 +171,28 @@ def simplify(function: Function) -> Function:
     names = Names({p.name for p in function.params} | {n for n, _ in function.free})
     names.used |= {v.name for stmt in function.body for v in defined(stmt)}
     spread = _only_spread(function)
+    spreads: dict[str, Eqn] = {}  # broadcast_to(c, s) of a scalar c
+    scalars: set[str] = set()  # counts, and arithmetic on numbers and counts: Python scalars
+    floats: set[str] = set()  # the scalars among them that are floats
+    inexact: set[str] = set()  # arrays known to be float or complex, whatever the inputs' dtypes
 
     def visit(eqn: Eqn, scope):
         if len(eqn.outs) != 1:
             return eqn
+        scaled = _spread_scaled(eqn, spreads, scalars, floats, names.fresh)
+        if scaled is not None:
+            product, eqn = scaled
+            scalars.add(product.out.name)
+            floats.add(product.out.name)
+            return [product, visit(eqn, scope)]
+        if eqn.op in _ARITHMETIC and all(_is_scalar(a, scalars) for a in eqn.ins):
+            scalars.add(eqn.out.name)
+            if eqn.op == "truediv" or any(_is_float(a, floats) for a in eqn.ins):
+                floats.add(eqn.out.name)
+        if eqn.op == "broadcast_to" and _is_scalar(eqn.ins[0], scalars):
+            spreads[eqn.out.name] = eqn
+        if eqn.op in _INEXACT or eqn.op in _ARITHMETIC and any(_is_float(a, inexact) for a in eqn.ins):
+            inexact.add(eqn.out.name)
         if eqn.op == "keepdims_shape" and eqn.ins[1:] == (Const(None),):
             all_axes.add(eqn.out.name)
         shape = eqn.static_dict().get("shape")
@@ -124,10 +207,13 @@ def simplify(function: Function) -> Function:
             return [Eqn((out,), eqn.op, (kept_scalars[kept.name], eqn.ins[1]), (), eqn.loc, eqn.adjoint), eqn]
         if eqn.op in _COUNTS:
             counts.add(eqn.out.name)
+            scalars.add(eqn.out.name)
         if eqn.op == "broadcast_to" and isinstance(eqn.ins[0], Var) and eqn.ins[0].name in kept_scalars:
             # A full reduction's cotangent is a scalar: it broadcasts without the reshape.
             eqn = Eqn(eqn.outs, eqn.op, (kept_scalars[eqn.ins[0].name],), eqn.static, eqn.loc, eqn.adjoint)
         same = _identity(eqn, classes)
+        if same is None:
+            same = _times_ones(eqn, spreads, inexact, classes)
         if same is None and eqn.op == "neg" and isinstance(eqn.ins[0], Var):
             same = negations.get(eqn.ins[0].name)
         if same is None and eqn.op == "where":

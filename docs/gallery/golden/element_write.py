@@ -5,11 +5,11 @@
 # fmt: off
 def recurrence_grad(a, x):
     """Gradient of recurrence with respect to a, x."""
-    y_1 = np.shape(x)
-    y_2 = y_1[0]
+    x_shape = np.shape(x)
+    y_2 = x_shape[0]
     y = np.zeros(y_2)
-    y_1_2 = x[0]
-    y[0] = y_1_2
+    y_1 = x[0]
+    y[0] = y_1
     value_bar_2_tape = []
     y_4_shape_tape = []
     y_2_tape = []
@@ -23,8 +23,7 @@ def recurrence_grad(a, x):
         y[t] = y_5
 
     # grad of: return np.sum(y**2)
-    recurrence_1_bar = np.broadcast_to(1.0, np.shape(y))
-    y_bar = recurrence_1_bar * (2 * y)
+    y_bar = np.broadcast_to(1.0, np.shape(y)) * (2 * y)
 
     # grad of: for t in range(1, x.shape[0]):
     a_bar = np.zeros_like(a)
@@ -37,20 +36,16 @@ def recurrence_grad(a, x):
         y_2 = y_2_tape.pop()
 
         # grad of: y[t] = a * y[t - 1] + x[t]
-        y_1_3 = t - 1
+        y_1_2 = t - 1
         value_bar = sum_to(y_bar[t], value_bar_2)
         y_bar[t] = 0.0
-        y_4_bar = sum_to(value_bar, y_4_shape)
-        x_bar[t] += y_4_bar
+        x_bar[t] += sum_to(value_bar, y_4_shape)
         a_bar_2 = value_bar * y_2
         y_2_bar = value_bar * a
-        a_bar_2 = sum_to(a_bar_2, np.shape(a))
-        a_bar = a_bar + a_bar_2
+        a_bar = a_bar + sum_to(a_bar_2, np.shape(a))
         y_2_bar = sum_to(y_2_bar, np.shape(y_2))
-        y_bar[y_1_3] = y_bar[y_1_3] + y_2_bar
+        y_bar[y_1_2] = y_bar[y_1_2] + y_2_bar
 
     # grad of: y[0] = x[0]
-    value_bar = sum_to(y_bar[0], np.shape(y_1_2))
-    x_bar_2 = scatter_add(value_bar, y_1, 0)
-    x_bar = x_bar + x_bar_2
+    x_bar = x_bar + scatter_add(sum_to(y_bar[0], np.shape(y_1)), x_shape, 0)
     return a_bar, x_bar

@@ -13,7 +13,7 @@ def unrolled_grad(scale, log_step, w0, a, b, steps):
     w_3_tape = []
     w_1_tape = []
     w_bar_tape = []
-    inner_loss_1_bar_tape = []
+    r_bar_6_tape = []
     r_1_shape_tape_2 = []
     w_tape_2 = []
     w, total = w0, 0.0
@@ -24,12 +24,10 @@ def unrolled_grad(scale, log_step, w0, a, b, steps):
         r_1_shape = np.shape(r_1)
         r_1_shape_tape_2.append(r_1_shape)
         r = r_1 - b
-        inner_loss_2_bar = sum_to(0.5, np.shape(np.sum(r ** 2)))
-        inner_loss_1_bar = np.broadcast_to(inner_loss_2_bar, np.shape(r))
-        inner_loss_1_bar_tape.append(inner_loss_1_bar)
-        r_bar = inner_loss_1_bar * (2 * r)
-        r_1_bar = sum_to(r_bar, r_1_shape)
-        w_bar = matmul_adjoint_b(r_1_bar, a, w)
+        r_bar_6 = np.broadcast_to(sum_to(0.5, np.shape(np.sum(r ** 2))), np.shape(r))
+        r_bar_6_tape.append(r_bar_6)
+        r_bar = r_bar_6 * (2 * r)
+        w_bar = matmul_adjoint_b(sum_to(r_bar, r_1_shape), a, w)
         w_bar_tape.append(w_bar)
         w_1 = np.exp(log_step)
         w_1_tape.append(w_1)
@@ -47,11 +45,9 @@ def unrolled_grad(scale, log_step, w0, a, b, steps):
         total_2 = 0.5 * total_2
         total = total + total_2
     unrolled = total / steps
-    unrolled_bar = grad_seed(unrolled)
 
     # grad of: return total / steps
-    total_bar = unrolled_bar / steps
-    total_bar = sum_to(total_bar, np.shape(total))
+    total_bar = sum_to(grad_seed(unrolled) / steps, np.shape(total))
 
     # grad of: for k in range(steps):
     w_bar = np.zeros_like(w)
@@ -68,7 +64,7 @@ def unrolled_grad(scale, log_step, w0, a, b, steps):
         w_3 = w_3_tape.pop()
         w_1 = w_1_tape.pop()
         w_bar_2 = w_bar_tape.pop()
-        inner_loss_1_bar = inner_loss_1_bar_tape.pop()
+        r_bar_6 = r_bar_6_tape.pop()
         r_1_shape_2 = r_1_shape_tape_2.pop()
         w_2 = w_tape_2.pop()
 
@@ -79,15 +75,10 @@ def unrolled_grad(scale, log_step, w0, a, b, steps):
         total_bar_2 = sum_to(total_bar, total_shape)
 
         # grad of: return 0.5 * np.sum(r**2)
-        total_2_bar = total_bar * 0.5
-        total_2_bar = sum_to(total_2_bar, total_2_shape)
-        total_1_bar = np.broadcast_to(total_2_bar, np.shape(r))
-        r_bar = total_1_bar * (2 * r)
+        r_bar = np.broadcast_to(sum_to(total_bar * 0.5, total_2_shape), np.shape(r)) * (2 * r)
 
         # grad of: r = a @ w - b
-        r_1_bar = sum_to(r_bar, r_1_shape)
-        w_bar_3 = matmul_adjoint_b(r_1_bar, a, w)
-        w_bar = w_bar + w_bar_3
+        w_bar = w_bar + matmul_adjoint_b(sum_to(r_bar, r_1_shape), a, w)
 
         # grad of: w = w - rule_step(scale, log_step, inner_grad(w, a, b))
         w_bar_3 = -w_bar
@@ -95,32 +86,17 @@ def unrolled_grad(scale, log_step, w0, a, b, steps):
 
         # grad of: return np.exp(log_step) * np.tanh(scale * g)
         w_1_bar = w_bar_3 * w_3
-        w_3_bar = w_bar_3 * w_1
-        w_2_bar = w_3_bar * ((1.0 - w_3) * (1.0 + w_3))
+        w_2_bar = w_bar_3 * w_1 * ((1.0 - w_3) * (1.0 + w_3))
         scale_bar_2 = w_2_bar * w_bar_2
         w_bar_bar = w_2_bar * scale
-        scale_bar_2 = sum_to(scale_bar_2, np.shape(scale))
-        scale_bar = scale_bar + scale_bar_2
+        scale_bar = scale_bar + sum_to(scale_bar_2, np.shape(scale))
         w_bar_bar = sum_to(w_bar_bar, w_shape)
-        log_step_bar_2 = w_1_bar * w_1
-        log_step_bar_2 = sum_to(log_step_bar_2, np.shape(log_step))
-        log_step_bar = log_step_bar + log_step_bar_2
-
-        # grad of: w_bar = matmul_adjoint_b(r_1_bar, a, w)
-        r_1_bar_bar = a @ w_bar_bar
-
-        # grad of: r_1_bar = sum_to(r_bar, np.shape(r_1))
-        r_bar_bar = np.broadcast_to(r_1_bar_bar, np.shape(inner_loss_1_bar))
-
-        # grad of: r_bar = inner_loss_1_bar * (2 * r)
-        r_bar_1_bar = r_bar_bar * inner_loss_1_bar
-        r_bar = r_bar_1_bar * 2
+        log_step_bar = log_step_bar + sum_to(w_1_bar * w_1, np.shape(log_step))
 
         # grad of: r = r_1 - b
-        r_1_bar = sum_to(r_bar, r_1_shape_2)
+        r_1_bar = sum_to(np.broadcast_to(a @ w_bar_bar, np.shape(r_bar_6)) * r_bar_6 * 2, r_1_shape_2)
 
         # grad of: r_1 = a @ w
-        w_bar_2 = matmul_adjoint_b(r_1_bar, a, w_2)
-        w_bar = w_bar + w_bar_2
+        w_bar = w_bar + matmul_adjoint_b(r_1_bar, a, w_2)
         total_bar = total_bar_2
     return scale_bar, log_step_bar

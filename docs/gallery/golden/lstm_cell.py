@@ -28,49 +28,32 @@ def lstm_cell_grad(wx, wh, b, x, h, c):
     h_next = o * h_next_1
 
     # grad of: return np.sum(h_next**2 + c_next**2)
-    lstm_cell_bar_1 = np.shape(c_next)
-    lstm_cell_3_bar = np.broadcast_to(1.0, np.broadcast_shapes(np.shape(h_next), lstm_cell_bar_1))
-    c_next_bar = lstm_cell_3_bar * (2 * c_next)
-    c_next_bar = sum_to(c_next_bar, lstm_cell_bar_1)
+    c_next_shape = np.shape(c_next)
+    lstm_cell_3_bar = np.broadcast_to(1.0, np.broadcast_shapes(np.shape(h_next), c_next_shape))
+    c_next_bar = sum_to(lstm_cell_3_bar * (2 * c_next), c_next_shape)
     h_next_bar = lstm_cell_3_bar * (2 * h_next)
 
     # grad of: h_next = o * np.tanh(c_next)
-    h_next_1_bar = h_next_bar * o
-    c_next_bar_2 = h_next_1_bar * ((1.0 - h_next_1) * (1.0 + h_next_1))
-    c_next_bar_2 = sum_to(c_next_bar_2, lstm_cell_bar_1)
+    c_next_bar_2 = sum_to(h_next_bar * o * ((1.0 - h_next_1) * (1.0 + h_next_1)), c_next_shape)
     c_next_bar = c_next_bar + c_next_bar_2
 
-    # grad of: c_next = f * c + i * g
-    g_bar = c_next_bar * i
-
     # grad of: g = np.tanh(z[:, 3 * n :])
-    g_4_bar = g_bar * ((1.0 - g) * (1.0 + g))
-    g_4_bar = sum_to(g_4_bar, np.shape(g_4))
-    g_4_bar_1 = np.shape(z)
-    z_bar = scatter_into_empty(g_4_bar, g_4_bar_1, g_3)
-
-    # grad of: return 1.0 / (1.0 + np.exp(-z))
-    o_5_bar = sum_to(h_next_bar * h_next_1 * o * (1.0 - o), np.shape(o_5))
+    g_4_bar = sum_to(c_next_bar * i * ((1.0 - g) * (1.0 + g)), np.shape(g_4))
+    z_shape = np.shape(z)
+    z_bar = scatter_into_empty(g_4_bar, z_shape, g_3)
 
     # grad of: o = sigmoid(z[:, 2 * n : 3 * n])
-    z_bar[o_4] = o_5_bar
-
-    # grad of: return 1.0 / (1.0 + np.exp(-z))
-    f_4_bar = sum_to(c_next_bar * c * f * (1.0 - f), np.shape(f_4))
+    z_bar[o_4] = sum_to(h_next_bar * h_next_1 * o * (1.0 - o), np.shape(o_5))
 
     # grad of: f = sigmoid(z[:, n : 2 * n])
-    z_bar[f_3] = f_4_bar
-
-    # grad of: return 1.0 / (1.0 + np.exp(-z))
-    i_3_bar = sum_to(c_next_bar * g * i * (1.0 - i), np.shape(i_3))
+    z_bar[f_3] = sum_to(c_next_bar * c * f * (1.0 - f), np.shape(f_4))
 
     # grad of: i = sigmoid(z[:, :n])
-    z_bar[i_2] = i_3_bar
+    z_bar[i_2] = sum_to(c_next_bar * g * i * (1.0 - i), np.shape(i_3))
 
     # grad of: z = x @ wx + h @ wh + b
     b_bar = sum_to(z_bar, np.shape(b))
     z_1_bar = sum_to(z_bar, np.shape(z_1))
-    z_2_bar = sum_to(z_bar, np.shape(z_2))
-    wh_bar = matmul_adjoint_b(z_2_bar, h, wh)
+    wh_bar = matmul_adjoint_b(sum_to(z_bar, np.shape(z_2)), h, wh)
     wx_bar = matmul_adjoint_b(z_1_bar, x, wx)
     return wx_bar, wh_bar, b_bar

@@ -12,9 +12,8 @@ def mlp_grad(w1, b1, w2, b2, x, y):
     mlp_1 = out - y
 
     # grad of: return np.mean((out - y) ** 2)
-    kept_1 = np.shape(mlp_1)
-    mlp_2_bar = np.broadcast_to(1.0 / np.size(np.broadcast_to(1.0, kept_1)), kept_1)
-    mlp_1_bar = mlp_2_bar * (2 * mlp_1)
+    mlp_1_shape = np.shape(mlp_1)
+    mlp_1_bar = np.broadcast_to(1.0 / np.size(np.broadcast_to(1.0, mlp_1_shape)), mlp_1_shape) * (2 * mlp_1)
 
     # grad of: out = h @ w2 + b2
     out_1_bar = sum_to(mlp_1_bar, np.shape(out_1))

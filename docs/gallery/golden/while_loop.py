@@ -13,8 +13,7 @@ def shrink_grad(x, tol):
         n_steps = n_steps + 1
 
     # grad of: return np.sum(y**2)
-    shrink_1_bar = np.broadcast_to(1.0, np.shape(y))
-    y_bar = shrink_1_bar * (2 * y)
+    y_bar = np.broadcast_to(1.0, np.shape(y)) * (2 * y)
 
     # grad of: while np.max(np.abs(y)) > tol:
     for step in reversed(range(n_steps)):
@@ -23,7 +22,5 @@ def shrink_grad(x, tol):
         y = y_tape.pop()
 
         # grad of: y = 0.5 * np.sin(y)
-        y_1_bar = y_bar * 0.5
-        y_bar = y_1_bar * np.cos(y)
-        y_bar = sum_to(y_bar, np.shape(y))
+        y_bar = sum_to(y_bar * 0.5 * np.cos(y), np.shape(y))
     return y_bar

@@ -83,21 +83,19 @@ def mlp_loss_grad(w1, b1, w2, b2, x, y):
     mlp_loss_1 = y * log_probs
 
     # grad of: return -np.mean(np.sum(y * log_probs, axis=1))
-    kept_1 = np.shape(np.sum(mlp_loss_1, axis=1))
-    mlp_loss_2_bar = np.broadcast_to(-1.0 / np.size(np.broadcast_to(-1.0, kept_1)), kept_1)
-    mlp_loss_2_bar_1 = np.shape(mlp_loss_1)
-    mlp_loss_1_bar = np.broadcast_to(np.reshape(mlp_loss_2_bar, keepdims_shape(mlp_loss_2_bar_1, 1)), mlp_loss_2_bar_1)
+    mlp_loss_2_shape = np.shape(np.sum(mlp_loss_1, axis=1))
+    mlp_loss_2_bar = np.broadcast_to(-1.0 / np.size(np.broadcast_to(-1.0, mlp_loss_2_shape)), mlp_loss_2_shape)
+    mlp_loss_1_shape = np.shape(mlp_loss_1)
+    mlp_loss_1_bar = np.broadcast_to(np.reshape(mlp_loss_2_bar, keepdims_shape(mlp_loss_1_shape, 1)), mlp_loss_1_shape)
     log_probs_bar = mlp_loss_1_bar * y
 
     # grad of: log_probs = z - np.log(np.sum(np.exp(z), axis=1, keepdims=True))
     log_probs_3_bar = -log_probs_bar
     z_shape = np.shape(z)
     z_bar = sum_to(log_probs_bar, z_shape)
-    log_probs_2_bar = log_probs_3_bar / log_probs_2
-    log_probs_2_bar = sum_to(log_probs_2_bar, np.shape(log_probs_2))
+    log_probs_2_bar = sum_to(log_probs_3_bar / log_probs_2, np.shape(log_probs_2))
     log_probs_1_bar = np.broadcast_to(np.reshape(log_probs_2_bar, keepdims_shape(z_shape, 1)), z_shape)
-    z_bar_2 = log_probs_1_bar * log_probs_1
-    z_bar = z_bar + z_bar_2
+    z_bar = z_bar + log_probs_1_bar * log_probs_1
 
     # grad of: z = logits - np.max(logits, axis=1, keepdims=True)
     z_1_bar = -z_bar
@@ -106,8 +104,7 @@ def mlp_loss_grad(w1, b1, w2, b2, x, y):
     z_1_bar = sum_to(z_1_bar, np.shape(z_1))
     kept = keepdims_shape(logits_shape, 1)
     hit = (logits == np.reshape(z_1, kept)) * np.ones_like(logits)
-    logits_bar_2 = np.reshape(z_1_bar, kept) * hit / np.sum(hit, axis=1, keepdims=True)
-    logits_bar = logits_bar + logits_bar_2
+    logits_bar = logits_bar + np.reshape(z_1_bar, kept) * hit / np.sum(hit, axis=1, keepdims=True)
 
     # grad of: logits = h @ w2 + b2
     logits_1_bar = sum_to(logits_bar, np.shape(logits_1))
