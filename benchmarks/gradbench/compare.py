@@ -74,7 +74,7 @@ SIZES = {
         "ode": ["-n", "1000", "10000", "-s", "1", "10"], "particle": [], "saddle": [],
     },
 }  # fmt: skip
-RUNS = {"quick": ["--min-runs", "3", "--min-seconds", "0"], "full": ["--min-runs", "10", "--min-seconds", "0.5"]}
+RUNS = {"quick": ["--min-runs", "3", "--min-seconds", "0"], "full": ["--min-runs", "5", "--min-seconds", "0.2"]}
 TOOLS = ("numpy", "numba", "jax", "manual")
 
 
