@@ -60,6 +60,7 @@ def main(argv=None) -> int:
     parser.add_argument("--quick", action="store_true", help="every script's --quick mode: a smoke test")
     parser.add_argument("--output", type=Path, default=ROOT / "benchmarks/RESULTS.md")
     parser.add_argument("--timeout", type=float, default=3600, help="seconds per script")
+    parser.add_argument("--scripts", nargs="+", choices=[s[0] for s in SCRIPTS], help="only these scripts")
     options = parser.parse_args(argv)
     mode = "quick (a smoke test, not a measurement)" if options.quick else "full"
     sections, failures = [], []
@@ -76,6 +77,8 @@ def main(argv=None) -> int:
     else:
         sections += ["## GradBench", "", "Not run: no `--gradbench DIR` was given.", ""]
     for script, full, quick, what in SCRIPTS:
+        if options.scripts and script not in options.scripts:
+            continue
         print(f"{script} ...", file=sys.stderr, flush=True)
         text, seconds, code = run([sys.executable, f"benchmarks/{script}", *(quick if options.quick else full)],
                                   options.timeout)  # fmt: skip
