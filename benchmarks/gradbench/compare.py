@@ -281,6 +281,10 @@ def main(argv=None) -> int:
         for name in options.evals:
             print(f"{name} ...", file=sys.stderr, flush=True)
             rows = run_eval(name, options.tools, gradbench, mode, Path(logs))
+            if not rows:  # the eval process ended before asking anything: say why, and fail
+                log = (Path(logs) / f"{name}-numpy-eval.log").read_text().strip().splitlines()
+                problems.append(f"- {name}: the eval asked nothing; its stderr ends: {' / '.join(log[-2:])}")
+                failed = True
             out += [f"### {name}", "", *table(name, rows, options.tools), ""]
             problems += errors(name, rows)
             failed |= any(status(r) in ("FAILED", "INVALID") for row in rows for t, r in row.items() if t != "manual")
