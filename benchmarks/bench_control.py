@@ -17,9 +17,9 @@ walked backwards with the gate derivatives written into one preallocated
 array.
 
 The script first checks that the two gradients agree, then times forward,
-symdiff gradient and hand-written gradient with min-of-N repeats, the
-contenders interleaved inside every repeat (in an order that rotates from
-repeat to repeat) so that a noisy stretch of time hits all of them alike.
+symdiff gradient and hand-written gradient with the shared method of
+benchmarks/method.py: interleaved in an order that rotates from sample to
+sample, after a warm-up, median and interquartile range.
 Target (issue 3): symdiff / by hand <= 1.2.
 
 Where the remaining time goes (measured by A/B variants of the generated
@@ -46,15 +46,17 @@ from __future__ import annotations
 
 import argparse
 import ast
-import os
-import platform
+import sys
 import time
 from collections import defaultdict
+from pathlib import Path
 
 import numpy as np
-from bench_core import interleaved_min  # the same measurement protocol as bench_core.py
 
 import symdiff as sd
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from benchmarks import method
 
 T, BATCH, HIDDEN, INPUT = 20, 32, 64, 16
 
@@ -127,34 +129,6 @@ def lstm_data(rng):
 # -- measurement (the same protocol as bench_core.py) -------------------------------
 
 
-def check_agreement(ours, theirs, rtol=1e-9, atol=1e-12):
-    """Largest absolute difference between two tuples of gradients; raises if they disagree."""
-    worst = 0.0
-    for a, b in zip(ours, theirs, strict=True):
-        np.testing.assert_allclose(a, b, rtol=rtol, atol=atol, err_msg="gradients disagree")
-        worst = max(worst, float(np.max(np.abs(a - b))))
-    return worst
-
-
-def blas_threads():
-    """The BLAS library and its thread count (via threadpoolctl when installed), or 'n/a'."""
-    try:
-        from threadpoolctl import threadpool_info
-    except ImportError:
-        return "n/a"
-    pools = [p for p in threadpool_info() if p.get("user_api") == "blas"]
-    return ", ".join(f"{p['internal_api']} {p['num_threads']} threads" for p in pools) or "n/a"
-
-
-def machine_line():
-    """Versions, CPU count, BLAS threads and load average: the context the timings need."""
-    load = ", ".join(f"{v:.1f}" for v in os.getloadavg()) if hasattr(os, "getloadavg") else "n/a"
-    return (
-        f"symdiff {sd.__version__}, numpy {np.__version__}, python {platform.python_version()}, "
-        f"{os.cpu_count()} CPUs, {platform.machine()}, BLAS: {blas_threads()}, load average {load}"
-    )
-
-
 # -- per-statement cost of a generated function -----------------------------------------
 
 
@@ -217,6 +191,16 @@ def print_costly_statements(derivative, args, top=12):
 # -- main ---------------------------------------------------------------------------------
 
 
+FIRST_BUILD = """
+import time
+import symdiff as sd
+from benchmarks import bench_control
+start = time.perf_counter()
+sd.grad(bench_control.lstm_loss, wrt=(0, 1, 2))
+print(time.perf_counter() - start)
+"""
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="few repeats: a smoke test, not a measurement")
@@ -225,28 +209,32 @@ def main(argv=None):
     options = parser.parse_args(argv)
     repeats = options.repeats or (3 if options.quick else 40)
 
-    print(machine_line())
+    method.print_machine()
     print(f"LSTM T={T}, batch {BATCH}, hidden {HIDDEN}, input {INPUT}; gradient with respect to wx, wh, b")
-    print(f"min of {repeats} interleaved samples of ~50 ms each")
+    print(f"median and IQR of {repeats} interleaved samples of ~50 ms each (rotating order, after warm-up)")
     args = lstm_data(np.random.default_rng(0))
-    start = time.perf_counter()
+    build = method.fresh_process_seconds(FIRST_BUILD)
     symdiff_grad = sd.grad(lstm_loss, wrt=(0, 1, 2))
-    build = time.perf_counter() - start
-    error = check_agreement(symdiff_grad(*args), lstm_grad_by_hand(*args))
-    best = interleaved_min({"forward": lstm_loss, "symdiff": symdiff_grad, "by hand": lstm_grad_by_hand}, args, repeats)
+    error = method.cross_check({"by hand": lstm_grad_by_hand(*args), "symdiff": symdiff_grad(*args)}, label="LSTM")
+    stats = method.interleaved(
+        {"forward": lstm_loss, "symdiff": symdiff_grad, "by hand": lstm_grad_by_hand}, args, repeats
+    )
+    best = {name: s.median for name, s in stats.items()}
 
     ms = 1e3
     print()
     print(f"{'':<22}{'forward':>10}{'symdiff':>10}{'by hand':>10}{'symdiff/':>10}{'symdiff/':>10}{'by hand/':>10}")
-    print(f"{'':<22}{'ms':>10}{'ms':>10}{'ms':>10}{'by hand':>10}{'forward':>10}{'forward':>10}")
+    print(f"{'(median ms)':<22}{'ms':>10}{'ms':>10}{'ms':>10}{'by hand':>10}{'forward':>10}{'forward':>10}")
     ratio = best["symdiff"] / best["by hand"]
     print(
         f"{'LSTM gradient':<22}{best['forward'] * ms:>10.3f}{best['symdiff'] * ms:>10.3f}{best['by hand'] * ms:>10.3f}"
         f"{ratio:>10.2f}{best['symdiff'] / best['forward']:>10.2f}{best['by hand'] / best['forward']:>10.2f}"
     )
     print()
-    print(f"agreement with the hand-written gradient: max |difference| {error:.1e}")
-    print(f"gradient construction (source -> callable, first build in this process): {build * ms:.0f} ms")
+    spread = ", ".join(f"{name} ±{s.spread() * 50:.0f}%" for name, s in stats.items())
+    print(f"spread (IQR/2 over the median): {spread}")
+    print(f"agreement with the hand-written gradient: max |difference| {error['symdiff']:.1e}")
+    print(f"gradient construction (source -> callable, first build in a fresh process): {build * ms:.0f} ms")
     print(f"generated source: {len(symdiff_grad.source.splitlines())} lines")
     print(f"target (issue 3): symdiff/by hand <= 1.20: {'ok' if ratio <= 1.2 else 'MISSED'} ({ratio:.2f})")
     if options.profile:

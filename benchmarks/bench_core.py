@@ -11,9 +11,9 @@ Two workloads:
       gradient with respect to all four parameter arrays.
 
 For each it first checks that symdiff's gradient agrees with the hand-written
-one, then times forward, symdiff gradient and hand-written gradient with
-min-of-N repeats, interleaving the contenders inside every repeat so that a
-noisy stretch of time hits all of them alike. It also times gradient
+one, then times forward, symdiff gradient and hand-written gradient with the
+shared method of benchmarks/method.py (interleaved in a rotating order, warm-up
+apart, median and interquartile range). It also times gradient
 construction (source -> callable) on a fresh function object each time, with
 symdiff's caches cleared, since symdiff caches per function object.
 """
@@ -21,17 +21,20 @@ symdiff's caches cleared, since symdiff caches per function object.
 from __future__ import annotations
 
 import argparse
-import os
-import platform
 import statistics
+import sys
 import time
 import types
+from pathlib import Path
 
 import numpy as np
 
 import symdiff as sd
 import symdiff.api
 from symdiff.transforms import algebra
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from benchmarks import method
 
 # -- workload (a): logistic regression ----------------------------------------
 
@@ -89,36 +92,6 @@ def mlp_data(rng):
 # -- measurement ---------------------------------------------------------------
 
 
-def calls_per_sample(func, args, budget=0.05):
-    """How many calls make one timing sample last about `budget` seconds."""
-    start = time.perf_counter()
-    func(*args)
-    once = max(time.perf_counter() - start, 1e-7)
-    return max(1, int(budget / once))
-
-
-def interleaved_min(contenders, args, repeats, budget=0.05):
-    """Min-of-`repeats` seconds per call for each contender, timed round-robin.
-
-    The order rotates from one repeat to the next: a contender that always ran
-    right after the same other one would inherit its state (the forward pass
-    leaves the allocator having handed memory back to the system, which costs
-    the next contender page faults: 3-5% on the LSTM when measured).
-    """
-    numbers = {name: calls_per_sample(func, args, budget) for name, func in contenders.items()}
-    best = dict.fromkeys(contenders, float("inf"))
-    names = list(contenders)
-    for repeat in range(repeats):
-        shift = repeat % len(names)
-        for name in names[shift:] + names[:shift]:
-            func, number = contenders[name], numbers[name]
-            start = time.perf_counter()
-            for _ in range(number):
-                func(*args)
-            best[name] = min(best[name], (time.perf_counter() - start) / number)
-    return best
-
-
 def fresh_copy(func):
     """A new function object with the same code, so symdiff's per-function caches miss."""
     return types.FunctionType(func.__code__, func.__globals__, func.__name__, func.__defaults__, func.__closure__)
@@ -139,28 +112,30 @@ def construction_times(func, wrt, repeats):
     return times
 
 
-def check_agreement(name, ours, theirs):
-    ours = ours if isinstance(ours, tuple) else (ours,)
-    theirs = theirs if isinstance(theirs, tuple) else (theirs,)
-    worst = 0.0
-    for a, b in zip(ours, theirs, strict=True):
-        np.testing.assert_allclose(a, b, rtol=1e-9, atol=1e-12, err_msg=f"{name}: gradients disagree")
-        worst = max(worst, float(np.max(np.abs(a - b))))
-    return worst
+FIRST_BUILD = """
+import time
+import symdiff as sd
+from benchmarks import bench_core
+start = time.perf_counter()
+sd.grad(bench_core.{loss}, wrt={wrt})
+print(time.perf_counter() - start)
+"""
 
 
 def run_workload(name, loss, by_hand, wrt, args, repeats, build_repeats, budget):
-    first_build = construction_times(loss, wrt, 1)[0]  # includes parsing the rule table and importing SymPy
+    # The first build in a fresh interpreter: parsing the rule table, importing SymPy (logistic
+    # regression), whatever ran before in this process does not change it.
+    first_build = method.fresh_process_seconds(FIRST_BUILD.format(loss=loss.__name__, wrt=wrt))
     builds = construction_times(loss, wrt, build_repeats)
     symdiff_grad = sd.grad(loss, wrt=wrt)
-    error = check_agreement(name, symdiff_grad(*args), by_hand(*args))
+    as_tuple = lambda g: g if isinstance(g, tuple) else (g,)
+    error = method.cross_check({"by hand": as_tuple(by_hand(*args)), "symdiff": as_tuple(symdiff_grad(*args))},
+                               label=name)["symdiff"]  # fmt: skip
     contenders = {"forward": loss, "symdiff": symdiff_grad, "by hand": by_hand}
-    best = interleaved_min(contenders, args, repeats, budget)
+    stats = method.interleaved(contenders, args, repeats, budget)
     return {
         "name": name,
-        "forward": best["forward"],
-        "symdiff": best["symdiff"],
-        "by hand": best["by hand"],
+        **stats,
         "max |diff|": error,
         "build first": first_build,
         "build min": min(builds),
@@ -172,13 +147,14 @@ def report(rows):
     ms = 1e3
     print()
     print(
-        f"{'workload':<32}{'forward':>10}{'symdiff':>10}{'by hand':>10}{'symdiff/':>10}{'symdiff/':>10}{'by hand/':>10}"
+        f"{'workload':<32}{'forward ms':>16}{'symdiff ms':>16}{'by hand ms':>16}{'symdiff/':>10}{'symdiff/':>10}{'by hand/':>10}"
     )
-    print(f"{'':<32}{'ms':>10}{'ms':>10}{'ms':>10}{'by hand':>10}{'forward':>10}{'forward':>10}")
+    print(f"{'':<32}{'median ±IQR/2':>16}{'':>16}{'':>16}{'by hand':>10}{'forward':>10}{'forward':>10}")
     for r in rows:
+        f, s, h = r["forward"].median, r["symdiff"].median, r["by hand"].median
         print(
-            f"{r['name']:<32}{r['forward'] * ms:>10.3f}{r['symdiff'] * ms:>10.3f}{r['by hand'] * ms:>10.3f}"
-            f"{r['symdiff'] / r['by hand']:>10.2f}{r['symdiff'] / r['forward']:>10.2f}{r['by hand'] / r['forward']:>10.2f}"
+            f"{r['name']:<32}{r['forward'].cell(ms):>16}{r['symdiff'].cell(ms):>16}{r['by hand'].cell(ms):>16}"
+            f"{s / h:>10.2f}{s / f:>10.2f}{h / f:>10.2f}"
         )
     print()
     print(f"{'gradient construction':<32}{'first':>10}{'min':>10}{'median':>10}   (ms, source -> callable)")
@@ -186,35 +162,17 @@ def report(rows):
         print(
             f"{r['name']:<32}{r['build first'] * ms:>10.1f}{r['build min'] * ms:>10.1f}{r['build median'] * ms:>10.1f}"
         )
+    print("(first: the first build in a fresh process, which parses the rule table and may import SymPy)")
     print()
     print("agreement with the hand-written gradient (max |difference|):")
     for r in rows:
         print(f"  {r['name']:<30}{r['max |diff|']:.1e}")
     print()
-    print("targets (issue): symdiff/by hand <= 1.10, construction < 50 ms")
+    print("targets (issue): symdiff/by hand <= 1.10 (medians), construction < 50 ms")
     for r in rows:
-        speed = "ok" if r["symdiff"] / r["by hand"] <= 1.10 else "MISSED"
+        speed = "ok" if r["symdiff"].median / r["by hand"].median <= 1.10 else "MISSED"
         build = "ok" if r["build median"] < 0.050 else "MISSED"
         print(f"  {r['name']:<30}speed {speed:<8}construction {build}")
-
-
-def blas_threads() -> str:
-    """How many threads the BLAS behind NumPy uses, when threadpoolctl can tell."""
-    try:
-        from threadpoolctl import threadpool_info
-    except ImportError:
-        return os.environ.get("OPENBLAS_NUM_THREADS", os.environ.get("OMP_NUM_THREADS", "default"))
-    counts = {str(pool["num_threads"]) for pool in threadpool_info() if pool.get("user_api") == "blas"}
-    return "/".join(sorted(counts)) or "unknown"
-
-
-def limit_blas_threads(count: int):
-    """Pin the BLAS thread pool (needs threadpoolctl; otherwise set OPENBLAS_NUM_THREADS)."""
-    try:
-        from threadpoolctl import threadpool_limits
-    except ImportError:
-        raise SystemExit("--blas-threads needs threadpoolctl; set OPENBLAS_NUM_THREADS instead") from None
-    return threadpool_limits(limits=count, user_api="blas")
 
 
 def main(argv=None):
@@ -224,21 +182,16 @@ def main(argv=None):
     parser.add_argument("--blas-threads", type=int, default=None, help="pin the BLAS thread count (busy machines)")
     options = parser.parse_args(argv)
     if options.blas_threads is not None:
-        limiter = limit_blas_threads(options.blas_threads)  # noqa: F841 - keeps the limit for the whole run
+        limiter = method.limit_blas_threads(options.blas_threads)  # noqa: F841 - keeps the limit for the whole run
     repeats = options.repeats or (3 if options.quick else 30)
     build_repeats = 3 if options.quick else 20
     budget = 0.005 if options.quick else 0.05
 
+    method.print_machine()
     print(
-        f"symdiff {sd.__version__}, numpy {np.__version__}, python {platform.python_version()}, "
-        f"{os.cpu_count()} CPUs, {platform.machine()}"
+        f"median and IQR of {repeats} interleaved samples of ~{budget * 1e3:.0f} ms each (rotating order, after warm-up);"
+        f" construction: {build_repeats} fresh builds"
     )
-    load = ", ".join(f"{v:.1f}" for v in os.getloadavg()) if hasattr(os, "getloadavg") else "n/a"
-    print(
-        f"min of {repeats} interleaved samples of ~{budget * 1e3:.0f} ms each; "
-        f"construction: {build_repeats} fresh builds"
-    )
-    print(f"BLAS threads {blas_threads()}; load average {load} (timings on a busy machine are not comparable)")
     rng = np.random.default_rng(0)
     rows = [
         run_workload("logistic regression 10000x100", logistic_loss, logistic_grad_by_hand, 0,

@@ -36,12 +36,29 @@ from __future__ import annotations
 
 import argparse
 import inspect
+import sys
 import time
+from pathlib import Path
 
 import numpy as np
-from bench_control import check_agreement, interleaved_min, machine_line, print_costly_statements
+from bench_control import print_costly_statements
 
 import symdiff as sd
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from benchmarks import method
+
+
+def check_agreement(ours, theirs, rtol, atol):
+    """Largest |difference| between two tuples of arrays; raises (method.cross_check) if they disagree."""
+    return method.cross_check({"theirs": theirs, "ours": ours}, rtol=rtol, atol=atol)["ours"]
+
+
+def interleaved_min(contenders, args, repeats):
+    """Median seconds per call of each contender, with the shared method (rotating, after warm-up)."""
+    # JAX contenders here close over device arrays already and block in their own calls.
+    return {name: stats.median for name, stats in method.interleaved(contenders, args, repeats).items()}
+
 
 # -- workload (a): tanh MLP with softmax cross-entropy -----------------------------------
 
@@ -355,8 +372,8 @@ def main(argv=None):
     parser.add_argument("--profile", action="store_true", help="print the costliest statements of the hvp")
     options = parser.parse_args(argv)
     repeats = options.repeats or (3 if options.quick else 30)
-    print(machine_line())
-    print(f"min of {repeats} interleaved samples of ~50 ms each")
+    method.print_machine()
+    print(f"median of {repeats} interleaved samples of ~50 ms each (rotating order, after warm-up)")
     run_mlp(repeats, options.profile)
     run_rosenbrock(repeats)
     run_rosenbrock(max(3, repeats // 5), 1000)

@@ -7,13 +7,15 @@ Run from the repository root (JAX and autograd are optional: `pip install -e .[b
     python benchmarks/bench_numba.py --only lstm --only logistic
 
 For each workload the gradients are first checked against the NumPy backend,
-then timed with min-of-N repeats, each contender in a process of its own
-(`--in-process` interleaves them in this one instead; see `measure` for why
-that is not the default). The table gives microseconds per
+then timed with the shared method (benchmarks/method.py): every contender
+checked against the NumPy backend, interleaved in one process in a rotating
+order after a warm-up call, the median of the samples, JAX given device
+arrays (`--isolate` runs each contender alone in a process of its own
+instead; see `measure`). The table gives median microseconds per
 gradient call and the Numba backend's time as a fraction of the others'
-(< 1 means the Numba backend is faster). "compile" is the first call of a
-freshly built Numba gradient in a fresh cache directory (code generation plus
-JIT); "reload" is building and calling the same gradient in a new process that
+(< 1 means the Numba backend is faster). "compile" is building and first calling the Numba gradient
+in a fresh process with an empty cache directory (code generation plus JIT,
+imports excluded), so it does not depend on what ran before; "reload" is building and calling the same gradient in a new process that
 finds the cache on disk, imports excluded (NumPy, Numba, symdiff, and SymPy,
 which symdiff imports lazily at the first build that simplifies an adjoint:
 about 0.35 s once per process); "process" is that whole new process's wall
@@ -50,6 +52,9 @@ import time
 import numpy as np
 
 import symdiff as sd
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+from benchmarks import method
 
 # -- workloads -----------------------------------------------------------------
 
@@ -144,7 +149,14 @@ def tanh_dot_by_hand(x):
 
 def _mlp_args(rng):
     x, labels = rng.normal(size=(256, 784)), rng.integers(0, 10, 256)
-    return (rng.normal(size=(784, 256)) * 0.05, np.zeros(256), rng.normal(size=(256, 10)) * 0.05, np.zeros(10), x, np.eye(10)[labels])
+    return (
+        rng.normal(size=(784, 256)) * 0.05,
+        np.zeros(256),
+        rng.normal(size=(256, 10)) * 0.05,
+        np.zeros(10),
+        x,
+        np.eye(10)[labels],
+    )
 
 
 def workloads(quick: bool) -> list[tuple]:
@@ -198,13 +210,14 @@ def autograd_gradient(function, wrt):
 
 
 def best_time(calls: dict, repeats: int, budget: float = 0.2, pause: float = 0.3) -> dict:
-    """Min-of-`repeats` seconds per call for each contender, interleaved.
+    """Median seconds per call for each contender, interleaved in a rotating order (benchmarks/method.py).
 
     Each block of calls starts after `pause` seconds of idling: NumPy and Numba
     link two different OpenBLAS builds (SciPy's, for Numba's matrix-matrix
     products; the Numba backend sends matrix-vector products to NumPy's), and
     each keeps its worker threads spinning for a while after a product, which
     on a small machine would slow down whichever contender runs next.
+    Every contender has already been called once (`contenders`: the warm-up).
     """
     numbers = {}
     for name, call in calls.items():
@@ -212,15 +225,17 @@ def best_time(calls: dict, repeats: int, budget: float = 0.2, pause: float = 0.3
         call()
         once = max(time.perf_counter() - start, 1e-7)
         numbers[name] = max(1, min(10000, int(budget / repeats / once)))
-    best = {name: float("inf") for name in calls}
-    for _ in range(repeats):
-        for name, call in calls.items():
+    samples = {name: [] for name in calls}
+    names = list(calls)
+    for repeat in range(repeats):
+        shift = repeat % len(names)
+        for name in names[shift:] + names[:shift]:
             time.sleep(pause)
             start = time.perf_counter()
             for _ in range(numbers[name]):
-                call()
-            best[name] = min(best[name], (time.perf_counter() - start) / numbers[name])
-    return best
+                calls[name]()
+            samples[name].append((time.perf_counter() - start) / numbers[name])
+    return {name: method.Stats(samples[name]).median for name in names}
 
 
 def _check(got, want, label):
@@ -267,9 +282,11 @@ def contenders(function, wrt, by_hand, args) -> dict:
     for name, make in (("jax", jax_gradient), ("autograd", autograd_gradient)):
         contender = make(function, wrt)
         if contender is not None:
-            calls[name] = lambda contender=contender: contender(*args)
-    for call in calls.values():
-        call()
+            # JAX gets device arrays, made once: converting NumPy arrays on every call is not JAX's cost.
+            own = method.jax_args(args) if name == "jax" else args
+            calls[name] = lambda contender=contender, own=own: contender(*own)
+    # The warm-up call of each, and every contender's gradient checked against the NumPy backend's.
+    method.cross_check({name: call() for name, call in calls.items()}, rtol=1e-8, atol=1e-10, label=function.__name__)
     return calls
 
 
@@ -309,10 +326,9 @@ def measure(case, quick: bool, repeats: int, isolate: bool) -> dict:
     """
     label, function, wrt, by_hand, make_args = case
     args = make_args(np.random.default_rng(0))
-    start = time.perf_counter()
+    compile_s, _ = reload_seconds(label, quick)  # a fresh process, an empty cache: it compiles
     numba_grad = sd.grad(function, wrt=wrt, backend="numba")
     _check(numba_grad(*args), sd.grad(function, wrt=wrt)(*args), label)
-    compile_s = time.perf_counter() - start
     if isolate:
         times = {}
         for _ in range(1 if quick else 2):  # alternate the processes, keep each contender's best
@@ -338,6 +354,7 @@ def table(rows: list[tuple[str, dict]]) -> str:
             "numba/numpy", "numba/jax", "numba/hand", "compile s", "reload s", "process s"]  # fmt: skip
     lines = [" | ".join(head), " | ".join("---" for _ in head)]
     for label, t in rows:
+
         def ratio(other, t=t):
             return f"{t['numba'] / t[other]:.2f}" if other in t else "-"
 
@@ -353,8 +370,10 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="fewer repeats, smaller big arrays")
     parser.add_argument("--keep-cache", action="store_true", help="reuse SYMDIFF_CACHE_DIR instead of a fresh one")
-    parser.add_argument("--only", action="append", default=[], help="run workloads whose label contains this (any case)")
-    parser.add_argument("--in-process", action="store_true", help="time all contenders interleaved in this process")
+    parser.add_argument(
+        "--only", action="append", default=[], help="run workloads whose label contains this (any case)"
+    )
+    parser.add_argument("--isolate", action="store_true", help="time each contender alone in a process of its own")
     options = parser.parse_args()
     if not options.keep_cache:
         os.environ["SYMDIFF_CACHE_DIR"] = tempfile.mkdtemp(prefix="symdiff-bench-")
@@ -363,13 +382,14 @@ def main() -> None:
     for case in workloads(options.quick):
         if options.only and not any(word.lower() in case[0].lower() for word in options.only):
             continue
-        rows.append((case[0], measure(case, options.quick, repeats, isolate=not options.in_process)))
+        rows.append((case[0], measure(case, options.quick, repeats, isolate=options.isolate)))
         print(f"measured {case[0]}", file=sys.stderr)
     import numba
 
     from symdiff.backends import numba as numba_backend
 
     settings = numba_backend.Settings.from_env()
+    method.print_machine()
     print(
         f"# symdiff numba backend benchmark ({os.cpu_count()} CPUs, numba threads: {numba.config.NUMBA_NUM_THREADS}, "
         f"parallel={settings.parallel}, fastmath={settings.fastmath})"

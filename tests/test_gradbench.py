@@ -298,3 +298,10 @@ def test_tool_speaks_the_protocol():
     assert len(replies[2]["timings"]) == 1 and replies[2]["timings"][0]["name"] == "evaluate"
     assert replies[4]["output"] == 3.0
     assert not replies[5]["success"] and "hessian" in replies[5]["error"]
+
+
+@pytest.mark.parametrize("variant", ["ff", "fr"])
+def test_particle_argmin_with_forward_outer_mode(variant):
+    # GradBench's particle eval asks for the argmin, whose optimiser hands np.float64 elements to
+    # the jvp-based derivative (GradBench's expected w is 0.2071918746486116).
+    assert particle.argmin_w(variant, 0.0) == pytest.approx(0.2071918746486116, rel=1e-9)
