@@ -134,7 +134,9 @@ def test_higher_order_benchmark_runs_in_quick_mode():
     out = run_example("benchmarks/bench_higher.py", "--quick", env=ONE_THREAD)
     assert "hvp wrt w1 (symdiff, fwd over rev)" in out and "f'' (hvp wrt w1)" in out, out
     assert "symdiff agrees with the analytic Hessian" in out, out
-    assert "symdiff.hessian (batched fwd/rev)" in out and "symdiff.jacobian (batched forward)" in out, out
+    assert "symdiff.hessian (3 directions)" in out and "hessian(sparsity=False), batched" in out, out
+    assert "symdiff.jacobian (batched forward)" in out and "symdiff.jacobian (batched reverse)" in out, out
+    assert "dense Hessian of log(sum(exp(a @ x)))" in out, out
 
 
 def test_newton_with_a_sparse_hessian_converges_quadratically(tmp_path):
