@@ -45,6 +45,7 @@ import argparse
 import inspect
 import sys
 import time
+import types
 from pathlib import Path
 
 import numpy as np
@@ -315,62 +316,43 @@ def layer(x, a):
     return np.tanh(a @ x) * x
 
 
+def wide_layer(x, a):
+    return np.tanh(a @ x) * np.sum(x**2)
+
+
+def layer_by_hand(x, a):
+    t = np.tanh(a @ x)
+    return np.diag(t) + (1.0 - t**2)[:, None] * a * x[:, None]
+
+
+def wide_layer_by_hand(x, a):
+    t = np.tanh(a @ x)
+    return (1.0 - t**2)[:, None] * a * np.sum(x**2) + np.outer(t, 2.0 * x)
+
+
 def run_jacobian(repeats, n=100):
     rng = np.random.default_rng(2)
     x, a = rng.normal(size=n), rng.normal(size=(n, n)) / np.sqrt(n)
-    jacobian = sd.jacobian(layer)
-    expected = np.diag(np.tanh(a @ x)) + (1.0 - np.tanh(a @ x) ** 2)[:, None] * a * x[:, None]
-    check_agreement((jacobian(x, a),), (expected,), rtol=1e-12, atol=1e-12)
-    back = sd.vjp(layer)
-
-    def one_vjp_per_row(x, a):
-        return np.stack([back(x, a, e) for e in np.eye(n)])
-
-    contenders = {"symdiff": jacobian, "rows": one_vjp_per_row}
-    try:
-        import jax
-        import jax.numpy as jnp
-    except ImportError:
-        jax = None
-    if jax is not None:
-        jax.config.update("jax_enable_x64", True)
-
-        def layer_jax(x, a):
-            return jnp.tanh(a @ x) * x
-
-        device = (jnp.asarray(x), jnp.asarray(a))
-        for name, transform in (("jacfwd", jax.jacfwd), ("jacrev", jax.jacrev)):
-            compiled = jax.jit(transform(layer_jax))
-            check_agreement((jacobian(x, a),), (np.asarray(compiled(*device)),), rtol=1e-12, atol=1e-12)
-            contenders[name] = lambda *args, c=compiled: c(*device).block_until_ready()
-    best = interleaved_min(contenders, (x, a), repeats)
-    ms = 1e3
-    print()
-    print(f"(c) dense Jacobian of tanh(a @ x) * x, m = n = {n}")
-    print(f"  {'symdiff.jacobian (batched forward)':<36}{best['symdiff'] * ms:>9.3f} ms")
-    print(f"  {'one symdiff.vjp per row':<36}{best['rows'] * ms:>9.3f} ms")
-    if jax is not None:
-        for name in ("jacfwd", "jacrev"):
-            print(f"  {f'jax {jax.__version__} jit({name}), float64':<36}{best[name] * ms:>9.3f} ms")
-        faster = min(best["jacfwd"], best["jacrev"])
-        print(f"  symdiff / faster jax: {best['symdiff'] / faster:.2f}x (target, issue 16: <= 1.0)")
-
-
-def wide_layer(x, a):
-    return np.tanh(a @ x) * np.sum(x**2)
+    jacobian_against_jax(repeats, layer, layer_by_hand, (x, a), f"tanh(a @ x) * x, m = n = {n}", "forward")
 
 
 def run_wide_jacobian(repeats, m=100, n=1000):
     rng = np.random.default_rng(5)
     x, a = rng.normal(size=n), rng.normal(size=(m, n)) / np.sqrt(n)
-    jacobian = sd.jacobian(wide_layer)
-    t = np.tanh(a @ x)
-    expected = (1.0 - t**2)[:, None] * a * np.sum(x**2) + np.outer(t, 2.0 * x)
-    check_agreement((jacobian(x, a),), (expected,), rtol=1e-12, atol=1e-12)
-    back = sd.vjp(wide_layer)
+    title = f"tanh(a @ x) * sum(x^2), m = {m} < n = {n}"
+    jacobian_against_jax(repeats, wide_layer, wide_layer_by_hand, (x, a), title, "reverse")
 
-    def one_vjp_per_row(x, a):
-        return np.stack([back(x, a, e) for e in np.eye(m)])
+
+def jacobian_against_jax(repeats, f, by_hand, args, title, way):
+    """symdiff's dense Jacobian of f against its analytic form, one vjp per row, and JAX's jacfwd and
+    jacrev (the same f written with jax.numpy: `np` swapped for `jnp` in f's globals)."""
+    jacobian = sd.jacobian(f)
+    check_agreement((jacobian(*args),), (by_hand(*args),), rtol=1e-12, atol=1e-12)
+    back = sd.vjp(f)
+    rows = np.size(f(*args))
+
+    def one_vjp_per_row(*args):
+        return np.stack([back(*args, e) for e in np.eye(rows)])
 
     contenders = {"symdiff": jacobian, "rows": one_vjp_per_row}
     try:
@@ -380,20 +362,17 @@ def run_wide_jacobian(repeats, m=100, n=1000):
         jax = None
     if jax is not None:
         jax.config.update("jax_enable_x64", True)
-
-        def wide_jax(x, a):
-            return jnp.tanh(a @ x) * jnp.sum(x**2)
-
-        device = (jnp.asarray(x), jnp.asarray(a))
+        f_jax = types.FunctionType(f.__code__, {**f.__globals__, "np": jnp}, f.__name__)
+        device = tuple(jnp.asarray(a) for a in args)
         for name, transform in (("jacfwd", jax.jacfwd), ("jacrev", jax.jacrev)):
-            compiled = jax.jit(transform(wide_jax))
-            check_agreement((jacobian(x, a),), (np.asarray(compiled(*device)),), rtol=1e-12, atol=1e-12)
-            contenders[name] = lambda *args, c=compiled: c(*device).block_until_ready()
-    best = interleaved_min(contenders, (x, a), repeats)
+            compiled = jax.jit(transform(f_jax))
+            check_agreement((jacobian(*args),), (np.asarray(compiled(*device)),), rtol=1e-12, atol=1e-12)
+            contenders[name] = lambda *_, c=compiled: c(*device).block_until_ready()
+    best = interleaved_min(contenders, args, repeats)
     ms = 1e3
     print()
-    print(f"(c) dense Jacobian of tanh(a @ x) * sum(x^2), m = {m} < n = {n}")
-    print(f"  {'symdiff.jacobian (batched reverse)':<36}{best['symdiff'] * ms:>9.3f} ms")
+    print(f"(c) dense Jacobian of {title}")
+    print(f"  {f'symdiff.jacobian (batched {way})':<36}{best['symdiff'] * ms:>9.3f} ms")
     print(f"  {'one symdiff.vjp per row':<36}{best['rows'] * ms:>9.3f} ms")
     if jax is not None:
         for name in ("jacfwd", "jacrev"):
