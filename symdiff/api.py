@@ -174,6 +174,10 @@ class Derivative:
 
     def _in_argument_dtypes(self, result: Any, args: tuple) -> Any:
         """Gradients keep their argument's floating dtype (float32 in, float32 out), as in JAX."""
+        if self.mode in ("jvp", "jvps"):  # (value, tangent): the tangent keeps the argument's dtype
+            value, tangent = result
+            position = self._positions[0]
+            return value, _like(tangent, args[position]) if position < len(args) else tangent
         value = None
         if self.mode == "value_and_grad":
             value, result = result

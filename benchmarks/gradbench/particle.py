@@ -70,9 +70,7 @@ def derivative(variant, backend="numpy"):
         return sd.grad(cost, backend=backend)
     # sd.jvp takes no backend= argument: it is NumPy only, and asking for another backend is a TypeError.
     outer = sd.jvp(cost) if backend == "numpy" else sd.jvp(cost, backend=backend)
-    # float(w): given an np.float64 primal, sd.jvp's derivative returns a 1-tuple without the tangent
-    # (a symdiff bug, seen through GradBench's particle eval; the argmin hands over np.float64 elements).
-    return lambda w: outer(float(w), 1.0)[1]
+    return lambda w: outer(w, 1.0)[1]  # GradBench's argmin hands over np.float64 elements
 
 
 def argmin_w(variant, w0, backend="numpy"):

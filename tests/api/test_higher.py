@@ -235,3 +235,21 @@ def test_seed_parameters_never_take_a_global_s_name():
     np.testing.assert_allclose(back(x, 1.0), expected, rtol=1e-6, atol=1e-8)
     np.testing.assert_allclose(forward(x, np.array([1.0, 0.0, 0.0]))[1], expected[0], rtol=1e-6, atol=1e-8)
     np.testing.assert_allclose(sd.jacobian(f)(x), expected, rtol=1e-6, atol=1e-8)
+
+
+def sine_times(x):
+    return np.sin(x) * x
+
+
+def test_jvp_of_a_numpy_scalar_or_float32_argument_returns_the_value_and_the_tangent():
+    """Found by the GradBench particle eval: a NumPy scalar (or float32) argument took the path that
+    casts gradients to their argument's dtype, which read (value, tangent) as one gradient and
+    returned a 1-tuple without the tangent."""
+    slope = sd.jvp(sine_times)
+    for x in (np.float64(0.3), np.array([0.3, 0.7], dtype=np.float32), np.array([0.3, 0.7])):
+        value, tangent = slope(x, np.ones_like(x))
+        wide = np.asarray(x, dtype=float)
+        expected = numeric_grad(lambda x: np.sum(sine_times(x)), (wide,), 0)  # elementwise: the diagonal
+        assert np.shape(value) == np.shape(x) and np.shape(tangent) == np.shape(x)
+        assert np.asarray(tangent).dtype == np.asarray(x).dtype
+        np.testing.assert_allclose(tangent, expected, rtol=1e-5)
