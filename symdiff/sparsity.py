@@ -700,11 +700,12 @@ class Sparsity:
     directions of the dense one, else None.
 
     The pattern is traced at the first call for each shape of the arguments and each value of
-    the others (as `sparse_hessian` does), and given up as soon as one value depends on more than
-    half the elements of x. A shape whose trace fails, or whose pattern needs more colours than
-    half the directions, or too dense to colour quickly, runs the dense pass from then on; so
-    does one called with more than `MAX_VALUES` values of the other arguments (data changing
-    every call would be traced every call)."""
+    the others (as `sparse_hessian` does); a value depending on more than half the elements of x
+    is taken to depend on all of them, and more than `_DENSE_ROWS` rows that dense give the trace
+    up. A shape whose trace fails, or whose pattern needs more colours than half the directions,
+    or is too dense to colour quickly, runs the dense pass from then on; so does one called with
+    more than `MAX_VALUES` values of the other arguments (data changing every call would be
+    traced every call)."""
 
     MAX_VALUES = 8
 
