@@ -65,22 +65,19 @@ def check_sparse(program: Program, directory: Path) -> tuple[str, str]:
         if not np.allclose(dense, columns, rtol=1e-9, atol=1e-12):
             return "wrong", f"the dense Hessian differs from its columns by {np.abs(dense - columns).max():.3g}"
         gradient = np.ravel(sd.grad(f, 0)(*args))
-        try:  # one row: every column its own colour, so all directions of forward mode in one batch
-            row = sd.sparse_jacobian(f, 0)(*args).toarray().ravel()
-        except NoSparsityPattern:
-            row = gradient
-        except Exception as error:  # noqa: BLE001 - a defect to report
-            return "internal", f"sparse_jacobian: {type(error).__name__}: {error}"
-        if not np.allclose(row, gradient, rtol=1e-9, atol=1e-12):
-            return "wrong", f"the batched forward pass differs from the gradient by {np.abs(row - gradient).max():.3g}"
-        try:  # one output: jacobian's batched reverse pass (the vjp's forward mode along its cotangent)
-            row = np.ravel(sd.jacobian(f, 0, sparsity=False)(*args))
-        except SymdiffError:
-            row = gradient
-        except Exception as error:  # noqa: BLE001 - a defect to report
-            return "internal", f"jacobian: {type(error).__name__}: {error}"
-        if not np.allclose(row, gradient, rtol=1e-9, atol=1e-12):
-            return "wrong", f"the batched reverse pass differs from the gradient by {np.abs(row - gradient).max():.3g}"
+        one_row = (  # forward mode with every unit direction in one batch; the batched reverse pass
+            ("sparse_jacobian", "batched forward", NoSparsityPattern, lambda: sd.sparse_jacobian(f, 0)(*args).toarray()),
+            ("jacobian", "batched reverse", SymdiffError, lambda: sd.jacobian(f, 0, sparsity=False)(*args)),
+        )  # fmt: skip
+        for name, way, refusal, run in one_row:
+            try:
+                row = np.ravel(run())
+            except refusal:
+                row = gradient
+            except Exception as error:  # noqa: BLE001 - a defect to report
+                return "internal", f"{name}: {type(error).__name__}: {error}"
+            if not np.allclose(row, gradient, rtol=1e-9, atol=1e-12):
+                return "wrong", f"the {way} pass differs from the gradient by {np.abs(row - gradient).max():.3g}"
         try:  # the dense Hessian as users call it: a compressed pass where the pattern saves half
             automatic = np.asarray(sd.hessian(f, 0)(*args)).reshape(dense.shape)
         except Exception as error:  # noqa: BLE001 - a defect to report
