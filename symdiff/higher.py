@@ -190,7 +190,6 @@ def jacobian(f: Callable, wrt: Wrt = 0, *, backend: str = "numpy", argnum: Wrt |
     position = _params(f).index(name)
     batched = _batched(f, name, backend)
     plans = _jacobian_sparsity(f, name, position, _output_shape(f)) if sparsity else None
-    products = _Lazy(lambda: jvp(f, name, backend=backend))  # one per direction, where no batched pass
 
     def call(*args: Any) -> np.ndarray:
         x = np.asarray(args[position])
@@ -200,7 +199,7 @@ def jacobian(f: Callable, wrt: Wrt = 0, *, backend: str = "numpy", argnum: Wrt |
             if plan.by_rows:
                 found = compressed_rows(reverse_rows(), back, args, position, plan.seeds)
             else:
-                found = compressed_products(batched, products, _tangent, args, position, plan.seeds)
+                found = compressed_products(batched, by_jvp, _tangent, args, position, plan.seeds)
             return plan.dense(found, out.shape + x.shape)
         if batched is not None and x.size <= out.size:  # fewer inputs than outputs: all columns in one pass
             columns = _by_columns(batched, args, position, out.shape)
@@ -215,6 +214,13 @@ def jacobian(f: Callable, wrt: Wrt = 0, *, backend: str = "numpy", argnum: Wrt |
     @functools.cache
     def reverse_rows() -> Derivative | None:
         return _batched_rows(back, backend)
+
+    @functools.cache
+    def forward_products() -> Composite:  # one jvp per direction, where no batched pass runs
+        return jvp(f, name, backend=backend)
+
+    def by_jvp(*args: Any) -> Any:
+        return forward_products()(*args)
 
     def rows_of(*args: Any) -> np.ndarray:
         out = np.asarray(f(*args))
@@ -289,18 +295,6 @@ def _output_shape(f: Callable) -> Callable[[tuple], tuple]:
         return np.shape(f(*args))
 
     return shape
-
-
-class _Lazy:
-    """A callable built at its first call (a product only some calls need)."""
-
-    def __init__(self, make: Callable[[], Callable]) -> None:
-        self._make, self._made = make, None
-
-    def __call__(self, *args: Any) -> Any:
-        if self._made is None:
-            self._made = self._make()
-        return self._made(*args)
 
 
 def _itself(value: Any) -> Any:

@@ -327,6 +327,10 @@ def test_the_numba_hessian_takes_one_compiled_product_per_colour():
     hessian = sd.hessian(rosen_chain, backend="numba")
     np.testing.assert_allclose(hessian(x), sd.hessian(rosen_chain, sparsity=False)(x), rtol=1e-12, atol=1e-12)
     assert hessian.sparsity.plan((x,), x.size).count == 3
+    jacobian = sd.jacobian(difference_residuals, backend="numba")  # one compiled jvp per colour
+    expected = sd.jacobian(difference_residuals, sparsity=False)(x)
+    np.testing.assert_allclose(jacobian(x), expected, rtol=1e-12, atol=1e-12)
+    assert jacobian.sparsity.plan((x,), x.size - 2).count == 3
 
 
 # -- star colouring: a Hessian whose few dense rows would need a colour per column otherwise --
