@@ -43,13 +43,12 @@ REGENERATE = f"run `{gallery.COMMAND}` and review the diff of docs/gallery/golde
 
 # Generated and hand-written code lines, measured, for the entries over the bound (issue 19).
 OVER_BOUND = {
-    "rosen": (16, 6),
-    "logistic": (8, 3),
+    "logistic": (7, 3),
     "softmax_ce": (26, 4),
-    "mlp": (17, 6),
+    "mlp": (16, 6),
     "lstm_cell": (39, 17),
     "element_write": (35, 11),
-    "hessian": (50, 6),
+    "hessian": (30, 6),
     "jacobian": (13, 4),
     "learned_optimizer": (74, 17),
 }

@@ -67,8 +67,10 @@ class ShapeFacts(ShapeClasses):
         super().__init__()
         self.slices: dict[tuple, str] = {}
         self.covers: dict[str, tuple[str, ...]] = {}  # broadcast_shapes result -> the arrays it broadcasts
+        self.leaves: dict[str, frozenset[str]] = {}  # elementwise result -> the arrays whose shapes it broadcasts
 
     def learn(self, eqn: Eqn) -> None:
+        self._learn_leaves(eqn)
         if eqn.op == "getitem" and isinstance(eqn.ins[0], Var):
             key = _trim_key(eqn.static_dict().get("index"))
             if key is not None:
@@ -77,7 +79,11 @@ class ShapeFacts(ShapeClasses):
                     self.union(eqn.out.name, self.slices[key])
                 self.slices.setdefault(key, eqn.out.name)
             return
-        if eqn.op == "broadcast_shapes" and eqn.ins and all(isinstance(a, Var) and a.name in self.shape_of for a in eqn.ins):
+        if (
+            eqn.op == "broadcast_shapes"
+            and eqn.ins
+            and all(isinstance(a, Var) and a.name in self.shape_of for a in eqn.ins)
+        ):
             sources = {self.find(self.shape_of[a.name]) for a in eqn.ins}
             if len(sources) == 1:
                 self.shape_of[eqn.out.name] = self.shape_of[eqn.ins[0].name]
@@ -85,6 +91,47 @@ class ShapeFacts(ShapeClasses):
                 self.covers[eqn.out.name] = tuple(self.shape_of[a.name] for a in eqn.ins)
             return
         super().learn(eqn)
+
+    def _learn_leaves(self, eqn: Eqn) -> None:
+        """Record what an elementwise result broadcasts (its operands' leaves), and that a value
+        given a `broadcast_shapes` shape has the shape of those arrays' broadcast."""
+        rule = RULES.get(eqn.op)
+        operands = [a.name for a in eqn.ins if isinstance(a, Var)]
+        if rule is not None and (rule.elementwise or eqn.op in _PREDICATES) and operands:
+            self.leaves[eqn.out.name] = frozenset().union(*(self.leaves.get(n, {n}) for n in operands))
+            return
+        shape = eqn.static_dict().get("shape")
+        if eqn.op in ("broadcast_to", "sum_to", "reshape") and isinstance(shape, Var) and shape.name in self.covers:
+            self.leaves[eqn.out.name] = frozenset(self.covers[shape.name])
+
+    def _targets(self, shape: Atom) -> set[str] | None:
+        """The classes of the arrays whose broadcast is the shape `shape` holds, if known."""
+        if not isinstance(shape, Var):
+            return None
+        if shape.name in self.shape_of:
+            return {self.find(self.shape_of[shape.name])}
+        if shape.name in self.covers:
+            return {self.find(name) for name in self.covers[shape.name]}
+        return None
+
+    def _spans(self, atom: Var) -> set[str]:
+        """The classes of the arrays whose broadcast is `atom`'s shape."""
+        return {self.find(name) for name in self.leaves.get(atom.name, {atom.name})}
+
+    def has_shape(self, atom: Atom, shape: Atom) -> bool:
+        """Whether `atom` provably has exactly the shape that `shape` holds."""
+        targets = self._targets(shape)
+        if targets is None or not isinstance(atom, Var):
+            return False
+        return self._spans(atom) == targets or targets == {self.find(atom.name)}
+
+    def spans_shape(self, atom: Atom, shape: Atom) -> bool:
+        """Whether `atom`'s shape provably is, or broadcasts over, the shape that `shape` holds
+        (so `atom * np.broadcast_to(c, shape)` has `atom`'s shape)."""
+        targets = self._targets(shape)
+        if targets is None or not isinstance(atom, Var):
+            return False
+        return targets <= self._spans(atom) or targets == {self.find(atom.name)}
 
 
 def _trim_key(index: Atom | None) -> tuple | None:
@@ -125,7 +172,11 @@ def _identity_under(eqn: Eqn, facts: ShapeFacts) -> Atom | None:
     if eqn.op == "broadcast_shapes" and known and len(known) == len(eqn.ins):
         return eqn.ins[0] if len({facts.find(facts.shape_of[a.name]) for a in known}) == 1 else None
     shape = eqn.static_dict().get("shape")
-    if eqn.op not in ("sum_to", "broadcast_to", "reshape") or not isinstance(shape, Var) or not isinstance(eqn.ins[0], Var):
+    if (
+        eqn.op not in ("sum_to", "broadcast_to", "reshape")
+        or not isinstance(shape, Var)
+        or not isinstance(eqn.ins[0], Var)
+    ):
         return None
     same = shape.name in facts.shape_of and facts.find(eqn.ins[0].name) == facts.find(facts.shape_of[shape.name])
     return eqn.ins[0] if same else None
@@ -173,7 +224,9 @@ class _Elision:
     def source_of(self, eqn: Eqn, new: list[Eqn]) -> Atom | None:
         """What may stand in for `broadcast_to(r; shape=np.shape(a))` inside elementwise ops."""
         shape = eqn.static_dict().get("shape")
-        if not isinstance(shape, Var) or (shape.name not in self.classes.shape_of and shape.name not in self.classes.covers):
+        if not isinstance(shape, Var) or (
+            shape.name not in self.classes.shape_of and shape.name not in self.classes.covers
+        ):
             return None
         scalar = self.scalar_image(eqn.ins[0], new)
         return scalar if scalar is not None else eqn.ins[0]
@@ -212,7 +265,6 @@ class _Elision:
         scalars_only = all(_is_scalar(a, self.scalars) for a in others)
         return scalars_only and reader is not None and self.restores_shape(reader, broadcast, consumer.out)
 
-
     def has_shape(self, atom: Var, shape: str) -> bool:
         """Whether `atom`'s shape is (or broadcasts over) the shape held by `shape`.
 
@@ -241,7 +293,9 @@ class _Elision:
 def _single_readers(function: Function) -> dict[str, Eqn]:
     """The equation reading each name that exactly one equation (and nothing else) reads."""
     uses = Uses(function)
-    return {name: reader for name, (reader, _) in uses.reader.items() if uses.count[name] == 1 and isinstance(reader, Eqn)}
+    return {
+        name: reader for name, (reader, _) in uses.reader.items() if uses.count[name] == 1 and isinstance(reader, Eqn)
+    }
 
 
 def elide_broadcasts(function: Function) -> Function:
@@ -316,4 +370,12 @@ class Uses:
                 self.nested(stmt.body, stmt.results, stmt)
 
 
-__all__ = ["ShapeFacts", "Uses", "drop_shape_identities", "elide_broadcasts", "fusable", "is_full_reduction", "scalar_names"]
+__all__ = [
+    "ShapeFacts",
+    "Uses",
+    "drop_shape_identities",
+    "elide_broadcasts",
+    "fusable",
+    "is_full_reduction",
+    "scalar_names",
+]

@@ -5,7 +5,8 @@ values, not printed text): fold constants, read written cotangents plainly
 where no index repeats, simplify, push shape queries
 down to operands, share common subexpressions, drop loop element writes
 nothing reads back, drop dead code, fold negations into neighbouring
-arithmetic, drop what that left dead. Then, once, copy the rows that a tape keeps or that
+arithmetic, drop what that left dead, count a mean's elements on a value computed
+anyway. Then, once, copy the rows that a tape keeps or that
 are read after a write into their array (`copies.py`), so the array can be
 written in place. Set `verify_each=True` (the test suite does) to check the IR
 invariants after every pass.
@@ -22,10 +23,10 @@ from symdiff.optimize.fold import fold
 from symdiff.optimize.indexes import plain_written_reads
 from symdiff.optimize.shapes import push_shapes
 from symdiff.optimize.signs import fold_signs
-from symdiff.optimize.simplify import simplify
+from symdiff.optimize.simplify import count_from_values, simplify
 from symdiff.optimize.writes import drop_unseen_writes
 
-PASSES = (fold, plain_written_reads, simplify, push_shapes, cse, drop_unseen_writes, dce, fold_signs, dce)
+PASSES = (fold, plain_written_reads, simplify, push_shapes, cse, drop_unseen_writes, dce, fold_signs, dce, count_from_values)
 verify_each = False
 
 

@@ -22,12 +22,10 @@ def recurrence_grad(a, x):
         value_bar_2_tape.append(np.shape(y_5))
         y[t] = y_5
 
-    # grad of: return np.sum(y**2)
-    y_bar = np.broadcast_to(1.0, np.shape(y)) * (2 * y)
-
     # grad of: for t in range(1, x.shape[0]):
     a_bar = np.zeros_like(a)
     x_bar = np.zeros_like(x)
+    y_bar = 2 * y
     for t in reversed(range(1, y_2, 1)):
 
         # grad of: for t in range(1, x.shape[0]):

@@ -51,9 +51,8 @@ def logistic_loss_grad(w, x, y):
 
     # grad of: return -np.mean(y * np.log(p) + (1 - y) * np.log(1 - p))
     p_1_shape = np.shape(p_1)
-    broadcast_shape = np.broadcast_shapes(np.shape(y), p_1_shape)
-    logistic_loss_7_bar = np.broadcast_to(-1.0 / np.size(np.broadcast_to(-1.0, broadcast_shape)), broadcast_shape)
 
     # grad of: p = 1.0 / (1.0 + np.exp(-(x @ w)))
-    w_bar = matmul_adjoint_b(sum_to(logistic_loss_7_bar * (y - p), p_1_shape), x, w)
+    p_1_bar = sum_to(-1.0 / np.size(np.broadcast_to(-1.0, np.broadcast_shapes(np.shape(y), p_1_shape))) * (y - p), p_1_shape)
+    w_bar = matmul_adjoint_b(p_1_bar, x, w)
     return w_bar
