@@ -25,9 +25,9 @@ from __future__ import annotations
 from symdiff.analysis.aliases import PASSED_ON, VIEWS
 from symdiff.analysis.shapes import SHAPED_LIKE_LAST
 from symdiff.ir.names import Names
-from symdiff.ir.nodes import Atom, Const, Eqn, Function, Loop, Var, defined
+from symdiff.ir.nodes import Atom, Const, Eqn, Function, Loop, Var, defined, walk
 from symdiff.optimize.fuse_shapes import ShapeFacts
-from symdiff.optimize.walk import rewrite_function
+from symdiff.optimize.walk import rename_values, rewrite_function
 
 
 def _identity(eqn: Eqn, classes: ShapeFacts) -> Atom | None:
@@ -234,6 +234,7 @@ def simplify(function: Function) -> Function:
     scalars: set[str] = set()  # counts, and arithmetic on numbers and counts: Python scalars
     floats: set[str] = set()  # the scalars among them that are floats
     inexact: set[str] = set()  # arrays known to be float or complex, whatever the inputs' dtypes
+    inherits: dict[str, Var] = {}  # a temporary -> the named value it replaced
 
     def visit(eqn: Eqn, scope):
         if len(eqn.outs) != 1:
@@ -279,13 +280,21 @@ def simplify(function: Function) -> Function:
         if same is None and eqn.op == "where":
             same = _masked_twice(eqn, masked)
         if same is not None:
+            if isinstance(same, Var) and same.temp and not eqn.out.temp:
+                inherits.setdefault(same.name, eqn.out)
             return same
         if eqn.op == "neg":
             negations[eqn.out.name] = eqn.ins[0]
         classes.learn(eqn)
         return eqn
 
-    return rewrite_function(function, visit)
+    simplified = rewrite_function(function, visit)
+    # A rule's temporary that stands for a dropped value (`1.0 * (2 * e)` is `2 * e`) takes that
+    # value's name (`e_bar`), which says what it holds: unused now, since its equation is gone.
+    made = {out.name for stmt in simplified.body for out in defined(stmt)}
+    equations = {out.name for eqn in walk(simplified.body) for out in eqn.outs}
+    renames = {old: Var(new.name, True) for old, new in inherits.items() if old in equations and new.name not in made}
+    return rename_values(simplified, renames)
 
 
 def _computed(function: Function) -> set[str]:
