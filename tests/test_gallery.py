@@ -44,13 +44,12 @@ REGENERATE = f"run `{gallery.COMMAND}` and review the diff of docs/gallery/golde
 # Generated and hand-written code lines, measured, for the entries over the bound (issue 19).
 OVER_BOUND = {
     "logistic": (7, 3),
-    "softmax_ce": (26, 4),
-    "mlp": (16, 6),
-    "lstm_cell": (39, 17),
-    "element_write": (35, 11),
-    "hessian": (30, 6),
+    "softmax_ce": (21, 4),
+    "mlp": (14, 6),
+    "element_write": (33, 11),
+    "hessian": (29, 6),
     "jacobian": (13, 4),
-    "learned_optimizer": (74, 17),
+    "learned_optimizer": (70, 17),
 }
 
 

@@ -32,6 +32,7 @@ _PREDICATES = frozenset({"lt", "le", "gt", "ge", "eq", "ne", "logical_and", "log
 # Python casts and selections are elementwise but are not single-loop primitives.
 _NOT_LOOPED = frozenset({"float", "int", "bool", "where", "clip"})
 _FULL_REDUCTIONS = frozenset({"sum", "mean"})
+_CASTS = frozenset({"float", "int", "bool"})  # Python casts: a one-element array of any shape gives a scalar
 _SCALAR_OPS = frozenset({"grad_seed", "size", "len", "ndim", "float", "int", "bool"})
 
 
@@ -97,7 +98,7 @@ class ShapeFacts(ShapeClasses):
         given a `broadcast_shapes` shape has the shape of those arrays' broadcast."""
         rule = RULES.get(eqn.op)
         operands = [a.name for a in eqn.ins if isinstance(a, Var)]
-        if rule is not None and (rule.elementwise or eqn.op in _PREDICATES) and operands:
+        if rule is not None and (rule.elementwise or eqn.op in _PREDICATES) and eqn.op not in _CASTS and operands:
             self.leaves[eqn.out.name] = frozenset().union(*(self.leaves.get(n, {n}) for n in operands))
             return
         shape = eqn.static_dict().get("shape")
@@ -109,13 +110,14 @@ class ShapeFacts(ShapeClasses):
         if not isinstance(shape, Var):
             return None
         if shape.name in self.shape_of:
-            return {self.find(self.shape_of[shape.name])}
+            return self._spans(Var(self.shape_of[shape.name]))
         if shape.name in self.covers:
-            return {self.find(name) for name in self.covers[shape.name]}
+            return set().union(*(self._spans(Var(name)) for name in self.covers[shape.name]))
         return None
 
     def _spans(self, atom: Var) -> set[str]:
-        """The classes of the arrays whose broadcast is `atom`'s shape."""
+        """The classes of the arrays whose broadcast is `atom`'s shape (the leaves of its elementwise
+        expression; itself, for a value no elementwise op made)."""
         return {self.find(name) for name in self.leaves.get(atom.name, {atom.name})}
 
     def has_shape(self, atom: Atom, shape: Atom) -> bool:

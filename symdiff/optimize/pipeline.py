@@ -6,7 +6,8 @@ where no index repeats, simplify, push shape queries
 down to operands, share common subexpressions, drop loop element writes
 nothing reads back, drop dead code, fold negations into neighbouring
 arithmetic, drop what that left dead, count a mean's elements on a value computed
-anyway. Then, once, copy the rows that a tape keeps or that
+anyway. Then, once, move each backward value read once next to its reader
+(`sink.py`, so codegen folds it into that line), and copy the rows that a tape keeps or that
 are read after a write into their array (`copies.py`), so the array can be
 written in place. Set `verify_each=True` (the test suite does) to check the IR
 invariants after every pass.
@@ -25,10 +26,22 @@ from symdiff.optimize.indexes import plain_written_reads
 from symdiff.optimize.shapes import push_shapes
 from symdiff.optimize.signs import fold_signs
 from symdiff.optimize.simplify import count_from_values, simplify
+from symdiff.optimize.sink import sink_single_uses
 from symdiff.optimize.walk import rename_values
 from symdiff.optimize.writes import drop_unseen_writes
 
-PASSES = (fold, plain_written_reads, simplify, push_shapes, cse, drop_unseen_writes, dce, fold_signs, dce, count_from_values)
+PASSES = (
+    fold,
+    plain_written_reads,
+    simplify,
+    push_shapes,
+    cse,
+    drop_unseen_writes,
+    dce,
+    fold_signs,
+    dce,
+    count_from_values,
+)
 verify_each = False
 
 
@@ -43,7 +56,7 @@ def optimize(function: Function, max_rounds: int = 24) -> Function:
                 verify(function)
         if function == before:
             break
-    function = keep_result_names(given, function)
+    function = sink_single_uses(keep_result_names(given, function))
     function = copy_rows_past_writes(function)
     if verify_each:
         verify(function)

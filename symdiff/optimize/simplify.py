@@ -127,6 +127,18 @@ def _spread_scaled(eqn: Eqn, spreads: dict[str, Eqn], scalars: set[str], floats:
     return None
 
 
+def _respread(eqn: Eqn, spreads: dict[str, Eqn], shapes: set[str]) -> Eqn:
+    """`broadcast_to(c, t)` for `reshape(broadcast_to(c, s), t)` or `broadcast_to(broadcast_to(c, s), t)`
+    with `c` a scalar: every element is `c` either way, and the shape is `t` (a shape that np.shape
+    and its helpers made, so never one with a -1 for reshape to fill in)."""
+    if eqn.op not in ("reshape", "broadcast_to") or len(eqn.outs) != 1:
+        return eqn
+    spread, shape = eqn.ins[0], eqn.static_dict().get("shape")
+    if not (isinstance(spread, Var) and spread.name in spreads and isinstance(shape, Var) and shape.name in shapes):
+        return eqn
+    return Eqn(eqn.outs, "broadcast_to", spreads[spread.name].ins, (("shape", shape),), eqn.loc, eqn.adjoint)
+
+
 def _is_float(atom: Atom, floats: set[str]) -> bool:
     if isinstance(atom, Const):
         return type(atom.value) is float
@@ -235,6 +247,7 @@ def simplify(function: Function) -> Function:
     floats: set[str] = set()  # the scalars among them that are floats
     inexact: set[str] = set()  # arrays known to be float or complex, whatever the inputs' dtypes
     inherits: dict[str, Var] = {}  # a temporary -> the named value it replaced
+    shapes: set[str] = set()  # names holding a shape tuple made by np.shape and its helpers (no -1 in it)
 
     def visit(eqn: Eqn, scope):
         if len(eqn.outs) != 1:
@@ -249,6 +262,9 @@ def simplify(function: Function) -> Function:
             scalars.add(eqn.out.name)
             if eqn.op == "truediv" or any(_is_float(a, floats) for a in eqn.ins):
                 floats.add(eqn.out.name)
+        eqn = _respread(eqn, spreads, shapes)
+        if eqn.op in ("shape", "keepdims_shape", "broadcast_shapes"):
+            shapes.add(eqn.out.name)
         if eqn.op == "broadcast_to" and _is_scalar(eqn.ins[0], scalars):
             spreads[eqn.out.name] = eqn
         if eqn.op in _INEXACT or eqn.op in _ARITHMETIC and any(_is_float(a, inexact) for a in eqn.ins):

@@ -38,10 +38,8 @@ def recurrence_grad(a, x):
         value_bar = sum_to(y_bar[t], value_bar_2)
         y_bar[t] = 0.0
         x_bar[t] += sum_to(value_bar, y_4_shape)
-        a_bar_2 = value_bar * y_2
-        y_2_bar = value_bar * a
-        a_bar = a_bar + sum_to(a_bar_2, np.shape(a))
-        y_2_bar = sum_to(y_2_bar, np.shape(y_2))
+        a_bar = a_bar + sum_to(value_bar * y_2, np.shape(a))
+        y_2_bar = sum_to(value_bar * a, np.shape(y_2))
         y_bar[y_1_2] = y_bar[y_1_2] + y_2_bar
 
     # grad of: y[0] = x[0]

@@ -8,10 +8,9 @@ def rosen_grad(x):
     rosen_2 = x[:-1]
 
     # grad of: return np.sum(100.0 * (x[1:] - x[:-1] ** 2) ** 2 + (1.0 - x[:-1]) ** 2)
-    rosen_7_bar = -(2 * (1.0 - rosen_2))
     x_shape = np.shape(x)
-    x_bar = scatter_add(rosen_7_bar, x_shape, slice(None, -1, None))
     rosen_4_bar = 100.0 * (2 * (x[1:] - rosen_2 ** 2))
+    x_bar = scatter_add(-(2 * (1.0 - rosen_2)), x_shape, slice(None, -1, None))
     x_bar[:-1] += -rosen_4_bar * (2 * rosen_2)
     x_bar[1:] += rosen_4_bar
     return x_bar
