@@ -22,12 +22,15 @@ each element was `c * k` already, computed once instead of once per element
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from symdiff.analysis.aliases import PASSED_ON, VIEWS
 from symdiff.analysis.shapes import SHAPED_LIKE_LAST
 from symdiff.ir.names import Names
-from symdiff.ir.nodes import Atom, Const, Eqn, Function, Loop, Var, defined, walk
+from symdiff.ir.nodes import Atom, Const, Eqn, Function, Loop, Var, defined, reads, walk
 from symdiff.optimize.fuse_shapes import ShapeFacts
 from symdiff.optimize.walk import rename_values, rewrite_function
+from symdiff.rules import RULES
 
 
 def _identity(eqn: Eqn, classes: ShapeFacts) -> Atom | None:
@@ -355,4 +358,58 @@ def count_from_values(function: Function) -> Function:
         same = next((v for v in candidates if classes.find(v.name) == root), None)
         return eqn if same is None else Eqn(eqn.outs, "size", (same,), (), eqn.loc, eqn.adjoint)
 
-    return rewrite_function(function, visit)
+    function = rewrite_function(function, visit)
+    return _count_later(function, plain, computed)
+
+
+_PINNED = {"tape_new", "tape_push", "tape_pop", "setitem", "add_at"}
+
+
+def _count_later(function: Function, plain: dict[str, Var], computed: set[str]) -> Function:
+    """`np.size(x)` for a top-level `np.size(np.broadcast_to(c, s))` where the first top-level value
+    `x` of exactly the shape `s` comes later (`y - p` for the mean of `y * log(p) + ...`, whose
+    shape is `np.broadcast_shapes(np.shape(y), np.shape(p))`): the count, and the equations between
+    that read it, move to just after `x`. Only pure equations move, and nothing else between reads them."""
+    classes = ShapeFacts()
+    for eqn in walk(function.body):
+        if len(eqn.outs) == 1:
+            classes.learn(eqn)
+    body = list(function.body)
+    made = {eqn.out.name: eqn for eqn in body if isinstance(eqn, Eqn) and len(eqn.outs) == 1}
+    for i, eqn in enumerate(body):
+        spread = (
+            made.get(eqn.ins[0].name)
+            if isinstance(eqn, Eqn) and eqn.op == "size" and isinstance(eqn.ins[0], Var)
+            else None
+        )
+        if spread is None or spread.op != "broadcast_to":
+            continue
+        shape = spread.static_dict().get("shape")
+        later = next(
+            (j for j in range(i + 1, len(body)) if isinstance(body[j], Eqn) and len(body[j].outs) == 1
+             and body[j].out.name in plain and body[j].out.name in computed and classes.has_shape(body[j].out, shape)),
+            None,
+        )  # fmt: skip
+        moved = _readers_before(body, i, later) if later is not None else None
+        if moved is None:
+            continue
+        body[i] = Eqn(eqn.outs, "size", (body[later].out,), (), eqn.loc, eqn.adjoint)
+        kept = [stmt for k, stmt in enumerate(body[: later + 1]) if k not in moved]
+        body = kept + [body[k] for k in sorted(moved)] + body[later + 1 :]
+        return replace(function, body=tuple(body))  # one count per pass: the pipeline runs to a fixed point
+    return function
+
+
+def _readers_before(body: list, i: int, later: int) -> set[int] | None:
+    """Positions of `body[i]` and of the statements before `later` that read it, directly or through
+    each other: all pure equations, none read by `body[later]` (else None)."""
+    moved, names = {i}, {body[i].out.name}
+    for k in range(i + 1, later + 1):
+        stmt = body[k]
+        if not any(isinstance(a, Var) and a.name in names for a in reads(stmt)):
+            continue
+        if k == later or not isinstance(stmt, Eqn) or stmt.op in _PINNED or stmt.op not in RULES:
+            return None
+        moved.add(k)
+        names.update(out.name for out in stmt.outs)
+    return moved
