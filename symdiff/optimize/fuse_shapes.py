@@ -77,7 +77,11 @@ class ShapeFacts(ShapeClasses):
                     self.union(eqn.out.name, self.slices[key])
                 self.slices.setdefault(key, eqn.out.name)
             return
-        if eqn.op == "broadcast_shapes" and eqn.ins and all(isinstance(a, Var) and a.name in self.shape_of for a in eqn.ins):
+        if (
+            eqn.op == "broadcast_shapes"
+            and eqn.ins
+            and all(isinstance(a, Var) and a.name in self.shape_of for a in eqn.ins)
+        ):
             sources = {self.find(self.shape_of[a.name]) for a in eqn.ins}
             if len(sources) == 1:
                 self.shape_of[eqn.out.name] = self.shape_of[eqn.ins[0].name]
@@ -125,7 +129,11 @@ def _identity_under(eqn: Eqn, facts: ShapeFacts) -> Atom | None:
     if eqn.op == "broadcast_shapes" and known and len(known) == len(eqn.ins):
         return eqn.ins[0] if len({facts.find(facts.shape_of[a.name]) for a in known}) == 1 else None
     shape = eqn.static_dict().get("shape")
-    if eqn.op not in ("sum_to", "broadcast_to", "reshape") or not isinstance(shape, Var) or not isinstance(eqn.ins[0], Var):
+    if (
+        eqn.op not in ("sum_to", "broadcast_to", "reshape")
+        or not isinstance(shape, Var)
+        or not isinstance(eqn.ins[0], Var)
+    ):
         return None
     same = shape.name in facts.shape_of and facts.find(eqn.ins[0].name) == facts.find(facts.shape_of[shape.name])
     return eqn.ins[0] if same else None
@@ -161,8 +169,11 @@ class _Elision:
         self.names = Names([p.name for p in function.params] + [n for n, _ in function.free])
         for stmt in function.body:
             self.names.used |= {v.name for v in defined(stmt)}
+        # A broadcast's shape is not learnt: this pass may elide it, and what reads it would then have
+        # the shape of the broadcast's source. Deciding one broadcast by a later one's shape (which a
+        # later statement elides) left a sum of three broadcasts with no operand of the full shape.
         for eqn in eqns:
-            if len(eqn.outs) == 1:
+            if len(eqn.outs) == 1 and eqn.op != "broadcast_to":
                 self.classes.learn(eqn)
         self.stand_in: dict[str, Atom] = {}
         self.readers = _single_readers(function)
@@ -173,7 +184,9 @@ class _Elision:
     def source_of(self, eqn: Eqn, new: list[Eqn]) -> Atom | None:
         """What may stand in for `broadcast_to(r; shape=np.shape(a))` inside elementwise ops."""
         shape = eqn.static_dict().get("shape")
-        if not isinstance(shape, Var) or (shape.name not in self.classes.shape_of and shape.name not in self.classes.covers):
+        if not isinstance(shape, Var) or (
+            shape.name not in self.classes.shape_of and shape.name not in self.classes.covers
+        ):
             return None
         scalar = self.scalar_image(eqn.ins[0], new)
         return scalar if scalar is not None else eqn.ins[0]
@@ -212,7 +225,6 @@ class _Elision:
         scalars_only = all(_is_scalar(a, self.scalars) for a in others)
         return scalars_only and reader is not None and self.restores_shape(reader, broadcast, consumer.out)
 
-
     def has_shape(self, atom: Var, shape: str) -> bool:
         """Whether `atom`'s shape is (or broadcasts over) the shape held by `shape`.
 
@@ -241,7 +253,9 @@ class _Elision:
 def _single_readers(function: Function) -> dict[str, Eqn]:
     """The equation reading each name that exactly one equation (and nothing else) reads."""
     uses = Uses(function)
-    return {name: reader for name, (reader, _) in uses.reader.items() if uses.count[name] == 1 and isinstance(reader, Eqn)}
+    return {
+        name: reader for name, (reader, _) in uses.reader.items() if uses.count[name] == 1 and isinstance(reader, Eqn)
+    }
 
 
 def elide_broadcasts(function: Function) -> Function:
@@ -316,4 +330,12 @@ class Uses:
                 self.nested(stmt.body, stmt.results, stmt)
 
 
-__all__ = ["ShapeFacts", "Uses", "drop_shape_identities", "elide_broadcasts", "fusable", "is_full_reduction", "scalar_names"]
+__all__ = [
+    "ShapeFacts",
+    "Uses",
+    "drop_shape_identities",
+    "elide_broadcasts",
+    "fusable",
+    "is_full_reduction",
+    "scalar_names",
+]
