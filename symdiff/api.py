@@ -174,10 +174,11 @@ class Derivative:
 
     def _in_argument_dtypes(self, result: Any, args: tuple) -> Any:
         """Gradients keep their argument's floating dtype (float32 in, float32 out), as in JAX."""
-        if self.mode in ("jvp", "jvps"):  # (value, tangent): the tangent keeps the argument's dtype
-            value, tangent = result
+        if self.mode in ("jvp", "jvps", "tangent"):  # the tangent keeps the argument's dtype
+            value, tangent = result if self.mode != "tangent" else (None, result)
             position = self._positions[0]
-            return value, _like(tangent, args[position]) if position < len(args) else tangent
+            tangent = _like(tangent, args[position]) if position < len(args) else tangent
+            return tangent if self.mode == "tangent" else (value, tangent)
         value = None
         if self.mode == "value_and_grad":
             value, result = result
@@ -361,10 +362,10 @@ def _build_new(
     _refuse_list_values(function)
     as_tuple = isinstance(wrt, (tuple, list))
     prepared = _checkpointed(_stable(function, stable), checkpoint)
-    if mode in ("jvp", "jvps"):  # forward mode (transforms/forward.py), one argument; jvps: tangents batched
-        if len(indices) != 1:
+    if mode in ("jvp", "jvps", "tangent"):  # forward mode (transforms/forward.py), one argument
+        if len(indices) != 1:  # jvps: tangents batched; tangent: the tangent without the value
             raise BadWrt("forward mode takes the tangent of one argument", hint="build one jvp per argument")
-        forward = jvp_function(_stable(function, stable), indices[0], batched=mode == "jvps")
+        forward = jvp_function(_stable(function, stable), indices[0], mode == "jvps", value=mode != "tangent")
         derivative_ir = _stable_values(optimize(forward), stable)
     else:
         derivative_ir = _stable_values(optimize(vjp_function(prepared, indices, mode, as_tuple)), stable)

@@ -105,14 +105,14 @@ def hvp(f: Callable, wrt: Wrt = 0, *, backend: str = "numpy", argnum: Wrt | None
     name = _single_wrt(f, wrt)
     g = build(f, name, "grad", "numpy")
     try:  # forward over reverse: the gradient's tangent along v, one forward pass through its code
-        forward = build(g, name, "jvp", backend) if isinstance(g, Derivative) else None
+        forward = build(g, name, "tangent", backend) if isinstance(g, Derivative) else None
     except NoTangentRule:
         forward = None
     if not isinstance(forward, Derivative):  # reverse over reverse: the gradient of sum(grad(f)(x) * v)
         wrapped = _wrapper(f, g, "v", "np.sum(inner({args}) * {extra})", "hvp")
         inner = build(wrapped, name, "grad", backend)
         return Composite(f, name, inner, inner, "hvp")
-    call = _wrapper(f, forward, "v", "inner({args}, {extra})[1]", "hvp")
+    call = _wrapper(f, forward, "v", "inner({args}, {extra})", "hvp")
     return Composite(f, name, forward, call, "hvp")
 
 
@@ -313,7 +313,6 @@ def emit_hessian(f: Callable, path: str | None = None, *, wrt: Wrt = 0, regenera
     """
     product = hvp(f, wrt)
     inner = _generated_once(product.inner).function
-    tangent = "[1]" if product.inner.mode == "jvp" else ""  # forward over reverse returns (grad, hvp)
     names = [p.name for p in inner.params]
     position = names.index(product.wrt[0])
     args = ", ".join(names[:-1])
@@ -326,7 +325,7 @@ def emit_hessian(f: Callable, path: str | None = None, *, wrt: Wrt = 0, regenera
         f"    for index in np.ndindex(x.shape):\n"
         f"        v = np.zeros(x.shape)\n"
         f"        v[index] = 1.0\n"
-        f"        columns[(Ellipsis,) + index] = {inner.name}({args}, v){tangent}\n"
+        f"        columns[(Ellipsis,) + index] = {inner.name}({args}, v)\n"
         f"    return columns\n"
     )
     regenerate = regenerate or f"symdiff.higher.emit_hessian({name}, wrt={product.wrt[0]!r})"

@@ -49,7 +49,7 @@ OVER_BOUND = {
     "mlp": (17, 6),
     "lstm_cell": (39, 17),
     "element_write": (35, 11),
-    "hessian": (50, 6),
+    "hessian": (47, 6),
     "jacobian": (13, 4),
     "learned_optimizer": (74, 17),
 }

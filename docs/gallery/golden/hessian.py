@@ -4,7 +4,7 @@
 # ruff: noqa
 # fmt: off
 def rosen_grad_jvp(x, x_dot):
-    """Value of rosen_grad and its derivative along x_dot (the tangent of x)."""
+    """Derivative of rosen_grad along x_dot (the tangent of x)."""
     rosen_1 = x[1:]
     rosen_1_dot = x_dot[1:]
     rosen_2 = x[:-1]
@@ -31,7 +31,6 @@ def rosen_grad_jvp(x, x_dot):
     rosen_4_bar_dot = np.broadcast_to(rosen_4_dot * 2 * rosen_4_bar_1, rosen_4_bar_shape)
     rosen_3_bar = -rosen_4_bar
     rosen_1_shape = np.shape(rosen_1)
-    rosen_1_bar = sum_to(rosen_4_bar, rosen_1_shape)
     rosen_1_bar_dot = sum_to(rosen_4_bar_dot, rosen_1_shape)
     rosen_2_bar_2 = rosen_3_bar * rosen_4_1_dot_3
     rosen_2_bar_2_dot = -rosen_4_bar_dot * rosen_4_1_dot_3 + rosen_2_dot * 2 * rosen_3_bar
@@ -47,10 +46,8 @@ def rosen_grad_jvp(x, x_dot):
     x_bar[:-1] = x_bar_2
     x_bar_dot[:-1] = x_bar_2_dot
     x_bar_1_dot = x_bar_dot[1:]
-    x_bar_2 = x_bar[1:] + rosen_1_bar
     x_bar_2_dot = x_bar_1_dot + rosen_1_bar_dot
-    x_bar_2_shape = np.shape(x_bar_2)
+    x_bar_2_shape = np.broadcast_shapes(np.shape(x_bar[1:]), rosen_1_shape)
     x_bar_2_dot = np.broadcast_to(x_bar_2_dot, x_bar_2_shape)
-    x_bar[1:] = x_bar_2
     x_bar_dot[1:] = x_bar_2_dot
-    return x_bar, x_bar_dot
+    return x_bar_dot
