@@ -29,6 +29,7 @@ import numpy as np
 from symdiff.api import Derivative, Wrt, _generated_once, _header, _write_module, build, readable_function
 from symdiff.codegen.standalone import module_source
 from symdiff.compose import SourceFunction, fresh_param, identifier
+from symdiff.directions import unit_directions
 from symdiff.errors import BadWrt
 from symdiff.sparsity import Sparsity, hessian_tracer, jacobian_tracer
 from symdiff.structured import Deferred
@@ -379,15 +380,22 @@ def _by_rows(rows: Derivative, args: tuple, position: int, out_shape: tuple) -> 
     its cotangent, so its tangent along u is the vjp of u, at any base point: zeros)."""
     given = list(args)
     given[position] = x = np.asarray(args[position], dtype=float)
-    size = int(np.prod(out_shape, dtype=np.int64))
-    units = np.eye(size).reshape((size,) + tuple(out_shape))
+    units = unit_directions(tuple(out_shape))
     try:
         tangents = np.asarray(rows(*given, np.zeros(out_shape), units)[1])  # (out.size,) + x.shape
     except ValueError as error:
         if str(error).endswith(_UNBATCHED):
             return None
         raise
-    return tangents.reshape(tuple(out_shape) + x.shape)
+    return _owned(tangents.reshape(tuple(out_shape) + x.shape))
+
+
+def _owned(array: np.ndarray) -> np.ndarray:
+    """`array` as a C-ordered array the caller may write into, as the one-product-per-direction
+    path returns it (a batched pass may end in a read-only broadcast or a transposed view)."""
+    if array.flags.writeable and array.flags.c_contiguous:
+        return array
+    return np.array(array, order="C")
 
 
 def _by_columns(columns: Derivative, args: tuple, position: int, out_shape: tuple) -> np.ndarray:
@@ -395,7 +403,7 @@ def _by_columns(columns: Derivative, args: tuple, position: int, out_shape: tupl
     arguments index with arrays separated by a slice (`batch_index`): the caller takes one
     product per direction instead, the same numbers."""
     x = np.asarray(args[position], dtype=float)
-    units = np.eye(x.size).reshape((x.size,) + x.shape)
+    units = unit_directions(x.shape)
     given = list(args)
     given[position] = x
     try:
@@ -404,7 +412,8 @@ def _by_columns(columns: Derivative, args: tuple, position: int, out_shape: tupl
         if str(error).endswith(_UNBATCHED):
             return None
         raise
-    return np.moveaxis(tangents.reshape((x.size,) + tuple(out_shape)), 0, -1).reshape(tuple(out_shape) + x.shape)
+    by_row = np.moveaxis(tangents.reshape((x.size,) + tuple(out_shape)), 0, -1)
+    return _owned(by_row.reshape(tuple(out_shape) + x.shape))
 
 
 def compressed_products(batched: Derivative | None, product: Any, pick: Callable, args: tuple, position: int,
