@@ -204,14 +204,7 @@ class Calls:
         value = self.lower_Name(root, None)  # the name as the function sees it: local, closure, global
         if isinstance(value, (Var, Const, Pack, Record, Keywords, LocalFunction)):
             raise self.fail(f"call {text}() through a module-level name", node)
-        if root.id not in self.free and root.id in self.names.used:  # the generated code says root.id
-            raise self.fail(
-                f"{root.id!r} names a value of the function too", node, f"rename one of the two {root.id!r}"
-            )
-        self.free.setdefault(root.id, value)
-        self.names.used.add(root.id)  # no value computed later takes this name
-        if self.free[root.id] is not value:
-            raise self.fail(f"two different objects are named {root.id!r}", node)
+        self.capture(root.id, value, node)  # the generated code says root.id
         return self.emit_call(text, args, kwargs, node, name, False)
 
     def emit_call(self, callee: str, args: list, kwargs: dict, node: ast.Call, name, method: bool):
