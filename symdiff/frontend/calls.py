@@ -320,8 +320,8 @@ class Calls:
             raise self.fail(f"{rule.path}() is missing the argument {missing[0]!r}", node)
         for p in rule.params if not rule.variadic else ():  # an operand left out takes its default
             value = bound[p] if p in bound else Const(defaults[p])
-            # a parameter NumPy calls `shape` (np.full's) is a tuple of sizes, never stacked into an array
-            operands.append(self.atom(value, node) if p == "shape" else self.as_array(value, node))
+            # a tuple of sizes (np.full's shape) stays a tuple, never stacked into an array
+            operands.append(self.atom(value, node) if p in rule.sizes else self.as_array(value, node))
         ins = [self.atom(a, node) for a in operands]
         static = [(s, self.atom(bound.get(s, defaults.get(s)), node)) for s in rule.static]
         self.check_rule(rule, static, node)

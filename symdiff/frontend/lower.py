@@ -856,8 +856,8 @@ def _check_no_tuple_operands(function: Function) -> None:
         if entry is None or not entry.differentiable:
             continue
         for position, atom in enumerate(eqn.ins):
-            if not entry.variadic and position < len(entry.params) and entry.params[position] == "shape":
-                continue  # np.full's sizes: a tuple, never differentiated (frontend/calls.py)
+            if not entry.variadic and position < len(entry.params) and entry.params[position] in entry.sizes:
+                continue  # np.full's shape: a tuple of sizes, never differentiated (Rule.sizes)
             if isinstance(atom, Var) and atom.name in tuples:
                 raise UnsupportedSyntax(
                     f"a tuple is used as an operand of {entry.path} here", eqn.loc, "make it an array: np.array([...])"
