@@ -9,7 +9,7 @@ frontend -> reverse transform -> optimize -> codegen -> backend, and returns a
 Built derivatives are cached by function object, `wrt`, mode and backend, and
 a cached one is reused only while it still describes the function: while the
 globals the function read (module scalars folded into the generated code,
-arrays, callees; `frontend.source.dependencies`) still hold the same values
+arrays, callees; `frontend.source.snapshot`) still hold the same values
 and no rule was registered since (`rules.registry.generation`). A derivative
 that uses a user's rule checks that rule's cotangents on its first call.
 """
@@ -31,7 +31,7 @@ from symdiff.codegen.standalone import module_source
 from symdiff.compose import SourceFunction, identifier
 from symdiff.errors import BadRule, BadWrt, Location, NoDerivative, NonScalarOutput, SymdiffError, UnsupportedSyntax
 from symdiff.frontend.lower import lower_function
-from symdiff.frontend.source import Dependency, dependencies, read_source, recording
+from symdiff.frontend.source import Dependency, read_source, snapshot
 from symdiff.ir.nodes import Const, Function, Var, walk
 from symdiff.optimize import optimize
 from symdiff.optimize.dce import dce
@@ -292,9 +292,7 @@ def _lowering(primal: Callable) -> Lowering:
     found = _LOWERED.get(primal)
     if found is not None and found.current():
         return found
-    with recording() as sources:
-        function = lower_function(primal)
-    found = Lowering(function, dependencies(sources), generation())
+    found = Lowering(*snapshot(lambda: lower_function(primal)), generation())
     _LOWERED[primal] = found
     return found
 
@@ -439,9 +437,8 @@ def _build_for(
 ) -> Derivative:
     """The derivative of `primal` for arguments of these structures (and, given `shapes`, of
     leaves of these shapes), with respect to all leaves of `wrt`."""
-    with recording() as sources:
-        function = lower_function(primal, structures, shapes)
-    lowering = Lowering(function, dependencies(sources), generation())
+    lowering = Lowering(*snapshot(lambda: lower_function(primal, structures, shapes)), generation())
+    function = lowering.function
     _refuse_string_index(function)
     _refuse_several_outputs(function, primal, mode)
     offsets, start = {}, 0

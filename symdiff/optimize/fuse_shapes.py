@@ -3,7 +3,7 @@
 - `fusable(op)`, `is_full_reduction(eqn)`, `scalar_names(function)`: what
   may join an elementwise loop, what reduces a whole array to a scalar, and
   which values are scalars whatever the argument shapes;
-- `ShapeFacts`: `ShapeClasses` of optimize/simplify.py plus the facts reverse
+- `ShapeFacts`: `ShapeClasses` of analysis/shapes.py plus the facts reverse
   mode needs for slices and broadcasts;
 - `drop_shape_identities`: removes the `sum_to`, `broadcast_to`, `reshape`
   and `broadcast_shapes` that `ShapeFacts` proves change nothing;
