@@ -9,7 +9,7 @@ frontend -> reverse transform -> optimize -> codegen -> backend, and returns a
 Built derivatives are cached by function object, `wrt`, mode and backend, and
 a cached one is reused only while it still describes the function: while the
 globals the function read (module scalars folded into the generated code,
-arrays, callees; `frontend.source.dependencies`) still hold the same values
+arrays, callees; `frontend.source.snapshot`) still hold the same values
 and no rule was registered since (`rules.registry.generation`). A derivative
 that uses a user's rule checks that rule's cotangents on its first call.
 """
@@ -31,7 +31,7 @@ from symdiff.codegen.standalone import module_source
 from symdiff.compose import SourceFunction, identifier
 from symdiff.errors import BadRule, BadWrt, Location, NoDerivative, NonScalarOutput, SymdiffError, UnsupportedSyntax
 from symdiff.frontend.lower import lower_function
-from symdiff.frontend.source import Dependency, dependencies, read_source, recording
+from symdiff.frontend.source import Dependency, read_source, snapshot
 from symdiff.ir.nodes import Const, Function, Var, walk
 from symdiff.optimize import optimize
 from symdiff.optimize.dce import dce
@@ -174,10 +174,11 @@ class Derivative:
 
     def _in_argument_dtypes(self, result: Any, args: tuple) -> Any:
         """Gradients keep their argument's floating dtype (float32 in, float32 out), as in JAX."""
-        if self.mode in ("jvp", "jvps"):  # (value, tangent): the tangent keeps the argument's dtype
-            value, tangent = result
+        if self.mode in ("jvp", "jvps", "tangent"):  # the tangent keeps the argument's dtype
+            value, tangent = result if self.mode != "tangent" else (None, result)
             position = self._positions[0]
-            return value, _like(tangent, args[position]) if position < len(args) else tangent
+            tangent = _like(tangent, args[position]) if position < len(args) else tangent
+            return tangent if self.mode == "tangent" else (value, tangent)
         value = None
         if self.mode == "value_and_grad":
             value, result = result
@@ -291,9 +292,7 @@ def _lowering(primal: Callable) -> Lowering:
     found = _LOWERED.get(primal)
     if found is not None and found.current():
         return found
-    with recording() as sources:
-        function = lower_function(primal)
-    found = Lowering(function, dependencies(sources), generation())
+    found = Lowering(*snapshot(lambda: lower_function(primal)), generation())
     _LOWERED[primal] = found
     return found
 
@@ -361,10 +360,10 @@ def _build_new(
     _refuse_list_values(function)
     as_tuple = isinstance(wrt, (tuple, list))
     prepared = _checkpointed(_stable(function, stable), checkpoint)
-    if mode in ("jvp", "jvps"):  # forward mode (transforms/forward.py), one argument; jvps: tangents batched
-        if len(indices) != 1:
+    if mode in ("jvp", "jvps", "tangent"):  # forward mode (transforms/forward.py), one argument
+        if len(indices) != 1:  # jvps: tangents batched; tangent: the tangent without the value
             raise BadWrt("forward mode takes the tangent of one argument", hint="build one jvp per argument")
-        forward = jvp_function(_stable(function, stable), indices[0], batched=mode == "jvps")
+        forward = jvp_function(_stable(function, stable), indices[0], mode == "jvps", value=mode != "tangent")
         derivative_ir = _stable_values(optimize(forward), stable)
     else:
         derivative_ir = _stable_values(optimize(vjp_function(prepared, indices, mode, as_tuple)), stable)
@@ -438,9 +437,8 @@ def _build_for(
 ) -> Derivative:
     """The derivative of `primal` for arguments of these structures (and, given `shapes`, of
     leaves of these shapes), with respect to all leaves of `wrt`."""
-    with recording() as sources:
-        function = lower_function(primal, structures, shapes)
-    lowering = Lowering(function, dependencies(sources), generation())
+    lowering = Lowering(*snapshot(lambda: lower_function(primal, structures, shapes)), generation())
+    function = lowering.function
     _refuse_string_index(function)
     _refuse_several_outputs(function, primal, mode)
     offsets, start = {}, 0

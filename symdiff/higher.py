@@ -29,6 +29,7 @@ import numpy as np
 from symdiff.api import Derivative, Wrt, _generated_once, _header, _write_module, build, readable_function
 from symdiff.codegen.standalone import module_source
 from symdiff.compose import SourceFunction, fresh_param, identifier
+from symdiff.directions import unit_directions
 from symdiff.errors import BadWrt
 from symdiff.sparsity import Sparsity, hessian_tracer, jacobian_tracer
 from symdiff.structured import Deferred
@@ -105,14 +106,14 @@ def hvp(f: Callable, wrt: Wrt = 0, *, backend: str = "numpy", argnum: Wrt | None
     name = _single_wrt(f, wrt)
     g = build(f, name, "grad", "numpy")
     try:  # forward over reverse: the gradient's tangent along v, one forward pass through its code
-        forward = build(g, name, "jvp", backend) if isinstance(g, Derivative) else None
+        forward = build(g, name, "tangent", backend) if isinstance(g, Derivative) else None
     except NoTangentRule:
         forward = None
     if not isinstance(forward, Derivative):  # reverse over reverse: the gradient of sum(grad(f)(x) * v)
         wrapped = _wrapper(f, g, "v", "np.sum(inner({args}) * {extra})", "hvp")
         inner = build(wrapped, name, "grad", backend)
         return Composite(f, name, inner, inner, "hvp")
-    call = _wrapper(f, forward, "v", "inner({args}, {extra})[1]", "hvp")
+    call = _wrapper(f, forward, "v", "inner({args}, {extra})", "hvp")
     return Composite(f, name, forward, call, "hvp")
 
 
@@ -313,7 +314,6 @@ def emit_hessian(f: Callable, path: str | None = None, *, wrt: Wrt = 0, regenera
     """
     product = hvp(f, wrt)
     inner = _generated_once(product.inner).function
-    tangent = "[1]" if product.inner.mode == "jvp" else ""  # forward over reverse returns (grad, hvp)
     names = [p.name for p in inner.params]
     position = names.index(product.wrt[0])
     args = ", ".join(names[:-1])
@@ -326,7 +326,7 @@ def emit_hessian(f: Callable, path: str | None = None, *, wrt: Wrt = 0, regenera
         f"    for index in np.ndindex(x.shape):\n"
         f"        v = np.zeros(x.shape)\n"
         f"        v[index] = 1.0\n"
-        f"        columns[(Ellipsis,) + index] = {inner.name}({args}, v){tangent}\n"
+        f"        columns[(Ellipsis,) + index] = {inner.name}({args}, v)\n"
         f"    return columns\n"
     )
     regenerate = regenerate or f"symdiff.higher.emit_hessian({name}, wrt={product.wrt[0]!r})"
@@ -380,15 +380,22 @@ def _by_rows(rows: Derivative, args: tuple, position: int, out_shape: tuple) -> 
     its cotangent, so its tangent along u is the vjp of u, at any base point: zeros)."""
     given = list(args)
     given[position] = x = np.asarray(args[position], dtype=float)
-    size = int(np.prod(out_shape, dtype=np.int64))
-    units = np.eye(size).reshape((size,) + tuple(out_shape))
+    units = unit_directions(tuple(out_shape))
     try:
         tangents = np.asarray(rows(*given, np.zeros(out_shape), units)[1])  # (out.size,) + x.shape
     except ValueError as error:
         if str(error).endswith(_UNBATCHED):
             return None
         raise
-    return tangents.reshape(tuple(out_shape) + x.shape)
+    return _owned(tangents.reshape(tuple(out_shape) + x.shape))
+
+
+def _owned(array: np.ndarray) -> np.ndarray:
+    """`array` as a C-ordered array the caller may write into, as the one-product-per-direction
+    path returns it (a batched pass may end in a read-only broadcast or a transposed view)."""
+    if array.flags.writeable and array.flags.c_contiguous:
+        return array
+    return np.array(array, order="C")
 
 
 def _by_columns(columns: Derivative, args: tuple, position: int, out_shape: tuple) -> np.ndarray:
@@ -396,7 +403,7 @@ def _by_columns(columns: Derivative, args: tuple, position: int, out_shape: tupl
     arguments index with arrays separated by a slice (`batch_index`): the caller takes one
     product per direction instead, the same numbers."""
     x = np.asarray(args[position], dtype=float)
-    units = np.eye(x.size).reshape((x.size,) + x.shape)
+    units = unit_directions(x.shape)
     given = list(args)
     given[position] = x
     try:
@@ -405,7 +412,8 @@ def _by_columns(columns: Derivative, args: tuple, position: int, out_shape: tupl
         if str(error).endswith(_UNBATCHED):
             return None
         raise
-    return np.moveaxis(tangents.reshape((x.size,) + tuple(out_shape)), 0, -1).reshape(tuple(out_shape) + x.shape)
+    by_row = np.moveaxis(tangents.reshape((x.size,) + tuple(out_shape)), 0, -1)
+    return _owned(by_row.reshape(tuple(out_shape) + x.shape))
 
 
 def compressed_products(batched: Derivative | None, product: Any, pick: Callable, args: tuple, position: int,

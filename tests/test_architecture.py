@@ -27,7 +27,17 @@ PACKAGE = ROOT / "symdiff"
 LAYERS: list[tuple[str, set[str]]] = [
     # Leaves: import nothing of symdiff but errors. compose (functions built from source text) and
     # structured (pytree arguments) are used by the frontend and by api alike, so they sit here.
-    ("base", {"symdiff.errors", "symdiff.version", "symdiff.compose", "symdiff.structured", "symdiff.progress"}),
+    (
+        "base",
+        {
+            "symdiff.errors",
+            "symdiff.version",
+            "symdiff.compose",
+            "symdiff.structured",
+            "symdiff.progress",
+            "symdiff.directions",
+        },
+    ),
     # The IR and the derivative table. misc (autograd's flatten and optimizers) is plain NumPy on
     # top of compose; the frontend lowers calls to misc.flatten, so it sits below the frontend.
     ("ir and rules", {"symdiff.ir", "symdiff.rules", "symdiff.misc"}),

@@ -33,6 +33,7 @@ def assign(targets: list[cst.BaseExpression], value: cst.BaseExpression) -> cst.
 class BlockPrinter:
     """Prints blocks of IR statements; see the module docstring."""
 
+    names: dict[str, str]  # IR name -> printed name: supplied by each printer
     quoted: str | None = None  # the forward statement the last `# grad of:` quoted
     noted: str = ""  # the last note printed (transforms/stable.py's, on forward and backward lines alike)
 
@@ -53,7 +54,7 @@ class BlockPrinter:
         raise NotImplementedError
 
     def moves(self, targets, values) -> list[cst.SimpleStatementLine]:  # pragma: no cover - supplied by the printer
-        """Assignments of `values` to `targets` where their printed names differ."""
+        """Assignments of `values` to `targets` where their printed names differ (`differing`)."""
         raise NotImplementedError
 
     def for_loop(self, stmt: Loop, body: list) -> cst.For:  # pragma: no cover - supplied by the printer
@@ -117,9 +118,14 @@ class BlockPrinter:
 
     # -- control flow ----------------------------------------------------------------
 
+    def arms(self, stmt: If) -> tuple[tuple[list, list], tuple[list, list]]:
+        """Each arm's (outputs, results) to move at its end: every output, by default."""
+        return (list(stmt.outs), list(stmt.then_results)), (list(stmt.outs), list(stmt.else_results))
+
     def branch(self, stmt: If) -> cst.If:
-        then = self.block(stmt.then_body, self.moves(stmt.outs, stmt.then_results))
-        other = self.block(stmt.else_body, self.moves(stmt.outs, stmt.else_results))
+        then_moves, else_moves = self.arms(stmt)
+        then = self.block(stmt.then_body, self.moves(*then_moves))
+        other = self.block(stmt.else_body, self.moves(*else_moves))
         empty = (
             len(other) == 1 and isinstance(other[0], cst.SimpleStatementLine) and isinstance(other[0].body[0], cst.Pass)
         )
@@ -132,6 +138,14 @@ class BlockPrinter:
         body = self.block(stmt.body, self.moves(stmt.carried, stmt.results))
         node = self.while_loop(stmt, body) if stmt.index is None else self.for_loop(stmt, body)
         return before + [node]
+
+    def differing(self, targets, values) -> list[tuple[Var, Atom]]:
+        """The (target, value) pairs whose printed names differ: the moves a join needs (a name
+        tied to its target, as a loop's carried value often is, moves nothing)."""
+        names = self.names
+        return [
+            (t, v) for t, v in zip(targets, values) if not (isinstance(v, Var) and names.get(v.name) == names[t.name])
+        ]
 
     def range_arguments(self, stmt: Loop) -> list[cst.BaseExpression]:
         """`range`'s arguments for a loop's bounds: the stop alone when counting from 0 by 1."""

@@ -73,11 +73,7 @@ class FunctionEmitter(BlockPrinter):
 
     def moves(self, targets, values) -> list[cst.SimpleStatementLine]:
         """`a, b = x, y` for the pairs whose names differ (a parallel assignment)."""
-        pairs = [
-            (t, v)
-            for t, v in zip(targets, values)
-            if not (isinstance(v, Var) and self.names.get(v.name) == self.names[t.name])
-        ]
+        pairs = self.differing(targets, values)
         if not pairs:
             return []
         return [assign([self.name(t) for t, _ in pairs], bare_tuple([self.atom(v) for _, v in pairs]))]

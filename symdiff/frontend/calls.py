@@ -204,14 +204,7 @@ class Calls:
         value = self.lower_Name(root, None)  # the name as the function sees it: local, closure, global
         if isinstance(value, (Var, Const, Pack, Record, Keywords, LocalFunction)):
             raise self.fail(f"call {text}() through a module-level name", node)
-        if root.id not in self.free and root.id in self.names.used:  # the generated code says root.id
-            raise self.fail(
-                f"{root.id!r} names a value of the function too", node, f"rename one of the two {root.id!r}"
-            )
-        self.free.setdefault(root.id, value)
-        self.names.used.add(root.id)  # no value computed later takes this name
-        if self.free[root.id] is not value:
-            raise self.fail(f"two different objects are named {root.id!r}", node)
+        self.capture(root.id, value, node)  # the generated code says root.id
         return self.emit_call(text, args, kwargs, node, name, False)
 
     def emit_call(self, callee: str, args: list, kwargs: dict, node: ast.Call, name, method: bool):
@@ -327,8 +320,8 @@ class Calls:
             raise self.fail(f"{rule.path}() is missing the argument {missing[0]!r}", node)
         for p in rule.params if not rule.variadic else ():  # an operand left out takes its default
             value = bound[p] if p in bound else Const(defaults[p])
-            # a parameter NumPy calls `shape` (np.full's) is a tuple of sizes, never stacked into an array
-            operands.append(self.atom(value, node) if p == "shape" else self.as_array(value, node))
+            # a tuple of sizes (np.full's shape) stays a tuple, never stacked into an array
+            operands.append(self.atom(value, node) if p in rule.sizes else self.as_array(value, node))
         ins = [self.atom(a, node) for a in operands]
         static = [(s, self.atom(bound.get(s, defaults.get(s)), node)) for s in rule.static]
         self.check_rule(rule, static, node)

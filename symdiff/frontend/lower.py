@@ -395,13 +395,27 @@ class Lowering(ControlFlow, Calls, PythonCalls):
     def free_array(self, label: str, value: np.ndarray) -> Var:
         """The name under which the generated code reads an array it did not compute (a module
         constant, a default): `label`, or `label_k` where a value of the function has that name."""
-        for name, known in self.free.items():
-            if known is value:
-                return Var(name)
-        name, k, reserved = label, 0, global_names()
-        while name in self.free or name in self.names.used or name in reserved:
-            k += 1
-            name = f"{label}_{k}"
+        return self.capture(label, value)
+
+    def capture(self, label: str, value: Any, node: ast.AST | None = None) -> Var:
+        """The one way a build-time value enters the generated code (`Function.free`, passed to it
+        by reference): an array it reads, or the object a call runs through. Without `node` the
+        name is `label` or `label_k`, whichever is free; with it, `label` itself (the generated
+        code spells the call as the user wrote it), refused at `node` where that name is taken."""
+        if node is None:
+            for name, known in self.free.items():
+                if known is value:
+                    return Var(name)
+            name, k, reserved = label, 0, global_names()
+            while name in self.free or name in self.names.used or name in reserved:
+                k += 1
+                name = f"{label}_{k}"
+        else:
+            name = label
+            if name not in self.free and name in self.names.used:
+                raise self.fail(f"{name!r} names a value of the function too", node, f"rename one of the two {name!r}")
+            if self.free.get(name, value) is not value:
+                raise self.fail(f"two different objects are named {name!r}", node)
         self.names.used.add(name)  # now, so that no value computed later is given this name
         self.free[name] = value
         return Var(name)
@@ -689,9 +703,7 @@ def _default_value(source: FunctionSource, node: ast.expr) -> Any:
     pure = (ast.Name, ast.Attribute, ast.Load, ast.Constant, ast.UnaryOp, ast.BinOp, ast.unaryop, ast.operator)
     if all(isinstance(part, pure) for part in ast.walk(node)):  # `-np.inf`, `np.pi / 2`: as Python made it
         try:
-            value = eval(
-                compile(ast.Expression(node), source.file, "eval"), dict(source.namespace), dict(source.closure)
-            )
+            value = source.evaluate(node)
         except Exception:  # noqa: BLE001 - not a number known now: refused below
             value = None
         if isinstance(value, (int, float, bool, complex, np.number)):
@@ -844,8 +856,8 @@ def _check_no_tuple_operands(function: Function) -> None:
         if entry is None or not entry.differentiable:
             continue
         for position, atom in enumerate(eqn.ins):
-            if not entry.variadic and position < len(entry.params) and entry.params[position] == "shape":
-                continue  # np.full's sizes: a tuple, never differentiated (frontend/calls.py)
+            if not entry.variadic and position < len(entry.params) and entry.params[position] in entry.sizes:
+                continue  # np.full's shape: a tuple of sizes, never differentiated (Rule.sizes)
             if isinstance(atom, Var) and atom.name in tuples:
                 raise UnsupportedSyntax(
                     f"a tuple is used as an operand of {entry.path} here", eqn.loc, "make it an array: np.array([...])"

@@ -10,10 +10,12 @@ Two guarantees keep a derivative tied to the code that runs (the "Trust" issue):
 - the text `inspect` reads is compiled again and compared with the function's
   code object; a source file edited after the import raises `SourceChanged`
   instead of differentiating text that does not run;
-- `recording()` collects every source read while a function is lowered, and
-  `dependencies()` snapshots what their free names resolve to (module
-  constants folded into the generated code, arrays, callees), so a cache can
-  tell when a derivative built earlier no longer describes the function.
+- `snapshot(lower)` runs a lowering and records what the free names of every
+  source it read resolve to (module constants folded into the generated
+  code, arrays, callees), so a cache can tell when a derivative built earlier
+  no longer describes the function. It is the one place where module
+  globals and closure values are captured at build time; both it and the
+  lowering read a free name through `FunctionSource.lookup`.
 """
 
 from __future__ import annotations
@@ -27,11 +29,11 @@ import inspect
 import linecache
 import re
 import textwrap
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from types import CellType, CodeType
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 
@@ -48,9 +50,8 @@ class FunctionSource:
     lines: tuple[str, ...]  # the dedented source lines, as parsed
     line_offset: int  # added to ast line numbers to get file line numbers
     col_offset: int  # removed indentation, added back to ast columns
-    namespace: dict[str, Any] = field(repr=False, compare=False)
-    closure: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
-    cells: dict[str, CellType] = field(default_factory=dict, repr=False, compare=False)  # live closure
+    namespace: dict[str, Any] = field(repr=False, compare=False)  # the module's globals (the live dict)
+    cells: dict[str, CellType] = field(default_factory=dict, repr=False, compare=False)  # the live closure
 
     def location(self, node: ast.AST, statement: ast.AST | None = None) -> Location:
         """The user-facing location of `node`; `statement` supplies the quoted text."""
@@ -73,14 +74,11 @@ class FunctionSource:
         )
 
     def lookup(self, name: str) -> tuple[bool, Any]:
-        """Resolve a free name: closure, then module globals, then builtins."""
-        for scope in (self.closure, self.namespace, vars(builtins)):
-            if name in scope:
-                return True, scope[name]
-        return False, None
+        """Resolve a free name as the function would now: closure, then module globals, then builtins.
 
-    def lookup_now(self, name: str) -> tuple[bool, Any]:
-        """Like `lookup`, but through the closure's cells as they are now (they may be rebound)."""
+        The one way a free name is read, by the lowering and by `snapshot` alike, so that the
+        values a derivative was built from are the values its cache entry is checked against.
+        """
         cell = self.cells.get(name)
         if cell is not None:
             try:
@@ -91,6 +89,13 @@ class FunctionSource:
             if name in scope:
                 return True, scope[name]
         return False, None
+
+    def evaluate(self, node: ast.expr) -> Any:
+        """The value of an expression of free names (a default such as `-np.inf`) in the
+        function's scope, as `lookup` resolves its names; what it raises, it raises."""
+        names = {n.id for n in ast.walk(node) if isinstance(n, ast.Name)}
+        scope = {name: value for name in names for found, value in [self.lookup(name)] if found}
+        return eval(compile(ast.Expression(node), self.file, "eval"), {"__builtins__": {}}, scope)
 
     def return_location(self) -> Location:
         """Where the function returns (its first `return` statement), for errors about its output."""
@@ -136,7 +141,7 @@ def read_source(func: Any) -> FunctionSource:
     provided = getattr(func, "__symdiff_source__", None)
     if provided is not None:
         text, namespace, file, name = provided
-        return _parse(text, namespace, {}, file, 0, name)
+        return _parse(text, namespace, file, 0, name)
     target = _unwrap_cache(func)  # other wrappers are what runs: their own source is read
     name = getattr(target, "__name__", repr(target))
     if not inspect.isfunction(target):
@@ -146,10 +151,9 @@ def read_source(func: Any) -> FunctionSource:
     except (OSError, TypeError) as error:
         raise SourceUnavailable(f"cannot read the source of {name!r}: {error}") from None
     file = inspect.getsourcefile(target) or target.__code__.co_filename
-    closure = inspect.getclosurevars(target).nonlocals if target.__closure__ else {}
     cells = dict(zip(target.__code__.co_freevars, target.__closure__ or ()))
     if target.__name__ == "<lambda>":
-        source = _lambda_source(lines, target, file, max(first - 1, 0), dict(closure), cells)
+        source = _lambda_source(lines, target, file, max(first - 1, 0), cells)
         for sources in _RECORDERS:
             sources.append(source)
         return source
@@ -159,13 +163,13 @@ def read_source(func: Any) -> FunctionSource:
             "the edited text, not the function that runs",
             _code_location(target),
         )
-    source = _parse("".join(lines), target.__globals__, dict(closure), file, max(first - 1, 0), name, cells)
+    source = _parse("".join(lines), target.__globals__, file, max(first - 1, 0), name, cells)
     for sources in _RECORDERS:
         sources.append(source)
     return source
 
 
-def _lambda_source(lines: list[str], func: Any, file: str, line_offset: int, closure: dict, cells: dict):
+def _lambda_source(lines: list[str], func: Any, file: str, line_offset: int, cells: dict):
     """A lambda as a function named after what it is assigned to (`loss = lambda w: ...` -> `loss`).
 
     The lambda is found among those on its lines by its parameter names; when several match, or the
@@ -207,7 +211,6 @@ def _lambda_source(lines: list[str], func: Any, file: str, line_offset: int, clo
         line_offset=line_offset,
         col_offset=indent,
         namespace=func.__globals__,
-        closure=closure,
         cells=cells,
     )
 
@@ -420,6 +423,17 @@ class Dependency:
         return _same_value_or_object(_resolve(self.source, self.path), self.value)
 
 
+T = TypeVar("T")
+
+
+def snapshot(lower: Callable[[], T]) -> tuple[T, tuple[Dependency, ...]]:
+    """Run `lower` (a lowering) and return what it returns with what the free names of every
+    source it read (the function, its callees, rule bodies) resolve to when it is done."""
+    with recording() as sources:
+        result = lower()
+    return result, dependencies(sources)
+
+
 def dependencies(sources: list[FunctionSource]) -> tuple[Dependency, ...]:
     """What the free names of `sources` resolve to now: a snapshot to compare later."""
     found: dict[tuple[int, tuple[str, ...]], Dependency] = {}
@@ -452,7 +466,7 @@ def _free_paths(node: ast.FunctionDef) -> list[tuple[str, ...]]:
 
 
 def _resolve(source: FunctionSource, path: tuple[str, ...]) -> Any:
-    found, value = source.lookup_now(path[0])
+    found, value = source.lookup(path[0])
     if not found:
         return _MISSING
     for attr in path[1:]:
@@ -473,9 +487,7 @@ def _same_value_or_object(a: Any, b: Any) -> bool:
     return _same_value(a, b)
 
 
-def _parse(
-    text: str, namespace, closure, file: str, line_offset: int, name: str, cells: dict | None = None
-) -> FunctionSource:
+def _parse(text: str, namespace, file: str, line_offset: int, name: str, cells: dict | None = None) -> FunctionSource:
     dedented = textwrap.dedent(text)
     first = next((ln for ln in text.splitlines() if ln.strip()), "")
     indent = len(first) - len(first.lstrip())
@@ -497,6 +509,5 @@ def _parse(
         line_offset=line_offset,
         col_offset=indent,
         namespace=namespace,
-        closure=closure,
         cells=cells or {},
     )

@@ -32,7 +32,7 @@ a loop or branch; reads by `if`/loop statements themselves (conditions, loop
 results) count as uses that cannot fuse.
 
 Shapes are not known until call time, so same-shape facts come from
-`ShapeFacts` (`ShapeClasses` of optimize/simplify.py, plus slices and
+`ShapeFacts` (`ShapeClasses` of analysis/shapes.py, plus slices and
 `broadcast_shapes`) and scalar facts from the ops themselves; they and the
 two shape passes live in `fuse_shapes`. Backends decide how to print the
 plan (Numba: array expressions and loop kernels; CUDA: kernels). The

@@ -3,7 +3,7 @@
 - `fusable(op)`, `is_full_reduction(eqn)`, `scalar_names(function)`: what
   may join an elementwise loop, what reduces a whole array to a scalar, and
   which values are scalars whatever the argument shapes;
-- `ShapeFacts`: `ShapeClasses` of optimize/simplify.py plus the facts reverse
+- `ShapeFacts`: `ShapeClasses` of analysis/shapes.py plus the facts reverse
   mode needs for slices and broadcasts;
 - `drop_shape_identities`: removes the `sum_to`, `broadcast_to`, `reshape`
   and `broadcast_shapes` that `ShapeFacts` proves change nothing;
@@ -214,8 +214,11 @@ class _Elision:
         self.names = Names([p.name for p in function.params] + [n for n, _ in function.free])
         for stmt in function.body:
             self.names.used |= {v.name for v in defined(stmt)}
+        # A broadcast's shape is not learnt: this pass may elide it, and what reads it would then have
+        # the shape of the broadcast's source. Deciding one broadcast by a later one's shape (which a
+        # later statement elides) left a sum of three broadcasts with no operand of the full shape.
         for eqn in eqns:
-            if len(eqn.outs) == 1:
+            if len(eqn.outs) == 1 and eqn.op != "broadcast_to":
                 self.classes.learn(eqn)
         self.stand_in: dict[str, Atom] = {}
         self.readers = _single_readers(function)

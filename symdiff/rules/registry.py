@@ -62,6 +62,7 @@ class Rule:
     helper: bool = False  # defined in symdiff.rules, copied into standalone modules
     check: Callable | None = field(default=None, compare=False)
     static_first: bool = False  # NumPy spells it f(*static, *operands), as np.einsum does
+    sizes: tuple[str, ...] = ()  # operands that are tuples of sizes (np.full's shape): kept as tuples, no derivative
     user: bool = field(default=False, compare=False)  # registered by a user: checked on first use
 
     @property
@@ -195,6 +196,7 @@ def register_derivative(
     helper: bool = False,
     check: Callable | None = None,
     static_first: bool = False,
+    sizes: tuple[str, ...] = (),
     override: bool = False,
 ) -> Callable[[Callable], Callable]:
     """Register the vector-Jacobian product of `func`; use as a decorator.
@@ -211,13 +213,17 @@ def register_derivative(
     `check(static_dict)` may raise to reject static arguments at build time.
     `static_first=True` lets a variadic op be called as NumPy's
     `f(*static, *operands)` (`np.einsum(subscripts, a, b)`) as well as
-    `f(operands, **static)`. `override=True` replaces an existing rule for
+    `f(operands, **static)`. `sizes` names operands that are tuples of sizes
+    known only when running (`np.full`'s `shape`): they are passed as tuples,
+    never made arrays, and `vjp` returns None for them. `override=True` replaces an existing rule for
     `func` (a built-in one included) instead of raising `DuplicateRule`.
     """
 
     def add(vjp: Callable) -> Callable:
         target = _without_k(vjp) if each else vjp
         params, defaults, variadic = _signature(target, tuple(static))
+        if not set(sizes) <= set(params) or (sizes and variadic):
+            raise ValueError(f"sizes={tuple(sizes)!r} must name operands of {vjp.__name__}: {params!r}")
         _add(
             Rule(
                 op=op or func.__name__,
@@ -233,6 +239,7 @@ def register_derivative(
                 helper=helper,
                 check=check,
                 static_first=static_first,
+                sizes=tuple(sizes),
                 user=not (getattr(vjp, "__module__", None) or "").startswith("symdiff."),
             ),
             tuple(aliases),

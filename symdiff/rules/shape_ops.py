@@ -141,7 +141,7 @@ def flip_vjp(g, out, m, axis=None):
 
 
 # -- constructors that take values -----------------------------------------------------------------------------
-@register_derivative(np.full, static=("dtype",))
+@register_derivative(np.full, static=("dtype",), sizes=("shape",))
 def full_vjp(g, out, shape, fill_value, dtype=None):
     return None, sum_to(g, np.shape(fill_value))
 

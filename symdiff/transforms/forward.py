@@ -38,10 +38,12 @@ def dot_name(name: str) -> str:
     return f"{base_name(name)}_dot"
 
 
-def jvp_function(function: Function, wrt: int, batched: bool = False) -> Function:
+def jvp_function(function: Function, wrt: int, batched: bool = False, value: bool = True) -> Function:
     """`f_jvp(*params, x_dot)`: the value of `function` and its directional derivative along
     `x_dot`, the tangent of parameter `wrt`. `batched`: `x_dot` holds several tangents along a
-    new first axis, and the result's tangent holds theirs (`jacobian`, `hessian`)."""
+    new first axis, and the result's tangent holds theirs (`jacobian`, `hessian`). `value=False`
+    returns the tangent alone, so that what only the value needs is left out (`hvp`: the
+    gradient itself, a matrix product as dear as its tangent's)."""
     param = function.params[wrt]
     state = Tangents(function, param.name)
     _refuse_active_calls(function, state.active, [param.name])
@@ -58,6 +60,10 @@ def jvp_function(function: Function, wrt: int, batched: bool = False) -> Functio
     tangent = state.dot_of(result)
     if tangent is None:  # the value does not depend on the argument: zeros, one row per direction if batched
         tangent = state.zero(body, result, None)
+    if not value:
+        doc = f"Derivative of {function.name} along {seed.name} (the tangent of {param.name})."
+        return Function(f"{function.name}_jvp", function.params + (seed,), tuple(body), tangent, function.defaults,
+                        function.free, doc)  # fmt: skip
     return Function(
         f"{function.name}_jvp",
         function.params + (seed,),

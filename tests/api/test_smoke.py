@@ -67,6 +67,26 @@ def tanh_sum(x):
     return np.sum(np.tanh(x))
 
 
+def test_sizes_name_operands_of_the_rule():
+    """`sizes` (operands that stay tuples of sizes, np.full's `shape`) is checked when registered:
+    a name that is not an operand would be ignored, and the tuple then made an array."""
+    from symdiff.rules import RULES
+    from symdiff.rules.registry import register_derivative
+
+    assert RULES["full"].sizes == ("shape",) and sd.grad(full_of_mean)(np.arange(3.0)) == pytest.approx([2.0] * 3)
+    with pytest.raises(ValueError, match="sizes=.'dims',. must name operands of tile_vjp"):
+
+        @register_derivative(np.tile, override=True, sizes=("dims",))
+        def tile_vjp(g, out, a, reps):
+            return None
+
+    assert "tile" in RULES and RULES["tile"].sizes == ()  # the refused registration left the rule as it was
+
+
+def full_of_mean(x):
+    return np.sum(np.full(np.shape(x), np.mean(x)) * 2.0)
+
+
 def test_gradients_come_in_wrt_order_with_their_own_dtypes():
     rng = np.random.default_rng(4)
     w = rng.normal(size=4).astype(np.float32)

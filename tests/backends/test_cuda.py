@@ -21,8 +21,16 @@ from numba import cuda
 
 import symdiff as sd
 from symdiff.backends import cuda as cuda_backend
+from symdiff.backends.cuda import device_index, device_ops
 from symdiff.backends.cuda import kernels as cuda_kernels
-from symdiff.backends.cuda.lowering import ELEMENT_TEMPLATES, HOST_OPS, UNSUPPORTED, is_elementwise, unsupported_reason
+from symdiff.backends.cuda.lowering import (
+    DEVICE_FUNCTIONS,
+    ELEMENT_TEMPLATES,
+    HOST_OPS,
+    UNSUPPORTED,
+    is_elementwise,
+    unsupported_reason,
+)
 from symdiff.backends.cuda.planning import plan
 from symdiff.backends.cuda.shapes import SCALAR, bcast, fits
 from symdiff.errors import BackendError, NonScalarOutput
@@ -248,6 +256,8 @@ def test_every_op_is_lowered_or_refused_by_name():
         if rule.elementwise or fusable(op):
             assert is_elementwise(op) or op in UNSUPPORTED, f"{op} is elementwise but has no kernel template"
     assert not set(ELEMENT_TEMPLATES) & HOST_OPS
+    defined = set(vars(device_ops)) | set(vars(device_index))  # what the runtime library copies into a module
+    assert sorted(f for f in DEVICE_FUNCTIONS.values() if f not in defined) == []
 
 
 def test_shape_terms_are_sound():

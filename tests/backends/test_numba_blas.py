@@ -8,7 +8,9 @@ import pytest
 
 import symdiff as sd
 from symdiff.backends.numba import blas as numba_blas
+from symdiff.backends.numba import helpers
 from symdiff.backends.numba.blas import matmul_of, uses_numpy_blas
+from symdiff.rules import shapes
 
 
 @numba.njit
@@ -111,3 +113,33 @@ def test_matrix_products_compile_once_into_numbas_cache():
     assert numba_blas._matrix_product._cache.__class__.__name__ == "FunctionCache"
     layouts = {tuple(t.layout for t in signature) for signature in numba_blas._matrix_product.signatures}
     assert {("C", "C"), ("F", "C"), ("F", "F")} <= layouts, layouts
+
+
+@numba.njit
+def _adjoints(g, a, b):
+    return helpers.matmul_adjoint_a(g, a, b), helpers.matmul_adjoint_b(g, a, b)
+
+
+def _adjoint_cases():
+    rng = np.random.default_rng(2)
+    shapes = [((3, 4), (4, 5)), ((3, 4), (4,)), ((4,), (4, 5)), ((4,), (4,)), ((2, 3, 4), (4, 5)), ((4,), (2, 4, 5))]
+    cases = [(f"{sa} @ {sb}", rng.normal(size=sa), rng.normal(size=sb)) for sa, sb in shapes]
+    cases += [
+        ("0-d @ matrix", np.array(1.5), rng.normal(size=(2, 3))),
+        ("matrix . 0-d", rng.normal(size=(2, 3)), np.array(-0.5)),
+    ]
+    cases += [("number . matrix", 2.5, rng.normal(size=(2, 3))), ("matrix . number", rng.normal(size=(2, 3)), -1.25)]
+    return cases  # fmt: skip
+
+
+@pytest.mark.filterwarnings("ignore::numba.core.errors.NumbaPerformanceWarning")  # transposed operands
+@pytest.mark.parametrize("case", _adjoint_cases(), ids=lambda c: c[0])
+def test_matmul_adjoints_are_numpys_rule(case):
+    """Both cotangents of `a @ b` (np.dot's product for a 0-d array or a number) as the NumPy
+    backend's rule computes them, for every case the overload tells apart."""
+    _, a, b = case
+    g = np.random.default_rng(3).normal(size=np.shape(np.dot(a, b) if np.ndim(a) * np.ndim(b) == 0 else a @ b))
+    got_a, got_b = _adjoints(g, a, b)
+    np.testing.assert_allclose(got_a, shapes.matmul_adjoint_a(g, a, b), rtol=1e-12, atol=1e-13)
+    np.testing.assert_allclose(got_b, shapes.matmul_adjoint_b(g, a, b), rtol=1e-12, atol=1e-13)
+    assert np.shape(got_a) == np.shape(a) and np.shape(got_b) == np.shape(b)

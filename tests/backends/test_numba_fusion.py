@@ -82,6 +82,18 @@ def test_cheap_values_are_recomputed_instead_of_stored():
     assert body.count("np.zeros(") == 1 and len(_ASSIGNMENT.findall(body)) == 4  # two slices, a shape, the result
 
 
+def _three_spread_terms(x):
+    spread = np.full(np.shape(x), np.mean(x))
+    return np.sum(np.cos(np.mean(x, axis=0))) + np.sum(x) + np.mean(spread * spread)
+
+
+def test_a_sum_of_spread_cotangents_keeps_the_arguments_shape():
+    # Each of the three terms gives x a broadcast of a scalar or a one-element array; eliding all three
+    # broadcasts (each judged by another one's shape) returned a gradient of shape (1,) for x of shape (3,).
+    x = np.array([-0.59, -0.31, -0.38])
+    assert_same(sd.grad(_three_spread_terms, backend="numba")(x), sd.grad(_three_spread_terms)(x))
+
+
 def _quartic(x):
     return np.sum(x**4)
 

@@ -20,7 +20,7 @@ from symdiff.errors import BackendError
 
 
 def device_zeros(shape, dtype=float) -> View:
-    """`np.zeros` (uniform view)."""
+    """`np.zeros`, and `np.empty`: a uniform view costs no more than uninitialised memory."""
     return device_full(shape, 0, dtype)
 
 
@@ -29,29 +29,19 @@ def device_ones(shape, dtype=float) -> View:
     return device_full(shape, 1, dtype)
 
 
-def device_empty(shape, dtype=float) -> View:
-    """`np.empty`: zeros, since a uniform view is as cheap as uninitialised memory."""
-    return device_full(shape, 0, dtype)
-
-
 def device_full_like(a, fill_value, dtype=None) -> View:
     """`np.full_like` (uniform view)."""
     return device_full(np.shape(a), fill_value, dtype if dtype is not None else _dtype_of(a))
 
 
 def device_zeros_like(a, dtype=None) -> View:
-    """`np.zeros_like` (uniform view)."""
+    """`np.zeros_like`, and `np.empty_like` (uniform view)."""
     return device_full_like(a, 0, dtype)
 
 
 def device_ones_like(a, dtype=None) -> View:
     """`np.ones_like` (uniform view)."""
     return device_full_like(a, 1, dtype)
-
-
-def device_empty_like(a, dtype=None) -> View:
-    """`np.empty_like`, as zeros."""
-    return device_full_like(a, 0, dtype)
 
 
 def device_arange(*args, **kwargs) -> View:

@@ -60,11 +60,12 @@ DEVICE_FUNCTIONS = {
     for op in (
         "sum", "mean", "prod", "max", "min", "sum_to", "matmul", "dot", "matmul_adjoint_a", "matmul_adjoint_b",
         "outer", "transpose", "swapaxes", "reshape", "ravel", "squeeze", "expand_dims", "broadcast_to", "copy",
-        "getitem", "scatter_add", "axis_slice", "axis_pad", "concatenate", "stack", "zeros", "ones", "empty",
-        "zeros_like", "ones_like", "empty_like", "full", "full_like", "arange", "eye", "linspace",
+        "getitem", "scatter_add", "axis_slice", "axis_pad", "concatenate", "stack", "zeros", "ones",
+        "zeros_like", "ones_like", "full", "full_like", "arange", "eye", "linspace",
     )
 }  # fmt: skip
-DEVICE_FUNCTIONS["scatter_into_empty"] = "device_scatter_add"  # zeros are one valid content for the unset elements
+# zeros are one valid content for elements not set yet, and a uniform view of them costs no memory
+DEVICE_FUNCTIONS.update(empty="device_zeros", empty_like="device_zeros_like", scatter_into_empty="device_scatter_add")
 CONSTRUCTORS = frozenset({"zeros", "ones", "empty", "full", "arange", "eye", "linspace"})  # operands are host values
 
 UNSUPPORTED = {

@@ -529,40 +529,47 @@ def _ranks(a, b) -> tuple[int, int]:
     return ranks
 
 
-@overload(matmul_adjoint_a)
-def _matmul_adjoint_a(g, a, b):
-    if _zero_d(b):  # np.dot with a 0-d array: a product
-        return lambda g, a, b: sum_to(g * b[()], shape_of(a))
-    if not isinstance(a, types.Array) or not isinstance(b, types.Array) or a.ndim == 0:  # np.dot with a scalar
-        return lambda g, a, b: sum_to(g * b, shape_of(a))
-    if max(_ranks(a, b)) > 2:  # stacks of matrices
-        adjoint = batched_adjoints(_ranks(a, b))[0]
-        return lambda g, a, b: sum_to(adjoint(g, a, b), a.shape)
-    table = {
+# The cotangent of a (first table) and of b (second) in `a @ b`: where the other operand is a 0-d
+# array or a number (np.dot's product), then by the ranks of two arrays of rank 1 or 2.
+_MATMUL_ADJOINTS = (
+    {
+        "0-d": lambda g, a, b: sum_to(g * b[()], shape_of(a)),
+        "number": lambda g, a, b: sum_to(g * b, shape_of(a)),
         (2, 2): lambda g, a, b: matmul_of(g, b.T),
         (2, 1): lambda g, a, b: np.outer(g, b),
         (1, 2): lambda g, a, b: matmul_of(b, g),
         (1, 1): lambda g, a, b: g * b,
-    }
-    return table[_ranks(a, b)]
-
-
-@overload(matmul_adjoint_b)
-def _matmul_adjoint_b(g, a, b):
-    if _zero_d(a):  # np.dot with a 0-d array: a product
-        return lambda g, a, b: sum_to(g * a[()], shape_of(b))
-    if not isinstance(a, types.Array) or not isinstance(b, types.Array) or b.ndim == 0:  # np.dot with a scalar
-        return lambda g, a, b: sum_to(g * a, shape_of(b))
-    if max(_ranks(a, b)) > 2:  # stacks of matrices
-        adjoint = batched_adjoints(_ranks(a, b))[1]
-        return lambda g, a, b: sum_to(adjoint(g, a, b), b.shape)
-    table = {
+    },
+    {
+        "0-d": lambda g, a, b: sum_to(g * a[()], shape_of(b)),
+        "number": lambda g, a, b: sum_to(g * a, shape_of(b)),
         (2, 2): lambda g, a, b: matmul_of(a.T, g),
         (2, 1): lambda g, a, b: matmul_of(a.T, g),
         (1, 2): lambda g, a, b: np.outer(a, g),
         (1, 1): lambda g, a, b: g * a,
-    }
-    return table[_ranks(a, b)]
+    },
+)
+
+
+def _matmul_adjoint(a, b, which: int):
+    """The implementation of `matmul_adjoint_a` (`which` 0) or `matmul_adjoint_b` (1) for these types."""
+    own, other = (a, b) if which == 0 else (b, a)
+    table = _MATMUL_ADJOINTS[which]
+    if _zero_d(other):
+        return table["0-d"]
+    if not isinstance(a, types.Array) or not isinstance(b, types.Array) or own.ndim == 0:
+        return table["number"]
+    ranks = _ranks(a, b)
+    if max(ranks) <= 2:
+        return table[ranks]
+    adjoint = batched_adjoints(ranks)[which]  # stacks of matrices
+    if which == 0:
+        return lambda g, a, b: sum_to(adjoint(g, a, b), a.shape)
+    return lambda g, a, b: sum_to(adjoint(g, a, b), b.shape)
+
+
+overload(matmul_adjoint_a)(lambda g, a, b: _matmul_adjoint(a, b, 0))
+overload(matmul_adjoint_b)(lambda g, a, b: _matmul_adjoint(a, b, 1))
 
 
 @overload(scatter_add)

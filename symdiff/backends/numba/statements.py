@@ -87,11 +87,7 @@ class StatementPrinter(BlockPrinter):
 
     def plain_moves(self, targets, values) -> list[cst.SimpleStatementLine]:
         """`a = x` for each pair whose printed names differ; one tuple assignment if they overlap."""
-        pairs = [
-            (t, v)
-            for t, v in zip(targets, values)
-            if not (isinstance(v, Var) and self.names[v.name] == self.names[t.name])
-        ]
+        pairs = self.differing(targets, values)
         written: set[str] = set()
         sequential = True
         for target, value in pairs:
@@ -145,12 +141,7 @@ class StatementPrinter(BlockPrinter):
         """`plain_moves`, each value that joins others in its variable as `as_value(...)`."""
         lines = self.plain_moves(targets, values)
         if len(lines) == len(targets):  # one move per pair, in order
-            kept = [
-                t
-                for t, v in zip(targets, values)
-                if not (isinstance(v, Var) and self.names[v.name] == self.names[t.name])
-            ]
-            for k, target in enumerate(kept):
+            for k, (target, _) in enumerate(self.differing(targets, values)):
                 if target.name in self.joined and isinstance(lines[k].body[0], cst.Assign):
                     line = lines[k].body[0]
                     lines[k] = lines[k].with_changes(
@@ -160,16 +151,14 @@ class StatementPrinter(BlockPrinter):
 
     # -- branches ----------------------------------------------------------------------
 
-    def branch(self, stmt: If) -> cst.If:
-        """`if cond:`, leaving unassigned the outputs one arm gives only a placeholder `None`."""
-        then_pairs, else_pairs = _defined_pairs(stmt)
-        then = self.block(stmt.then_body, self.moves(*then_pairs))
-        other = self.block(stmt.else_body, self.moves(*else_pairs))
-        empty = (
-            len(other) == 1 and isinstance(other[0], cst.SimpleStatementLine) and isinstance(other[0].body[0], cst.Pass)
-        )
-        orelse = None if empty else cst.Else(cst.IndentedBlock(other))
-        return cst.If(test=self.atom(stmt.cond), body=cst.IndentedBlock(then), orelse=orelse)
+    def arms(self, stmt: If) -> tuple[tuple[list, list], tuple[list, list]]:
+        """Each arm's (outputs, results), less the `None` results of outputs that the other arm
+        defines: the name stays unassigned there (see the module docstring)."""
+        arms = []
+        for results, others in ((stmt.then_results, stmt.else_results), (stmt.else_results, stmt.then_results)):
+            kept = [(out, r) for out, r, o in zip(stmt.outs, results, others) if not (_is_none(r) and not _is_none(o))]
+            arms.append(([out for out, _ in kept], [r for _, r in kept]))
+        return arms[0], arms[1]
 
     # -- loops -----------------------------------------------------------------------
 
@@ -218,15 +207,6 @@ class StatementPrinter(BlockPrinter):
 
 def _is_none(atom: Atom) -> bool:
     return isinstance(atom, Const) and atom.value is None
-
-
-def _defined_pairs(stmt: If) -> tuple[tuple[list, list], tuple[list, list]]:
-    """Each arm's (outputs, results), less the `None` results of outputs that the other arm defines."""
-    arms = []
-    for results, others in ((stmt.then_results, stmt.else_results), (stmt.else_results, stmt.then_results)):
-        kept = [(out, r) for out, r, o in zip(stmt.outs, results, others) if not (_is_none(r) and not _is_none(o))]
-        arms.append(([out for out, _ in kept], [r for _, r in kept]))
-    return arms[0], arms[1]
 
 
 __all__ = ["StatementPrinter"]
