@@ -43,15 +43,12 @@ REGENERATE = f"run `{gallery.COMMAND}` and review the diff of docs/gallery/golde
 
 # Generated and hand-written code lines, measured, for the entries over the bound (issue 19).
 OVER_BOUND = {
-    "rosen": (16, 6),
-    "logistic": (8, 3),
-    "softmax_ce": (26, 4),
-    "mlp": (17, 6),
-    "lstm_cell": (39, 17),
-    "element_write": (35, 11),
-    "hessian": (47, 6),
+    "softmax_ce": (21, 4),
+    "mlp": (14, 6),
+    "element_write": (33, 11),
+    "hessian": (24, 6),
     "jacobian": (13, 4),
-    "learned_optimizer": (74, 17),
+    "learned_optimizer": (70, 17),
 }
 
 

@@ -3,7 +3,9 @@
 `Layout(function)` walks the function once to decide:
 - inlining: a temporary read exactly once, in the block that defines it,
   folds into the expression that reads it; so does a backward-pass value read
-  once by the statement printed right after it (`_adjacent_partials`);
+  once by the statement printed right after it (`_adjacent_partials`); slices,
+  index tuples and the integer bounds inside them print where they are used,
+  however often (`z[:, n : 2 * n]` and `z_bar[:, n : 2 * n] = ...`);
 - display names by liveness over the flattened program (`naming.py`), with
   the ties control flow needs: a loop's carried value, its outputs and a
   tape's successive versions share one name; an `if`'s outputs are named
@@ -26,6 +28,7 @@ import libcst as cst
 
 from symdiff.analysis.aliases import ELEMENT_READS, PASSED_ON, VIEWS
 from symdiff.analysis.indexes import covers, disjoint
+from symdiff.analysis.integers import is_integer
 from symdiff.analysis.ranks import known_ranks
 from symdiff.codegen.expressions import build, constant
 from symdiff.codegen.naming import stem
@@ -33,6 +36,7 @@ from symdiff.ir.nodes import Const, Eqn, Function, If, Loop, Var
 from symdiff.rules import RULES
 
 _ALWAYS_INLINE = {"make_slice", "make_tuple"}
+_INTEGER_OPS = {"add", "sub", "mul", "neg"}
 _NEVER_INLINE = {"tape_new", "tape_push", "tape_pop", "setitem"}
 _FOLDED_WIDTH = 100  # a backward value folds into the next statement only while that stays a short line
 
@@ -49,6 +53,7 @@ class Layout:
         self.use_block: dict[str, int] = {}
         self.in_test: set[str] = set()  # a while loop's condition: always folded into the test
         self.loop_indices: set[str] = set()
+        self.use_blocks: dict[str, set[int]] = {}  # name -> the blocks of the equations reading it (-2: a statement)
         self._scan(function.body, 0, [0])
         for atom in function.results():
             if isinstance(atom, Var):
@@ -60,13 +65,13 @@ class Layout:
             if eqn.op not in _NEVER_INLINE and len(eqn.outs) == 1
             and (eqn.out.temp or eqn.op in _ALWAYS_INLINE) and self.uses[name] == 1
             and self.use_block.get(name) == self.def_block[name]
-        } | self.in_test  # fmt: skip
-        self.inline |= self._adjacent_partials()
+        } | self.in_test | self._literal_indexes()  # fmt: skip
         self.in_place: set[int] = set()
         self.first_writes: set[int] = set()  # accumulations into elements nothing wrote yet
         self.unfilled: set[int] = set()  # scatter_adds whose zeros the accumulations after them all overwrite
         self.accumulations = find_accumulations(self)  # id(add eqn) -> the scatter_add it absorbs
         self.absorbed = {eqn.out.name for eqn in self.accumulations.values()}
+        self.inline |= self._adjacent_partials()
         # `acc[index] += g` is a statement: neither it nor the array it writes into is an expression
         # to inline into the next reader (which would then read the absorbed scatter's name).
         accumulating = [eqn for eqn in self.defs.values() if id(eqn) in self.accumulations]
@@ -94,6 +99,31 @@ class Layout:
                 if isinstance(source, Var):
                     self.joined_into.setdefault(source.name, []).append(out)
         self.names = self._assign(reserved)
+
+    def _literal_indexes(self) -> set[str]:
+        """Slices and index tuples (`(slice(None), slice(n, 2 * n))`) printed where they are used,
+        however often: `z[:, n : 2 * n]` in the forward pass and `z_bar[:, n : 2 * n] = ...` in the
+        backward one, rather than a name for the index. Building one is a few Python objects; only
+        those whose every reader is in their own block, and which are not returned, qualify."""
+        returned = {a.name for a in self.function.results() if isinstance(a, Var)}
+
+        def local(name: str) -> bool:
+            return name not in returned and self.uses[name] >= 1 and self.use_blocks.get(name) == {self.def_block[name]}
+
+        found = {
+            name for name, eqn in self.defs.items() if eqn.op in _ALWAYS_INLINE and len(eqn.outs) == 1 and local(name)
+        }
+        # the integer bounds inside them (`2 * n`), where nothing but such indexes reads them
+        counters = frozenset(self.loop_indices)
+        for name, eqn in self.defs.items():
+            readers = self.readers.get(name, [])
+            if (
+                eqn.op in _INTEGER_OPS and len(eqn.outs) == 1 and local(name) and readers
+                and all(len(r.outs) == 1 and r.out.name in found for r in readers)
+                and is_integer(self.defs, eqn.out, counters)
+            ):  # fmt: skip
+                found.add(name)
+        return found
 
     def _adjacent_partials(self) -> set[str]:
         """Backward-pass values that fold into the statement printed right after them.
@@ -155,8 +185,23 @@ class Layout:
 
         if not self._printable(eqn, inlined):  # a backend's own op (a fused kernel): left as it is
             return _FOLDED_WIDTH + 1
+        if eqn.out.name in self.absorbed:  # printed as `acc[index] += value`: the value and the index
+            text = cst.Module([]).code_for_node(expression_of(eqn.ins[0], expression, inlined, self.defs))
+            return len(stem(eqn.out.name)) + 6 + self._index_width(eqn.static_dict()["index"], expression) + len(text)
         text = cst.Module([]).code_for_node(expression(eqn))
         return len(stem(eqn.out.name)) + 3 + len(text)
+
+    def _index_width(self, index, expression) -> int:
+        """About how many characters an index takes between brackets (`:, 2 * n:3 * n`)."""
+        made = self.defs.get(index.name) if isinstance(index, Var) and index.name in self.inline else None
+        if made is not None and made.op == "make_tuple":
+            return sum(self._index_width(a, expression) + 2 for a in made.ins)
+        if made is not None and made.op == "make_slice":
+            shown = [a for a in made.ins if not (isinstance(a, Const) and a.value is None)]
+            return len(made.ins) - 1 + sum(self._index_width(a, expression) for a in shown)
+        if isinstance(index, Const) and isinstance(index.value, slice):
+            return len(cst.Module([]).code_for_node(constant(index.value, True))) - 2  # no brackets
+        return len(cst.Module([]).code_for_node(expression_of(index, expression, self.inline, self.defs)))
 
     def _printable(self, eqn: Eqn, inlined: set[str]) -> bool:
         """Whether `eqn`, with `inlined` folded in, uses only ops of the rule table."""
@@ -176,6 +221,7 @@ class Layout:
                 if isinstance(atom, Var):
                     self.uses[atom.name] += 1
                     self.use_block[atom.name] = block
+                    self.use_blocks.setdefault(atom.name, set()).add(block if isinstance(stmt, Eqn) else -2)
             if isinstance(stmt, Eqn):
                 for out in stmt.outs:
                     self.defs[out.name] = stmt
@@ -264,6 +310,15 @@ class Layout:
                 for phi, out in zip(stmt.carried, stmt.outs):
                     ties[out.name] = phi.name
                 events.append(([o.name for o in stmt.outs], set()))
+
+
+def expression_of(atom, expression, inlined: set[str], defs) -> cst.BaseExpression:
+    """`atom` as printed: its folded expression where it is inlined, else its name."""
+    if isinstance(atom, Const):
+        return constant(atom.value, True)
+    if atom.name in inlined and atom.name in defs:
+        return expression(defs[atom.name])
+    return cst.Name(stem(atom.name))
 
 
 def find_accumulations(layout: Layout) -> dict[int, Eqn]:

@@ -32,6 +32,7 @@ _PREDICATES = frozenset({"lt", "le", "gt", "ge", "eq", "ne", "logical_and", "log
 # Python casts and selections are elementwise but are not single-loop primitives.
 _NOT_LOOPED = frozenset({"float", "int", "bool", "where", "clip"})
 _FULL_REDUCTIONS = frozenset({"sum", "mean"})
+_CASTS = frozenset({"float", "int", "bool"})  # Python casts: a one-element array of any shape gives a scalar
 _SCALAR_OPS = frozenset({"grad_seed", "size", "len", "ndim", "float", "int", "bool"})
 
 
@@ -67,8 +68,10 @@ class ShapeFacts(ShapeClasses):
         super().__init__()
         self.slices: dict[tuple, str] = {}
         self.covers: dict[str, tuple[str, ...]] = {}  # broadcast_shapes result -> the arrays it broadcasts
+        self.leaves: dict[str, frozenset[str]] = {}  # elementwise result -> the arrays whose shapes it broadcasts
 
     def learn(self, eqn: Eqn) -> None:
+        self._learn_leaves(eqn)
         if eqn.op == "getitem" and isinstance(eqn.ins[0], Var):
             key = _trim_key(eqn.static_dict().get("index"))
             if key is not None:
@@ -89,6 +92,48 @@ class ShapeFacts(ShapeClasses):
                 self.covers[eqn.out.name] = tuple(self.shape_of[a.name] for a in eqn.ins)
             return
         super().learn(eqn)
+
+    def _learn_leaves(self, eqn: Eqn) -> None:
+        """Record what an elementwise result broadcasts (its operands' leaves), and that a value
+        given a `broadcast_shapes` shape has the shape of those arrays' broadcast."""
+        rule = RULES.get(eqn.op)
+        operands = [a.name for a in eqn.ins if isinstance(a, Var)]
+        if rule is not None and (rule.elementwise or eqn.op in _PREDICATES) and eqn.op not in _CASTS and operands:
+            self.leaves[eqn.out.name] = frozenset().union(*(self.leaves.get(n, {n}) for n in operands))
+            return
+        shape = eqn.static_dict().get("shape")
+        if eqn.op in ("broadcast_to", "sum_to", "reshape") and isinstance(shape, Var) and shape.name in self.covers:
+            self.leaves[eqn.out.name] = frozenset(self.covers[shape.name])
+
+    def _targets(self, shape: Atom) -> set[str] | None:
+        """The classes of the arrays whose broadcast is the shape `shape` holds, if known."""
+        if not isinstance(shape, Var):
+            return None
+        if shape.name in self.shape_of:
+            return self._spans(Var(self.shape_of[shape.name]))
+        if shape.name in self.covers:
+            return set().union(*(self._spans(Var(name)) for name in self.covers[shape.name]))
+        return None
+
+    def _spans(self, atom: Var) -> set[str]:
+        """The classes of the arrays whose broadcast is `atom`'s shape (the leaves of its elementwise
+        expression; itself, for a value no elementwise op made)."""
+        return {self.find(name) for name in self.leaves.get(atom.name, {atom.name})}
+
+    def has_shape(self, atom: Atom, shape: Atom) -> bool:
+        """Whether `atom` provably has exactly the shape that `shape` holds."""
+        targets = self._targets(shape)
+        if targets is None or not isinstance(atom, Var):
+            return False
+        return self._spans(atom) == targets or targets == {self.find(atom.name)}
+
+    def spans_shape(self, atom: Atom, shape: Atom) -> bool:
+        """Whether `atom`'s shape provably is, or broadcasts over, the shape that `shape` holds
+        (so `atom * np.broadcast_to(c, shape)` has `atom`'s shape)."""
+        targets = self._targets(shape)
+        if targets is None or not isinstance(atom, Var):
+            return False
+        return targets <= self._spans(atom) or targets == {self.find(atom.name)}
 
 
 def _trim_key(index: Atom | None) -> tuple | None:

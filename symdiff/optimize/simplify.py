@@ -22,13 +22,18 @@ each element was `c * k` already, computed once instead of once per element
 
 from __future__ import annotations
 
-from symdiff.analysis.shapes import SHAPED_LIKE_LAST, ShapeClasses
+from dataclasses import replace
+
+from symdiff.analysis.aliases import PASSED_ON, VIEWS
+from symdiff.analysis.shapes import SHAPED_LIKE_LAST
 from symdiff.ir.names import Names
-from symdiff.ir.nodes import Atom, Const, Eqn, Function, Var, defined
-from symdiff.optimize.walk import rewrite_function
+from symdiff.ir.nodes import Atom, Const, Eqn, Function, Loop, Var, defined, reads, walk
+from symdiff.optimize.fuse_shapes import ShapeFacts
+from symdiff.optimize.walk import rename_values, rewrite_function
+from symdiff.rules import RULES
 
 
-def _identity(eqn: Eqn, classes: ShapeClasses) -> Atom | None:
+def _identity(eqn: Eqn, classes: ShapeFacts) -> Atom | None:
     """The atom `eqn` is equal to, if it is a no-op."""
     a = eqn.ins[0] if eqn.ins else None
     b = eqn.ins[1] if len(eqn.ins) > 1 else None
@@ -54,8 +59,7 @@ def _identity(eqn: Eqn, classes: ShapeClasses) -> Atom | None:
         shape = eqn.static_dict().get("shape")
         if isinstance(a, Var) and shape is not None and classes.given_shape.get(a.name) == shape:
             return a  # already given exactly this shape
-        known = isinstance(shape, Var) and shape.name in classes.shape_of
-        if known and isinstance(a, Var) and classes.find(a.name) == classes.find(classes.shape_of[shape.name]):
+        if classes.has_shape(a, shape):
             return a
     return None
 
@@ -69,17 +73,31 @@ _INEXACT = {
 }  # fmt: skip
 
 
-def _times_ones(eqn: Eqn, spreads: dict[str, Eqn], inexact: set[str], classes: ShapeClasses) -> Atom | None:
-    """`e` for `broadcast_to(1.0, s) * e` (either order), where `e` is inexact and known to have shape `s`."""
+def _times_spread(eqn: Eqn, spreads: dict[str, Eqn], scalars: set[str], floats: set[str], inexact: set[str],
+                  classes: ShapeFacts) -> Atom | Eqn | None:  # fmt: skip
+    """`c * e` for `broadcast_to(c, s) * e` (either order), where `c` is a scalar and `e`'s shape
+    is, or broadcasts over, `s`; `e` itself where `c` is 1.0 and `e` is inexact.
+
+    Exact: each element is the same multiplication, and the product has `e`'s shape either way.
+    Its dtype is `e`'s own for an inexact `e`, where spreading a Python float first made a float64
+    array (float32 in, float32 out); `c` must be a float or `e` inexact, so that integer operands
+    never meet a different integer width than before.
+    """
     if eqn.op != "mul" or len(eqn.ins) != 2:
         return None
-    for spread, other in (eqn.ins, eqn.ins[::-1]):
+    for position in (0, 1):
+        spread, other = eqn.ins[position], eqn.ins[1 - position]
         if not (isinstance(spread, Var) and spread.name in spreads and isinstance(other, Var)):
             continue
-        one = spreads[spread.name].ins[0]
-        is_one = isinstance(one, Const) and type(one.value) is float and one.value == 1.0
-        if is_one and other.name in inexact and classes.same(spread, other):
+        broadcast = spreads[spread.name]
+        c = broadcast.ins[0]
+        if not (_is_scalar(c, scalars) and classes.spans_shape(other, broadcast.static_dict().get("shape"))):
+            continue
+        if other.name in inexact and isinstance(c, Const) and type(c.value) is float and c.value == 1.0:
             return other
+        if other.name in inexact or _is_float(c, floats):
+            operands = (c, other) if position == 0 else (other, c)
+            return Eqn(eqn.outs, "mul", operands, (), eqn.loc, eqn.adjoint)
     return None
 
 
@@ -110,6 +128,18 @@ def _spread_scaled(eqn: Eqn, spreads: dict[str, Eqn], scalars: set[str], floats:
         product = Eqn((scaled,), "mul", operands, (), eqn.loc, eqn.adjoint)
         return [product, Eqn(eqn.outs, "broadcast_to", (scaled,), broadcast.static, eqn.loc, eqn.adjoint)]
     return None
+
+
+def _respread(eqn: Eqn, spreads: dict[str, Eqn], shapes: set[str]) -> Eqn:
+    """`broadcast_to(c, t)` for `reshape(broadcast_to(c, s), t)` or `broadcast_to(broadcast_to(c, s), t)`
+    with `c` a scalar: every element is `c` either way, and the shape is `t` (a shape that np.shape
+    and its helpers made, so never one with a -1 for reshape to fill in)."""
+    if eqn.op not in ("reshape", "broadcast_to") or len(eqn.outs) != 1:
+        return eqn
+    spread, shape = eqn.ins[0], eqn.static_dict().get("shape")
+    if not (isinstance(spread, Var) and spread.name in spreads and isinstance(shape, Var) and shape.name in shapes):
+        return eqn
+    return Eqn(eqn.outs, "broadcast_to", spreads[spread.name].ins, (("shape", shape),), eqn.loc, eqn.adjoint)
 
 
 def _is_float(atom: Atom, floats: set[str]) -> bool:
@@ -148,6 +178,50 @@ def _reads(body):
                 yield from _reads(block)
 
 
+_WRITES = ("setitem", "add_at")  # functional writes that codegen may run in place on their first operand
+_SAME_MEMORY = VIEWS | PASSED_ON
+
+
+def _never_written(function: Function) -> dict[str, Var]:
+    """Names that are parameters or top-level values no element write may reach (through views,
+    loop-carried values or an `if`'s outputs), in the order they are defined: reading one later
+    reads the value it was given."""
+    links: dict[str, set[str]] = {}
+    written: set[str] = set()
+
+    def link(*atoms) -> None:
+        names = [a.name for a in atoms if isinstance(a, Var)]
+        for name in names:
+            links.setdefault(name, set()).update(names)
+
+    def scan(body) -> None:
+        for stmt in body:
+            if isinstance(stmt, Eqn):
+                if stmt.op in _WRITES and isinstance(stmt.ins[0], Var):
+                    written.update((stmt.ins[0].name, stmt.out.name))
+                if stmt.op in _SAME_MEMORY or stmt.op in _WRITES:
+                    link(stmt.out, stmt.ins[0])
+                continue
+            if isinstance(stmt, Loop):
+                for group in zip(stmt.outs, stmt.carried, stmt.inits, stmt.results):
+                    link(*group)
+            else:
+                for group in zip(stmt.outs, stmt.then_results, stmt.else_results):
+                    link(*group)
+            for block in stmt.blocks():
+                scan(block)
+
+    scan(function.body)
+    reached, stack = set(written), list(written)
+    while stack:
+        for other in links.get(stack.pop(), ()):
+            if other not in reached:
+                reached.add(other)
+                stack.append(other)
+    top = list(function.params) + [out for eqn in function.body if isinstance(eqn, Eqn) for out in eqn.outs]
+    return {var.name: var for var in top if var.name not in reached}
+
+
 def _masked_twice(eqn: Eqn, masked: dict[str, tuple]) -> Atom | None:
     """`where(c, where(c, a, z), z)` is the inner `where` (a cotangent masked by two guards);
     records `eqn` when it masks one arm with a constant."""
@@ -162,7 +236,7 @@ def _masked_twice(eqn: Eqn, masked: dict[str, tuple]) -> Atom | None:
 
 def simplify(function: Function) -> Function:
     """`function` with identities and shape no-ops removed."""
-    classes = ShapeClasses()
+    classes = ShapeFacts()
     negations: dict[str, Atom] = {}
     all_axes: set[str] = set()  # names holding keepdims_shape(s, None)
     kept_scalars: dict[str, Atom] = {}  # reshape(v, keepdims_shape(s, None)) -> v
@@ -175,6 +249,8 @@ def simplify(function: Function) -> Function:
     scalars: set[str] = set()  # counts, and arithmetic on numbers and counts: Python scalars
     floats: set[str] = set()  # the scalars among them that are floats
     inexact: set[str] = set()  # arrays known to be float or complex, whatever the inputs' dtypes
+    inherits: dict[str, Var] = {}  # a temporary -> the named value it replaced
+    shapes: set[str] = set()  # names holding a shape tuple made by np.shape and its helpers (no -1 in it)
 
     def visit(eqn: Eqn, scope):
         if len(eqn.outs) != 1:
@@ -189,6 +265,9 @@ def simplify(function: Function) -> Function:
             scalars.add(eqn.out.name)
             if eqn.op == "truediv" or any(_is_float(a, floats) for a in eqn.ins):
                 floats.add(eqn.out.name)
+        eqn = _respread(eqn, spreads, shapes)
+        if eqn.op in ("shape", "keepdims_shape", "broadcast_shapes"):
+            shapes.add(eqn.out.name)
         if eqn.op == "broadcast_to" and _is_scalar(eqn.ins[0], scalars):
             spreads[eqn.out.name] = eqn
         if eqn.op in _INEXACT or eqn.op in _ARITHMETIC and any(_is_float(a, inexact) for a in eqn.ins):
@@ -211,18 +290,126 @@ def simplify(function: Function) -> Function:
         if eqn.op == "broadcast_to" and isinstance(eqn.ins[0], Var) and eqn.ins[0].name in kept_scalars:
             # A full reduction's cotangent is a scalar: it broadcasts without the reshape.
             eqn = Eqn(eqn.outs, eqn.op, (kept_scalars[eqn.ins[0].name],), eqn.static, eqn.loc, eqn.adjoint)
-        same = _identity(eqn, classes)
-        if same is None:
-            same = _times_ones(eqn, spreads, inexact, classes)
+        spread_times = _times_spread(eqn, spreads, scalars, floats, inexact, classes)
+        if isinstance(spread_times, Eqn):
+            eqn = spread_times
+        same = spread_times if isinstance(spread_times, Var) else _identity(eqn, classes)
         if same is None and eqn.op == "neg" and isinstance(eqn.ins[0], Var):
             same = negations.get(eqn.ins[0].name)
         if same is None and eqn.op == "where":
             same = _masked_twice(eqn, masked)
         if same is not None:
+            if isinstance(same, Var) and same.temp and not eqn.out.temp:
+                inherits.setdefault(same.name, eqn.out)
             return same
         if eqn.op == "neg":
             negations[eqn.out.name] = eqn.ins[0]
         classes.learn(eqn)
         return eqn
 
-    return rewrite_function(function, visit)
+    simplified = rewrite_function(function, visit)
+    # A rule's temporary that stands for a dropped value (`1.0 * (2 * e)` is `2 * e`) takes that
+    # value's name (`e_bar`), which says what it holds: unused now, since its equation is gone.
+    made = {out.name for stmt in simplified.body for out in defined(stmt)}
+    equations = {out.name for eqn in walk(simplified.body) for out in eqn.outs}
+    renames = {old: Var(new.name, True) for old, new in inherits.items() if old in equations and new.name not in made}
+    return rename_values(simplified, renames)
+
+
+def _computed(function: Function) -> set[str]:
+    """Names that something other than a shape query reads, and the results: values computed anyway."""
+    found = {a.name for a in function.results() if isinstance(a, Var)}
+    for atom, eqn in _reads(function.body):
+        if eqn is None or eqn.op not in ("shape", "size"):
+            found.add(atom.name)
+    return found
+
+
+def count_from_values(function: Function) -> Function:
+    """`np.size(x)` for `np.size(np.broadcast_to(c, np.shape(y)))`, the count of a mean's cotangent.
+
+    `x` has `y`'s shape, and is a parameter or a top-level value that no element
+    write reaches (so reading it anywhere later reads an array of that shape)
+    which the function computes anyway, before this count: the first such, so
+    as not to keep a value alive (the mean's own operand) only for its size. Run on code without
+    dead values, so that "computed anyway" means read by a live equation.
+    """
+    plain = _never_written(function)
+    computed = _computed(function)
+    classes = ShapeFacts()
+    broadcasts: dict[str, Eqn] = {}
+    seen = {p.name for p in function.params}  # defined before the equation visited
+
+    def visit(eqn: Eqn, scope):
+        seen.update(out.name for out in eqn.outs)
+        if len(eqn.outs) != 1:
+            return eqn
+        classes.learn(eqn)
+        if eqn.op == "broadcast_to":
+            broadcasts[eqn.out.name] = eqn
+        if eqn.op != "size" or not isinstance(eqn.ins[0], Var) or eqn.ins[0].name not in broadcasts:
+            return eqn
+        shape = broadcasts[eqn.ins[0].name].static_dict().get("shape")
+        source = classes.shape_of.get(shape.name) if isinstance(shape, Var) else None
+        if source is None:
+            return eqn
+        root = classes.find(source)
+        candidates = (v for name, v in plain.items() if name in computed and name in seen)
+        same = next((v for v in candidates if classes.find(v.name) == root), None)
+        return eqn if same is None else Eqn(eqn.outs, "size", (same,), (), eqn.loc, eqn.adjoint)
+
+    function = rewrite_function(function, visit)
+    return _count_later(function, plain, computed)
+
+
+_PINNED = {"tape_new", "tape_push", "tape_pop", "setitem", "add_at"}
+
+
+def _count_later(function: Function, plain: dict[str, Var], computed: set[str]) -> Function:
+    """`np.size(x)` for a top-level `np.size(np.broadcast_to(c, s))` where the first top-level value
+    `x` of exactly the shape `s` comes later (`y - p` for the mean of `y * log(p) + ...`, whose
+    shape is `np.broadcast_shapes(np.shape(y), np.shape(p))`): the count, and the equations between
+    that read it, move to just after `x`. Only pure equations move, and nothing else between reads them."""
+    classes = ShapeFacts()
+    for eqn in walk(function.body):
+        if len(eqn.outs) == 1:
+            classes.learn(eqn)
+    body = list(function.body)
+    made = {eqn.out.name: eqn for eqn in body if isinstance(eqn, Eqn) and len(eqn.outs) == 1}
+    for i, eqn in enumerate(body):
+        spread = (
+            made.get(eqn.ins[0].name)
+            if isinstance(eqn, Eqn) and eqn.op == "size" and isinstance(eqn.ins[0], Var)
+            else None
+        )
+        if spread is None or spread.op != "broadcast_to":
+            continue
+        shape = spread.static_dict().get("shape")
+        later = next(
+            (j for j in range(i + 1, len(body)) if isinstance(body[j], Eqn) and len(body[j].outs) == 1
+             and body[j].out.name in plain and body[j].out.name in computed and classes.has_shape(body[j].out, shape)),
+            None,
+        )  # fmt: skip
+        moved = _readers_before(body, i, later) if later is not None else None
+        if moved is None:
+            continue
+        body[i] = Eqn(eqn.outs, "size", (body[later].out,), (), eqn.loc, eqn.adjoint)
+        kept = [stmt for k, stmt in enumerate(body[: later + 1]) if k not in moved]
+        body = kept + [body[k] for k in sorted(moved)] + body[later + 1 :]
+        return replace(function, body=tuple(body))  # one count per pass: the pipeline runs to a fixed point
+    return function
+
+
+def _readers_before(body: list, i: int, later: int) -> set[int] | None:
+    """Positions of `body[i]` and of the statements before `later` that read it, directly or through
+    each other: all pure equations, none read by `body[later]` (else None)."""
+    moved, names = {i}, {body[i].out.name}
+    for k in range(i + 1, later + 1):
+        stmt = body[k]
+        if not any(isinstance(a, Var) and a.name in names for a in reads(stmt)):
+            continue
+        if k == later or not isinstance(stmt, Eqn) or stmt.op in _PINNED or stmt.op not in RULES:
+            return None
+        moved.add(k)
+        names.update(out.name for out in stmt.outs)
+    return moved

@@ -82,4 +82,22 @@ def rewrite_function(function: Function, visit: Visit, enter: Callable | None = 
     return replace(function, body=tuple(body), result=result)
 
 
-__all__ = ["Loop", "map_eqns", "rewrite", "rewrite_function", "substitute"]
+def rename_values(function: Function, mapping: dict[str, Var]) -> Function:
+    """`function` with the equation outputs named in `mapping` renamed, at their definition and
+    wherever they are read (each new name must be unused in `function`)."""
+    if not mapping:
+        return function
+
+    def visit(eqn: Eqn, scope) -> Eqn:
+        if any(out.name in mapping for out in eqn.outs):
+            outs = tuple(mapping.get(out.name, out) for out in eqn.outs)
+            return Eqn(outs, eqn.op, eqn.ins, eqn.static, eqn.loc, eqn.adjoint)
+        return eqn
+
+    body = map_eqns(function.body, visit, dict(mapping))
+    if isinstance(function.result, tuple):
+        return replace(function, body=tuple(body), result=_atoms(function.result, mapping))
+    return replace(function, body=tuple(body), result=substitute(function.result, mapping))
+
+
+__all__ = ["Loop", "map_eqns", "rename_values", "rewrite", "rewrite_function", "substitute"]

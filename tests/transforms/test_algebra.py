@@ -54,7 +54,7 @@ def backward_code(f) -> str:
 
 def test_logistic_gradient_is_the_hand_written_formula():
     backward = backward_code(logistic)
-    assert "(y - p)" in backward
+    assert "y - p" in backward
     for needle in ("np.log", "/ p", "1 - p"):
         assert needle not in backward, needle
     rng = np.random.default_rng(0)

@@ -141,7 +141,7 @@ def test_logistic_gradient_keeps_its_hand_written_form_and_its_value_is_finite()
     """log(p) of a sigmoid written as a quotient differentiates to `y - p` (the algebra pass);
     only the value, which value_and_grad still computes, takes the logaddexp form."""
     assert "logaddexp" not in sd.grad(fns.logistic).source
-    assert "(y - p)" in sd.grad(fns.logistic).source
+    assert "y - p" in sd.grad(fns.logistic).source
     rng = np.random.default_rng(0)
     x, y = 40.0 * rng.normal(size=(20, 3)), (rng.uniform(size=20) > 0.5).astype(float)
     w = np.array([30.0, -20.0, 10.0])  # logits beyond +-700: exp overflows in the naive form

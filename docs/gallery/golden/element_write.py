@@ -22,12 +22,10 @@ def recurrence_grad(a, x):
         value_bar_2_tape.append(np.shape(y_5))
         y[t] = y_5
 
-    # grad of: return np.sum(y**2)
-    y_bar = np.broadcast_to(1.0, np.shape(y)) * (2 * y)
-
     # grad of: for t in range(1, x.shape[0]):
     a_bar = np.zeros_like(a)
     x_bar = np.zeros_like(x)
+    y_bar = 2 * y
     for t in reversed(range(1, y_2, 1)):
 
         # grad of: for t in range(1, x.shape[0]):
@@ -40,10 +38,8 @@ def recurrence_grad(a, x):
         value_bar = sum_to(y_bar[t], value_bar_2)
         y_bar[t] = 0.0
         x_bar[t] += sum_to(value_bar, y_4_shape)
-        a_bar_2 = value_bar * y_2
-        y_2_bar = value_bar * a
-        a_bar = a_bar + sum_to(a_bar_2, np.shape(a))
-        y_2_bar = sum_to(y_2_bar, np.shape(y_2))
+        a_bar = a_bar + sum_to(value_bar * y_2, np.shape(a))
+        y_2_bar = sum_to(value_bar * a, np.shape(y_2))
         y_bar[y_1_2] = y_bar[y_1_2] + y_2_bar
 
     # grad of: y[0] = x[0]

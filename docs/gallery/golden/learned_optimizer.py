@@ -82,21 +82,19 @@ def unrolled_grad(scale, log_step, w0, a, b, steps):
 
         # grad of: w = w - rule_step(scale, log_step, inner_grad(w, a, b))
         w_bar_3 = -w_bar
-        w_bar = sum_to(w_bar, w_shape)
 
         # grad of: return np.exp(log_step) * np.tanh(scale * g)
-        w_1_bar = w_bar_3 * w_3
         w_2_bar = w_bar_3 * w_1 * ((1.0 - w_3) * (1.0 + w_3))
-        scale_bar_2 = w_2_bar * w_bar_2
-        w_bar_bar = w_2_bar * scale
-        scale_bar = scale_bar + sum_to(scale_bar_2, np.shape(scale))
-        w_bar_bar = sum_to(w_bar_bar, w_shape)
-        log_step_bar = log_step_bar + sum_to(w_1_bar * w_1, np.shape(log_step))
+        scale_bar = scale_bar + sum_to(w_2_bar * w_bar_2, np.shape(scale))
+        log_step_bar = log_step_bar + sum_to(w_bar_3 * w_3 * w_1, np.shape(log_step))
 
-        # grad of: r = r_1 - b
-        r_1_bar = sum_to(np.broadcast_to(a @ w_bar_bar, np.shape(r_bar_6)) * r_bar_6 * 2, r_1_shape_2)
+        # grad of: w = w - rule_step(scale, log_step, inner_grad(w, a, b))
+        w_bar = sum_to(w_bar, w_shape)
+
+        # grad of: r_bar = np.broadcast_to(sum_to(0.5, np.shape(np.sum(r ** 2))), np.shape(r)) * (2 * r)
+        r_bar = np.broadcast_to(a @ sum_to(w_2_bar * scale, w_shape), np.shape(r_bar_6)) * r_bar_6 * 2
 
         # grad of: r_1 = a @ w
-        w_bar = w_bar + matmul_adjoint_b(r_1_bar, a, w_2)
+        w_bar = w_bar + matmul_adjoint_b(sum_to(r_bar, r_1_shape_2), a, w_2)
         total_bar = total_bar_2
     return scale_bar, log_step_bar

@@ -8,11 +8,7 @@ def logistic_grad(w, x, y):
     p_1 = x @ w
     p = 1.0 / (1.0 + np.exp(-p_1))
 
-    # grad of: return -np.mean(y * np.log(p) + (1.0 - y) * np.log(1.0 - p))
-    p_1_shape = np.shape(p_1)
-    broadcast_shape = np.broadcast_shapes(np.shape(y), p_1_shape)
-    logistic_7_bar = np.broadcast_to(-1.0 / np.size(np.broadcast_to(-1.0, broadcast_shape)), broadcast_shape)
-
     # grad of: p = 1.0 / (1.0 + np.exp(-(x @ w)))
-    w_bar = matmul_adjoint_b(sum_to(logistic_7_bar * (y - p), p_1_shape), x, w)
+    p_1_bar = y - p
+    w_bar = matmul_adjoint_b(sum_to(-1.0 / np.size(p_1_bar) * p_1_bar, np.shape(p_1)), x, w)
     return w_bar

@@ -9,19 +9,13 @@ def lstm_cell_grad(wx, wh, b, x, h, c):
     z_1 = x @ wx
     z_2 = h @ wh
     z = z_1 + z_2 + b
-    i_2 = (slice(None, None, None), slice(None, n, None))
-    i_3 = z[i_2]
+    i_3 = z[:, :n]
     i = 1.0 / (1.0 + np.exp(-i_3))
-    f_1 = 2 * n
-    f_3 = (slice(None, None, None), slice(n, f_1, None))
-    f_4 = z[f_3]
+    f_4 = z[:, n:2 * n]
     f = 1.0 / (1.0 + np.exp(-f_4))
-    o_2 = 3 * n
-    o_4 = (slice(None, None, None), slice(f_1, o_2, None))
-    o_5 = z[o_4]
+    o_5 = z[:, 2 * n:3 * n]
     o = 1.0 / (1.0 + np.exp(-o_5))
-    g_3 = (slice(None, None, None), slice(o_2, None, None))
-    g_4 = z[g_3]
+    g_4 = z[:, 3 * n:]
     g = np.tanh(g_4)
     c_next = f * c + i * g
     h_next_1 = np.tanh(c_next)
@@ -29,31 +23,30 @@ def lstm_cell_grad(wx, wh, b, x, h, c):
 
     # grad of: return np.sum(h_next**2 + c_next**2)
     c_next_shape = np.shape(c_next)
+    h_next_bar = 2 * h_next
     lstm_cell_3_bar = np.broadcast_to(1.0, np.broadcast_shapes(np.shape(h_next), c_next_shape))
     c_next_bar = sum_to(lstm_cell_3_bar * (2 * c_next), c_next_shape)
-    h_next_bar = lstm_cell_3_bar * (2 * h_next)
 
     # grad of: h_next = o * np.tanh(c_next)
     c_next_bar_2 = sum_to(h_next_bar * o * ((1.0 - h_next_1) * (1.0 + h_next_1)), c_next_shape)
     c_next_bar = c_next_bar + c_next_bar_2
 
     # grad of: g = np.tanh(z[:, 3 * n :])
-    g_4_bar = sum_to(c_next_bar * i * ((1.0 - g) * (1.0 + g)), np.shape(g_4))
     z_shape = np.shape(z)
-    z_bar = scatter_into_empty(g_4_bar, z_shape, g_3)
+    g_4_bar = sum_to(c_next_bar * i * ((1.0 - g) * (1.0 + g)), np.shape(g_4))
+    z_bar = scatter_into_empty(g_4_bar, z_shape, (slice(None, None, None), slice(3 * n, None, None)))
 
     # grad of: o = sigmoid(z[:, 2 * n : 3 * n])
-    z_bar[o_4] = sum_to(h_next_bar * h_next_1 * o * (1.0 - o), np.shape(o_5))
+    z_bar[:, 2 * n:3 * n] = sum_to(h_next_bar * h_next_1 * o * (1.0 - o), np.shape(o_5))
 
     # grad of: f = sigmoid(z[:, n : 2 * n])
-    z_bar[f_3] = sum_to(c_next_bar * c * f * (1.0 - f), np.shape(f_4))
+    z_bar[:, n:2 * n] = sum_to(c_next_bar * c * f * (1.0 - f), np.shape(f_4))
 
     # grad of: i = sigmoid(z[:, :n])
-    z_bar[i_2] = sum_to(c_next_bar * g * i * (1.0 - i), np.shape(i_3))
+    z_bar[:, :n] = sum_to(c_next_bar * g * i * (1.0 - i), np.shape(i_3))
 
     # grad of: z = x @ wx + h @ wh + b
     b_bar = sum_to(z_bar, np.shape(b))
-    z_1_bar = sum_to(z_bar, np.shape(z_1))
     wh_bar = matmul_adjoint_b(sum_to(z_bar, np.shape(z_2)), h, wh)
-    wx_bar = matmul_adjoint_b(z_1_bar, x, wx)
+    wx_bar = matmul_adjoint_b(sum_to(z_bar, np.shape(z_1)), x, wx)
     return wx_bar, wh_bar, b_bar

@@ -12,18 +12,15 @@ def mlp_grad(w1, b1, w2, b2, x, y):
     mlp_1 = out - y
 
     # grad of: return np.mean((out - y) ** 2)
-    mlp_1_shape = np.shape(mlp_1)
-    mlp_1_bar = np.broadcast_to(1.0 / np.size(np.broadcast_to(1.0, mlp_1_shape)), mlp_1_shape) * (2 * mlp_1)
+    mlp_1_bar = 1.0 / np.size(mlp_1) * (2 * mlp_1)
 
     # grad of: out = h @ w2 + b2
     out_1_bar = sum_to(mlp_1_bar, np.shape(out_1))
     b2_bar = sum_to(mlp_1_bar, np.shape(b2))
-    h_bar = matmul_adjoint_a(out_1_bar, h, w2)
     w2_bar = matmul_adjoint_b(out_1_bar, h, w2)
 
     # grad of: h = np.tanh(x @ w1 + b1)
-    h_2_bar = h_bar * ((1.0 - h) * (1.0 + h))
-    h_1_bar = sum_to(h_2_bar, np.shape(h_1))
+    h_2_bar = matmul_adjoint_a(out_1_bar, h, w2) * ((1.0 - h) * (1.0 + h))
     b1_bar = sum_to(h_2_bar, np.shape(b1))
-    w1_bar = matmul_adjoint_b(h_1_bar, x, w1)
+    w1_bar = matmul_adjoint_b(sum_to(h_2_bar, np.shape(h_1)), x, w1)
     return w1_bar, b1_bar, w2_bar, b2_bar

@@ -5,20 +5,12 @@
 # fmt: off
 def rosen_grad(x):
     """Gradient of rosen with respect to x."""
-    rosen_1 = x[1:]
     rosen_2 = x[:-1]
-    rosen_4 = rosen_1 - rosen_2 ** 2
 
     # grad of: return np.sum(100.0 * (x[1:] - x[:-1] ** 2) ** 2 + (1.0 - x[:-1]) ** 2)
-    rosen_2_shape = np.shape(rosen_2)
-    broadcast_shape = np.broadcast_shapes(np.shape(rosen_4), rosen_2_shape)
-    rosen_7_bar = sum_to(-(np.broadcast_to(1.0, broadcast_shape) * (2 * (1.0 - rosen_2))), rosen_2_shape)
     x_shape = np.shape(x)
-    x_bar = scatter_add(rosen_7_bar, x_shape, slice(None, -1, None))
-    rosen_4_bar = np.broadcast_to(100.0, broadcast_shape) * (2 * rosen_4)
-    rosen_3_bar = -rosen_4_bar
-    rosen_1_bar = sum_to(rosen_4_bar, np.shape(rosen_1))
-    rosen_2_bar = sum_to(rosen_3_bar * (2 * rosen_2), rosen_2_shape)
-    x_bar[:-1] += rosen_2_bar
-    x_bar[1:] += rosen_1_bar
+    rosen_4_bar = 100.0 * (2 * (x[1:] - rosen_2 ** 2))
+    x_bar = scatter_add(-(2 * (1.0 - rosen_2)), x_shape, slice(None, -1, None))
+    x_bar[:-1] += -rosen_4_bar * (2 * rosen_2)
+    x_bar[1:] += rosen_4_bar
     return x_bar

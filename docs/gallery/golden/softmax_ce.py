@@ -13,26 +13,21 @@ def softmax_ce_grad(logits, labels):
     softmax_ce_1 = labels * log_probs
 
     # grad of: return -np.mean(np.sum(labels * log_probs, axis=1))
-    softmax_ce_2_shape = np.shape(np.sum(softmax_ce_1, axis=1))
-    softmax_ce_2_bar = np.broadcast_to(-1.0 / np.size(np.broadcast_to(-1.0, softmax_ce_2_shape)), softmax_ce_2_shape)
-    softmax_ce_1_shape = np.shape(softmax_ce_1)
-    softmax_ce_1_bar = np.broadcast_to(np.reshape(softmax_ce_2_bar, keepdims_shape(softmax_ce_1_shape, 1)), softmax_ce_1_shape)
+    softmax_ce_1_bar = np.broadcast_to(-1.0 / np.size(np.broadcast_to(-1.0, np.shape(np.sum(softmax_ce_1, axis=1)))), np.shape(softmax_ce_1))
     log_probs_bar = softmax_ce_1_bar * labels
 
     # grad of: log_probs = shifted - np.log(np.sum(np.exp(shifted), axis=1, keepdims=True))
-    log_probs_3_bar = -log_probs_bar
     shifted_shape = np.shape(shifted)
     shifted_bar = sum_to(log_probs_bar, shifted_shape)
-    log_probs_2_bar = sum_to(log_probs_3_bar / log_probs_2, np.shape(log_probs_2))
+    log_probs_2_bar = sum_to(-log_probs_bar / log_probs_2, np.shape(log_probs_2))
     log_probs_1_bar = np.broadcast_to(np.reshape(log_probs_2_bar, keepdims_shape(shifted_shape, 1)), shifted_shape)
     shifted_bar = shifted_bar + log_probs_1_bar * log_probs_1
 
     # grad of: shifted = logits - np.max(logits, axis=1, keepdims=True)
-    shifted_1_bar = -shifted_bar
     logits_shape = np.shape(logits)
-    logits_bar = sum_to(shifted_bar, logits_shape)
-    shifted_1_bar = sum_to(shifted_1_bar, np.shape(shifted_1))
     kept = keepdims_shape(logits_shape, 1)
     hit = (logits == np.reshape(shifted_1, kept)) * np.ones_like(logits)
+    logits_bar = sum_to(shifted_bar, logits_shape)
+    shifted_1_bar = sum_to(-shifted_bar, np.shape(shifted_1))
     logits_bar = logits_bar + np.reshape(shifted_1_bar, kept) * hit / np.sum(hit, axis=1, keepdims=True)
     return logits_bar

@@ -12,10 +12,8 @@ def shrink_grad(x, tol):
         y = 0.5 * np.sin(y)
         n_steps = n_steps + 1
 
-    # grad of: return np.sum(y**2)
-    y_bar = np.broadcast_to(1.0, np.shape(y)) * (2 * y)
-
     # grad of: while np.max(np.abs(y)) > tol:
+    y_bar = 2 * y
     for step in reversed(range(n_steps)):
 
         # grad of: while np.max(np.abs(y)) > tol:

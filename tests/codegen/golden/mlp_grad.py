@@ -83,38 +83,31 @@ def mlp_loss_grad(w1, b1, w2, b2, x, y):
     mlp_loss_1 = y * log_probs
 
     # grad of: return -np.mean(np.sum(y * log_probs, axis=1))
-    mlp_loss_2_shape = np.shape(np.sum(mlp_loss_1, axis=1))
-    mlp_loss_2_bar = np.broadcast_to(-1.0 / np.size(np.broadcast_to(-1.0, mlp_loss_2_shape)), mlp_loss_2_shape)
-    mlp_loss_1_shape = np.shape(mlp_loss_1)
-    mlp_loss_1_bar = np.broadcast_to(np.reshape(mlp_loss_2_bar, keepdims_shape(mlp_loss_1_shape, 1)), mlp_loss_1_shape)
+    mlp_loss_1_bar = np.broadcast_to(-1.0 / np.size(np.broadcast_to(-1.0, np.shape(np.sum(mlp_loss_1, axis=1)))), np.shape(mlp_loss_1))
     log_probs_bar = mlp_loss_1_bar * y
 
     # grad of: log_probs = z - np.log(np.sum(np.exp(z), axis=1, keepdims=True))
-    log_probs_3_bar = -log_probs_bar
     z_shape = np.shape(z)
     z_bar = sum_to(log_probs_bar, z_shape)
-    log_probs_2_bar = sum_to(log_probs_3_bar / log_probs_2, np.shape(log_probs_2))
+    log_probs_2_bar = sum_to(-log_probs_bar / log_probs_2, np.shape(log_probs_2))
     log_probs_1_bar = np.broadcast_to(np.reshape(log_probs_2_bar, keepdims_shape(z_shape, 1)), z_shape)
     z_bar = z_bar + log_probs_1_bar * log_probs_1
 
     # grad of: z = logits - np.max(logits, axis=1, keepdims=True)
-    z_1_bar = -z_bar
     logits_shape = np.shape(logits)
-    logits_bar = sum_to(z_bar, logits_shape)
-    z_1_bar = sum_to(z_1_bar, np.shape(z_1))
     kept = keepdims_shape(logits_shape, 1)
     hit = (logits == np.reshape(z_1, kept)) * np.ones_like(logits)
+    logits_bar = sum_to(z_bar, logits_shape)
+    z_1_bar = sum_to(-z_bar, np.shape(z_1))
     logits_bar = logits_bar + np.reshape(z_1_bar, kept) * hit / np.sum(hit, axis=1, keepdims=True)
 
     # grad of: logits = h @ w2 + b2
     logits_1_bar = sum_to(logits_bar, np.shape(logits_1))
     b2_bar = sum_to(logits_bar, np.shape(b2))
-    h_bar = matmul_adjoint_a(logits_1_bar, h, w2)
     w2_bar = matmul_adjoint_b(logits_1_bar, h, w2)
 
     # grad of: h = np.tanh(x @ w1 + b1)
-    h_2_bar = h_bar * ((1.0 - h) * (1.0 + h))
-    h_1_bar = sum_to(h_2_bar, np.shape(h_1))
+    h_2_bar = matmul_adjoint_a(logits_1_bar, h, w2) * ((1.0 - h) * (1.0 + h))
     b1_bar = sum_to(h_2_bar, np.shape(b1))
-    w1_bar = matmul_adjoint_b(h_1_bar, x, w1)
+    w1_bar = matmul_adjoint_b(sum_to(h_2_bar, np.shape(h_1)), x, w1)
     return w1_bar, b1_bar, w2_bar, b2_bar

@@ -1,0 +1,103 @@
+"""Generated code a person would write (issue 19): seeds that vanish, counts read off values,
+returned gradients named after their parameters, float32 kept float32. Each case also checks
+the derivative against central differences, so a shorter form is never a wrong one."""
+
+import numpy as np
+import pytest
+
+import symdiff as sd
+from symdiff.rules import registry
+from tests.oracles import numeric_grad
+
+
+def tanh_dot(x):
+    return np.sum(np.tanh(x) * x)
+
+
+def stencil(x):
+    return np.sum(100.0 * (x[1:] - x[:-1] ** 2) ** 2 + (1.0 - x[:-1]) ** 2)
+
+
+def squared_error(w, x, y):
+    return np.mean((np.tanh(x @ w) - y) ** 2)
+
+
+def broadcast_mean(a, b):
+    return np.mean(np.sin(a) * b)
+
+
+def soft_abs(x):
+    return np.log(np.cosh(x))
+
+
+def total_soft_abs(x):
+    return np.sum(soft_abs(x))
+
+
+def soft_abs_vjp(g, out, x):
+    return g * np.tanh(x)
+
+
+@pytest.fixture
+def soft_abs_rule():
+    """soft_abs's rule, registered for one test and removed after it."""
+    saved = dict(registry.RULES), dict(registry._BY_FUNC)
+    sd.register_derivative(soft_abs, elementwise=True)(soft_abs_vjp)
+    yield
+    registry.RULES.clear()
+    registry.RULES.update(saved[0])
+    registry._BY_FUNC.clear()
+    registry._BY_FUNC.update(saved[1])
+    sd.api._CACHE.clear()
+
+
+def _check(f, args, wrt=0, **options):
+    derivative = sd.grad(f, wrt=wrt, **options)
+    np.testing.assert_allclose(derivative(*args), numeric_grad(f, args, wrt), rtol=1e-6, atol=1e-8)
+    return derivative.source
+
+
+def test_the_seed_of_a_sum_vanishes():
+    source = _check(tanh_dot, (np.linspace(-1.0, 1.0, 5),))
+    assert "broadcast_to" not in source and "1.0 *" not in source
+
+
+def test_shifted_slices_need_no_sum_to():
+    """x[1:] and x[:-1] have one shape, so the terms of the Rosenbrock sum need no unbroadcasting."""
+    source = _check(stencil, (np.linspace(-1.0, 1.5, 6),))
+    assert "sum_to" not in source and "broadcast" not in source
+
+
+def test_a_mean_counts_a_value_it_computes_anyway():
+    rng = np.random.default_rng(0)
+    source = _check(squared_error, (rng.normal(size=3), rng.normal(size=(5, 3)), rng.normal(size=5)))
+    assert "np.size(squared_error_3)" in source and "broadcast_to" not in source
+
+
+def test_a_mean_over_a_broadcast_keeps_its_count_exact():
+    """`sin(a) * b` broadcasts (3, 1) against (4,): the count is 12 whichever operand is kept."""
+    rng = np.random.default_rng(1)
+    a, b = rng.normal(size=(3, 1)), rng.normal(size=4)
+    _check(broadcast_mean, (a, b), 0)
+    _check(broadcast_mean, (a, b), 1)
+
+
+def test_a_returned_gradient_is_named_after_its_parameter(soft_abs_rule):
+    """A rule's temporary that ends up returned (`g * tanh(x)` with g = 1) is called x_bar."""
+    source = _check(total_soft_abs, (np.array([0.5, -2.0, 8.0]),))
+    assert "x_bar = np.tanh(x)" in source and "return x_bar" in source
+
+
+NUMBA_ZEROS = "Numba's fused scatter-add starts from np.zeros(shape), float64 (backends/numba/kernels.py)"
+
+
+@pytest.mark.parametrize(
+    "backend", ["numpy", pytest.param("numba", marks=pytest.mark.xfail(strict=True, reason=NUMBA_ZEROS))]
+)
+def test_float32_stays_float32_inside_the_generated_code(backend):
+    """The raw generated function, before the result's dtype is restored, computes in float32."""
+    x = np.linspace(-1.0, 1.5, 6).astype(np.float32)
+    derivative = sd.grad(stencil, backend=backend)
+    raw = derivative._compiled(x)
+    assert raw.dtype == np.float32
+    np.testing.assert_allclose(raw, numeric_grad(stencil, (x.astype(np.float64),), 0), rtol=1e-4, atol=1e-3)
