@@ -42,6 +42,13 @@ from numba import types
 from numba.extending import intrinsic, overload
 from numba.np.numpy_support import as_dtype
 
+# `jit_options` of the backend's overloads: Numba compiles what an overload returns as a function
+# of its own for each signature; with `cache=True` that machine code goes to this package's
+# `__pycache__` (as for the `njit(cache=True)` helpers), so a new gradient in a new process compiles
+# only its own function, not the helpers again. Not for implementations made with `exec` (Numba
+# cannot cache a function without a file) nor for `inline="always"` ones (inlined, not called).
+CACHED = {"cache": True}
+
 _LOG2E = 1.4426950408889634
 _LN2_HI = 6.93147180369123816490e-01  # low bits zero: k * _LN2_HI is exact for |k| < 2**11
 _LN2_LO = 1.90821492927058770002e-10
@@ -177,7 +184,7 @@ def power_of(a, b):
     return a**b
 
 
-@overload(power_of)
+@overload(power_of, jit_options=CACHED)
 def _power_of(a, b):
     # A float raised to an integer goes through Numba's repeated multiplication, which raises
     # ZeroDivisionError for 0.0 ** -1 whatever the error model; NumPy gives inf. A float exponent does.
