@@ -211,3 +211,21 @@ def test_a_slow_first_compile_says_what_it_is_doing(monkeypatch, capfd, tmp_path
     err = capfd.readouterr().err
     said = f"symdiff: compiling {f.__name__}_grad with Numba" in err and f"compiled {f.__name__}_grad in" in err
     assert said != quiet, err
+
+
+def test_the_helpers_cache_goes_stale_with_any_helper_source(monkeypatch, tmp_path: Path):
+    """Numba stamps a cached function with its own file only; the backend's helpers link in code of
+    other files, so their entries are stamped with all the helper sources together."""
+    from symdiff.backends.numba import helper_cache, helpers
+
+    locator = helpers._summed_to._cache._impl._locator  # an njit(cache=True) helper
+    assert isinstance(locator, helper_cache.BackendLocator)
+    assert locator.get_source_stamp() == helper_cache.stamp()
+    other = tmp_path / "arrays.py"
+    other.write_text("x = 1\n")
+    monkeypatch.setattr(helper_cache, "_SOURCES", (*helper_cache._SOURCES, other))
+    monkeypatch.setattr(helper_cache, "_STAMP", [])
+    before = helper_cache.stamp()
+    other.write_text("x = 2\n")
+    monkeypatch.setattr(helper_cache, "_STAMP", [])
+    assert helper_cache.stamp() != before

@@ -57,6 +57,7 @@ import numba
 
 from symdiff.backends import cache
 from symdiff.backends import numpy as numpy_backend
+from symdiff.backends.numba import helper_cache  # noqa: F401 - Numba's locator for the helpers, first
 from symdiff.backends.numba.errors import NumbaCompileError, NumbaFallbackWarning
 from symdiff.backends.numba.lowering import NumbaModule, NumbaOptions, check_supported, numba_module
 from symdiff.backends.numba.rewrites import numba_rewrites

@@ -58,7 +58,7 @@ from numba import literal_unroll, njit, types
 from numba.core.errors import TypingError
 from numba.extending import overload
 
-from symdiff.backends.numba.math import CACHED
+from symdiff.backends.numba.helper_cache import CACHED
 from symdiff.rules.shapes import index_update, written_values
 
 

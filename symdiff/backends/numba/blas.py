@@ -46,7 +46,7 @@ from numba.core.errors import TypingError
 from numba.extending import intrinsic, overload
 from numba.np.numpy_support import as_dtype
 
-from symdiff.backends.numba.math import CACHED
+from symdiff.backends.numba.helper_cache import CACHED
 
 _SYMBOL = "symdiff_numpy_cblas_dgemv"
 _CBLAS_NAMES = ("scipy_cblas_dgemv64_", "cblas_dgemv64_")  # blasint is int64 in both

@@ -51,7 +51,8 @@ from symdiff.backends.numba.arrays import (
     zeros_like_of,
 )
 from symdiff.backends.numba.blas import batched_adjoints, matmul_of
-from symdiff.backends.numba.math import CACHED, power_of, vexp, vexpm1, vlog, vlog1p, vtanh
+from symdiff.backends.numba.helper_cache import CACHED
+from symdiff.backends.numba.math import power_of, vexp, vexpm1, vlog, vlog1p, vtanh
 from symdiff.backends.numba.reductions import reduce_max, reduce_mean, reduce_min, reduce_prod, reduce_sum
 from symdiff.backends.numba.special import digamma, erf, expit, gammaln, log_ndtr, ndtr
 from symdiff.errors import NonScalarOutput

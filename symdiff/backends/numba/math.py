@@ -42,12 +42,7 @@ from numba import types
 from numba.extending import intrinsic, overload
 from numba.np.numpy_support import as_dtype
 
-# `jit_options` of the backend's overloads: Numba compiles what an overload returns as a function
-# of its own for each signature; with `cache=True` that machine code goes to this package's
-# `__pycache__` (as for the `njit(cache=True)` helpers), so a new gradient in a new process compiles
-# only its own function, not the helpers again. Not for implementations made with `exec` (Numba
-# cannot cache a function without a file) nor for `inline="always"` ones (inlined, not called).
-CACHED = {"cache": True}
+from symdiff.backends.numba.helper_cache import CACHED
 
 _LOG2E = 1.4426950408889634
 _LN2_HI = 6.93147180369123816490e-01  # low bits zero: k * _LN2_HI is exact for |k| < 2**11
