@@ -25,8 +25,12 @@ from typing import Any
 
 import numpy as np
 
-from symdiff import rules  # noqa: F401 - registers the built-in derivative table
+from symdiff import (
+    build_cache,
+    rules,  # noqa: F401 - registers the built-in derivative table
+)
 from symdiff.backends import BACKENDS, load
+from symdiff.codegen.emit import helpers_used
 from symdiff.codegen.standalone import module_source
 from symdiff.compose import SourceFunction, identifier
 from symdiff.errors import BadRule, BadWrt, Location, NoDerivative, NonScalarOutput, SymdiffError, UnsupportedSyntax
@@ -62,29 +66,48 @@ class Derivative:
         mode: str,
         backend: str,
         lowering: Lowering | None = None,
+        stored: build_cache.Stored | None = None,
+        rebuild: Callable[[], Function] | None = None,
     ):
+        """From `function` (the derivative's IR), or from what an earlier process built (`stored`,
+        read from the build cache, with `rebuild`: the IR, built again only if asked for)."""
         self.primal = primal
-        self.function = function
+        self._function, self._rebuild = function, rebuild
         self.wrt = wrt
         self.mode = mode
         self.backend = backend
-        self._filename = f"<symdiff {function.name}>"
-        compiled = load(backend).compile_function(function, self._filename)
-        self._source = compiled.source
+        name = function.name if stored is None else stored.name
+        self._filename = f"<symdiff {name}>"
+        if stored is None:
+            compiled = load(backend).compile_function(function, self._filename)
+            self._names = tuple(p.name for p in function.params)
+            self._defaults = dict(function.defaults)
+        else:
+            compiled = load(backend).compile_stored(stored, self._filename)
+            self._names, self._defaults = stored.params, dict(stored.defaults)
+        self._source, self._carried = compiled.source, compiled.carried
         self._compiled, self._namespace = compiled.function, compiled.namespace
         self._signature = inspect.signature(primal) if callable(primal) else None
-        names = [p.name for p in function.params]
+        names = list(self._names)
         self._positions = [names.index(w) for w in wrt]  # in wrt order, like the gradients
         functools.update_wrapper(self, primal, assigned=("__module__", "__doc__"), updated=())
-        self.__name__ = function.name
-        self.__qualname__ = function.name
+        self.__name__ = name
+        self.__qualname__ = name
         self._lowering = lowering
-        self._unchecked_rules = None if lowering is None else _user_rules(lowering.function, wrt)
+        checked = lowering is None or stored is not None  # a stored build has no user rules (build_cache.py)
+        self._unchecked_rules = None if checked else _user_rules(lowering.function, wrt)
         self._others = [k for k in range(len(names)) if k not in self._positions]
         self._structured: StructuredCalls | None = None
         self._wrt_spec: Wrt = wrt
         self._stable = True
         self._checkpoint: Length | None = None
+
+    @property
+    def function(self) -> Function:
+        """The derivative's IR (after a build-cache hit, built again on first use)."""
+        if self._function is None:
+            self._function = self._rebuild()
+        return self._function
 
     @property
     def source(self) -> str:
@@ -100,7 +123,7 @@ class Derivative:
         Always the portable NumPy form, whatever backend runs this derivative.
         """
         if self.backend == "numpy":
-            return self._source, self._namespace, self._filename, self.function.name
+            return self._source, self._namespace, self._filename, self.__name__
         portable = load("numpy").compile_function(self.function, f"<symdiff {self.function.name} (numpy)>")
         return portable.source, portable.namespace, f"<symdiff {self.function.name} (numpy)>", self.function.name
 
@@ -115,7 +138,7 @@ class Derivative:
         if not plain:
             for position in self._positions:
                 if position < len(args):
-                    _check_differentiable(args[position], self.function.params[position].name)
+                    _check_differentiable(args[position], self._names[position])
         try:
             if not plain and self.backend == "numba":  # CUDA keeps float32: its kernels are typed per call
                 result = self._compiled(*[_widened(a) for a in args])
@@ -189,17 +212,17 @@ class Derivative:
         return (value, grads) if self.mode == "value_and_grad" else grads
 
     def _bind(self, args: tuple, kwargs: dict) -> tuple:
-        names = [p.name for p in self.function.params]
+        names = list(self._names)
         values = list(args) + [None] * (len(names) - len(args))
         for key, value in kwargs.items():
             if key not in names:
-                raise TypeError(f"{self.function.name}() got an unexpected keyword argument {key!r}")
+                raise TypeError(f"{self.__name__}() got an unexpected keyword argument {key!r}")
             values[names.index(key)] = value
-        defaults = dict(self.function.defaults)
+        defaults = self._defaults
         for k, name in enumerate(names):
             if k >= len(args) and name not in kwargs:
                 if name not in defaults:
-                    raise TypeError(f"{self.function.name}() missing argument {name!r}")
+                    raise TypeError(f"{self.__name__}() missing argument {name!r}")
                 values[k] = defaults[name]
         return tuple(values)
 
@@ -318,11 +341,100 @@ def build(
     cached = _CACHE.get(key)
     if cached is not None and (isinstance(cached, Deferred) or cached._lowering.current()):
         return cached
+    entry = _disk_entry(primal, wrt, mode, backend, stable, checkpoint)
+    if entry is not None:
+        found = _from_disk(entry, primal, wrt, mode, backend, stable, checkpoint)
+        if found is not None:
+            _CACHE[key] = found
+            return found
     name = getattr(primal, "__name__", "f")
     with told_when_slow(
         f"building the derivative of {name}()", f"built the derivative of {name}()", BUILD_NOTICE_AFTER
     ):
-        return _build_new(primal, wrt, mode, backend, stable, checkpoint, key)
+        derivative = _build_new(primal, wrt, mode, backend, stable, checkpoint, key)
+    if entry is not None and isinstance(derivative, Derivative):
+        _to_disk(entry, derivative)
+    return derivative
+
+
+@dataclass(frozen=True)
+class _Reads:
+    """For a derivative read from the build cache: what its key read, to tell whether it is current."""
+
+    reads: tuple[Dependency, ...]
+    rules: int
+
+    def current(self) -> bool:
+        return self.rules == generation() and build_cache.current(self.reads)
+
+
+def _disk_entry(
+    primal: Callable, wrt: Wrt, mode: str, backend: str, stable: bool, checkpoint: Length | None
+) -> build_cache.Entry | None:
+    """Where the build cache keeps this derivative, or None when it cannot (build_cache.py)."""
+    if not build_cache.enabled():
+        return None
+    module = load(backend)
+    settings = module.build_options() if hasattr(module, "build_options") else None
+    if settings is None:
+        return None
+    normal = tuple(wrt) if isinstance(wrt, list) else wrt
+    options = {
+        "mode": mode,
+        "wrt": repr(normal),
+        "backend": backend,
+        "stable": stable,
+        "checkpoint": repr(checkpoint),
+        "settings": settings,
+    }
+    return build_cache.entry_for(primal, options)
+
+
+def _from_disk(
+    entry: build_cache.Entry,
+    primal: Callable,
+    wrt: Wrt,
+    mode: str,
+    backend: str,
+    stable: bool,
+    checkpoint: Length | None,
+) -> Derivative | None:
+    """The derivative an earlier process built and stored as `entry`, or None."""
+    try:
+        stored = build_cache.load(entry)
+    except SymdiffError:
+        if backend == "numpy":
+            return None  # an unusable cache directory: the NumPy backend needs none
+        raise
+    if stored is None:
+        return None
+
+    def rebuild() -> Function:
+        function = _lowering(readable_function(primal)).function
+        return _derivative_ir(function, primal, wrt, mode, stable, checkpoint)[0]
+
+    reads = _Reads(entry.reads, generation())
+    derivative = Derivative(primal, None, stored.wrt, mode, backend, reads, stored, rebuild)
+    derivative._wrt_spec, derivative._stable, derivative._checkpoint = wrt, stable, checkpoint
+    return derivative
+
+
+def _to_disk(entry: build_cache.Entry, derivative: Derivative) -> None:
+    """Store what `derivative`'s build printed, when it can stand alone (no arrays among its values)."""
+    function = derivative.function
+    if function.free or not build_cache.storable(function.defaults):
+        return
+    helpers = tuple(helpers_used(function)) if derivative.backend == "numpy" else ()
+    stored = build_cache.Stored(
+        name=function.name,
+        params=derivative._names,
+        defaults=function.defaults,
+        wrt=derivative.wrt,
+        source=derivative._source,
+        helpers=helpers,
+        carried=derivative._carried,
+    )
+    build_cache.save(entry, stored)
 
 
 BUILD_NOTICE_AFTER = 1.0  # seconds a build runs before symdiff says so on stderr (symdiff.progress)
@@ -348,13 +460,26 @@ def _build_new(
         _CACHE[key] = derivative
         return derivative
     function = lowering.function
-    indices = _wrt_indices(function, wrt)
-    names = tuple(function.params[i].name for i in indices)
     if _string_index(function, params_only=True) is not None:  # a dict argument: built for its keys when called
+        indices = _wrt_indices(function, wrt)
+        names = tuple(function.params[i].name for i in indices)
         build_for = functools.partial(_build_for, stable=stable, checkpoint=checkpoint)
         derivative = Deferred(primal, names, isinstance(wrt, (tuple, list)), mode, backend, build_for)
         _CACHE[key] = derivative
         return derivative
+    derivative_ir, names = _derivative_ir(function, primal, wrt, mode, stable, checkpoint)
+    derivative = Derivative(primal, derivative_ir, names, mode, backend, lowering)
+    derivative._wrt_spec, derivative._stable, derivative._checkpoint = wrt, stable, checkpoint
+    _CACHE[key] = derivative
+    return derivative
+
+
+def _derivative_ir(
+    function: Function, primal: Callable, wrt: Wrt, mode: str, stable: bool, checkpoint: Length | None
+) -> tuple[Function, tuple[str, ...]]:
+    """The optimised derivative of the lowered `function`, and the names of its `wrt` arguments."""
+    indices = _wrt_indices(function, wrt)
+    names = tuple(function.params[i].name for i in indices)
     _refuse_string_index(function)
     _refuse_several_outputs(function, primal, mode)
     _refuse_list_values(function)
@@ -367,10 +492,7 @@ def _build_new(
         derivative_ir = _stable_values(optimize(forward), stable)
     else:
         derivative_ir = _stable_values(optimize(vjp_function(prepared, indices, mode, as_tuple)), stable)
-    derivative = Derivative(primal, derivative_ir, names, mode, backend, lowering)
-    derivative._wrt_spec, derivative._stable, derivative._checkpoint = wrt, stable, checkpoint
-    _CACHE[key] = derivative
-    return derivative
+    return derivative_ir, names
 
 
 def _checkpointed(function: Function, checkpoint: Length | None) -> Function:

@@ -281,7 +281,7 @@ def parser() -> argparse.ArgumentParser:
     check.add_argument("--seed", type=int, default=0, help="seed of the random inputs (default 0)")
     check.add_argument("--json", action="store_true", help="print the results as JSON instead of tables")
     check.add_argument("--timeout", type=float, default=60.0, help="seconds per stage of one function (0: none)")
-    cache = commands.add_parser("cache", help="where compiled derivatives are cached; clear them")
+    cache = commands.add_parser("cache", help="where built and compiled derivatives are cached; clear them")
     cache.add_argument("action", choices=["info", "clear"])
     cache.set_defaults(run=cmd_cache)
     check.set_defaults(run=cmd_check)

@@ -4,6 +4,9 @@ import os
 
 # Must be set before numba is imported anywhere: CI has no GPU.
 os.environ.setdefault("NUMBA_ENABLE_CUDASIM", "1")
+# Tests build each derivative through the pipeline they test, not from an earlier process's build:
+# the build cache is off but for tests/test_build_cache.py and the cache tests that turn it on.
+os.environ.setdefault("SYMDIFF_BUILD_CACHE", "0")
 
 from symdiff.optimize import pipeline
 

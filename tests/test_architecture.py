@@ -46,7 +46,8 @@ LAYERS: list[tuple[str, set[str]]] = [
     ("transforms", {"symdiff.transforms"}),
     # Backends lower what transforms, optimize and codegen produce; api calls them, never the reverse.
     ("backends", {"symdiff.backends"}),
-    ("api", {"symdiff.api"}),
+    # build_cache keys a build by what the frontend reads and stores it through backends.cache.
+    ("api", {"symdiff.api", "symdiff.build_cache"}),
     (
         "built on api",
         {

@@ -202,12 +202,16 @@ def test_cache_info_and_clear_touch_only_symdiff_files(project):
     entry.write_text("x = 1\n")
     index = cache / "__pycache__" / (entry.stem + ".loss_grad-3.py311.nbi")
     index.write_bytes(b"\0")
+    build = cache / ("loss_build_" + "0123456789abcdef01234567" + ".json")  # symdiff/build_cache.py
+    build.write_text("{}\n")
+    notes = cache / "notes.json"
+    notes.write_text("{}\n")
     env = {**os.environ, "SYMDIFF_CACHE_DIR": str(cache)}
     info = run("cache", "info", cwd=project, env=env)
-    assert info.returncode == 0 and "2 files" in info.stdout
+    assert info.returncode == 0 and "3 files" in info.stdout
     cleared = run("cache", "clear", cwd=project, env=env)
-    assert cleared.returncode == 0 and "removed 2 files" in cleared.stdout
-    assert mine.exists() and not entry.exists() and not index.exists()
+    assert cleared.returncode == 0 and "removed 3 files" in cleared.stdout
+    assert mine.exists() and notes.exists() and not entry.exists() and not index.exists() and not build.exists()
 
 
 def test_forward_mode_from_the_command_line(project):

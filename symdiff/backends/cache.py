@@ -154,12 +154,13 @@ def import_file(path: Path, source: str | None = None) -> ModuleType:
     return module
 
 
-_ENTRY = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*_[0-9a-f]{24}\.py$")
+_ENTRY = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*_[0-9a-f]{24}\.(py|json)$")
 
 
 def entries(directory: Path) -> list[Path]:
-    """The files symdiff wrote in `directory`: generated modules named `<name>_<key>.py` and
-    what Python and Numba cached for them in `__pycache__` (other files are not symdiff's)."""
+    """The files symdiff wrote in `directory`: generated modules named `<name>_<key>.py`, built
+    derivatives `<name>_build_<key>.json` (symdiff/build_cache.py) and what Python and Numba
+    cached for the modules in `__pycache__` (other files are not symdiff's)."""
     if not directory.is_dir():
         return []
     modules = [path for path in directory.iterdir() if path.is_file() and _ENTRY.match(path.name)]

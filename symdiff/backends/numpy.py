@@ -12,7 +12,7 @@ from __future__ import annotations
 import builtins
 import linecache
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -45,11 +45,13 @@ def compile_source(source: str, name: str, namespace: dict[str, Any], filename: 
 
 @dataclass(frozen=True)
 class Compiled:
-    """What every backend returns: the callable, the source it runs, its globals."""
+    """What every backend returns: the callable, the source it runs, its globals (and for the Numba
+    backend where each printed loop variable is carried, for its error messages)."""
 
     function: Callable
     source: str
     namespace: dict[str, Any]
+    carried: dict[str, Any] = field(default_factory=dict)
 
 
 def compile_function(function: Function, filename: str) -> Compiled:
@@ -57,6 +59,21 @@ def compile_function(function: Function, filename: str) -> Compiled:
     source = function_source(function)
     namespace = namespace_for(function)
     return Compiled(compile_source(source, function.name, namespace, filename), source, namespace)
+
+
+def build_options() -> dict[str, Any]:
+    """What, besides the IR, decides this backend's output: nothing (a key part for build_cache.py)."""
+    return {}
+
+
+def compile_stored(stored, filename: str) -> Compiled:
+    """Run the source a build printed earlier (`build_cache.Stored`): its helpers by name, from the rule
+    table. A stored build has no user rules and no module arrays (build_cache.py refuses those)."""
+    namespace: dict[str, Any] = {"np": np, "__name__": "symdiff_generated"}
+    for name in stored.helpers:
+        rule = next(r for r in RULES.values() if r.path == name and r.helper)
+        namespace[name] = rule.func
+    return Compiled(compile_source(stored.source, stored.name, namespace, filename), stored.source, namespace)
 
 
 def _is_user_rule(rule) -> bool:

@@ -34,6 +34,7 @@ _CHILD = textwrap.dedent(
         "grad": value.tolist(),
         "file": jitted.py_func.__code__.co_filename,
         "hits": sum(jitted.stats.cache_hits.values()),
+        "stored": gradient._function is None,  # read from the build cache, not built
         "seconds": time.perf_counter() - start,
     }))
     """
@@ -54,7 +55,7 @@ def _write_module(directory: Path, scale: float) -> None:
 
 
 def _spawn(directory: Path, cache_dir: str) -> subprocess.Popen:
-    env = dict(os.environ, SYMDIFF_CACHE_DIR=cache_dir, PYTHONDONTWRITEBYTECODE="1")
+    env = dict(os.environ, SYMDIFF_CACHE_DIR=cache_dir, PYTHONDONTWRITEBYTECODE="1", SYMDIFF_BUILD_CACHE="1")
     return subprocess.Popen(
         [sys.executable, "-c", _CHILD, str(directory)],
         env=env,
@@ -92,8 +93,11 @@ def test_eight_concurrent_builds_agree_and_a_later_process_loads_from_disk(tmp_p
     assert len({result["file"] for result in results}) == 1
     generated = list(Path(private_cache).glob("loss_grad_*.py"))
     assert len(generated) == 1 and not list(Path(private_cache).glob(".*.tmp"))
+    builds = list(Path(private_cache).glob("loss_build_*.json"))  # the build cache: one sound entry
+    assert len(builds) == 1 and json.loads(builds[0].read_text())["key"] in builds[0].name
     third = _result(_spawn(tmp_path, private_cache))
     assert third["hits"] > 0  # machine code came from Numba's on-disk cache
+    assert third["stored"]  # and the generated source from the build cache, without a build
     np.testing.assert_allclose(third["grad"], _expected(2.0), rtol=1e-12)
 
 
@@ -104,7 +108,7 @@ def test_editing_the_function_invalidates_the_cache(tmp_path: Path, private_cach
     after = _result(_spawn(tmp_path, private_cache))
     np.testing.assert_allclose(after["grad"], _expected(3.0), rtol=1e-12)
     assert before["file"] != after["file"]
-    assert after["hits"] == 0
+    assert after["hits"] == 0 and not after["stored"]
 
 
 def test_store_is_write_once_and_repairs_damaged_files(monkeypatch, tmp_path: Path):
@@ -207,3 +211,21 @@ def test_a_slow_first_compile_says_what_it_is_doing(monkeypatch, capfd, tmp_path
     err = capfd.readouterr().err
     said = f"symdiff: compiling {f.__name__}_grad with Numba" in err and f"compiled {f.__name__}_grad in" in err
     assert said != quiet, err
+
+
+def test_the_helpers_cache_goes_stale_with_any_helper_source(monkeypatch, tmp_path: Path):
+    """Numba stamps a cached function with its own file only; the backend's helpers link in code of
+    other files, so their entries are stamped with all the helper sources together."""
+    from symdiff.backends.numba import helper_cache, helpers
+
+    locator = helpers._summed_to._cache._impl._locator  # an njit(cache=True) helper
+    assert isinstance(locator, helper_cache.BackendLocator)
+    assert locator.get_source_stamp() == helper_cache.stamp()
+    other = tmp_path / "arrays.py"
+    other.write_text("x = 1\n")
+    monkeypatch.setattr(helper_cache, "_SOURCES", (*helper_cache._SOURCES, other))
+    monkeypatch.setattr(helper_cache, "_STAMP", [])
+    before = helper_cache.stamp()
+    other.write_text("x = 2\n")
+    monkeypatch.setattr(helper_cache, "_STAMP", [])
+    assert helper_cache.stamp() != before

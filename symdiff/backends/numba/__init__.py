@@ -57,10 +57,11 @@ import numba
 
 from symdiff.backends import cache
 from symdiff.backends import numpy as numpy_backend
+from symdiff.backends.numba import helper_cache  # noqa: F401 - Numba's locator for the helpers, first
 from symdiff.backends.numba.errors import NumbaCompileError, NumbaFallbackWarning
 from symdiff.backends.numba.lowering import NumbaModule, NumbaOptions, check_supported, numba_module
 from symdiff.backends.numba.rewrites import numba_rewrites
-from symdiff.backends.numba.runner import runner_for
+from symdiff.backends.numba.runner import Call, runner_for
 from symdiff.backends.numpy import Compiled
 from symdiff.errors import BackendError
 from symdiff.ir.nodes import Function
@@ -129,8 +130,29 @@ def compile_function(function: Function, filename: str) -> Compiled:
     path = cache.store(function.name, built.source, cache.content_key(built.source, *_versions()))
     module = cache.import_file(path, built.source)
     fallback = numpy_backend.compile_function(function, filename).function if current.fallback else None
-    runner = runner_for(getattr(module, function.name), function, fallback, built, current.parallel)
-    return Compiled(runner, built.source, vars(module))
+    params = tuple(p.name for p in function.params)
+    call = Call(function.name, params, dict(function.defaults), tuple(value for _, value in function.free))
+    runner = runner_for(getattr(module, function.name), call, fallback, built, current.parallel)
+    return Compiled(runner, built.source, vars(module), built.carried)
+
+
+def build_options() -> dict[str, bool] | None:
+    """The settings that change what a build prints (a key part for symdiff/build_cache.py); None
+    with the NumPy fallback on, whose NumPy twin a stored build does not hold."""
+    current = settings or Settings.from_env()
+    return None if current.fallback else {"fastmath": current.fastmath, "parallel": current.parallel}
+
+
+def compile_stored(stored, filename: str) -> Compiled:
+    """Load the module a build printed earlier (`build_cache.Stored`) as `compile_function` loads a
+    new one: through the content-addressed cache file, whose machine code Numba may have cached."""
+    current = settings or Settings.from_env()
+    path = cache.store(stored.name, stored.source, cache.content_key(stored.source, *_versions()))
+    module = cache.import_file(path, stored.source)
+    built = NumbaModule(stored.source, stored.carried)
+    call = Call(stored.name, stored.params, dict(stored.defaults), ())
+    runner = runner_for(getattr(module, stored.name), call, None, built, current.parallel)
+    return Compiled(runner, stored.source, vars(module), stored.carried)
 
 
 __all__ = [

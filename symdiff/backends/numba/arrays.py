@@ -58,6 +58,7 @@ from numba import literal_unroll, njit, types
 from numba.core.errors import TypingError
 from numba.extending import overload
 
+from symdiff.backends.numba.helper_cache import CACHED
 from symdiff.rules.shapes import index_update, written_values
 
 
@@ -108,22 +109,22 @@ def _scalar_constructor(x, value: float):
     return None
 
 
-@overload(zeros_like_of)
+@overload(zeros_like_of, jit_options=CACHED)
 def _zeros_like_of(x):
     return _scalar_constructor(x, 0.0) or (lambda x: np.zeros_like(x))
 
 
-@overload(ones_like_of)
+@overload(ones_like_of, jit_options=CACHED)
 def _ones_like_of(x):
     return _scalar_constructor(x, 1.0) or (lambda x: np.ones_like(x))
 
 
-@overload(empty_like_of)
+@overload(empty_like_of, jit_options=CACHED)
 def _empty_like_of(x):
     return _scalar_constructor(x, 0.0) or (lambda x: np.empty_like(x))
 
 
-@overload(full_like_of)
+@overload(full_like_of, jit_options=CACHED)
 def _full_like_of(x, fill_value, dtype=None):
     if not (dtype is None or isinstance(dtype, (types.NoneType, types.Omitted))):
         raise TypingError("full_like_of: dtype= is not supported on the numba backend")
@@ -132,7 +133,7 @@ def _full_like_of(x, fill_value, dtype=None):
     return lambda x, fill_value, dtype=None: np.full_like(x, fill_value)
 
 
-@overload(broadcast_to_of)
+@overload(broadcast_to_of, jit_options=CACHED)
 def _broadcast_to_of(x, shape):
     if isinstance(shape, types.BaseTuple) and len(shape) == 0:
         if isinstance(x, types.Array):
@@ -146,7 +147,7 @@ def contiguous(x):
     return np.ascontiguousarray(x) if np.ndim(x) else x
 
 
-@overload(contiguous)
+@overload(contiguous, jit_options=CACHED)
 def _contiguous(x):
     if isinstance(x, types.Array) and x.layout != "C" and x.ndim >= 2:
         return lambda x: np.ascontiguousarray(x)
@@ -258,7 +259,7 @@ def masked_of(x, mask):
     return x[mask]
 
 
-@overload(masked_of)
+@overload(masked_of, jit_options=CACHED)
 def _masked_of(x, mask):
     if not (isinstance(x, types.Array) and isinstance(mask, types.Array) and mask.ndim >= 2):
         return lambda x, mask: x[mask]
@@ -273,7 +274,7 @@ def masked_assign(x, value, mask):
     x[mask] = value
 
 
-@overload(masked_assign)
+@overload(masked_assign, jit_options=CACHED)
 def _masked_assign(x, value, mask):
     if not (isinstance(mask, types.Array) and mask.ndim >= 2):
 
@@ -322,7 +323,7 @@ def _add_at_coordinates(x, g, index):
         x.flat[j] += values[k]
 
 
-@overload(added_at)
+@overload(added_at, jit_options=CACHED)
 def _added_at(x, g, index):
     def impl(x, g, index):
         out = x.copy()
@@ -332,7 +333,7 @@ def _added_at(x, g, index):
     return impl
 
 
-@overload(written_values)
+@overload(written_values, jit_options=CACHED)
 def _written_values(g, index):
     items = tuple(index) if isinstance(index, types.BaseTuple) else (index,)
     arrays = [item for item in items if isinstance(item, types.Array)]
@@ -414,7 +415,7 @@ def _number_like(item) -> bool:
     return isinstance(item, (types.Number, types.Boolean)) or isinstance(item, types.Array) and item.ndim == 0
 
 
-@overload(stack_of)
+@overload(stack_of, jit_options=CACHED)
 def _stack_of(items, axis):
     if isinstance(items, types.BaseTuple) and _numbers(items):  # `np.array([[1.0, 2.0], [3.0, 4.0]])` too
         return lambda items, axis: np.array(items)
@@ -467,7 +468,7 @@ def _write_at(x, value, index):
     return impl
 
 
-@overload(index_update)
+@overload(index_update, jit_options=CACHED)
 def _index_update(x, value, index):
     if not isinstance(x, types.Array):
         return None

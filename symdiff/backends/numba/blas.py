@@ -46,6 +46,8 @@ from numba.core.errors import TypingError
 from numba.extending import intrinsic, overload
 from numba.np.numpy_support import as_dtype
 
+from symdiff.backends.numba.helper_cache import CACHED
+
 _SYMBOL = "symdiff_numpy_cblas_dgemv"
 _CBLAS_NAMES = ("scipy_cblas_dgemv64_", "cblas_dgemv64_")  # blasint is int64 in both
 _ROW_MAJOR, _NO_TRANS, _TRANS = 101, 111, 112
@@ -152,7 +154,7 @@ def _contiguous_float64(typ, ndim: int) -> bool:
     return isinstance(typ, types.Array) and typ.ndim == ndim and typ.dtype == types.float64 and typ.layout in "CF"
 
 
-@overload(matmul_of)
+@overload(matmul_of, jit_options=CACHED)
 def _matmul_of(a, b):
     ranks = tuple(t.ndim if isinstance(t, types.Array) else 0 for t in (a, b))
     if min(ranks) > 0 and a.dtype != b.dtype:  # Numba's `@` takes one dtype; NumPy promotes (float32 @ float64)

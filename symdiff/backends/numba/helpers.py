@@ -51,6 +51,7 @@ from symdiff.backends.numba.arrays import (
     zeros_like_of,
 )
 from symdiff.backends.numba.blas import batched_adjoints, matmul_of
+from symdiff.backends.numba.helper_cache import CACHED
 from symdiff.backends.numba.math import power_of, vexp, vexpm1, vlog, vlog1p, vtanh
 from symdiff.backends.numba.reductions import reduce_max, reduce_mean, reduce_min, reduce_prod, reduce_sum
 from symdiff.backends.numba.special import digamma, erf, expit, gammaln, log_ndtr, ndtr
@@ -191,7 +192,7 @@ def common_size(*operands):
 # -- compile-time dispatch ------------------------------------------------------
 
 
-@overload(reshape_to)
+@overload(reshape_to, jit_options=CACHED)
 def _reshape_to(a, shape):
     to_scalar = isinstance(shape, types.BaseTuple) and len(shape) == 0
     if _is_scalar(a):
@@ -203,7 +204,7 @@ def _reshape_to(a, shape):
     return lambda a, shape: np.ascontiguousarray(a).reshape(shape)
 
 
-@overload(atleast_shape, prefer_literal=True)
+@overload(atleast_shape, prefer_literal=True, jit_options=CACHED)
 def _atleast_shape(shape, ndim):
     if not isinstance(ndim, types.IntegerLiteral) or not isinstance(shape, types.BaseTuple):
         raise TypingError("atleast_shape needs a constant rank")
@@ -218,7 +219,7 @@ def _atleast_shape(shape, ndim):
     return lambda shape, ndim: pad + shape
 
 
-@overload(append_row)
+@overload(append_row, jit_options=CACHED)
 def _append_row(rows, item):
     # Numba types a variable once: the rows must have one axis more than the item (a list that
     # started empty is refused when the gradient is built, support.py).
@@ -248,7 +249,7 @@ def _append_row(rows, item):
     return impl
 
 
-@overload(diag_adjoint)
+@overload(diag_adjoint, jit_options=CACHED)
 def _diag_adjoint(g, shape, k):
     if len(shape) == 1:
         return lambda g, shape, k: np.diag(g, k)
@@ -263,14 +264,14 @@ def _diag_adjoint(g, shape, k):
     return impl
 
 
-@overload(hstack_shape)
+@overload(hstack_shape, jit_options=CACHED)
 def _hstack_shape(joined, first):
     if len(first) < 2:
         return lambda joined, first: joined[1:]
     return lambda joined, first: joined
 
 
-@overload(float_of)
+@overload(float_of, jit_options=CACHED)
 def _float_of(a):
     if isinstance(a, types.Boolean):
         return lambda a: 1.0 if a else 0.0
@@ -279,14 +280,14 @@ def _float_of(a):
     return lambda a: float(a)
 
 
-@overload(expand_dims_of)
+@overload(expand_dims_of, jit_options=CACHED)
 def _expand_dims_of(a, axis):
     if _is_scalar(a) and isinstance(axis, types.Integer):
         return lambda a, axis: np.full(1, a)
     return lambda a, axis: np.expand_dims(a, axis)
 
 
-@overload(clip_of)
+@overload(clip_of, jit_options=CACHED)
 def _clip_of(a, a_min, a_max):
     if not _is_scalar(a):
         return lambda a, a_min, a_max: np.clip(a, a_min, a_max)
@@ -297,14 +298,14 @@ def _clip_of(a, a_min, a_max):
     return lambda a, a_min, a_max: np.minimum(np.maximum(a, a_min), a_max)
 
 
-@overload(ravel_of)
+@overload(ravel_of, jit_options=CACHED)
 def _ravel_of(a):
     if _is_scalar(a):
         return lambda a: np.full(1, a)
     return lambda a: np.ravel(a)
 
 
-@overload(as_value)
+@overload(as_value, jit_options=CACHED)
 def _as_value(a):
     if isinstance(a, types.Array) and a.ndim == 0:
         return lambda a: a[()]
@@ -319,7 +320,7 @@ def _zero_d(t) -> bool:
     return isinstance(t, types.Array) and t.ndim == 0
 
 
-@overload(dot_of)
+@overload(dot_of, jit_options=CACHED)
 def _dot_of(a, b):
     if _is_scalar(a) or _is_scalar(b):
         return lambda a, b: a * b
@@ -333,7 +334,7 @@ def _dot_of(a, b):
     return lambda a, b: np.dot(a, b)
 
 
-@overload(transpose_of)
+@overload(transpose_of, jit_options=CACHED)
 def _transpose_of(a, axes=None):
     if _is_scalar(a):
         return lambda a, axes=None: a
@@ -342,13 +343,13 @@ def _transpose_of(a, axes=None):
     return lambda a, axes=None: np.transpose(a, axes)
 
 
-@overload(array_ndim)
+@overload(array_ndim, jit_options=CACHED)
 def _array_ndim(a):
     ndim = a.ndim if isinstance(a, types.Array) else 0
     return lambda a: ndim
 
 
-@overload(shape_of)
+@overload(shape_of, jit_options=CACHED)
 def _shape_of(a):
     if isinstance(a, types.Array):
         return lambda a: a.shape
@@ -357,7 +358,7 @@ def _shape_of(a):
     return lambda a: np.shape(a)  # tuples and lists
 
 
-@overload(size_of)
+@overload(size_of, jit_options=CACHED)
 def _size_of(a):
     if isinstance(a, types.Array):
         return lambda a: a.size
@@ -366,7 +367,7 @@ def _size_of(a):
     return lambda a: np.size(a)
 
 
-@overload(squeeze_axis, prefer_literal=True)
+@overload(squeeze_axis, prefer_literal=True, jit_options=CACHED)
 def _squeeze_axis(a, axis):
     if not isinstance(a, types.Array):
         return lambda a, axis: a
@@ -389,7 +390,7 @@ def _squeeze_axis(a, axis):
     return impl
 
 
-@overload(flat)
+@overload(flat, jit_options=CACHED)
 def _flat(a):
     if isinstance(a, types.Array) and a.ndim == 1:
         return lambda a: a  # indexing follows its stride: no copy
@@ -456,7 +457,7 @@ def _common_size(*operands):
 # -- symdiff.rules.shapes ------------------------------------------------------
 
 
-@overload(sum_to)
+@overload(sum_to, jit_options=CACHED)
 def _sum_to(x, shape):
     if _is_scalar(x):
         return lambda x, shape: x
@@ -486,7 +487,7 @@ def _summed_to(x, shape):
     return kept.reshape(shape)
 
 
-@overload(keepdims_shape, prefer_literal=True)
+@overload(keepdims_shape, prefer_literal=True, jit_options=CACHED)
 def _keepdims_shape(shape, axis):
     if isinstance(shape, types.BaseTuple) and len(shape) == 0:  # a scalar's shape: nothing to keep
         return lambda shape, axis: shape
@@ -509,7 +510,7 @@ def _all_ones(shape):
     return shape
 
 
-@overload(grad_seed)
+@overload(grad_seed, jit_options=CACHED)
 def _grad_seed(y):
     if _is_scalar(y) or (isinstance(y, types.Array) and y.ndim == 0):
         return lambda y: 1.0
@@ -568,11 +569,11 @@ def _matmul_adjoint(a, b, which: int):
     return lambda g, a, b: sum_to(adjoint(g, a, b), b.shape)
 
 
-overload(matmul_adjoint_a)(lambda g, a, b: _matmul_adjoint(a, b, 0))
-overload(matmul_adjoint_b)(lambda g, a, b: _matmul_adjoint(a, b, 1))
+overload(matmul_adjoint_a, jit_options=CACHED)(lambda g, a, b: _matmul_adjoint(a, b, 0))
+overload(matmul_adjoint_b, jit_options=CACHED)(lambda g, a, b: _matmul_adjoint(a, b, 1))
 
 
-@overload(scatter_add)
+@overload(scatter_add, jit_options=CACHED)
 def _scatter_add(g, shape, index):
     def impl(g, shape, index):
         out = np.zeros(shape)
@@ -582,7 +583,7 @@ def _scatter_add(g, shape, index):
     return impl
 
 
-@overload(scatter_into_empty)
+@overload(scatter_into_empty, jit_options=CACHED)
 def _scatter_into_empty(g, shape, index):
     def impl(g, shape, index):
         out = np.empty(shape)
@@ -592,12 +593,12 @@ def _scatter_into_empty(g, shape, index):
     return impl
 
 
-@overload(axis_slice)
+@overload(axis_slice, jit_options=CACHED)
 def _axis_slice(x, start, stop, axis):
     return lambda x, start, stop, axis: np.swapaxes(np.swapaxes(x, 0, axis)[start:stop], 0, axis)
 
 
-@overload(axis_pad)
+@overload(axis_pad, jit_options=CACHED)
 def _axis_pad(x, start, total, axis):
     def impl(x, start, total, axis):
         out = np.zeros(tuple_setitem(x.shape, axis, total), dtype=x.dtype)
@@ -618,7 +619,7 @@ def kept_mask(length, obj):
     return keep
 
 
-@overload(kept_mask)
+@overload(kept_mask, jit_options=CACHED)
 def _kept_mask(length, obj):
     if isinstance(obj, types.BaseTuple):  # `np.delete(x, [0, 2])`: the list is a tuple constant here
 
@@ -638,7 +639,7 @@ def _kept_mask(length, obj):
     return impl
 
 
-@overload(delete_of)
+@overload(delete_of, jit_options=CACHED)
 def _delete_of(arr, obj, axis=None):
     if _no_axis(axis):
         return lambda arr, obj, axis=None: np.ravel(arr)[kept_mask(arr.size, obj)]
@@ -651,7 +652,7 @@ def _delete_of(arr, obj, axis=None):
     return impl
 
 
-@overload(linspace_of)
+@overload(linspace_of, jit_options=CACHED)
 def _linspace_of(start, stop, num=50, endpoint=True, dtype=None):
     if not _no_axis(dtype) and not (isinstance(dtype, types.NumberClass) and dtype.dtype == types.float64):
         raise TypingError("linspace_of: only float64 samples on the numba backend")
@@ -690,14 +691,14 @@ overload(revolve_next)(lambda position, end, stop, held, snapshots: revolve_next
 overload(revolve_snapshots)(lambda trips, snapshots, memory, state_bytes: revolve_snapshots)
 
 
-@overload(nbytes_of)
+@overload(nbytes_of, jit_options=CACHED)
 def _nbytes_of(x):
     if isinstance(x, types.Array):
         return lambda x: x.nbytes
     return lambda x: 8
 
 
-@overload(undelete)
+@overload(undelete, jit_options=CACHED)
 def _undelete(g, obj, shape, axis):
     if _no_axis(axis):
 
@@ -723,7 +724,7 @@ def _undelete(g, obj, shape, axis):
     return impl
 
 
-@overload(concat_offset)
+@overload(concat_offset, jit_options=CACHED)
 def _concat_offset(k, axis, *arrays):
     def impl(k, axis, *arrays):
         total = 0
@@ -737,7 +738,7 @@ def _concat_offset(k, axis, *arrays):
     return impl
 
 
-@overload(inverse_axes)
+@overload(inverse_axes, jit_options=CACHED)
 def _inverse_axes(axes, ndim):
     if axes is None or isinstance(axes, types.NoneType):
         raise TypingError("inverse_axes(None, ndim) has a run-time length; the numba lowering prints np.transpose(g)")

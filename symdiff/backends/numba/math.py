@@ -42,6 +42,8 @@ from numba import types
 from numba.extending import intrinsic, overload
 from numba.np.numpy_support import as_dtype
 
+from symdiff.backends.numba.helper_cache import CACHED
+
 _LOG2E = 1.4426950408889634
 _LN2_HI = 6.93147180369123816490e-01  # low bits zero: k * _LN2_HI is exact for |k| < 2**11
 _LN2_LO = 1.90821492927058770002e-10
@@ -177,7 +179,7 @@ def power_of(a, b):
     return a**b
 
 
-@overload(power_of)
+@overload(power_of, jit_options=CACHED)
 def _power_of(a, b):
     # A float raised to an integer goes through Numba's repeated multiplication, which raises
     # ZeroDivisionError for 0.0 ** -1 whatever the error model; NumPy gives inf. A float exponent does.

@@ -29,6 +29,8 @@ from numba.cpython.unsafe.tuple import tuple_setitem
 from numba.extending import overload
 from numba.np.unsafe.ndarray import to_fixed_tuple
 
+from symdiff.backends.numba import helper_cache  # noqa: F401 - its locator, before the cache=True functions below
+
 
 def reduce_sum(a, axis=None, keepdims=False):
     """`np.sum(a, axis=axis, keepdims=keepdims)`; compiled by Numba through an overload."""

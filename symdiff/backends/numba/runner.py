@@ -14,18 +14,28 @@ import os
 import re
 import warnings
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 from symdiff.backends.numba.errors import NumbaCompileError, NumbaFallbackWarning, explain
 from symdiff.backends.numba.lowering import NumbaModule
 from symdiff.backends.numba.math import generous_inlining
 from symdiff.errors import BackendError, SymdiffError
-from symdiff.ir.nodes import Function
 from symdiff.progress import told_when_slow
 
 
+@dataclass(frozen=True)
+class Call:
+    """How the generated function is called: its name, parameters, defaults and module constants."""
+
+    name: str
+    params: tuple[str, ...]
+    defaults: dict[str, Any]
+    constants: tuple[Any, ...]
+
+
 def runner_for(
-    jitted: Callable, function: Function, fallback: Callable | None, built: NumbaModule, parallel: bool
+    jitted: Callable, function: Call, fallback: Callable | None, built: NumbaModule, parallel: bool
 ) -> Callable:
     """What `Derivative.__call__` calls: the jitted function itself where nothing needs Python around it.
 
@@ -38,12 +48,12 @@ def runner_for(
     and no Python frame.
     """
     _compile_carefully(jitted, function.name, built)
-    if not function.defaults and not function.free and fallback is None and not parallel:
+    if not function.defaults and not function.constants and fallback is None and not parallel:
         jitted.jitted = jitted  # the numba dispatcher, for inspection, wrapped or not
         return jitted
-    names = [p.name for p in function.params]
+    names = list(function.params)
     defaults = dict(function.defaults)
-    constants = tuple(value for _, value in function.free)
+    constants = function.constants
 
     def run(*args: Any) -> Any:
         if len(args) < len(names):

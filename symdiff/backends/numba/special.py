@@ -18,6 +18,8 @@ import math
 import numba
 import numpy as np
 
+from symdiff.backends.numba import helper_cache  # noqa: F401 - its locator, before the cache=True functions below
+
 _SQRT_HALF = 0.7071067811865476
 _HALF_LOG_2PI = 0.9189385332046728
 
