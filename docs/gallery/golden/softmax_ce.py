@@ -34,5 +34,5 @@ def softmax_ce_grad(logits, labels):
     shifted_1_bar = sum_to(shifted_1_bar, np.shape(shifted_1))
     kept = keepdims_shape(logits_shape, 1)
     hit = (logits == np.reshape(shifted_1, kept)) * np.ones_like(logits)
-    logits_bar = logits_bar + np.reshape(shifted_1_bar, kept) * hit / np.sum(hit, axis=1, keepdims=True)
+    logits_bar = logits_bar + np.reshape(shifted_1_bar, kept) / np.sum(hit, axis=1, keepdims=True) * hit
     return logits_bar
