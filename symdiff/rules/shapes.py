@@ -166,10 +166,11 @@ def _product_summed_to(x, y, stack):
         return x @ y
     kept = [d for d in range(rank) if d not in summed]
     kept_shape = tuple(full[d] for d in kept)
+    contracted = int(np.prod([full[d] for d in summed])) * inner  # not -1: a stack may have no entries
     x = np.broadcast_to(x, full + (m, inner))
     y = np.broadcast_to(y, full + (inner, n))
-    x = np.reshape(np.transpose(x, kept + [rank] + summed + [rank + 1]), kept_shape + (m, -1))
-    y = np.reshape(np.transpose(y, kept + summed + [rank, rank + 1]), kept_shape + (-1, n))
+    x = np.reshape(np.transpose(x, kept + [rank] + summed + [rank + 1]), kept_shape + (m, contracted))
+    y = np.reshape(np.transpose(y, kept + summed + [rank, rank + 1]), kept_shape + (contracted, n))
     return np.reshape(x @ y, target + (m, n))
 
 

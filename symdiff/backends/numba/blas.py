@@ -27,9 +27,12 @@ libraries. They go through `_matrix_product`, compiled with `cache=True`, so
 Numba's product is compiled once per signature, not in every gradient.
 
 `@` of stacks of matrices (an operand of rank 3 or more, which Numba's own
-`@` refuses) is one product per matrix after broadcasting the stack axes,
-or one tall product when the right operand is a matrix; `batched_adjoints`
-gives the two cotangents of such a product. Operands of two dtypes
+`@` refuses) is one product per matrix of the broadcast stack, reading a
+broadcast operand in place (a loop for small matrices, `np.dot` for larger
+ones), or one tall product when the right operand is a matrix;
+`batched_adjoints` gives the two cotangents of such a product, the
+cotangent of a broadcast operand accumulated entry by entry rather than
+summed from one product per entry of the broadcast stack. Operands of two dtypes
 (float32 @ float64) are promoted as NumPy promotes them.
 """
 

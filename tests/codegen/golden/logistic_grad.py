@@ -39,6 +39,8 @@ def _product_summed_to(x, y, stack):
     contracted axis instead (one matmul of copies of `x` and `y`), when those copies are the
     smaller. The caller's `sum_to` then only drops leading axes of length 1.
     """
+    if np.ndim(x) <= 2 and np.ndim(y) <= 2:  # no stack
+        return x @ y
     full = np.broadcast_shapes(np.shape(x)[:-2], np.shape(y)[:-2])
     rank = len(full)
     target = (1,) * (rank - len(stack)) + tuple(stack)
@@ -49,10 +51,11 @@ def _product_summed_to(x, y, stack):
         return x @ y
     kept = [d for d in range(rank) if d not in summed]
     kept_shape = tuple(full[d] for d in kept)
+    contracted = int(np.prod([full[d] for d in summed])) * inner  # not -1: a stack may have no entries
     x = np.broadcast_to(x, full + (m, inner))
     y = np.broadcast_to(y, full + (inner, n))
-    x = np.reshape(np.transpose(x, kept + [rank] + summed + [rank + 1]), kept_shape + (m, -1))
-    y = np.reshape(np.transpose(y, kept + summed + [rank, rank + 1]), kept_shape + (-1, n))
+    x = np.reshape(np.transpose(x, kept + [rank] + summed + [rank + 1]), kept_shape + (m, contracted))
+    y = np.reshape(np.transpose(y, kept + summed + [rank, rank + 1]), kept_shape + (contracted, n))
     return np.reshape(x @ y, target + (m, n))
 
 
@@ -63,6 +66,8 @@ def matmul_adjoint_b(g, a, b):
         return sum_to(g * a, np.shape(b))
     if np.ndim(a) == 2 and np.ndim(b) <= 2:
         return a.T @ g
+    if np.ndim(a) == 1 and np.ndim(b) == 1:  # a dot product: g is a scalar
+        return g * a
     a2, b2, g2 = _promote(a, b, g)
     b_bar = _product_summed_to(np.swapaxes(a2, -1, -2), g2, np.shape(b2)[:-2])
     if np.ndim(b) == 1:
