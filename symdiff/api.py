@@ -130,7 +130,7 @@ class Derivative:
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         if kwargs:
             args = self._bind(args, kwargs)
-        plain = self._plain(args)  # floats and float64 arrays: nothing to check or cast (a hot path)
+        plain = self._plain(args)  # floats and float64 arrays and scalars: nothing to check or cast (a hot path)
         if not plain and any(type(a) in CONTAINERS for a in args) or self._container_among_others(args):
             return self._structured_calls()(args)
         if self._unchecked_rules is not None:  # only until a first call has checked them
@@ -191,7 +191,9 @@ class Derivative:
                 return False
             value = args[position]
             kind = type(value)
-            if kind is not float and not (kind is np.ndarray and value.dtype is _FLOAT64):
+            # A NumPy float64 scalar (an element of a float64 array, as in a loop over one) is as
+            # plain as a float: its gradient needs no cast.
+            if kind is not float and kind is not np.float64 and not (kind is np.ndarray and value.dtype is _FLOAT64):
                 return False
         return True
 

@@ -47,17 +47,19 @@ def prod_vjp(g, out, a, axis=None, keepdims=False):
 @register_derivative(np.max, static=("axis", "keepdims"), aliases=(np.amax,))
 def max_vjp(g, out, a, axis=None, keepdims=False):
     # Ties share the cotangent evenly, as in JAX. The mask takes a's dtype:
-    # dividing by an integer count would turn float32 into float64.
+    # dividing by an integer count would turn float32 into float64. The share
+    # g / count is taken per output element, before it spreads over `a`'s
+    # shape (one pass over `a` fewer; the mask is 0 or 1, so the same values).
     kept = keepdims_shape(np.shape(a), axis)
     hit = (a == np.reshape(out, kept)) * np.ones_like(a)
-    return np.reshape(g, kept) * hit / np.sum(hit, axis=axis, keepdims=True)
+    return np.reshape(g, kept) / np.sum(hit, axis=axis, keepdims=True) * hit
 
 
 @register_derivative(np.min, static=("axis", "keepdims"), aliases=(np.amin,))
 def min_vjp(g, out, a, axis=None, keepdims=False):
     kept = keepdims_shape(np.shape(a), axis)
     hit = (a == np.reshape(out, kept)) * np.ones_like(a)
-    return np.reshape(g, kept) * hit / np.sum(hit, axis=axis, keepdims=True)
+    return np.reshape(g, kept) / np.sum(hit, axis=axis, keepdims=True) * hit
 
 
 @register_composite(np.var)

@@ -145,6 +145,35 @@ def _promote(a, b, g):
     return a2, b2, g2
 
 
+def _product_summed_to(x, y, stack):
+    """`x @ y` (stacks of matrices) summed over the stack axes that `stack` broadcasts, as the
+    cotangent of a broadcast operand needs it.
+
+    Summing after the product materialises one matrix per stack entry, e.g. a (1000, 5, 10, 10)
+    array for 5 matrices applied to 1000 vectors each; here the summed stack axes join the
+    contracted axis instead (one matmul of copies of `x` and `y`), when those copies are the
+    smaller. The caller's `sum_to` then only drops leading axes of length 1.
+    """
+    if np.ndim(x) <= 2 and np.ndim(y) <= 2:  # no stack
+        return x @ y
+    full = np.broadcast_shapes(np.shape(x)[:-2], np.shape(y)[:-2])
+    rank = len(full)
+    target = (1,) * (rank - len(stack)) + tuple(stack)
+    summed = [d for d in range(rank) if target[d] == 1 and full[d] != 1]
+    (m, inner), n = np.shape(x)[-2:], np.shape(y)[-1]
+    copies = (m + n) * inner
+    if not summed or m * n <= copies:
+        return x @ y
+    kept = [d for d in range(rank) if d not in summed]
+    kept_shape = tuple(full[d] for d in kept)
+    contracted = int(np.prod([full[d] for d in summed])) * inner  # not -1: a stack may have no entries
+    x = np.broadcast_to(x, full + (m, inner))
+    y = np.broadcast_to(y, full + (inner, n))
+    x = np.reshape(np.transpose(x, kept + [rank] + summed + [rank + 1]), kept_shape + (m, contracted))
+    y = np.reshape(np.transpose(y, kept + summed + [rank, rank + 1]), kept_shape + (contracted, n))
+    return np.reshape(x @ y, target + (m, n))
+
+
 def matmul_adjoint_a(g, a, b):
     """Cotangent of `a` in `a @ b` given the output cotangent `g` (any ranks; a scalar operand,
     which only `np.dot` takes, makes the product `a * b`)."""
@@ -154,8 +183,10 @@ def matmul_adjoint_a(g, a, b):
         return g @ b.T
     if np.ndim(a) == 2 and np.ndim(b) == 1:
         return np.outer(g, b)
-    _, b2, g2 = _promote(a, b, g)
-    a_bar = g2 @ np.swapaxes(b2, -1, -2)
+    if np.ndim(a) == 1 and np.ndim(b) == 1:  # a dot product: g is a scalar
+        return g * b
+    a2, b2, g2 = _promote(a, b, g)
+    a_bar = _product_summed_to(g2, np.swapaxes(b2, -1, -2), np.shape(a2)[:-2])
     if np.ndim(a) == 1:
         a_bar = a_bar[..., 0, :]
     return sum_to(a_bar, np.shape(a))
@@ -168,8 +199,10 @@ def matmul_adjoint_b(g, a, b):
         return sum_to(g * a, np.shape(b))
     if np.ndim(a) == 2 and np.ndim(b) <= 2:
         return a.T @ g
-    a2, _, g2 = _promote(a, b, g)
-    b_bar = np.swapaxes(a2, -1, -2) @ g2
+    if np.ndim(a) == 1 and np.ndim(b) == 1:  # a dot product: g is a scalar
+        return g * a
+    a2, b2, g2 = _promote(a, b, g)
+    b_bar = _product_summed_to(np.swapaxes(a2, -1, -2), g2, np.shape(b2)[:-2])
     if np.ndim(b) == 1:
         b_bar = b_bar[..., 0]
     return sum_to(b_bar, np.shape(b))

@@ -96,3 +96,19 @@ def test_gradients_come_in_wrt_order_with_their_own_dtypes():
     assert dw.shape == (4,) and dw.dtype == np.float32
     (only,) = sd.grad(logistic_loss, wrt=("w",))(w, x, y)
     np.testing.assert_allclose(only, dw)
+
+
+def scaled_sine(x, w):
+    return w * np.sin(x) * x
+
+
+@pytest.mark.parametrize("backend", ["numpy", "numba"])
+def test_a_numpy_float64_scalar_differentiates_like_a_float(backend):
+    # An element of a float64 array (w[j] in a loop over observations, as in GradBench's BA) takes
+    # the same unchecked call path as a Python float: the same gradients, of float64 dtype.
+    gradient = sd.grad(scaled_sine, wrt=(0, 1), backend=backend)
+    for got, want in zip(gradient(np.float64(0.4), np.float64(1.5)), gradient(0.4, 1.5)):
+        assert np.asarray(got).dtype == np.float64
+        assert got == want
+    dx = gradient(0.4, 1.5)[0]
+    assert abs(dx - 1.5 * (np.cos(0.4) * 0.4 + np.sin(0.4))) < 1e-14

@@ -143,3 +143,39 @@ def test_matmul_adjoints_are_numpys_rule(case):
     np.testing.assert_allclose(got_a, shapes.matmul_adjoint_a(g, a, b), rtol=1e-12, atol=1e-13)
     np.testing.assert_allclose(got_b, shapes.matmul_adjoint_b(g, a, b), rtol=1e-12, atol=1e-13)
     assert np.shape(got_a) == np.shape(a) and np.shape(got_b) == np.shape(b)
+
+
+def _stack_cases():
+    # (a's shape, b's shape): stacks broadcast against each other, against a plain matrix, with
+    # length-1 stack axes, with one-column and one-row matrices, and with products past the
+    # small-matrix loop (which go through np.dot).
+    return [
+        ((5, 3, 4), (7, 5, 4, 2)), ((3, 4), (6, 4, 2)), ((6, 3, 4), (4, 2)), ((2, 1, 3, 4), (1, 5, 4, 2)),
+        ((1, 3, 4), (6, 4, 2)), ((4, 3, 4), (4, 4, 2)), ((3, 10, 10), (20, 3, 10, 1)), ((2, 1, 6), (3, 2, 6, 7)),
+        ((2, 30, 40), (3, 2, 40, 20)), ((0, 3, 4), (2, 1, 4, 2)), ((3, 5), (0, 1, 5, 1)),
+    ]  # fmt: skip
+
+
+def _summed_to(x, shape):
+    """The reference cotangent of a broadcast operand: the full product, then summed over the broadcast axes."""
+    x = np.sum(x, axis=tuple(range(x.ndim - len(shape))))
+    return np.sum(x, axis=tuple(i for i, n in enumerate(shape) if n == 1 and x.shape[i] != 1), keepdims=True)
+
+
+@pytest.mark.parametrize("shapes", _stack_cases(), ids=str)
+def test_stacked_products_and_their_cotangents_sum_the_broadcast_stack(shapes):
+    """`@` of stacks and the cotangents of its broadcast operands, NumPy's rule and the Numba kernels,
+    against the full product summed afterwards (which they no longer materialise)."""
+    from symdiff.rules.shapes import matmul_adjoint_a, matmul_adjoint_b
+
+    rng = np.random.default_rng(5)
+    a, b = rng.normal(size=shapes[0]), rng.normal(size=shapes[1])
+    g = rng.normal(size=(a @ b).shape)
+    want_a = _summed_to(g @ np.swapaxes(b, -1, -2), a.shape)
+    want_b = _summed_to(np.swapaxes(a, -1, -2) @ g, b.shape)
+    adjoint_a, adjoint_b = numba_blas.batched_adjoints((a.ndim, b.ndim))
+    for got, want in ((matmul_adjoint_a(g, a, b), want_a), (adjoint_a(g, a, b), want_a),
+                      (matmul_adjoint_b(g, a, b), want_b), (adjoint_b(g, a, b), want_b)):  # fmt: skip
+        assert got.shape == want.shape
+        np.testing.assert_allclose(got, want, rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(_product(a, b), a @ b, rtol=1e-12, atol=1e-12)

@@ -8,7 +8,7 @@ def softmax_jvp(z, z_dot):
     e_1 = np.max(z)
     kept = keepdims_shape(np.shape(z), None)
     hit = (z == np.reshape(e_1, kept)) * np.ones_like(z)
-    e_1_dot = np.reshape(np.ones_like(e_1), kept) * hit / np.sum(hit, keepdims=True)
+    e_1_dot = np.reshape(np.ones_like(e_1), kept) / np.sum(hit, keepdims=True) * hit
     e_2_dot = z_dot - np.sum(z_dot * e_1_dot)
     e = np.exp(z - e_1)
     e_dot_1 = e_2_dot * e

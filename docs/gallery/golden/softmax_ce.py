@@ -29,5 +29,5 @@ def softmax_ce_grad(logits, labels):
     hit = (logits == np.reshape(shifted_1, kept)) * np.ones_like(logits)
     logits_bar = sum_to(shifted_bar, logits_shape)
     shifted_1_bar = sum_to(-shifted_bar, np.shape(shifted_1))
-    logits_bar = logits_bar + np.reshape(shifted_1_bar, kept) * hit / np.sum(hit, axis=1, keepdims=True)
+    logits_bar = logits_bar + np.reshape(shifted_1_bar, kept) / np.sum(hit, axis=1, keepdims=True) * hit
     return logits_bar

@@ -27,9 +27,12 @@ libraries. They go through `_matrix_product`, compiled with `cache=True`, so
 Numba's product is compiled once per signature, not in every gradient.
 
 `@` of stacks of matrices (an operand of rank 3 or more, which Numba's own
-`@` refuses) is one product per matrix after broadcasting the stack axes,
-or one tall product when the right operand is a matrix; `batched_adjoints`
-gives the two cotangents of such a product. Operands of two dtypes
+`@` refuses) is one product per matrix of the broadcast stack, reading a
+broadcast operand in place (a loop for small matrices, `np.dot` for larger
+ones), or one tall product when the right operand is a matrix;
+`batched_adjoints` gives the two cotangents of such a product, the
+cotangent of a broadcast operand accumulated entry by entry rather than
+summed from one product per entry of the broadcast stack. Operands of two dtypes
 (float32 @ float64) are promoted as NumPy promotes them.
 """
 
@@ -262,12 +265,83 @@ def _stacked_matmul(a, b):
     if b.ndim == 2:
         return (np.ascontiguousarray(a).reshape((-1, k)) @ np.ascontiguousarray(b)).reshape(a.shape[:-1] + (n,))
     stack = np.broadcast_shapes(a.shape[:-2], b.shape[:-2])
-    left = np.ascontiguousarray(np.broadcast_to(a, stack + (m, k))).reshape((-1, m, k))
-    right = np.ascontiguousarray(np.broadcast_to(b, stack + (k, n))).reshape((-1, k, n))
-    out = np.empty((left.shape[0], m, n), dtype=left.dtype)
-    for i in range(left.shape[0]):
-        np.dot(left[i], right[i], out[i])
+    out = _stacked_product(a, b, np.ones(len(stack), np.int64), False)
     return out.reshape(stack + (m, n))
+
+
+@njit(cache=True)
+def _stack_dims(shape, rank):
+    """The stack axes of `shape` (all but its last two) as an array, padded with leading 1s to `rank`."""
+    own = len(shape) - 2 if len(shape) >= 2 else 0
+    dims = np.ones(rank, np.int64)
+    for d in range(own):
+        dims[rank - own + d] = shape[d]
+    return dims
+
+
+@njit(cache=True)
+def _entry_steps(dims, stack):
+    """How far one step along each axis of the broadcast `stack` moves in a stack `dims` (C order,
+    flat entries): 0 along the axes it broadcasts."""
+    steps = np.zeros(dims.size, np.int64)
+    step = 1
+    for d in range(dims.size - 1, -1, -1):
+        if dims[d] != 1 or stack[d] == 1:
+            steps[d] = step
+        step *= dims[d]
+    return steps
+
+
+@njit(cache=True)
+def _stacked_product(a, b, target, summed):
+    """The products of the broadcast stacks of matrices `a` and `b`, flattened to (entries, m, n).
+
+    Broadcast operands are read in place, never copied per entry. `summed` (for the cotangent of
+    an operand that the product broadcast): the result has the stack `target` (of the broadcast
+    stack's rank), and the products that land on one of its entries are added, never materialised
+    apart; otherwise the result has the broadcast stack and `target` is not read.
+    """
+    m, k, n = a.shape[-2], a.shape[-1], b.shape[-1]
+    rank = max(a.ndim, b.ndim) - 2
+    a_dims, b_dims = _stack_dims(a.shape, rank), _stack_dims(b.shape, rank)
+    stack = np.where(b_dims == 1, a_dims, b_dims)  # broadcast (a length 0 against 1 is 0)
+    out_dims = target if summed else stack
+    a_steps, b_steps, out_steps = (
+        _entry_steps(a_dims, stack),
+        _entry_steps(b_dims, stack),
+        _entry_steps(out_dims, stack),
+    )
+    left = np.ascontiguousarray(a).reshape((-1, m, k))
+    right = np.ascontiguousarray(b).reshape((-1, k, n))
+    dtype = (left[:1, :1, :1] * right[:1, :1, :1]).dtype
+    out = np.zeros((np.prod(out_dims), m, n), dtype=dtype)
+    small = m * k * n <= 4096
+    coordinate = np.zeros(rank, np.int64)
+    ia = ib = io = 0
+    for _ in range(np.prod(stack)):
+        if small and k < n:  # rows of `b` added into rows of the result: the inner loop runs along them
+            for r in range(m):
+                for c in range(k):
+                    factor = left[ia, r, c]
+                    for j in range(n):
+                        out[io, r, j] += factor * right[ib, c, j]
+        elif small:  # one dot product per result element, accumulated in a register
+            for r in range(m):
+                for j in range(n):
+                    total = out[io, r, j]
+                    for c in range(k):
+                        total += left[ia, r, c] * right[ib, c, j]
+                    out[io, r, j] = total
+        else:
+            out[io] += np.dot(left[ia], right[ib])
+        for d in range(rank - 1, -1, -1):  # the next entry: an odometer over the stack, no divisions
+            coordinate[d] += 1
+            ia, ib, io = ia + a_steps[d], ib + b_steps[d], io + out_steps[d]
+            if coordinate[d] < stack[d]:
+                break
+            coordinate[d] = 0
+            ia, ib, io = ia - a_steps[d] * stack[d], ib - b_steps[d] * stack[d], io - out_steps[d] * stack[d]
+    return out
 
 
 @njit(cache=True)
@@ -310,12 +384,14 @@ def _column_adjoint_b(g, a, b):
 
 @njit(cache=True)
 def _stack_adjoint_a(g, a, b):
-    return _stacked_matmul(g, _transposed(b))
+    rank = max(a.ndim, b.ndim) - 2
+    return _stacked_product(g, _transposed(b), _stack_dims(a.shape, rank), True).reshape(a.shape)
 
 
 @njit(cache=True)
 def _stack_adjoint_b(g, a, b):
-    return _stacked_matmul(_transposed(a), g)
+    rank = max(a.ndim, b.ndim) - 2
+    return _stacked_product(_transposed(a), g, _stack_dims(b.shape, rank), True).reshape(b.shape)
 
 
 def batched_adjoints(ranks: tuple[int, int]):
