@@ -55,6 +55,11 @@ _CACHE: dict[tuple, Derivative] = {}
 _FLOAT64 = np.dtype(np.float64)  # native float64 arrays share this dtype object: `is` is the cheap test
 
 
+# Forward mode's builds: (value, tangent) or the tangent alone ("tangent", what hvp needs), each
+# also with the tangents batched on a first axis ("jvps", "tangents": dense Jacobians and Hessians).
+FORWARD_MODES = ("jvp", "jvps", "tangent", "tangents")
+
+
 class Derivative:
     """A generated derivative: call it like the primal (plus a seed for vjp)."""
 
@@ -199,11 +204,12 @@ class Derivative:
 
     def _in_argument_dtypes(self, result: Any, args: tuple) -> Any:
         """Gradients keep their argument's floating dtype (float32 in, float32 out), as in JAX."""
-        if self.mode in ("jvp", "jvps", "tangent"):  # the tangent keeps the argument's dtype
-            value, tangent = result if self.mode != "tangent" else (None, result)
+        if self.mode in FORWARD_MODES:  # the tangent keeps the argument's dtype
+            alone = self.mode in ("tangent", "tangents")
+            value, tangent = (None, result) if alone else result
             position = self._positions[0]
             tangent = _like(tangent, args[position]) if position < len(args) else tangent
-            return tangent if self.mode == "tangent" else (value, tangent)
+            return tangent if alone else (value, tangent)
         value = None
         if self.mode == "value_and_grad":
             value, result = result
@@ -487,10 +493,11 @@ def _derivative_ir(
     _refuse_list_values(function)
     as_tuple = isinstance(wrt, (tuple, list))
     prepared = _checkpointed(_stable(function, stable), checkpoint)
-    if mode in ("jvp", "jvps", "tangent"):  # forward mode (transforms/forward.py), one argument
-        if len(indices) != 1:  # jvps: tangents batched; tangent: the tangent without the value
+    if mode in FORWARD_MODES:  # forward mode (transforms/forward.py), one argument
+        if len(indices) != 1:
             raise BadWrt("forward mode takes the tangent of one argument", hint="build one jvp per argument")
-        forward = jvp_function(_stable(function, stable), indices[0], mode == "jvps", value=mode != "tangent")
+        batched, value = mode in ("jvps", "tangents"), mode in ("jvp", "jvps")
+        forward = jvp_function(_stable(function, stable), indices[0], batched, value=value)
         derivative_ir = _stable_values(optimize(forward), stable)
     else:
         derivative_ir = _stable_values(optimize(vjp_function(prepared, indices, mode, as_tuple)), stable)

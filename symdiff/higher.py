@@ -343,7 +343,7 @@ def _batched(f: Callable, name: str, backend: str) -> Derivative | None:
     if isinstance(f, Deferred):  # a gradient built per call: no one program to push tangents through
         return None
     try:
-        batched = build(f, name, "jvps", backend)
+        batched = build(f, name, "tangents", backend)
     except NoTangentRule:
         return None
     return batched if isinstance(batched, Derivative) else None
@@ -360,7 +360,7 @@ def compressed_rows(rows: Derivative | None, back: Callable, args: tuple, positi
     given[position] = np.asarray(args[position], dtype=float)
     if rows is not None and len(seeds):
         try:
-            return np.asarray(rows(*given, np.zeros(seeds.shape[1:]), seeds)[1]).reshape(len(seeds), -1)
+            return np.asarray(rows(*given, np.zeros(seeds.shape[1:]), seeds)).reshape(len(seeds), -1)
         except ValueError as error:
             if not str(error).endswith(_UNBATCHED):
                 raise
@@ -382,7 +382,7 @@ def _by_rows(rows: Derivative, args: tuple, position: int, out_shape: tuple) -> 
     given[position] = x = np.asarray(args[position], dtype=float)
     units = unit_directions(tuple(out_shape))
     try:
-        tangents = np.asarray(rows(*given, np.zeros(out_shape), units)[1])  # (out.size,) + x.shape
+        tangents = np.asarray(rows(*given, np.zeros(out_shape), units))  # (out.size,) + x.shape
     except ValueError as error:
         if str(error).endswith(_UNBATCHED):
             return None
@@ -407,7 +407,7 @@ def _by_columns(columns: Derivative, args: tuple, position: int, out_shape: tupl
     given = list(args)
     given[position] = x
     try:
-        tangents = np.asarray(columns(*given, units)[1])  # (x.size,) + out_shape
+        tangents = np.asarray(columns(*given, units))  # (x.size,) + out_shape
     except ValueError as error:
         if str(error).endswith(_UNBATCHED):
             return None
@@ -424,7 +424,7 @@ def compressed_products(batched: Derivative | None, product: Any, pick: Callable
     given[position] = np.asarray(args[position], dtype=float)
     if batched is not None and len(seeds):
         try:
-            return np.asarray(batched(*given, seeds)[1]).reshape(len(seeds), -1)
+            return np.asarray(batched(*given, seeds)).reshape(len(seeds), -1)
         except ValueError as error:
             if not str(error).endswith(_UNBATCHED):
                 raise

@@ -411,7 +411,7 @@ def test_a_wide_jacobian_takes_every_row_in_one_batched_reverse_pass():
     back = build(few_outputs, "w", "vjp", "numpy")
     rows = _batched_rows(back, "numpy")
     assert rows is not None
-    _, tangents = rows(w, x, np.zeros((2, 2)), np.eye(4).reshape(4, 2, 2))
+    tangents = rows(w, x, np.zeros((2, 2)), np.eye(4).reshape(4, 2, 2))  # the tangents alone
     by_each = np.stack([sd.vjp(few_outputs)(w, x, e.reshape(2, 2)) for e in np.eye(4)])
     np.testing.assert_allclose(tangents, by_each, rtol=1e-13, atol=1e-14)
     jacobian = sd.jacobian(few_outputs, sparsity=False)(w, x)
