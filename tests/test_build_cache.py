@@ -41,6 +41,17 @@ _MODULE = textwrap.dedent(
 )
 
 
+@pytest.fixture(autouse=True)
+def _no_user_rules_from_other_tests(monkeypatch):
+    """A user rule turns the build cache off for the whole process; tests that ran before these
+    in the same worker may have left one registered (tests/check_fixtures registers `wobble` at
+    import), so each test here runs with only symdiff's own rules."""
+    from symdiff.rules.registry import RULES
+
+    for name in [name for name, rule in RULES.items() if rule.user]:
+        monkeypatch.delitem(RULES, name)
+
+
 def _write(directory: Path, scale: float = 2.0, extra: float = 0.5, name: str = "loss_module") -> object:
     path = directory / f"{name}.py"
     path.write_text(_MODULE.format(scale=scale, extra=extra))
