@@ -11,6 +11,23 @@ from symdiff.cli import main
 FIXTURES = Path(__file__).parent / "check_fixtures"
 
 
+@pytest.fixture(scope="module", autouse=True)
+def _fixture_rules_stay_here():
+    """coverage_wrong.py registers a deliberately wrong rule (`wobble`) when `check` imports it;
+    it is removed after this module, so that later tests in the same process do not see a user
+    rule (one turns the build cache off, and the CUDA lowering table test lists every rule)."""
+    from symdiff.rules import registry, tangents
+
+    names, funcs = set(registry.RULES), set(registry._BY_FUNC)
+    yield
+    # Only user rules go: symdiff's own rules registered meanwhile (scipy's, when imported) stay.
+    for name in [n for n, rule in registry.RULES.items() if rule.user and n not in names]:
+        del registry.RULES[name]
+        tangents.TANGENTS.pop(name, None)
+    for func in [f for f, rule in registry._BY_FUNC.items() if getattr(rule, "user", False) and f not in funcs]:
+        del registry._BY_FUNC[func]
+
+
 def outcomes(report, backend="numpy"):
     return {r.function: r for r in report.results if r.backend == backend}
 
