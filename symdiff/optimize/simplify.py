@@ -83,15 +83,13 @@ def _times_spread(eqn: Eqn, spreads: dict[str, Eqn], scalars: set[str], floats: 
     array (float32 in, float32 out); `c` must be a float or `e` inexact, so that integer operands
     never meet a different integer width than before.
     """
-    if eqn.op != "mul" or len(eqn.ins) != 2:
-        return None
-    for position in (0, 1):
-        spread, other = eqn.ins[position], eqn.ins[1 - position]
-        if not (isinstance(spread, Var) and spread.name in spreads and isinstance(other, Var)):
-            continue
-        broadcast = spreads[spread.name]
+    for position, broadcast, other in _spread_factors(eqn, spreads):
         c = broadcast.ins[0]
-        if not (_is_scalar(c, scalars) and classes.spans_shape(other, broadcast.static_dict().get("shape"))):
+        if not (
+            isinstance(other, Var)
+            and _is_scalar(c, scalars)
+            and classes.spans_shape(other, broadcast.static_dict().get("shape"))
+        ):
             continue
         if other.name in inexact and isinstance(c, Const) and type(c.value) is float and c.value == 1.0:
             return other
@@ -99,6 +97,17 @@ def _times_spread(eqn: Eqn, spreads: dict[str, Eqn], scalars: set[str], floats: 
             operands = (c, other) if position == 0 else (other, c)
             return Eqn(eqn.outs, "mul", operands, (), eqn.loc, eqn.adjoint)
     return None
+
+
+def _spread_factors(eqn: Eqn, spreads: dict[str, Eqn]):
+    """For a product `a * b`, each (position, broadcast, other factor) where the factor at
+    `position` is a spread `broadcast_to(c, s)` of a scalar (the two rewrites around this)."""
+    if eqn.op != "mul" or len(eqn.ins) != 2:
+        return
+    for position in (0, 1):
+        spread = eqn.ins[position]
+        if isinstance(spread, Var) and spread.name in spreads:
+            yield position, spreads[spread.name], eqn.ins[1 - position]
 
 
 _COUNTS = ("size", "len", "ndim")
@@ -113,15 +122,9 @@ def _spread_scaled(eqn: Eqn, spreads: dict[str, Eqn], scalars: set[str], floats:
     One of `c`, `k` must be a float, so that the scalar product is float
     arithmetic as the elementwise one was, not Python integers (which never wrap).
     """
-    if eqn.op != "mul" or len(eqn.ins) != 2:
-        return None
-    for position in (0, 1):
-        spread, k = eqn.ins[position], eqn.ins[1 - position]
-        if not (isinstance(spread, Var) and spread.name in spreads and _is_scalar(k, scalars)):
-            continue
-        broadcast = spreads[spread.name]
+    for position, broadcast, k in _spread_factors(eqn, spreads):
         c = broadcast.ins[0]
-        if not (_is_float(c, floats) or _is_float(k, floats)):
+        if not _is_scalar(k, scalars) or not (_is_float(c, floats) or _is_float(k, floats)):
             continue
         scaled = Var(fresh(f"{eqn.out.name.split('~')[0]}_scalar"), temp=True)
         operands = (c, k) if position == 0 else (k, c)
