@@ -158,3 +158,44 @@ def device_stack(arrays, axis=0) -> View:
     views = [to_device(a) for a in arrays]
     axis = axis % (views[0].ndim + 1)
     return device_concatenate([device_expand_dims(v, axis) for v in views], axis)
+
+
+def _fitted(value: View, ndim: int) -> View:
+    """`value` without the leading length-1 axes that make it longer than `ndim` (NumPy drops them in assignment)."""
+    while value.ndim > ndim and value.shape[0] == 1:
+        value = value.with_layout(value.shape[1:], value.strides[1:])
+    return value
+
+
+def device_setitem(x, value, index) -> View:
+    """A copy of `x` with `x[index] = value` (symdiff's `index_update`), for basic indices.
+
+    The copy is fresh and contiguous: `x` may be an argument, a value a tape
+    holds, or a uniform view of one constant element, none of which may change.
+    """
+    x, value = to_device(x), to_device(value)
+    out = empty_result(x.shape, x, value)
+    copy_into(out, x)
+    target = device_getitem(out, index)
+    copy_into(target, _fitted(value, target.ndim))
+    return out
+
+
+def device_written_values(g, index) -> View:
+    """`g[index]`: for basic indices every element is written at most once, so it is the cotangent of the value written."""
+    return device_getitem(g, index)
+
+
+def device_append_row(rows, item) -> View:
+    """`rows` with `item` added as its last row (a list grown by append in a loop, held as one array)."""
+    rows, item = to_device(rows), to_device(item)
+    if rows.shape[0] == 0:
+        out = empty_result((1, *item.shape), rows, item)
+        copy_into(out, device_expand_dims(item, 0))
+        return out
+    if rows.shape[1:] != item.shape:
+        raise ValueError(
+            "a list grown by append in a loop is held as an array, so its items need one shape: "
+            f"{rows.shape[1:]}, then {item.shape}"
+        )
+    return device_concatenate([rows, device_expand_dims(item, 0)], 0)

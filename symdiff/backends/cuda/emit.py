@@ -10,8 +10,10 @@ For each group of fused elementwise equations:
   transposes and slices without copies) and writing contiguous outputs.
 
 The host function is printed by the ordinary `FunctionEmitter`, so it keeps
-the user's names and the `# grad of:` comments; only how equations are spelled
-changes: launches call `elementwise(...)`, device ops `device_<op>(...)`.
+the user's names, the `# grad of:` comments and the program's `if`/`for`/
+`while` blocks and tapes (Python lists); only how equations are spelled
+changes: launches call `elementwise(...)`, device ops `device_<op>(...)`,
+conditions read from the device `host_scalar(...)`.
 Everything is built as LibCST nodes.
 """
 
@@ -23,7 +25,7 @@ import keyword
 import libcst as cst
 
 from symdiff.backends.cuda.lowering import DEVICE_FUNCTIONS, element_expression
-from symdiff.backends.cuda.planning import LAUNCH, TO_DEVICE, TO_HOST, Group, Plan
+from symdiff.backends.cuda.planning import LAUNCH, TO_DEVICE, TO_HOST, TO_SCALAR, Group, Plan
 from symdiff.codegen.emit import FunctionEmitter
 from symdiff.codegen.expressions import call, constant, tuple_of
 from symdiff.ir.nodes import Atom, Const, Eqn
@@ -151,9 +153,18 @@ class HostEmitter(FunctionEmitter):
             return call("to_device", operands)
         if eqn.op == TO_HOST:
             return call("to_host", operands + [_name(DEVICE_RESULTS)])
+        if eqn.op == TO_SCALAR:
+            return call("host_scalar", operands)
         if id(eqn) in self.device_eqns:
             return self.device_call(eqn, operands)
         return super().expression(eqn)
+
+    def assignment(self, eqn: Eqn) -> list[cst.SimpleStatementLine]:
+        """`outs = value`; device ops and the backend's own steps are never written in place (`x[i] = v` on
+        the host would not reach the GPU): `x = device_setitem(x, v, i)`."""
+        if id(eqn) in self.device_eqns or eqn.op in (LAUNCH, TO_DEVICE, TO_HOST, TO_SCALAR):
+            return [cst.SimpleStatementLine([cst.Assign([cst.AssignTarget(_targets([self.names.get(o.name, o.name) for o in eqn.outs]))], self.expression(eqn))])]
+        return super().assignment(eqn)
 
     def device_call(self, eqn: Eqn, operands: list) -> cst.Call:
         """`device_<op>(operands..., statics...)` with NumPy's argument conventions."""
