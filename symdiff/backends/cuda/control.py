@@ -31,3 +31,15 @@ def nbytes_of(x) -> int:
     if isinstance(x, View):
         return x.size * x.dtype.itemsize
     return np.asarray(x).nbytes
+
+
+def host_index(value):
+    """`value` as a Python int for a slice bound or a loop bound: `host_scalar`, with a whole float made an int.
+
+    Arithmetic on the device computes in floating point (`n * 2 + 1` of an
+    integer argument `n` is 7.0 there), so a whole number comes back as a float.
+    """
+    value = host_scalar(value)
+    if isinstance(value, (float, np.floating)) and float(value).is_integer():
+        return int(value)
+    return value

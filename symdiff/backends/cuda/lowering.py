@@ -26,7 +26,7 @@ import libcst as cst
 from libcst.helpers import parse_template_expression
 
 from symdiff.codegen.expressions import build
-from symdiff.ir.nodes import Eqn
+from symdiff.ir.nodes import Const, Eqn
 from symdiff.rules import RULES
 
 HOST_OPS = frozenset({
@@ -120,4 +120,9 @@ def element_expression(eqn: Eqn, operands: list[cst.BaseExpression]) -> cst.Base
     if eqn.op in ARITHMETIC:
         return build(eqn, operands, {}, RULES[eqn.op])
     names = {f"a{k}": operand for k, operand in enumerate(operands)}
+    if eqn.op == "clip" and any(isinstance(a, Const) and a.value is None for a in eqn.ins[1:]):
+        low, high = (not (isinstance(a, Const) and a.value is None) for a in eqn.ins[1:])  # np.clip(x, None, 0.5)
+        template = "min(max({a0}, {a1}), {a2})" if low and high else "max({a0}, {a1})" if low else "min({a0}, {a2})"
+        template = template if low or high else "{a0}"
+        return parse_template_expression(template, **{k: v for k, v in names.items() if "{" + k + "}" in template})
     return parse_template_expression(ELEMENT_TEMPLATES[eqn.op], **names)

@@ -60,7 +60,8 @@ from symdiff.backends.cuda.shapes import SCALAR, Shape, ShapeTerms, fits
 from symdiff.errors import BackendError
 from symdiff.ir.nodes import Atom, Const, Eqn, Function, If, Loop, Var, walk
 
-LAUNCH, TO_DEVICE, TO_HOST, TO_SCALAR = "cuda_elementwise", "cuda_to_device", "cuda_to_host", "cuda_scalar"
+LAUNCH, TO_DEVICE, TO_HOST = "cuda_elementwise", "cuda_to_device", "cuda_to_host"
+TO_SCALAR, TO_INDEX = "cuda_scalar", "cuda_index"  # one device number read back: a condition, or a bound
 
 
 @dataclass
@@ -217,7 +218,7 @@ def _param_uses(function: Function) -> tuple[set[str], set[str]]:
                 continue
             if eqn.op in CONSTRUCTORS:
                 host.add(atom.name)
-            elif eqn.op not in HOST_OPS and eqn.op != TO_SCALAR:
+            elif eqn.op not in HOST_OPS and eqn.op not in (TO_SCALAR, TO_INDEX):
                 device.add(atom.name)
     return device, host
 
@@ -278,13 +279,9 @@ def _placement(function: Function) -> tuple[set[str], set[str]]:
     tapes, device_tapes = _Tapes(function), set()
     # An argument is an array when anything it may become (through loops, ifs and tapes) is used as one.
     used_as_arrays = {tapes.root(name) for name in device_uses}
-    on_device = {n for n in inputs if n in device_uses or tapes.root(n) in used_as_arrays}
-    clash = sorted(n for n in on_device if n in host_uses)
-    if clash:
-        raise BackendError(
-            f"argument {clash[0]!r} is used both as an array and as a shape, size or static argument",
-            hint="pass the two uses as separate arguments, or use backend='numpy'",
-        )
+    # One used as a shape, size or static argument is a host value, whatever else reads it (arithmetic on
+    # it runs on the host; a device function copies it in).
+    on_device = {n for n in inputs if (n in device_uses or tapes.root(n) in used_as_arrays) and n not in host_uses}
 
     def dev(atom: Atom) -> bool:
         return isinstance(atom, Var) and atom.name in on_device
@@ -310,15 +307,22 @@ def _placement(function: Function) -> tuple[set[str], set[str]]:
                     holders.add(stmt.out.name)
             elif stmt.op == "getitem" and isinstance(stmt.ins[0], Var) and stmt.ins[0].name in holders:
                 on_device.add(stmt.out.name)  # an item of a host tuple of device values
-            elif stmt.op in HOST_OPS or stmt.op == TO_SCALAR:
+            elif stmt.op in HOST_OPS or stmt.op in (TO_SCALAR, TO_INDEX):
                 continue
             elif any(dev(a) for a in stmt.ins) or not (is_elementwise(stmt.op) or stmt.op == "getitem"):
                 on_device.update(o.name for o in stmt.outs)
         if (len(on_device), len(holders), len(device_tapes)) == size:
             break
     for eqn in walk(function.body):
-        if any(isinstance(a, Var) and (a.name in on_device or a.name in holders) for _, a in eqn.static):
-            raise BackendError(f"{eqn.op} takes a static argument computed on the GPU", eqn.loc)
+        for key, atom in eqn.static:
+            if isinstance(atom, Var) and (atom.name in on_device or atom.name in holders):
+                if key == "index":
+                    raise BackendError(
+                        "an index computed on the GPU (an integer array or a boolean mask) is not supported by the cuda backend",
+                        eqn.loc,
+                        hint="index with integers and slices, or use backend='numpy'",
+                    )
+                raise BackendError(f"{eqn.op} takes a static argument ({key}) computed on the GPU", eqn.loc)
     return on_device, holders
 
 
@@ -387,7 +391,7 @@ class Planner:
         )
 
     def _loop(self, stmt: Loop) -> None:
-        bounds = tuple(self._host_value(self._swap(b), stmt.loc) for b in stmt.bounds)
+        bounds = tuple(self._host_value(self._swap(b), stmt.loc, TO_INDEX) for b in stmt.bounds)
         self._declare(stmt.carried + stmt.outs + ((stmt.index,) if stmt.index is not None else ()))
         body = self._block(stmt.body)
         self.body.append(
@@ -403,13 +407,13 @@ class Planner:
             if var.name not in self.on_device:
                 self.terms.declare(var.name, SCALAR)
 
-    def _host_value(self, atom: Atom, loc) -> Atom:
-        """`atom` as a host number: a device value is read back through `cuda_scalar` (a synchronisation)."""
+    def _host_value(self, atom: Atom, loc, op: str = TO_SCALAR) -> Atom:
+        """`atom` as a host number: a device value is read back through `op` (a synchronisation)."""
         if not isinstance(atom, Var) or atom.name not in self.on_device:
             return atom
         self.scalars += 1
         number = Var(f"{atom.name.split('~')[0]}~host{self.scalars}", temp=True)
-        self._equation(Eqn((number,), TO_SCALAR, (atom,), (), loc))
+        self._equation(Eqn((number,), op, (atom,), (), loc))
         return number
 
     def _inputs_to_device(self) -> None:
@@ -428,7 +432,9 @@ class Planner:
     def _renamed(self, eqn: Eqn) -> Eqn:
         swap = self._swap
         ins = tuple(swap(a) for a in eqn.ins)
-        if eqn.op in HOST_VALUE_OPS:  # casts and logic take numbers: read device operands back
+        if eqn.op in ("make_slice", "range"):  # bounds: whole numbers
+            ins = tuple(self._host_value(a, eqn.loc, TO_INDEX) for a in ins)
+        elif eqn.op in HOST_VALUE_OPS:  # casts and logic take numbers: read device operands back
             ins = tuple(self._host_value(a, eqn.loc) for a in ins)
         return Eqn(eqn.outs, eqn.op, ins, tuple((k, swap(a)) for k, a in eqn.static), eqn.loc, eqn.adjoint)
 
