@@ -13,9 +13,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from symdiff.backends.cuda.device_ops import device_expand_dims, device_full, device_ravel
+from symdiff.backends.cuda.device_ops import device_copy, device_expand_dims, device_full, device_ravel
 from symdiff.backends.cuda.kernels import fill_kernel
-from symdiff.backends.cuda.runtime import View, copy_into, empty_result, launch_config, to_device
+from symdiff.backends.cuda.runtime import View, copy_into, empty_result, launch_config, result_dtype, to_device
 from symdiff.errors import BackendError
 
 
@@ -179,6 +179,29 @@ def device_setitem(x, value, index) -> View:
     target = device_getitem(out, index)
     copy_into(target, _fitted(value, target.ndim))
     return out
+
+
+def _shares_elements(x: View) -> bool:
+    """Whether elements of `x` share memory with each other or with a cached constant: a uniform view of one
+    element (`np.zeros` here, and every view of it, has only zero strides), a broadcast, or a 0-d value."""
+    return all(s == 0 for s in x.strides) or any(n > 1 and s == 0 for n, s in zip(x.shape, x.strides))
+
+
+def device_write(x, value, index) -> View:
+    """`x[index] = value` in place, returning `x`, where codegen found nothing else reads the old value.
+
+    A copy-then-write (`device_setitem`) instead where `x` is a uniform
+    constant or a broadcast (in NumPy these would be fresh or read-only
+    arrays) or where the value's dtype would promote `x`'s.
+    """
+    x, value = to_device(x), to_device(value)
+    if _shares_elements(x) or result_dtype(x, value) != x.dtype:
+        return device_setitem(x, value, index)
+    if value.base is x.base:  # `x[1:] = x[:-1]`: threads would read elements others write
+        value = device_copy(value)
+    target = device_getitem(x, index)
+    copy_into(target, _fitted(value, target.ndim))
+    return x
 
 
 def device_written_values(g, index) -> View:

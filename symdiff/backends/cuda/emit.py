@@ -140,6 +140,7 @@ class HostEmitter(FunctionEmitter):
     def __init__(self, plan: Plan, reserved: set[str]):
         super().__init__(plan.host, reserved | {DEVICE_RESULTS})
         self.device_eqns = plan.device_eqns
+        self.in_place, self.copies = plan.in_place, plan.copies
 
     def expression(self, eqn: Eqn) -> cst.BaseExpression:
         operands = [self.atom(a) for a in eqn.ins]
@@ -156,7 +157,8 @@ class HostEmitter(FunctionEmitter):
         if eqn.op in (TO_SCALAR, TO_INDEX):
             return call("host_scalar" if eqn.op == TO_SCALAR else "host_index", operands)
         if id(eqn) in self.device_eqns:
-            return self.device_call(eqn, operands)
+            made = self.device_call(eqn, operands)
+            return call("device_copy", [made]) if id(eqn) in self.copies else made
         return super().expression(eqn)
 
     def assignment(self, eqn: Eqn) -> list[cst.SimpleStatementLine]:
@@ -176,7 +178,7 @@ class HostEmitter(FunctionEmitter):
             (k, statics[k]) for k, atom in eqn.static
             if k not in required and not (k in defaults and isinstance(atom, Const) and atom == Const(defaults[k]))
         ]  # fmt: skip
-        path = DEVICE_FUNCTIONS[eqn.op]
+        path = "device_write" if id(eqn) in self.in_place else DEVICE_FUNCTIONS[eqn.op]
         if rule.variadic:
             return call(path, [tuple_of(operands)], keywords)
         return call(path, operands + [statics[k] for k in required if k in statics], keywords)

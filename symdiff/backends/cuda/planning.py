@@ -57,6 +57,8 @@ from symdiff.backends.cuda.lowering import (
     unsupported_reason,
 )
 from symdiff.backends.cuda.shapes import SCALAR, Shape, ShapeTerms, fits
+from symdiff.analysis.aliases import ELEMENT_READS
+from symdiff.codegen.layout import Layout
 from symdiff.errors import BackendError
 from symdiff.ir.nodes import Atom, Const, Eqn, Function, If, Loop, Var, walk
 
@@ -108,6 +110,8 @@ class Plan:
     host: Function
     groups: list[Group]
     device_eqns: set[int]  # ids of host-program equations that call a device_<op> function
+    in_place: set[int] = field(default_factory=set)  # ids of setitems that write into their array (device_write)
+    copies: set[int] = field(default_factory=set)  # ids of element reads NumPy copies (a scalar), copied here too
 
 
 def _statements(body):
@@ -330,6 +334,15 @@ class Planner:
     """One pass over the program, block by block: host program out, groups formed and closed on the way."""
 
     def __init__(self, function: Function):
+        # Element writes NumPy's printer makes in place (nothing reads the old array afterwards, through any
+        # name, view or tape: codegen/layout.py) write in place on the device too.
+        layout = Layout(function, set())
+        self.writes_in_place = layout.in_place  # ids of the setitems of `function`
+        # NumPy's `x[i]` of a 1-D x is a copy, which codegen lets outlive a write into x; on the device it is a
+        # view, so where anything is written in place, such reads copy their element.
+        self.scalar_reads = {n for n, rank in layout.ranks.items() if rank == 0} if self.writes_in_place else set()
+        self.in_place: set[int] = set()
+        self.copies: set[int] = set()
         self.function = while_flags(function)
         self.on_device, self.holders = _placement(self.function)
         self.terms = ShapeTerms()
@@ -347,7 +360,7 @@ class Planner:
         self._inputs_to_device()
         inputs, self.body = self.body, []
         body = inputs + self._block(self.function.body)
-        return Plan(self._host_function(body), self.groups, self.device_eqns)
+        return Plan(self._host_function(body), self.groups, self.device_eqns, self.in_place, self.copies)
 
     def _block(self, statements) -> list:
         """The planned statements of one block; every group opened in it is launched in it."""
@@ -369,7 +382,13 @@ class Planner:
         return planned
 
     def _equation(self, eqn: Eqn) -> None:
+        written = id(eqn) in self.writes_in_place
+        if written:  # kernels not launched yet may read the old elements: launch them first
+            for group in list(self.open):
+                self._close(group)
         eqn = self._renamed(eqn)
+        if written:
+            self.in_place.add(id(eqn))
         device = any(o.name in self.on_device for o in eqn.outs)
         elementwise = device and is_elementwise(eqn.op)
         self.terms.learn(eqn, is_elementwise(eqn.op), scalar=not device)  # host values are numbers to kernels
@@ -475,6 +494,8 @@ class Planner:
         item_of_tuple = eqn.op == "getitem" and isinstance(eqn.ins[0], Var) and eqn.ins[0].name in self.holders
         if device and eqn.op in DEVICE_FUNCTIONS and not item_of_tuple:
             self.device_eqns.add(id(eqn))
+            if eqn.op in ELEMENT_READS and eqn.out.name in self.scalar_reads:
+                self.copies.add(id(eqn))
         self.body.append(eqn)
 
     def _close(self, group: Group) -> None:
