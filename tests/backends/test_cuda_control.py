@@ -62,7 +62,9 @@ class Case:
 
 def _cases() -> list[Case]:
     cases = [Case(f"control/{c.name}", c.function, c.wrt, c.calls) for c in corpus.control_cases()]
-    cases += [Case(f"corpus/{c.name}", c.function, c.wrt, (c.arguments(np.random.default_rng(0)),)) for c in corpus.CASES]
+    cases += [
+        Case(f"corpus/{c.name}", c.function, c.wrt, (c.arguments(np.random.default_rng(0)),)) for c in corpus.CASES
+    ]
     cases += [Case(f"forms/{f.__name__}", f, 0, (forms.arguments(f),)) for f in forms.FUNCTIONS]
     vectors = (np.array([1.3, 0.04, 1.26]), np.array([-1.3, -0.04, 1.26]))
     for name in ("arms_scalar_and_zero_d", "ravel_of_a_number", "dot_and_transpose_of_numbers",
@@ -78,10 +80,10 @@ def _cases() -> list[Case]:
         Case("types/clip_and_reshape_of_a_number", type_forms.clip_and_reshape_of_a_number, 0, ((0.3,), (0.9,))),
     ]  # fmt: skip
     rng = np.random.default_rng(0)
-    cases += [
-        Case(f"fusion/{f.__name__}{shape}", f, 0, ((rng.normal(size=shape),),)) for f, shape in fusion.CASES
-    ]
-    cases.append(Case("fusion/broadcast_slice", fusion.broadcast_slice, (0, 1), ((rng.normal(size=(4, 6)), rng.normal(size=6)),)))
+    cases += [Case(f"fusion/{f.__name__}{shape}", f, 0, ((rng.normal(size=shape),),)) for f, shape in fusion.CASES]
+    cases.append(
+        Case("fusion/broadcast_slice", fusion.broadcast_slice, (0, 1), ((rng.normal(size=(4, 6)), rng.normal(size=6)),))
+    )
     return cases
 
 
@@ -116,7 +118,9 @@ def test_cuda_gradient_equals_numpy_backend_or_is_refused_when_built(case):
         assert len(got_leaves) == len(want_leaves) == len(wrt)
         for k, g, w in zip(wrt, got_leaves, want_leaves):
             assert np.shape(g) == np.shape(w)
-            assert np.result_type(g) == np.result_type(w), f"{case.name}: dtype {np.result_type(g)}, want {np.result_type(w)}"
+            assert np.result_type(g) == np.result_type(w), (
+                f"{case.name}: dtype {np.result_type(g)}, want {np.result_type(w)}"
+            )
             np.testing.assert_allclose(g, w, rtol=1e-5 if case.float32 else 1e-10, atol=1e-12)
             if not case.float32 and np.all(np.isfinite(w)):
                 numeric = numeric_grad(case.function, args, k)
@@ -131,8 +135,50 @@ def test_control_flow_runs_on_the_host_and_launches_kernels_per_block():
     body = source.split("def sqrt_newton_grad(")[1].split("# ---- runtime")[0]
     assert "while " in body and "host_scalar(" in body  # the condition, computed on the device, read back
     assert ".append(" in body and ".pop()" in body  # the tape: a Python list of device values
-    rnn = sd.grad(p.rnn, wrt=(0, 1, 3), backend="cuda").source.split("def rnn_grad(")[1]
-    assert "for t in range(" in rnn and "device_setitem(" in rnn and "elementwise(rnn_grad_kernel_" in rnn
+    # docs/backends.md's example
+    gradient = sd.grad(p.rnn, wrt=(0, 1, 3), backend="cuda")
+    rnn = gradient.source.split("def rnn_grad(")[1].split("# ---- runtime")[0]
+    loop = rnn.split("for t in range(T):")[1].split("# grad of:")[0]
+    assert "elementwise(rnn_grad_kernel_1," in loop and "hs = device_write(hs, h, t)" in loop
+    assert "h_tape.append(h)" in loop and "h = h_tape.pop()" in rnn
+    args = next(c for c in corpus.control_cases() if c.function is p.rnn).calls[0]
+    for got, want in zip(gradient(*args), sd.grad(p.rnn, wrt=(0, 1, 3))(*args)):
+        np.testing.assert_allclose(got, want, rtol=1e-12, atol=1e-14)
+
+
+def unrolled(x, steps):
+    h = x
+    for t in range(steps):
+        h = np.tanh(h * 0.9 + 0.01 * t)
+    return np.sum(h * h)
+
+
+@pytest.mark.parametrize("checkpoint", ["auto", 3, sd.Binomial(snapshots=2), sd.Binomial(memory=200)], ids=str)
+def test_checkpointed_loops(checkpoint):
+    x = np.linspace(-1.0, 1.0, 7)
+    gradient = sd.grad(unrolled, checkpoint=checkpoint, backend="cuda")
+    np.testing.assert_allclose(gradient(x, 9), sd.grad(unrolled)(x, 9), rtol=1e-13, atol=0)
+
+
+def appended(x):
+    rows = []
+    h = x
+    for t in range(3):
+        h = np.sin(h) * 1.5
+        rows.append(h)
+    return np.sum(np.array(rows) ** 2)
+
+
+def int_of_a_device_value(x):
+    return np.sum(x) * int(np.sum(x) * 10.0)
+
+
+@pytest.mark.parametrize("function", [appended, int_of_a_device_value], ids=lambda f: f.__name__)
+def test_a_list_grown_in_a_loop_and_a_cast_of_a_device_value(function):
+    x = np.array([0.3, -0.5, 0.95])  # int(7.5): away from a step
+    gradient = sd.grad(function, backend="cuda")
+    np.testing.assert_allclose(gradient(x), sd.grad(function)(x), rtol=1e-12)
+    np.testing.assert_allclose(gradient(x), numeric_grad(function, (x,), 0), rtol=1e-6)
 
 
 def test_a_condition_on_the_device_reads_one_number_back():
@@ -149,7 +195,9 @@ def test_element_writes_leave_arguments_and_constants_unchanged():
     first = gradient(x)
     np.testing.assert_array_equal(x, kept)
     np.testing.assert_array_equal(gradient(x), first)  # the zeros it wrote into are a shared constant
-    np.testing.assert_allclose(sd.grad(forms.row_write, backend="cuda")(np.ones((3, 4))), sd.grad(forms.row_write)(np.ones((3, 4))))
+    np.testing.assert_allclose(
+        sd.grad(forms.row_write, backend="cuda")(np.ones((3, 4))), sd.grad(forms.row_write)(np.ones((3, 4)))
+    )
 
 
 PTX_CASES = (p.sqrt_newton, p.rnn, p.loop_with_branch)  # a while loop, writes in a loop, an if in a loop

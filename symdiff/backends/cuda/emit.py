@@ -165,7 +165,16 @@ class HostEmitter(FunctionEmitter):
         """`outs = value`; device ops and the backend's own steps are never written in place (`x[i] = v` on
         the host would not reach the GPU): `x = device_setitem(x, v, i)`."""
         if id(eqn) in self.device_eqns or eqn.op in (LAUNCH, TO_DEVICE, TO_HOST, TO_SCALAR, TO_INDEX):
-            return [cst.SimpleStatementLine([cst.Assign([cst.AssignTarget(_targets([self.names.get(o.name, o.name) for o in eqn.outs]))], self.expression(eqn))])]
+            return [
+                cst.SimpleStatementLine(
+                    [
+                        cst.Assign(
+                            [cst.AssignTarget(_targets([self.names.get(o.name, o.name) for o in eqn.outs]))],
+                            self.expression(eqn),
+                        )
+                    ]
+                )
+            ]
         return super().assignment(eqn)
 
     def device_call(self, eqn: Eqn, operands: list) -> cst.Call:

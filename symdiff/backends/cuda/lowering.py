@@ -16,7 +16,7 @@ Every op of the rule table falls in exactly one class (a test checks this):
 `HOST_VALUE_OPS` need their operands as Python values (casts, `not`, `and`,
 `or`, `range`); so do `if` conditions and loop bounds. A device value in such
 a position is copied back as one number (`host_scalar`, a synchronisation),
-as `bool()` of a CuPy or PyTorch array does. `TAPE_OPS` keep a loop's saved
+as `bool()` of a CuPy or PyTorch array does. The tape ops keep a loop's saved
 values in a Python list on the host, whatever the values are.
 """
 
@@ -34,7 +34,6 @@ HOST_OPS = frozenset({
     "inverse_axes", "unit_axes", "grad_seed", "int", "bool", "not_", "and_", "or_", "broadcast_shapes",
     "tape_new", "tape_push", "tape_pop", "nbytes_of", "revolve_snapshots", "revolve_next",
 })  # fmt: skip
-TAPE_OPS = frozenset({"tape_new", "tape_push", "tape_pop"})  # Python lists on the host, holding any value
 HOST_VALUE_OPS = frozenset({"int", "bool", "not_", "and_", "or_", "range"})
 SHAPE_ONLY_OPS = frozenset({"shape", "size", "ndim", "len", "grad_seed"})  # read a value's shape, never its data
 HOST_HELPERS = (

@@ -46,18 +46,17 @@ from dataclasses import dataclass, field, replace
 
 import numpy as np
 
+from symdiff.analysis.aliases import ELEMENT_READS
 from symdiff.backends.cuda.lowering import (
     CONSTRUCTORS,
+    DEVICE_FUNCTIONS,
     HOST_OPS,
     HOST_VALUE_OPS,
-    DEVICE_FUNCTIONS,
     SHAPE_ONLY_OPS,
-    TAPE_OPS,
     is_elementwise,
     unsupported_reason,
 )
 from symdiff.backends.cuda.shapes import SCALAR, Shape, ShapeTerms, fits
-from symdiff.analysis.aliases import ELEMENT_READS
 from symdiff.codegen.layout import Layout
 from symdiff.errors import BackendError
 from symdiff.ir.nodes import Atom, Const, Eqn, Function, If, Loop, Var, walk
@@ -170,7 +169,14 @@ def while_flags(function: Function) -> Function:
         for eqn in block:
             outs = tuple(Var(f"{o.name}~w{counter[0]}", o.temp) for o in eqn.outs)
             eqns.append(
-                Eqn(outs, eqn.op, tuple(map(swap, eqn.ins)), tuple((k, swap(a)) for k, a in eqn.static), eqn.loc, eqn.adjoint)
+                Eqn(
+                    outs,
+                    eqn.op,
+                    tuple(map(swap, eqn.ins)),
+                    tuple((k, swap(a)) for k, a in eqn.static),
+                    eqn.loc,
+                    eqn.adjoint,
+                )
             )
             renamed.update((o.name, new) for o, new in zip(eqn.outs, outs))
         flag = Var(f"{getattr(cond, 'name', 'cond')}~flag{counter[0]}", temp=True)
@@ -186,7 +192,9 @@ def while_flags(function: Function) -> Function:
                 stmt = replace(stmt, body=rewrite(stmt.body))
                 if stmt.index is None and stmt.cond is not None:
                     if any(not isinstance(s, Eqn) for s in stmt.cond_body):
-                        raise BackendError("the cuda backend cannot run control flow inside a while condition", stmt.loc)
+                        raise BackendError(
+                            "the cuda backend cannot run control flow inside a while condition", stmt.loc
+                        )
                     names = [c.name for c in stmt.carried]
                     before, first = copy(stmt.cond_body, stmt.cond, dict(zip(names, stmt.inits)))
                     again, following = copy(stmt.cond_body, stmt.cond, dict(zip(names, stmt.results)))
@@ -295,7 +303,9 @@ def _placement(function: Function) -> tuple[set[str], set[str]]:
         size = (len(on_device), len(holders), len(device_tapes))
         for stmt in statements:
             if isinstance(stmt, If):
-                on_device.update(o.name for o, a, b in zip(stmt.outs, stmt.then_results, stmt.else_results) if dev(a) or dev(b))
+                on_device.update(
+                    o.name for o, a, b in zip(stmt.outs, stmt.then_results, stmt.else_results) if dev(a) or dev(b)
+                )
             elif isinstance(stmt, Loop):
                 for phi, init, result, out in zip(stmt.carried, stmt.inits, stmt.results, stmt.outs):
                     if dev(init) or dev(result):
@@ -404,9 +414,13 @@ class Planner:
         else_body = self._block(stmt.else_body)
         self.body.append(
             replace(
-                stmt, cond=cond, then_body=tuple(then_body), then_results=tuple(map(self._swap, stmt.then_results)),
-                else_body=tuple(else_body), else_results=tuple(map(self._swap, stmt.else_results)),
-            )  # fmt: skip
+                stmt,
+                cond=cond,
+                then_body=tuple(then_body),
+                then_results=tuple(map(self._swap, stmt.then_results)),
+                else_body=tuple(else_body),
+                else_results=tuple(map(self._swap, stmt.else_results)),
+            )
         )
 
     def _loop(self, stmt: Loop) -> None:
@@ -415,9 +429,12 @@ class Planner:
         body = self._block(stmt.body)
         self.body.append(
             replace(
-                stmt, inits=tuple(map(self._swap, stmt.inits)), bounds=bounds, body=tuple(body),
+                stmt,
+                inits=tuple(map(self._swap, stmt.inits)),
+                bounds=bounds,
+                body=tuple(body),
                 results=tuple(map(self._swap, stmt.results)),
-            )  # fmt: skip
+            )
         )
 
     def _declare(self, names) -> None:
@@ -451,7 +468,7 @@ class Planner:
     def _renamed(self, eqn: Eqn) -> Eqn:
         swap = self._swap
         ins = tuple(swap(a) for a in eqn.ins)
-        if eqn.op in ("make_slice", "range"):  # bounds: whole numbers
+        if eqn.op in ("make_slice", "range", "revolve_snapshots", "revolve_next"):  # bounds: whole numbers
             ins = tuple(self._host_value(a, eqn.loc, TO_INDEX) for a in ins)
         elif eqn.op in HOST_VALUE_OPS:  # casts and logic take numbers: read device operands back
             ins = tuple(self._host_value(a, eqn.loc) for a in ins)
@@ -523,9 +540,7 @@ class Planner:
         shape_only = []
         for member in group.members:
             name = member.out.name
-            outside = [
-                r for r in self.readers.get(name, []) if not (isinstance(r, Eqn) and group.defines(r.out.name))
-            ]
+            outside = [r for r in self.readers.get(name, []) if not (isinstance(r, Eqn) and group.defines(r.out.name))]
             if name in results or any(not isinstance(r, Eqn) or r.op not in SHAPE_ONLY_OPS for r in outside):
                 group.outputs.append(member.out)
             elif outside:

@@ -4,7 +4,7 @@
 and that `compile_function` executes: a header, the imports (NumPy and Numba
 only), the generated kernels and host function (`emit.py`), the shape helpers
 the host calls, and a verbatim copy of the runtime library (`kernels.py`,
-`runtime.py`, `device_ops.py`, `device_index.py`, each below its imports), so
+`runtime.py`, `device_ops.py`, `device_index.py`, `control.py`, each below its imports), so
 the file runs where symdiff is not installed. Imports: ir, rules and this
 package's modules only.
 """
