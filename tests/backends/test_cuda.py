@@ -193,25 +193,8 @@ def test_kernels_compile_to_ptx(runs):
 # -- errors ----------------------------------------------------------------------
 
 
-def _loops(x):
-    s = 0.0
-    for i in range(3):
-        s = s + np.sum(np.tanh(x) * i)
-    return s
-
-
-def _branches(x):
-    if np.sum(x) > 0:
-        return np.sum(x * x)
-    return np.sum(x)
-
-
 def _argmax(x):
     return np.sum(x) * np.argmax(x)
-
-
-def _int_of_device_value(x):
-    return np.sum(x) * int(np.sum(x))
 
 
 _ROWS = np.array([0, 2])
@@ -224,10 +207,7 @@ def _constant_fancy_index(x):
 @pytest.mark.parametrize(
     ("function", "message"),
     [
-        (_loops, "loop statements"),
-        (_branches, "if statements"),
         (_argmax, "argmax"),
-        (_int_of_device_value, "copy it back"),
         (_constant_fancy_index, "advanced"),
     ],
 )

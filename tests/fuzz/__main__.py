@@ -7,7 +7,9 @@ program seed; `--reduce` adds a shrunk copy). Program seeds are
 `seed * 1_000_000 + i` for i in `--start`, `--start + count`; `--program S`
 runs the single program of seed S, to reproduce a failure. The numba backend
 draws small programs (`--numba-small`, on by default), since each costs a
-Numba compile.
+Numba compile. The cuda backend runs on Numba's CUDA simulator unless
+NUMBA_ENABLE_CUDASIM is set otherwise (`--backend cuda --count 200`: about
+two minutes).
 """
 
 from __future__ import annotations
@@ -24,7 +26,7 @@ from pathlib import Path
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m tests.fuzz", description=__doc__.split("\n\n")[0])
     parser.add_argument("--count", type=int, default=1000, help="programs per backend (default 1000)")
-    parser.add_argument("--backend", nargs="+", default=["numpy"], choices=["numpy", "numba"])
+    parser.add_argument("--backend", nargs="+", default=["numpy"], choices=["numpy", "numba", "cuda"])
     parser.add_argument("--seed", type=int, default=0, help="run seed: programs seed*1_000_000 + i")
     parser.add_argument("--start", type=int, default=0, help="first i (default 0)")
     parser.add_argument("--program", type=int, help="run only the program of this seed")
@@ -37,6 +39,7 @@ def main(argv: list[str] | None = None) -> int:
     options = parser.parse_args(argv)
     work = Path(tempfile.mkdtemp(prefix="symdiff-fuzz-"))
     os.environ.setdefault("SYMDIFF_CACHE_DIR", str(work / "cache"))  # before symdiff is imported
+    os.environ.setdefault("NUMBA_ENABLE_CUDASIM", "1")  # before Numba is imported: no GPU needed
 
     from tests.fuzz.check import FAILURES, KINDS, check
     from tests.fuzz.programs import generate

@@ -6,8 +6,8 @@ This file is the package's public face: `compile_function` (what
 
 `compile_function(function, filename)`:
 
-1. refuses at build time, with a located `BackendError`, statements and ops
-   the GPU cannot run (control flow, einsum, integer-array indexing, ...);
+1. refuses at build time, with a located `BackendError`, ops the GPU cannot
+   run (einsum, integer-array indexing, ...); control flow runs on the host;
 2. plans placement and fusion (`planning.py`): elementwise chains, forward
    and backward, become one kernel each; reductions, matrix products and
    shape ops call the runtime library;

@@ -13,9 +13,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from symdiff.backends.cuda.device_ops import device_expand_dims, device_full, device_ravel
+from symdiff.backends.cuda.device_ops import device_copy, device_expand_dims, device_full, device_ravel
 from symdiff.backends.cuda.kernels import fill_kernel
-from symdiff.backends.cuda.runtime import View, copy_into, empty_result, launch_config, to_device
+from symdiff.backends.cuda.runtime import View, copy_into, empty_result, launch_config, result_dtype, to_device
 from symdiff.errors import BackendError
 
 
@@ -158,3 +158,67 @@ def device_stack(arrays, axis=0) -> View:
     views = [to_device(a) for a in arrays]
     axis = axis % (views[0].ndim + 1)
     return device_concatenate([device_expand_dims(v, axis) for v in views], axis)
+
+
+def _fitted(value: View, ndim: int) -> View:
+    """`value` without the leading length-1 axes that make it longer than `ndim` (NumPy drops them in assignment)."""
+    while value.ndim > ndim and value.shape[0] == 1:
+        value = value.with_layout(value.shape[1:], value.strides[1:])
+    return value
+
+
+def device_setitem(x, value, index) -> View:
+    """A copy of `x` with `x[index] = value` (symdiff's `index_update`), for basic indices.
+
+    The copy is fresh and contiguous: `x` may be an argument, a value a tape
+    holds, or a uniform view of one constant element, none of which may change.
+    """
+    x, value = to_device(x), to_device(value)
+    out = empty_result(x.shape, x, value)
+    copy_into(out, x)
+    target = device_getitem(out, index)
+    copy_into(target, _fitted(value, target.ndim))
+    return out
+
+
+def _shares_elements(x: View) -> bool:
+    """Whether elements of `x` share memory with each other or with a cached constant: a uniform view of one
+    element (`np.zeros` here, and every view of it, has only zero strides), a broadcast, or a 0-d value."""
+    return all(s == 0 for s in x.strides) or any(n > 1 and s == 0 for n, s in zip(x.shape, x.strides))
+
+
+def device_write(x, value, index) -> View:
+    """`x[index] = value` in place, returning `x`, where codegen found nothing else reads the old value.
+
+    A copy-then-write (`device_setitem`) instead where `x` is a uniform
+    constant or a broadcast (in NumPy these would be fresh or read-only
+    arrays) or where the value's dtype would promote `x`'s.
+    """
+    x, value = to_device(x), to_device(value)
+    if _shares_elements(x) or result_dtype(x, value) != x.dtype:
+        return device_setitem(x, value, index)
+    if value.base is x.base:  # `x[1:] = x[:-1]`: threads would read elements others write
+        value = device_copy(value)
+    target = device_getitem(x, index)
+    copy_into(target, _fitted(value, target.ndim))
+    return x
+
+
+def device_written_values(g, index) -> View:
+    """`g[index]`: for basic indices every element is written at most once, so it is the cotangent of the value written."""
+    return device_getitem(g, index)
+
+
+def device_append_row(rows, item) -> View:
+    """`rows` with `item` added as its last row (a list grown by append in a loop, held as one array)."""
+    rows, item = to_device(rows), to_device(item)
+    if rows.shape[0] == 0:
+        out = empty_result((1, *item.shape), rows, item)
+        copy_into(out, device_expand_dims(item, 0))
+        return out
+    if rows.shape[1:] != item.shape:
+        raise ValueError(
+            "a list grown by append in a loop is held as an array, so its items need one shape: "
+            f"{rows.shape[1:]}, then {item.shape}"
+        )
+    return device_concatenate([rows, device_expand_dims(item, 0)], 0)

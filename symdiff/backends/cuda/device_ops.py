@@ -153,25 +153,88 @@ def _cotangent_matrix(c, a: View, b: View) -> View:
     return c
 
 
+def _promoted(a: View, b: View, c: View | None = None) -> tuple:
+    """Batched product operands as matrices (np.matmul's rule for a 1-D operand), and the cotangent to match."""
+    if c is not None:
+        c = device_expand_dims(c, -1) if b.ndim == 1 else c
+        c = device_expand_dims(c, -2) if a.ndim == 1 else c
+    return (device_expand_dims(a, 0) if a.ndim == 1 else a), (device_expand_dims(b, 1) if b.ndim == 1 else b), c
+
+
+def _batched(a: View, b: View) -> View:
+    """a (..., m, k) @ b (..., k, n), batch axes broadcast: one tiled product per batch element, into one buffer."""
+    batch = tuple(np.broadcast_shapes(a.shape[:-2], b.shape[:-2]))
+    a, b = broadcast_view(a, batch + a.shape[-2:]), broadcast_view(b, batch + b.shape[-2:])
+    out = empty_result(batch + (a.shape[-2], b.shape[-1]), a, b)
+    for index in np.ndindex(*batch):
+        copy_into(_item(out, index), matmul_2d(_item(a, index), _item(b, index)))
+    return out
+
+
+def _item(view: View, index: tuple) -> View:
+    """The matrix at batch position `index` of a batched operand (a view)."""
+    offset = view.offset + sum(i * s for i, s in zip(index, view.strides))
+    return view.with_layout(view.shape[-2:], view.strides[-2:], offset)
+
+
+def _batched_matmul(a: View, b: View) -> View:
+    """np.matmul with an operand of more than two axes."""
+    out = _batched(*_promoted(a, b)[:2])
+    if a.ndim == 1:
+        out = device_squeeze(out, -2)
+    return device_squeeze(out, -1) if b.ndim == 1 else out
+
+
 def device_matmul(x1, x2) -> View:
-    """`x1 @ x2` for 1-D and 2-D operands."""
-    a, b = _operands(x1, x2)
+    """`x1 @ x2`: tiled products, one per batch element for operands of more than two axes."""
+    a, b = to_device(x1), to_device(x2)
+    if a.ndim > 2 or b.ndim > 2:
+        return _batched_matmul(a, b)
+    a, b = _operands(a, b)
     return device_reshape(matmul_2d(_as_matrix(a, 0), _as_matrix(b, 1)), a.shape[:-1] + b.shape[1:])
 
 
+def _times_0d(a: View, s: View) -> View:
+    """`a * s` for a 0-d `s` (np.dot with a 0-d operand), as the product of a column by a 1 x 1 matrix."""
+    column = device_reshape(a, (-1, 1))
+    return device_reshape(matmul_2d(column, device_reshape(s, (1, 1))), a.shape)
+
+
+def _flat_dot(x: View, y: View) -> View:
+    """The 0-d sum of `x * y` over their elements (same shapes): a row times a column."""
+    return device_reshape(matmul_2d(device_reshape(x, (1, -1)), device_reshape(y, (-1, 1))), ())
+
+
 def device_dot(a, b) -> View:
-    """`np.dot`, which equals matmul for 1-D and 2-D operands."""
+    """`np.dot`, which equals matmul for 1-D and 2-D operands, and is a product when one operand is 0-d."""
+    a, b = to_device(a), to_device(b)
+    if a.ndim == 0 or b.ndim == 0:
+        return _times_0d(b, a) if a.ndim == 0 else _times_0d(a, b)
     return device_matmul(a, b)
 
 
 def device_matmul_adjoint_a(c, a, b) -> View:
-    """Cotangent of `a` in `a @ b` (symdiff's `matmul_adjoint_a`): c @ b.T."""
+    """Cotangent of `a` in `a @ b` (symdiff's `matmul_adjoint_a`): c @ b.T (for a 0-d operand, of np.dot: c * b)."""
+    a, b, c = to_device(a), to_device(b), to_device(c)
+    if a.ndim == 0 or b.ndim == 0:
+        return device_sum_to(_times_0d(c, b), a.shape) if b.ndim == 0 else _flat_dot(c, b)
+    if a.ndim > 2 or b.ndim > 2:
+        a2, b2, c2 = _promoted(a, b, c)
+        a_bar = device_sum_to(_batched(c2, device_swapaxes(b2, -1, -2)), a2.shape)
+        return device_reshape(a_bar, a.shape)
     a, b = _operands(a, b)
     return device_reshape(matmul_2d(_cotangent_matrix(c, a, b), device_transpose(_as_matrix(b, 1))), a.shape)
 
 
 def device_matmul_adjoint_b(c, a, b) -> View:
-    """Cotangent of `b` in `a @ b` (symdiff's `matmul_adjoint_b`): a.T @ c."""
+    """Cotangent of `b` in `a @ b` (symdiff's `matmul_adjoint_b`): a.T @ c (for a 0-d operand, of np.dot: c * a)."""
+    a, b, c = to_device(a), to_device(b), to_device(c)
+    if a.ndim == 0 or b.ndim == 0:
+        return device_sum_to(_times_0d(c, a), b.shape) if a.ndim == 0 else _flat_dot(c, a)
+    if a.ndim > 2 or b.ndim > 2:
+        a2, b2, c2 = _promoted(a, b, c)
+        b_bar = device_sum_to(_batched(device_swapaxes(a2, -1, -2), c2), b2.shape)
+        return device_reshape(b_bar, b.shape)
     a, b = _operands(a, b)
     return device_reshape(matmul_2d(device_transpose(_as_matrix(a, 0)), _cotangent_matrix(c, a, b)), b.shape)
 

@@ -10,8 +10,10 @@ For each group of fused elementwise equations:
   transposes and slices without copies) and writing contiguous outputs.
 
 The host function is printed by the ordinary `FunctionEmitter`, so it keeps
-the user's names and the `# grad of:` comments; only how equations are spelled
-changes: launches call `elementwise(...)`, device ops `device_<op>(...)`.
+the user's names, the `# grad of:` comments and the program's `if`/`for`/
+`while` blocks and tapes (Python lists); only how equations are spelled
+changes: launches call `elementwise(...)`, device ops `device_<op>(...)`,
+conditions read from the device `host_scalar(...)`.
 Everything is built as LibCST nodes.
 """
 
@@ -23,7 +25,7 @@ import keyword
 import libcst as cst
 
 from symdiff.backends.cuda.lowering import DEVICE_FUNCTIONS, element_expression
-from symdiff.backends.cuda.planning import LAUNCH, TO_DEVICE, TO_HOST, Group, Plan
+from symdiff.backends.cuda.planning import LAUNCH, TO_DEVICE, TO_HOST, TO_INDEX, TO_SCALAR, Group, Plan
 from symdiff.codegen.emit import FunctionEmitter
 from symdiff.codegen.expressions import call, constant, tuple_of
 from symdiff.ir.nodes import Atom, Const, Eqn
@@ -138,6 +140,7 @@ class HostEmitter(FunctionEmitter):
     def __init__(self, plan: Plan, reserved: set[str]):
         super().__init__(plan.host, reserved | {DEVICE_RESULTS})
         self.device_eqns = plan.device_eqns
+        self.in_place, self.copies = plan.in_place, plan.copies
 
     def expression(self, eqn: Eqn) -> cst.BaseExpression:
         operands = [self.atom(a) for a in eqn.ins]
@@ -151,9 +154,28 @@ class HostEmitter(FunctionEmitter):
             return call("to_device", operands)
         if eqn.op == TO_HOST:
             return call("to_host", operands + [_name(DEVICE_RESULTS)])
+        if eqn.op in (TO_SCALAR, TO_INDEX):
+            return call("host_scalar" if eqn.op == TO_SCALAR else "host_index", operands)
         if id(eqn) in self.device_eqns:
-            return self.device_call(eqn, operands)
+            made = self.device_call(eqn, operands)
+            return call("device_copy", [made]) if id(eqn) in self.copies else made
         return super().expression(eqn)
+
+    def assignment(self, eqn: Eqn) -> list[cst.SimpleStatementLine]:
+        """`outs = value`; device ops and the backend's own steps are never written in place (`x[i] = v` on
+        the host would not reach the GPU): `x = device_setitem(x, v, i)`."""
+        if id(eqn) in self.device_eqns or eqn.op in (LAUNCH, TO_DEVICE, TO_HOST, TO_SCALAR, TO_INDEX):
+            return [
+                cst.SimpleStatementLine(
+                    [
+                        cst.Assign(
+                            [cst.AssignTarget(_targets([self.names.get(o.name, o.name) for o in eqn.outs]))],
+                            self.expression(eqn),
+                        )
+                    ]
+                )
+            ]
+        return super().assignment(eqn)
 
     def device_call(self, eqn: Eqn, operands: list) -> cst.Call:
         """`device_<op>(operands..., statics...)` with NumPy's argument conventions."""
@@ -165,7 +187,7 @@ class HostEmitter(FunctionEmitter):
             (k, statics[k]) for k, atom in eqn.static
             if k not in required and not (k in defaults and isinstance(atom, Const) and atom == Const(defaults[k]))
         ]  # fmt: skip
-        path = DEVICE_FUNCTIONS[eqn.op]
+        path = "device_write" if id(eqn) in self.in_place else DEVICE_FUNCTIONS[eqn.op]
         if rule.variadic:
             return call(path, [tuple_of(operands)], keywords)
         return call(path, operands + [statics[k] for k in required if k in statics], keywords)

@@ -14,8 +14,10 @@ Every op of the rule table falls in exactly one class (a test checks this):
   unsupported too, with a generic reason.
 
 `HOST_VALUE_OPS` need their operands as Python values (casts, `not`, `and`,
-`or`): on device values they would copy data back to drive Python control
-flow, so the backend refuses them at build time.
+`or`, `range`); so do `if` conditions and loop bounds. A device value in such
+a position is copied back as one number (`host_scalar`, a synchronisation),
+as `bool()` of a CuPy or PyTorch array does. The tape ops keep a loop's saved
+values in a Python list on the host, whatever the values are.
 """
 
 from __future__ import annotations
@@ -24,16 +26,19 @@ import libcst as cst
 from libcst.helpers import parse_template_expression
 
 from symdiff.codegen.expressions import build
-from symdiff.ir.nodes import Eqn
+from symdiff.ir.nodes import Const, Eqn
 from symdiff.rules import RULES
 
 HOST_OPS = frozenset({
     "shape", "size", "ndim", "len", "range", "make_tuple", "make_slice", "keepdims_shape", "concat_offset",
     "inverse_axes", "unit_axes", "grad_seed", "int", "bool", "not_", "and_", "or_", "broadcast_shapes",
+    "tape_new", "tape_push", "tape_pop", "nbytes_of", "revolve_snapshots", "revolve_next",
 })  # fmt: skip
 HOST_VALUE_OPS = frozenset({"int", "bool", "not_", "and_", "or_", "range"})
 SHAPE_ONLY_OPS = frozenset({"shape", "size", "ndim", "len", "grad_seed"})  # read a value's shape, never its data
-HOST_HELPERS = ("keepdims_shape", "concat_offset", "inverse_axes", "unit_axes")  # copied from rules/shapes.py
+HOST_HELPERS = (
+    "keepdims_shape", "concat_offset", "inverse_axes", "unit_axes", "revolve_snapshots", "revolve_next",
+)  # fmt: skip  # copied from rules/shapes.py
 HOST_PATHS = {"grad_seed": "grad_seed"}  # host ops with a backend implementation (runtime.py)
 
 ARITHMETIC = frozenset({
@@ -61,7 +66,8 @@ DEVICE_FUNCTIONS = {
         "sum", "mean", "prod", "max", "min", "sum_to", "matmul", "dot", "matmul_adjoint_a", "matmul_adjoint_b",
         "outer", "transpose", "swapaxes", "reshape", "ravel", "squeeze", "expand_dims", "broadcast_to", "copy",
         "getitem", "scatter_add", "axis_slice", "axis_pad", "concatenate", "stack", "zeros", "ones",
-        "zeros_like", "ones_like", "full", "full_like", "arange", "eye", "linspace",
+        "zeros_like", "ones_like", "full", "full_like", "arange", "eye", "linspace", "setitem", "written_values",
+        "append_row",
     )
 }  # fmt: skip
 # zeros are one valid content for elements not set yet, and a uniform view of them costs no memory
@@ -75,11 +81,6 @@ UNSUPPORTED = {
     "einsum": "einsum has no CUDA kernel yet; write the contraction with @ and sum",
     "einsum_adjoint_subscripts": "einsum has no CUDA kernel yet",
     "einsum_summed_axes": "einsum has no CUDA kernel yet",
-    "setitem": "element writes (x[i] = v) need loops, which the CUDA backend does not run yet",
-    "tape_new": "loops are not supported by the CUDA backend yet",
-    "tape_push": "loops are not supported by the CUDA backend yet",
-    "tape_pop": "loops are not supported by the CUDA backend yet",
-    "written_values": "element writes (x[i] = v) need loops, which the CUDA backend does not run yet",
 }
 for _op in ("inv", "solve", "det", "slogdet_packed", "cholesky", "eigh_packed", "qr_packed"):
     UNSUPPORTED[_op] = "linear algebra (np.linalg) has no CUDA kernel yet; use the numpy backend"
@@ -89,12 +90,9 @@ for _op in ("cumsum", "cumprod", "sort", "argsort", "permute_along", "flip", "ro
 for _op in ("column_shape", "negated", "diagonal_mask", "trace_axes", "atleast_shape", "kron_layout", "kron_shape",
             "split_shape", "hstack_shape", "diag_adjoint"):  # fmt: skip
     UNSUPPORTED[_op] = "the helpers of trace, atleast_*d, kron, split, hstack and diag have no CUDA lowering yet"
-UNSUPPORTED["append_row"] = "a list grown by append in a loop needs loops, which the CUDA backend does not run yet"
 UNSUPPORTED["tuple_add"] = "shapes joined as tuples ((n,) + np.shape(x)) are not supported by the CUDA backend yet"
 for _op in ("batch_axis", "batch_shape", "batch_aligned", "batch_sum_axes", "batch_transposed", "batch_index"):
     UNSUPPORTED[_op] = "tangents batched on a first axis (hessian, jacobian) run on the numpy backend"
-for _op in ("revolve_snapshots", "revolve_next", "nbytes_of"):
-    UNSUPPORTED[_op] = "checkpointed loops need loops, which the CUDA backend does not run yet"
 UNSUPPORTED["call"] = "random draws and other calls run as they are need the numpy backend"
 for _op in ("as_float", "as_integer"):
     UNSUPPORTED[_op] = ".astype() has no CUDA kernel yet; use the numpy backend"
@@ -121,4 +119,9 @@ def element_expression(eqn: Eqn, operands: list[cst.BaseExpression]) -> cst.Base
     if eqn.op in ARITHMETIC:
         return build(eqn, operands, {}, RULES[eqn.op])
     names = {f"a{k}": operand for k, operand in enumerate(operands)}
+    if eqn.op == "clip" and any(isinstance(a, Const) and a.value is None for a in eqn.ins[1:]):
+        low, high = (not (isinstance(a, Const) and a.value is None) for a in eqn.ins[1:])  # np.clip(x, None, 0.5)
+        template = "min(max({a0}, {a1}), {a2})" if low and high else "max({a0}, {a1})" if low else "min({a0}, {a2})"
+        template = template if low or high else "{a0}"
+        return parse_template_expression(template, **{k: v for k, v in names.items() if "{" + k + "}" in template})
     return parse_template_expression(ELEMENT_TEMPLATES[eqn.op], **names)

@@ -20,6 +20,21 @@ Two decisions, both made once at build time from the IR alone:
    are written to memory only when something outside the group reads their
    data.
 
+Control flow runs on the host: `if` arms and loop bodies are planned as
+blocks of their own, and a group never crosses a block boundary (open groups
+are launched before an `if` or a loop, and at the end of every block), so a
+kernel launched in a loop body runs once per iteration. Placement is a
+fixpoint over the joins: a loop's carried value lives on the device when its
+first value or the body's result does, an `if`'s output when either arm's
+result does, and a value popped from a tape when any value pushed onto that
+tape does. Placement may over-approximate (a value placed on the device can
+still be a Python number at run time, which every device function and launch
+takes), never under-approximate. A condition, loop bound or cast that reads a
+device value reads it through `cuda_scalar`, which copies the one number back
+(a synchronisation). A `while` loop tests a carried flag computed before the
+loop and again at the end of each iteration, so its condition is ordinary
+statements that may launch kernels (`while_flags`).
+
 The result is a `Plan`: the host program (an IR `Function` whose equations
 are host ops, device ops and one `cuda_elementwise` launch per group) and
 the groups themselves, from which `emit` prints kernels.
@@ -27,12 +42,14 @@ the groups themselves, from which `emit` prints kernels.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
+from symdiff.analysis.aliases import ELEMENT_READS
 from symdiff.backends.cuda.lowering import (
     CONSTRUCTORS,
+    DEVICE_FUNCTIONS,
     HOST_OPS,
     HOST_VALUE_OPS,
     SHAPE_ONLY_OPS,
@@ -40,10 +57,12 @@ from symdiff.backends.cuda.lowering import (
     unsupported_reason,
 )
 from symdiff.backends.cuda.shapes import SCALAR, Shape, ShapeTerms, fits
+from symdiff.codegen.layout import Layout
 from symdiff.errors import BackendError
-from symdiff.ir.nodes import Atom, Const, Eqn, Function, Var
+from symdiff.ir.nodes import Atom, Const, Eqn, Function, If, Loop, Var, walk
 
 LAUNCH, TO_DEVICE, TO_HOST = "cuda_elementwise", "cuda_to_device", "cuda_to_host"
+TO_SCALAR, TO_INDEX = "cuda_scalar", "cuda_index"  # one device number read back: a condition, or a bound
 
 
 @dataclass
@@ -61,6 +80,7 @@ class Group:
         return any(m.out.name == name for m in self.members)
 
     def add(self, eqn: Eqn, on_device: set[str]) -> None:
+        """Compute `eqn` in this kernel; its operands from outside become arrays (device) or scalars (host)."""
         self.members.append(eqn)
         for atom in eqn.ins:
             if not isinstance(atom, Var) or self.defines(atom.name) or atom in self.arrays + self.scalars:
@@ -89,19 +109,23 @@ class Plan:
     host: Function
     groups: list[Group]
     device_eqns: set[int]  # ids of host-program equations that call a device_<op> function
+    in_place: set[int] = field(default_factory=set)  # ids of setitems that write into their array (device_write)
+    copies: set[int] = field(default_factory=set)  # ids of element reads NumPy copies (a scalar), copied here too
+
+
+def _statements(body):
+    """Every statement of `body`, nested ones included, in textual order."""
+    for stmt in body:
+        yield stmt
+        if not isinstance(stmt, Eqn):
+            for block in stmt.blocks():
+                yield from _statements(block)
 
 
 def check_supported(function: Function) -> None:
-    """Raise `BackendError` at build time for statements and ops the CUDA backend cannot run."""
-    for stmt in function.body:
-        if not isinstance(stmt, Eqn):
-            raise BackendError(
-                f"the cuda backend cannot run {type(stmt).__name__.lower()} statements (control flow) yet",
-                getattr(stmt, "loc", None),
-                hint="use backend='numpy' or 'numba' for functions with if/for/while",
-            )
+    """Raise `BackendError` at build time for ops the CUDA backend cannot run (anywhere in the program)."""
     free = dict(function.free)
-    for eqn in function.body:
+    for eqn in walk(function.body):
         reason = unsupported_reason(eqn.op)
         if reason is None and _advanced_index(eqn, free):
             reason = "integer-array (advanced) indexing is not implemented on the GPU"
@@ -120,81 +144,313 @@ def _advanced_index(eqn: Eqn, free: dict) -> bool:
     return any(isinstance(item, (list, np.ndarray)) for item in items)
 
 
+# -- while loops: the condition as statements of the body ---------------------------------------
+
+
+def while_flags(function: Function) -> Function:
+    """`function` with every `while` loop testing a carried flag instead of its condition block.
+
+    The condition block is copied before the loop (reading the carried
+    values' first values) and at the end of the body (reading the body's
+    results), each copy ending in `cuda_scalar`, so the flag is a host
+    number. The loop runs the same iterations; the condition can now launch
+    kernels like any other statements, where a `while` test is one expression.
+    """
+    counter = [0]
+
+    def copy(block: tuple, cond: Atom, values: dict[str, Atom]) -> tuple[list[Eqn], Var]:
+        counter[0] += 1
+        renamed = dict(values)
+
+        def swap(atom: Atom) -> Atom:
+            return renamed.get(atom.name, atom) if isinstance(atom, Var) else atom
+
+        eqns = []
+        for eqn in block:
+            outs = tuple(Var(f"{o.name}~w{counter[0]}", o.temp) for o in eqn.outs)
+            eqns.append(
+                Eqn(
+                    outs,
+                    eqn.op,
+                    tuple(map(swap, eqn.ins)),
+                    tuple((k, swap(a)) for k, a in eqn.static),
+                    eqn.loc,
+                    eqn.adjoint,
+                )
+            )
+            renamed.update((o.name, new) for o, new in zip(eqn.outs, outs))
+        flag = Var(f"{getattr(cond, 'name', 'cond')}~flag{counter[0]}", temp=True)
+        eqns.append(Eqn((flag,), TO_SCALAR, (swap(cond),), loc=block[-1].loc if block else None))
+        return eqns, flag
+
+    def rewrite(body: tuple) -> tuple:
+        out: list = []
+        for stmt in body:
+            if isinstance(stmt, If):
+                stmt = replace(stmt, then_body=rewrite(stmt.then_body), else_body=rewrite(stmt.else_body))
+            elif isinstance(stmt, Loop):
+                stmt = replace(stmt, body=rewrite(stmt.body))
+                if stmt.index is None and stmt.cond is not None:
+                    if any(not isinstance(s, Eqn) for s in stmt.cond_body):
+                        raise BackendError(
+                            "the cuda backend cannot run control flow inside a while condition", stmt.loc
+                        )
+                    names = [c.name for c in stmt.carried]
+                    before, first = copy(stmt.cond_body, stmt.cond, dict(zip(names, stmt.inits)))
+                    again, following = copy(stmt.cond_body, stmt.cond, dict(zip(names, stmt.results)))
+                    flag = Var(f"{first.name.split('~')[0]}~while{counter[0]}", temp=True)
+                    done = Var(f"{flag.name}~done", temp=True)
+                    out.extend(before)
+                    stmt = replace(
+                        stmt, outs=(done, *stmt.outs), carried=(flag, *stmt.carried), inits=(first, *stmt.inits),
+                        body=stmt.body + tuple(again), results=(following, *stmt.results), cond_body=(), cond=flag,
+                    )  # fmt: skip
+            out.append(stmt)
+        return tuple(out)
+
+    return replace(function, body=rewrite(function.body))
+
+
+# -- placement -------------------------------------------------------------------------------------
+
+
 def _param_uses(function: Function) -> tuple[set[str], set[str]]:
-    """Names used in device positions (array operands) and in host positions (static, sizes)."""
+    """Names used in device positions (array operands) and in host positions (static, sizes), of every value.
+
+    Tape operations, casts, conditions and loop bounds are neither: they take
+    whatever they are given (a device value is read back as a number).
+    """
     device, host = set(), set()
-    for eqn in function.body:
+    for eqn in walk(function.body):
         for _, atom in eqn.static:
             if isinstance(atom, Var):
                 host.add(atom.name)
         for atom in eqn.ins:
-            if not isinstance(atom, Var):
+            if not isinstance(atom, Var) or eqn.op in HOST_VALUE_OPS:
                 continue
-            if eqn.op in CONSTRUCTORS or eqn.op in HOST_VALUE_OPS:
+            if eqn.op in CONSTRUCTORS:
                 host.add(atom.name)
-            elif eqn.op not in HOST_OPS:
+            elif eqn.op not in HOST_OPS and eqn.op not in (TO_SCALAR, TO_INDEX):
                 device.add(atom.name)
     return device, host
 
 
+class _Tapes:
+    """Which values may be one Python object: a tape's successive versions, values joined through loops and
+    ifs, and every value pushed onto a tape with every value popped from it (its `content:` node), so a
+    popped value is a device value when anything pushed onto that tape is (tapes of tapes included)."""
+
+    def __init__(self, function: Function):
+        self.parent: dict[str, str] = {}
+        for stmt in _statements(function.body):
+            if isinstance(stmt, Eqn) and stmt.op in ("tape_push", "tape_pop"):
+                tape, new, value = stmt.ins[0], stmt.outs[0], stmt.ins[1] if stmt.op == "tape_push" else stmt.outs[1]
+                self.union(new, tape)
+                self.union(Var(f"content:{tape.name}"), Var(f"content:{new.name}"), value)
+            elif isinstance(stmt, Loop):
+                for group in zip(stmt.inits, stmt.carried, stmt.results, stmt.outs):
+                    self.union(*group)
+                    self.union(*(Var(f"content:{a.name}") for a in group if isinstance(a, Var)))
+            elif isinstance(stmt, If):
+                for group in zip(stmt.outs, stmt.then_results, stmt.else_results):
+                    self.union(*group)
+                    self.union(*(Var(f"content:{a.name}") for a in group if isinstance(a, Var)))
+        # One object, one content: a tape popped from a tape of tapes holds what the tape pushed there held.
+        while True:
+            contents: dict[str, list[Var]] = {}
+            for name in [n for n in list(self.parent) if n.startswith("content:")]:
+                contents.setdefault(self.root(name[len("content:") :]), []).append(Var(name))
+            roots = len({self.root(n) for n in self.parent})
+            for nodes in contents.values():
+                self.union(*nodes)
+            if len({self.root(n) for n in self.parent}) == roots:
+                break
+
+    def root(self, name: str) -> str:
+        while self.parent.get(name, name) != name:
+            name = self.parent[name]
+        return name
+
+    def union(self, *atoms: Atom) -> None:
+        roots = [self.root(a.name) for a in atoms if isinstance(a, Var)]
+        for other in roots[1:]:
+            if other != roots[0]:
+                self.parent[other] = roots[0]
+
+
 def place(function: Function) -> set[str]:
     """The names of values that live on the device (see the module docstring)."""
+    return _placement(function)[0]
+
+
+def _placement(function: Function) -> tuple[set[str], set[str]]:
+    """(values on the device, host tuples that hold device values)."""
     device_uses, host_uses = _param_uses(function)
     inputs = [p.name for p in function.params] + [name for name, _ in function.free]
-    clash = sorted(n for n in inputs if n in device_uses and n in host_uses)
-    if clash:
-        raise BackendError(
-            f"argument {clash[0]!r} is used both as an array and as a shape, size or static argument",
-            hint="pass the two uses as separate arguments, or use backend='numpy'",
-        )
-    on_device = {n for n in inputs if n in device_uses}
-    for eqn in function.body:
-        reads_device = any(isinstance(a, Var) and a.name in on_device for a in eqn.ins)
-        if eqn.op in HOST_VALUE_OPS and reads_device:
-            raise BackendError(
-                f"{eqn.op}() of a GPU value would copy it back to drive Python code",
-                eqn.loc,
-                hint="use backend='numpy' for data-dependent Python control flow",
-            )
-        if any(isinstance(a, Var) and a.name in on_device for _, a in eqn.static):
-            raise BackendError(f"{eqn.op} takes a static argument computed on the GPU", eqn.loc)
-        if eqn.op in HOST_OPS or (eqn.op == "getitem" and not reads_device):
-            continue
-        if reads_device or not is_elementwise(eqn.op):
-            on_device.update(o.name for o in eqn.outs)
-    return on_device
+    holders: set[str] = set()  # tuples (make_tuple) with a device value among their items
+    tapes, device_tapes = _Tapes(function), set()
+    # An argument is an array when anything it may become (through loops, ifs and tapes) is used as one.
+    used_as_arrays = {tapes.root(name) for name in device_uses}
+    # One used as a shape, size or static argument is a host value, whatever else reads it (arithmetic on
+    # it runs on the host; a device function copies it in).
+    on_device = {n for n in inputs if (n in device_uses or tapes.root(n) in used_as_arrays) and n not in host_uses}
+
+    def dev(atom: Atom) -> bool:
+        return isinstance(atom, Var) and atom.name in on_device
+
+    statements = list(_statements(function.body))
+    while True:
+        size = (len(on_device), len(holders), len(device_tapes))
+        for stmt in statements:
+            if isinstance(stmt, If):
+                on_device.update(
+                    o.name for o, a, b in zip(stmt.outs, stmt.then_results, stmt.else_results) if dev(a) or dev(b)
+                )
+            elif isinstance(stmt, Loop):
+                for phi, init, result, out in zip(stmt.carried, stmt.inits, stmt.results, stmt.outs):
+                    if dev(init) or dev(result):
+                        on_device.update((phi.name, out.name))
+            elif stmt.op == "tape_push":
+                if dev(stmt.ins[1]):
+                    device_tapes.add(tapes.root(stmt.ins[1].name))
+            elif stmt.op == "tape_pop":
+                if tapes.root(stmt.outs[1].name) in device_tapes:
+                    on_device.add(stmt.outs[1].name)
+            elif stmt.op == "make_tuple":
+                if any(dev(a) or (isinstance(a, Var) and a.name in holders) for a in stmt.ins):
+                    holders.add(stmt.out.name)
+            elif stmt.op == "getitem" and isinstance(stmt.ins[0], Var) and stmt.ins[0].name in holders:
+                on_device.add(stmt.out.name)  # an item of a host tuple of device values
+            elif stmt.op in HOST_OPS or stmt.op in (TO_SCALAR, TO_INDEX):
+                continue
+            elif any(dev(a) for a in stmt.ins) or not (is_elementwise(stmt.op) or stmt.op == "getitem"):
+                on_device.update(o.name for o in stmt.outs)
+        if (len(on_device), len(holders), len(device_tapes)) == size:
+            break
+    for eqn in walk(function.body):
+        for key, atom in eqn.static:
+            if isinstance(atom, Var) and (atom.name in on_device or atom.name in holders):
+                if key == "index":
+                    raise BackendError(
+                        "an index computed on the GPU (an integer array or a boolean mask) is not supported by the cuda backend",
+                        eqn.loc,
+                        hint="index with integers and slices, or use backend='numpy'",
+                    )
+                raise BackendError(f"{eqn.op} takes a static argument ({key}) computed on the GPU", eqn.loc)
+    return on_device, holders
 
 
 class Planner:
-    """One pass over the equations: host program out, groups formed and closed on the way."""
+    """One pass over the program, block by block: host program out, groups formed and closed on the way."""
 
     def __init__(self, function: Function):
-        self.function = function
-        self.on_device = place(function)
+        # Element writes NumPy's printer makes in place (nothing reads the old array afterwards, through any
+        # name, view or tape: codegen/layout.py) write in place on the device too.
+        layout = Layout(function, set())
+        self.writes_in_place = layout.in_place  # ids of the setitems of `function`
+        # NumPy's `x[i]` of a 1-D x is a copy, which codegen lets outlive a write into x; on the device it is a
+        # view, so where anything is written in place, such reads copy their element.
+        self.scalar_reads = {n for n, rank in layout.ranks.items() if rank == 0} if self.writes_in_place else set()
+        self.in_place: set[int] = set()
+        self.copies: set[int] = set()
+        self.function = while_flags(function)
+        self.on_device, self.holders = _placement(self.function)
         self.terms = ShapeTerms()
-        self.host_body: list[Eqn] = []
+        self.body: list = []  # the statements of the block being planned
         self.device_eqns: set[int] = set()
         self.open: list[Group] = []
         self.groups: list[Group] = []
         self.owner: dict[str, Group] = {}
         self.stand_in: dict[str, Var] = {}
         self.rename: dict[str, Atom] = {}
-        self.readers = _readers(function)
+        self.readers = _readers(self.function)
+        self.scalars = 0
 
     def run(self) -> Plan:
         self._inputs_to_device()
-        for eqn in self.function.body:
-            eqn = self._renamed(eqn)
-            device = any(o.name in self.on_device for o in eqn.outs)
-            elementwise = device and is_elementwise(eqn.op)
-            self.terms.learn(eqn, is_elementwise(eqn.op), scalar=not device)  # host values are numbers to kernels
-            if elementwise:
-                self._join(eqn)
+        inputs, self.body = self.body, []
+        body = inputs + self._block(self.function.body)
+        return Plan(self._host_function(body), self.groups, self.device_eqns, self.in_place, self.copies)
+
+    def _block(self, statements) -> list:
+        """The planned statements of one block; every group opened in it is launched in it."""
+        outer, outer_open = self.body, self.open
+        self.body, self.open = [], []
+        for stmt in statements:
+            if isinstance(stmt, Eqn):
+                self._equation(stmt)
+                continue
+            for group in list(self.open):
+                self._close(group)
+            if isinstance(stmt, If):
+                self._branch(stmt)
             else:
-                self._host_step(eqn, device)
+                self._loop(stmt)
         for group in list(self.open):
             self._close(group)
-        return Plan(self._host_function(), self.groups, self.device_eqns)
+        planned, self.body, self.open = self.body, outer, outer_open
+        return planned
+
+    def _equation(self, eqn: Eqn) -> None:
+        written = id(eqn) in self.writes_in_place
+        if written:  # kernels not launched yet may read the old elements: launch them first
+            for group in list(self.open):
+                self._close(group)
+        eqn = self._renamed(eqn)
+        if written:
+            self.in_place.add(id(eqn))
+        device = any(o.name in self.on_device for o in eqn.outs)
+        elementwise = device and is_elementwise(eqn.op)
+        self.terms.learn(eqn, is_elementwise(eqn.op), scalar=not device)  # host values are numbers to kernels
+        if elementwise:
+            self._join(eqn)
+        else:
+            self._host_step(eqn, device)
+
+    def _branch(self, stmt: If) -> None:
+        cond = self._host_value(self._swap(stmt.cond), stmt.loc)
+        self._declare(stmt.outs)
+        then_body = self._block(stmt.then_body)
+        else_body = self._block(stmt.else_body)
+        self.body.append(
+            replace(
+                stmt,
+                cond=cond,
+                then_body=tuple(then_body),
+                then_results=tuple(map(self._swap, stmt.then_results)),
+                else_body=tuple(else_body),
+                else_results=tuple(map(self._swap, stmt.else_results)),
+            )
+        )
+
+    def _loop(self, stmt: Loop) -> None:
+        bounds = tuple(self._host_value(self._swap(b), stmt.loc, TO_INDEX) for b in stmt.bounds)
+        self._declare(stmt.carried + stmt.outs + ((stmt.index,) if stmt.index is not None else ()))
+        body = self._block(stmt.body)
+        self.body.append(
+            replace(
+                stmt,
+                inits=tuple(map(self._swap, stmt.inits)),
+                bounds=bounds,
+                body=tuple(body),
+                results=tuple(map(self._swap, stmt.results)),
+            )
+        )
+
+    def _declare(self, names) -> None:
+        """Shape terms of values a join defines: host values are numbers, device values unknown."""
+        for var in names:
+            if var.name not in self.on_device:
+                self.terms.declare(var.name, SCALAR)
+
+    def _host_value(self, atom: Atom, loc, op: str = TO_SCALAR) -> Atom:
+        """`atom` as a host number: a device value is read back through `op` (a synchronisation)."""
+        if not isinstance(atom, Var) or atom.name not in self.on_device:
+            return atom
+        self.scalars += 1
+        number = Var(f"{atom.name.split('~')[0]}~host{self.scalars}", temp=True)
+        self._equation(Eqn((number,), op, (atom,), (), loc))
+        return number
 
     def _inputs_to_device(self) -> None:
         for name in [p.name for p in self.function.params] + [n for n, _ in self.function.free]:
@@ -202,22 +458,21 @@ class Planner:
                 self.terms.declare(name, SCALAR)  # a host number: broadcasts into anything
             else:
                 copy = Var(f"{name}~cuda")
-                self.host_body.append(Eqn((copy,), TO_DEVICE, (Var(name),)))
+                self.body.append(Eqn((copy,), TO_DEVICE, (Var(name),)))
                 self.rename[name] = copy
                 self.on_device.add(copy.name)
 
-    def _renamed(self, eqn: Eqn) -> Eqn:
-        def swap(atom: Atom) -> Atom:
-            return self.rename.get(atom.name, atom) if isinstance(atom, Var) else atom
+    def _swap(self, atom: Atom) -> Atom:
+        return self.rename.get(atom.name, atom) if isinstance(atom, Var) else atom
 
-        return Eqn(
-            eqn.outs,
-            eqn.op,
-            tuple(swap(a) for a in eqn.ins),
-            tuple((k, swap(a)) for k, a in eqn.static),
-            eqn.loc,
-            eqn.adjoint,
-        )
+    def _renamed(self, eqn: Eqn) -> Eqn:
+        swap = self._swap
+        ins = tuple(swap(a) for a in eqn.ins)
+        if eqn.op in ("make_slice", "range", "revolve_snapshots", "revolve_next"):  # bounds: whole numbers
+            ins = tuple(self._host_value(a, eqn.loc, TO_INDEX) for a in ins)
+        elif eqn.op in HOST_VALUE_OPS:  # casts and logic take numbers: read device operands back
+            ins = tuple(self._host_value(a, eqn.loc) for a in ins)
+        return Eqn(eqn.outs, eqn.op, ins, tuple((k, swap(a)) for k, a in eqn.static), eqn.loc, eqn.adjoint)
 
     def _open_owners(self, eqn: Eqn) -> list[Group]:
         owners = []
@@ -253,9 +508,12 @@ class Planner:
         if eqn.op in SHAPE_ONLY_OPS:
             ins = tuple(self.stand_in.get(a.name, a) if isinstance(a, Var) else a for a in eqn.ins)
             eqn = Eqn(eqn.outs, eqn.op, ins, eqn.static, eqn.loc, eqn.adjoint)
-        if device:
+        item_of_tuple = eqn.op == "getitem" and isinstance(eqn.ins[0], Var) and eqn.ins[0].name in self.holders
+        if device and eqn.op in DEVICE_FUNCTIONS and not item_of_tuple:
             self.device_eqns.add(id(eqn))
-        self.host_body.append(eqn)
+            if eqn.op in ELEMENT_READS and eqn.out.name in self.scalar_reads:
+                self.copies.add(id(eqn))
+        self.body.append(eqn)
 
     def _close(self, group: Group) -> None:
         """Launch `group` here: decide what it writes to memory and emit its launch equation."""
@@ -269,10 +527,10 @@ class Planner:
             ("writes", Const(tuple(group.sources(v) for v in group.outputs))),
         )
         launch = Eqn(tuple(group.outputs), LAUNCH, tuple(group.arrays + group.scalars), static, last.loc, last.adjoint)
-        self.host_body.append(launch)
+        self.body.append(launch)
 
     def _choose_outputs(self, group: Group) -> None:
-        """Values the group writes: those read as data outside it, and results.
+        """Values the group writes: those read as data outside it (by an equation or a statement), and results.
 
         A value whose shape alone is read outside (`np.shape`, `grad_seed`)
         is not written when a written value provably has the same shape: the
@@ -282,8 +540,8 @@ class Planner:
         shape_only = []
         for member in group.members:
             name = member.out.name
-            outside = [r for r in self.readers.get(name, []) if not group.defines(r.out.name)]
-            if name in results or any(r.op not in SHAPE_ONLY_OPS for r in outside):
+            outside = [r for r in self.readers.get(name, []) if not (isinstance(r, Eqn) and group.defines(r.out.name))]
+            if name in results or any(not isinstance(r, Eqn) or r.op not in SHAPE_ONLY_OPS for r in outside):
                 group.outputs.append(member.out)
             elif outside:
                 shape_only.append(member.out)
@@ -297,25 +555,26 @@ class Planner:
         if not group.outputs:
             group.outputs.append(group.members[-1].out)
 
-    def _host_function(self) -> Function:
+    def _host_function(self, body: list) -> Function:
         results = []
         for k, atom in enumerate(self.function.results()):
             out = Var(f"{getattr(atom, 'name', 'result')}~result{k}", temp=True)
-            self.host_body.append(Eqn((out,), TO_HOST, (self.rename.get(getattr(atom, "name", None), atom),)))
+            body.append(Eqn((out,), TO_HOST, (self._swap(atom),)))
             results.append(out)
         result = tuple(results) if isinstance(self.function.result, tuple) else results[0]
         return Function(
-            self.function.name, self.function.params, tuple(self.host_body), result,
+            self.function.name, self.function.params, tuple(body), result,
             self.function.defaults, self.function.free, self.function.doc,
         )  # fmt: skip
 
 
-def _readers(function: Function) -> dict[str, list[Eqn]]:
-    readers: dict[str, list[Eqn]] = {}
-    for eqn in function.body:
-        for atom in eqn.atoms():
+def _readers(function: Function) -> dict[str, list]:
+    """name -> the equations, and the `if`s and loops (conditions, bounds, joined values), that read it."""
+    readers: dict[str, list] = {}
+    for stmt in _statements(function.body):
+        for atom in stmt.atoms():
             if isinstance(atom, Var):
-                readers.setdefault(atom.name, []).append(eqn)
+                readers.setdefault(atom.name, []).append(stmt)
     return readers
 
 

@@ -4,7 +4,7 @@
 and that `compile_function` executes: a header, the imports (NumPy and Numba
 only), the generated kernels and host function (`emit.py`), the shape helpers
 the host calls, and a verbatim copy of the runtime library (`kernels.py`,
-`runtime.py`, `device_ops.py`, `device_index.py`, each below its imports), so
+`runtime.py`, `device_ops.py`, `device_index.py`, `control.py`, each below its imports), so
 the file runs where symdiff is not installed. Imports: ir, rules and this
 package's modules only.
 """
@@ -18,14 +18,14 @@ from types import ModuleType
 import libcst as cst
 import numpy as np
 
-from symdiff.backends.cuda import device_index, device_ops, kernels, runtime
+from symdiff.backends.cuda import control, device_index, device_ops, kernels, runtime
 from symdiff.backends.cuda.emit import DEVICE_RESULTS, host_definition, kernel_definitions
 from symdiff.backends.cuda.lowering import HOST_HELPERS
 from symdiff.backends.cuda.planning import Plan
-from symdiff.ir.nodes import Function
+from symdiff.ir.nodes import Function, walk
 from symdiff.rules import shapes
 
-LIBRARY: tuple[ModuleType, ...] = (kernels, runtime, device_ops, device_index)
+LIBRARY: tuple[ModuleType, ...] = (kernels, runtime, device_ops, device_index, control)
 IMPORTS = (
     "from __future__ import annotations\n\nimport math\n\nimport numpy as np\nfrom numba import config, cuda, float64"
 )
@@ -73,7 +73,7 @@ def library_names() -> set[str]:
 
 
 def _helpers(the_plan: Plan) -> list[str]:
-    used = {eqn.op for eqn in the_plan.host.body}
+    used = {eqn.op for eqn in walk(the_plan.host.body)}
     return [inspect.getsource(getattr(shapes, name)) for name in HOST_HELPERS if name in used]
 
 
