@@ -34,6 +34,7 @@ import weakref
 from collections.abc import Callable
 from typing import Any
 
+from symdiff.backends import building_source_only
 from symdiff.backends.cuda import kernels
 from symdiff.backends.cuda.emit import DEVICE_RESULTS
 from symdiff.backends.cuda.planning import plan
@@ -56,20 +57,46 @@ def compile_function(function: Function, filename: str) -> Compiled:
     return Compiled(_needing_a_device(host), source, namespace)
 
 
+_NO_DEVICE_HINT = (
+    "run on a machine with one, set NUMBA_ENABLE_CUDASIM=1 before Numba is imported to use the simulator, "
+    "use backend='numba', or write the module without running it (symdiff.emit(f, path, backend='cuda') or "
+    "`symdiff grad MODULE:FUNCTION --backend cuda --out FILE.py`)"
+)
+_AVAILABLE: list[bool] = []
+
+
+def device_available() -> bool:
+    """Whether kernels can run here: Numba's CUDA simulator is on, or a GPU with a working driver
+    answers (asked once per process; `cuda.is_available()` initialises the driver)."""
+    if not _AVAILABLE:
+        from numba import cuda
+
+        try:
+            _AVAILABLE.append(kernels.SIMULATOR or bool(cuda.is_available()))
+        except Exception:  # noqa: BLE001 - a driver that fails to load is no GPU to run on
+            _AVAILABLE.append(False)
+    return _AVAILABLE[0]
+
+
+def check_runnable() -> None:
+    """Refuse, with a `BackendError`, to build a derivative that could not run on this machine
+    (no GPU and no simulator); `api.build` calls this first. A build that only prints the source
+    (`symdiff.emit`, the CLI's `--out`: `backends.source_only()`) needs no GPU and passes."""
+    if building_source_only() or device_available():
+        return
+    raise BackendError("the cuda backend found no NVIDIA GPU with a working driver to run on", hint=_NO_DEVICE_HINT)
+
+
 def _needing_a_device(host: Callable) -> Callable:
-    """`host`, which first says in one line that there is no GPU to run on, where there is none
-    (the source can still be read and emitted on such a machine)."""
+    """`host`, which first says in one line that there is no GPU to run on, where there is none:
+    a derivative built only for its source (`check_runnable`) can still be called by mistake."""
     checked: list[bool] = []
 
     def run(*args: Any, **kwargs: Any) -> Any:
         if not checked:
-            from numba import cuda
-
-            if not kernels.SIMULATOR and not cuda.is_available():
+            if not device_available():
                 raise BackendError(
-                    "the cuda backend found no NVIDIA GPU with a working driver to run on",
-                    hint="run on a machine with one, set NUMBA_ENABLE_CUDASIM=1 before Numba is imported to use "
-                    "the simulator, or use backend='numba'",
+                    "the cuda backend found no NVIDIA GPU with a working driver to run on", hint=_NO_DEVICE_HINT
                 )
             checked.append(True)
         return host(*args, **kwargs)
