@@ -8,9 +8,11 @@ cupy is importable): they are skipped in CI and on machines without one.
 from __future__ import annotations
 
 import importlib.util
+import json
 import os
 import subprocess
 import sys
+import textwrap
 from pathlib import Path
 
 import numpy as np
@@ -85,3 +87,102 @@ def test_no_gpu_cli_writes_the_module(no_device, tmp_path, monkeypatch):
     out = tmp_path / "loss_grad_cuda.py"
     assert cli.main(["grad", "model.py:loss", "--backend", "cuda", "--out", str(out)]) == 0
     assert "def loss_grad(w, x, *, device_results=False):" in out.read_text()
+
+
+# -- the disk cache of kernels ---------------------------------------------------------
+
+
+@pytest.fixture
+def cache_on(tmp_path, monkeypatch) -> Path:
+    """The build cache on, in a directory of this test's own."""
+    directory = tmp_path / "cache"
+    monkeypatch.setenv("SYMDIFF_CACHE_DIR", str(directory))
+    monkeypatch.setenv("SYMDIFF_BUILD_CACHE", "1")
+    return directory
+
+
+def test_module_runs_from_the_cache_directory(cache_on, tmp_path):
+    loss = _fresh_function(tmp_path, "cached_loss")
+    gradient = sd.grad(loss, backend="cuda")
+    files = list(cache_on.glob("cached_loss_grad_*.py"))
+    assert len(files) == 1 and files[0].read_text() == gradient.source
+    assert cuda_backend.host_function(gradient).__globals__["__file__"] == str(files[0])
+    rng = np.random.default_rng(3)
+    w, x = rng.normal(size=(4, 3)), rng.normal(size=(5, 4))
+    np.testing.assert_allclose(gradient(w, x), sd.grad(loss)(w, x), rtol=1e-12, atol=1e-13)
+
+
+def test_no_module_file_with_the_build_cache_off(cache_on, tmp_path, monkeypatch):
+    monkeypatch.setenv("SYMDIFF_BUILD_CACHE", "0")
+    gradient = sd.grad(_fresh_function(tmp_path, "uncached_loss"), backend="cuda")
+    assert not list(cache_on.glob("uncached_loss_grad_*.py"))
+    assert "__file__" not in cuda_backend.host_function(gradient).__globals__
+
+
+_CACHE_PROBE = textwrap.dedent(
+    """
+    import json, sys, time
+
+    import numpy as np
+
+    import symdiff as sd
+    from symdiff.backends import cuda as cuda_backend, source_only
+
+
+    def tanh_loss(w, x):
+        return np.sum(np.tanh(x @ w) ** 2)
+
+
+    if sys.argv[1] == "build":  # only what the build sets up: no GPU needed
+        with source_only():
+            gradient = sd.grad(tanh_loss, backend="cuda")
+    else:
+        gradient = sd.grad(tanh_loss, backend="cuda")
+    kernels = {
+        name: value for name, value in cuda_backend.host_function(gradient).__globals__.items()
+        if hasattr(value, "enable_caching") and not value.targetoptions.get("device")
+    }
+    report = {"caches": sorted({type(k._cache).__name__ for k in kernels.values()})}
+    report["paths"] = sorted({str(getattr(k._cache, "cache_path", "")) for k in kernels.values()})
+    if sys.argv[1] == "call":
+        rng = np.random.default_rng(0)
+        start = time.perf_counter()
+        gradient(rng.normal(size=(64, 32)), rng.normal(size=(128, 64)))
+        report["seconds"] = time.perf_counter() - start
+        report["hits"] = sum(sum(k.stats.cache_hits.values()) for k in kernels.values())
+        report["misses"] = sum(sum(k.stats.cache_misses.values()) for k in kernels.values())
+    print(json.dumps(report))
+    """
+)
+
+
+def _probe(directory: Path, what: str, build_cache: str = "1") -> dict:
+    """Run `_CACHE_PROBE` in a fresh process without the simulator; its report."""
+    env = dict(os.environ, NUMBA_ENABLE_CUDASIM="0", SYMDIFF_CACHE_DIR=str(directory), SYMDIFF_BUILD_CACHE=build_cache)
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), env.get("PYTHONPATH")]))
+    script = directory.parent / "cache_probe.py"
+    script.write_text(_CACHE_PROBE)
+    command = [sys.executable, str(script), what]
+    done = subprocess.run(command, capture_output=True, text=True, env=env, cwd=ROOT, timeout=600, check=False)
+    assert done.returncode == 0, done.stderr[-3000:]
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def test_kernels_are_set_to_cache_next_to_the_module(tmp_path):
+    """Without the simulator, and without a GPU: each kernel (not a device function) gets Numba's
+    CUDA disk cache, in the cache directory's __pycache__; with the build cache off, none does."""
+    directory = tmp_path / "cache"
+    report = _probe(directory, "build")
+    assert report["caches"] == ["CUDACache"] and report["paths"] == [str(directory / "__pycache__")]
+    assert _probe(tmp_path / "off", "build", build_cache="0")["caches"] == ["NullCache"]
+
+
+@needs_gpu
+def test_a_second_process_loads_the_kernels_instead_of_compiling(tmp_path):
+    directory = tmp_path / "cache"
+    first = _probe(directory, "call")
+    assert first["misses"] > 0 and first["hits"] == 0
+    assert list((directory / "__pycache__").glob("tanh_loss_grad_*.nbi"))  # Numba's index files
+    second = _probe(directory, "call")
+    assert second["hits"] == first["misses"] and second["misses"] == 0, (first, second)
+    print(f"first call: compiling {first['seconds']:.2f} s, loading {second['seconds']:.2f} s")

@@ -30,11 +30,13 @@ Numba's CUDA simulator (slow: a few thousand threads per second).
 
 from __future__ import annotations
 
+import sys
 import weakref
 from collections.abc import Callable
 from typing import Any
 
-from symdiff.backends import building_source_only
+from symdiff import build_cache
+from symdiff.backends import building_source_only, cache
 from symdiff.backends.cuda import kernels
 from symdiff.backends.cuda.emit import DEVICE_RESULTS
 from symdiff.backends.cuda.planning import plan
@@ -42,6 +44,7 @@ from symdiff.backends.cuda.standalone import module_source
 from symdiff.backends.numpy import Compiled, compile_source
 from symdiff.errors import BackendError
 from symdiff.ir.nodes import Function
+from symdiff.version import __version__
 
 _HOSTS: dict[int, Callable] = {}  # id(IR function) -> its host function, while the IR function lives
 
@@ -50,8 +53,7 @@ def compile_function(function: Function, filename: str) -> Compiled:
     """Build the CUDA version of `function`: check, plan, print, execute. See the module docstring."""
     the_plan = plan(function)
     source = module_source(function, the_plan)
-    namespace: dict[str, Any] = {"__name__": "symdiff_generated_cuda"}
-    host = compile_source(source, function.name, namespace, filename)
+    host, namespace = _execute(function.name, source, filename)
     _HOSTS[id(function)] = host
     weakref.finalize(function, _HOSTS.pop, id(function), None)
     return Compiled(_needing_a_device(host), source, namespace)
@@ -85,6 +87,39 @@ def check_runnable() -> None:
     if building_source_only() or device_available():
         return
     raise BackendError("the cuda backend found no NVIDIA GPU with a working driver to run on", hint=_NO_DEVICE_HINT)
+
+
+def _versions() -> tuple[str, ...]:
+    """What a cached module's name hashes besides its source (which holds the runtime library)."""
+    import numba
+
+    try:
+        from numba_cuda import __version__ as numba_cuda_version
+    except ImportError:  # the CUDA target bundled with older Numba releases
+        numba_cuda_version = "bundled"
+    return (__version__, numba.__version__, numba_cuda_version, sys.version)
+
+
+def _execute(name: str, source: str, filename: str) -> tuple[Callable, dict[str, Any]]:
+    """Run the module `source` and return its function `name` and its globals.
+
+    With the build cache on (`SYMDIFF_BUILD_CACHE`, default on), the module
+    is written to the content-addressed cache directory (`backends/cache.py`,
+    shared with the Numba backend) and imported from there, so that Numba
+    can keep its kernels' machine code next to it (`runtime.enable_disk_cache`)
+    and a later process loads them instead of compiling them. Otherwise, or
+    where the directory is refused or not writable, it runs from memory and
+    its kernels compile in every process, as on the NumPy backend.
+    """
+    if build_cache.enabled():
+        try:
+            path = cache.store(name, source, cache.content_key(source, *_versions()))
+            module = cache.import_file(path, source)
+            return getattr(module, name), vars(module)
+        except BackendError:
+            pass
+    namespace: dict[str, Any] = {"__name__": "symdiff_generated_cuda"}
+    return compile_source(source, name, namespace, filename), namespace
 
 
 def _needing_a_device(host: Callable) -> Callable:

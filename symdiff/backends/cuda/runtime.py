@@ -15,11 +15,12 @@ the `symdiff.errors` import is replaced there by a stand-in with the same names.
 from __future__ import annotations
 
 import math
+import os
 
 import numpy as np
 from numba import cuda
 
-from symdiff.backends.cuda.kernels import MAX_BLOCKS, THREADS, strided_copy_kernel
+from symdiff.backends.cuda.kernels import MAX_BLOCKS, SIMULATOR, THREADS, strided_copy_kernel
 from symdiff.errors import BackendError, NonScalarOutput
 
 
@@ -215,3 +216,27 @@ def elementwise(kernel, arrays: tuple, *, scalars: tuple = (), writes: tuple):
         layout = layout_for(shape, results + views)
         kernel[blocks, threads](n, layout, *(r.base for r in results), *(v.base for v in views), *scalars)
     return results[0] if len(results) == 1 else tuple(results)
+
+
+def enable_disk_cache(namespace: dict) -> None:
+    """Let Numba keep the machine code of the kernels in `namespace` (a module's globals) on disk.
+
+    Only for a module that is a real file: symdiff's content-addressed cache
+    file, or one written by `symdiff.emit` and imported. Numba keys the cache
+    on that file (its path and modification time, which symdiff never
+    changes) and on the kernel's signature, the CUDA runtime version and the
+    GPU's compute capability, so a later process on the same machine loads
+    each kernel instead of compiling it. Under the simulator, for source run
+    with `exec`, or where Numba finds nowhere to write, kernels compile on
+    first call as before.
+    """
+    path = namespace.get("__file__")
+    if SIMULATOR or not isinstance(path, str) or not os.path.isfile(path):
+        return
+    for value in list(namespace.values()):
+        options = getattr(value, "targetoptions", None)
+        if hasattr(value, "enable_caching") and isinstance(options, dict) and not options.get("device"):
+            try:
+                value.enable_caching()
+            except RuntimeError:  # Numba found no writable place for its cache
+                return
