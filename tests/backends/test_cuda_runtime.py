@@ -7,6 +7,7 @@ cupy is importable): they are skipped in CI and on machines without one.
 
 from __future__ import annotations
 
+import contextlib
 import importlib.util
 import json
 import os
@@ -14,9 +15,11 @@ import subprocess
 import sys
 import textwrap
 from pathlib import Path
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
+from numba import cuda
 
 import symdiff as sd
 from symdiff import cli
@@ -186,3 +189,74 @@ def test_a_second_process_loads_the_kernels_instead_of_compiling(tmp_path):
     second = _probe(directory, "call")
     assert second["hits"] == first["misses"] and second["misses"] == 0, (first, second)
     print(f"first call: compiling {first['seconds']:.2f} s, loading {second['seconds']:.2f} s")
+
+
+# -- matrix products through cuBLAS (cupy) -------------------------------------------------
+
+
+def products(w, v, x):
+    h = np.tanh(x @ w)  # 2-D @ 2-D; the backward pass multiplies transposed views
+    return np.sum(np.sin(h @ v)) + 0.1 * np.sum((x.T @ x) * (x.T @ x))  # matrix @ vector, x.T read in place
+
+
+class _Product(np.ndarray):
+    """A product `_FakeCupy` made: what a cupy array would be, with the interface the runtime reads."""
+
+    @property
+    def __cuda_array_interface__(self) -> dict:
+        return {"shape": self.shape, "typestr": self.dtype.str, "data": (0, False), "version": 3}
+
+
+class _FakeCupy:
+    """NumPy standing in for cupy over the simulator's device arrays (whose memory is a NumPy array):
+    checks what `matmul_cublas` hands to cupy and takes back (offsets, strides, dtypes, shapes)."""
+
+    def __init__(self):
+        self.products = 0
+        self.lib = SimpleNamespace(stride_tricks=SimpleNamespace(as_strided=np.lib.stride_tricks.as_strided))
+        self.cuda = SimpleNamespace(Stream=SimpleNamespace(null=contextlib.nullcontext()))
+
+    def asarray(self, array):
+        return array._ary  # the simulator's device memory, not a copy
+
+    def matmul(self, a, b):
+        self.products += 1
+        return np.matmul(a, b)
+
+    def ascontiguousarray(self, a):
+        return np.ascontiguousarray(a).view(_Product)
+
+
+def test_matrix_products_go_through_cupy_when_it_is_there(monkeypatch):
+    rng = np.random.default_rng(4)
+    args = (rng.normal(size=(4, 3)), rng.normal(size=3), rng.normal(size=(5, 4)))
+    gradient = sd.grad(products, wrt=(0, 1, 2), backend="cuda")
+    fallback = gradient(*args)  # the simulator: no cupy, the tiled kernel
+    fake = _FakeCupy()
+    namespace = cuda_backend.host_function(gradient).__globals__
+    monkeypatch.setitem(namespace, "_CUPY", [fake])
+
+    def imported(interface, owner, sync):
+        assert interface["stream"] is None and sync is False  # ordered by the default stream, no host wait
+        return cuda.to_device(np.asarray(owner))
+
+    monkeypatch.setattr(cuda, "from_cuda_array_interface", imported, raising=False)
+    got = gradient(*args)
+    assert fake.products >= 5  # forward x @ w, h @ v, x.T @ x; and their cotangents
+    want = sd.grad(products, wrt=(0, 1, 2))(*args)
+    for g, f, r in zip(got, fallback, want, strict=True):
+        np.testing.assert_allclose(g, r, rtol=1e-12, atol=1e-13)
+        np.testing.assert_allclose(f, r, rtol=1e-12, atol=1e-13)
+
+
+def test_cublas_is_off_in_the_simulator_and_by_switch(monkeypatch):
+    namespace = cuda_backend.host_function(sd.grad(products, wrt=(0, 1, 2), backend="cuda")).__globals__
+    fake = _FakeCupy()
+    monkeypatch.setitem(sys.modules, "cupy", fake)  # importable, as on a GPU machine with cupy
+    monkeypatch.setitem(namespace, "_CUPY", [])
+    assert namespace["cublas"]() is None  # the simulator runs no cuBLAS
+    monkeypatch.setitem(namespace, "SIMULATOR", False)
+    for switch, want in (("0", None), ("off", None), ("1", fake)):
+        monkeypatch.setitem(namespace, "_CUPY", [])
+        monkeypatch.setenv("SYMDIFF_CUDA_CUBLAS", switch)
+        assert namespace["cublas"]() is want
