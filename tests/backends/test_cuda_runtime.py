@@ -260,3 +260,126 @@ def test_cublas_is_off_in_the_simulator_and_by_switch(monkeypatch):
         monkeypatch.setitem(namespace, "_CUPY", [])
         monkeypatch.setenv("SYMDIFF_CUDA_CUBLAS", switch)
         assert namespace["cublas"]() is want
+
+
+# -- device-resident data --------------------------------------------------------------
+
+
+def test_strided_device_arguments_are_read_in_place():
+    rng = np.random.default_rng(5)
+    w, x = rng.normal(size=(4, 3)), rng.normal(size=(5, 4))
+    gradient = sd.grad(products, wrt=(0, 1, 2), backend="cuda")
+    v = rng.normal(size=3)
+    want = sd.grad(products, wrt=(0, 1, 2))(w, v, x)
+    w_t = cuda.to_device(np.ascontiguousarray(w.T)).T  # a transposed device array
+    wide = cuda.to_device(np.stack([v, -v], axis=1))
+    x_big = cuda.to_device(np.pad(x, ((1, 0), (0, 3))))
+    strided = (w_t, wide[:, 0], x_big[1:, :4])  # a column, and a sliced block
+    to_device = cuda_backend.host_function(gradient).__globals__["to_device"]
+    for array in strided:
+        view = to_device(array)
+        assert not array.is_c_contiguous() and np.shares_memory(view.base._ary, array._ary)  # no copy
+        np.testing.assert_array_equal(
+            np.lib.stride_tricks.as_strided(view.base._ary[view.offset :], view.shape, [s * 8 for s in view.strides]),
+            array.copy_to_host(),
+        )
+    got = gradient(*strided)
+    for g, r in zip(got, want, strict=True):
+        np.testing.assert_allclose(g, r, rtol=1e-12, atol=1e-13)
+    kept = cuda_backend.on_device(gradient)(*strided)
+    assert all(cuda.devicearray.is_cuda_ndarray(k) for k in kept)
+    assert [k.shape for k in kept] == [(4, 3), (3,), (5, 4)]
+
+
+_GPU_PROBE = textwrap.dedent(
+    """
+    import json, sys
+
+    import numpy as np
+    from numba import cuda
+
+    import symdiff as sd
+    from symdiff.backends import cuda as cuda_backend
+
+
+    def products(w, v, x):
+        h = np.tanh(x @ w)
+        return np.sum(np.sin(h @ v)) + 0.1 * np.sum((x.T @ x) * (x.T @ x))
+
+
+    def worst(got, want):
+        return max(float(np.max(np.abs(np.asarray(g) - r)) / np.max(np.abs(r))) for g, r in zip(got, want))
+
+
+    rng = np.random.default_rng(0)
+    w, v, x = rng.normal(size=(64, 48)), rng.normal(size=48), rng.normal(size=(80, 64))
+    want = sd.grad(products, wrt=(0, 1, 2))(w, v, x)
+    gradient = sd.grad(products, wrt=(0, 1, 2), backend="cuda")
+    namespace = cuda_backend.host_function(gradient).__globals__
+    on_device = cuda_backend.on_device(gradient)
+    report = {}
+    if sys.argv[1] == "numba":
+        namespace["_CUPY"][:] = [None]  # the tiled kernel, whether or not cupy is installed
+        report["host"] = worst(gradient(w, v, x), want)
+        strided = (cuda.to_device(np.ascontiguousarray(w.T)).T, cuda.to_device(np.stack([v, v])).T[:, 0], x)
+        report["strided"] = worst(gradient(*strided), want)
+        kept = on_device(*strided)
+        report["kept"] = worst([k.copy_to_host() for k in kept], want)
+        report["kept_types"] = sorted({type(k).__name__ for k in kept})
+    else:
+        import cupy
+
+        calls = []
+        matmul = cupy.matmul
+        cupy.matmul = lambda *a, **k: calls.append(1) or matmul(*a, **k)
+        report["host"] = worst(gradient(w, v, x), want)
+        report["cublas_products"] = len(calls)
+        device = (cupy.asarray(np.ascontiguousarray(w.T)).T, cupy.asarray(v), cupy.asarray(x))
+        kept = on_device(*device)
+        report["cupy_in"] = worst([k.copy_to_host() for k in kept], want)
+        as_cupy = [cupy.asarray(k) for k in kept]
+        report["zero_copy"] = all(
+            c.data.ptr == k.__cuda_array_interface__["data"][0] for c, k in zip(as_cupy, kept)
+        )
+        report["cupy_out"] = worst([cupy.asnumpy(c) for c in as_cupy], want)
+        w32, v32, x32 = (a.astype(np.float32) for a in (w, v, x))
+        report["float32"] = worst(gradient(w32, v32, x32), want)
+        report["float32_dtypes"] = sorted({str(g.dtype) for g in gradient(w32, v32, x32)})
+    print(json.dumps(report))
+    """
+)
+
+
+def _gpu_probe(tmp_path: Path, what: str) -> dict:
+    script = tmp_path / "gpu_probe.py"
+    script.write_text(_GPU_PROBE)
+    env = dict(os.environ, NUMBA_ENABLE_CUDASIM="0", SYMDIFF_BUILD_CACHE="0")
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), env.get("PYTHONPATH")]))
+    done = subprocess.run(
+        [sys.executable, str(script), what], capture_output=True, text=True, env=env, timeout=600, check=False
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+@needs_gpu
+def test_on_a_gpu_device_arrays_in_and_out(tmp_path):
+    report = _gpu_probe(tmp_path, "numba")
+    assert report["host"] < 1e-12 and report["strided"] < 1e-12 and report["kept"] < 1e-12, report
+    assert report["kept_types"] == ["DeviceNDArray"]
+
+
+def _cupy_importable() -> bool:
+    env = dict(os.environ, NUMBA_ENABLE_CUDASIM="0")
+    done = subprocess.run([sys.executable, "-c", "import cupy"], capture_output=True, env=env, check=False)
+    return done.returncode == 0
+
+
+@needs_gpu
+@pytest.mark.skipif(not REAL_GPU or not _cupy_importable(), reason="needs cupy on an NVIDIA GPU")
+def test_on_a_gpu_cublas_products_and_cupy_arrays(tmp_path):
+    report = _gpu_probe(tmp_path, "cupy")
+    assert report["cublas_products"] >= 5, report  # x @ w, h @ v, x.T @ x and their cotangents
+    assert report["host"] < 1e-12 and report["cupy_in"] < 1e-12 and report["cupy_out"] < 1e-12, report
+    assert report["zero_copy"], report  # cupy.asarray(result) is the result's own memory
+    assert report["float32"] < 1e-4 and report["float32_dtypes"] == ["float32"], report
