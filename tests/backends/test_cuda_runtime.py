@@ -383,3 +383,23 @@ def test_on_a_gpu_cublas_products_and_cupy_arrays(tmp_path):
     assert report["host"] < 1e-12 and report["cupy_in"] < 1e-12 and report["cupy_out"] < 1e-12, report
     assert report["zero_copy"], report  # cupy.asarray(result) is the result's own memory
     assert report["float32"] < 1e-4 and report["float32_dtypes"] == ["float32"], report
+
+
+# -- the GPU benchmark, as a smoke test on the simulator ---------------------------------------------
+
+
+def test_gpu_benchmark_runs_end_to_end_on_the_simulator():
+    command = [sys.executable, str(ROOT / "benchmarks" / "bench_cuda.py"), "--simulate", "--repeats", "1"]
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")])))
+    done = subprocess.run(command, capture_output=True, text=True, env=env, timeout=600, check=False)
+    assert done.returncode == 0, done.stderr[-3000:]
+    for row in ("MLP 8x6-5-3", "LSTM 4 steps b2 in3 h2", "rosen n=64"):
+        assert row in done.stdout, done.stdout
+    assert "CUDA simulator (smoke test, not a measurement)" in done.stdout and "max rel diff" in done.stdout
+
+
+def test_gpu_benchmark_first_calls_in_fresh_processes():
+    from benchmarks import bench_cuda
+
+    times = bench_cuda.first_calls("rosen", (64,), "float32", with_jax=False)
+    assert set(times) == {"symdiff, empty cache", "symdiff, cached"} and all(t > 0 for t in times.values())
