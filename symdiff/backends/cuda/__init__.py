@@ -1,7 +1,9 @@
 """The CUDA backend: the gradient as `numba.cuda` kernels plus a host function that drives them.
 
 This file is the package's public face: `compile_function` (what
-`symdiff.backends.load("cuda")` hands to `api`), `on_device` and
+`symdiff.backends.load("cuda")` hands to `api`), `check_runnable` (which
+`api.build` calls first: no GPU and no simulator is a `BackendError` at
+build time, unless only the source is wanted), `on_device` and
 `host_function`. The other modules are private to the backend.
 
 `compile_function(function, filename)`:
@@ -16,11 +18,15 @@ This file is the package's public face: `compile_function` (what
    host function first, then a verbatim copy of the runtime library
    (`kernels.py`, `runtime.py`, `device_ops.py`, `device_index.py`), so the
    file runs where symdiff is not installed (it imports only NumPy and Numba);
-4. executes it. Kernels compile on first call, per argument types.
+4. executes it: from the content-addressed cache file when the build cache
+   is on, so Numba keeps the kernels' machine code on disk beside it
+   (`runtime.enable_disk_cache`) and a later process loads it; else from
+   memory. Kernels compile on first call, per argument types.
 
 Calling convention: arguments may be NumPy arrays, Python numbers or device
 arrays (Numba device arrays, or anything with `__cuda_array_interface__`,
-used in place). Intermediates stay on the GPU. Results come back as NumPy
+used in place whatever their strides). Matrix products go through cuBLAS
+when cupy is importable on a real GPU (`device_ops.cublas`). Intermediates stay on the GPU. Results come back as NumPy
 arrays (NumPy scalars for 0-d results); `on_device(derivative)` returns a
 variant whose results stay on the GPU as Numba device arrays, so they can
 feed the next call without a round trip. Without a GPU, set
@@ -35,7 +41,6 @@ import weakref
 from collections.abc import Callable
 from typing import Any
 
-from symdiff import build_cache
 from symdiff.backends import building_source_only, cache
 from symdiff.backends.cuda import kernels
 from symdiff.backends.cuda.emit import DEVICE_RESULTS
@@ -111,7 +116,7 @@ def _execute(name: str, source: str, filename: str) -> tuple[Callable, dict[str,
     where the directory is refused or not writable, it runs from memory and
     its kernels compile in every process, as on the NumPy backend.
     """
-    if build_cache.enabled():
+    if cache.enabled():
         try:
             path = cache.store(name, source, cache.content_key(source, *_versions()))
             module = cache.import_file(path, source)
