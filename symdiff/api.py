@@ -413,8 +413,8 @@ def _from_disk(
     try:
         stored = build_cache.load(entry)
     except SymdiffError:
-        if backend == "numpy":
-            return None  # an unusable cache directory: the NumPy backend needs none
+        if backend in ("numpy", "cuda"):
+            return None  # an unusable cache directory: these backends run without one
         raise
     if stored is None:
         return None

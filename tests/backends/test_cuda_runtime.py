@@ -122,6 +122,32 @@ def test_no_module_file_with_the_build_cache_off(cache_on, tmp_path, monkeypatch
     assert "__file__" not in cuda_backend.host_function(gradient).__globals__
 
 
+def test_a_later_process_skips_the_build_too(cache_on, tmp_path, monkeypatch):
+    """The build cache (symdiff/build_cache.py) holds CUDA derivatives as well: a hit has no IR until
+    asked for, runs from the same module file, and `on_device` needs no IR."""
+    from symdiff import api
+    from symdiff.rules.registry import RULES
+
+    for name in [name for name, rule in RULES.items() if rule.user]:  # one turns the build cache off
+        monkeypatch.delitem(RULES, name)
+    loss = _fresh_function(tmp_path, "stored_loss")
+    first = sd.grad(loss, backend="cuda")
+    monkeypatch.setattr(api, "_CACHE", {})  # as in a new process
+    api._lowered.cache_clear()
+    second = sd.grad(loss, backend="cuda")
+    assert second._function is None and second.source == first.source
+    rng = np.random.default_rng(6)
+    w, x = rng.normal(size=(4, 3)), rng.normal(size=(5, 4))
+    with monkeypatch.context() as numpy_only:
+        numpy_only.setenv("SYMDIFF_BUILD_CACHE", "0")  # the reference stores nothing
+        want = sd.grad(loss)(w, x)
+    np.testing.assert_allclose(second(w, x), want, rtol=1e-12, atol=1e-13)
+    np.testing.assert_allclose(cuda_backend.on_device(second)(w, x).copy_to_host(), want, rtol=1e-12, atol=1e-13)
+    assert second._function is None
+    assert len(list(cache_on.glob("stored_loss_build_*.json"))) == 1
+    assert len(list(cache_on.glob("stored_loss_grad_*.py"))) == 1
+
+
 _CACHE_PROBE = textwrap.dedent(
     """
     import json, sys, time

@@ -37,7 +37,6 @@ Numba's CUDA simulator (slow: a few thousand threads per second).
 from __future__ import annotations
 
 import sys
-import weakref
 from collections.abc import Callable
 from typing import Any
 
@@ -51,17 +50,25 @@ from symdiff.errors import BackendError
 from symdiff.ir.nodes import Function
 from symdiff.version import __version__
 
-_HOSTS: dict[int, Callable] = {}  # id(IR function) -> its host function, while the IR function lives
-
 
 def compile_function(function: Function, filename: str) -> Compiled:
     """Build the CUDA version of `function`: check, plan, print, execute. See the module docstring."""
     the_plan = plan(function)
     source = module_source(function, the_plan)
     host, namespace = _execute(function.name, source, filename)
-    _HOSTS[id(function)] = host
-    weakref.finalize(function, _HOSTS.pop, id(function), None)
     return Compiled(_needing_a_device(host), source, namespace)
+
+
+def build_options() -> dict[str, Any]:
+    """The settings that change what a build prints (a key part for symdiff/build_cache.py): none."""
+    return {}
+
+
+def compile_stored(stored: Any, filename: str) -> Compiled:
+    """Run the module a build printed earlier (`build_cache.Stored`) as `compile_function` runs a new
+    one, so a new process skips the build and, from the kernel cache, the compiles."""
+    host, namespace = _execute(stored.name, stored.source, filename)
+    return Compiled(_needing_a_device(host), stored.source, namespace)
 
 
 _NO_DEVICE_HINT = (
@@ -147,7 +154,7 @@ def _needing_a_device(host: Callable) -> Callable:
 
 def host_function(derivative: Any) -> Callable:
     """The generated host function behind a `backend="cuda"` derivative; its `__globals__` hold the kernels."""
-    host = _HOSTS.get(id(getattr(derivative, "function", None)))
+    host = getattr(getattr(derivative, "_compiled", None), "__wrapped__", None)  # see _needing_a_device
     if getattr(derivative, "backend", None) != "cuda" or host is None:
         raise BackendError("expected a derivative built with backend='cuda'")
     return host
