@@ -61,6 +61,8 @@ def parse(argv=None) -> argparse.Namespace:
 OPTIONS = parse() if __name__ == "__main__" else None
 if OPTIONS is not None and OPTIONS.simulate:
     os.environ["NUMBA_ENABLE_CUDASIM"] = "1"  # must precede the first numba import
+# JAX takes most of the GPU's memory at start unless told not to; Numba and cupy share the GPU here.
+os.environ.setdefault("XLA_PYTHON_CLIENT_PREALLOCATE", "false")
 
 import numpy as np
 
@@ -290,6 +292,7 @@ def first_call(contender: str, name: str, sizes: tuple, dtype: str) -> float:
     if contender == "jax":
         import jax
 
+        jax.config.update("jax_enable_x64", dtype == "float64")
         device_args = [jax.block_until_ready(jax.device_put(a)) for a in args]
         start = time.perf_counter()
         jax.block_until_ready(jax.jit(jax.grad(jax_version(loss, jax.numpy), argnums=wrt))(*device_args))

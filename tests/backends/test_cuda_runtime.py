@@ -347,7 +347,7 @@ _GPU_PROBE = textwrap.dedent(
     if sys.argv[1] == "numba":
         namespace["_CUPY"][:] = [None]  # the tiled kernel, whether or not cupy is installed
         report["host"] = worst(gradient(w, v, x), want)
-        strided = (cuda.to_device(np.ascontiguousarray(w.T)).T, cuda.to_device(np.stack([v, v])).T[:, 0], x)
+        strided = (cuda.to_device(np.ascontiguousarray(w.T)).T, cuda.to_device(np.stack([v, v], axis=1))[:, 0], x)
         report["strided"] = worst(gradient(*strided), want)
         kept = on_device(*strided)
         report["kept"] = worst([k.copy_to_host() for k in kept], want)
