@@ -29,7 +29,7 @@ from symdiff import (
     build_cache,
     rules,  # noqa: F401 - registers the built-in derivative table
 )
-from symdiff.backends import BACKENDS, load
+from symdiff.backends import BACKENDS, load, source_only
 from symdiff.codegen.emit import helpers_used
 from symdiff.codegen.standalone import module_source
 from symdiff.compose import SourceFunction, identifier
@@ -342,7 +342,9 @@ def build(
     """Build (or fetch from the cache) the derivative of `primal`; `stable` rewrites overflowing
     compositions into stable forms first (transforms/stable.py); `checkpoint` differentiates the
     function's long loops in segments (transforms/checkpoint.py)."""
-    load(backend)
+    check_runnable = getattr(load(backend), "check_runnable", None)
+    if check_runnable is not None:
+        check_runnable()  # a backend that cannot run here refuses now, not at the first call
     if checkpoint is not None:
         check_length(checkpoint)
     key = (primal, tuple(wrt) if isinstance(wrt, list) else wrt, mode, backend, stable, checkpoint)
@@ -411,8 +413,8 @@ def _from_disk(
     try:
         stored = build_cache.load(entry)
     except SymdiffError:
-        if backend == "numpy":
-            return None  # an unusable cache directory: the NumPy backend needs none
+        if backend in ("numpy", "cuda"):
+            return None  # an unusable cache directory: these backends run without one
         raise
     if stored is None:
         return None
@@ -774,7 +776,8 @@ def emit(
 
         symdiff.emit(loss, "loss_grad.py", wrt=("w", "b"))
     """
-    derivative = _generated_once(build(f, wrt, mode, backend, stable, checkpoint))
+    with source_only():  # only the text is wanted: a CUDA module can be emitted without a GPU
+        derivative = _generated_once(build(f, wrt, mode, backend, stable, checkpoint))
     name = getattr(f, "__name__", "f")
     regenerate = regenerate or f"symdiff.emit({name}, wrt={derivative.wrt!r}, mode={mode!r})"
     header = _header(f, mode, derivative.wrt, regenerate)

@@ -43,7 +43,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import sys
 import types
 import warnings
@@ -66,7 +65,9 @@ _SCALARS = (type(None), bool, int, float, complex, str, bytes)
 
 def enabled() -> bool:
     """Whether built derivatives are read from and written to disk (`SYMDIFF_BUILD_CACHE`, default on)."""
-    return os.environ.get("SYMDIFF_BUILD_CACHE", "1").strip().lower() not in ("0", "false", "no", "off")
+    from symdiff.backends import cache  # late: keeps `import symdiff` from loading the backends' modules
+
+    return cache.enabled()
 
 
 @dataclass(frozen=True)

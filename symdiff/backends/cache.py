@@ -46,6 +46,12 @@ def cache_dir() -> Path:
     return Path(base) / "symdiff"
 
 
+def enabled() -> bool:
+    """Whether `SYMDIFF_BUILD_CACHE` (default on) leaves the caches it governs on: built derivatives
+    (symdiff/build_cache.py) and the CUDA backend's modules and kernels."""
+    return os.environ.get("SYMDIFF_BUILD_CACHE", "1").strip().lower() not in ("0", "false", "no", "off")
+
+
 def content_key(source: str, *versions: str) -> str:
     """A hex digest of `source` and the versions it depends on."""
     digest = hashlib.sha256()
@@ -185,4 +191,4 @@ def clear(directory: Path) -> int:
     return removed
 
 
-__all__ = ["cache_dir", "checked", "clear", "content_key", "entries", "import_file", "store"]
+__all__ = ["cache_dir", "checked", "clear", "content_key", "enabled", "entries", "import_file", "store"]

@@ -1,7 +1,9 @@
 """The CUDA backend: the gradient as `numba.cuda` kernels plus a host function that drives them.
 
 This file is the package's public face: `compile_function` (what
-`symdiff.backends.load("cuda")` hands to `api`), `on_device` and
+`symdiff.backends.load("cuda")` hands to `api`), `check_runnable` (which
+`api.build` calls first: no GPU and no simulator is a `BackendError` at
+build time, unless only the source is wanted), `on_device` and
 `host_function`. The other modules are private to the backend.
 
 `compile_function(function, filename)`:
@@ -16,11 +18,15 @@ This file is the package's public face: `compile_function` (what
    host function first, then a verbatim copy of the runtime library
    (`kernels.py`, `runtime.py`, `device_ops.py`, `device_index.py`), so the
    file runs where symdiff is not installed (it imports only NumPy and Numba);
-4. executes it. Kernels compile on first call, per argument types.
+4. executes it: from the content-addressed cache file when the build cache
+   is on, so Numba keeps the kernels' machine code on disk beside it
+   (`runtime.enable_disk_cache`) and a later process loads it; else from
+   memory. Kernels compile on first call, per argument types.
 
 Calling convention: arguments may be NumPy arrays, Python numbers or device
 arrays (Numba device arrays, or anything with `__cuda_array_interface__`,
-used in place). Intermediates stay on the GPU. Results come back as NumPy
+used in place whatever their strides). Matrix products go through cuBLAS
+when cupy is importable on a real GPU (`device_ops.cublas`). Intermediates stay on the GPU. Results come back as NumPy
 arrays (NumPy scalars for 0-d results); `on_device(derivative)` returns a
 variant whose results stay on the GPU as Numba device arrays, so they can
 feed the next call without a round trip. Without a GPU, set
@@ -30,10 +36,11 @@ Numba's CUDA simulator (slow: a few thousand threads per second).
 
 from __future__ import annotations
 
-import weakref
+import sys
 from collections.abc import Callable
 from typing import Any
 
+from symdiff.backends import building_source_only, cache
 from symdiff.backends.cuda import kernels
 from symdiff.backends.cuda.emit import DEVICE_RESULTS
 from symdiff.backends.cuda.planning import plan
@@ -41,35 +48,102 @@ from symdiff.backends.cuda.standalone import module_source
 from symdiff.backends.numpy import Compiled, compile_source
 from symdiff.errors import BackendError
 from symdiff.ir.nodes import Function
-
-_HOSTS: dict[int, Callable] = {}  # id(IR function) -> its host function, while the IR function lives
+from symdiff.version import __version__
 
 
 def compile_function(function: Function, filename: str) -> Compiled:
     """Build the CUDA version of `function`: check, plan, print, execute. See the module docstring."""
     the_plan = plan(function)
     source = module_source(function, the_plan)
-    namespace: dict[str, Any] = {"__name__": "symdiff_generated_cuda"}
-    host = compile_source(source, function.name, namespace, filename)
-    _HOSTS[id(function)] = host
-    weakref.finalize(function, _HOSTS.pop, id(function), None)
+    host, namespace = _execute(function.name, source, filename)
     return Compiled(_needing_a_device(host), source, namespace)
 
 
+def build_options() -> dict[str, Any]:
+    """The settings that change what a build prints (a key part for symdiff/build_cache.py): none."""
+    return {}
+
+
+def compile_stored(stored: Any, filename: str) -> Compiled:
+    """Run the module a build printed earlier (`build_cache.Stored`) as `compile_function` runs a new
+    one, so a new process skips the build and, from the kernel cache, the compiles."""
+    host, namespace = _execute(stored.name, stored.source, filename)
+    return Compiled(_needing_a_device(host), stored.source, namespace)
+
+
+_NO_DEVICE_HINT = (
+    "run on a machine with one, set NUMBA_ENABLE_CUDASIM=1 before Numba is imported to use the simulator, "
+    "use backend='numba', or write the module without running it (symdiff.emit(f, path, backend='cuda') or "
+    "`symdiff grad MODULE:FUNCTION --backend cuda --out FILE.py`)"
+)
+_AVAILABLE: list[bool] = []
+
+
+def device_available() -> bool:
+    """Whether kernels can run here: Numba's CUDA simulator is on, or a GPU with a working driver
+    answers (asked once per process; `cuda.is_available()` initialises the driver)."""
+    if not _AVAILABLE:
+        from numba import cuda
+
+        try:
+            _AVAILABLE.append(kernels.SIMULATOR or bool(cuda.is_available()))
+        except Exception:  # noqa: BLE001 - a driver that fails to load is no GPU to run on
+            _AVAILABLE.append(False)
+    return _AVAILABLE[0]
+
+
+def check_runnable() -> None:
+    """Refuse, with a `BackendError`, to build a derivative that could not run on this machine
+    (no GPU and no simulator); `api.build` calls this first. A build that only prints the source
+    (`symdiff.emit`, the CLI's `--out`: `backends.source_only()`) needs no GPU and passes."""
+    if building_source_only() or device_available():
+        return
+    raise BackendError("the cuda backend found no NVIDIA GPU with a working driver to run on", hint=_NO_DEVICE_HINT)
+
+
+def _versions() -> tuple[str, ...]:
+    """What a cached module's name hashes besides its source (which holds the runtime library)."""
+    import numba
+
+    try:
+        from numba_cuda import __version__ as numba_cuda_version
+    except ImportError:  # the CUDA target bundled with older Numba releases
+        numba_cuda_version = "bundled"
+    return (__version__, numba.__version__, numba_cuda_version, sys.version)
+
+
+def _execute(name: str, source: str, filename: str) -> tuple[Callable, dict[str, Any]]:
+    """Run the module `source` and return its function `name` and its globals.
+
+    With the build cache on (`SYMDIFF_BUILD_CACHE`, default on), the module
+    is written to the content-addressed cache directory (`backends/cache.py`,
+    shared with the Numba backend) and imported from there, so that Numba
+    can keep its kernels' machine code next to it (`runtime.enable_disk_cache`)
+    and a later process loads them instead of compiling them. Otherwise, or
+    where the directory is refused or not writable, it runs from memory and
+    its kernels compile in every process, as on the NumPy backend.
+    """
+    if cache.enabled():
+        try:
+            path = cache.store(name, source, cache.content_key(source, *_versions()))
+            module = cache.import_file(path, source)
+            return getattr(module, name), vars(module)
+        except BackendError:
+            pass
+    namespace: dict[str, Any] = {"__name__": "symdiff_generated_cuda"}
+    return compile_source(source, name, namespace, filename), namespace
+
+
 def _needing_a_device(host: Callable) -> Callable:
-    """`host`, which first says in one line that there is no GPU to run on, where there is none
-    (the source can still be read and emitted on such a machine)."""
+    """`host`, which first says in one line that there is no GPU to run on, where there is none:
+    a derivative built only for its source (`check_runnable`) can still be called by mistake."""
     checked: list[bool] = []
 
     def run(*args: Any, **kwargs: Any) -> Any:
         if not checked:
-            from numba import cuda
-
-            if not kernels.SIMULATOR and not cuda.is_available():
+            if not device_available():
                 raise BackendError(
-                    "the cuda backend found no NVIDIA GPU with a working driver to run on",
-                    hint="run on a machine with one, set NUMBA_ENABLE_CUDASIM=1 before Numba is imported to use "
-                    "the simulator, or use backend='numba'",
+                    "the cuda backend found no NVIDIA GPU with a working driver to run on", hint=_NO_DEVICE_HINT
                 )
             checked.append(True)
         return host(*args, **kwargs)
@@ -80,7 +154,7 @@ def _needing_a_device(host: Callable) -> Callable:
 
 def host_function(derivative: Any) -> Callable:
     """The generated host function behind a `backend="cuda"` derivative; its `__globals__` hold the kernels."""
-    host = _HOSTS.get(id(getattr(derivative, "function", None)))
+    host = getattr(getattr(derivative, "_compiled", None), "__wrapped__", None)  # see _needing_a_device
     if getattr(derivative, "backend", None) != "cuda" or host is None:
         raise BackendError("expected a derivative built with backend='cuda'")
     return host

@@ -11,6 +11,7 @@ the imports.
 from __future__ import annotations
 
 import math
+import os
 
 import numpy as np
 from numba import cuda
@@ -22,6 +23,7 @@ from symdiff.backends.cuda.kernels import (
     PROD,
     REDUCE_CHUNK,
     REDUCE_THREADS,
+    SIMULATOR,
     SUM,
     TILE,
     fill_kernel,
@@ -36,6 +38,7 @@ from symdiff.backends.cuda.runtime import (
     empty_result,
     launch_config,
     layout_for,
+    result_dtype,
     to_device,
 )
 from symdiff.errors import BackendError
@@ -113,11 +116,59 @@ def device_sum_to(x, shape) -> View:
     return device_reshape(reduce(x, SUM, axes), shape)
 
 
+_CUPY: list = []  # [cupy or None], decided at the first product
+
+
+def cublas():
+    """cupy, whose `matmul` calls cuBLAS, when it is importable and kernels run on a real GPU; else None.
+
+    cupy is optional: without it, under the simulator, or with
+    `SYMDIFF_CUDA_CUBLAS=0`, products run `matmul_kernel`.
+    """
+    if not _CUPY:
+        module = None
+        switch = os.environ.get("SYMDIFF_CUDA_CUBLAS", "1").strip().lower()
+        if not SIMULATOR and switch not in ("0", "false", "no", "off"):
+            try:
+                import cupy as module
+            except Exception:  # noqa: BLE001 - not installed, or built for another CUDA: use the kernel
+                module = None
+        _CUPY.append(module)
+    return _CUPY[0]
+
+
+def cupy_view(cp, view: View):
+    """`view` as a cupy array over the same device memory: no copy (`__cuda_array_interface__`)."""
+    base = cp.asarray(view.base)
+    strides = tuple(s * base.itemsize for s in view.strides)
+    return cp.lib.stride_tricks.as_strided(base[view.offset :], view.shape, strides)
+
+
+def matmul_cublas(cp, a: View, b: View) -> View:
+    """a @ b by cupy (cuBLAS), read in place; the product handed back as a Numba device array.
+
+    Both libraries work on the CUDA default stream (cupy's null stream is
+    used explicitly), so the product is ordered after the kernels that
+    wrote `a` and `b`, and before those that read it, without a wait on the
+    host. The result keeps the cupy array that owns its memory alive.
+    """
+    dtype = result_dtype(a, b)
+    with cp.cuda.Stream.null:
+        product = cp.matmul(cupy_view(cp, a).astype(dtype, copy=False), cupy_view(cp, b).astype(dtype, copy=False))
+        product = cp.ascontiguousarray(product).reshape(-1)
+    interface = dict(product.__cuda_array_interface__, stream=None)  # ordered by the default stream
+    flat = cuda.from_cuda_array_interface(interface, owner=product, sync=False)
+    return View(flat, (a.shape[0], b.shape[1]), weak=a.weak and b.weak)
+
+
 def matmul_2d(a: View, b: View) -> View:
-    """a (m x k) @ b (k x n) with the tiled shared-memory kernel."""
+    """a (m x k) @ b (k x n): through cuBLAS when cupy is there (`cublas`), else the tiled shared-memory kernel."""
     (rows, inner), (inner_b, cols) = a.shape, b.shape
     if inner != inner_b:
         raise ValueError(f"matmul: shapes {a.shape} and {b.shape} do not align")
+    cp = cublas() if rows and cols else None
+    if cp is not None:
+        return matmul_cublas(cp, a, b)
     c = empty_result((rows, cols), a, b)
     tiles = -(-rows // TILE) * -(-cols // TILE)
     if tiles:

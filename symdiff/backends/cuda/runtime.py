@@ -15,11 +15,12 @@ the `symdiff.errors` import is replaced there by a stand-in with the same names.
 from __future__ import annotations
 
 import math
+import os
 
 import numpy as np
 from numba import cuda
 
-from symdiff.backends.cuda.kernels import MAX_BLOCKS, THREADS, strided_copy_kernel
+from symdiff.backends.cuda.kernels import MAX_BLOCKS, SIMULATOR, THREADS, strided_copy_kernel
 from symdiff.errors import BackendError, NonScalarOutput
 
 
@@ -103,16 +104,51 @@ def to_device(x) -> View:
     if isinstance(x, View):
         return x
     if is_device_array(x):
-        array = x if cuda.devicearray.is_cuda_ndarray(x) else cuda.as_cuda_array(x)
-        if not array.is_c_contiguous():
-            array = cuda.to_device(np.ascontiguousarray(array.copy_to_host()))
-        return View(array.reshape(max(array.size, 1)) if array.size else cuda.device_array(1, array.dtype), array.shape)
+        return device_view(x if cuda.devicearray.is_cuda_ndarray(x) else imported(x))
     host = np.asarray(x)
     if host.dtype.kind not in "biuf":
         raise BackendError(f"the cuda backend cannot take an argument of dtype {host.dtype}")
     flat = np.ascontiguousarray(host).reshape(-1)
     weak = type(x) in (bool, int, float)  # NumPy scalars (np.float64, ...) are strong, as in NumPy 2
     return View(cuda.to_device(flat if flat.size else np.zeros(1, host.dtype)), host.shape, weak=weak)
+
+
+def imported(x):
+    """A Numba device array over the memory of `x` (cupy, PyTorch, ...: `__cuda_array_interface__`), no copy.
+
+    Kernels run on the CUDA default stream. Work that `x`'s producer queued
+    on the legacy or per-thread default stream (interface streams 1 and 2:
+    cupy's null stream) is ordered before them, so the host does not wait
+    for it; on another stream it does, as the interface asks.
+    """
+    interface = x.__cuda_array_interface__
+    stream = interface.get("stream")
+    if stream is not None and stream not in (1, 2):
+        cuda.external_stream(stream).synchronize()
+    return cuda.from_cuda_array_interface(dict(interface, stream=None), owner=x, sync=False)
+
+
+def flat_buffer(array, span: int):
+    """A 1-D device array of `span` elements from `array`'s first element on, sharing its memory."""
+    step = (array.dtype.itemsize,)
+    if SIMULATOR:  # the simulator's device arrays wrap NumPy arrays
+        return cuda.devicearray.FakeCUDAArray(np.lib.stride_tricks.as_strided(array._ary, (span,), step))
+    return cuda.devicearray.DeviceNDArray((span,), step, array.dtype, gpu_data=array.gpu_data)
+
+
+def device_view(array) -> View:
+    """A Numba device array as a `View` of its own memory: no copy, whatever its (non-negative) strides,
+    so a transposed or sliced device argument is read in place."""
+    if not array.size:
+        return View(cuda.device_array(1, array.dtype), array.shape)
+    if array.is_c_contiguous():
+        return View(array.reshape(array.size), array.shape)
+    itemsize = array.dtype.itemsize
+    if any(s < 0 or s % itemsize for s in array.strides):  # rare: through the host
+        return to_device(np.ascontiguousarray(array.copy_to_host()))
+    strides = tuple(s // itemsize for s in array.strides)
+    span = 1 + sum((n - 1) * s for n, s in zip(array.shape, strides))
+    return View(flat_buffer(array, span), array.shape, strides)
 
 
 def contiguous(view: View) -> View:
@@ -215,3 +251,27 @@ def elementwise(kernel, arrays: tuple, *, scalars: tuple = (), writes: tuple):
         layout = layout_for(shape, results + views)
         kernel[blocks, threads](n, layout, *(r.base for r in results), *(v.base for v in views), *scalars)
     return results[0] if len(results) == 1 else tuple(results)
+
+
+def enable_disk_cache(namespace: dict) -> None:
+    """Let Numba keep the machine code of the kernels in `namespace` (a module's globals) on disk.
+
+    Only for a module that is a real file: symdiff's content-addressed cache
+    file, or one written by `symdiff.emit` and imported. Numba keys the cache
+    on that file (its path and modification time, which symdiff never
+    changes) and on the kernel's signature, the CUDA runtime version and the
+    GPU's compute capability, so a later process on the same machine loads
+    each kernel instead of compiling it. Under the simulator, for source run
+    with `exec`, or where Numba finds nowhere to write, kernels compile on
+    first call as before.
+    """
+    path = namespace.get("__file__")
+    if SIMULATOR or not isinstance(path, str) or not os.path.isfile(path):
+        return
+    for value in list(namespace.values()):
+        options = getattr(value, "targetoptions", None)
+        if hasattr(value, "enable_caching") and isinstance(options, dict) and not options.get("device"):
+            try:
+                value.enable_caching()
+            except RuntimeError:  # Numba found no writable place for its cache
+                return

@@ -27,8 +27,11 @@ from symdiff.rules import shapes
 
 LIBRARY: tuple[ModuleType, ...] = (kernels, runtime, device_ops, device_index, control)
 IMPORTS = (
-    "from __future__ import annotations\n\nimport math\n\nimport numpy as np\nfrom numba import config, cuda, float64"
+    "from __future__ import annotations\n\nimport math\nimport os\n\n"
+    "import numpy as np\nfrom numba import config, cuda, float64"
 )
+# The module's last statement: its kernels' machine code is cached on disk when it is a real file.
+FOOTER = "enable_disk_cache(globals())  # runtime.enable_disk_cache: Numba's disk cache, for a module in a file\n"
 ERRORS = '''try:
     from symdiff.errors import BackendError, NonScalarOutput
 except ImportError:  # running without symdiff installed
@@ -100,7 +103,7 @@ def module_source(function: Function, the_plan: Plan) -> str:
         library_names()
         | set(HOST_HELPERS)
         | {n for n, _ in function.free}
-        | {"np", "math", "cuda", "config", "float64"}
+        | {"np", "math", "os", "cuda", "config", "float64"}
     )
     reserved |= {g.name for g in the_plan.groups} | {f"{g.name}_element" for g in the_plan.groups}
     generated = cst.Module(body=[*kernel_definitions(the_plan), host_definition(the_plan, reserved)]).code
@@ -109,4 +112,5 @@ def module_source(function: Function, the_plan: Plan) -> str:
         for m in LIBRARY
     ]
     parts = [header + "\n" + IMPORTS + "\n\n" + ERRORS, *_constants(function), generated, *_helpers(the_plan), *library]
+    parts.append(FOOTER)
     return "\n\n".join(part.strip("\n") + "\n" for part in parts)
