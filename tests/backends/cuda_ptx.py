@@ -84,15 +84,18 @@ class _Recorder:
         return run
 
 
+def _is_kernel(value) -> bool:
+    """Whether `value` is a `@cuda.jit` kernel (not a device function), on the simulator or on a GPU."""
+    if type(value).__name__ == "FakeCUDAKernel":
+        return not value._device
+    return type(value).__name__ == "CUDADispatcher" and not value.targetoptions.get("device", False)
+
+
 @contextlib.contextmanager
 def recording(namespace: dict) -> Iterator[set]:
     """Log `(kernel name, argument types)` of every launch made through `namespace` while active."""
     log: set = set()
-    kernels = {
-        name: value
-        for name, value in namespace.items()
-        if type(value).__name__ == "FakeCUDAKernel" and not value._device
-    }
+    kernels = {name: value for name, value in namespace.items() if _is_kernel(value)}
     namespace.update({name: _Recorder(name, kernel, log) for name, kernel in kernels.items()})
     try:
         yield log

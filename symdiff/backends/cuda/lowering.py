@@ -51,7 +51,7 @@ ELEMENT_TEMPLATES = {
     "arctan2": "math.atan2({a0}, {a1})", "sinh": "math.sinh({a0})", "cosh": "math.cosh({a0})",
     "tanh": "math.tanh({a0})", "abs": "abs({a0})", "maximum": "max({a0}, {a1})", "minimum": "min({a0}, {a1})",
     "where": "{a1} if {a0} else {a2}", "clip": "min(max({a0}, {a1}), {a2})",
-    "logaddexp": "max({a0}, {a1}) + math.log1p(math.exp(-abs({a0} - {a1})))", "float": "float({a0})",
+    "logaddexp": "max({a0}, {a1}) + math.log1p(math.exp(-abs({a0} - {a1})))", "float": "np.float64({a0})",
     "sign": "1.0 if {a0} > 0 else (-1.0 if {a0} < 0 else {a0} * 0.0)",  # nan stays nan
     "floor": "math.floor({a0})", "ceil": "math.ceil({a0})",
     "round": "round({a0})", "isnan": "math.isnan({a0})", "isfinite": "math.isfinite({a0})",
@@ -59,6 +59,8 @@ ELEMENT_TEMPLATES = {
     "logical_not": "not {a0}",
     "erf": "math.erf({a0})", "expit": "1.0 / (1.0 + math.exp(-{a0}))", "gammaln": "math.lgamma({a0})",
 }  # fmt: skip
+# "float" is np.float64(a), not float(a): the GPU compiler types float() of numbers only, not of a comparison's
+# bool (the simulator, being Python, accepts both); tests/backends/test_cuda_control.py compiles every case to PTX
 
 DEVICE_FUNCTIONS = {
     op: f"device_{op}"
