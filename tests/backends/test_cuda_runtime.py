@@ -73,6 +73,25 @@ def test_no_gpu_refuses_at_build_time(no_device, tmp_path):
         sd.value_and_grad(tanh_loss, backend="cuda")  # a derivative built earlier is refused too
 
 
+def test_a_numba_cuda_that_cannot_compile_with_this_numpy_refuses_at_build_time(monkeypatch, tmp_path):
+    """On an H200 with NumPy 2.5, numba-cuda 0.30's typing registries import np.row_stack, which is gone:
+    the first kernel compile raised AttributeError from inside Numba. Now the build says so."""
+
+    def broken_refresh():
+        raise AttributeError("module 'numpy' has no attribute 'row_stack'")
+
+    # the GPU target's descriptor, as that install had it (this process runs the simulator's numba.cuda)
+    target = SimpleNamespace(typing_context=SimpleNamespace(refresh=broken_refresh))
+    monkeypatch.setitem(sys.modules, "numba.cuda.descriptor", SimpleNamespace(cuda_target=target))
+    monkeypatch.setattr(cuda_backend, "_AVAILABLE", [True])  # a GPU answers
+    monkeypatch.setattr(cuda_backend.kernels, "SIMULATOR", False)
+    monkeypatch.setattr(cuda_backend, "_COMPILER_CHECKED", [])
+    function = _fresh_function(tmp_path, "old_numba_cuda_loss")
+    with pytest.raises(BackendError, match=r"numba-cuda \S+ cannot compile kernels with NumPy .*row_stack"):
+        sd.grad(function, backend="cuda")
+    assert "@cuda.jit" in sd.emit(function, str(tmp_path / "emitted.py"), backend="cuda")  # emitting still works
+
+
 def test_no_gpu_still_emits_the_module(no_device, tmp_path):
     function = _fresh_function(tmp_path, "emitted_loss")
     text = sd.emit(function, str(tmp_path / "emitted.py"), backend="cuda")

@@ -96,9 +96,43 @@ def check_runnable() -> None:
     """Refuse, with a `BackendError`, to build a derivative that could not run on this machine
     (no GPU and no simulator); `api.build` calls this first. A build that only prints the source
     (`symdiff.emit`, the CLI's `--out`: `backends.source_only()`) needs no GPU and passes."""
-    if building_source_only() or device_available():
+    if building_source_only():
         return
-    raise BackendError("the cuda backend found no NVIDIA GPU with a working driver to run on", hint=_NO_DEVICE_HINT)
+    if not device_available():
+        raise BackendError("the cuda backend found no NVIDIA GPU with a working driver to run on", hint=_NO_DEVICE_HINT)
+    if not kernels.SIMULATOR:
+        _check_compiler()
+
+
+_COMPILER_CHECKED: list[bool] = []
+
+
+def _check_compiler() -> None:
+    """Load the CUDA target's typing registries, as the first kernel compile would (once per process).
+
+    A numba-cuda that cannot work with the installed NumPy fails there: numba-cuda 0.30 with NumPy 2.5,
+    whose `np.row_stack` is gone, raised AttributeError from inside Numba at the first call on an H200.
+    Here that is a `BackendError` at build time that names both versions.
+    """
+    if _COMPILER_CHECKED:
+        return
+    try:
+        from numba.cuda.descriptor import cuda_target
+    except ImportError:  # another layout of the CUDA target: its first compile reports for itself
+        _COMPILER_CHECKED.append(True)
+        return
+    try:
+        cuda_target.typing_context.refresh()
+    except Exception as error:  # any failure here is an install that cannot compile kernels
+        import numpy as np
+
+        raise BackendError(
+            f"numba-cuda {_versions()[2]} cannot compile kernels with NumPy {np.__version__} "
+            f"({type(error).__name__}: {error})",
+            hint="install a NumPy release that this numba-cuda supports, or a numba-cuda that supports this NumPy; "
+            "the source can still be written (symdiff.emit(f, path, backend='cuda'))",
+        ) from error
+    _COMPILER_CHECKED.append(True)
 
 
 def _versions() -> tuple[str, ...]:
