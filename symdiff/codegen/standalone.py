@@ -26,7 +26,8 @@ _NON_SCALAR = '''class NonScalarOutput(ValueError):
 '''
 
 
-def _helper_closure(names: list[str]) -> list[str]:
+def helper_closure(names: list[str]) -> list[str]:
+    """`names` and every helper of rules/shapes.py they call, in the order shapes.py defines them."""
     module_names = [n for n, v in vars(shapes).items() if inspect.isfunction(v) and v.__module__ == shapes.__name__]
     wanted: set[str] = set()
     pending = list(names)
@@ -46,7 +47,7 @@ def helper_sources(functions: list[Function]) -> list[str]:
     names: list[str] = []
     for function in functions:
         names += [n for n in helpers_used(function) if n not in names]
-    closure = _helper_closure(names)
+    closure = helper_closure(names)
     texts = [inspect.getsource(getattr(shapes, n)) for n in closure]
     if "grad_seed" in closure:
         texts.insert(0, _NON_SCALAR)

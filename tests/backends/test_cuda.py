@@ -17,6 +17,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import scipy.special
 from numba import cuda
 
 import symdiff as sd
@@ -105,6 +106,18 @@ def test_float32_in_float32_out():
     got = sd.grad(corpus.tanh_sum, backend="cuda")(x)
     assert got.dtype == np.float32
     np.testing.assert_allclose(got, sd.grad(corpus.tanh_sum)(x.astype(np.float64)), rtol=1e-5)
+
+
+def special_of_numbers(x):
+    return np.sum(x) * scipy.special.erf(0.5 * 0.2 + 0.1) + np.sum(x * scipy.special.expit(-0.25))
+
+
+def test_special_functions_of_host_numbers_run_on_the_host():
+    """erf of a constant runs in the host function, which has to carry the helper (fuzz seed 103000056)."""
+    x = np.array([0.3, -1.2, 2.0])
+    gradient = sd.grad(special_of_numbers, backend="cuda")
+    assert "def erf(" in gradient.source and "def expit(" in gradient.source
+    assert_same(gradient(x), sd.grad(special_of_numbers)(x))
 
 
 def test_zero_gradient_and_non_scalar_output():

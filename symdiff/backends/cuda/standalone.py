@@ -22,8 +22,9 @@ from symdiff.backends.cuda import control, device_index, device_ops, kernels, ru
 from symdiff.backends.cuda.emit import DEVICE_RESULTS, host_definition, kernel_definitions
 from symdiff.backends.cuda.lowering import HOST_HELPERS
 from symdiff.backends.cuda.planning import Plan
+from symdiff.codegen.standalone import helper_closure
 from symdiff.ir.nodes import Function, walk
-from symdiff.rules import shapes
+from symdiff.rules import RULES, shapes
 
 LIBRARY: tuple[ModuleType, ...] = (kernels, runtime, device_ops, device_index, control)
 IMPORTS = (
@@ -75,9 +76,14 @@ def library_names() -> set[str]:
     return names
 
 
-def _helpers(the_plan: Plan) -> list[str]:
-    used = {eqn.op for eqn in walk(the_plan.host.body)}
-    return [inspect.getsource(getattr(shapes, name)) for name in HOST_HELPERS if name in used]
+def _host_helpers(the_plan: Plan) -> list[str]:
+    """The rules/shapes.py helpers the host function calls (and those they call): shape bookkeeping, and
+    elementwise ops of host numbers (`scipy.special.erf(0.1)` runs on the host, as the NumPy backend runs it)."""
+    used = [
+        eqn.op for eqn in walk(the_plan.host.body)
+        if id(eqn) not in the_plan.device_eqns and eqn.op in RULES and (RULES[eqn.op].helper or eqn.op in HOST_HELPERS)
+    ]  # fmt: skip
+    return helper_closure([RULES[op].path for op in used])
 
 
 def _constants(function: Function) -> list[str]:
@@ -99,9 +105,11 @@ def module_source(function: Function, the_plan: Plan) -> str:
         f"as NumPy arrays, or stay on the GPU as device arrays with {DEVICE_RESULTS}=True.\n"
         'Run without a GPU by setting NUMBA_ENABLE_CUDASIM=1 before Numba is imported.\n"""\n'
     )
+    helpers = _host_helpers(the_plan)
     reserved = (
         library_names()
         | set(HOST_HELPERS)
+        | set(helpers)
         | {n for n, _ in function.free}
         | {"np", "math", "os", "cuda", "config", "float64"}
     )
@@ -111,6 +119,12 @@ def module_source(function: Function, the_plan: Plan) -> str:
         f"# ---- runtime library: copied from {m.__name__.replace('.', '/')}.py ----\n\n" + library_source(m)
         for m in LIBRARY
     ]
-    parts = [header + "\n" + IMPORTS + "\n\n" + ERRORS, *_constants(function), generated, *_helpers(the_plan), *library]
+    parts = [
+        header + "\n" + IMPORTS + "\n\n" + ERRORS,
+        *_constants(function),
+        generated,
+        *[inspect.getsource(getattr(shapes, name)) for name in helpers],
+        *library,
+    ]
     parts.append(FOOTER)
     return "\n\n".join(part.strip("\n") + "\n" for part in parts)
