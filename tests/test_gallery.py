@@ -46,9 +46,8 @@ OVER_BOUND = {
     "softmax_ce": (21, 4),
     "mlp": (14, 6),
     "element_write": (33, 11),
-    "hessian": (24, 6),
-    "jacobian": (13, 4),
-    "learned_optimizer": (70, 17),
+    "jacobian": (10, 4),
+    "learned_optimizer": (59, 17),
 }
 
 

@@ -3,7 +3,7 @@
 Passes run in this order until the program stops changing (compared as IR
 values, not printed text): fold constants, read written cotangents plainly
 where no index repeats, simplify, push shape queries
-down to operands, share common subexpressions, drop loop element writes
+down to operands, read the constant a tape holds (a scalar's shape) instead of the tape, share common subexpressions, drop loop element writes
 nothing reads back, drop dead code, fold negations into neighbouring
 arithmetic, drop what that left dead, count a mean's elements on a value computed
 anyway. Then, once, move each backward value read once next to its reader
@@ -27,6 +27,7 @@ from symdiff.optimize.shapes import push_shapes
 from symdiff.optimize.signs import fold_signs
 from symdiff.optimize.simplify import count_from_values, simplify
 from symdiff.optimize.sink import sink_single_uses
+from symdiff.optimize.tapes import constant_tapes
 from symdiff.optimize.walk import rename_values
 from symdiff.optimize.writes import drop_unseen_writes
 
@@ -35,6 +36,7 @@ PASSES = (
     plain_written_reads,
     simplify,
     push_shapes,
+    constant_tapes,
     cse,
     drop_unseen_writes,
     dce,

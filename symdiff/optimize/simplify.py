@@ -25,6 +25,7 @@ from __future__ import annotations
 from dataclasses import replace
 
 from symdiff.analysis.aliases import PASSED_ON, VIEWS
+from symdiff.analysis.ranks import known_ranks
 from symdiff.analysis.shapes import SHAPED_LIKE_LAST
 from symdiff.ir.names import Names
 from symdiff.ir.nodes import Atom, Const, Eqn, Function, Loop, Var, defined, reads, walk
@@ -33,7 +34,7 @@ from symdiff.optimize.walk import rename_values, rewrite_function
 from symdiff.rules import RULES
 
 
-def _identity(eqn: Eqn, classes: ShapeFacts) -> Atom | None:
+def _identity(eqn: Eqn, classes: ShapeFacts, ranks: dict[str, int]) -> Atom | None:
     """The atom `eqn` is equal to, if it is a no-op."""
     a = eqn.ins[0] if eqn.ins else None
     b = eqn.ins[1] if len(eqn.ins) > 1 else None
@@ -57,11 +58,18 @@ def _identity(eqn: Eqn, classes: ShapeFacts) -> Atom | None:
             return picked  # a scalar condition and a scalar other arm leave the picked arm's shape
     if eqn.op in SHAPED_LIKE_LAST and eqn.op != "scatter_add":
         shape = eqn.static_dict().get("shape")
+        number = isinstance(a, Const) and type(a.value) in (int, float)
+        if shape == Const(()) and (number or _rank(a, ranks) == 0):
+            return a  # a scalar summed to, spread over or reshaped to a scalar's shape
         if isinstance(a, Var) and shape is not None and classes.given_shape.get(a.name) == shape:
             return a  # already given exactly this shape
         if classes.has_shape(a, shape):
             return a
     return None
+
+
+def _rank(atom: Atom, ranks: dict[str, int]) -> int | None:
+    return ranks.get(atom.name) if isinstance(atom, Var) else None
 
 
 _SCALES = ("truediv", "mul")
@@ -254,6 +262,7 @@ def simplify(function: Function) -> Function:
     inexact: set[str] = set()  # arrays known to be float or complex, whatever the inputs' dtypes
     inherits: dict[str, Var] = {}  # a temporary -> the named value it replaced
     shapes: set[str] = set()  # names holding a shape tuple made by np.shape and its helpers (no -1 in it)
+    ranks = known_ranks(function)
 
     def visit(eqn: Eqn, scope):
         if len(eqn.outs) != 1:
@@ -296,7 +305,7 @@ def simplify(function: Function) -> Function:
         spread_times = _times_spread(eqn, spreads, scalars, floats, inexact, classes)
         if isinstance(spread_times, Eqn):
             eqn = spread_times
-        same = spread_times if isinstance(spread_times, Var) else _identity(eqn, classes)
+        same = spread_times if isinstance(spread_times, Var) else _identity(eqn, classes, ranks)
         if same is None and eqn.op == "neg" and isinstance(eqn.ins[0], Var):
             same = negations.get(eqn.ins[0].name)
         if same is None and eqn.op == "where":

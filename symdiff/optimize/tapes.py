@@ -1,0 +1,83 @@
+"""Tapes that hold one constant: the backward pass reads the constant instead.
+
+A loop's forward pass pushes onto a tape what its backward pass needs from
+each iteration. Once other passes have found that what is pushed is a
+constant (the shape `()` of a scalar, see `shapes.py`), every push pushes
+that same value, so every pop gives it back: the pops' values are replaced by
+the constant, and the tape, read by nothing else, is then dead code (`dce`).
+A tape is followed through the loops that carry it (their carried values,
+first values, results and outputs) and the `if`s that pass it on.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+from symdiff.ir.nodes import Atom, Const, Eqn, Function, If, Loop, Var
+from symdiff.optimize.walk import map_eqns, substitute
+
+_SIMPLE = (int, float, bool, tuple, type(None))
+
+
+class _Groups:
+    """Union-find over the names of one tape's successive versions."""
+
+    def __init__(self) -> None:
+        self.parent: dict[str, str] = {}
+
+    def find(self, name: str) -> str:
+        while self.parent.setdefault(name, name) != name:
+            name = self.parent[name]
+        return name
+
+    def join(self, *atoms: Atom) -> None:
+        names = [a.name for a in atoms if isinstance(a, Var)]
+        for other in names[1:]:
+            self.parent[self.find(other)] = self.find(names[0])
+
+
+def constant_tapes(function: Function) -> Function:
+    """`function` with the values popped off a tape of one constant replaced by that constant."""
+    groups = _Groups()
+    pushed: dict[str, set] = {}  # a tape's group -> what is pushed onto it (values, or None: not a constant)
+    pops: list[Eqn] = []
+    _scan(function.body, groups, pushed, pops)
+    values: dict[str, set] = {}
+    for tape, atoms in pushed.items():
+        values.setdefault(groups.find(tape), set()).update(atoms)
+    mapping: dict[str, Atom] = {}
+    for pop in pops:
+        found = values.get(groups.find(pop.ins[0].name), set())
+        if len(found) == 1 and None not in found:
+            mapping[pop.outs[1].name] = Const(next(iter(found))[1])
+    if not mapping:
+        return function
+    body = map_eqns(function.body, lambda eqn, scope: eqn, mapping)  # substitutes the constants where read
+    if isinstance(function.result, tuple):
+        return replace(function, body=tuple(body), result=tuple(substitute(a, mapping) for a in function.result))
+    return replace(function, body=tuple(body), result=substitute(function.result, mapping))
+
+
+def _scan(body, groups: _Groups, pushed: dict[str, set], pops: list[Eqn]) -> None:
+    for stmt in body:
+        if isinstance(stmt, Eqn):
+            if stmt.op == "tape_push" and isinstance(stmt.ins[0], Var):
+                groups.join(stmt.ins[0], stmt.out)
+                value = stmt.ins[1]
+                simple = isinstance(value, Const) and isinstance(value.value, _SIMPLE)
+                pushed.setdefault(stmt.ins[0].name, set()).add((type(value.value), value.value) if simple else None)
+            elif stmt.op == "tape_pop" and isinstance(stmt.ins[0], Var):
+                groups.join(stmt.ins[0], stmt.outs[0])
+                pops.append(stmt)
+            continue
+        if isinstance(stmt, Loop):
+            for group in zip(stmt.carried, stmt.inits, stmt.results, stmt.outs):
+                groups.join(*group)
+        elif isinstance(stmt, If):
+            for group in zip(stmt.outs, stmt.then_results, stmt.else_results):
+                groups.join(*group)
+        for block in stmt.blocks():
+            _scan(block, groups, pushed, pops)
+
+
+__all__ = ["constant_tapes"]
