@@ -45,7 +45,7 @@ REGENERATE = f"run `{gallery.COMMAND}` and review the diff of docs/gallery/golde
 OVER_BOUND = {
     "softmax_ce": (21, 4),
     "mlp": (14, 6),
-    "element_write": (33, 11),
+    "element_write": (27, 11),
     "jacobian": (10, 4),
     "learned_optimizer": (59, 17),
 }

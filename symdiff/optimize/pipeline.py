@@ -3,7 +3,9 @@
 Passes run in this order until the program stops changing (compared as IR
 values, not printed text): fold constants, read written cotangents plainly
 where no index repeats, simplify, push shape queries
-down to operands, read the constant a tape holds (a scalar's shape) instead of the tape, share common subexpressions, drop loop element writes
+down to operands, read the constant a tape holds (a scalar's shape) instead of the tape, compute
+a taped shape again in the backward loop where the loop counter and values from before the loop
+decide it, share common subexpressions, drop loop element writes
 nothing reads back, drop dead code, fold negations into neighbouring
 arithmetic, drop what that left dead, count a mean's elements on a value computed
 anyway. Then, once, move each backward value read once next to its reader
@@ -23,6 +25,7 @@ from symdiff.optimize.cse import cse
 from symdiff.optimize.dce import dce
 from symdiff.optimize.fold import fold
 from symdiff.optimize.indexes import plain_written_reads
+from symdiff.optimize.recompute import recompute_shapes
 from symdiff.optimize.shapes import push_shapes
 from symdiff.optimize.signs import fold_signs
 from symdiff.optimize.simplify import count_from_values, simplify
@@ -37,6 +40,7 @@ PASSES = (
     simplify,
     push_shapes,
     constant_tapes,
+    recompute_shapes,
     cse,
     drop_unseen_writes,
     dce,

@@ -36,17 +36,27 @@ class _Groups:
             self.parent[self.find(other)] = self.find(names[0])
 
 
+def tape_groups(body) -> tuple[_Groups, dict[int, Eqn], dict[int, Eqn]]:
+    """The tapes of `body` (a union-find over their versions) and their pushes and pops, by `id`."""
+    groups = _Groups()
+    pushes: dict[int, Eqn] = {}
+    pops: dict[int, Eqn] = {}
+    _scan(body, groups, pushes, pops)
+    return groups, pushes, pops
+
+
 def constant_tapes(function: Function) -> Function:
     """`function` with the values popped off a tape of one constant replaced by that constant."""
-    groups = _Groups()
-    pushed: dict[str, set] = {}  # a tape's group -> what is pushed onto it (values, or None: not a constant)
-    pops: list[Eqn] = []
-    _scan(function.body, groups, pushed, pops)
+    groups, pushes, pops = tape_groups(function.body)
     values: dict[str, set] = {}
-    for tape, atoms in pushed.items():
-        values.setdefault(groups.find(tape), set()).update(atoms)
+    for push in pushes.values():
+        value = push.ins[1]
+        simple = isinstance(value, Const) and isinstance(value.value, _SIMPLE)
+        values.setdefault(groups.find(push.ins[0].name), set()).add(
+            (type(value.value), value.value) if simple else None
+        )
     mapping: dict[str, Atom] = {}
-    for pop in pops:
+    for pop in pops.values():
         found = values.get(groups.find(pop.ins[0].name), set())
         if len(found) == 1 and None not in found:
             mapping[pop.outs[1].name] = Const(next(iter(found))[1])
@@ -58,17 +68,15 @@ def constant_tapes(function: Function) -> Function:
     return replace(function, body=tuple(body), result=substitute(function.result, mapping))
 
 
-def _scan(body, groups: _Groups, pushed: dict[str, set], pops: list[Eqn]) -> None:
+def _scan(body, groups: _Groups, pushes: dict[int, Eqn], pops: dict[int, Eqn]) -> None:
     for stmt in body:
         if isinstance(stmt, Eqn):
             if stmt.op == "tape_push" and isinstance(stmt.ins[0], Var):
                 groups.join(stmt.ins[0], stmt.out)
-                value = stmt.ins[1]
-                simple = isinstance(value, Const) and isinstance(value.value, _SIMPLE)
-                pushed.setdefault(stmt.ins[0].name, set()).add((type(value.value), value.value) if simple else None)
+                pushes[id(stmt)] = stmt
             elif stmt.op == "tape_pop" and isinstance(stmt.ins[0], Var):
                 groups.join(stmt.ins[0], stmt.outs[0])
-                pops.append(stmt)
+                pops[id(stmt)] = stmt
             continue
         if isinstance(stmt, Loop):
             for group in zip(stmt.carried, stmt.inits, stmt.results, stmt.outs):
@@ -77,7 +85,7 @@ def _scan(body, groups: _Groups, pushed: dict[str, set], pops: list[Eqn]) -> Non
             for group in zip(stmt.outs, stmt.then_results, stmt.else_results):
                 groups.join(*group)
         for block in stmt.blocks():
-            _scan(block, groups, pushed, pops)
+            _scan(block, groups, pushes, pops)
 
 
-__all__ = ["constant_tapes"]
+__all__ = ["constant_tapes", "tape_groups"]

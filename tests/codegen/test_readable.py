@@ -26,6 +26,30 @@ def broadcast_mean(a, b):
     return np.mean(np.sin(a) * b)
 
 
+def recurrence(a, x):
+    y = np.zeros(x.shape[0])
+    y[0] = x[0]
+    for t in range(1, x.shape[0]):
+        y[t] = a * y[t - 1] + x[t]
+    return np.sum(y**2)
+
+
+def rows_recurrence(a, x):
+    """x of rank 2: each step's shapes are a row's, (3,), decided by x and the counter alone."""
+    s = 0.0
+    for t in range(x.shape[0]):
+        s = s + np.sum(np.tanh(a * x[t]) * x[t - 1])
+    return s
+
+
+def scalar_total(w, steps):
+    total = 0.0
+    for k in range(steps):
+        w = w * 0.9
+        total = total + np.sum(w**2)
+    return total
+
+
 def soft_abs(x):
     return np.log(np.cosh(x))
 
@@ -80,6 +104,23 @@ def test_a_mean_over_a_broadcast_keeps_its_count_exact():
     a, b = rng.normal(size=(3, 1)), rng.normal(size=4)
     _check(broadcast_mean, (a, b), 0)
     _check(broadcast_mean, (a, b), 1)
+
+
+def test_a_loop_keeps_no_tape_of_a_scalar_shape():
+    """`np.shape(total)` and `np.shape(np.sum(...))` are (): nothing to save per step."""
+    source = _check(scalar_total, (np.linspace(-1.0, 1.0, 4), 3))
+    assert "shape_tape" not in source and "np.shape(total" not in source
+
+
+@pytest.mark.parametrize("f, args", [
+    (recurrence, (0.7, np.linspace(-1.0, 1.0, 5))),
+    (rows_recurrence, (0.7, np.linspace(-1.0, 1.0, 12).reshape(4, 3))),
+])  # fmt: skip
+def test_a_loop_computes_shapes_again_instead_of_taping_them(f, args):
+    """The shape of `x[t]` (and of `a * y[t - 1] + x[t]`) follows from x, a and the counter."""
+    for wrt in (0, 1):
+        source = _check(f, args, wrt=wrt)
+        assert "shape_tape" not in source, source
 
 
 def test_a_returned_gradient_is_named_after_its_parameter(soft_abs_rule):
