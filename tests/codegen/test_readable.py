@@ -98,6 +98,14 @@ def test_a_mean_counts_a_value_it_computes_anyway():
     assert "np.size(squared_error_3)" in source and "broadcast_to" not in source
 
 
+def test_a_mean_of_no_elements_gives_an_empty_gradient():
+    """NumPy's mean of nothing is nan; its gradient has no elements, not a ZeroDivisionError."""
+    w, x, y = np.ones(3), np.ones((0, 3)), np.ones(0)
+    source = _check(squared_error, (np.ones(3), np.ones((4, 3)), np.zeros(4)))
+    assert "1.0 / np.size" not in source
+    assert sd.grad(squared_error)(w, x, y).shape == (3,)
+
+
 def test_a_mean_over_a_broadcast_keeps_its_count_exact():
     """`sin(a) * b` broadcasts (3, 1) against (4,): the count is 12 whichever operand is kept."""
     rng = np.random.default_rng(1)
