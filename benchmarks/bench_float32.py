@@ -22,11 +22,10 @@ from pathlib import Path
 
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-
-import method
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import symdiff as sd
+from benchmarks import method
 
 
 def rosenbrock(x):
