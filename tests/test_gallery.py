@@ -47,7 +47,7 @@ OVER_BOUND = {
     "mlp": (14, 6),
     "element_write": (27, 11),
     "jacobian": (10, 4),
-    "learned_optimizer": (59, 17),
+    "learned_optimizer": (56, 17),
 }
 
 

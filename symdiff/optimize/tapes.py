@@ -1,10 +1,13 @@
-"""Tapes that hold one constant: the backward pass reads the constant instead.
+"""Tapes that hold one value: the backward pass reads the value instead.
 
 A loop's forward pass pushes onto a tape what its backward pass needs from
 each iteration. Once other passes have found that what is pushed is a
 constant (the shape `()` of a scalar, see `shapes.py`), every push pushes
 that same value, so every pop gives it back: the pops' values are replaced by
 the constant, and the tape, read by nothing else, is then dead code (`dce`).
+So for a value defined at the function's top level (a loop-invariant one that
+`hoist.py` moved out of its loop): every push pushes that one object, and
+every pop gives that object back.
 A tape is followed through the loops that carry it (their carried values,
 first values, results and outputs) and the `if`s that pass it on.
 """
@@ -48,9 +51,14 @@ def tape_groups(body) -> tuple[_Groups, dict[int, Eqn], dict[int, Eqn]]:
 def constant_tapes(function: Function) -> Function:
     """`function` with the values popped off a tape of one constant replaced by that constant."""
     groups, pushes, pops = tape_groups(function.body)
+    top = {p.name for p in function.params} | {n for n, _ in function.free}
+    top |= {v.name for stmt in function.body for v in stmt.outs}  # defined at the top level, not inside a block
     values: dict[str, set] = {}
     for push in pushes.values():
         value = push.ins[1]
+        if isinstance(value, Var) and value.name in top:  # one object, pushed again and again
+            values.setdefault(groups.find(push.ins[0].name), set()).add((Var, value))
+            continue
         simple = isinstance(value, Const) and isinstance(value.value, _SIMPLE)
         values.setdefault(groups.find(push.ins[0].name), set()).add(
             (type(value.value), value.value) if simple else None
@@ -59,7 +67,8 @@ def constant_tapes(function: Function) -> Function:
     for pop in pops.values():
         found = values.get(groups.find(pop.ins[0].name), set())
         if len(found) == 1 and None not in found:
-            mapping[pop.outs[1].name] = Const(next(iter(found))[1])
+            kind, value = next(iter(found))
+            mapping[pop.outs[1].name] = value if kind is Var else Const(value)
     if not mapping:
         return function
     body = map_eqns(function.body, lambda eqn, scope: eqn, mapping)  # substitutes the constants where read

@@ -50,6 +50,19 @@ def scalar_total(w, steps):
     return total
 
 
+def decaying(w, log_rate, steps):
+    for k in range(steps):
+        w = w - np.exp(log_rate) * np.tanh(w)
+    return np.sum(w**2)
+
+
+def shrink(x, tol):
+    y = x
+    while np.max(np.abs(y)) > tol:
+        y = 0.5 * np.sin(y)
+    return np.sum(y**2)
+
+
 def soft_abs(x):
     return np.log(np.cosh(x))
 
@@ -129,6 +142,21 @@ def test_a_loop_computes_shapes_again_instead_of_taping_them(f, args):
     for wrt in (0, 1):
         source = _check(f, args, wrt=wrt)
         assert "shape_tape" not in source, source
+
+
+def test_a_loop_invariant_value_is_computed_once_and_not_taped():
+    """`np.exp(log_rate)` is one value for every step: computed before the loop, never taped."""
+    for wrt in (0, 1):
+        source = _check(decaying, (np.linspace(-1.0, 1.0, 4), -0.5, 3), wrt=wrt)
+        code = "\n".join(line for line in source.splitlines() if not line.strip().startswith("#"))
+        assert code.count("np.exp(log_rate)") == 1 and "w_1_tape" not in code
+        assert "np.exp(log_rate)" in code.split("for k in range")[0]
+
+
+def test_a_value_carried_through_a_loop_is_still_taped():
+    """The y each step reads changes from step to step: the backward loop pops every one."""
+    source = _check(shrink, (np.array([0.5, -1.2, 2.0]), 0.1))
+    assert ".pop()" in source and "np.cos(y)" in source.split("reversed(")[1]
 
 
 def test_a_returned_gradient_is_named_after_its_parameter(soft_abs_rule):

@@ -9,11 +9,11 @@ def unrolled_grad(scale, log_step, w0, a, b, steps):
     r_1_shape_tape = []
     w_tape = []
     w_3_tape = []
-    w_1_tape = []
     w_bar_tape = []
     w_bar_4_bar_1_tape = []
     r_1_shape_tape_2 = []
     w_tape_2 = []
+    w_1 = np.exp(log_step)
     w, total = w0, 0.0
     for k in range(steps):
         w_tape_2.append(w)
@@ -24,8 +24,6 @@ def unrolled_grad(scale, log_step, w0, a, b, steps):
         w_bar_4_bar_1_tape.append(np.shape(r))
         w_bar = matmul_adjoint_b(sum_to(0.5 * (2 * r), r_1_shape), a, w)
         w_bar_tape.append(w_bar)
-        w_1 = np.exp(log_step)
-        w_1_tape.append(w_1)
         w_3 = np.tanh(scale * w_bar)
         w_3_tape.append(w_3)
         w_2 = w_1 * w_3
@@ -53,7 +51,6 @@ def unrolled_grad(scale, log_step, w0, a, b, steps):
         r_1_shape = r_1_shape_tape.pop()
         w = w_tape.pop()
         w_3 = w_3_tape.pop()
-        w_1 = w_1_tape.pop()
         w_bar_2 = w_bar_tape.pop()
         w_bar_4_bar_1 = w_bar_4_bar_1_tape.pop()
         r_1_shape_2 = r_1_shape_tape_2.pop()
