@@ -92,6 +92,7 @@ class Derivative:
             self._names, self._defaults = stored.params, dict(stored.defaults)
         self._source, self._carried = compiled.source, compiled.carried
         self._compiled, self._namespace = compiled.function, compiled.namespace
+        self._mixed = compiled.mixed
         self._signature = inspect.signature(primal) if callable(primal) else None
         names = list(self._names)
         self._positions = [names.index(w) for w in wrt]  # in wrt order, like the gradients
@@ -145,8 +146,8 @@ class Derivative:
                 if position < len(args):
                     _check_differentiable(args[position], self._names[position])
         try:
-            if not plain and self.backend == "numba":  # CUDA keeps float32: its kernels are typed per call
-                result = self._compiled(*[_widened(a) for a in args])
+            if not plain and self._mixed is not None:  # Numba: a float32 twin (CUDA types its kernels per call)
+                result = self._mixed(*args)
             else:
                 result = self._compiled(*args)
         except NonScalarOutput as error:
@@ -240,17 +241,6 @@ class Derivative:
     def _repr_markdown_(self) -> str:
         """Jupyter shows the generated source, highlighted as Python."""
         return f"```python\n{self.source}```"
-
-
-def _widened(value: Any) -> Any:
-    """float16/float32 arrays and scalars as float64, for the Numba backend: Numba types a
-    variable once, and NumPy's mixing of float32 arguments with float64 constants would give one
-    variable two types (`acc = 0.0`, then `acc = acc + x32`). Gradients are cast back to the
-    argument's dtype (`_like`), as JAX and the NumPy backend return them."""
-    dtype = getattr(value, "dtype", None)
-    if dtype is None or dtype.kind != "f" or dtype.itemsize >= 8:
-        return value
-    return np.float64(value) if isinstance(value, np.generic) else value.astype(np.float64)
 
 
 def _like(gradient: Any, argument: Any) -> Any:

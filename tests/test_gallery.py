@@ -45,10 +45,9 @@ REGENERATE = f"run `{gallery.COMMAND}` and review the diff of docs/gallery/golde
 OVER_BOUND = {
     "softmax_ce": (21, 4),
     "mlp": (14, 6),
-    "element_write": (33, 11),
-    "hessian": (24, 6),
-    "jacobian": (13, 4),
-    "learned_optimizer": (70, 17),
+    "element_write": (27, 11),
+    "jacobian": (10, 4),
+    "learned_optimizer": (56, 17),
 }
 
 

@@ -24,7 +24,7 @@ from symdiff.ir.nodes import Const, Eqn, Function, If, Loop, Var, loops, walk
 from symdiff.rules import RULES
 
 _MADE = {"zeros", "ones", "empty", "full"}  # the shape is the first operand
-_LIKE_FIRST = {"zeros_like", "ones_like", "empty_like", "full_like", "copy", "setitem", "neg", "pos"}
+_LIKE_FIRST = {"zeros_like", "ones_like", "empty_like", "full_like", "copy", "setitem", "neg", "pos", "grad_seed"}
 _GIVEN_SHAPE = {"broadcast_to", "sum_to"}  # the shape is the static `shape`
 _FULL_REDUCTIONS = {"sum", "mean", "prod", "max", "min", "amax", "amin", "var", "std"}
 

@@ -46,12 +46,15 @@ def compile_source(source: str, name: str, namespace: dict[str, Any], filename: 
 @dataclass(frozen=True)
 class Compiled:
     """What every backend returns: the callable, the source it runs, its globals (and for the Numba
-    backend where each printed loop variable is carried, for its error messages)."""
+    backend where each printed loop variable is carried, for its error messages, and the callable
+    for arguments of other dtypes than float64)."""
 
     function: Callable
     source: str
     namespace: dict[str, Any]
     carried: dict[str, Any] = field(default_factory=dict)
+    # Numba: what a call runs whose differentiated arguments are not all float64 (a float32 twin)
+    mixed: Callable | None = None
 
 
 def compile_function(function: Function, filename: str) -> Compiled:

@@ -3,7 +3,9 @@
 Passes run in this order until the program stops changing (compared as IR
 values, not printed text): fold constants, read written cotangents plainly
 where no index repeats, simplify, push shape queries
-down to operands, share common subexpressions, drop loop element writes
+down to operands, move loop-invariant values before their loop, read the one value a tape holds (a scalar's shape) instead of the tape, compute
+a taped shape again in the backward loop where the loop counter and values from before the loop
+decide it, share common subexpressions, drop loop element writes
 nothing reads back, drop dead code, fold negations into neighbouring
 arithmetic, drop what that left dead, count a mean's elements on a value computed
 anyway. Then, once, move each backward value read once next to its reader
@@ -22,11 +24,14 @@ from symdiff.optimize.copies import copy_rows_past_writes
 from symdiff.optimize.cse import cse
 from symdiff.optimize.dce import dce
 from symdiff.optimize.fold import fold
+from symdiff.optimize.hoist import hoist_invariants
 from symdiff.optimize.indexes import plain_written_reads
+from symdiff.optimize.recompute import recompute_shapes
 from symdiff.optimize.shapes import push_shapes
 from symdiff.optimize.signs import fold_signs
 from symdiff.optimize.simplify import count_from_values, simplify
 from symdiff.optimize.sink import sink_single_uses
+from symdiff.optimize.tapes import constant_tapes
 from symdiff.optimize.walk import rename_values
 from symdiff.optimize.writes import drop_unseen_writes
 
@@ -35,6 +40,9 @@ PASSES = (
     plain_written_reads,
     simplify,
     push_shapes,
+    hoist_invariants,
+    constant_tapes,
+    recompute_shapes,
     cse,
     drop_unseen_writes,
     dce,

@@ -25,6 +25,7 @@ from __future__ import annotations
 from dataclasses import replace
 
 from symdiff.analysis.aliases import PASSED_ON, VIEWS
+from symdiff.analysis.ranks import known_ranks
 from symdiff.analysis.shapes import SHAPED_LIKE_LAST
 from symdiff.ir.names import Names
 from symdiff.ir.nodes import Atom, Const, Eqn, Function, Loop, Var, defined, reads, walk
@@ -33,7 +34,7 @@ from symdiff.optimize.walk import rename_values, rewrite_function
 from symdiff.rules import RULES
 
 
-def _identity(eqn: Eqn, classes: ShapeFacts) -> Atom | None:
+def _identity(eqn: Eqn, classes: ShapeFacts, ranks: dict[str, int]) -> Atom | None:
     """The atom `eqn` is equal to, if it is a no-op."""
     a = eqn.ins[0] if eqn.ins else None
     b = eqn.ins[1] if len(eqn.ins) > 1 else None
@@ -57,11 +58,18 @@ def _identity(eqn: Eqn, classes: ShapeFacts) -> Atom | None:
             return picked  # a scalar condition and a scalar other arm leave the picked arm's shape
     if eqn.op in SHAPED_LIKE_LAST and eqn.op != "scatter_add":
         shape = eqn.static_dict().get("shape")
+        number = isinstance(a, Const) and type(a.value) in (int, float)
+        if shape == Const(()) and (number or _rank(a, ranks) == 0):
+            return a  # a scalar summed to, spread over or reshaped to a scalar's shape
         if isinstance(a, Var) and shape is not None and classes.given_shape.get(a.name) == shape:
             return a  # already given exactly this shape
         if classes.has_shape(a, shape):
             return a
     return None
+
+
+def _rank(atom: Atom, ranks: dict[str, int]) -> int | None:
+    return ranks.get(atom.name) if isinstance(atom, Var) else None
 
 
 _SCALES = ("truediv", "mul")
@@ -225,6 +233,33 @@ def _never_written(function: Function) -> dict[str, Var]:
     return {var.name: var for var in top if var.name not in reached}
 
 
+def _divided_last(eqn: Eqn, quotients: dict[str, tuple], scalars: set[str], fresh) -> list[Eqn] | None:
+    """`e / n` for `(1.0 / n) * e` and `c * e / n` for `(c / n) * e` (either order), where `n` is a
+    count and `e` is not a number: as a person writes a mean's gradient, rounded once rather than
+    twice, and an array division where `n` is 0 (an empty mean: `e` is empty) rather than a
+    Python one, which raises ZeroDivisionError."""
+    if eqn.op != "mul" or len(eqn.outs) != 1:
+        return None
+    for k in (0, 1):
+        scale, other = eqn.ins[k], eqn.ins[1 - k]
+        if not isinstance(scale, Var) or scale.name not in quotients or not isinstance(other, Var):
+            continue
+        if other.name in scalars or other.name in quotients:
+            return None
+        top, count = quotients[scale.name]
+        if top == Const(1.0):
+            return [Eqn(eqn.outs, "truediv", (other, count), (), eqn.loc, eqn.adjoint)]
+        if not isinstance(top, Const) or type(top.value) not in (int, float):
+            return None
+        product = Var(fresh(f"{eqn.out.name.split('~')[0]}_1"), temp=True)
+        scaled = ("neg", (other,)) if top == Const(-1.0) else ("mul", (top, other))
+        return [
+            Eqn((product,), *scaled, (), eqn.loc, eqn.adjoint),
+            Eqn(eqn.outs, "truediv", (product, count), (), eqn.loc, eqn.adjoint),
+        ]
+    return None
+
+
 def _masked_twice(eqn: Eqn, masked: dict[str, tuple]) -> Atom | None:
     """`where(c, where(c, a, z), z)` is the inner `where` (a cotangent masked by two guards);
     records `eqn` when it masks one arm with a constant."""
@@ -254,6 +289,8 @@ def simplify(function: Function) -> Function:
     inexact: set[str] = set()  # arrays known to be float or complex, whatever the inputs' dtypes
     inherits: dict[str, Var] = {}  # a temporary -> the named value it replaced
     shapes: set[str] = set()  # names holding a shape tuple made by np.shape and its helpers (no -1 in it)
+    ranks = known_ranks(function)
+    quotients: dict[str, tuple] = {}  # c / n for a count n -> (c, n)
 
     def visit(eqn: Eqn, scope):
         if len(eqn.outs) != 1:
@@ -290,13 +327,18 @@ def simplify(function: Function) -> Function:
         if eqn.op in _COUNTS:
             counts.add(eqn.out.name)
             scalars.add(eqn.out.name)
+        if eqn.op == "truediv" and isinstance(eqn.ins[1], Var) and eqn.ins[1].name in counts:
+            quotients[eqn.out.name] = eqn.ins
+        divided = _divided_last(eqn, quotients, scalars, names.fresh)
+        if divided is not None:
+            return divided
         if eqn.op == "broadcast_to" and isinstance(eqn.ins[0], Var) and eqn.ins[0].name in kept_scalars:
             # A full reduction's cotangent is a scalar: it broadcasts without the reshape.
             eqn = Eqn(eqn.outs, eqn.op, (kept_scalars[eqn.ins[0].name],), eqn.static, eqn.loc, eqn.adjoint)
         spread_times = _times_spread(eqn, spreads, scalars, floats, inexact, classes)
         if isinstance(spread_times, Eqn):
             eqn = spread_times
-        same = spread_times if isinstance(spread_times, Var) else _identity(eqn, classes)
+        same = spread_times if isinstance(spread_times, Var) else _identity(eqn, classes, ranks)
         if same is None and eqn.op == "neg" and isinstance(eqn.ins[0], Var):
             same = negations.get(eqn.ins[0].name)
         if same is None and eqn.op == "where":

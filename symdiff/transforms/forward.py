@@ -20,11 +20,10 @@ from __future__ import annotations
 import numpy as np
 
 from symdiff.analysis.ranks import RankClasses, known_ranks, slices_only
-from symdiff.analysis.shapes import ShapeClasses
 from symdiff.errors import NoTangentRule, UnsupportedSyntax
 from symdiff.ir.names import Names
 from symdiff.ir.nodes import Atom, Const, Eqn, Function, If, Loop, Var, defined, loops, walk
-from symdiff.optimize.fuse_shapes import scalar_names
+from symdiff.optimize.fuse_shapes import ShapeFacts, scalar_names
 from symdiff.rules import RULES
 from symdiff.rules.tangents import TANGENTS, setitem_batched_both, setitem_batched_one_rank
 from symdiff.transforms.inline import inline_rule
@@ -75,6 +74,20 @@ def jvp_function(function: Function, wrt: int, batched: bool = False, value: boo
     )
 
 
+def _as_temporary(tangent: Atom, body: list, start: int) -> Atom:
+    """The tangent of a temporary, made by `body[start:]`, as a temporary too: codegen may then
+    fold it into the expression that reads it, as it folds the value itself."""
+    if not isinstance(tangent, Var) or tangent.temp:
+        return tangent
+    for k in range(start, len(body)):
+        made = body[k]
+        if isinstance(made, Eqn) and made.outs == (tangent,) and not any(tangent in e.atoms() for e in body[k + 1 :]):
+            temporary = Var(tangent.name, temp=True)
+            body[k] = Eqn((temporary,), made.op, made.ins, made.static, made.loc, made.adjoint)
+            return temporary
+    return tangent
+
+
 class Tangents:
     """The state of one forward pass: fresh names and the tangent of each active name."""
 
@@ -86,7 +99,7 @@ class Tangents:
         self.active |= _active_tape_families(function.body, self.active, self.tapes)
         self.dot: dict[str, Atom] = {}
         self.count: Atom | None = None  # how many tangents each value has, batched on axis 0
-        self.shapes = ShapeClasses()  # an elementwise op's tangent needs no broadcast where shapes match
+        self.shapes = ShapeFacts()  # an elementwise op's tangent needs no broadcast where shapes match
         self.ranks = RankClasses()  # nor alignment to the result's rank where the ranks match
         for eqn in walk(function.body):
             if len(eqn.outs) == 1:
@@ -148,10 +161,13 @@ class Tangents:
             return
         if len(eqn.outs) != 1:
             raise UnsupportedSyntax(f"{eqn.op} with several outputs has no tangent", eqn.loc)
+        start = len(body)
         if rule.elementwise:
             tangent = self.elementwise(eqn, dots, body)
         else:
             tangent = self.tabled(eqn, dots, body)
+        if tangent is not None and eqn.out.temp:
+            tangent = _as_temporary(tangent, body, start)
         if tangent is not None:
             self.dot[eqn.out.name] = tangent
 

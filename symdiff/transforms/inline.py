@@ -59,9 +59,37 @@ def inline_rule(
     lowering.fixed_loc = loc
     lowering.target_hint = hint
     lowering.bind(args, kwargs, loc, vjp.__name__)
+    start = len(body)
     result = lowering.run()
     items = result.items if isinstance(result, Pack) else (result,)
-    return tuple(None if _is_none(item) else lowering.atom(item, source.node) for item in items)
+    atoms = tuple(None if _is_none(item) else lowering.atom(item, source.node) for item in items)
+    return _locals_as_temporaries(body, start, atoms)
+
+
+def _locals_as_temporaries(body: list, start: int, atoms: tuple) -> tuple:
+    """The rule's local values (`hit`, `kept` of max's rule) as temporaries, like the parts of an
+    expression: codegen folds one read once into its reader. What the rule returns keeps its
+    kind (the caller names it). A rule with control flow is left as it is."""
+    added = body[start:]
+    if not all(isinstance(stmt, Eqn) for stmt in added):
+        return atoms
+    returned = {a.name for a in atoms if isinstance(a, Var)}
+    mapping = {
+        out.name: Var(out.name, temp=True)
+        for stmt in added for out in stmt.outs if not out.temp and out.name not in returned
+    }  # fmt: skip
+    if not mapping:
+        return atoms
+
+    def swap(atom):
+        return mapping.get(atom.name, atom) if isinstance(atom, Var) else atom
+
+    body[start:] = [
+        Eqn(tuple(swap(o) for o in stmt.outs), stmt.op, tuple(swap(a) for a in stmt.ins),
+            tuple((key, swap(a)) for key, a in stmt.static), stmt.loc, stmt.adjoint)
+        for stmt in added
+    ]  # fmt: skip
+    return atoms
 
 
 def _is_none(item: Any) -> bool:

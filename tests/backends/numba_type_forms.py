@@ -51,6 +51,14 @@ def float32_loop(x):
     return np.sum(acc * acc)
 
 
+def float32_counter_loop(x, a):
+    s = 0.0
+    for i in range(5):
+        s = s + np.sum(np.sin(x * a) * i)
+        x = x * 0.9
+    return s
+
+
 def nested_list_of_a_number(w):
     charges = np.array([[10.0, 10.0 - w], [10.0, 0.0]])  # GradBench's particle
     return np.sum(charges**2)

@@ -102,16 +102,18 @@ def test_types_numba_cannot_compile_raise_backend_error():
         gradient(np.ones(3))
 
 
-def test_float32_arguments_compile_in_float64():
+def test_a_float32_loop_runs_in_float32():
     f = np.ones(3, dtype=np.float32)
-    got = sd.grad(corpus_float32_loop, backend="numba")(f)
+    gradient = sd.grad(corpus_float32_loop, backend="numba")
+    assert gradient._mixed(f).dtype == np.float32  # the float32 twin ran (backends/numba/single.py)
+    got = gradient(f)
     assert got.dtype == np.float32
     assert_same(got, sd.grad(corpus_float32_loop)(f))
 
 
 def corpus_float32_loop(f):
     for i in range(3):
-        f = f * 0.5 + f * f  # NumPy keeps float32, Numba would make it float64: computed in float64
+        f = f * 0.5 + f * f  # NumPy keeps float32; Numba's 0.5 would make it float64, its twin's np.float32(0.5) not
     return np.sum(f)
 
 

@@ -37,11 +37,24 @@ def test_an_array_of_a_number_and_a_zero_d_array(x):
     np.testing.assert_allclose(sd.grad(f, backend="numba")(x), numeric_grad(f, (float(x),), 0), rtol=1e-6)
 
 
-def test_float32_arguments_are_computed_in_float64_on_numba():
+def test_float32_arguments_are_computed_in_float32_on_numba():
     x = MIXED.astype(np.float32)
-    got = sd.grad(forms.float32_loop, backend="numba")(x)
+    gradient = sd.grad(forms.float32_loop, backend="numba")
+    assert gradient._mixed(x).dtype == np.float32  # the float32 twin ran (backends/numba/single.py)
+    got = gradient(x)
     assert got.dtype == np.float32
     np.testing.assert_allclose(got, sd.grad(forms.float32_loop)(x), rtol=1e-5)
+
+
+def test_a_float32_call_the_twin_cannot_type_runs_the_float64_module():
+    """`g * i` of a float32 scalar and the loop counter is a float64 in Numba, which the twin's
+    float32 array cannot take: the call runs the float64 module on widened copies, and the
+    gradient is still right and float32."""
+    x = MIXED.astype(np.float32)
+    got = sd.grad(forms.float32_counter_loop, backend="numba")(x, 1.3)
+    assert got.dtype == np.float32
+    want = numeric_grad(forms.float32_counter_loop, (MIXED, 1.3), 0)
+    np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-4)
 
 
 def test_a_nested_list_of_numbers_and_a_variable():

@@ -10,35 +10,31 @@ def recurrence_grad(a, x):
     y = np.zeros(y_2)
     y_1 = x[0]
     y[0] = y_1
-    value_bar_2_tape = []
-    y_4_shape_tape = []
     y_2_tape = []
     for t in range(1, y_2, 1):
         y_2_2 = y[t - 1]
         y_2_tape.append(y_2_2)
-        y_4 = x[t]
-        y_4_shape_tape.append(np.shape(y_4))
-        y_5 = a * y_2_2 + y_4
-        value_bar_2_tape.append(np.shape(y_5))
-        y[t] = y_5
+        y[t] = a * y_2_2 + x[t]
 
     # grad of: for t in range(1, x.shape[0]):
     a_bar = np.zeros_like(a)
     x_bar = np.zeros_like(x)
     y_bar = 2 * y
     for t in reversed(range(1, y_2, 1)):
+        a_shape = np.shape(a)
+
+        # grad of: y[t] = a * y[t - 1] + x[t]
+        y_4_shape = np.shape(x[t])
 
         # grad of: for t in range(1, x.shape[0]):
-        value_bar_2 = value_bar_2_tape.pop()
-        y_4_shape = y_4_shape_tape.pop()
         y_2 = y_2_tape.pop()
 
         # grad of: y[t] = a * y[t - 1] + x[t]
         y_1_2 = t - 1
-        value_bar = sum_to(y_bar[t], value_bar_2)
+        value_bar = sum_to(y_bar[t], np.broadcast_shapes(a_shape, y_4_shape))
         y_bar[t] = 0.0
         x_bar[t] += sum_to(value_bar, y_4_shape)
-        a_bar = a_bar + sum_to(value_bar * y_2, np.shape(a))
+        a_bar = a_bar + sum_to(value_bar * y_2, a_shape)
         y_2_bar = sum_to(value_bar * a, np.shape(y_2))
         y_bar[y_1_2] = y_bar[y_1_2] + y_2_bar
 

@@ -8,23 +8,11 @@ def rosen_grad_jvp(x, x_dot):
     rosen_2 = x[:-1]
     rosen_2_dot = x_dot[:-1]
     x_shape = np.shape(x)
-    rosen_4_bar_1_dot = x_dot[1:]
     rosen_4_bar_2_dot_3 = 2 * rosen_2
-    rosen_4_bar_3 = x[1:] - rosen_2 ** 2
-    rosen_4_bar_3_dot = rosen_4_bar_1_dot - rosen_2_dot * rosen_4_bar_2_dot_3
-    rosen_4_bar_3_shape = np.shape(rosen_4_bar_3)
-    rosen_4_bar_3_dot = np.broadcast_to(rosen_4_bar_3_dot, rosen_4_bar_3_shape)
-    rosen_4_bar = 100.0 * (2 * rosen_4_bar_3)
-    rosen_4_bar_dot_2 = rosen_4_bar_3_dot * 2 * 100.0
+    rosen_4_bar = 100.0 * (2 * (x[1:] - rosen_2 ** 2))
+    rosen_4_bar_dot_2 = (x_dot[1:] - rosen_2_dot * rosen_4_bar_2_dot_3) * 2 * 100.0
     x_bar_3_dot_1 = rosen_2_dot * 2
     x_bar_dot = scatter_add(x_bar_3_dot_1, x_shape, slice(None, -1, None))
-    x_bar_1_dot = x_bar_dot[:-1]
-    x_bar_4_dot = -rosen_4_bar_dot_2 * rosen_4_bar_2_dot_3 + x_bar_3_dot_1 * -rosen_4_bar
-    x_bar_4_shape = np.broadcast_shapes(rosen_4_bar_3_shape, np.shape(rosen_2))
-    x_bar_4_dot = np.broadcast_to(x_bar_4_dot, x_bar_4_shape)
-    x_bar_5_dot = x_bar_1_dot + x_bar_4_dot
-    x_bar_dot[:-1] = x_bar_5_dot
-    x_bar_1_dot = x_bar_dot[1:]
-    x_bar_2_dot = x_bar_1_dot + rosen_4_bar_dot_2
-    x_bar_dot[1:] = x_bar_2_dot
+    x_bar_dot[:-1] = x_bar_dot[:-1] + (-rosen_4_bar_dot_2 * rosen_4_bar_2_dot_3 + x_bar_3_dot_1 * -rosen_4_bar)
+    x_bar_dot[1:] = x_bar_dot[1:] + rosen_4_bar_dot_2
     return x_bar_dot

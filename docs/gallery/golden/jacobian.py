@@ -8,12 +8,9 @@ def softmax_jvp(z, z_dot):
     e_1 = np.max(z)
     kept = keepdims_shape(np.shape(z), None)
     hit = (z == np.reshape(e_1, kept)) * np.ones_like(z)
-    e_1_dot = np.reshape(np.ones_like(e_1), kept) / np.sum(hit, keepdims=True) * hit
-    e_2_dot = z_dot - np.sum(z_dot * e_1_dot)
     e = np.exp(z - e_1)
-    e_dot_1 = e_2_dot * e
+    e_dot_1 = (z_dot - np.sum(z_dot * (np.reshape(np.ones_like(e_1), kept) / np.sum(hit, keepdims=True) * hit))) * e
     softmax_1 = np.sum(e)
-    softmax_1_dot = np.sum(e_dot_1)
     softmax = e / softmax_1
-    softmax_dot = e_dot_1 / softmax_1 + -softmax_1_dot * softmax / softmax_1
+    softmax_dot = e_dot_1 / softmax_1 + -np.sum(e_dot_1) * softmax / softmax_1
     return softmax, softmax_dot

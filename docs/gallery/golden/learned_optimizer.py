@@ -5,32 +5,25 @@
 # fmt: off
 def unrolled_grad(scale, log_step, w0, a, b, steps):
     """Gradient of unrolled with respect to scale, log_step."""
-    total_shape_tape = []
-    total_2_shape_tape = []
     r_tape = []
     r_1_shape_tape = []
     w_tape = []
     w_3_tape = []
-    w_1_tape = []
     w_bar_tape = []
-    r_bar_6_tape = []
+    w_bar_4_bar_1_tape = []
     r_1_shape_tape_2 = []
     w_tape_2 = []
+    w_1 = np.exp(log_step)
     w, total = w0, 0.0
     for k in range(steps):
-        total_shape_tape.append(np.shape(total))
         w_tape_2.append(w)
         r_1 = a @ w
         r_1_shape = np.shape(r_1)
         r_1_shape_tape_2.append(r_1_shape)
         r = r_1 - b
-        r_bar_6 = np.broadcast_to(sum_to(0.5, np.shape(np.sum(r ** 2))), np.shape(r))
-        r_bar_6_tape.append(r_bar_6)
-        r_bar = r_bar_6 * (2 * r)
-        w_bar = matmul_adjoint_b(sum_to(r_bar, r_1_shape), a, w)
+        w_bar_4_bar_1_tape.append(np.shape(r))
+        w_bar = matmul_adjoint_b(sum_to(0.5 * (2 * r), r_1_shape), a, w)
         w_bar_tape.append(w_bar)
-        w_1 = np.exp(log_step)
-        w_1_tape.append(w_1)
         w_3 = np.tanh(scale * w_bar)
         w_3_tape.append(w_3)
         w_2 = w_1 * w_3
@@ -40,14 +33,12 @@ def unrolled_grad(scale, log_step, w0, a, b, steps):
         r_1_shape_tape.append(np.shape(r_1))
         r = r_1 - b
         r_tape.append(r)
-        total_2 = np.sum(r ** 2)
-        total_2_shape_tape.append(np.shape(total_2))
-        total_2 = 0.5 * total_2
+        total_2 = 0.5 * np.sum(r ** 2)
         total = total + total_2
     unrolled = total / steps
 
     # grad of: return total / steps
-    total_bar = sum_to(grad_seed(unrolled) / steps, np.shape(total))
+    total_bar = sum_to(grad_seed(unrolled) / steps, ())
 
     # grad of: for k in range(steps):
     w_bar = np.zeros_like(w)
@@ -56,29 +47,21 @@ def unrolled_grad(scale, log_step, w0, a, b, steps):
     for k in reversed(range(steps)):
 
         # grad of: for k in range(steps):
-        total_shape = total_shape_tape.pop()
-        total_2_shape = total_2_shape_tape.pop()
         r = r_tape.pop()
         r_1_shape = r_1_shape_tape.pop()
         w = w_tape.pop()
         w_3 = w_3_tape.pop()
-        w_1 = w_1_tape.pop()
         w_bar_2 = w_bar_tape.pop()
-        r_bar_6 = r_bar_6_tape.pop()
+        w_bar_4_bar_1 = w_bar_4_bar_1_tape.pop()
         r_1_shape_2 = r_1_shape_tape_2.pop()
         w_2 = w_tape_2.pop()
 
         # grad of: w = w - rule_step(scale, log_step, inner_grad(w, a, b))
         w_shape = np.shape(w_bar_2)
 
-        # grad of: total = total + inner_loss(w, a, b)
-        total_bar_2 = sum_to(total_bar, total_shape)
-
-        # grad of: return 0.5 * np.sum(r**2)
-        r_bar = np.broadcast_to(sum_to(total_bar * 0.5, total_2_shape), np.shape(r)) * (2 * r)
-
         # grad of: r = a @ w - b
-        w_bar = w_bar + matmul_adjoint_b(sum_to(r_bar, r_1_shape), a, w)
+        r_1_bar = sum_to(np.broadcast_to(total_bar * 0.5, np.shape(r)) * (2 * r), r_1_shape)
+        w_bar = w_bar + matmul_adjoint_b(r_1_bar, a, w)
 
         # grad of: w = w - rule_step(scale, log_step, inner_grad(w, a, b))
         w_bar_3 = -w_bar
@@ -91,10 +74,9 @@ def unrolled_grad(scale, log_step, w0, a, b, steps):
         # grad of: w = w - rule_step(scale, log_step, inner_grad(w, a, b))
         w_bar = sum_to(w_bar, w_shape)
 
-        # grad of: r_bar = np.broadcast_to(sum_to(0.5, np.shape(np.sum(r ** 2))), np.shape(r)) * (2 * r)
-        r_bar = np.broadcast_to(a @ sum_to(w_2_bar * scale, w_shape), np.shape(r_bar_6)) * r_bar_6 * 2
+        # grad of: w_bar = matmul_adjoint_b(sum_to(0.5 * (2 * r), np.shape(r_1)), a, w)
+        r_bar = np.broadcast_to(a @ sum_to(w_2_bar * scale, w_shape), w_bar_4_bar_1) * 0.5 * 2
 
         # grad of: r_1 = a @ w
         w_bar = w_bar + matmul_adjoint_b(sum_to(r_bar, r_1_shape_2), a, w_2)
-        total_bar = total_bar_2
     return scale_bar, log_step_bar

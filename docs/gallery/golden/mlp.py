@@ -12,7 +12,7 @@ def mlp_grad(w1, b1, w2, b2, x, y):
     mlp_1 = out - y
 
     # grad of: return np.mean((out - y) ** 2)
-    mlp_1_bar = 1.0 / np.size(mlp_1) * (2 * mlp_1)
+    mlp_1_bar = 2 * mlp_1 / np.size(mlp_1)
 
     # grad of: out = h @ w2 + b2
     out_1_bar = sum_to(mlp_1_bar, np.shape(out_1))

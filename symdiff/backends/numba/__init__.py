@@ -50,8 +50,10 @@ from __future__ import annotations
 
 import os
 import warnings
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numba
 
@@ -62,6 +64,7 @@ from symdiff.backends.numba.errors import NumbaCompileError, NumbaFallbackWarnin
 from symdiff.backends.numba.lowering import NumbaModule, NumbaOptions, check_supported, numba_module
 from symdiff.backends.numba.rewrites import numba_rewrites
 from symdiff.backends.numba.runner import Call, runner_for
+from symdiff.backends.numba.single import as_float32, float32_call, in_float32, widened
 from symdiff.backends.numpy import Compiled
 from symdiff.errors import BackendError
 from symdiff.ir.nodes import Function
@@ -127,13 +130,56 @@ def compile_function(function: Function, filename: str) -> Compiled:
             raise
         warnings.warn(f"numba backend: {error.message}; running with NumPy", NumbaFallbackWarning, stacklevel=3)
         return numpy_backend.compile_function(function, filename)
-    path = cache.store(function.name, built.source, cache.content_key(built.source, *_versions()))
-    module = cache.import_file(path, built.source)
+    module = _imported(function.name, built.source)
     fallback = numpy_backend.compile_function(function, filename).function if current.fallback else None
     params = tuple(p.name for p in function.params)
     call = Call(function.name, params, dict(function.defaults), tuple(value for _, value in function.free))
     runner = runner_for(getattr(module, function.name), call, fallback, built, current.parallel)
-    return Compiled(runner, built.source, vars(module), built.carried)
+    mixed = _other_dtypes(runner, call, built, current.parallel)
+    return Compiled(runner, built.source, vars(module), built.carried, mixed)
+
+
+def _imported(name: str, source: str):
+    """The module of `source`, through its content-addressed cache file."""
+    return cache.import_file(cache.store(name, source, cache.content_key(source, *_versions())), source)
+
+
+_UNCOMPILED = object()  # the float32 twin did not compile
+
+
+def _other_dtypes(runner: Callable, call: Call, built: NumbaModule, parallel: bool) -> Callable:
+    """What a call with arguments other than float64 ones runs (`single.py`): the float32 twin of
+    the module when every floating value is float32, else the float64 module on widened copies.
+
+    The twin is printed and compiled at the first float32 call. If Numba cannot compile it for
+    those types (a variable given float32 and float64 values), the call, and every later one,
+    runs the float64 module instead, as every float32 call did before the twin existed.
+    """
+    twin: list = []  # [runner], or [None] once the twin failed to compile
+
+    def run_twin(args: tuple) -> Any:
+        if not twin:
+            source = in_float32(built.source)
+            module = _imported(call.name, source)
+            single = Call(call.name, call.params, call.defaults, tuple(as_float32(c) for c in call.constants))
+            twin.append(
+                runner_for(getattr(module, call.name), single, None, NumbaModule(source, built.carried), parallel)
+            )
+        try:
+            return twin[0](*[as_float32(a) for a in args])
+        except NumbaCompileError:
+            twin[0] = None
+            return _UNCOMPILED
+
+    def mixed(*args: Any) -> Any:
+        if (not twin or twin[0] is not None) and float32_call(args + call.constants):
+            result = run_twin(args)
+            if result is not _UNCOMPILED:
+                return result
+        return runner(*[widened(a) for a in args])
+
+    mixed.__name__ = call.name
+    return mixed
 
 
 def build_options() -> dict[str, bool] | None:
@@ -147,12 +193,13 @@ def compile_stored(stored, filename: str) -> Compiled:
     """Load the module a build printed earlier (`build_cache.Stored`) as `compile_function` loads a
     new one: through the content-addressed cache file, whose machine code Numba may have cached."""
     current = settings or Settings.from_env()
-    path = cache.store(stored.name, stored.source, cache.content_key(stored.source, *_versions()))
-    module = cache.import_file(path, stored.source)
+    module = _imported(stored.name, stored.source)
     built = NumbaModule(stored.source, stored.carried)
     call = Call(stored.name, stored.params, dict(stored.defaults), ())
     runner = runner_for(getattr(module, stored.name), call, None, built, current.parallel)
-    return Compiled(runner, stored.source, vars(module), stored.carried)
+    return Compiled(
+        runner, stored.source, vars(module), stored.carried, _other_dtypes(runner, call, built, current.parallel)
+    )
 
 
 __all__ = [

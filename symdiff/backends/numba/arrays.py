@@ -57,6 +57,7 @@ import numpy as np
 from numba import literal_unroll, njit, types
 from numba.core.errors import TypingError
 from numba.extending import overload
+from numba.np.numpy_support import as_dtype
 
 from symdiff.backends.numba.helper_cache import CACHED
 from symdiff.rules.shapes import index_update, written_values
@@ -103,10 +104,26 @@ def _scalar_constructor(x, value: float):
     if isinstance(x, types.Integer):
         whole = int(value)
         return lambda x: whole
+    if isinstance(x, types.Float):  # float32 zeros of a float32 scalar
+        real = as_dtype(x).type(value)
+        return lambda x: real
     if isinstance(x, types.Number):
         real = float(value)
         return lambda x: real
     return None
+
+
+def weak32(x):
+    """In a float32 module: a scalar as float32, as a weak Python number meets float32 in NumPy
+    (Numba types `np.float32(1.0) / count` as float64); an array as it is. See `single.py`."""
+    return x
+
+
+@overload(weak32, jit_options=CACHED)
+def _weak32(x):
+    if isinstance(x, (types.Integer, types.Float)) and not isinstance(x, types.Boolean):
+        return lambda x: np.float32(x)
+    return lambda x: x
 
 
 @overload(zeros_like_of, jit_options=CACHED)
@@ -484,5 +501,5 @@ def _index_update(x, value, index):
 
 __all__ = [
     "add_into", "added_at", "broadcast_to_of", "contiguous", "empty_like_of", "full_like_of", "index_update", "masked_assign", "masked_of", "ones_like_of",
-    "range_length", "stack_of", "write_at", "written_values", "zeros_like_of",
+    "range_length", "stack_of", "weak32", "write_at", "written_values", "zeros_like_of",
 ]  # fmt: skip

@@ -46,6 +46,7 @@ from symdiff.backends.numba.arrays import (
     ones_like_of,
     range_length,
     stack_of,
+    weak32,
     write_at,
     written_values,
     zeros_like_of,
@@ -255,7 +256,7 @@ def _diag_adjoint(g, shape, k):
         return lambda g, shape, k: np.diag(g, k)
 
     def impl(g, shape, k):
-        out = np.zeros(shape)
+        out = np.zeros(shape, dtype=g.dtype)
         first_row, first_column = max(-k, 0), max(k, 0)
         for i in range(g.shape[0]):
             out[first_row + i, first_column + i] = g[i]
@@ -576,7 +577,7 @@ overload(matmul_adjoint_b, jit_options=CACHED)(lambda g, a, b: _matmul_adjoint(a
 @overload(scatter_add, jit_options=CACHED)
 def _scatter_add(g, shape, index):
     def impl(g, shape, index):
-        out = np.zeros(shape)
+        out = np.zeros(shape, dtype=np.asarray(g).dtype)  # g's dtype, as the NumPy helper's buffer
         add_into(out, g, index)  # its overload picks the loop for the index's kind (and refuses copies)
         return out
 
@@ -821,6 +822,7 @@ __all__ = [
     "vlog",
     "vlog1p",
     "vtanh",
+    "weak32",
     "write_at",
     "written_values",
     "zeros_like_of",

@@ -125,10 +125,10 @@ _REDUCTION = '''def {name}({params}):
     {n} = common_size({params})
     if {n} < 0:  # operands broadcast against each other: use the array expression
         return {fallback}({what}, None, False)
-{flats}    {total} = 0.0
+{flats}    {total} = np.float64(0.0)  # a float64 sum of float32 elements too, rounded once
     for {i} in {loop}({n}):
         {total} += {element}
-    return {result}
+    return float({result})
 '''
 
 _WRITE = '''def {name}({view}, {params}):

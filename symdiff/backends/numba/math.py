@@ -17,8 +17,8 @@ infinities, NaN, signed zeros and subnormal results.
 Each is a `numba.vectorize` ufunc (`vexp`, `vexpm1`, `vlog`, `vlog1p`,
 `vtanh`), so Numba's array-expression pass fuses it with the arithmetic
 around it into one loop; on scalars it is an inlined function call. They
-compile lazily, for the types they meet (in double precision: a float32
-argument gives a float64 result), so importing this module and loading a
+compile lazily, for the types they meet (in double precision, rounded to
+float32 for a float32 argument, as NumPy's float32 loops return), so importing this module and loading a
 cached gradient compile nothing. The
 generated code calls them where the NumPy backend calls `np.exp`, ....
 
@@ -144,34 +144,46 @@ def tanh_kernel(x):
     return math.copysign(-em / (2.0 + em), x)
 
 
+def in_type_of(result, x):
+    """`result` (a float64) rounded to float32 when `x` is one: a float32 `np.exp` gives a float32."""
+    return result
+
+
+@overload(in_type_of, inline="always", jit_options=CACHED)
+def _in_type_of(result, x):
+    if x == types.float32:
+        return lambda result, x: np.float32(result)
+    return lambda result, x: result
+
+
 @numba.vectorize(cache=True)
 def vexp(x):
     """`np.exp`, vectorisable."""
-    return exp_kernel(np.float64(x))
+    return in_type_of(exp_kernel(np.float64(x)), x)
 
 
 @numba.vectorize(cache=True)
 def vexpm1(x):
     """`np.expm1`, vectorisable."""
-    return expm1_kernel(np.float64(x))
+    return in_type_of(expm1_kernel(np.float64(x)), x)
 
 
 @numba.vectorize(cache=True)
 def vlog(x):
     """`np.log`, vectorisable."""
-    return log_kernel(np.float64(x))
+    return in_type_of(log_kernel(np.float64(x)), x)
 
 
 @numba.vectorize(cache=True)
 def vlog1p(x):
     """`np.log1p`, vectorisable."""
-    return log1p_kernel(np.float64(x))
+    return in_type_of(log1p_kernel(np.float64(x)), x)
 
 
 @numba.vectorize(cache=True)
 def vtanh(x):
     """`np.tanh`, vectorisable."""
-    return tanh_kernel(np.float64(x))
+    return in_type_of(tanh_kernel(np.float64(x)), x)
 
 
 def power_of(a, b):

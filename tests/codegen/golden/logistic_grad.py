@@ -82,5 +82,5 @@ def logistic_loss_grad(w, x, y):
 
     # grad of: p = 1.0 / (1.0 + np.exp(-(x @ w)))
     p_1_bar = y - p
-    w_bar = matmul_adjoint_b(sum_to(-1.0 / np.size(p_1_bar) * p_1_bar, np.shape(p_1)), x, w)
+    w_bar = matmul_adjoint_b(sum_to(-p_1_bar / np.size(p_1_bar), np.shape(p_1)), x, w)
     return w_bar
