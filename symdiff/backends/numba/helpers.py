@@ -53,7 +53,21 @@ from symdiff.backends.numba.arrays import (
 from symdiff.backends.numba.blas import batched_adjoints, matmul_of
 from symdiff.backends.numba.helper_cache import CACHED
 from symdiff.backends.numba.math import power_of, vexp, vexpm1, vlog, vlog1p, vtanh
-from symdiff.backends.numba.reductions import reduce_max, reduce_mean, reduce_min, reduce_prod, reduce_sum
+from symdiff.backends.numba.reductions import (
+    loop_nest,
+    loop_shape,
+    loop_strides,
+    padded_shape,
+    reduce_max,
+    reduce_mean,
+    reduce_min,
+    reduce_prod,
+    reduce_sum,
+    reduced_result,
+    summed_result,
+    zero_of,
+    zeros_for,
+)
 from symdiff.backends.numba.special import digamma, erf, expit, gammaln, log_ndtr, ndtr
 from symdiff.errors import NonScalarOutput
 from symdiff.rules.shapes import (
@@ -436,7 +450,7 @@ def _row_of(a, r):
 @overload(at, inline="always")
 def _at(a, i):
     if isinstance(a, types.Array):
-        return lambda a, i: a[i]
+        return lambda a, i: a[np.uint64(i)]  # kernels' offsets are never negative: no wraparound check
     return lambda a, i: a
 
 
@@ -785,6 +799,9 @@ __all__ = [
     "keepdims_shape",
     "linspace_of",
     "log_ndtr",
+    "loop_nest",
+    "loop_shape",
+    "loop_strides",
     "masked_assign",
     "masked_of",
     "matmul_adjoint_a",
@@ -793,6 +810,7 @@ __all__ = [
     "nbytes_of",
     "ndtr",
     "ones_like_of",
+    "padded_shape",
     "power_of",
     "range_length",
     "ravel_of",
@@ -801,6 +819,7 @@ __all__ = [
     "reduce_min",
     "reduce_prod",
     "reduce_sum",
+    "reduced_result",
     "reshape_to",
     "revolve_next",
     "revolve_snapshots",
@@ -814,6 +833,7 @@ __all__ = [
     "squeeze_axis",
     "stack_of",
     "sum_to",
+    "summed_result",
     "transpose_of",
     "undelete",
     "vexp",
@@ -823,5 +843,7 @@ __all__ = [
     "vtanh",
     "write_at",
     "written_values",
+    "zero_of",
+    "zeros_for",
     "zeros_like_of",
 ]  # fmt: skip
