@@ -138,8 +138,10 @@ class _Planner:
         """Whether `user` can compute `value` per element inside its own loop."""
         if fusable(user.op):
             return value in user.ins
-        if is_full_reduction(user) or is_axis_reduction(user):
+        if is_full_reduction(user):
             return user.ins[0] == value
+        if is_axis_reduction(user):  # a scalar's reduction is itself: a loop nest would only cost
+            return user.ins[0] == value and value.name not in self.scalars
         position = _WRITES.get(user.op)
         if position is None or user.ins[position] != value:
             return False

@@ -65,6 +65,7 @@ from symdiff.backends.numba.reductions import (
     reduce_sum,
     reduced_result,
     summed_result,
+    unit_step,
     zero_of,
     zeros_for,
 )
@@ -836,6 +837,7 @@ __all__ = [
     "summed_result",
     "transpose_of",
     "undelete",
+    "unit_step",
     "vexp",
     "vexpm1",
     "vlog",

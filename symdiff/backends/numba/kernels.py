@@ -142,7 +142,7 @@ class KernelPrinter:
             result = f"reduced_result({out}, {axis}, {keepdims}, {shaped})"
             what = f"np.{eqn.op}(..., axis={axis}, keepdims={keepdims})"
             self.helpers.update({"keepdims_shape", "reduced_result"})
-        self.helpers.update({"loop_shape", "loop_strides", "loop_nest", "flat", "at", "zero_of", "zeros_for"})
+        self.helpers.update({"loop_shape", "loop_strides", "loop_nest", "flat", "at", "unit_step", "zero_of", "zeros_for"})
         c, k, steps, lengths, axes = names["c"], names["k"], names["steps"], names["lengths"], names["axes"]
 
         def at(leaf: Var) -> cst.BaseExpression:
@@ -151,6 +151,13 @@ class KernelPrinter:
                 return constant(origin.value)
             p = self.names[origin.name]
             return cst.parse_expression(f"at({flat_of[p]}, {base_of[p]})")
+
+        def unit_at(leaf: Var) -> cst.BaseExpression:
+            origin = source[leaf.name]
+            if isinstance(origin, Const):
+                return constant(origin.value)
+            p = self.names[origin.name]
+            return cst.parse_expression(f"at({flat_of[p]}, {base_of[p]} + {c})")
 
         def zero(leaf: Var) -> cst.BaseExpression:
             origin = source[leaf.name]
@@ -183,6 +190,8 @@ class KernelPrinter:
             bases=lines(16, [f"{base_of[p]} = {at_of[p]} + {i0} * {step_of[p][0]} + {i1} * {step_of[p][1]}" for p in params]),
             step=lines(24, [f"{base_of[p]} += {step_of[p][2]}" for p in params]),
             element=code(self.atom(value, leaf=at)),
+            unit_element=code(self.atom(value, leaf=unit_at)),
+            unit="".join(f" and unit_step({p}, {step_of[p][2]})" for p in params),
             advance=lines(12, [f"{at_of[p]} += {steps}[{rows[p]}, {k}]" for p in params]),
             rewind=lines(12, [f"{at_of[p]} -= {steps}[{rows[p]}, {k}] * {lengths}[{k}]" for p in params]),
             mean=lines(4, [f"{names['count']} = {names['size']} // max({names['out']}.size, 1)"] if eqn.op == "mean" else []),
@@ -263,6 +272,9 @@ _AXIS_REDUCTION = '''def {name}({signature}):
                     for {c} in range({n2}):
                         {total} += {element}
 {step}                    {out_flat}[{oo}] = {total}
+                elif {o_2} == 1{unit}:  # unit steps: a loop LLVM can vectorise
+                    for {c} in range({n2}):
+                        {out_flat}[{oo} + {c}] += {unit_element}
                 else:
                     for {c} in range({n2}):
                         {out_flat}[{oo}] += {element}

@@ -290,6 +290,18 @@ def padded_shape(target, shape):
     return (1,) * (len(shape) - len(target)) + tuple(target)
 
 
+def unit_step(a, step):
+    """Whether a kernel may read `a` at consecutive offsets: an array whose step is 1, or a scalar."""
+    return step == 1 or not np.ndim(a)
+
+
+@overload(unit_step, inline="always")
+def _unit_step(a, step):
+    if isinstance(a, types.Array):
+        return lambda a, step: step == 1
+    return lambda a, step: True
+
+
 def zero_of(a):
     """A zero of `a`'s element type (an array's), or the scalar `a` itself: the operands of a probe
     that types an inlined expression without reading any element."""
