@@ -216,4 +216,14 @@ def _index_kind(item: object) -> str:
     return "int" if isinstance(item, int) and not isinstance(item, bool) else "?"
 
 
-__all__ = ["FusionPlan", "ShapeFacts", "drop_shape_identities", "elide_broadcasts", "fusable", "is_axis_reduction", "is_full_reduction", "plan_fusion", "scalar_names"]
+__all__ = [
+    "FusionPlan",
+    "ShapeFacts",
+    "drop_shape_identities",
+    "elide_broadcasts",
+    "fusable",
+    "is_axis_reduction",
+    "is_full_reduction",
+    "plan_fusion",
+    "scalar_names",
+]

@@ -155,7 +155,9 @@ AXIS_CASES = [
 ]
 
 
-@pytest.mark.parametrize(("function", "shapes", "wrt", "kernel"), AXIS_CASES, ids=lambda c: getattr(c, "__name__", None))
+@pytest.mark.parametrize(
+    ("function", "shapes", "wrt", "kernel"), AXIS_CASES, ids=lambda c: getattr(c, "__name__", None)
+)
 def test_axis_reductions_of_broadcasts_run_as_loop_nests(function, shapes, wrt, kernel):
     rng = np.random.default_rng(3)
     args = tuple(rng.normal(size=s) for s in shapes)

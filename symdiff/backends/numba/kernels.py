@@ -2,19 +2,26 @@
 
 Numba fuses an elementwise expression into one loop by itself (its
 array-expression rewrite), but only where the expression's value is stored
-in a new array. Two consumers of a fused expression do better with a loop
+in a new array. Three consumers of a fused expression do better with a loop
 of their own, printed before the gradient as an `@numba.njit` function:
 
 - a full `np.sum`/`np.mean` of the expression accumulates it element by
   element, without allocating it (`KernelPrinter.reduction_kernel`);
+- `np.sum`/`np.mean` along constant axes, or `sum_to`, of the expression,
+  whose operands may broadcast against each other, loops over the broadcast
+  shape (`KernelPrinter.axis_reduction_kernel`): three nested loops inside
+  an odometer over any further axes, each operand read at its own element
+  strides (zero along the axes it is broadcast over), the output at stride
+  zero along the reduced axes, so the broadcast is never stored;
 - a slice write `view += expression`, the fused form of `scatter_add` (a
   fresh zero array with the expression added at a slice: Rosenbrock's
   `x[:-1]` cotangent) and of an in-place `add_at`, adds it element by
   element into the view (`KernelPrinter.write`), so the expression is never
   stored either.
 
-Each kernel checks that its operands share one shape (`common_size`); if
-they broadcast against each other it runs the array expression instead.
+The full-reduction and write kernels check that their operands share one
+shape (`common_size`); if they broadcast against each other they run the
+array expression instead.
 Operands are read through `flat`/`at` (a 1-D view of each array, or the
 scalar itself), a view that is written to through `row_of`, one row of its
 last axis at a time, so any strided view of any rank works.
@@ -142,7 +149,9 @@ class KernelPrinter:
             result = f"reduced_result({out}, {axis}, {keepdims}, {shaped})"
             what = f"np.{eqn.op}(..., axis={axis}, keepdims={keepdims})"
             self.helpers.update({"keepdims_shape", "reduced_result"})
-        self.helpers.update({"loop_shape", "loop_strides", "loop_nest", "flat", "at", "unit_step", "zero_of", "zeros_for"})
+        self.helpers.update(
+            {"loop_shape", "loop_strides", "loop_nest", "flat", "at", "unit_step", "zero_of", "zeros_for"}
+        )
         c, k, steps, lengths, axes = names["c"], names["k"], names["steps"], names["lengths"], names["axes"]
 
         def at(leaf: Var) -> cst.BaseExpression:
@@ -174,7 +183,9 @@ class KernelPrinter:
         rows = {p: row + 1 for row, p in enumerate(params)}
         strides = ", ".join(f"loop_strides({p}, {names['shape']})" for p in params)
         out_steps = [f"{names[f'o_{axis}']} = {steps}[0, {axes} - {3 - axis}]" for axis in range(3)]
-        leaf_steps = [f"{step_of[p][axis]} = {steps}[{rows[p]}, {axes} - {3 - axis}]" for p in params for axis in range(3)]
+        leaf_steps = [
+            f"{step_of[p][axis]} = {steps}[{rows[p]}, {axes} - {3 - axis}]" for p in params for axis in range(3)
+        ]
         i0, i1 = names["i0"], names["i1"]
         text = _AXIS_REDUCTION.format(
             name=name,
@@ -187,14 +198,18 @@ class KernelPrinter:
             strides=strides,
             steps_of=lines(4, out_steps + leaf_steps),
             starts=lines(4, [f"{at_of[p]} = 0" for p in params]),
-            bases=lines(16, [f"{base_of[p]} = {at_of[p]} + {i0} * {step_of[p][0]} + {i1} * {step_of[p][1]}" for p in params]),
+            bases=lines(
+                16, [f"{base_of[p]} = {at_of[p]} + {i0} * {step_of[p][0]} + {i1} * {step_of[p][1]}" for p in params]
+            ),
             step=lines(24, [f"{base_of[p]} += {step_of[p][2]}" for p in params]),
             element=code(self.atom(value, leaf=at)),
             unit_element=code(self.atom(value, leaf=unit_at)),
             unit="".join(f" and unit_step({p}, {step_of[p][2]})" for p in params),
             advance=lines(12, [f"{at_of[p]} += {steps}[{rows[p]}, {k}]" for p in params]),
             rewind=lines(12, [f"{at_of[p]} -= {steps}[{rows[p]}, {k}] * {lengths}[{k}]" for p in params]),
-            mean=lines(4, [f"{names['count']} = {names['size']} // max({names['out']}.size, 1)"] if eqn.op == "mean" else []),
+            mean=lines(
+                4, [f"{names['count']} = {names['size']} // max({names['out']}.size, 1)"] if eqn.op == "mean" else []
+            ),
             result=result,
             **names,
         )

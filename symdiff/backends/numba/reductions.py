@@ -396,7 +396,7 @@ def _loop_strides(a, shape):
 
     if ndim == 0:
 
-        def impl(a, shape):  # noqa: F811 - a scalar (or 0-d array) is broadcast along every axis
+        def impl(a, shape):
             strides = shape
             for k in range(rank):
                 strides = tuple_setitem(strides, k, 0)
@@ -412,7 +412,9 @@ def _padded_shape(target, shape):
         raise TypingError(f"sum_to a shape of rank {have} from a loop of rank {rank}")
     lead = rank - have
     lines = ["def impl(target, shape):", "    padded = shape"]
-    lines += [f"    padded = tuple_setitem(padded, {k}, {1 if k < lead else f'target[{k - lead}]'})" for k in range(rank)]
+    lines += [
+        f"    padded = tuple_setitem(padded, {k}, {1 if k < lead else f'target[{k - lead}]'})" for k in range(rank)
+    ]
     lines.append("    return padded")
     return _compiled([*lines], {"tuple_setitem": tuple_setitem})
 
