@@ -287,7 +287,10 @@ def loop_strides(a, shape):
 
 def padded_shape(target, shape):
     """`target` with leading 1s to the rank of `shape` (the loop's): where `sum_to` sums the leading axes."""
-    return (1,) * (len(shape) - len(target)) + tuple(target)
+    padded = (1,) * (len(shape) - len(target)) + tuple(target)
+    if any(t not in (1, n) for t, n in zip(padded, shape, strict=True)):
+        raise ValueError("sum_to: the target shape does not broadcast to the summed one")
+    return padded
 
 
 def unit_step(a, step):
@@ -412,6 +415,11 @@ def _padded_shape(target, shape):
         raise TypingError(f"sum_to a shape of rank {have} from a loop of rank {rank}")
     lead = rank - have
     lines = ["def impl(target, shape):", "    padded = shape"]
+    for k in range(have):  # NumPy's sum_to cannot make an axis longer either
+        lines += [
+            f"    if target[{k}] != 1 and target[{k}] != shape[{lead + k}]:",
+            "        raise ValueError('sum_to: the target shape does not broadcast to the summed one')",
+        ]
     lines += [
         f"    padded = tuple_setitem(padded, {k}, {1 if k < lead else f'target[{k - lead}]'})" for k in range(rank)
     ]
@@ -441,11 +449,14 @@ def _reduced_result(out, axis, keepdims, *operands):
     keep = _constant_keepdims(keepdims)
     if rank == 0:
         return lambda out, axis, keepdims, *operands: out.reshape(out.size)[0]
-    if keep:
-        return lambda out, axis, keepdims, *operands: out
     axes = _literal_axes(axis, rank)
     if axes is None:
         raise TypingError("a fused axis reduction needs a constant axis")
+    items = axis.types if isinstance(axis, types.BaseTuple) else (axis,)
+    if any(not -rank <= t.literal_value < rank for t in items):
+        raise TypingError(f"axis {axis} is out of bounds for an array of dimension {rank}")
+    if keep:
+        return lambda out, axis, keepdims, *operands: out
     kept = [k for k in range(rank) if k not in axes]
     if not kept:
         return lambda out, axis, keepdims, *operands: out.reshape(out.size)[0]
