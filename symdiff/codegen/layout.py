@@ -32,7 +32,7 @@ from symdiff.analysis.integers import is_integer
 from symdiff.analysis.ranks import known_ranks
 from symdiff.codegen.expressions import build, constant
 from symdiff.codegen.naming import stem
-from symdiff.ir.nodes import Const, Eqn, Function, If, Loop, Var
+from symdiff.ir.nodes import Const, Eqn, Function, If, Loop, Var, statements
 from symdiff.rules import RULES
 
 _ALWAYS_INLINE = {"make_slice", "make_tuple"}
@@ -82,11 +82,11 @@ class Layout:
         self.taped, self.read_only = _taped(function, self.ranks)  # a tape may hold them; a broadcast may be them
         self.carried_from = {  # a loop's carried value -> its first value (the same array object at entry)
             phi.name: init
-            for stmt in _all_stmts(function.body) if isinstance(stmt, Loop)
+            for stmt in statements(function.body) if isinstance(stmt, Loop)
             for phi, init in zip(stmt.carried, stmt.inits) if isinstance(init, Var)
         }  # fmt: skip
         self.joined_from: dict[str, list] = {}  # an if's or a loop's output -> the values it may be
-        for stmt in _all_stmts(function.body):
+        for stmt in statements(function.body):
             if isinstance(stmt, If):
                 for out, a, b in zip(stmt.outs, stmt.then_results, stmt.else_results):
                     self.joined_from[out.name] = [a, b]
@@ -407,7 +407,7 @@ def find_loop_accumulators(layout: Layout) -> dict[int, tuple]:
 def _owned_accumulators(layout: Layout):
     """(add eqn, accumulator, part, the zeros it starts from) for each loop-carried `acc = acc + part`
     whose buffer belongs to the loop alone (see `find_loop_accumulators`)."""
-    for stmt in _all_stmts(layout.function.body):
+    for stmt in statements(layout.function.body):
         if not isinstance(stmt, Loop):
             continue
         local = {id(e) for e in stmt.body if isinstance(e, Eqn)}
@@ -458,14 +458,6 @@ def _all_blocks(body):
         if not isinstance(stmt, Eqn):
             for block in stmt.blocks():
                 yield from _all_blocks(block)
-
-
-def _all_stmts(body):
-    for stmt in body:
-        yield stmt
-        if not isinstance(stmt, Eqn):
-            for block in stmt.blocks():
-                yield from _all_stmts(block)
 
 
 def _basic_index(layout: Layout, atom) -> bool:
@@ -617,7 +609,7 @@ def _taped(function: Function, ranks: dict[str, int]) -> tuple[set[str], set[str
             parent[other] = names[0]
 
     tapes, broadcasts = [], []
-    for stmt in _all_stmts(function.body):
+    for stmt in statements(function.body):
         if isinstance(stmt, Eqn) and stmt.op in ELEMENT_READS and ranks.get(stmt.out.name) == 0:
             continue  # an element read out as a NumPy scalar: a copy
         if isinstance(stmt, Eqn) and stmt.op in _ALIASING:

@@ -29,6 +29,7 @@ This module imports only `symdiff.errors`.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -173,6 +174,15 @@ class Loop:
 Stmt = Eqn | If | Loop
 
 
+def statements(body) -> Iterator[Stmt]:
+    """Every statement of `body`, nested blocks' included, in textual order (a block statement before its body)."""
+    for stmt in body:
+        yield stmt
+        if not isinstance(stmt, Eqn):
+            for block in stmt.blocks():
+                yield from statements(block)
+
+
 def walk(body) -> list[Eqn]:
     """Every equation in `body`, nested blocks included, in textual order."""
     found = []
@@ -227,8 +237,8 @@ class Function:
     `result` is a tuple when the function returns several values (a gradient
     with respect to several arguments, or value-and-grad). `defaults` maps a
     parameter name to its default value. `free` holds module-level arrays the
-body reads by name (constants, never differentiated). `doc` is a one-line docstring for
-    generated code.
+    body reads by name (constants, never differentiated). `doc` is a one-line
+    docstring for generated code.
     """
 
     name: str

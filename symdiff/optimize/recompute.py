@@ -25,7 +25,7 @@ from dataclasses import replace
 
 from symdiff.analysis.ranks import known_ranks
 from symdiff.ir.names import Names
-from symdiff.ir.nodes import Atom, Const, Eqn, Function, If, Loop, Var, defined
+from symdiff.ir.nodes import Atom, Const, Eqn, Function, If, Loop, Var, defined, statements
 from symdiff.optimize.tapes import tape_groups
 from symdiff.rules import RULES
 
@@ -38,18 +38,10 @@ def recompute_shapes(function: Function) -> Function:
     groups, pushes, pops = tape_groups(function.body)
     ranks = known_ranks(function)
     names = Names({p.name for p in function.params} | {n for n, _ in function.free})
-    names.used |= {v.name for stmt in _statements(function.body) for v in defined(stmt)}
+    names.used |= {v.name for stmt in statements(function.body) for v in defined(stmt)}
     given = {p.name for p in function.params} | {n for n, _ in function.free}
     body = _block(list(function.body), groups, pushes, pops, ranks, names, given)
     return function if body == list(function.body) else replace(function, body=tuple(body))
-
-
-def _statements(body):
-    for stmt in body:
-        yield stmt
-        if not isinstance(stmt, Eqn):
-            for block in stmt.blocks():
-                yield from _statements(block)
 
 
 def _block(body: list, groups, pushes, pops, ranks, names, given: set[str]) -> list:

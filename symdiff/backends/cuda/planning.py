@@ -59,7 +59,7 @@ from symdiff.backends.cuda.lowering import (
 from symdiff.backends.cuda.shapes import SCALAR, Shape, ShapeTerms, fits
 from symdiff.codegen.layout import Layout
 from symdiff.errors import BackendError
-from symdiff.ir.nodes import Atom, Const, Eqn, Function, If, Loop, Var, walk
+from symdiff.ir.nodes import Atom, Const, Eqn, Function, If, Loop, Var, statements, walk
 
 LAUNCH, TO_DEVICE, TO_HOST = "cuda_elementwise", "cuda_to_device", "cuda_to_host"
 TO_SCALAR, TO_INDEX = "cuda_scalar", "cuda_index"  # one device number read back: a condition, or a bound
@@ -111,15 +111,6 @@ class Plan:
     device_eqns: set[int]  # ids of host-program equations that call a device_<op> function
     in_place: set[int] = field(default_factory=set)  # ids of setitems that write into their array (device_write)
     copies: set[int] = field(default_factory=set)  # ids of element reads NumPy copies (a scalar), copied here too
-
-
-def _statements(body):
-    """Every statement of `body`, nested ones included, in textual order."""
-    for stmt in body:
-        yield stmt
-        if not isinstance(stmt, Eqn):
-            for block in stmt.blocks():
-                yield from _statements(block)
 
 
 def check_supported(function: Function) -> None:
@@ -242,7 +233,7 @@ class _Tapes:
 
     def __init__(self, function: Function):
         self.parent: dict[str, str] = {}
-        for stmt in _statements(function.body):
+        for stmt in statements(function.body):
             if isinstance(stmt, Eqn) and stmt.op in ("tape_push", "tape_pop"):
                 tape, new, value = stmt.ins[0], stmt.outs[0], stmt.ins[1] if stmt.op == "tape_push" else stmt.outs[1]
                 self.union(new, tape)
@@ -298,10 +289,10 @@ def _placement(function: Function) -> tuple[set[str], set[str]]:
     def dev(atom: Atom) -> bool:
         return isinstance(atom, Var) and atom.name in on_device
 
-    statements = list(_statements(function.body))
+    every = list(statements(function.body))
     while True:
         size = (len(on_device), len(holders), len(device_tapes))
-        for stmt in statements:
+        for stmt in every:
             if isinstance(stmt, If):
                 on_device.update(
                     o.name for o, a, b in zip(stmt.outs, stmt.then_results, stmt.else_results) if dev(a) or dev(b)
@@ -571,7 +562,7 @@ class Planner:
 def _readers(function: Function) -> dict[str, list]:
     """name -> the equations, and the `if`s and loops (conditions, bounds, joined values), that read it."""
     readers: dict[str, list] = {}
-    for stmt in _statements(function.body):
+    for stmt in statements(function.body):
         for atom in stmt.atoms():
             if isinstance(atom, Var):
                 readers.setdefault(atom.name, []).append(stmt)
