@@ -14,7 +14,8 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from symdiff.ir.nodes import Eqn, Function, If, Loop, Var
+from symdiff.ir.names import Names
+from symdiff.ir.nodes import Const, Eqn, Function, If, Loop, Var, defined, walk
 from symdiff.rules.opaque import OP
 
 EFFECTS = (OP,)
@@ -100,9 +101,41 @@ def _has_loop(body) -> bool:
                for s in body)  # fmt: skip
 
 
-def dce(function: Function) -> Function:
-    """`function` without statements that do not contribute to its result."""
+def _unchecked_axes(function: Function, live: set[str]) -> set[str]:
+    """Dead `keepdims_shape(s, axis)` at the top level whose axis nothing live checks any more.
+
+    `keepdims_shape` raises NumPy's AxisError for an axis the reduction would refuse. Once the
+    cotangent of a reduction folds to a spread scalar (`np.sum(np.sum(x, axis=2))`), nothing
+    reads it and the forward reduction is dead too: dropping it would return a gradient where the
+    function raises. It stays, unless a live equation reduces the same operand along the same axis.
+    """
+    shape_of = {e.out.name: e.ins[0] for e in function.body if isinstance(e, Eqn) and e.op == "shape" and e.ins}
+    checked = set()
+    for eqn in walk(function.body):
+        axis = eqn.static_dict().get("axis")
+        if (
+            isinstance(axis, Const)
+            and eqn.ins
+            and isinstance(eqn.ins[0], Var)
+            and any(o.name in live for o in eqn.outs)
+        ):
+            checked.add((eqn.ins[0].name, repr(axis.value)))
+    unchecked = set()
+    for eqn in function.body:
+        if not (isinstance(eqn, Eqn) and eqn.op == "keepdims_shape" and eqn.out.name not in live):
+            continue
+        shape, axis = eqn.ins[0], eqn.ins[1] if len(eqn.ins) > 1 else eqn.static_dict().get("axis")
+        if not isinstance(axis, Const) or axis.value is None or not isinstance(shape, Var):
+            continue
+        operand = shape_of.get(shape.name)
+        if operand is None or not isinstance(operand, Var) or (operand.name, repr(axis.value)) not in checked:
+            unchecked.add(eqn.out.name)
+    return unchecked
+
+
+def _live(function: Function, forced: set[str]) -> set[str]:
     liveness = _Liveness(function)
+    liveness.live |= forced
     liveness.block(function.body)
     # One backward pass is exact without loops (a read always comes after its definition);
     # a loop reads values of its next iteration, so then repeat until nothing changes.
@@ -112,4 +145,29 @@ def dce(function: Function) -> Function:
             liveness.block(function.body)
             if len(liveness.live) == size:
                 break
-    return replace(function, body=tuple(prune(function.body, liveness.live)))
+    return liveness.live
+
+
+def dce(function: Function) -> Function:
+    """`function` without statements that do not contribute to its result (or check an axis)."""
+    live = _live(function, set())
+    unchecked = _unchecked_axes(function, live)
+    if unchecked:
+        live = _live(function, unchecked)
+        function, checks = _named_as_checks(function, unchecked)
+        live |= checks
+    return replace(function, body=tuple(prune(function.body, live)))
+
+
+def _named_as_checks(function: Function, unchecked: set[str]) -> tuple[Function, set[str]]:
+    """The kept checks renamed `axis_check` (nothing reads them; the name says why they stay), and their names."""
+    names = Names({p.name for p in function.params} | {n for n, _ in function.free})
+    names.used |= {v.name for stmt in function.body for v in defined(stmt)}
+    body, checks = [], set()
+    for stmt in function.body:
+        if isinstance(stmt, Eqn) and stmt.outs and stmt.out.name in unchecked:
+            if not stmt.out.name.startswith("axis_check"):
+                stmt = replace(stmt, outs=(Var(names.fresh("axis_check"), True),))
+            checks.add(stmt.out.name)
+        body.append(stmt)
+    return replace(function, body=tuple(body)), checks

@@ -141,14 +141,21 @@ def _spread_scaled(eqn: Eqn, spreads: dict[str, Eqn], scalars: set[str], floats:
     return None
 
 
-def _respread(eqn: Eqn, spreads: dict[str, Eqn], shapes: set[str]) -> Eqn:
+def _respread(eqn: Eqn, spreads: dict[str, Eqn], shapes: set[str], kept: set[str]) -> Eqn:
     """`broadcast_to(c, t)` for `reshape(broadcast_to(c, s), t)` or `broadcast_to(broadcast_to(c, s), t)`
     with `c` a scalar: every element is `c` either way, and the shape is `t` (a shape that np.shape
-    and its helpers made, so never one with a -1 for reshape to fill in)."""
+    and its helpers made, so never one with a -1 for reshape to fill in).
+
+    A reshape folds only to a reduction's `keepdims_shape` (`kept`), whose sizes agree whenever its
+    axis is valid, and `dce` keeps that check. Any other reshape stays: `s` may be the shape of a
+    forward value (`np.squeeze(x, 0)`, `np.reshape(x, (5,))`) that raises for these arguments, and
+    folding it away would return a gradient where the function fails."""
     if eqn.op not in ("reshape", "broadcast_to") or len(eqn.outs) != 1:
         return eqn
     spread, shape = eqn.ins[0], eqn.static_dict().get("shape")
     if not (isinstance(spread, Var) and spread.name in spreads and isinstance(shape, Var) and shape.name in shapes):
+        return eqn
+    if eqn.op == "reshape" and shape.name not in kept:
         return eqn
     return Eqn(eqn.outs, "broadcast_to", spreads[spread.name].ins, (("shape", shape),), eqn.loc, eqn.adjoint)
 
@@ -289,6 +296,7 @@ def simplify(function: Function) -> Function:
     inexact: set[str] = set()  # arrays known to be float or complex, whatever the inputs' dtypes
     inherits: dict[str, Var] = {}  # a temporary -> the named value it replaced
     shapes: set[str] = set()  # names holding a shape tuple made by np.shape and its helpers (no -1 in it)
+    kept_shapes: set[str] = set()  # names holding keepdims_shape(s, axis)
     ranks = known_ranks(function)
     quotients: dict[str, tuple] = {}  # c / n for a count n -> (c, n)
 
@@ -305,9 +313,11 @@ def simplify(function: Function) -> Function:
             scalars.add(eqn.out.name)
             if eqn.op == "truediv" or any(_is_float(a, floats) for a in eqn.ins):
                 floats.add(eqn.out.name)
-        eqn = _respread(eqn, spreads, shapes)
+        eqn = _respread(eqn, spreads, shapes, kept_shapes)
         if eqn.op in ("shape", "keepdims_shape", "broadcast_shapes"):
             shapes.add(eqn.out.name)
+        if eqn.op == "keepdims_shape":
+            kept_shapes.add(eqn.out.name)
         if eqn.op == "broadcast_to" and _is_scalar(eqn.ins[0], scalars):
             spreads[eqn.out.name] = eqn
         if eqn.op in _INEXACT or eqn.op in _ARITHMETIC and any(_is_float(a, inexact) for a in eqn.ins):

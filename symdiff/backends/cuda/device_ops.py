@@ -45,11 +45,16 @@ from symdiff.errors import BackendError
 
 
 def normalize_axes(axis, ndim: int) -> tuple:
-    """`axis` (None, int or tuple, possibly negative) as sorted non-negative axes."""
+    """`axis` (None, int or tuple, possibly negative) as sorted non-negative axes.
+
+    Raises NumPy's AxisError (or ValueError for a repeated axis) where NumPy would, instead of
+    taking an axis modulo the rank; a 0-d array takes axis 0 or -1, as NumPy's reductions do."""
     if axis is None:
         return tuple(range(ndim))
-    axes = axis if isinstance(axis, (tuple, list)) else (axis,)
-    return tuple(sorted(int(a) % ndim if ndim else int(a) for a in axes))
+    if ndim == 0 and not isinstance(axis, (tuple, list)) and int(axis) in (0, -1):
+        return (int(axis),)
+    axes = tuple(int(a) for a in axis) if isinstance(axis, (tuple, list)) else int(axis)
+    return tuple(sorted(np.lib.array_utils.normalize_axis_tuple(axes, ndim)))
 
 
 def reduce(x, op: int, axis=None, keepdims: bool = False, mean: bool = False) -> View:

@@ -54,7 +54,16 @@ from symdiff.backends.numba.arrays import (
 from symdiff.backends.numba.blas import batched_adjoints, matmul_of
 from symdiff.backends.numba.helper_cache import CACHED
 from symdiff.backends.numba.math import power_of, vexp, vexpm1, vlog, vlog1p, vtanh
-from symdiff.backends.numba.reductions import reduce_max, reduce_mean, reduce_min, reduce_prod, reduce_sum
+from symdiff.backends.numba.reductions import (
+    axis_error,
+    axis_refusal,
+    check_axes,
+    reduce_max,
+    reduce_mean,
+    reduce_min,
+    reduce_prod,
+    reduce_sum,
+)
 from symdiff.backends.numba.special import digamma, erf, expit, gammaln, log_ndtr, ndtr
 from symdiff.errors import NonScalarOutput
 from symdiff.rules.shapes import (
@@ -490,13 +499,24 @@ def _summed_to(x, shape):
 
 @overload(keepdims_shape, prefer_literal=True, jit_options=CACHED)
 def _keepdims_shape(shape, axis):
-    if isinstance(shape, types.BaseTuple) and len(shape) == 0:  # a scalar's shape: nothing to keep
-        return lambda shape, axis: shape
     if axis is None or isinstance(axis, (types.NoneType, types.Omitted)):
         return lambda shape, axis: _all_ones(shape)
+    refusal = axis_refusal(axis, len(shape)) if isinstance(shape, types.BaseTuple) else None
+    if refusal is not None:  # the axis the forward reduction refuses: fail as it does
+        bad, rank = refusal
+
+        def refuse(shape, axis):
+            axis_error(bad, rank)
+            return shape
+
+        return refuse
+    if isinstance(shape, types.BaseTuple) and len(shape) == 0:  # a scalar's shape: nothing to keep
+        return lambda shape, axis: shape
 
     def impl(shape, axis):
-        axes = np.array(axis, dtype=np.int64).reshape(-1) % len(shape)
+        axes = np.array(axis, dtype=np.int64).reshape(-1)
+        check_axes(axes, len(shape))
+        axes = axes % len(shape)
         for k in range(axes.size):
             shape = tuple_setitem(shape, axes[k], 1)
         return shape

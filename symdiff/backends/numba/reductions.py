@@ -173,7 +173,9 @@ def _axes_impl(kind: str, ndim: int, count: int, keep: bool):
     out_ndim = ndim - count
 
     def impl(a, axis=None, keepdims=False):
-        axes = np.array(axis, dtype=np.int64).reshape(-1) % ndim
+        axes = np.array(axis, dtype=np.int64).reshape(-1)
+        check_axes(axes, ndim)
+        axes = axes % ndim
         kept = kernel(a, axes[0])
         for k in range(1, axes.size):
             kept = kernel(kept, axes[k])
@@ -198,6 +200,73 @@ def _literal_axes(axis, ndim: int) -> tuple[int, ...] | None:
     if not all(isinstance(t, types.IntegerLiteral) for t in items):
         return None
     return tuple(t.literal_value % ndim for t in items)
+
+
+def axis_refusal(axis, ndim: int) -> tuple[int, int] | None:
+    """`(axis, ndim)` for NumPy's error when reducing an array of rank `ndim` along the literal
+    `axis` fails (an axis out of range; a repeated one is `(ndim, ndim)` with a duplicate), or None.
+
+    Decided at compile time, so that an axis NumPy refuses fails as it does instead of being
+    taken modulo the rank (a wrong value, and a wrong gradient where only shapes are read).
+    None also when `axis` is not literal: `check_axes` then checks it at run time.
+    """
+    if axis is None or isinstance(axis, (types.NoneType, types.Omitted)):
+        return None
+    items = axis.types if isinstance(axis, types.BaseTuple) else (axis,)
+    if not all(isinstance(t, types.IntegerLiteral) for t in items):
+        return None
+    values = [t.literal_value for t in items]
+    if ndim == 0 and not isinstance(axis, types.BaseTuple) and values[0] in (0, -1):
+        return None  # NumPy reduces a 0-d array along axis 0 or -1
+    for value in values:
+        if not -ndim <= value < ndim:
+            return value, ndim
+    if len({v % ndim for v in values}) != len(values):
+        return -1, -1
+    return None
+
+
+@njit(cache=True)
+def axis_error(axis, ndim):
+    """Raise NumPy's error for `axis` on a rank-`ndim` array; `(-1, -1)` stands for a repeated axis.
+
+    Called, not inlined as a `raise`, so Numba still types the code after the call."""
+    if ndim < 0:
+        raise ValueError("duplicate value in 'axis'")
+    raise np.exceptions.AxisError(axis, ndim)
+
+
+def raising(refusal: tuple[int, int], out_ndim: int):
+    """A reduction's implementation that raises NumPy's error for `refusal` (see `axis_refusal`).
+
+    Typed as returning what the reduction would return (an array of rank `out_ndim`, a scalar
+    for 0), so the code after it still compiles."""
+    bad, ndim = refusal
+    if out_ndim == 0:
+
+        def impl(a, axis=None, keepdims=False):
+            axis_error(bad, ndim)
+            return a.ravel()[0]
+
+        return impl
+    empty = (0,) * out_ndim
+
+    def impl(a, axis=None, keepdims=False):
+        axis_error(bad, ndim)
+        return np.empty(empty, a.dtype)
+
+    return impl
+
+
+@njit(cache=True)
+def check_axes(axes, ndim):
+    """Raise NumPy's AxisError for an axis out of range, at run time (axes not known at compile time)."""
+    for k in range(axes.size):
+        if axes[k] < -ndim or axes[k] >= ndim:
+            axis_error(axes[k], ndim)
+        for j in range(k):
+            if (axes[j] - axes[k]) % ndim == 0:
+                axis_error(-1, -1)
 
 
 def _constant_axes_impl(kind: str, ndim: int, axes: tuple[int, ...], keep: bool):
@@ -234,6 +303,9 @@ def _reduction_overload(kind: str):
         if not isinstance(a, types.Array):
             return None
         count = _axis_count(axis, a.ndim)
+        refusal = axis_refusal(axis, a.ndim)
+        if refusal is not None:
+            return raising(refusal, a.ndim if keep else max(a.ndim - count, 0))
         axes = None if count is None or a.ndim == 0 else _literal_axes(axis, a.ndim)
         if count is None or a.ndim == 0:
             impl = _full_impl(kind, a.ndim, keep)

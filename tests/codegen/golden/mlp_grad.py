@@ -19,11 +19,23 @@ def sum_to(x, shape):
 
 
 def keepdims_shape(shape, axis):
-    """`shape` with the reduced `axis` (int, tuple or None) kept as length 1."""
-    if axis is None or not shape:  # NumPy lets axis=0 (or -1) reduce a 0-d array: nothing to keep
+    """`shape` with the reduced `axis` (int, tuple or None) kept as length 1.
+
+    Raises NumPy's own errors for an axis the reduction would refuse (out of range, repeated):
+    a gradient whose reverse pass reads only shapes must still fail where the function fails.
+    """
+    if axis is None:
         return (1,) * len(shape)
+    if not shape and axis in (0, -1) and not isinstance(axis, tuple):
+        return ()  # NumPy lets axis=0 (or -1) reduce a 0-d array: nothing to keep
     axes = axis if isinstance(axis, tuple) else (axis,)
-    axes = [a % len(shape) for a in axes]
+    rank = len(shape)
+    for a in axes:
+        if not -rank <= a < rank:
+            raise np.exceptions.AxisError(a, rank)
+    axes = [a % rank for a in axes]
+    if len(set(axes)) != len(axes):
+        raise ValueError("duplicate value in 'axis'")
     return tuple(1 if i in axes else n for i, n in enumerate(shape))
 
 

@@ -1,0 +1,116 @@
+"""A gradient fails where its function fails, even when the reverse pass reads only shapes.
+
+The cotangent of `np.sum(np.sum(x * y, axis=2))` is a spread 1.0: once simplified, neither the
+forward reduction nor its axis reaches the gradient, which returned ones for 2-D arguments
+while the function raised AxisError. Numba's reductions took a literal axis modulo the rank, so
+`np.max(x, axis=1)` of a vector was a wrong value too. Each case here raises the function's own
+exception on both CPU backends and CUDA (device axes were taken modulo the rank too), and the same forms with valid shapes match finite differences.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import symdiff as sd
+from tests.oracles import numeric_grad
+
+BACKENDS = ["numpy", pytest.param("numba", marks=pytest.mark.filterwarnings("ignore"))]
+WITH_CUDA = [*BACKENDS, pytest.param("cuda", marks=pytest.mark.filterwarnings("ignore"))]  # the simulator in CI
+
+
+def sum_of_sum_axis2(x, y):
+    return np.sum(np.sum(x * y, axis=2))
+
+
+def mean_axis_minus3(x):
+    return np.sum(np.mean(x, axis=-3))
+
+
+def max_axis1(x):
+    return np.sum(np.max(x, axis=1))
+
+
+def repeated_axis(x):
+    return np.sum(np.sum(x, axis=(0, 0)))
+
+
+def mean_of_row_sums(x):
+    return np.mean(np.sum(x**2, axis=2))
+
+
+def variance_axis3(x):
+    return np.sum(np.var(x, axis=3))
+
+
+def norm_axis2(x):
+    return np.sum(np.linalg.norm(x, axis=2))
+
+
+def reshaped_to_five(x):
+    return np.sum(np.reshape(x, (5,)))
+
+
+def squeezed_axis0(x):
+    return np.sum(np.squeeze(x, axis=0))
+
+
+def expanded_axis3(x):
+    return np.sum(np.expand_dims(x, 3))
+
+
+BAD = [
+    (sum_of_sum_axis2, (np.ones((2, 3)), np.ones((2, 3)))),
+    (mean_axis_minus3, (np.ones((2, 3)),)),
+    (max_axis1, (np.arange(3.0),)),
+    (repeated_axis, (np.ones((2, 3)),)),
+    (mean_of_row_sums, (np.ones((2, 3)),)),
+    (variance_axis3, (np.ones((2, 3)),)),
+    (norm_axis2, (np.ones((2, 3)),)),
+    (reshaped_to_five, (np.arange(6.0),)),
+    (squeezed_axis0, (np.ones((2, 3)),)),
+    (expanded_axis3, (np.arange(6.0),)),
+]
+
+GOOD = [
+    (sum_of_sum_axis2, (np.linspace(0.1, 1.2, 24).reshape(2, 3, 4), np.linspace(-1, 1, 24).reshape(2, 3, 4))),
+    (mean_axis_minus3, (np.linspace(0.1, 1.2, 24).reshape(2, 3, 4),)),
+    (max_axis1, (np.array([[0.3, 0.9, 0.1], [0.5, -0.2, 0.4]]),)),
+    (mean_of_row_sums, (np.linspace(0.1, 1.2, 24).reshape(2, 3, 4),)),
+    (reshaped_to_five, (np.linspace(0.1, 1.0, 5),)),
+    (squeezed_axis0, (np.linspace(0.1, 1.0, 3).reshape(1, 3),)),
+    (expanded_axis3, (np.linspace(0.1, 1.2, 6).reshape(1, 2, 3),)),
+]
+
+
+def _error_of(call):
+    try:
+        call()
+    except Exception as error:  # noqa: BLE001 - the type is what is compared
+        return type(error)
+    return None
+
+
+@pytest.mark.parametrize("backend", WITH_CUDA)
+@pytest.mark.parametrize(("f", "args"), BAD, ids=[f.__name__ for f, _ in BAD])
+def test_the_gradient_raises_where_the_function_raises(f, args, backend):
+    expected = _error_of(lambda: f(*args))
+    assert expected is not None, "the case must be one the function refuses"
+    gradient = sd.grad(f, backend=backend)  # the shapes are only known at the call
+    got = _error_of(lambda: gradient(*args))
+    assert got is not None, "a gradient returned where the function raises"
+    # NumPy's AxisError is both a ValueError and an IndexError; Numba's own checks raise one of those.
+    assert issubclass(got, expected) or issubclass(expected, got), (got, expected)
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+@pytest.mark.parametrize(("f", "args"), GOOD, ids=[f.__name__ for f, _ in GOOD])
+def test_the_same_forms_with_valid_shapes_match_finite_differences(f, args, backend):
+    got = sd.grad(f, backend=backend)(*args)
+    np.testing.assert_allclose(got, numeric_grad(f, args, 0), rtol=1e-6, atol=1e-8)
+    assert np.shape(got) == np.shape(args[0])
+
+
+def test_the_kept_check_is_named_for_what_it_does():
+    source = sd.emit(sum_of_sum_axis2)
+    assert "axis_check = keepdims_shape(" in source
