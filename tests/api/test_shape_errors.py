@@ -9,11 +9,20 @@ exception on both CPU backends and CUDA (device axes were taken modulo the rank 
 
 from __future__ import annotations
 
+import os
+from pathlib import Path
+
 import numpy as np
 import pytest
+from hypothesis import HealthCheck, given, note, settings
+from hypothesis import strategies as st
 
 import symdiff as sd
+from symdiff.errors import SymdiffError
 from tests.oracles import numeric_grad
+from tests.test_programs import _load
+
+FUZZ = os.environ.get("SYMDIFF_FUZZ") == "1"
 
 BACKENDS = ["numpy", pytest.param("numba", marks=pytest.mark.filterwarnings("ignore"))]
 WITH_CUDA = [*BACKENDS, pytest.param("cuda", marks=pytest.mark.filterwarnings("ignore"))]  # the simulator in CI
@@ -111,6 +120,67 @@ def test_the_same_forms_with_valid_shapes_match_finite_differences(f, args, back
     assert np.shape(got) == np.shape(args[0])
 
 
+@pytest.fixture(scope="module")
+def directory(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("shape_programs")
+
+
 def test_the_kept_check_is_named_for_what_it_does():
     source = sd.emit(sum_of_sum_axis2)
     assert "axis_check = keepdims_shape(" in source
+
+
+# -- property: random chains of axis and shape ops raise in the gradient exactly when in the function --
+
+STEPS = [
+    "np.sum(v, axis={a})",
+    "np.mean(v, axis={a})",
+    "np.max(v, axis={a})",
+    "np.sum(v, axis=({a}, {b}))",
+    "np.squeeze(v, axis={a})",
+    "np.expand_dims(v, {a})",
+    "np.reshape(v, (-1,))",
+    "np.reshape(v, ({n},))",
+    "np.transpose(v)",
+    "np.sin(v) * v",
+    "v * w",
+]
+
+
+@st.composite
+def shape_programs(draw: st.DrawFn) -> tuple[str, tuple[int, ...]]:
+    lines = []
+    for _ in range(draw(st.integers(1, 3))):
+        step = draw(st.sampled_from(STEPS))
+        axes = draw(st.lists(st.integers(-4, 3), min_size=2, max_size=2))
+        lines.append("    v = " + step.format(a=axes[0], b=axes[1], n=draw(st.sampled_from([2, 6, 12]))))
+    shape = tuple(draw(st.lists(st.sampled_from([1, 2, 3]), min_size=0, max_size=3)))
+    body = "\n".join(lines)
+    result = draw(st.sampled_from(["np.sum(v)", "np.mean(v)", "np.sum(v * v)"]))  # a spread seed, or not
+    return f"import numpy as np\n\n\ndef program(x, w):\n    v = x\n{body}\n    return {result}\n", shape
+
+
+@settings(
+    max_examples=int(os.environ.get("SYMDIFF_FUZZ_EXAMPLES", "2000")) if FUZZ else 150,
+    deadline=None,
+    derandomize=not FUZZ,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
+)
+@given(case=shape_programs())
+def test_random_shape_programs_fail_in_the_gradient_exactly_when_they_fail(directory: Path, case) -> None:
+    source, shape = case
+    note(f"{source}\nx.shape = {shape}")
+    f = _load(directory, source).program
+    x = np.linspace(0.2, 1.1, int(np.prod(shape))).reshape(shape)
+    w = 0.7
+    expected = _error_of(lambda: f(x, w))
+    try:
+        gradient = sd.grad(f)
+    except SymdiffError:
+        return  # refused at build time, with a location
+    if expected is not None:
+        got = _error_of(lambda: gradient(x, w))
+        assert got is not None, "a gradient returned where the function raises"
+        assert issubclass(got, expected) or issubclass(expected, got), (got, expected)
+        return
+    np.testing.assert_allclose(gradient(x, w), numeric_grad(f, (x, w), 0), rtol=1e-6, atol=1e-8)
