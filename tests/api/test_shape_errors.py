@@ -81,6 +81,14 @@ BAD = [
     (expanded_axis3, (np.arange(6.0),)),
 ]
 
+
+def mean_of_a_scalar(x, y):
+    """Numba fuzz seed 112000031: keepdims_shape((), None) of a float's shape failed to compile."""
+    t2 = np.std(x, axis=(0, 1)) + np.mean(np.tanh(y))
+    t5 = (np.maximum(t2, y - x) - t2) / (1.0 + x * x) + np.mean(np.where(y != 0, np.sin(y) / y, 1.0))
+    return np.sum(np.sin(t5)) + t2
+
+
 GOOD = [
     (sum_of_sum_axis2, (np.linspace(0.1, 1.2, 24).reshape(2, 3, 4), np.linspace(-1, 1, 24).reshape(2, 3, 4))),
     (mean_axis_minus3, (np.linspace(0.1, 1.2, 24).reshape(2, 3, 4),)),
@@ -118,6 +126,15 @@ def test_the_same_forms_with_valid_shapes_match_finite_differences(f, args, back
     got = sd.grad(f, backend=backend)(*args)
     np.testing.assert_allclose(got, numeric_grad(f, args, 0), rtol=1e-6, atol=1e-8)
     assert np.shape(got) == np.shape(args[0])
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_the_mean_of_a_float_keeps_no_axis(backend):
+    x, y = np.array([[-0.77, 0.22, -1.42], [-0.3, 1.45, 1.36]]), -0.35
+    got = sd.grad(mean_of_a_scalar, wrt=("x", "y"), backend=backend)(x, y)
+    want = (numeric_grad(mean_of_a_scalar, (x, y), 0), numeric_grad(mean_of_a_scalar, (x, y), 1))
+    for g, w in zip(got, want):
+        np.testing.assert_allclose(g, w, rtol=1e-6, atol=1e-8)
 
 
 @pytest.fixture(scope="module")

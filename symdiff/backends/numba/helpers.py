@@ -499,8 +499,9 @@ def _summed_to(x, shape):
 
 @overload(keepdims_shape, prefer_literal=True, jit_options=CACHED)
 def _keepdims_shape(shape, axis):
+    empty = isinstance(shape, types.BaseTuple) and len(shape) == 0
     if axis is None or isinstance(axis, (types.NoneType, types.Omitted)):
-        return lambda shape, axis: _all_ones(shape)
+        return (lambda shape, axis: shape) if empty else (lambda shape, axis: _all_ones(shape))
     refusal = axis_refusal(axis, len(shape)) if isinstance(shape, types.BaseTuple) else None
     if refusal is not None:  # the axis the forward reduction refuses: fail as it does
         bad, rank = refusal
@@ -510,7 +511,7 @@ def _keepdims_shape(shape, axis):
             return shape
 
         return refuse
-    if isinstance(shape, types.BaseTuple) and len(shape) == 0:  # a scalar's shape: nothing to keep
+    if empty:  # a scalar's shape, reduced along axis 0 or -1: nothing to keep
         return lambda shape, axis: shape
 
     def impl(shape, axis):
