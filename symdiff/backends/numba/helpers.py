@@ -379,13 +379,25 @@ def _size_of(a):
 
 @overload(squeeze_axis, prefer_literal=True, jit_options=CACHED)
 def _squeeze_axis(a, axis):
-    if not isinstance(a, types.Array):
+    ndim = a.ndim if isinstance(a, types.Array) else 0
+    refusal = axis_refusal(axis, ndim)
+    if refusal is not None:  # an axis NumPy refuses: fail as it does, not modulo the rank
+        bad, rank = refusal
+
+        def refuse(a, axis):
+            axis_error(bad, rank)
+            return a
+
+        return refuse
+    if ndim == 0:
         return lambda a, axis: a
     count = 1 if isinstance(axis, types.Integer) else len(axis)
     out_ndim = a.ndim - count
 
     def impl(a, axis):
-        axes = np.array(axis, dtype=np.int64).reshape(-1) % a.ndim
+        axes = np.array(axis, dtype=np.int64).reshape(-1)
+        check_axes(axes, a.ndim)
+        axes = axes % a.ndim
         shape = np.empty(out_ndim, dtype=np.int64)
         j = 0
         for k in range(a.ndim):

@@ -202,6 +202,11 @@ def _literal_axes(axis, ndim: int) -> tuple[int, ...] | None:
     return tuple(t.literal_value % ndim for t in items)
 
 
+def _literal_axes_of(axis) -> list[int]:
+    items = axis.types if isinstance(axis, types.BaseTuple) else (axis,)
+    return [getattr(t, "literal_value", 0) for t in items]
+
+
 def axis_refusal(axis, ndim: int) -> tuple[int, int] | None:
     """`(axis, ndim)` for NumPy's error when reducing an array of rank `ndim` along the literal
     `axis` fails (an axis out of range; a repeated one is `(ndim, ndim)` with a duplicate), or None.
@@ -236,12 +241,19 @@ def axis_error(axis, ndim):
     raise np.exceptions.AxisError(axis, ndim)
 
 
-def raising(refusal: tuple[int, int], out_ndim: int):
+def raising(refusal: tuple[int, int], out_ndim: int, scalar: bool = False):
     """A reduction's implementation that raises NumPy's error for `refusal` (see `axis_refusal`).
 
     Typed as returning what the reduction would return (an array of rank `out_ndim`, a scalar
-    for 0), so the code after it still compiles."""
+    for 0, the operand itself for a `scalar` one), so the code after it still compiles."""
     bad, ndim = refusal
+    if scalar:
+
+        def impl(a, axis=None, keepdims=False):
+            axis_error(bad, ndim)
+            return a
+
+        return impl
     if out_ndim == 0:
 
         def impl(a, axis=None, keepdims=False):
@@ -298,14 +310,18 @@ def _as_integers(impl):
 def _reduction_overload(kind: str):
     def typer(a, axis=None, keepdims=False):
         keep = _constant_keepdims(keepdims)
+        ndim = a.ndim if isinstance(a, types.Array) else 0
+        refusal = axis_refusal(axis, ndim)
+        if refusal is None and ndim == 0 and kind == "mean" and _axis_count(axis, 0) is not None:
+            refusal = _literal_axes_of(axis)[0], 0  # np.mean takes no axis of a 0-d value, unlike np.sum
+        if refusal is not None:
+            out_ndim = ndim if keep else max(ndim - (_axis_count(axis, ndim) or 0), 0)
+            return raising(refusal, out_ndim, scalar=not isinstance(a, types.Array))
         if isinstance(a, (types.Number, types.Boolean)):
             return lambda a, axis=None, keepdims=False: a
         if not isinstance(a, types.Array):
             return None
         count = _axis_count(axis, a.ndim)
-        refusal = axis_refusal(axis, a.ndim)
-        if refusal is not None:
-            return raising(refusal, a.ndim if keep else max(a.ndim - count, 0))
         axes = None if count is None or a.ndim == 0 else _literal_axes(axis, a.ndim)
         if count is None or a.ndim == 0:
             impl = _full_impl(kind, a.ndim, keep)
