@@ -3,7 +3,9 @@
 `if`, `while` and loop bounds run in the generated host function, in Python.
 A condition computed on the device (`while np.sum(r * r) > tol`) is a 0-d
 device value; `host_scalar` copies that one number back (a synchronisation,
-as `bool()` of a CuPy or PyTorch array is), so the host can branch on it.
+as `bool()` of a CuPy or PyTorch array is), so the host can branch on it;
+an index computed on the device (`x[x > 0]`, `x[np.argmax(x)]`) is copied back
+whole (`host_index_array`), since the offsets it selects are computed on the host.
 Loop tapes are plain Python lists holding device values and numbers alike.
 Generated modules carry a verbatim copy of everything below the imports.
 """
@@ -12,7 +14,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from symdiff.backends.cuda.runtime import View
+from symdiff.backends.cuda.runtime import View, to_host
 
 
 def host_scalar(value):
@@ -31,6 +33,17 @@ def nbytes_of(x) -> int:
     if isinstance(x, View):
         return x.size * x.dtype.itemsize
     return np.asarray(x).nbytes
+
+
+def host_index_array(value, dtype):
+    """An index computed on the device (a mask, an argmax), copied to the host (a synchronisation) as `dtype`
+    (None: its own): kernels store a comparison as a number, so a mask comes back as booleans. A 0-d
+    position is a NumPy integer (basic indexing: a view); anything else indexes through device_index's
+    gathers."""
+    if not isinstance(value, View):
+        return value
+    host = np.asarray(to_host(value))
+    return (host if dtype is None else host.astype(dtype))[()]
 
 
 def host_index(value):
