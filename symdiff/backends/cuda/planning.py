@@ -62,7 +62,7 @@ from symdiff.ir.nodes import Atom, Const, Eqn, Function, If, Loop, Var, statemen
 
 LAUNCH, TO_DEVICE, TO_HOST = "cuda_elementwise", "cuda_to_device", "cuda_to_host"
 TO_SCALAR, TO_INDEX = "cuda_scalar", "cuda_index"  # one device number read back: a condition, or a bound
-TO_HOST_INDEX = "cuda_host_index"  # an index computed on the device, read back whole
+TO_HOST_ARRAY = "cuda_host_array"  # a device value read back whole: an index, a constructor's operand
 # Ops whose device result may be read back as an index, with the dtype it is read as (None: its own). Kernels
 # store every value in a floating buffer, so only a comparison (a mask), an arg-reduction (positions) or an
 # integer cast (`.astype(int)`, which keeps its dtype on the device) is known to be one; an index computed by
@@ -268,12 +268,13 @@ class _Tapes:
 
 
 def index_only_values(function: Function, tapes: _Tapes) -> set[str]:
-    """Roots (in `tapes`) of the values used only as indexes: in `index` and other static positions, as items
-    of tuples, operands of elementwise ops or arrays indexed (`rows[:2]`) whose results are used only so, pushed onto tapes or joined by
-    loops and ifs with such values, or asked only their shape. Such a value made on the host from host
-    values (`np.array([0, 2])`) stays there: the offsets an integer-array index selects are computed on the
-    host (device_index.py). A value read as data anywhere (by a kernel, a device function, a condition, a
-    result) is not one: it lives on the device, and used as an index it is refused below."""
+    """Roots (in `tapes`) of the values used only as indexes: in `index` and other static positions, as
+    items of tuples, operands of elementwise ops or arrays indexed (`rows[:2]`) whose results are used only
+    so, pushed onto tapes or joined by loops and ifs with such values, or asked only their shape. Such an
+    argument, or a value made on the host from host values (`np.array([0, 2])`), stays on the host: the
+    offsets an integer-array index selects are computed there (device_index.py). A value read as data
+    anywhere (by a kernel, a device function, a condition, a result) is not one: it lives on the device,
+    and used as an index it is read back (`readable_indexes`) or refused in `_placement`."""
     bad: set[str] = set()
     static: set[str] = set()
     edges: list[tuple[str, str]] = []  # (operand, result): the operand is index-only where the result is
@@ -563,6 +564,8 @@ class Planner:
             ins = tuple(self._host_value(a, eqn.loc, TO_INDEX) for a in ins)
         elif eqn.op in HOST_VALUE_OPS:  # casts and logic take numbers: read device operands back
             ins = tuple(self._host_value(a, eqn.loc) for a in ins)
+        elif eqn.op in CONSTRUCTORS:  # built on the host (linspace of a device minimum): read operands back
+            ins = tuple(self._host_array(a, None, eqn.loc) for a in ins)
         static = tuple((k, self._host_index(a, eqn.loc) if k == "index" else swap(a)) for k, a in eqn.static)
         return Eqn(eqn.outs, eqn.op, ins, static, eqn.loc, eqn.adjoint)
 
@@ -580,12 +583,16 @@ class Planner:
             return packed
         if atom.name not in self.on_device or atom.name not in self.readable:
             return self._swap(atom)  # host data (placement refused every other index on the device)
+        return self._host_array(atom, self.readable[atom.name], loc)
+
+    def _host_array(self, atom: Atom, dtype: str | None, loc) -> Atom:
+        """`atom` as host data: a device value is copied back whole, as `dtype` (a synchronisation)."""
+        if not isinstance(atom, Var) or atom.name not in self.on_device:
+            return self._swap(atom)
         self.scalars += 1
-        index = Var(f"{atom.name.split('~')[0]}~index{self.scalars}", temp=True)
-        self._equation(
-            Eqn((index,), TO_HOST_INDEX, (self._swap(atom),), (("dtype", Const(self.readable[atom.name])),), loc)
-        )
-        return index
+        copy = Var(f"{atom.name.split('~')[0]}~host{self.scalars}", temp=True)
+        self._equation(Eqn((copy,), TO_HOST_ARRAY, (self._swap(atom),), (("dtype", Const(dtype)),), loc))
+        return copy
 
     def _open_owners(self, eqn: Eqn) -> list[Group]:
         owners = []
