@@ -75,6 +75,10 @@ def mask_in_a_loop(x):
     return np.sum(h)
 
 
+def index_argument_read_as_data_too(A, idx):
+    return np.sum(A[idx, 0] * idx) + np.sum(A[:, 1][idx]) * np.sum(idx) + np.sum(A[idx[0]] * idx[1])
+
+
 def _grid(shape: tuple) -> np.ndarray:
     return np.sin(np.arange(float(np.prod(shape))).reshape(shape) * 1.7) * 2.0
 
@@ -93,4 +97,5 @@ ARGUMENTS = {
     argmax_argmin_as_weights: (_grid((3, 4)),),
     indexes_computed_on_the_device: (_grid((3, 4)),),
     mask_in_a_loop: (np.array([0.3, -0.7, 1.1, 0.2, -0.5]),),
+    index_argument_read_as_data_too: (_grid((3, 2)), np.array([2, 0, 2])),
 }

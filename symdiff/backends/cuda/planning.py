@@ -208,11 +208,14 @@ def _param_uses(function: Function) -> tuple[set[str], set[str]]:
 
     Tape operations, casts, conditions and loop bounds are neither: they take
     whatever they are given (a device value is read back as a number).
+    An index (the static `index`) is not a host position here: an argument
+    read as data as well as used as an index lives on the device, and is
+    read back where it indexes (`_placement`).
     """
     device, host = set(), set()
     for eqn in walk(function.body):
-        for _, atom in eqn.static:
-            if isinstance(atom, Var):
+        for key, atom in eqn.static:
+            if isinstance(atom, Var) and key != "index":
                 host.add(atom.name)
         for atom in eqn.ins:
             if not isinstance(atom, Var) or eqn.op in HOST_VALUE_OPS:
@@ -407,6 +410,16 @@ def _placement(function: Function) -> tuple[set[str], set[str], dict[str, str | 
             break
     defs = {e.out.name: e for e in walk(function.body) if len(e.outs) == 1}
     readable = readable_indexes(function, tapes)
+    # An argument on the device (read as data) that also indexes is read back there with its own dtype, and
+    # so is an element or slice of a value read back so (`x[idx[0]]`): indexing keeps the dtype.
+    readable.update((n, None) for n in inputs if n in on_device and n not in readable)
+    while True:
+        size = len(readable)
+        for eqn in walk(function.body):
+            if eqn.op == "getitem" and isinstance(eqn.ins[0], Var) and eqn.ins[0].name in readable:
+                readable.setdefault(eqn.out.name, readable[eqn.ins[0].name])
+        if len(readable) == size:
+            break
     for eqn in walk(function.body):
         if eqn.op == "index_array" and eqn.out.name in on_device:
             raise BackendError(
@@ -421,11 +434,11 @@ def _placement(function: Function) -> tuple[set[str], set[str], dict[str, str | 
                     continue
                 if key == "index":
                     raise BackendError(
-                        "an index computed on the GPU (an integer array or a boolean mask), or read as data as "
-                        "well as used as an index, is not supported by the cuda backend",
+                        "an index computed on the GPU by arithmetic (kernels compute in floating point) is not "
+                        "supported by the cuda backend; masks, argmax/argmin, .astype(int) and arguments are",
                         eqn.loc,
-                        hint="index with integers, slices and integer arrays or masks made on the host "
-                        "(arguments, np.array([...]) of numbers), or use backend='numpy'",
+                        hint="index with integers, slices, masks, argmax/argmin or integer arrays made on the "
+                        "host (arguments, np.array([...]) of numbers), or use backend='numpy'",
                     )
                 raise BackendError(f"{eqn.op} takes a static argument ({key}) computed on the GPU", eqn.loc)
     return on_device, holders, readable
