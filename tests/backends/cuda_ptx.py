@@ -110,8 +110,15 @@ def as_float32(launches: set) -> set:
     }
 
 
-def compile_ptx(modules: list[tuple[str, set]], workers: int = 2, timeout: float = 300) -> tuple[int, list, str]:
+def compile_ptx(
+    modules: list[tuple[str, set]], workers: int = 2, timeout: float = 300, per_launch: float = 2.0
+) -> tuple[int, list, str]:
     """Compile every recorded launch of each `(source, launches)` to PTX, in `workers` parallel subprocesses.
+
+    Each subprocess may take `timeout` seconds plus `per_launch` for each
+    launch it compiles: the limit catches a hung compiler, and the work grows
+    with the corpus (821 launches of the issue-23 harness took 476 s on two
+    workers at a load average of 8 on two cores, about 1.2 s each).
 
     Returns (exit status, [kernel name, error] failures, stderr tail); the
     status is `NO_NVVM` when NVVM is not installed, else the worst status.
@@ -131,7 +138,8 @@ def compile_ptx(modules: list[tuple[str, set]], workers: int = 2, timeout: float
     ]
     statuses, failures, errors = [], [], []
     for process, job in zip(running, [job for job in jobs if job]):
-        out, err = process.communicate(json.dumps(job), timeout=timeout)
+        launches = sum(len(log) for _, log in job)
+        out, err = process.communicate(json.dumps(job), timeout=timeout + per_launch * launches)
         statuses.append(process.returncode)
         failures += json.loads(out) if process.returncode == 0 and out else []
         errors.append(err[-3000:])

@@ -3,12 +3,13 @@
 Each function of the Numba backend's corpora (numba_corpus.py: the models and
 the control-flow programs of tests/transforms/programs.py, on every path
 their arguments take; numba_forms.py: the audit of one form each;
-numba_type_forms.py; test_numba_fusion.py's slice writes) either gives the
+numba_type_forms.py; test_numba_fusion.py's slice writes; and cuda_forms.py,
+what only this backend adds tests for) either gives the
 NumPy backend's gradient, which also matches central differences, or is
 refused when the gradient is built, with the file and line of the user's
-statement (`REFUSED`). Nothing fails at the first call but what only an
-argument's type decides (`CALL_TIME`: an integer-array argument used as an
-index, which the program's text cannot tell from an integer). Control flow
+statement (`REFUSED`); nothing fails at the first call. Integer-array
+indexes (arguments, constants, lists; repeated entries included) gather and
+scatter on the device (backends/cuda/device_index.py). Control flow
 (`if`, `for`, `while`, tapes) runs on the host and launches kernels per block;
 element writes copy the array on the device, then write.
 
@@ -28,8 +29,8 @@ import pytest
 import symdiff as sd
 from symdiff.backends import cuda as cuda_backend
 from symdiff.backends.cuda import kernels
-from symdiff.errors import BackendError, SymdiffError
-from tests.backends import cuda_ptx
+from symdiff.errors import SymdiffError
+from tests.backends import cuda_forms, cuda_ptx
 from tests.backends import numba_corpus as corpus
 from tests.backends import numba_forms as forms
 from tests.backends import numba_type_forms as type_forms
@@ -37,15 +38,8 @@ from tests.backends import test_numba_fusion as fusion
 from tests.oracles import numeric_grad
 from tests.transforms import programs as p
 
-# Refused when built, at the user's line: integer-array and boolean-mask indexes, argmax and einsum.
-REFUSED = {
-    "argmax_pick", "einsum_op", "integer_array_index", "list_index", "two_integer_arrays", "integer_array_rows",
-    "mixed_index", "mixed_mask_rows", "boolean_mask", "boolean_mask_2d", "boolean_mask_2d_chain",
-    "integer_array_write", "mask_write", "repeated_index_write", "repeated_rows_write",
-    "repeated_coordinates_write", "mask_2d_write",
-}  # fmt: skip
-# Only the argument's type decides: `T[rows, :]` with an integer-array argument `rows` reads like `T[n, :]`.
-CALL_TIME = {"one_integer_array_among_slices": "basic indexing only"}
+# Refused when built, at the user's line.
+REFUSED = {"einsum_op"}
 
 
 @dataclass(frozen=True)
@@ -86,6 +80,7 @@ def _cases() -> list[Case]:
     cases.append(
         Case("fusion/broadcast_slice", fusion.broadcast_slice, (0, 1), ((rng.normal(size=(4, 6)), rng.normal(size=6)),))
     )
+    cases += [Case(f"cuda/{f.__name__}", f, 0, (args,)) for f, args in cuda_forms.ARGUMENTS.items()]
     return cases
 
 
@@ -125,10 +120,6 @@ def test_cuda_gradient_equals_numpy_backend_or_is_refused_when_built(case):
         return
     assert short not in REFUSED, f"{case.name} builds now: take it off REFUSED"
     for args in case.calls:
-        if short in CALL_TIME:
-            with pytest.raises(BackendError, match=CALL_TIME[short]):
-                gradient(*args)
-            continue
         with np.errstate(all="ignore"), _recorded(gradient):
             got = gradient(*args)
         with np.errstate(all="ignore"):
@@ -249,7 +240,7 @@ def test_every_kernel_the_harness_launched_compiles_to_ptx():
     assert failures == []
 
 
-def test_every_refused_and_call_time_name_is_in_the_corpus():
+def test_every_refused_name_is_in_the_corpus():
     names = {c.function.__name__ for c in CASES}
-    assert REFUSED <= names and set(CALL_TIME) <= names
+    assert REFUSED <= names
     assert all(inspect.isfunction(c.function) for c in CASES)

@@ -9,7 +9,7 @@ build time, unless only the source is wanted), `on_device` and
 `compile_function(function, filename)`:
 
 1. refuses at build time, with a located `BackendError`, ops the GPU cannot
-   run (einsum, integer-array indexing, ...); control flow runs on the host;
+   run (einsum, indexes computed on the GPU, ...); control flow runs on the host;
 2. plans placement and fusion (`planning.py`): elementwise chains, forward
    and backward, become one kernel each; reductions, matrix products and
    shape ops call the runtime library;

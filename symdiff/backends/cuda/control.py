@@ -3,7 +3,10 @@
 `if`, `while` and loop bounds run in the generated host function, in Python.
 A condition computed on the device (`while np.sum(r * r) > tol`) is a 0-d
 device value; `host_scalar` copies that one number back (a synchronisation,
-as `bool()` of a CuPy or PyTorch array is), so the host can branch on it.
+as `bool()` of a CuPy or PyTorch array is), so the host can branch on it;
+an index computed on the device (`x[x > 0]`, `x[np.argmax(x)]`) is copied back
+whole (`host_array`), since the offsets it selects are computed on the host, as are the operands of
+constructors (`np.linspace`, `np.arange`, `np.full`) computed on the device.
 Loop tapes are plain Python lists holding device values and numbers alike.
 Generated modules carry a verbatim copy of everything below the imports.
 """
@@ -12,7 +15,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from symdiff.backends.cuda.runtime import View
+from symdiff.backends.cuda.runtime import View, to_host
 
 
 def host_scalar(value):
@@ -31,6 +34,17 @@ def nbytes_of(x) -> int:
     if isinstance(x, View):
         return x.size * x.dtype.itemsize
     return np.asarray(x).nbytes
+
+
+def host_array(value, dtype=None):
+    """A device value copied to the host whole (a synchronisation), as `dtype` (None: its own): an index
+    computed on the device (kernels store a comparison as a number, so a mask comes back as booleans), or an
+    operand of a constructor (`np.linspace(np.min(x), np.max(x), n)`). A 0-d value is a NumPy scalar, so a
+    position indexes basically (a view); anything else indexes through device_index's gathers."""
+    if not isinstance(value, View):
+        return value
+    host = np.asarray(to_host(value))
+    return (host if dtype is None else host.astype(dtype))[()]
 
 
 def host_index(value):

@@ -1,22 +1,44 @@
-"""Device constructors, basic indexing and joins, called by generated host code.
+"""Device constructors, indexing and joins, called by generated host code.
 
 Constant arrays (`zeros`, `ones_like`, `full`, ...) are uniform views of one
 device element, so they cost no memory or bandwidth until written. Basic
 indexing (integers, slices, None, Ellipsis) is a view; its transposes
 (`scatter_add`, `axis_pad`) and the joins (`concatenate`, `stack`) write
-into a fresh zeroed buffer through such views. Integer-array ("advanced")
-indices raise `BackendError`. Generated modules carry a verbatim copy of
-everything below the imports.
+into a fresh zeroed buffer through such views.
+
+An index with integer arrays, lists or boolean masks ("advanced" indexing)
+is host data (planning keeps such indexes on the host and refuses, at build
+time, one computed on the GPU). The buffer offset of every element it
+selects is computed on the host by NumPy's own indexing of the view's
+per-axis offsets, so NumPy's rules hold exactly: where the array axes go
+beside slices, broadcasting of several arrays, negative and out-of-range
+entries, masks. A gather kernel then reads those elements; the transpose
+(`scatter_add`, `np.add.at`) adds into them atomically, since an index may
+repeat; a write (`x[index] = v`) stores only the write NumPy keeps for an
+element written several times, chosen on the host, so no two threads store
+to one element. Generated modules carry a verbatim copy of everything below
+the imports.
 """
 
 from __future__ import annotations
 
 import numpy as np
+from numba import cuda
 
 from symdiff.backends.cuda.device_ops import device_copy, device_expand_dims, device_full, device_ravel
-from symdiff.backends.cuda.kernels import fill_kernel
-from symdiff.backends.cuda.runtime import View, copy_into, empty_result, launch_config, result_dtype, to_device
-from symdiff.errors import BackendError
+from symdiff.backends.cuda.kernels import fill_kernel, gather_kernel, scatter_add_kernel, scatter_kernel
+from symdiff.backends.cuda.runtime import (
+    View,
+    broadcast_view,
+    copy_into,
+    empty,
+    empty_result,
+    imported,
+    is_device_array,
+    launch_config,
+    result_dtype,
+    to_device,
+)
 
 
 def device_zeros(shape, dtype=float) -> View:
@@ -63,14 +85,29 @@ def _dtype_of(a) -> np.dtype:
     return a.dtype if isinstance(a, View) else np.asarray(a).dtype
 
 
-def _basic_index(index, ndim: int) -> list:
-    """`index` as a list of int/slice/None items with Ellipsis expanded; rejects advanced indices."""
+def _index_items(index) -> list:
+    """`index` as a list of items; device arrays among them (an index argument may be one) copied to the host."""
     items = list(index) if isinstance(index, tuple) else [index]
+    for k, item in enumerate(items):
+        if isinstance(item, View):  # planning keeps indexes on the host; this is a guard, not a path
+            raise TypeError("an index computed on the GPU reached device_getitem")
+        if is_device_array(item):
+            items[k] = (item if cuda.devicearray.is_cuda_ndarray(item) else imported(item)).copy_to_host()
+    return items
+
+
+def _is_advanced(items: list) -> bool:
+    """Whether the index has an integer array, a list or a boolean (NumPy's advanced indexing)."""
+    return any(isinstance(item, (list, np.ndarray, bool, np.bool_)) for item in items)
+
+
+def _basic_index(items: list, ndim: int) -> list:
+    """Basic index `items` (int/slice/None/Ellipsis) with Ellipsis expanded and missing axes filled."""
     for item in items:
         if not (item is None or item is Ellipsis or isinstance(item, (slice, int, np.integer))):
-            raise BackendError(
-                f"the cuda backend supports basic indexing only (ints, slices, None, ...), got {type(item).__name__}",
-                hint="use backend='numpy' for integer-array indexing",
+            raise IndexError(
+                "only integers, slices (`:`), ellipsis (`...`), numpy.newaxis (`None`) and integer or boolean "
+                f"arrays are valid indices, got {type(item).__name__}"
             )
     used = sum(1 for item in items if item is not None and item is not Ellipsis)
     fill = [slice(None)] * (ndim - used)
@@ -80,11 +117,65 @@ def _basic_index(index, ndim: int) -> list:
     return items + fill
 
 
+def _element_offsets(view: View, items: list) -> np.ndarray:
+    """The buffer offset of each element of `view[index]` for an advanced index, in the result's shape.
+
+    NumPy indexes, for each axis, a broadcast (no memory) of that axis's
+    offsets over the view's shape; the sum is the offset of each selected
+    element. Host work and memory are those of the result, times the rank.
+    """
+    index = tuple(items)
+    offsets = np.array(np.broadcast_to(np.int64(view.offset), view.shape)[index], dtype=np.int64)
+    for axis, (extent, stride) in enumerate(zip(view.shape, view.strides)):
+        if stride and extent > 1:
+            along = (np.arange(extent, dtype=np.int64) * stride).reshape((extent,) + (1,) * (view.ndim - axis - 1))
+            offsets += np.broadcast_to(along, view.shape)[index]
+    return offsets
+
+
+def _kept_writes(view: View, items: list, offsets: np.ndarray) -> np.ndarray:
+    """`offsets` with -1 at every write of `view[index] = value` that NumPy's assignment overwrites later
+    (a repeated index): the same assignment of write numbers on the host shows which write each element keeps."""
+    flat = offsets.reshape(-1)
+    if np.unique(flat).size == flat.size:
+        return offsets
+    order = np.arange(flat.size, dtype=np.int64).reshape(offsets.shape)
+    slots = np.empty(view.shape, dtype=np.int64)
+    slots[tuple(items)] = order
+    return np.where(slots[tuple(items)] == order, offsets, -1)
+
+
+def _gather(a: View, offsets: np.ndarray) -> View:
+    """A fresh array of `offsets`' shape holding `a`'s buffer elements at `offsets` (0 where an offset is -1)."""
+    out = empty(offsets.shape, a.dtype, a.weak)
+    n = offsets.size
+    if n:
+        gather_kernel[launch_config(n)](n, out.base, a.base, cuda.to_device(offsets.reshape(-1)))
+    return out
+
+
+def _scatter(dest: View, offsets: np.ndarray, value: View, kernel) -> None:
+    """Store (`scatter_kernel`) or add (`scatter_add_kernel`) `value`, broadcast to `offsets`' shape, into
+    `dest`'s buffer at `offsets`; an offset of -1 is skipped by the store."""
+    n = offsets.size
+    if not n:
+        return
+    value = broadcast_view(_fitted(value, offsets.ndim), offsets.shape)
+    if value.dtype != dest.dtype or not value.is_contiguous():
+        staged = empty(offsets.shape, dest.dtype)
+        copy_into(staged, value)
+        value = staged
+    kernel[launch_config(n)](n, dest.base, cuda.to_device(offsets.reshape(-1)), value.base, value.offset)
+
+
 def device_getitem(a, index) -> View:
-    """`a[index]` for basic indices: a view with a new offset, shape and strides."""
+    """`a[index]`: for basic indices a view with a new offset, shape and strides; for advanced ones a gather."""
     a = to_device(a)
+    items = _index_items(index)
+    if _is_advanced(items):
+        return _gather(a, _element_offsets(a, items))
     offset, shape, strides, axis = a.offset, [], [], 0
-    for item in _basic_index(index, a.ndim):
+    for item in _basic_index(items, a.ndim):
         if item is None:
             shape.append(1)
             strides.append(0)
@@ -112,10 +203,14 @@ def _zeros_buffer(shape: tuple, like: View) -> View:
 
 
 def device_scatter_add(x, shape, index) -> View:
-    """Zeros of `shape` with `x` placed at the basic index `index` (the transpose of getitem)."""
+    """Zeros of `shape` with `x` added at `index` (the transpose of getitem; a repeated integer index adds up)."""
     x = to_device(x)
     out = _zeros_buffer(tuple(shape), x)
-    copy_into(device_getitem(out, index), x)
+    items = _index_items(index)
+    if _is_advanced(items):
+        _scatter(out, _element_offsets(out, items), x, scatter_add_kernel)
+    else:
+        copy_into(device_getitem(out, tuple(items)), x)
     return out
 
 
@@ -167,8 +262,18 @@ def _fitted(value: View, ndim: int) -> View:
     return value
 
 
+def _write(x: View, value: View, index) -> None:
+    """`x[index] = value` into `x`'s elements."""
+    items = _index_items(index)
+    if _is_advanced(items):
+        _scatter(x, _kept_writes(x, items, _element_offsets(x, items)), value, scatter_kernel)
+        return
+    target = device_getitem(x, tuple(items))
+    copy_into(target, _fitted(value, target.ndim))
+
+
 def device_setitem(x, value, index) -> View:
-    """A copy of `x` with `x[index] = value` (symdiff's `index_update`), for basic indices.
+    """A copy of `x` with `x[index] = value` (symdiff's `index_update`).
 
     The copy is fresh and contiguous: `x` may be an argument, a value a tape
     holds, or a uniform view of one constant element, none of which may change.
@@ -176,8 +281,7 @@ def device_setitem(x, value, index) -> View:
     x, value = to_device(x), to_device(value)
     out = empty_result(x.shape, x, value)
     copy_into(out, x)
-    target = device_getitem(out, index)
-    copy_into(target, _fitted(value, target.ndim))
+    _write(out, value, index)
     return out
 
 
@@ -199,14 +303,18 @@ def device_write(x, value, index) -> View:
         return device_setitem(x, value, index)
     if value.base is x.base:  # `x[1:] = x[:-1]`: threads would read elements others write
         value = device_copy(value)
-    target = device_getitem(x, index)
-    copy_into(target, _fitted(value, target.ndim))
+    _write(x, value, index)
     return x
 
 
 def device_written_values(g, index) -> View:
-    """`g[index]`: for basic indices every element is written at most once, so it is the cotangent of the value written."""
-    return device_getitem(g, index)
+    """`g[index]`, where `x[index] = value` wrote: the cotangent of `value`. An element written several times
+    (a repeated integer index) reads as 0 at every write but the one NumPy keeps."""
+    g = to_device(g)
+    items = _index_items(index)
+    if _is_advanced(items):
+        return _gather(g, _kept_writes(g, items, _element_offsets(g, items)))
+    return device_getitem(g, tuple(items))
 
 
 def device_append_row(rows, item) -> View:

@@ -26,15 +26,18 @@ from symdiff.backends.cuda.kernels import (
     SIMULATOR,
     SUM,
     TILE,
+    arg_reduce_kernel,
     fill_kernel,
     matmul_kernel,
     reduce_kernel,
+    scan_kernel,
 )
 from symdiff.backends.cuda.runtime import (
     View,
     broadcast_view,
     contiguous,
     copy_into,
+    empty,
     empty_result,
     launch_config,
     layout_for,
@@ -108,6 +111,85 @@ def device_max(a, axis=None, keepdims=False) -> View:
 def device_min(a, axis=None, keepdims=False) -> View:
     """`np.min` on the device."""
     return reduce(a, MIN, axis, keepdims)
+
+
+def _moved_last(x: View, axes: tuple) -> tuple[View, int, int]:
+    """`x` with `axes` moved last (a view), the number of rows (the other axes) and of elements per row."""
+    kept = [d for d in range(x.ndim) if d not in axes]
+    order = kept + list(axes)
+    view = x.with_layout(tuple(x.shape[d] for d in order), tuple(x.strides[d] for d in order))
+    return view, math.prod(x.shape[d] for d in kept), math.prod(x.shape[d] for d in axes)
+
+
+def arg_reduce(x, axis, keepdims: bool, smallest: bool) -> View:
+    """`np.argmax` (`np.argmin` when `smallest`) on the device: int64 positions along `axis`, or flat ones."""
+    x = to_device(x)
+    if isinstance(axis, (tuple, list)):
+        raise TypeError("an integer is required for the axis")
+    axes = normalize_axes(axis, x.ndim)
+    name = "argmin" if smallest else "argmax"
+    view, rows, count = _moved_last(x, axes)
+    if count == 0:
+        raise ValueError(f"attempt to get {name} of an empty sequence")
+    if axis is None:
+        shape = (1,) * x.ndim if keepdims else ()
+    else:
+        shape = tuple(1 if d in axes else n for d, n in enumerate(x.shape) if keepdims or d not in axes)
+    out = empty(shape, np.dtype(np.intp))
+    if rows:
+        arg_reduce_kernel[launch_config(rows)](
+            out.base, view.base, layout_for(view.shape, (view,)), rows, count, smallest
+        )
+    return out
+
+
+def device_argmax(a, axis=None, keepdims=False) -> View:
+    """`np.argmax` on the device (one thread per result: a scan of its row)."""
+    return arg_reduce(a, axis, keepdims, smallest=False)
+
+
+def device_argmin(a, axis=None, keepdims=False) -> View:
+    """`np.argmin` on the device."""
+    return arg_reduce(a, axis, keepdims, smallest=True)
+
+
+def device_cumsum(a, axis=None) -> View:
+    """`np.cumsum` on the device: one thread per row along `axis` (flattened when None) sums in order."""
+    x = to_device(a)
+    if axis is None:
+        x, axis = device_ravel(x), 0
+    dtype = np.cumsum(np.zeros(1, x.dtype)).dtype  # ints and bools sum as the platform integer, as in NumPy
+    out = empty(x.shape, dtype, x.weak)
+    axes = normalize_axes(axis, x.ndim)
+    view, rows, count = _moved_last(x, axes)
+    moved, _, _ = _moved_last(out, axes)
+    if rows and count:
+        layout = layout_for(view.shape, (moved, view))
+        scan_kernel[launch_config(rows)](moved.base, view.base, layout, rows, count, dtype.type(0))
+    return out
+
+
+def device_flip(m, axis=None) -> View:
+    """`np.flip`: a view with negated strides, copied to a fresh contiguous value (so no other code sees a
+    negative stride)."""
+    x = to_device(m)
+    offset, strides = x.offset, list(x.strides)
+    for d in normalize_axes(axis, x.ndim):
+        if x.shape[d] > 1:
+            offset += (x.shape[d] - 1) * strides[d]
+            strides[d] = -strides[d]
+    out = empty(x.shape, x.dtype, x.weak)
+    copy_into(out, x.with_layout(x.shape, tuple(strides), offset))
+    return out
+
+
+def device_astype(x, dtype) -> View:
+    """`x.astype(dtype)` (symdiff's `as_float` and `as_integer`): a copy that converts each element as it
+    is stored (a float to an integer truncates toward zero, to a bool tests != 0), as NumPy's cast."""
+    x = to_device(x)
+    out = empty(x.shape, np.dtype(dtype))
+    copy_into(out, x)
+    return out
 
 
 def device_sum_to(x, shape) -> View:

@@ -25,7 +25,7 @@ import keyword
 import libcst as cst
 
 from symdiff.backends.cuda.lowering import DEVICE_FUNCTIONS, element_expression
-from symdiff.backends.cuda.planning import LAUNCH, TO_DEVICE, TO_HOST, TO_INDEX, TO_SCALAR, Group, Plan
+from symdiff.backends.cuda.planning import LAUNCH, TO_DEVICE, TO_HOST, TO_HOST_ARRAY, TO_INDEX, TO_SCALAR, Group, Plan
 from symdiff.codegen.emit import FunctionEmitter
 from symdiff.codegen.expressions import call, constant, tuple_of
 from symdiff.ir.nodes import Atom, Const, Eqn
@@ -156,6 +156,8 @@ class HostEmitter(FunctionEmitter):
             return call("to_host", operands + [_name(DEVICE_RESULTS)])
         if eqn.op in (TO_SCALAR, TO_INDEX):
             return call("host_scalar" if eqn.op == TO_SCALAR else "host_index", operands)
+        if eqn.op == TO_HOST_ARRAY:
+            return call("host_array", [*operands, constant(eqn.static_dict()["dtype"].value)])
         if id(eqn) in self.device_eqns:
             made = self.device_call(eqn, operands)
             return call("device_copy", [made]) if id(eqn) in self.copies else made
@@ -164,7 +166,7 @@ class HostEmitter(FunctionEmitter):
     def assignment(self, eqn: Eqn) -> list[cst.SimpleStatementLine]:
         """`outs = value`; device ops and the backend's own steps are never written in place (`x[i] = v` on
         the host would not reach the GPU): `x = device_setitem(x, v, i)`."""
-        if id(eqn) in self.device_eqns or eqn.op in (LAUNCH, TO_DEVICE, TO_HOST, TO_SCALAR, TO_INDEX):
+        if id(eqn) in self.device_eqns or eqn.op in (LAUNCH, TO_DEVICE, TO_HOST, TO_SCALAR, TO_INDEX, TO_HOST_ARRAY):
             return [
                 cst.SimpleStatementLine(
                     [

@@ -1,4 +1,5 @@
-"""The CUDA backend's fixed kernels: strided reads, copies, reductions, matrix products.
+"""The CUDA backend's fixed kernels: strided reads, copies, gathers and scatters, reductions and scans,
+matrix products.
 
 Generated modules carry a verbatim copy of everything below the imports (see
 `standalone.library_source`), so this file may use only `math`, NumPy and
@@ -77,6 +78,66 @@ def fill_kernel(out, value):
     """Every element of `out` = `value` (initialises atomic reductions)."""
     for i in range(cuda.grid(1), out.size, cuda.gridsize(1)):
         out[i] = value
+
+
+@cuda.jit
+def gather_kernel(n, out, src, offsets):
+    """out[i] = src[offsets[i]] (an integer-array index), or 0 where offsets[i] < 0: an element that
+    `written_values` reads as 0 because a later write to the same element won."""
+    for i in range(cuda.grid(1), n, cuda.gridsize(1)):
+        k = offsets[i]
+        if k >= 0:
+            out[i] = src[k]
+        else:
+            out[i] = 0
+
+
+@cuda.jit
+def scatter_kernel(n, dest, offsets, values, start):
+    """dest[offsets[i]] = values[start + i] where offsets[i] >= 0 (the host marked each element's losing
+    writes -1, so every element is written by one thread at most)."""
+    for i in range(cuda.grid(1), n, cuda.gridsize(1)):
+        k = offsets[i]
+        if k >= 0:
+            dest[k] = values[start + i]
+
+
+@cuda.jit
+def scatter_add_kernel(n, dest, offsets, values, start):
+    """dest[offsets[i]] += values[start + i], atomically: a repeated index adds every value (`np.add.at`)."""
+    for i in range(cuda.grid(1), n, cuda.gridsize(1)):
+        cuda.atomic.add(dest, offsets[i], values[start + i])
+
+
+@cuda.jit
+def scan_kernel(out, x, layout, rows, count, zero):
+    """`np.cumsum` along the last axis of the index space (the input with the summed axis moved last;
+    layout operand 1 is the output, 2 the input): one thread per row, summing in order from `zero`, whose
+    type is the result's (a float32 sum stays float32, as NumPy's)."""
+    for row in range(cuda.grid(1), rows, cuda.gridsize(1)):
+        acc = zero
+        for k in range(count):
+            i = row * count + k
+            acc += x[operand_offset(layout, 2, i)]
+            out[operand_offset(layout, 1, i)] = acc
+
+
+@cuda.jit
+def arg_reduce_kernel(out, x, layout, rows, count, smallest):
+    """out[row] = the position of the first largest (`smallest`: smallest) of the `count` elements of that
+    row of x (layout operand 1), or of its first nan, as `np.argmax`/`np.argmin`; one thread per row."""
+    for row in range(cuda.grid(1), rows, cuda.gridsize(1)):
+        best = x[operand_offset(layout, 1, row * count)]
+        found = 0
+        for k in range(1, count):
+            if math.isnan(best):  # a nan wins, and the first one stays
+                break
+            value = x[operand_offset(layout, 1, row * count + k)]
+            better = value < best if smallest else value > best
+            if better or math.isnan(value):
+                best = value
+                found = k
+        out[row] = found
 
 
 @cuda.jit(device=True)

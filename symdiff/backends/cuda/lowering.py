@@ -10,6 +10,8 @@ Every op of the rule table falls in exactly one class (a test checks this):
 - `DEVICE_FUNCTIONS`: everything else that runs on the GPU, as a call to a
   `device_<op>` function of the runtime (`device_ops`,
   `device_index`), which takes NumPy's arguments;
+- `HOST_ARRAY_OPS`: integer arrays built on the host for indexing (a list
+  in an index runs only there);
 - `UNSUPPORTED`: ops with a reason; anything in none of the classes is
   unsupported too, with a generic reason.
 
@@ -69,24 +71,28 @@ DEVICE_FUNCTIONS = {
         "outer", "transpose", "swapaxes", "reshape", "ravel", "squeeze", "expand_dims", "broadcast_to", "copy",
         "getitem", "scatter_add", "axis_slice", "axis_pad", "concatenate", "stack", "zeros", "ones",
         "zeros_like", "ones_like", "full", "full_like", "arange", "eye", "linspace", "setitem", "written_values",
-        "append_row",
+        "append_row", "argmax", "argmin", "cumsum", "flip",
     )
 }  # fmt: skip
+# Casts are elementwise, but a fused kernel's outputs take the operands' promoted dtype, not the one named.
+CASTS = frozenset({"as_float", "as_integer"})
+DEVICE_FUNCTIONS.update({op: "device_astype" for op in CASTS})
 # zeros are one valid content for elements not set yet, and a uniform view of them costs no memory
 DEVICE_FUNCTIONS.update(empty="device_zeros", empty_like="device_zeros_like", scatter_into_empty="device_scatter_add")
 CONSTRUCTORS = frozenset({"zeros", "ones", "empty", "full", "arange", "eye", "linspace"})  # operands are host values
+# Integer arrays made from host values (`np.array([0, 2])`, `x[[0, 2]]`'s list, `np.arange(n)`) and used only as
+# indexes stay on the host, where the offsets an index selects are computed (planning.index_only_values).
+# `index_array` (a list in an index) runs nowhere else.
+HOST_ARRAY_OPS = frozenset({"index_array", "stack", "concatenate", "arange"})
 
 UNSUPPORTED = {
-    "index_array": "a list used as an index (x[[0, 2]]) is not supported on the GPU yet; index with an integer array argument",
-    "argmax": "index-valued reductions are not implemented on the GPU",
-    "argmin": "index-valued reductions are not implemented on the GPU",
     "einsum": "einsum has no CUDA kernel yet; write the contraction with @ and sum",
     "einsum_adjoint_subscripts": "einsum has no CUDA kernel yet",
     "einsum_summed_axes": "einsum has no CUDA kernel yet",
 }
 for _op in ("inv", "solve", "det", "slogdet_packed", "cholesky", "eigh_packed", "qr_packed"):
     UNSUPPORTED[_op] = "linear algebra (np.linalg) has no CUDA kernel yet; use the numpy backend"
-for _op in ("cumsum", "cumprod", "sort", "argsort", "permute_along", "flip", "roll", "delete", "undelete", "repeat", "unrepeat", "tile",
+for _op in ("cumprod", "sort", "argsort", "permute_along", "roll", "delete", "undelete", "repeat", "unrepeat", "tile",
             "untile", "tril", "triu", "trace", "triu_indices", "tril_indices", "diag"):  # fmt: skip
     UNSUPPORTED[_op] = f"np.{_op} has no CUDA kernel yet; use the numpy backend"
 for _op in ("column_shape", "negated", "diagonal_mask", "trace_axes", "atleast_shape", "kron_layout", "kron_shape",
@@ -96,8 +102,6 @@ UNSUPPORTED["tuple_add"] = "shapes joined as tuples ((n,) + np.shape(x)) are not
 for _op in ("batch_axis", "batch_shape", "batch_aligned", "batch_sum_axes", "batch_transposed", "batch_index"):
     UNSUPPORTED[_op] = "tangents batched on a first axis (hessian, jacobian) run on the numpy backend"
 UNSUPPORTED["call"] = "random draws and other calls run as they are need the numpy backend"
-for _op in ("as_float", "as_integer"):
-    UNSUPPORTED[_op] = ".astype() has no CUDA kernel yet; use the numpy backend"
 for _op in ("ndtr", "log_ndtr"):
     UNSUPPORTED[_op] = f"the special function {_op} has no CUDA kernel yet; use the numpy backend"
 for _op in ("digamma", "polygamma"):  # math has no digamma: no kernel template
@@ -111,7 +115,7 @@ def is_elementwise(op: str) -> bool:
 
 def unsupported_reason(op: str) -> str | None:
     """Why the CUDA backend cannot run `op`, or None when it can."""
-    if op in HOST_OPS or is_elementwise(op) or op in DEVICE_FUNCTIONS:
+    if op in HOST_OPS or is_elementwise(op) or op in DEVICE_FUNCTIONS or op in HOST_ARRAY_OPS:
         return None
     return UNSUPPORTED.get(op, f"the op {op!r} has no CUDA lowering")
 

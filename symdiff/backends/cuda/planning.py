@@ -44,12 +44,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
 
-import numpy as np
-
 from symdiff.analysis.aliases import ELEMENT_READS
 from symdiff.backends.cuda.lowering import (
     CONSTRUCTORS,
     DEVICE_FUNCTIONS,
+    HOST_ARRAY_OPS,
     HOST_OPS,
     HOST_VALUE_OPS,
     SHAPE_ONLY_OPS,
@@ -63,6 +62,19 @@ from symdiff.ir.nodes import Atom, Const, Eqn, Function, If, Loop, Var, statemen
 
 LAUNCH, TO_DEVICE, TO_HOST = "cuda_elementwise", "cuda_to_device", "cuda_to_host"
 TO_SCALAR, TO_INDEX = "cuda_scalar", "cuda_index"  # one device number read back: a condition, or a bound
+TO_HOST_ARRAY = "cuda_host_array"  # a device value read back whole: an index, a constructor's operand
+# Ops whose device result may be read back as an index, with the dtype it is read as (None: its own). Kernels
+# store every value in a floating buffer, so only a comparison (a mask), an arg-reduction (positions) or an
+# integer cast (`.astype(int)`, which keeps its dtype on the device) is known to be one; an index computed by
+# arithmetic on the device (`x[np.argmax(x) - 1]`) is refused when built.
+READABLE_INDEXES = {
+    **dict.fromkeys(
+        ("lt", "le", "gt", "ge", "eq", "ne", "logical_and", "logical_or", "logical_not", "isnan", "isfinite"), "bool"
+    ),
+    "argmax": "int64",
+    "argmin": "int64",
+    "as_integer": None,
+}
 
 
 @dataclass
@@ -115,24 +127,10 @@ class Plan:
 
 def check_supported(function: Function) -> None:
     """Raise `BackendError` at build time for ops the CUDA backend cannot run (anywhere in the program)."""
-    free = dict(function.free)
     for eqn in walk(function.body):
         reason = unsupported_reason(eqn.op)
-        if reason is None and _advanced_index(eqn, free):
-            reason = "integer-array (advanced) indexing is not implemented on the GPU"
         if reason is not None:
             raise BackendError(f"the cuda backend cannot run {eqn.op}: {reason}", eqn.loc)
-
-
-def _advanced_index(eqn: Eqn, free: dict) -> bool:
-    """Whether `eqn` indexes with a constant list or array (an index argument is checked at call time)."""
-    index = eqn.static_dict().get("index")
-    if isinstance(index, Var):
-        return isinstance(free.get(index.name), (list, np.ndarray))
-    if not isinstance(index, Const):
-        return False
-    items = index.value if isinstance(index.value, tuple) else (index.value,)
-    return any(isinstance(item, (list, np.ndarray)) for item in items)
 
 
 # -- while loops: the condition as statements of the body ---------------------------------------
@@ -210,11 +208,14 @@ def _param_uses(function: Function) -> tuple[set[str], set[str]]:
 
     Tape operations, casts, conditions and loop bounds are neither: they take
     whatever they are given (a device value is read back as a number).
+    An index (the static `index`) is not a host position here: an argument
+    read as data as well as used as an index lives on the device, and is
+    read back where it indexes (`_placement`).
     """
     device, host = set(), set()
     for eqn in walk(function.body):
-        for _, atom in eqn.static:
-            if isinstance(atom, Var):
+        for key, atom in eqn.static:
+            if isinstance(atom, Var) and key != "index":
                 host.add(atom.name)
         for atom in eqn.ins:
             if not isinstance(atom, Var) or eqn.op in HOST_VALUE_OPS:
@@ -269,13 +270,91 @@ class _Tapes:
                 self.parent[other] = roots[0]
 
 
+def index_only_values(function: Function, tapes: _Tapes) -> set[str]:
+    """Roots (in `tapes`) of the values used only as indexes: in `index` and other static positions, as
+    items of tuples, operands of elementwise ops or arrays indexed (`rows[:2]`) whose results are used only
+    so, pushed onto tapes or joined by loops and ifs with such values, or asked only their shape. Such an
+    argument, or a value made on the host from host values (`np.array([0, 2])`), stays on the host: the
+    offsets an integer-array index selects are computed there (device_index.py). A value read as data
+    anywhere (by a kernel, a device function, a condition, a result) is not one: it lives on the device,
+    and used as an index it is read back (`readable_indexes`) or refused in `_placement`."""
+    bad: set[str] = set()
+    static: set[str] = set()
+    edges: list[tuple[str, str]] = []  # (operand, result): the operand is index-only where the result is
+
+    def mark(atoms) -> None:
+        bad.update(tapes.root(a.name) for a in atoms if isinstance(a, Var))
+
+    for stmt in statements(function.body):
+        if isinstance(stmt, If):
+            mark([stmt.cond])
+        elif isinstance(stmt, Loop):
+            mark([*stmt.bounds, stmt.cond])
+        else:
+            static.update(tapes.root(a.name) for _, a in stmt.static if isinstance(a, Var))
+            if stmt.op in ("make_tuple", "getitem") or (is_elementwise(stmt.op) and len(stmt.outs) == 1):
+                out = tapes.root(stmt.out.name)
+                edges += [(tapes.root(a.name), out) for a in stmt.ins if isinstance(a, Var)]
+            elif stmt.op not in ("tape_push", "tape_pop") and stmt.op not in SHAPE_ONLY_OPS:
+                mark(stmt.ins)
+    mark(function.results())
+    while True:
+        size = len(bad)
+        bad.update(operand for operand, result in edges if result in bad)
+        if len(bad) == size:
+            break
+    good = static - bad
+    while True:
+        size = len(good)
+        good.update(operand for operand, result in edges if result in good and operand not in bad)
+        if len(good) == size:
+            return good
+
+
+def readable_indexes(function: Function, tapes: _Tapes) -> dict[str, str | None]:
+    """name -> the dtype its value is read back as when used as an index (see READABLE_INDEXES): the results
+    of those ops, and values popped from a tape onto which only such results (of one dtype) are pushed."""
+    made: dict[str, str | None] = {}
+    popped: set[str] = set()
+    for eqn in walk(function.body):
+        if eqn.op in READABLE_INDEXES and len(eqn.outs) == 1:
+            made[eqn.out.name] = READABLE_INDEXES[eqn.op]
+        elif eqn.op == "tape_pop":
+            popped.add(eqn.outs[1].name)
+    classes: dict[str, list[str]] = {}
+    for name in tapes.parent:
+        if not name.startswith("content:"):
+            classes.setdefault(tapes.root(name), []).append(name)
+    readable = dict(made)
+    for members in classes.values():
+        dtypes = {made[m] for m in members if m in made}
+        if len(dtypes) == 1 and all(m in made or m in popped for m in members):
+            readable.update((m, next(iter(dtypes))) for m in members if m in popped)
+    return readable
+
+
+def _readable(atom: Atom, on_device: set[str], holders: set[str], defs: dict, readable: dict) -> bool:
+    """Whether the index `atom` is host data, or can be read back to the host (`readable_indexes`), or is a
+    tuple (made in the same program) of such items."""
+    if not isinstance(atom, Var) or (atom.name not in on_device and atom.name not in holders):
+        return True
+    if atom.name in holders:
+        made = defs.get(atom.name)
+        return (
+            made is not None
+            and made.op == "make_tuple"
+            and all(_readable(a, on_device, holders, defs, readable) for a in made.ins)
+        )
+    return atom.name in readable
+
+
 def place(function: Function) -> set[str]:
     """The names of values that live on the device (see the module docstring)."""
     return _placement(function)[0]
 
 
-def _placement(function: Function) -> tuple[set[str], set[str]]:
-    """(values on the device, host tuples that hold device values)."""
+def _placement(function: Function) -> tuple[set[str], set[str], dict[str, str | None]]:
+    """(values on the device, host tuples that hold device values, device indexes read back: readable_indexes)."""
     device_uses, host_uses = _param_uses(function)
     inputs = [p.name for p in function.params] + [name for name, _ in function.free]
     holders: set[str] = set()  # tuples (make_tuple) with a device value among their items
@@ -284,7 +363,12 @@ def _placement(function: Function) -> tuple[set[str], set[str]]:
     used_as_arrays = {tapes.root(name) for name in device_uses}
     # One used as a shape, size or static argument is a host value, whatever else reads it (arithmetic on
     # it runs on the host; a device function copies it in).
-    on_device = {n for n in inputs if (n in device_uses or tapes.root(n) in used_as_arrays) and n not in host_uses}
+    # So is one used only as an index, or to make one (`x[rows]`, `x[rows[:2]]`): indexes are host data.
+    index_only = index_only_values(function, tapes)
+    on_device = {
+        n for n in inputs
+        if (n in device_uses or tapes.root(n) in used_as_arrays) and n not in host_uses and tapes.root(n) not in index_only
+    }  # fmt: skip
 
     def dev(atom: Atom) -> bool:
         return isinstance(atom, Var) and atom.name in on_device
@@ -314,21 +398,50 @@ def _placement(function: Function) -> tuple[set[str], set[str]]:
                 on_device.add(stmt.out.name)  # an item of a host tuple of device values
             elif stmt.op in HOST_OPS or stmt.op in (TO_SCALAR, TO_INDEX):
                 continue
+            elif (
+                stmt.op in HOST_ARRAY_OPS
+                and tapes.root(stmt.out.name) in index_only
+                and not any(dev(a) or (isinstance(a, Var) and a.name in holders) for a in stmt.ins)
+            ):
+                continue  # an integer array made on the host for an index
             elif any(dev(a) for a in stmt.ins) or not (is_elementwise(stmt.op) or stmt.op == "getitem"):
                 on_device.update(o.name for o in stmt.outs)
         if (len(on_device), len(holders), len(device_tapes)) == size:
             break
+    defs = {e.out.name: e for e in walk(function.body) if len(e.outs) == 1}
+    readable = readable_indexes(function, tapes)
+    # An argument on the device (read as data) that also indexes is read back there with its own dtype, and
+    # so is an element or slice of a value read back so (`x[idx[0]]`): indexing keeps the dtype.
+    readable.update((n, None) for n in inputs if n in on_device and n not in readable)
+    while True:
+        size = len(readable)
+        for eqn in walk(function.body):
+            if eqn.op == "getitem" and isinstance(eqn.ins[0], Var) and eqn.ins[0].name in readable:
+                readable.setdefault(eqn.out.name, readable[eqn.ins[0].name])
+        if len(readable) == size:
+            break
     for eqn in walk(function.body):
+        if eqn.op == "index_array" and eqn.out.name in on_device:
+            raise BackendError(
+                "a list index (x[[i, j]]) holding values computed on the GPU, or read as data, is not supported "
+                "by the cuda backend",
+                eqn.loc,
+                hint="index with integers, slices and integer arrays made on the host, or use backend='numpy'",
+            )
         for key, atom in eqn.static:
             if isinstance(atom, Var) and (atom.name in on_device or atom.name in holders):
+                if key == "index" and _readable(atom, on_device, holders, defs, readable):
+                    continue
                 if key == "index":
                     raise BackendError(
-                        "an index computed on the GPU (an integer array or a boolean mask) is not supported by the cuda backend",
+                        "an index computed on the GPU by arithmetic (kernels compute in floating point) is not "
+                        "supported by the cuda backend; masks, argmax/argmin, .astype(int) and arguments are",
                         eqn.loc,
-                        hint="index with integers and slices, or use backend='numpy'",
+                        hint="index with integers, slices, masks, argmax/argmin or integer arrays made on the "
+                        "host (arguments, np.array([...]) of numbers), or use backend='numpy'",
                     )
                 raise BackendError(f"{eqn.op} takes a static argument ({key}) computed on the GPU", eqn.loc)
-    return on_device, holders
+    return on_device, holders, readable
 
 
 class Planner:
@@ -345,7 +458,7 @@ class Planner:
         self.in_place: set[int] = set()
         self.copies: set[int] = set()
         self.function = while_flags(function)
-        self.on_device, self.holders = _placement(self.function)
+        self.on_device, self.holders, self.readable = _placement(self.function)
         self.terms = ShapeTerms()
         self.body: list = []  # the statements of the block being planned
         self.device_eqns: set[int] = set()
@@ -355,6 +468,7 @@ class Planner:
         self.stand_in: dict[str, Var] = {}
         self.rename: dict[str, Atom] = {}
         self.readers = _readers(self.function)
+        self.defs = {e.out.name: e for e in walk(self.function.body) if len(e.outs) == 1}
         self.scalars = 0
 
     def run(self) -> Plan:
@@ -463,7 +577,35 @@ class Planner:
             ins = tuple(self._host_value(a, eqn.loc, TO_INDEX) for a in ins)
         elif eqn.op in HOST_VALUE_OPS:  # casts and logic take numbers: read device operands back
             ins = tuple(self._host_value(a, eqn.loc) for a in ins)
-        return Eqn(eqn.outs, eqn.op, ins, tuple((k, swap(a)) for k, a in eqn.static), eqn.loc, eqn.adjoint)
+        elif eqn.op in CONSTRUCTORS:  # built on the host (linspace of a device minimum): read operands back
+            ins = tuple(self._host_array(a, None, eqn.loc) for a in ins)
+        static = tuple((k, self._host_index(a, eqn.loc) if k == "index" else swap(a)) for k, a in eqn.static)
+        return Eqn(eqn.outs, eqn.op, ins, static, eqn.loc, eqn.adjoint)
+
+    def _host_index(self, atom: Atom, loc) -> Atom:
+        """The index `atom` as host data: a mask or arg-reduction computed on the device is read back here (a
+        synchronisation, like a condition), and a tuple holding one is made again of host items."""
+        if not isinstance(atom, Var):
+            return atom
+        made = self.defs.get(atom.name)
+        if atom.name in self.holders and made is not None and made.op == "make_tuple":
+            items = tuple(self._host_index(a, loc) for a in made.ins)
+            self.scalars += 1
+            packed = Var(f"{atom.name.split('~')[0]}~index{self.scalars}", temp=True)
+            self._equation(Eqn((packed,), "make_tuple", items, (), loc))
+            return packed
+        if atom.name not in self.on_device or atom.name not in self.readable:
+            return self._swap(atom)  # host data (placement refused every other index on the device)
+        return self._host_array(atom, self.readable[atom.name], loc)
+
+    def _host_array(self, atom: Atom, dtype: str | None, loc) -> Atom:
+        """`atom` as host data: a device value is copied back whole, as `dtype` (a synchronisation)."""
+        if not isinstance(atom, Var) or atom.name not in self.on_device:
+            return self._swap(atom)
+        self.scalars += 1
+        copy = Var(f"{atom.name.split('~')[0]}~host{self.scalars}", temp=True)
+        self._equation(Eqn((copy,), TO_HOST_ARRAY, (self._swap(atom),), (("dtype", Const(dtype)),), loc))
+        return copy
 
     def _open_owners(self, eqn: Eqn) -> list[Group]:
         owners = []

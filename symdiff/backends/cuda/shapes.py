@@ -22,7 +22,10 @@ from symdiff.ir.nodes import Atom, Const, Eqn, Var
 
 Shape = tuple
 SCALAR: Shape = ("scalar",)
-_SAME_AS_OPERAND = {"zeros_like": 0, "ones_like": 0, "full_like": 0, "empty_like": 0, "copy": 0}
+_SAME_AS_OPERAND = {
+    "zeros_like": 0, "ones_like": 0, "full_like": 0, "empty_like": 0, "copy": 0, "flip": 0, "as_float": 0,
+    "as_integer": 0,
+}  # fmt: skip
 _SAME_AS_ARGUMENT = {"matmul_adjoint_a": 1, "matmul_adjoint_b": 2}
 _SHAPE_ARGUMENT = {"broadcast_to": "shape", "sum_to": "shape", "reshape": "shape"}
 _REDUCTIONS = {"sum", "mean", "prod", "max", "min"}
