@@ -44,7 +44,6 @@ REGENERATE = f"run `{gallery.COMMAND}` and review the diff of docs/gallery/golde
 # Generated and hand-written code lines, measured, for the entries over the bound (issue 19).
 OVER_BOUND = {
     "softmax_ce": (16, 4),
-    "element_write": (27, 11),
     "jacobian": (9, 4),
     "learned_optimizer": (54, 17),
 }

@@ -59,7 +59,7 @@ def _product_summed_to(x, y, stack):
     return np.reshape(x @ y, target + (m, n))
 
 
-def _product_shape(a, b):
+def product_shape(a, b):
     """The shape of `a @ b` for operands of rank 1 or more (stacks broadcast; a 1-D operand's
     axis is dropped)."""
     sa, sb = np.shape(a), np.shape(b)
@@ -79,7 +79,7 @@ def matmul_adjoint_a(g, a, b):
     makes the product `a * b`."""
     if np.ndim(a) == 0 or np.ndim(b) == 0:
         return sum_to(g * b, np.shape(a))
-    g = sum_to(g, _product_shape(a, b))
+    g = sum_to(g, product_shape(a, b))
     if np.ndim(a) == 2 and np.ndim(b) == 2:
         return g @ b.T
     if np.ndim(a) == 2 and np.ndim(b) == 1:
@@ -99,7 +99,7 @@ def matmul_adjoint_b(g, a, b):
     `np.dot` takes, makes the product `a * b`."""
     if np.ndim(a) == 0 or np.ndim(b) == 0:
         return sum_to(g * a, np.shape(b))
-    g = sum_to(g, _product_shape(a, b))
+    g = sum_to(g, product_shape(a, b))
     if np.ndim(a) == 2 and np.ndim(b) <= 2:
         return a.T @ g
     if np.ndim(a) == 1 and np.ndim(b) == 1:  # a dot product: g is a scalar
