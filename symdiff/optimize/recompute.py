@@ -8,7 +8,9 @@ shape of `x[t]` for a parameter `x`, or of `a * y[t - 1] + x[t]` where
 backward counter (which takes the same values in reverse order), costs less
 than a list append and pop per iteration, and leaves no tape in the code.
 So does an element or row `x[t]` of a value from before the loop (a view of
-it, or a number), read again rather than kept.
+it, or a number), read again rather than kept; and an element `y[t - 1]` of
+an array the loop itself fills at `y[t]`: no later step writes it again, so
+the final `y` holds what the step read (`_Recipe.settled`).
 
 A tape qualifies when one equation at the top level of a counted loop's body
 pushes a shape (or such an element) onto it, one at the top level of the loop that runs the same
