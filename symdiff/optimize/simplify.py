@@ -33,11 +33,18 @@ from symdiff.optimize.fuse_shapes import ShapeFacts
 from symdiff.optimize.walk import rename_values, rewrite_function
 from symdiff.rules import RULES
 
+_BOOLEAN = frozenset(
+    {"eq", "ne", "lt", "le", "gt", "ge", "logical_and", "logical_or", "logical_not", "isnan", "isfinite"}
+)
 
-def _identity(eqn: Eqn, classes: ShapeFacts, ranks: dict[str, int]) -> Atom | None:
-    """The atom `eqn` is equal to, if it is a no-op."""
+
+def _identity(eqn: Eqn, classes: ShapeFacts, ranks: dict[str, int], booleans: set[str]) -> Atom | None:
+    """The atom `eqn` is equal to, if it is a no-op. Arithmetic with 1 or 0 is none on a boolean
+    array (`mask * 1.0` is a float array, `mask` a boolean one): names in `booleans` never answer."""
     a = eqn.ins[0] if eqn.ins else None
     b = eqn.ins[1] if len(eqn.ins) > 1 else None
+    if eqn.op in _ARITHMETIC + ("pow",) and any(isinstance(x, Var) and x.name in booleans for x in (a, b)):
+        return None
 
     def const(atom, *values):
         return isinstance(atom, Const) and type(atom.value) in (int, float) and atom.value in values
@@ -335,6 +342,7 @@ def simplify(function: Function) -> Function:
     ranks = known_ranks(function)
     quotients: dict[str, tuple] = {}  # c / n for a count n -> (c, n)
     broadcasts: dict[str, Eqn] = {}  # broadcast_to(x, s) of an array x
+    booleans: set[str] = set()  # comparisons and logical ops: boolean arrays
     sums: dict[str, Eqn] = {}  # sum_to(x, s)
     products: dict[str, tuple] = {}  # a @ b -> (a, b)
 
@@ -385,7 +393,7 @@ def simplify(function: Function) -> Function:
         spread_times = _times_spread(eqn, spreads, scalars, floats, inexact, classes)
         if isinstance(spread_times, Eqn):
             eqn = spread_times
-        same = spread_times if isinstance(spread_times, Var) else _identity(eqn, classes, ranks)
+        same = spread_times if isinstance(spread_times, Var) else _identity(eqn, classes, ranks, booleans)
         if same is None and eqn.op == "neg" and isinstance(eqn.ins[0], Var):
             same = negations.get(eqn.ins[0].name)
         if same is None and eqn.op == "where":
@@ -405,6 +413,8 @@ def simplify(function: Function) -> Function:
             broadcasts[eqn.out.name] = eqn
         if eqn.op == "sum_to":
             sums[eqn.out.name] = eqn
+        if eqn.op in _BOOLEAN:
+            booleans.add(eqn.out.name)
         if eqn.op in _PRODUCTS:
             products[eqn.out.name] = eqn.ins
         classes.learn(eqn)

@@ -223,3 +223,17 @@ def test_an_element_read_behind_the_loops_writes_is_read_from_the_final_array(f,
     for wrt in (0, 1):
         source = _check(f, args, wrt=wrt, backend=backend)
         assert (".pop()" in source) == taped, source
+
+
+def clipped_sum(x, y):
+    return np.sum(np.clip(y, -0.5, 0.5)) + np.sum(x * x)
+
+
+def test_a_mask_times_one_stays_a_float_array():
+    """The seed 1.0 times clip's mask `(out == y)` is a float array, not the boolean mask (NumPy fuzz
+    seed 1912000012 got a bool gradient)."""
+    args = (np.array([0.3, -2.0]), np.array([[-0.65], [0.2]]))
+    derivative = sd.grad(clipped_sum, wrt=(0, 1))
+    for k, got in enumerate(derivative(*args)):
+        assert got.dtype == np.float64, derivative.source
+        np.testing.assert_allclose(got, numeric_grad(clipped_sum, args, k), rtol=1e-6, atol=1e-8)
