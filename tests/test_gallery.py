@@ -43,11 +43,9 @@ REGENERATE = f"run `{gallery.COMMAND}` and review the diff of docs/gallery/golde
 
 # Generated and hand-written code lines, measured, for the entries over the bound (issue 19).
 OVER_BOUND = {
-    "softmax_ce": (21, 4),
-    "mlp": (14, 6),
-    "element_write": (27, 11),
-    "jacobian": (10, 4),
-    "learned_optimizer": (56, 17),
+    "softmax_ce": (16, 4),
+    "jacobian": (9, 4),
+    "learned_optimizer": (54, 17),
 }
 
 

@@ -41,6 +41,17 @@ _NEVER_INLINE = {"tape_new", "tape_push", "tape_pop", "setitem"}
 _FOLDED_WIDTH = 100  # a backward value folds into the next statement only while that stays a short line
 
 
+def _indexes_with(eqn: Eqn, name: str) -> bool:
+    """Whether `eqn` reads or writes one element at the index `name`, and reads `name` nowhere else."""
+    index = eqn.static_dict().get("index")
+    return (
+        eqn.op in ("getitem", "setitem")
+        and isinstance(index, Var)
+        and index.name == name
+        and all(not (isinstance(a, Var) and a.name == name) for a in eqn.ins)
+    )
+
+
 class Layout:
     """Inlining decisions and display names for one function."""
 
@@ -48,6 +59,7 @@ class Layout:
         self.function = function
         self.defs: dict[str, Eqn] = {}
         self.readers: dict[str, list[Eqn]] = {}  # name -> the equations that take it as an operand
+        self.static_readers: dict[str, list[Eqn]] = {}  # name -> the equations that take it as a static (an index)
         self.def_block: dict[str, int] = {}
         self.uses: Counter = Counter()
         self.use_block: dict[str, int] = {}
@@ -113,13 +125,14 @@ class Layout:
         found = {
             name for name, eqn in self.defs.items() if eqn.op in _ALWAYS_INLINE and len(eqn.outs) == 1 and local(name)
         }
-        # the integer bounds inside them (`2 * n`), where nothing but such indexes reads them
+        # the integer bounds inside them (`2 * n`), and integer indexes of element reads and writes
+        # (`y_bar[t - 1] = y_bar[t - 1] + ...`), where nothing but such indexes reads them
         counters = frozenset(self.loop_indices)
         for name, eqn in self.defs.items():
-            readers = self.readers.get(name, [])
+            readers = self.readers.get(name, []) + self.static_readers.get(name, [])
             if (
                 eqn.op in _INTEGER_OPS and len(eqn.outs) == 1 and local(name) and readers
-                and all(len(r.outs) == 1 and r.out.name in found for r in readers)
+                and all(len(r.outs) == 1 and (r.out.name in found or _indexes_with(r, name)) for r in readers)
                 and is_integer(self.defs, eqn.out, counters)
             ):  # fmt: skip
                 found.add(name)
@@ -229,6 +242,9 @@ class Layout:
                 for atom in stmt.ins:
                     if isinstance(atom, Var):
                         self.readers.setdefault(atom.name, []).append(stmt)
+                for _, atom in stmt.static:
+                    if isinstance(atom, Var):
+                        self.static_readers.setdefault(atom.name, []).append(stmt)
                 continue
             if isinstance(stmt, Loop) and stmt.cond is not None:
                 for name in _cond_names(stmt):

@@ -34,6 +34,7 @@ _NOT_LOOPED = frozenset({"float", "int", "bool", "where", "clip"})
 _FULL_REDUCTIONS = frozenset({"sum", "mean"})
 _CASTS = frozenset({"float", "int", "bool"})  # Python casts: a one-element array of any shape gives a scalar
 _SCALAR_OPS = frozenset({"grad_seed", "size", "len", "ndim", "float", "int", "bool"})
+_REDUCTIONS = frozenset({"sum", "mean", "max", "min", "prod"})
 
 
 def fusable(op: str) -> bool:
@@ -62,6 +63,11 @@ class ShapeFacts(ShapeClasses):
       class; otherwise `covers` remembers the arrays whose shapes it
       broadcasts (`np.broadcast_shapes(np.shape(y), np.shape(p))`, the
       cotangent shape of `mean(y * log(p))`).
+
+    A reduction with `keepdims=True` fits inside its operand's shape, and a full
+    reduction is 0-d: combined elementwise with an array that spans the
+    operand's shape, neither widens the result (`logits - np.max(logits, axis=1,
+    keepdims=True)` has `logits`' shape), so neither counts among the leaves.
     """
 
     def __init__(self) -> None:
@@ -69,8 +75,12 @@ class ShapeFacts(ShapeClasses):
         self.slices: dict[tuple, str] = {}
         self.covers: dict[str, tuple[str, ...]] = {}  # broadcast_shapes result -> the arrays it broadcasts
         self.leaves: dict[str, frozenset[str]] = {}  # elementwise result -> the arrays whose shapes it broadcasts
+        self.reduced: dict[str, tuple[str, Atom]] = {}  # a keepdims reduction -> (its operand, its axis)
+        self.kept_shapes: dict[str, tuple[str, Atom]] = {}  # keepdims_shape(np.shape(x), axis) -> (x, axis)
+        self.zero_d: set[str] = set()  # full reductions (axis=None, keepdims=False): 0-d
 
     def learn(self, eqn: Eqn) -> None:
+        self._learn_reduction(eqn)
         self._learn_leaves(eqn)
         if eqn.op == "getitem" and isinstance(eqn.ins[0], Var):
             key = _trim_key(eqn.static_dict().get("index"))
@@ -99,11 +109,57 @@ class ShapeFacts(ShapeClasses):
         rule = RULES.get(eqn.op)
         operands = [a.name for a in eqn.ins if isinstance(a, Var)]
         if rule is not None and (rule.elementwise or eqn.op in _PREDICATES) and eqn.op not in _CASTS and operands:
-            self.leaves[eqn.out.name] = frozenset().union(*(self.leaves.get(n, {n}) for n in operands))
+            leaves = frozenset().union(*(self.leaves.get(n, {n}) for n in operands))
+            self.leaves[eqn.out.name] = self._without_fitting(leaves)
+            numbers = all(isinstance(a, Var) or isinstance(a.value, (int, float)) for a in eqn.ins)
+            spans = self._spans(eqn.out)
+            if numbers and len(spans) == 1:
+                self.union(eqn.out.name, next(iter(spans)))
             return
         shape = eqn.static_dict().get("shape")
         if eqn.op in ("broadcast_to", "sum_to", "reshape") and isinstance(shape, Var) and shape.name in self.covers:
             self.leaves[eqn.out.name] = frozenset(self.covers[shape.name])
+
+    def _learn_reduction(self, eqn: Eqn) -> None:
+        static = eqn.static_dict()
+        if eqn.op in _REDUCTIONS and eqn.ins and isinstance(eqn.ins[0], Var):
+            axis = static.get("axis", Const(None))
+            if static.get("keepdims", Const(False)) == Const(True):
+                self.reduced[eqn.out.name] = (eqn.ins[0].name, axis)
+            elif axis == Const(None):
+                self.zero_d.add(eqn.out.name)
+        elif eqn.op == "reshape" and isinstance(static.get("shape"), Var) and static["shape"].name in self.kept_shapes:
+            self.reduced[eqn.out.name] = self.kept_shapes[static["shape"].name]  # shaped like such a reduction
+        elif eqn.op == "keepdims_shape" and len(eqn.ins) == 2 and isinstance(eqn.ins[1], Const):
+            source = eqn.ins[0]
+            if isinstance(source, Var) and source.name in self.shape_of:
+                self.kept_shapes[eqn.out.name] = (self.shape_of[source.name], eqn.ins[1])
+
+    def _without_fitting(self, leaves: frozenset[str]) -> frozenset[str]:
+        """`leaves` less those whose shape broadcasts into the others' broadcast: 0-d values, and
+        keepdims reductions of an array whose leaves are among the others'."""
+        kept = set(leaves)
+        zero_d = {self.find(name) for name in self.zero_d}
+        for leaf in sorted(leaves):
+            others = {self.find(name) for name in kept - {leaf}}
+            root = self.find(leaf)
+            if others and (root in zero_d or any(
+                self.find(name) == root and self._spans(Var(x)) <= others for name, (x, _) in self.reduced.items()
+            )):  # fmt: skip
+                kept.discard(leaf)
+        return frozenset(kept)
+
+    def has_kept_shape(self, atom: Atom, shape: Atom) -> bool:
+        """Whether `atom` provably has the shape `keepdims_shape(np.shape(x), axis)` that `shape`
+        holds: it is shaped like a keepdims reduction, along that axis, of an array of `x`'s shape."""
+        if not (isinstance(atom, Var) and isinstance(shape, Var) and shape.name in self.kept_shapes):
+            return False
+        source, axis = self.kept_shapes[shape.name]
+        root = self.find(atom.name)
+        return any(
+            self.find(name) == root and reduced_axis == axis and self._spans(Var(x)) == self._spans(Var(source))
+            for name, (x, reduced_axis) in self.reduced.items()
+        )
 
     def _targets(self, shape: Atom) -> set[str] | None:
         """The classes of the arrays whose broadcast is the shape `shape` holds, if known."""
@@ -127,9 +183,17 @@ class ShapeFacts(ShapeClasses):
             return False
         return self._spans(atom) == targets or targets == {self.find(atom.name)}
 
+    def is_zero_d(self, atom: Atom) -> bool:
+        """Whether `atom` provably holds a 0-d array (a full reduction, or shaped like one)."""
+        return isinstance(atom, Var) and self.find(atom.name) in {self.find(name) for name in self.zero_d}
+
     def spans_shape(self, atom: Atom, shape: Atom) -> bool:
         """Whether `atom`'s shape provably is, or broadcasts over, the shape that `shape` holds
         (so `atom * np.broadcast_to(c, shape)` has `atom`'s shape)."""
+        if isinstance(atom, Var) and isinstance(shape, Var) and shape.name in self.kept_shapes:
+            source = Var(self.kept_shapes[shape.name][0])
+            if self.has_kept_shape(atom, shape) or self._spans(source) <= self._spans(atom):
+                return True  # `keepdims_shape(np.shape(x), axis)` fits inside `x`'s shape
         targets = self._targets(shape)
         if targets is None or not isinstance(atom, Var):
             return False

@@ -8,7 +8,9 @@ shape of `x[t]` for a parameter `x`, or of `a * y[t - 1] + x[t]` where
 backward counter (which takes the same values in reverse order), costs less
 than a list append and pop per iteration, and leaves no tape in the code.
 So does an element or row `x[t]` of a value from before the loop (a view of
-it, or a number), read again rather than kept.
+it, or a number), read again rather than kept; and an element `y[t - 1]` of
+an array the loop itself fills at `y[t]`: no later step writes it again, so
+the final `y` holds what the step read (`_Recipe.settled`).
 
 A tape qualifies when one equation at the top level of a counted loop's body
 pushes a shape (or such an element) onto it, one at the top level of the loop that runs the same
@@ -164,15 +166,61 @@ class _Recipe:
         return self.emit(emitted, eqn.op, ins, (), eqn.loc, eqn.out.name.split("~")[0])
 
     def element(self, value: Var, emitted: list) -> Atom | None:
-        """`x[t]` (a view, or a number) of a value from before the loop, read again in the backward loop."""
+        """`x[t]` (a view, or a number) of a value from before the loop, read again in the backward loop;
+        or `y[t + d]` of an array the loop writes only at `y[t + c]`, `c > d`, read from the loop's
+        final `y` (see `settled`)."""
         eqn = self.made.get(value.name)
-        if eqn is None or eqn.op != "getitem" or not self.invariant(eqn.ins[0]) or len(eqn.outs) != 1:
+        if eqn is None or eqn.op != "getitem" or len(eqn.outs) != 1:
             return None
         index = eqn.static_dict().get("index")
+        source = eqn.ins[0] if self.invariant(eqn.ins[0]) else self.settled(eqn.ins[0], index)
+        if source is None:
+            return None
         moved = self.integer(index, emitted) if isinstance(index, Var) else index
         if moved is None or (isinstance(moved, Const) and not _basic(moved.value)):
             return None
-        return self.emit(emitted, "getitem", (eqn.ins[0],), (("index", moved),), eqn.loc, value.name.split("~")[0])
+        return self.emit(emitted, "getitem", (source,), (("index", moved),), eqn.loc, value.name.split("~")[0])
+
+    def offset(self, atom: Atom) -> int | None:
+        """`d` where `atom` is the forward counter plus the integer constant `d`."""
+        if atom == self.forward.index:
+            return 0
+        eqn = self.made.get(atom.name) if isinstance(atom, Var) else None
+        if eqn is None or eqn.op not in ("add", "sub") or len(eqn.ins) != 2 or len(eqn.outs) != 1:
+            return None
+        a, b = eqn.ins
+        if a == self.forward.index and isinstance(b, Const) and type(b.value) is int:
+            return b.value if eqn.op == "add" else -b.value
+        if eqn.op == "add" and b == self.forward.index and isinstance(a, Const) and type(a.value) is int:
+            return a.value
+        return None
+
+    def settled(self, array: Atom, index: Atom) -> Var | None:
+        """The forward loop's final value of `array`, where reading `array[index]` there gives what
+        the iteration read: `array` is (a version of) a carried value that the body changes only by
+        element writes at the top level, each at `t + c`, and `index` is `t + d` with `d < c` for
+        every write, in a range counting up from a constant at which no index is negative. Later
+        iterations write only past `t + d`, so the element keeps the value read."""
+        forward = self.forward
+        d = self.offset(index)
+        start, _, step = forward.bounds
+        if d is None or not (isinstance(start, Const) and type(start.value) is int and start.value + d >= 0):
+            return None
+        if not (isinstance(step, Const) and type(step.value) is int and step.value > 0):
+            return None
+        for phi, result, out in zip(forward.carried, forward.results, forward.outs):
+            versions, write = [], self.made.get(result.name) if isinstance(result, Var) else None
+            while write is not None and write.op == "setitem" and isinstance(write.ins[0], Var):
+                c = self.offset(write.static_dict().get("index"))
+                if c is None or c <= d or start.value + c < 0:
+                    return None
+                versions.append(write.ins[0])
+                if write.ins[0] == phi:
+                    break
+                write = self.made.get(write.ins[0].name)
+            if versions and versions[-1] == phi and array in versions:
+                return out
+        return None
 
     def shape_value(self, value: Var, emitted: list) -> Atom | None:
         """The pushed `value` computed again, if it is a shape this class can follow."""
@@ -205,12 +253,15 @@ class _Recipe:
         eqn = self.made.get(atom.name)
         if eqn is None or len(eqn.outs) != 1:
             return None
-        if eqn.op == "getitem" and self.invariant(eqn.ins[0]):
-            index = eqn.static_dict().get("index")
+        index = eqn.static_dict().get("index")
+        source = None
+        if eqn.op == "getitem":
+            source = eqn.ins[0] if self.invariant(eqn.ins[0]) else self.settled(eqn.ins[0], index)
+        if source is not None:
             moved = self.integer(index, emitted) if isinstance(index, Var) else index
             if moved is None:
                 return None
-            item = self.emit(emitted, "getitem", (eqn.ins[0],), (("index", moved),), eqn.loc, atom.name.split("~")[0])
+            item = self.emit(emitted, "getitem", (source,), (("index", moved),), eqn.loc, atom.name.split("~")[0])
             return self.emit(emitted, "shape", (item,), (), eqn.loc, f"{atom.name.split('~')[0]}_shape")
         rule = RULES.get(eqn.op)
         if rule is None or not rule.elementwise or eqn.static:

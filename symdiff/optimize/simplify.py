@@ -33,11 +33,18 @@ from symdiff.optimize.fuse_shapes import ShapeFacts
 from symdiff.optimize.walk import rename_values, rewrite_function
 from symdiff.rules import RULES
 
+_BOOLEAN = frozenset(
+    {"eq", "ne", "lt", "le", "gt", "ge", "logical_and", "logical_or", "logical_not", "isnan", "isfinite"}
+)
 
-def _identity(eqn: Eqn, classes: ShapeFacts, ranks: dict[str, int]) -> Atom | None:
-    """The atom `eqn` is equal to, if it is a no-op."""
+
+def _identity(eqn: Eqn, classes: ShapeFacts, ranks: dict[str, int], booleans: set[str]) -> Atom | None:
+    """The atom `eqn` is equal to, if it is a no-op. Arithmetic with 1 or 0 is none on a boolean
+    array (`mask * 1.0` is a float array, `mask` a boolean one): names in `booleans` never answer."""
     a = eqn.ins[0] if eqn.ins else None
     b = eqn.ins[1] if len(eqn.ins) > 1 else None
+    if eqn.op in _ARITHMETIC + ("pow",) and any(isinstance(x, Var) and x.name in booleans for x in (a, b)):
+        return None
 
     def const(atom, *values):
         return isinstance(atom, Const) and type(atom.value) in (int, float) and atom.value in values
@@ -63,9 +70,52 @@ def _identity(eqn: Eqn, classes: ShapeFacts, ranks: dict[str, int]) -> Atom | No
             return a  # a scalar summed to, spread over or reshaped to a scalar's shape
         if isinstance(a, Var) and shape is not None and classes.given_shape.get(a.name) == shape:
             return a  # already given exactly this shape
-        if classes.has_shape(a, shape):
+        if classes.has_shape(a, shape) or classes.has_kept_shape(a, shape):
             return a
     return None
+
+
+_BROADCASTING = ("add", "sub", "mul", "truediv", "eq", "ne", "lt", "le", "gt", "ge")
+
+
+_PRODUCTS = ("matmul", "dot")
+_PRODUCT_ADJOINTS = ("matmul_adjoint_a", "matmul_adjoint_b")
+
+
+def _summed_inside(eqn: Eqn, sums: dict[str, Eqn], products: dict[str, tuple], classes: ShapeFacts) -> Eqn:
+    """`matmul_adjoint_a(g, a, b)` for `matmul_adjoint_a(sum_to(g, np.shape(a @ b)), a, b)` (and `_b`):
+    the helpers sum their cotangent to the product's shape themselves (`x @ w + c`'s cotangent
+    reaches `w` without a `sum_to` to `x @ w`'s shape in between)."""
+    if eqn.op not in _PRODUCT_ADJOINTS or not isinstance(eqn.ins[0], Var) or eqn.ins[0].name not in sums:
+        return eqn
+    summed = sums[eqn.ins[0].name]
+    shape = summed.static_dict().get("shape")
+    source = classes.shape_of.get(shape.name) if isinstance(shape, Var) else None
+    if source is None or not any(
+        operands == eqn.ins[1:] and classes.find(name) == classes.find(source) for name, operands in products.items()
+    ):
+        return eqn
+    return Eqn(eqn.outs, eqn.op, (summed.ins[0], *eqn.ins[1:]), eqn.static, eqn.loc, eqn.adjoint)
+
+
+def _unspread(eqn: Eqn, broadcasts: dict[str, Eqn], classes: ShapeFacts) -> Eqn:
+    """`x op e` for `np.broadcast_to(x, s) op e` (either order, `op` arithmetic), where `e`'s shape
+    is, or broadcasts over, `s`: the operation broadcasts `x` itself, to the same values and
+    `e`'s shape, without materialising the spread (`np.sum`'s cotangent times `exp`'s partial).
+    The same for `np.reshape(x, s)` of a 0-d `x` (`s` is then all ones: a full reduction's
+    value or cotangent given back its axes)."""
+    if eqn.op not in _BROADCASTING or len(eqn.ins) != 2:
+        return eqn
+    ins = list(eqn.ins)
+    for position in (0, 1):
+        spread, other = ins[position], ins[1 - position]
+        if not (isinstance(spread, Var) and spread.name in broadcasts and isinstance(other, Var)):
+            continue
+        broadcast = broadcasts[spread.name]
+        if classes.spans_shape(other, broadcast.static_dict().get("shape")):
+            ins[position] = broadcast.ins[0]
+            return Eqn(eqn.outs, eqn.op, tuple(ins), eqn.static, eqn.loc, eqn.adjoint)
+    return eqn
 
 
 def _rank(atom: Atom, ranks: dict[str, int]) -> int | None:
@@ -299,10 +349,15 @@ def simplify(function: Function) -> Function:
     kept_shapes: set[str] = set()  # names holding keepdims_shape(s, axis)
     ranks = known_ranks(function)
     quotients: dict[str, tuple] = {}  # c / n for a count n -> (c, n)
+    broadcasts: dict[str, Eqn] = {}  # broadcast_to(x, s) of an array x
+    booleans: set[str] = set()  # comparisons and logical ops: boolean arrays
+    sums: dict[str, Eqn] = {}  # sum_to(x, s)
+    products: dict[str, tuple] = {}  # a @ b -> (a, b)
 
     def visit(eqn: Eqn, scope):
         if len(eqn.outs) != 1:
             return eqn
+        eqn = _summed_inside(_unspread(eqn, broadcasts, classes), sums, products, classes)
         scaled = _spread_scaled(eqn, spreads, scalars, floats, names.fresh)
         if scaled is not None:
             product, eqn = scaled
@@ -348,7 +403,7 @@ def simplify(function: Function) -> Function:
         spread_times = _times_spread(eqn, spreads, scalars, floats, inexact, classes)
         if isinstance(spread_times, Eqn):
             eqn = spread_times
-        same = spread_times if isinstance(spread_times, Var) else _identity(eqn, classes, ranks)
+        same = spread_times if isinstance(spread_times, Var) else _identity(eqn, classes, ranks, booleans)
         if same is None and eqn.op == "neg" and isinstance(eqn.ins[0], Var):
             same = negations.get(eqn.ins[0].name)
         if same is None and eqn.op == "where":
@@ -359,6 +414,19 @@ def simplify(function: Function) -> Function:
             return same
         if eqn.op == "neg":
             negations[eqn.out.name] = eqn.ins[0]
+        if (
+            eqn.op == "broadcast_to"
+            and isinstance(eqn.ins[0], Var)
+            or eqn.op == "reshape"
+            and classes.is_zero_d(eqn.ins[0])
+        ):
+            broadcasts[eqn.out.name] = eqn
+        if eqn.op == "sum_to":
+            sums[eqn.out.name] = eqn
+        if eqn.op in _BOOLEAN:
+            booleans.add(eqn.out.name)
+        if eqn.op in _PRODUCTS:
+            products[eqn.out.name] = eqn.ins
         classes.learn(eqn)
         return eqn
 

@@ -49,15 +49,17 @@ def dot_vjp(g, out, a, b):
 
 
 # The adjoint helpers are bilinear, so their own rules are products and
-# adjoint helpers again: the family is closed under differentiation.
+# adjoint helpers again: the family is closed under differentiation. The helpers
+# sum `c` to the product's shape first (`c` may be wider), so `c`'s cotangent
+# spreads back over `c`'s shape.
 @register_derivative(matmul_adjoint_a, helper=True)
 def matmul_adjoint_a_vjp(g, out, c, a, b):
-    return g @ b, None, matmul_adjoint_b(c, g, b)
+    return np.broadcast_to(g @ b, np.shape(c)), None, matmul_adjoint_b(c, g, b)
 
 
 @register_derivative(matmul_adjoint_b, helper=True)
 def matmul_adjoint_b_vjp(g, out, c, a, b):
-    return a @ g, matmul_adjoint_a(c, a, g), None
+    return np.broadcast_to(a @ g, np.shape(c)), matmul_adjoint_a(c, a, g), None
 
 
 @register_derivative(np.outer)

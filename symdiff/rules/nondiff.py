@@ -33,6 +33,7 @@ from symdiff.rules.shapes import (
     kron_shape,
     nbytes_of,
     negated,
+    product_shape,
     revolve_next,
     revolve_snapshots,
     split_shape,
@@ -108,6 +109,7 @@ for _helper in (
     batch_sum_axes,
     batch_transposed,
     batch_index,
+    product_shape,
 ):
     register_nondiff(_helper, helper=True)
 

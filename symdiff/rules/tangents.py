@@ -42,6 +42,7 @@ from symdiff.rules.shapes import (
     matmul_adjoint_a,
     matmul_adjoint_b,
     permute_along,
+    product_shape,
     scatter_add,
     scatter_into_empty,
     sum_to,
@@ -347,10 +348,18 @@ def matmul_batched_b(dot, out, x1, x2):
     return x1 @ _aligned(dot, np.ndim(out))
 
 
+def _product_tangents(dot, a, b):
+    """A batch of tangents of `matmul_adjoint_*`'s `c` summed, past the batch axis, to the shape
+    of `a @ b` (the helpers sum `c` so first)."""
+    shape = product_shape(a, b)
+    return np.reshape(np.sum(dot, axis=batch_sum_axes(np.shape(dot), shape)), batch_shape(np.shape(dot)[0], shape))
+
+
 @register_batched(matmul_adjoint_a, 0)
 def matmul_adjoint_a_batched_c(dot, out, c, a, b):
     if np.ndim(a) == 0 or np.ndim(b) == 0:
         return _summed_to(dot * b, a)
+    dot = _product_tangents(dot, a, b)
     if np.ndim(b) == 1:
         return _summed_to(np.expand_dims(dot, -1) * b, a)
     if np.ndim(a) == 1:
@@ -364,6 +373,7 @@ def matmul_adjoint_a_batched_c(dot, out, c, a, b):
 def matmul_adjoint_a_batched_b(dot, out, c, a, b):
     if np.ndim(a) == 0 or np.ndim(b) == 0:
         return _summed_to(c * _aligned(dot, np.ndim(c)), a)
+    c = sum_to(c, product_shape(a, b))
     if np.ndim(b) == 1:
         return _summed_to(np.expand_dims(c, -1) * _aligned(dot, np.ndim(c) + 1), a)
     if np.ndim(a) == 1:
@@ -375,6 +385,7 @@ def matmul_adjoint_a_batched_b(dot, out, c, a, b):
 def matmul_adjoint_b_batched_c(dot, out, c, a, b):
     if np.ndim(a) == 0 or np.ndim(b) == 0:
         return _summed_to(dot * a, b)
+    dot = _product_tangents(dot, a, b)
     if np.ndim(a) == 1 and np.ndim(b) == 1:
         return _summed_to(np.expand_dims(dot, -1) * a, b)
     if np.ndim(a) == 1:
@@ -390,6 +401,7 @@ def matmul_adjoint_b_batched_c(dot, out, c, a, b):
 def matmul_adjoint_b_batched_a(dot, out, c, a, b):
     if np.ndim(a) == 0 or np.ndim(b) == 0:
         return _summed_to(c * _aligned(dot, np.ndim(c)), b)
+    c = sum_to(c, product_shape(a, b))
     if np.ndim(a) == 1 and np.ndim(b) == 1:
         return _summed_to(c * dot, b)
     if np.ndim(a) == 1:

@@ -179,3 +179,61 @@ def test_float32_stays_float32_inside_the_generated_code(backend):
     raw = _raw(derivative)(x)
     assert raw.dtype == np.float32
     np.testing.assert_allclose(raw, numeric_grad(stencil, (x.astype(np.float64),), 0), rtol=1e-4, atol=1e-3)
+
+
+def written_again_after(a, x):
+    """y[t - 1] is read behind the write y[t]; after the loop y[0] is written again."""
+    y = np.zeros(x.shape[0])
+    y[0] = x[0]
+    for t in range(1, x.shape[0]):
+        y[t] = a * y[t - 1] + x[t]
+    s = np.sum(y**2)
+    y[0] = 3.0 * s
+    return s + np.sum(np.sin(y))
+
+
+def reads_ahead(a, x):
+    """y[t + 1] is read before the step that writes it: the final y holds another value there."""
+    y = np.copy(x)
+    for t in range(x.shape[0] - 1):
+        y[t] = a * y[t + 1] * y[t] + x[t]
+    return np.sum(y**2)
+
+
+def rows_two_behind(a, x):
+    """Rows of a 2-D array, each made from the row two steps behind."""
+    y = np.zeros(x.shape)
+    y[0] = x[0]
+    y[1] = x[1]
+    for t in range(2, x.shape[0]):
+        y[t] = a * y[t - 2] + x[t]
+    return np.sum(y**2)
+
+
+@pytest.mark.parametrize("backend", ["numpy", "numba"])
+@pytest.mark.parametrize("f, args, taped", [
+    (recurrence, (0.7, np.linspace(-1.0, 1.0, 5)), False),
+    (written_again_after, (0.7, np.linspace(-1.0, 1.0, 5)), False),
+    (reads_ahead, (0.7, np.linspace(-1.0, 1.0, 5)), True),
+    (rows_two_behind, (0.7, np.linspace(-1.0, 1.0, 12).reshape(6, 2)), False),
+])  # fmt: skip
+def test_an_element_read_behind_the_loops_writes_is_read_from_the_final_array(f, args, taped, backend):
+    """`y[t - 1]` is never written again after the step that reads it: the backward loop reads it
+    from the final `y`, with no tape; `y[t + 1]` is written later, so it stays taped."""
+    for wrt in (0, 1):
+        source = _check(f, args, wrt=wrt, backend=backend)
+        assert (".pop()" in source) == taped, source
+
+
+def clipped_sum(x, y):
+    return np.sum(np.clip(y, -0.5, 0.5)) + np.sum(x * x)
+
+
+def test_a_mask_times_one_stays_a_float_array():
+    """The seed 1.0 times clip's mask `(out == y)` is a float array, not the boolean mask (NumPy fuzz
+    seed 1912000012 got a bool gradient)."""
+    args = (np.array([0.3, -2.0]), np.array([[-0.65], [0.2]]))
+    derivative = sd.grad(clipped_sum, wrt=(0, 1))
+    for k, got in enumerate(derivative(*args)):
+        assert got.dtype == np.float64, derivative.source
+        np.testing.assert_allclose(got, numeric_grad(clipped_sum, args, k), rtol=1e-6, atol=1e-8)

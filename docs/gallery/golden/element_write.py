@@ -10,11 +10,8 @@ def recurrence_grad(a, x):
     y = np.zeros(y_2)
     y_1 = x[0]
     y[0] = y_1
-    y_2_tape = []
     for t in range(1, y_2, 1):
-        y_2_2 = y[t - 1]
-        y_2_tape.append(y_2_2)
-        y[t] = a * y_2_2 + x[t]
+        y[t] = a * y[t - 1] + x[t]
 
     # grad of: for t in range(1, x.shape[0]):
     a_bar = np.zeros_like(a)
@@ -25,18 +22,12 @@ def recurrence_grad(a, x):
 
         # grad of: y[t] = a * y[t - 1] + x[t]
         y_4_shape = np.shape(x[t])
-
-        # grad of: for t in range(1, x.shape[0]):
-        y_2 = y_2_tape.pop()
-
-        # grad of: y[t] = a * y[t - 1] + x[t]
-        y_1_2 = t - 1
         value_bar = sum_to(y_bar[t], np.broadcast_shapes(a_shape, y_4_shape))
         y_bar[t] = 0.0
         x_bar[t] += sum_to(value_bar, y_4_shape)
-        a_bar = a_bar + sum_to(value_bar * y_2, a_shape)
-        y_2_bar = sum_to(value_bar * a, np.shape(y_2))
-        y_bar[y_1_2] = y_bar[y_1_2] + y_2_bar
+        a_bar = a_bar + sum_to(value_bar * y[t - 1], a_shape)
+        y_2_bar = sum_to(value_bar * a, ())
+        y_bar[t - 1] = y_bar[t - 1] + y_2_bar
 
     # grad of: y[0] = x[0]
     x_bar = x_bar + scatter_add(sum_to(y_bar[0], np.shape(y_1)), x_shape, 0)

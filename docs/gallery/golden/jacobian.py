@@ -6,10 +6,9 @@
 def softmax_jvp(z, z_dot):
     """Value of softmax and its derivative along z_dot (the tangent of z)."""
     e_1 = np.max(z)
-    kept = keepdims_shape(np.shape(z), None)
-    hit = (z == np.reshape(e_1, kept)) * np.ones_like(z)
+    hit = (z == e_1) * np.ones_like(z)
     e = np.exp(z - e_1)
-    e_dot_1 = (z_dot - np.sum(z_dot * (np.reshape(np.ones_like(e_1), kept) / np.sum(hit, keepdims=True) * hit))) * e
+    e_dot_1 = (z_dot - np.sum(z_dot * (np.ones_like(e_1) / np.sum(hit, keepdims=True) * hit))) * e
     softmax_1 = np.sum(e)
     softmax = e / softmax_1
     softmax_dot = e_dot_1 / softmax_1 + -np.sum(e_dot_1) * softmax / softmax_1

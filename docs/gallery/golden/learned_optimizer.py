@@ -10,7 +10,7 @@ def unrolled_grad(scale, log_step, w0, a, b, steps):
     w_tape = []
     w_3_tape = []
     w_bar_tape = []
-    w_bar_4_bar_1_tape = []
+    w_bar_bar_2_tape = []
     r_1_shape_tape_2 = []
     w_tape_2 = []
     w_1 = np.exp(log_step)
@@ -18,11 +18,10 @@ def unrolled_grad(scale, log_step, w0, a, b, steps):
     for k in range(steps):
         w_tape_2.append(w)
         r_1 = a @ w
-        r_1_shape = np.shape(r_1)
-        r_1_shape_tape_2.append(r_1_shape)
+        r_1_shape_tape_2.append(np.shape(r_1))
         r = r_1 - b
-        w_bar_4_bar_1_tape.append(np.shape(r))
-        w_bar = matmul_adjoint_b(sum_to(0.5 * (2 * r), r_1_shape), a, w)
+        w_bar_bar_2_tape.append(np.shape(r))
+        w_bar = matmul_adjoint_b(0.5 * (2 * r), a, w)
         w_bar_tape.append(w_bar)
         w_3 = np.tanh(scale * w_bar)
         w_3_tape.append(w_3)
@@ -52,7 +51,7 @@ def unrolled_grad(scale, log_step, w0, a, b, steps):
         w = w_tape.pop()
         w_3 = w_3_tape.pop()
         w_bar_2 = w_bar_tape.pop()
-        w_bar_4_bar_1 = w_bar_4_bar_1_tape.pop()
+        w_bar_bar_2 = w_bar_bar_2_tape.pop()
         r_1_shape_2 = r_1_shape_tape_2.pop()
         w_2 = w_tape_2.pop()
 
@@ -60,8 +59,7 @@ def unrolled_grad(scale, log_step, w0, a, b, steps):
         w_shape = np.shape(w_bar_2)
 
         # grad of: r = a @ w - b
-        r_1_bar = sum_to(np.broadcast_to(total_bar * 0.5, np.shape(r)) * (2 * r), r_1_shape)
-        w_bar = w_bar + matmul_adjoint_b(r_1_bar, a, w)
+        w_bar = w_bar + matmul_adjoint_b(sum_to(total_bar * 0.5 * (2 * r), r_1_shape), a, w)
 
         # grad of: w = w - rule_step(scale, log_step, inner_grad(w, a, b))
         w_bar_3 = -w_bar
@@ -74,9 +72,9 @@ def unrolled_grad(scale, log_step, w0, a, b, steps):
         # grad of: w = w - rule_step(scale, log_step, inner_grad(w, a, b))
         w_bar = sum_to(w_bar, w_shape)
 
-        # grad of: w_bar = matmul_adjoint_b(sum_to(0.5 * (2 * r), np.shape(r_1)), a, w)
-        r_bar = np.broadcast_to(a @ sum_to(w_2_bar * scale, w_shape), w_bar_4_bar_1) * 0.5 * 2
+        # grad of: w_bar = matmul_adjoint_b(0.5 * (2 * r), a, w)
+        r_bar = np.broadcast_to(a @ sum_to(w_2_bar * scale, w_shape), w_bar_bar_2) * 0.5 * 2
 
-        # grad of: r_1 = a @ w
+        # grad of: r = a @ w - b
         w_bar = w_bar + matmul_adjoint_b(sum_to(r_bar, r_1_shape_2), a, w_2)
     return scale_bar, log_step_bar

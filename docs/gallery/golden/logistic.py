@@ -5,10 +5,9 @@
 # fmt: off
 def logistic_grad(w, x, y):
     """Gradient of logistic with respect to w."""
-    p_1 = x @ w
-    p = 1.0 / (1.0 + np.exp(-p_1))
+    p = 1.0 / (1.0 + np.exp(-(x @ w)))
 
     # grad of: p = 1.0 / (1.0 + np.exp(-(x @ w)))
     p_1_bar = y - p
-    w_bar = matmul_adjoint_b(sum_to(-p_1_bar / np.size(p_1_bar), np.shape(p_1)), x, w)
+    w_bar = matmul_adjoint_b(-p_1_bar / np.size(p_1_bar), x, w)
     return w_bar

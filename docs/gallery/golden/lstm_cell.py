@@ -6,9 +6,7 @@
 def lstm_cell_grad(wx, wh, b, x, h, c):
     """Gradient of lstm_cell with respect to wx, wh, b."""
     n = np.shape(h)[1]
-    z_1 = x @ wx
-    z_2 = h @ wh
-    z = z_1 + z_2 + b
+    z = x @ wx + h @ wh + b
     i_3 = z[:, :n]
     i = 1.0 / (1.0 + np.exp(-i_3))
     f_4 = z[:, n:2 * n]
@@ -47,6 +45,6 @@ def lstm_cell_grad(wx, wh, b, x, h, c):
 
     # grad of: z = x @ wx + h @ wh + b
     b_bar = sum_to(z_bar, np.shape(b))
-    wh_bar = matmul_adjoint_b(sum_to(z_bar, np.shape(z_2)), h, wh)
-    wx_bar = matmul_adjoint_b(sum_to(z_bar, np.shape(z_1)), x, wx)
+    wh_bar = matmul_adjoint_b(z_bar, h, wh)
+    wx_bar = matmul_adjoint_b(z_bar, x, wx)
     return wx_bar, wh_bar, b_bar

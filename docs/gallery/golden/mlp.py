@@ -5,22 +5,19 @@
 # fmt: off
 def mlp_grad(w1, b1, w2, b2, x, y):
     """Gradient of mlp with respect to w1, b1, w2, b2."""
-    h_1 = x @ w1
-    h = np.tanh(h_1 + b1)
-    out_1 = h @ w2
-    out = out_1 + b2
+    h = np.tanh(x @ w1 + b1)
+    out = h @ w2 + b2
     mlp_1 = out - y
 
     # grad of: return np.mean((out - y) ** 2)
     mlp_1_bar = 2 * mlp_1 / np.size(mlp_1)
 
     # grad of: out = h @ w2 + b2
-    out_1_bar = sum_to(mlp_1_bar, np.shape(out_1))
     b2_bar = sum_to(mlp_1_bar, np.shape(b2))
-    w2_bar = matmul_adjoint_b(out_1_bar, h, w2)
+    w2_bar = matmul_adjoint_b(mlp_1_bar, h, w2)
 
     # grad of: h = np.tanh(x @ w1 + b1)
-    h_2_bar = matmul_adjoint_a(out_1_bar, h, w2) * ((1.0 - h) * (1.0 + h))
+    h_2_bar = matmul_adjoint_a(mlp_1_bar, h, w2) * ((1.0 - h) * (1.0 + h))
     b1_bar = sum_to(h_2_bar, np.shape(b1))
-    w1_bar = matmul_adjoint_b(sum_to(h_2_bar, np.shape(h_1)), x, w1)
+    w1_bar = matmul_adjoint_b(h_2_bar, x, w1)
     return w1_bar, b1_bar, w2_bar, b2_bar

@@ -17,17 +17,12 @@ def softmax_ce_grad(logits, labels):
     log_probs_bar = softmax_ce_1_bar * labels
 
     # grad of: log_probs = shifted - np.log(np.sum(np.exp(shifted), axis=1, keepdims=True))
-    shifted_shape = np.shape(shifted)
-    shifted_bar = sum_to(log_probs_bar, shifted_shape)
-    log_probs_2_bar = sum_to(-log_probs_bar / log_probs_2, np.shape(log_probs_2))
-    log_probs_1_bar = np.broadcast_to(np.reshape(log_probs_2_bar, keepdims_shape(shifted_shape, 1)), shifted_shape)
-    shifted_bar = shifted_bar + log_probs_1_bar * log_probs_1
+    shifted_bar = sum_to(log_probs_bar, np.shape(shifted))
+    shifted_bar_2 = sum_to(-log_probs_bar / log_probs_2, np.shape(log_probs_2)) * log_probs_1
+    shifted_bar = shifted_bar + shifted_bar_2
 
     # grad of: shifted = logits - np.max(logits, axis=1, keepdims=True)
-    logits_shape = np.shape(logits)
-    kept = keepdims_shape(logits_shape, 1)
-    hit = (logits == np.reshape(shifted_1, kept)) * np.ones_like(logits)
-    logits_bar = sum_to(shifted_bar, logits_shape)
-    shifted_1_bar = sum_to(-shifted_bar, np.shape(shifted_1))
-    logits_bar = logits_bar + np.reshape(shifted_1_bar, kept) / np.sum(hit, axis=1, keepdims=True) * hit
+    hit = (logits == shifted_1) * np.ones_like(logits)
+    logits_bar = sum_to(-shifted_bar, np.shape(shifted_1)) / np.sum(hit, axis=1, keepdims=True) * hit
+    logits_bar = shifted_bar + logits_bar
     return logits_bar

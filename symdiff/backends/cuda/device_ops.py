@@ -351,11 +351,21 @@ def device_dot(a, b) -> View:
     return device_matmul(a, b)
 
 
+def _product_shape(a: View, b: View) -> tuple:
+    """The shape of `a @ b` (operands of rank 1 or more)."""
+    if b.ndim == 1:
+        return a.shape[:-1]
+    if a.ndim == 1:
+        return b.shape[:-2] + b.shape[-1:]
+    return tuple(np.broadcast_shapes(a.shape[:-2], b.shape[:-2])) + (a.shape[-2], b.shape[-1])
+
+
 def device_matmul_adjoint_a(c, a, b) -> View:
     """Cotangent of `a` in `a @ b` (symdiff's `matmul_adjoint_a`): c @ b.T (for a 0-d operand, of np.dot: c * b)."""
     a, b, c = to_device(a), to_device(b), to_device(c)
     if a.ndim == 0 or b.ndim == 0:
         return device_sum_to(_times_0d(c, b), a.shape) if b.ndim == 0 else _flat_dot(c, b)
+    c = device_sum_to(c, _product_shape(a, b))  # c may be wider: the cotangent of a broadcast result
     if a.ndim > 2 or b.ndim > 2:
         a2, b2, c2 = _promoted(a, b, c)
         a_bar = device_sum_to(_batched(c2, device_swapaxes(b2, -1, -2)), a2.shape)
@@ -369,6 +379,7 @@ def device_matmul_adjoint_b(c, a, b) -> View:
     a, b, c = to_device(a), to_device(b), to_device(c)
     if a.ndim == 0 or b.ndim == 0:
         return device_sum_to(_times_0d(c, a), b.shape) if a.ndim == 0 else _flat_dot(c, a)
+    c = device_sum_to(c, _product_shape(a, b))  # c may be wider: the cotangent of a broadcast result
     if a.ndim > 2 or b.ndim > 2:
         a2, b2, c2 = _promoted(a, b, c)
         b_bar = device_sum_to(_batched(device_swapaxes(a2, -1, -2), c2), b2.shape)

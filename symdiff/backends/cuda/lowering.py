@@ -99,7 +99,8 @@ for _op in ("column_shape", "negated", "diagonal_mask", "trace_axes", "atleast_s
             "split_shape", "hstack_shape", "diag_adjoint"):  # fmt: skip
     UNSUPPORTED[_op] = "the helpers of trace, atleast_*d, kron, split, hstack and diag have no CUDA lowering yet"
 UNSUPPORTED["tuple_add"] = "shapes joined as tuples ((n,) + np.shape(x)) are not supported by the CUDA backend yet"
-for _op in ("batch_axis", "batch_shape", "batch_aligned", "batch_sum_axes", "batch_transposed", "batch_index"):
+for _op in ("batch_axis", "batch_shape", "batch_aligned", "batch_sum_axes", "batch_transposed", "batch_index",
+            "product_shape"):  # fmt: skip
     UNSUPPORTED[_op] = "tangents batched on a first axis (hessian, jacobian) run on the numpy backend"
 UNSUPPORTED["call"] = "random draws and other calls run as they are need the numpy backend"
 for _op in ("ndtr", "log_ndtr"):

@@ -565,25 +565,51 @@ def _ranks(a, b) -> tuple[int, int]:
 
 
 # The cotangent of a (first table) and of b (second) in `a @ b`: where the other operand is a 0-d
-# array or a number (np.dot's product), then by the ranks of two arrays of rank 1 or 2.
+# array or a number (np.dot's product), then by the ranks of two arrays of rank 1 or 2. As NumPy's
+# helpers, they take the cotangent `g` of the product or of an elementwise result it broadcast
+# into, and sum it to the product's shape first (a no-op test where it has that shape).
 _MATMUL_ADJOINTS = (
     {
         "0-d": lambda g, a, b: sum_to(g * b[()], shape_of(a)),
         "number": lambda g, a, b: sum_to(g * b, shape_of(a)),
-        (2, 2): lambda g, a, b: matmul_of(g, b.T),
-        (2, 1): lambda g, a, b: np.outer(g, b),
-        (1, 2): lambda g, a, b: matmul_of(b, g),
-        (1, 1): lambda g, a, b: g * b,
+        (2, 2): lambda g, a, b: matmul_of(sum_to(g, (a.shape[0], b.shape[1])), b.T),
+        (2, 1): lambda g, a, b: np.outer(sum_to(g, (a.shape[0],)), b),
+        (1, 2): lambda g, a, b: matmul_of(b, sum_to(g, (b.shape[1],))),
+        (1, 1): lambda g, a, b: sum_to(g, ()) * b,
     },
     {
         "0-d": lambda g, a, b: sum_to(g * a[()], shape_of(b)),
         "number": lambda g, a, b: sum_to(g * a, shape_of(b)),
-        (2, 2): lambda g, a, b: matmul_of(a.T, g),
-        (2, 1): lambda g, a, b: matmul_of(a.T, g),
-        (1, 2): lambda g, a, b: np.outer(a, g),
-        (1, 1): lambda g, a, b: g * a,
+        (2, 2): lambda g, a, b: matmul_of(a.T, sum_to(g, (a.shape[0], b.shape[1]))),
+        (2, 1): lambda g, a, b: matmul_of(a.T, sum_to(g, (a.shape[0],))),
+        (1, 2): lambda g, a, b: np.outer(a, sum_to(g, (b.shape[1],))),
+        (1, 1): lambda g, a, b: sum_to(g, ()) * a,
     },
 )
+
+
+@njit(cache=True)
+def _row_times_stack_shape(a, b):
+    return b.shape[:-2] + b.shape[-1:]
+
+
+@njit(cache=True)
+def _stack_times_column_shape(a, b):
+    return a.shape[:-1]
+
+
+@njit(cache=True)
+def _stack_times_stack_shape(a, b):
+    return np.broadcast_shapes(a.shape[:-2], b.shape[:-2]) + (a.shape[-2], b.shape[-1])
+
+
+def _stack_product_shape(ranks: tuple[int, int]):
+    """Compiled `(a, b) -> np.shape(a @ b)` for these ranks, one of them 3 or more."""
+    if ranks[0] == 1:
+        return _row_times_stack_shape
+    if ranks[1] == 1:
+        return _stack_times_column_shape
+    return _stack_times_stack_shape
 
 
 def _matmul_adjoint(a, b, which: int):
@@ -598,9 +624,10 @@ def _matmul_adjoint(a, b, which: int):
     if max(ranks) <= 2:
         return table[ranks]
     adjoint = batched_adjoints(ranks)[which]  # stacks of matrices
+    product = _stack_product_shape(ranks)
     if which == 0:
-        return lambda g, a, b: sum_to(adjoint(g, a, b), a.shape)
-    return lambda g, a, b: sum_to(adjoint(g, a, b), b.shape)
+        return lambda g, a, b: sum_to(adjoint(sum_to(g, product(a, b)), a, b), a.shape)
+    return lambda g, a, b: sum_to(adjoint(sum_to(g, product(a, b)), a, b), b.shape)
 
 
 overload(matmul_adjoint_a, jit_options=CACHED)(lambda g, a, b: _matmul_adjoint(a, b, 0))

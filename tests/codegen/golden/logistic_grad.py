@@ -59,11 +59,26 @@ def _product_summed_to(x, y, stack):
     return np.reshape(x @ y, target + (m, n))
 
 
+def product_shape(a, b):
+    """The shape of `a @ b` for operands of rank 1 or more (stacks broadcast; a 1-D operand's
+    axis is dropped)."""
+    sa, sb = np.shape(a), np.shape(b)
+    if len(sa) == 2 and len(sb) == 2:
+        return (sa[0], sb[1])
+    if len(sb) == 1:
+        return sa[:-1]
+    if len(sa) == 1:
+        return sb[:-2] + sb[-1:]
+    return np.broadcast_shapes(sa[:-2], sb[:-2]) + (sa[-2], sb[-1])
+
+
 def matmul_adjoint_b(g, a, b):
-    """Cotangent of `b` in `a @ b` given the output cotangent `g` (any ranks; a scalar operand,
-    which only `np.dot` takes, makes the product `a * b`)."""
+    """Cotangent of `b` in `a @ b` given the cotangent `g` of the product, or of an elementwise
+    result it broadcast into (as `matmul_adjoint_a`). Any ranks; a scalar operand, which only
+    `np.dot` takes, makes the product `a * b`."""
     if np.ndim(a) == 0 or np.ndim(b) == 0:
         return sum_to(g * a, np.shape(b))
+    g = sum_to(g, product_shape(a, b))
     if np.ndim(a) == 2 and np.ndim(b) <= 2:
         return a.T @ g
     if np.ndim(a) == 1 and np.ndim(b) == 1:  # a dot product: g is a scalar
@@ -77,10 +92,9 @@ def matmul_adjoint_b(g, a, b):
 
 def logistic_loss_grad(w, x, y):
     """Gradient of logistic_loss with respect to w."""
-    p_1 = x @ w
-    p = 1.0 / (1.0 + np.exp(-p_1))
+    p = 1.0 / (1.0 + np.exp(-(x @ w)))
 
     # grad of: p = 1.0 / (1.0 + np.exp(-(x @ w)))
     p_1_bar = y - p
-    w_bar = matmul_adjoint_b(sum_to(-p_1_bar / np.size(p_1_bar), np.shape(p_1)), x, w)
+    w_bar = matmul_adjoint_b(-p_1_bar / np.size(p_1_bar), x, w)
     return w_bar

@@ -18,27 +18,6 @@ def sum_to(x, shape):
     return np.reshape(total, shape) if kept else total
 
 
-def keepdims_shape(shape, axis):
-    """`shape` with the reduced `axis` (int, tuple or None) kept as length 1.
-
-    Raises NumPy's own errors for an axis the reduction would refuse (out of range, repeated):
-    a gradient whose reverse pass reads only shapes must still fail where the function fails.
-    """
-    if axis is None:
-        return (1,) * len(shape)
-    if not shape and axis in (0, -1) and not isinstance(axis, tuple):
-        return ()  # NumPy lets axis=0 (or -1) reduce a 0-d array: nothing to keep
-    axes = axis if isinstance(axis, tuple) else (axis,)
-    rank = len(shape)
-    for a in axes:
-        if not -rank <= a < rank:
-            raise np.exceptions.AxisError(a, rank)
-    axes = [a % rank for a in axes]
-    if len(set(axes)) != len(axes):
-        raise ValueError("duplicate value in 'axis'")
-    return tuple(1 if i in axes else n for i, n in enumerate(shape))
-
-
 def _promote(a, b, g):
     """2-D views of matmul operands and cotangent, so one formula covers 1-D cases."""
     a2 = a[np.newaxis, :] if np.ndim(a) == 1 else a
@@ -80,11 +59,27 @@ def _product_summed_to(x, y, stack):
     return np.reshape(x @ y, target + (m, n))
 
 
+def product_shape(a, b):
+    """The shape of `a @ b` for operands of rank 1 or more (stacks broadcast; a 1-D operand's
+    axis is dropped)."""
+    sa, sb = np.shape(a), np.shape(b)
+    if len(sa) == 2 and len(sb) == 2:
+        return (sa[0], sb[1])
+    if len(sb) == 1:
+        return sa[:-1]
+    if len(sa) == 1:
+        return sb[:-2] + sb[-1:]
+    return np.broadcast_shapes(sa[:-2], sb[:-2]) + (sa[-2], sb[-1])
+
+
 def matmul_adjoint_a(g, a, b):
-    """Cotangent of `a` in `a @ b` given the output cotangent `g` (any ranks; a scalar operand,
-    which only `np.dot` takes, makes the product `a * b`)."""
+    """Cotangent of `a` in `a @ b` given the cotangent `g` of the product, or of an elementwise
+    result it broadcast into (summed to the product's shape first: `x @ w + c` with a wider `c`
+    needs no `sum_to` between the two). Any ranks; a scalar operand, which only `np.dot` takes,
+    makes the product `a * b`."""
     if np.ndim(a) == 0 or np.ndim(b) == 0:
         return sum_to(g * b, np.shape(a))
+    g = sum_to(g, product_shape(a, b))
     if np.ndim(a) == 2 and np.ndim(b) == 2:
         return g @ b.T
     if np.ndim(a) == 2 and np.ndim(b) == 1:
@@ -99,10 +94,12 @@ def matmul_adjoint_a(g, a, b):
 
 
 def matmul_adjoint_b(g, a, b):
-    """Cotangent of `b` in `a @ b` given the output cotangent `g` (any ranks; a scalar operand,
-    which only `np.dot` takes, makes the product `a * b`)."""
+    """Cotangent of `b` in `a @ b` given the cotangent `g` of the product, or of an elementwise
+    result it broadcast into (as `matmul_adjoint_a`). Any ranks; a scalar operand, which only
+    `np.dot` takes, makes the product `a * b`."""
     if np.ndim(a) == 0 or np.ndim(b) == 0:
         return sum_to(g * a, np.shape(b))
+    g = sum_to(g, product_shape(a, b))
     if np.ndim(a) == 2 and np.ndim(b) <= 2:
         return a.T @ g
     if np.ndim(a) == 1 and np.ndim(b) == 1:  # a dot product: g is a scalar
@@ -116,10 +113,8 @@ def matmul_adjoint_b(g, a, b):
 
 def mlp_loss_grad(w1, b1, w2, b2, x, y):
     """Gradient of mlp_loss with respect to w1, b1, w2, b2."""
-    h_1 = x @ w1
-    h = np.tanh(h_1 + b1)
-    logits_1 = h @ w2
-    logits = logits_1 + b2
+    h = np.tanh(x @ w1 + b1)
+    logits = h @ w2 + b2
     z_1 = np.max(logits, axis=1, keepdims=True)
     z = logits - z_1
     log_probs_1 = np.exp(z)
@@ -132,27 +127,20 @@ def mlp_loss_grad(w1, b1, w2, b2, x, y):
     log_probs_bar = mlp_loss_1_bar * y
 
     # grad of: log_probs = z - np.log(np.sum(np.exp(z), axis=1, keepdims=True))
-    z_shape = np.shape(z)
-    z_bar = sum_to(log_probs_bar, z_shape)
-    log_probs_2_bar = sum_to(-log_probs_bar / log_probs_2, np.shape(log_probs_2))
-    log_probs_1_bar = np.broadcast_to(np.reshape(log_probs_2_bar, keepdims_shape(z_shape, 1)), z_shape)
-    z_bar = z_bar + log_probs_1_bar * log_probs_1
+    z_bar = sum_to(log_probs_bar, np.shape(z))
+    z_bar = z_bar + sum_to(-log_probs_bar / log_probs_2, np.shape(log_probs_2)) * log_probs_1
 
     # grad of: z = logits - np.max(logits, axis=1, keepdims=True)
-    logits_shape = np.shape(logits)
-    kept = keepdims_shape(logits_shape, 1)
-    hit = (logits == np.reshape(z_1, kept)) * np.ones_like(logits)
-    logits_bar = sum_to(z_bar, logits_shape)
-    z_1_bar = sum_to(-z_bar, np.shape(z_1))
-    logits_bar = logits_bar + np.reshape(z_1_bar, kept) / np.sum(hit, axis=1, keepdims=True) * hit
+    hit = (logits == z_1) * np.ones_like(logits)
+    logits_bar = sum_to(z_bar, np.shape(logits))
+    logits_bar = logits_bar + sum_to(-z_bar, np.shape(z_1)) / np.sum(hit, axis=1, keepdims=True) * hit
 
     # grad of: logits = h @ w2 + b2
-    logits_1_bar = sum_to(logits_bar, np.shape(logits_1))
     b2_bar = sum_to(logits_bar, np.shape(b2))
-    w2_bar = matmul_adjoint_b(logits_1_bar, h, w2)
+    w2_bar = matmul_adjoint_b(logits_bar, h, w2)
 
     # grad of: h = np.tanh(x @ w1 + b1)
-    h_2_bar = matmul_adjoint_a(logits_1_bar, h, w2) * ((1.0 - h) * (1.0 + h))
+    h_2_bar = matmul_adjoint_a(logits_bar, h, w2) * ((1.0 - h) * (1.0 + h))
     b1_bar = sum_to(h_2_bar, np.shape(b1))
-    w1_bar = matmul_adjoint_b(sum_to(h_2_bar, np.shape(h_1)), x, w1)
+    w1_bar = matmul_adjoint_b(h_2_bar, x, w1)
     return w1_bar, b1_bar, w2_bar, b2_bar
