@@ -16,6 +16,7 @@ import symdiff as sd
 from symdiff.backends import numba as numba_backend
 from tests.backends import numba_corpus as corpus
 from tests.backends.test_numba import assert_same
+from tests.oracles import numeric_grad
 
 
 def row_stencil(x):
@@ -119,3 +120,50 @@ def test_fallback_at_call_time_runs_numpy_with_a_warning(monkeypatch):
     with pytest.warns(numba_backend.NumbaFallbackWarning):
         got = gradient(f)
     assert_same(got, sd.grad(_number_then_array_steps)(f))
+
+
+# -- axis reductions of broadcast expressions: one loop nest, nothing of the broadcast shape stored --
+
+
+def _cluster_cost(points, centroids):
+    dist2 = np.sum((points[:, None, :] - centroids[None, :, :]) ** 2, axis=2)
+    return np.sum(np.min(dist2, axis=1))
+
+
+def _row_means(x, w):
+    return np.sum(np.mean(np.tanh(x[:, None, :] * w), axis=-1, keepdims=True) ** 2)
+
+
+def _two_axes(x, w):
+    return np.sum(np.sin(np.sum(x[:, :, None] * w, axis=(0, 2))))
+
+
+def _counted(x, y):
+    return np.sum(np.sum(x[:, None] > y, axis=0) * y)
+
+
+def _column_outer(a, b):
+    return np.sum(np.exp(np.sum(a * b, axis=0)))  # a (3, 1) by b (1, 4): a cotangent summed back to each
+
+
+AXIS_CASES = [
+    (_cluster_cost, ((7, 3), (4, 3)), (0, 1), "_sum("),
+    (_row_means, ((5, 4), (3, 4)), (0, 1), "_mean("),
+    (_two_axes, ((3, 2), (1, 4)), (0, 1), "_sum("),
+    (_counted, ((6,), (5,)), (1,), "_sum("),
+    (_column_outer, ((3, 1), (1, 4)), (0, 1), "_sum_to("),
+]
+
+
+@pytest.mark.parametrize(
+    ("function", "shapes", "wrt", "kernel"), AXIS_CASES, ids=lambda c: getattr(c, "__name__", None)
+)
+def test_axis_reductions_of_broadcasts_run_as_loop_nests(function, shapes, wrt, kernel):
+    rng = np.random.default_rng(3)
+    args = tuple(rng.normal(size=s) for s in shapes)
+    gradient = sd.grad(function, wrt=wrt, backend="numba")
+    assert kernel in gradient.source and "loop_nest(" in gradient.source
+    got, want = gradient(*args), sd.grad(function, wrt=wrt)(*args)
+    assert_same(got, want)
+    for k, g in zip(wrt, got if isinstance(got, tuple) else (got,), strict=True):
+        np.testing.assert_allclose(g, numeric_grad(function, args, k), rtol=1e-6, atol=1e-6)

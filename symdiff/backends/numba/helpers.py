@@ -54,7 +54,22 @@ from symdiff.backends.numba.arrays import (
 from symdiff.backends.numba.blas import batched_adjoints, matmul_of
 from symdiff.backends.numba.helper_cache import CACHED
 from symdiff.backends.numba.math import power_of, vexp, vexpm1, vlog, vlog1p, vtanh
-from symdiff.backends.numba.reductions import reduce_max, reduce_mean, reduce_min, reduce_prod, reduce_sum
+from symdiff.backends.numba.reductions import (
+    loop_nest,
+    loop_shape,
+    loop_strides,
+    padded_shape,
+    reduce_max,
+    reduce_mean,
+    reduce_min,
+    reduce_prod,
+    reduce_sum,
+    reduced_result,
+    summed_result,
+    unit_step,
+    zero_of,
+    zeros_for,
+)
 from symdiff.backends.numba.special import digamma, erf, expit, gammaln, log_ndtr, ndtr
 from symdiff.errors import NonScalarOutput
 from symdiff.rules.shapes import (
@@ -437,7 +452,7 @@ def _row_of(a, r):
 @overload(at, inline="always")
 def _at(a, i):
     if isinstance(a, types.Array):
-        return lambda a, i: a[i]
+        return lambda a, i: a[np.uint64(i)]  # kernels' offsets are never negative: no wraparound check
     return lambda a, i: a
 
 
@@ -786,6 +801,9 @@ __all__ = [
     "keepdims_shape",
     "linspace_of",
     "log_ndtr",
+    "loop_nest",
+    "loop_shape",
+    "loop_strides",
     "masked_assign",
     "masked_of",
     "matmul_adjoint_a",
@@ -794,6 +812,7 @@ __all__ = [
     "nbytes_of",
     "ndtr",
     "ones_like_of",
+    "padded_shape",
     "power_of",
     "range_length",
     "ravel_of",
@@ -802,6 +821,7 @@ __all__ = [
     "reduce_min",
     "reduce_prod",
     "reduce_sum",
+    "reduced_result",
     "reshape_to",
     "revolve_next",
     "revolve_snapshots",
@@ -815,8 +835,10 @@ __all__ = [
     "squeeze_axis",
     "stack_of",
     "sum_to",
+    "summed_result",
     "transpose_of",
     "undelete",
+    "unit_step",
     "vexp",
     "vexpm1",
     "vlog",
@@ -825,5 +847,7 @@ __all__ = [
     "weak32",
     "write_at",
     "written_values",
+    "zero_of",
+    "zeros_for",
     "zeros_like_of",
 ]  # fmt: skip

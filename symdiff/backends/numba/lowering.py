@@ -1,8 +1,8 @@
 """IR + fusion plan -> the source of a module that Numba compiles.
 
 The module holds one `@numba.njit(cache=True, error_model="numpy")` function
-with the gradient's name and, before it, one loop kernel per fused full
-reduction or slice write (`kernels`). Statements, control flow and
+with the gradient's name and, before it, one loop kernel per fused
+reduction (full, along axes, or `sum_to`) or slice write (`kernels`). Statements, control flow and
 tapes are printed by `statements`, names chosen by `names`. Differences from the NumPy backend's source, each forced by
 what Numba can compile:
 
@@ -13,7 +13,9 @@ what Numba can compile:
   accumulates `e` element by element without allocating it, and a slice
   write of `e` (`scatter_add`, an in-place `add_at`) a kernel that adds it
   into the slice; both fall back to the array expression when their
-  operands' shapes differ (broadcasting);
+  operands' shapes differ (broadcasting); `np.sum`/`np.mean` along
+  constant axes and `sum_to` of `e` become a loop nest over the operands'
+  broadcast shape (`reductions.loop_nest`), broadcasting included;
 - reductions with `axis`/`keepdims`, `np.reshape`, `np.ndim`, `np.squeeze`,
   `np.shape`, `np.size` and the shape helpers call the overloads in
   `helpers` (Numba's `np.shape` of a scalar allocates an array);
