@@ -14,6 +14,7 @@ from numba.core.registry import CPUDispatcher
 
 import symdiff as sd
 from symdiff.backends import numba as numba_backend
+from symdiff.errors import BackendError
 from tests.backends import numba_corpus as corpus
 from tests.backends.test_numba import assert_same
 from tests.oracles import numeric_grad
@@ -167,3 +168,35 @@ def test_axis_reductions_of_broadcasts_run_as_loop_nests(function, shapes, wrt, 
     assert_same(got, want)
     for k, g in zip(wrt, got if isinstance(got, tuple) else (got,), strict=True):
         np.testing.assert_allclose(g, numeric_grad(function, args, k), rtol=1e-6, atol=1e-6)
+
+
+def _carried_sum_of_a_broadcast(x):
+    acc = 0.0
+    for i in range(3):
+        t = np.sin(x) * (i + 1.0) + acc
+        acc = acc + np.sum(t)
+    return acc
+
+
+def test_a_kernel_reading_through_a_broadcast_sees_the_carried_cotangent_before_the_body_rebinds_it():
+    # In the reverse loop, acc's cotangent `a_bar` is carried and `sum_to(t_bar + broadcast_to(a_bar, s))`
+    # is fused into a kernel that reads `a_bar` itself (through the broadcast), after `a_bar = a_bar + ...`
+    # has rebound the name the carried value and its next one share: the gradient was 4x too large.
+    x = np.array([0.5, -1.2, 2.0])
+    gradient = sd.grad(_carried_sum_of_a_broadcast, backend="numba")
+    assert "_sum_to(" in gradient.source and "loop_nest(" in gradient.source  # still fused
+    got = gradient(x)
+    assert_same(got, sd.grad(_carried_sum_of_a_broadcast)(x))
+    np.testing.assert_allclose(got, numeric_grad(_carried_sum_of_a_broadcast, (x,), 0), rtol=1e-6, atol=1e-7)
+
+
+def test_a_read_liveness_does_not_know_of_stops_the_build(monkeypatch):
+    # The printer checks every name it reads against liveness: without the kernels' reads through
+    # broadcasts, the same program is refused at build time instead of computing a wrong gradient.
+    from symdiff.backends.numba import lowering
+
+    function = sd.grad(_carried_sum_of_a_broadcast).function
+    assert "loop_nest(" in numba_backend.numba_source(function, lowering.NumbaOptions())
+    monkeypatch.setattr(lowering, "kernel_reads", lambda eqn, plan, defs: ())
+    with pytest.raises(BackendError, match="liveness did not count"):
+        numba_backend.numba_source(function, lowering.NumbaOptions())

@@ -52,17 +52,10 @@ class KernelPrinter:
 
     def leaves(self, atom: Atom) -> list[Var]:
         """The non-inlined variables an inlined expression reads, in first-use order."""
-        if isinstance(atom, Const):
-            return []
-        if atom.name not in self.plan.inline or not fusable(self.defs[atom.name].op):
-            return [atom]
-        found: list[Var] = []
-        for operand in self.defs[atom.name].ins:
-            found += [v for v in self.leaves(operand) if v not in found]
-        return found
+        return fused_leaves(atom, self.plan.inline, self.defs)
 
-    def _kernel(self, value: Atom, template: str, suffix: str, **fields: str) -> tuple[str, list[str]]:
-        """Emit one kernel for `value` from `template`; return its name and parameters (the leaves)."""
+    def _kernel(self, value: Atom, template: str, suffix: str, **fields: str) -> tuple[str, list[cst.BaseExpression]]:
+        """Emit one kernel for `value` from `template`; return its name and its call's arguments (the leaves)."""
         leaves = self.leaves(value)
         name = self.table.fresh(f"{self.function.name}_{suffix}")
         params = [self.names[v.name] for v in leaves]
@@ -86,7 +79,7 @@ class KernelPrinter:
         )
         kernel = cst.parse_statement(code)
         self.kernels.append(kernel.with_changes(decorators=[self.options.decorator()]))
-        return name, params
+        return name, [self.atom(v) for v in leaves]
 
     def reduction_kernel(self, eqn: Eqn) -> cst.Call:
         """Emit a one-pass kernel for `sum`/`mean` of an inlined expression; return its call."""
@@ -94,28 +87,16 @@ class KernelPrinter:
             return self.axis_reduction_kernel(eqn)
         self.helpers.add(REDUCTION_HELPERS[eqn.op])
         template = _REDUCTION.replace("{result}", "{total} / {n}" if eqn.op == "mean" else "{total}")
-        name, params = self._kernel(eqn.ins[0], template, eqn.op, op=eqn.op, fallback=REDUCTION_HELPERS[eqn.op])
-        return call(name, [cst.Name(p) for p in params])
+        name, arguments = self._kernel(eqn.ins[0], template, eqn.op, op=eqn.op, fallback=REDUCTION_HELPERS[eqn.op])
+        return call(name, arguments)
 
     def axis_reduction_kernel(self, eqn: Eqn) -> cst.Call:
         """Emit a loop nest over the broadcast shape for `sum`/`mean` along axes, or `sum_to`, of an
         inlined expression whose operands may broadcast (see `reductions.loop_nest`); return its call."""
         value = eqn.ins[0]
-        # A materialised broadcast among the leaves is read through its source, the broadcast
-        # shape joining the loop's shape: a strided view would be copied whole by `flat`.
-        source: dict[str, Atom] = {}
-        spreads: list[Atom] = []
-        for leaf in self.leaves(value):
-            made = self.defs.get(leaf.name)
-            origin = made.ins[0] if made is not None and made.op == "broadcast_to" else None
-            if isinstance(origin, Const) or (isinstance(origin, Var) and origin.name not in self.plan.inline):
-                source[leaf.name] = origin
-                spread = made.static_dict()["shape"]
-                if spread not in spreads:
-                    spreads.append(spread)
-            else:
-                source[leaf.name] = leaf
-        params = list(dict.fromkeys(self.names[a.name] for a in source.values() if isinstance(a, Var)))
+        source, spreads = read_through(value, self.plan.inline, self.defs)
+        origins = list({self.names[a.name]: a for a in source.values() if isinstance(a, Var)}.values())
+        params = [self.names[a.name] for a in origins]
         name = self.table.fresh(f"{self.function.name}_{eqn.op}")
         local = _kernel_locals(params)
         spread_names = [local("spread") for _ in spreads]
@@ -126,7 +107,7 @@ class KernelPrinter:
         at_of = {p: local(f"{p}_at") for p in params}
         base_of = {p: local(f"{p}_base") for p in params}
         step_of = {p: [local(f"{p}_{axis}") for axis in range(3)] for p in params}
-        arguments = [cst.Name(p) for p in params]
+        arguments = [self.atom(a) for a in origins]
         arguments += [constant(s.value) if isinstance(s, Const) else self.atom(s) for s in spreads]
         shaped = ", ".join(params + spread_names)
         static = eqn.static_dict()
@@ -234,8 +215,8 @@ class KernelPrinter:
         else:
             return None  # a copy with the sum added (`added_at`), or a write whose operands see the buffer
         self.helpers.update({"row_count", "row_length", "row_of"})
-        name, params = self._kernel(value, _WRITE, "add_into")
-        arguments = [subscript(target, index_expr)] + [cst.Name(p) for p in params]
+        name, arguments = self._kernel(value, _WRITE, "add_into")
+        arguments = [subscript(target, index_expr), *arguments]
         lines.append(cst.SimpleStatementLine([cst.Expr(call(name, arguments))]))
         return lines
 
@@ -247,6 +228,52 @@ class KernelPrinter:
             self.table.alias.find(v.name) == group or self.names.get(v.name) == self.names[array.name]
             for v in self.leaves(eqn.ins[1])
         )
+
+
+def fused_leaves(atom: Atom, inline: frozenset[str], defs: dict[str, Eqn]) -> list[Var]:
+    """The non-inlined variables the inlined expression `atom` reads, in first-use order."""
+    if isinstance(atom, Const):
+        return []
+    if atom.name not in inline or not fusable(defs[atom.name].op):
+        return [atom]
+    found: list[Var] = []
+    for operand in defs[atom.name].ins:
+        found += [v for v in fused_leaves(operand, inline, defs) if v not in found]
+    return found
+
+
+def read_through(value: Atom, inline: frozenset[str], defs: dict[str, Eqn]) -> tuple[dict[str, Atom], list[Atom]]:
+    """What an axis-reduction kernel of the inlined `value` reads for each of its leaves, and the
+    broadcast shapes that join its loop's shape.
+
+    A materialised broadcast among the leaves (`b = broadcast_to(a, s)`) is read through its
+    source `a`, `s` joining the loop's shape: a strided view would be copied whole by `flat`.
+    The kernel's call then reads `a` and `s` where the reduction is printed, not `b`, which may
+    be long after `b` was made; `kernel_reads` tells liveness so (`names.Liveness`), so that no
+    name `a` is printed under is rebound in between (a loop's carried value tied to its next one).
+    """
+    source: dict[str, Atom] = {}
+    spreads: list[Atom] = []
+    for leaf in fused_leaves(value, inline, defs):
+        made = defs.get(leaf.name)
+        origin = made.ins[0] if made is not None and made.op == "broadcast_to" else None
+        if isinstance(origin, Const) or (isinstance(origin, Var) and origin.name not in inline):
+            source[leaf.name] = origin
+            spread = made.static_dict()["shape"]
+            if spread not in spreads:
+                spreads.append(spread)
+        else:
+            source[leaf.name] = leaf
+    return source, spreads
+
+
+def kernel_reads(eqn: Eqn, plan: FusionPlan, defs: dict[str, Eqn]) -> tuple[Atom, ...]:
+    """The atoms `eqn`'s printed statement reads beyond its own operands (inlined values expanded):
+    the sources and broadcast shapes an axis-reduction kernel reads through (`read_through`)."""
+    if len(eqn.outs) != 1 or eqn.out.name not in plan.reductions or is_full_reduction(eqn):
+        return ()
+    source, spreads = read_through(eqn.ins[0], plan.inline, defs)
+    return (*source.values(), *spreads)
 
 
 _REDUCTION = '''def {name}({params}):
@@ -335,4 +362,4 @@ def _kernel_locals(params: list[str]):
     return local
 
 
-__all__ = ["REDUCTION_HELPERS", "KernelPrinter"]
+__all__ = ["REDUCTION_HELPERS", "KernelPrinter", "fused_leaves", "kernel_reads", "read_through"]
