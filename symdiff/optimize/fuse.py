@@ -14,14 +14,16 @@ consumer's loop. `plan_fusion(function)` returns a `FusionPlan`:
   cotangent of `sum(x)` becomes the scalar seed itself instead of an array of
   x's shape), then folded;
 - `inline`: values computed inside their consumers' expressions instead of
-  being stored: a value used once by an elementwise op, a full reduction or
+  being stored: a value used once by an elementwise op, a reduction (full, along axes, or `sum_to`) or
   a slice write, and two kinds of values used more than once (`_shared`):
   those whose every use ends up in one printed expression (the compiler
   computes them once per element, common-subexpression elimination), and
   cheap arithmetic of at most two arrays read by fused consumers only
   (recomputed per consumer: a few flops instead of an array in memory);
-- `reductions`: full `sum`/`mean` reductions of an inlined elementwise
-  expression, which a backend computes in one accumulating loop;
+- `reductions`: `sum`/`mean` reductions of an inlined elementwise
+  expression, full or along constant axes, and `sum_to` of one (the
+  cotangent of a broadcast), which a backend computes in one accumulating
+  loop over the expression's (broadcast) shape, never storing it;
 - `writes`: `scatter_add(g; shape, index)` and `add_at(acc, g; index)` at a
   slice index whose `g` is inlined, which a backend computes in one loop
   over the slice instead of materialising `g` first.
@@ -55,8 +57,10 @@ from symdiff.optimize.fuse_shapes import (
     drop_shape_identities,
     elide_broadcasts,
     fusable,
+    is_axis_reduction,
     is_full_reduction,
     scalar_names,
+    shapes_of_operands,
 )
 from symdiff.optimize.simplify import simplify
 
@@ -82,6 +86,7 @@ def plan_fusion(function: Function) -> FusionPlan:
     function = elide_broadcasts(drop_shape_identities(function))
     for _ in range(2):  # fold what the stand-ins made constant (`1.0 * x`); backends may add ops of their own
         function = dce(simplify(fold(function)))
+    function = shapes_of_operands(function)
     planner = _Planner(function)
     for eqn in walk(function.body):
         planner.single_use(eqn)
@@ -135,6 +140,8 @@ class _Planner:
             return value in user.ins
         if is_full_reduction(user):
             return user.ins[0] == value
+        if is_axis_reduction(user):  # a scalar's reduction is itself: a loop nest would only cost
+            return user.ins[0] == value and value.name not in self.scalars
         position = _WRITES.get(user.op)
         if position is None or user.ins[position] != value:
             return False
@@ -144,7 +151,7 @@ class _Planner:
     def take(self, name: str, users: list[Eqn]) -> None:
         self.inline.add(name)
         for user in users:
-            if is_full_reduction(user):
+            if is_full_reduction(user) or is_axis_reduction(user):
                 self.reductions.add(user.out.name)
             elif user.op in _WRITES:
                 self.writes.add(user.out.name)
@@ -209,4 +216,14 @@ def _index_kind(item: object) -> str:
     return "int" if isinstance(item, int) and not isinstance(item, bool) else "?"
 
 
-__all__ = ["FusionPlan", "ShapeFacts", "drop_shape_identities", "elide_broadcasts", "fusable", "is_full_reduction", "plan_fusion", "scalar_names"]
+__all__ = [
+    "FusionPlan",
+    "ShapeFacts",
+    "drop_shape_identities",
+    "elide_broadcasts",
+    "fusable",
+    "is_axis_reduction",
+    "is_full_reduction",
+    "plan_fusion",
+    "scalar_names",
+]

@@ -1,7 +1,8 @@
 """Shape facts and shape passes for fusion planning (`optimize.fuse`).
 
-- `fusable(op)`, `is_full_reduction(eqn)`, `scalar_names(function)`: what
-  may join an elementwise loop, what reduces a whole array to a scalar, and
+- `fusable(op)`, `is_full_reduction(eqn)`, `is_axis_reduction(eqn)`,
+  `scalar_names(function)`: what may join an elementwise loop, what reduces a
+  whole array to a scalar, what reduces along constant axes (or `sum_to`), and
   which values are scalars whatever the argument shapes;
 - `ShapeFacts`: `ShapeClasses` of analysis/shapes.py plus the facts reverse
   mode needs for slices and broadcasts;
@@ -51,6 +52,21 @@ def is_full_reduction(eqn: Eqn) -> bool:
         return False
     static = eqn.static_dict()
     return static.get("axis", Const(None)) == Const(None) and static.get("keepdims", Const(False)) == Const(False)
+
+
+def is_axis_reduction(eqn: Eqn) -> bool:
+    """`sum`/`mean` along constant axes (an integer or a tuple of them) with a constant `keepdims`,
+    or `sum_to`: a reduction a loop over its operand's broadcast shape can compute."""
+    if eqn.op == "sum_to":
+        return True
+    if eqn.op not in _FULL_REDUCTIONS:
+        return False
+    static = eqn.static_dict()
+    axis, keepdims = static.get("axis", Const(None)), static.get("keepdims", Const(False))
+    if not isinstance(axis, Const) or not isinstance(keepdims, Const) or not isinstance(keepdims.value, bool):
+        return False
+    axes = axis.value if isinstance(axis.value, tuple) else (axis.value,)
+    return bool(axes) and all(isinstance(a, int) and not isinstance(a, bool) for a in axes)
 
 
 class ShapeFacts(ShapeClasses):
@@ -400,6 +416,52 @@ def _elide_block(body, state: _Elision) -> list:
     return out
 
 
+def shapes_of_operands(function: Function) -> Function:
+    """Read `np.shape(e)` of an elementwise `e` as `np.broadcast_shapes` of its array operands'
+    shapes (through elementwise operands in turn), so that reverse mode's shape reads (for a
+    `keepdims` reshape, a `sum_to`) do not keep `e` stored when its consumers could compute it
+    per element. The shapes are equal by NumPy's broadcasting rule, which every elementwise op
+    follows; `e` is visible where its shape is read, so are its operands."""
+    defs = {e.out.name: e for e in walk(function.body) if len(e.outs) == 1}
+    names = Names([p.name for p in function.params] + [n for n, _ in function.free])
+    for stmt in function.body:
+        names.used |= {v.name for v in defined(stmt)}
+    for eqn in walk(function.body):
+        names.used |= {v.name for v in eqn.outs}
+
+    def elementwise(atom: Atom) -> Eqn | None:
+        eqn = defs.get(atom.name) if isinstance(atom, Var) else None
+        if eqn is None or not fusable(eqn.op) or not any(isinstance(a, Var) for a in eqn.ins):
+            return None
+        return eqn
+
+    def shape_of(atom: Var, out: Var, new: list[Eqn], loc) -> None:
+        """Append equations computing `atom`'s shape into `out`."""
+        eqn = elementwise(atom)
+        if eqn is None:
+            new.append(Eqn((out,), "shape", (atom,), (), loc))
+            return
+        arrays = list(dict.fromkeys(a for a in eqn.ins if isinstance(a, Var)))
+        if len(arrays) == 1:
+            shape_of(arrays[0], out, new, loc)
+            return
+        parts = []
+        for operand in arrays:
+            part = Var(names.fresh(f"{operand.name}_shape"), temp=True)
+            shape_of(operand, part, new, loc)
+            parts.append(part)
+        new.append(Eqn((out,), "broadcast_shapes", tuple(parts), (), loc))
+
+    def visit(eqn: Eqn, scope: dict) -> Eqn | list[Eqn]:
+        if eqn.op != "shape" or len(eqn.outs) != 1 or elementwise(eqn.ins[0]) is None:
+            return eqn
+        new: list[Eqn] = []
+        shape_of(eqn.ins[0], eqn.out, new, eqn.loc)
+        return new
+
+    return dce(rewrite_function(function, visit))
+
+
 class Uses:
     """Where each name is defined and read: block numbers, read counts, the last reader."""
 
@@ -445,6 +507,8 @@ __all__ = [
     "drop_shape_identities",
     "elide_broadcasts",
     "fusable",
+    "is_axis_reduction",
     "is_full_reduction",
     "scalar_names",
+    "shapes_of_operands",
 ]

@@ -80,14 +80,17 @@ def _softplus_of(b: _Builder, atom: Atom) -> Atom | None:
 
 
 def _shifted_already(b: _Builder, z: Atom, axis: Atom) -> bool:
-    """Whether `z` is `a - np.max(a, axis, keepdims=True)`: its exp cannot overflow (the usual
-    hand-written softmax), and shifting it again would only cost time."""
+    """Whether `z` is `a - np.max(a, axis, keepdims=True)`, or `a - np.max(a)` (over every axis a
+    scalar broadcasts as the kept one would): its exp cannot overflow (the usual hand-written
+    softmax and logsumexp), and shifting it again would only cost time."""
     difference = b.made_by(z, "sub")
     peak = None if difference is None else b.made_by(difference.ins[1], "max")
     if peak is None or peak.ins[0] != difference.ins[0]:
         return False
     static = peak.static_dict()
-    return static.get("axis", Const(None)) == axis and static.get("keepdims") == Const(True)
+    if static.get("axis", Const(None)) != axis:
+        return False
+    return static.get("keepdims") == Const(True) or axis == Const(None)
 
 
 def _logsumexp(b: _Builder, z: Atom, axis: Atom, keepdims: Atom) -> Var:

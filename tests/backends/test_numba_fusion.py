@@ -14,8 +14,10 @@ from numba.core.registry import CPUDispatcher
 
 import symdiff as sd
 from symdiff.backends import numba as numba_backend
+from symdiff.errors import BackendError
 from tests.backends import numba_corpus as corpus
 from tests.backends.test_numba import assert_same
+from tests.oracles import numeric_grad
 
 
 def row_stencil(x):
@@ -119,3 +121,82 @@ def test_fallback_at_call_time_runs_numpy_with_a_warning(monkeypatch):
     with pytest.warns(numba_backend.NumbaFallbackWarning):
         got = gradient(f)
     assert_same(got, sd.grad(_number_then_array_steps)(f))
+
+
+# -- axis reductions of broadcast expressions: one loop nest, nothing of the broadcast shape stored --
+
+
+def _cluster_cost(points, centroids):
+    dist2 = np.sum((points[:, None, :] - centroids[None, :, :]) ** 2, axis=2)
+    return np.sum(np.min(dist2, axis=1))
+
+
+def _row_means(x, w):
+    return np.sum(np.mean(np.tanh(x[:, None, :] * w), axis=-1, keepdims=True) ** 2)
+
+
+def _two_axes(x, w):
+    return np.sum(np.sin(np.sum(x[:, :, None] * w, axis=(0, 2))))
+
+
+def _counted(x, y):
+    return np.sum(np.sum(x[:, None] > y, axis=0) * y)
+
+
+def _column_outer(a, b):
+    return np.sum(np.exp(np.sum(a * b, axis=0)))  # a (3, 1) by b (1, 4): a cotangent summed back to each
+
+
+AXIS_CASES = [
+    (_cluster_cost, ((7, 3), (4, 3)), (0, 1), "_sum("),
+    (_row_means, ((5, 4), (3, 4)), (0, 1), "_mean("),
+    (_two_axes, ((3, 2), (1, 4)), (0, 1), "_sum("),
+    (_counted, ((6,), (5,)), (1,), "_sum("),
+    (_column_outer, ((3, 1), (1, 4)), (0, 1), "_sum_to("),
+]
+
+
+@pytest.mark.parametrize(
+    ("function", "shapes", "wrt", "kernel"), AXIS_CASES, ids=lambda c: getattr(c, "__name__", None)
+)
+def test_axis_reductions_of_broadcasts_run_as_loop_nests(function, shapes, wrt, kernel):
+    rng = np.random.default_rng(3)
+    args = tuple(rng.normal(size=s) for s in shapes)
+    gradient = sd.grad(function, wrt=wrt, backend="numba")
+    assert kernel in gradient.source and "loop_nest(" in gradient.source
+    got, want = gradient(*args), sd.grad(function, wrt=wrt)(*args)
+    assert_same(got, want)
+    for k, g in zip(wrt, got if isinstance(got, tuple) else (got,), strict=True):
+        np.testing.assert_allclose(g, numeric_grad(function, args, k), rtol=1e-6, atol=1e-6)
+
+
+def _carried_sum_of_a_broadcast(x):
+    acc = 0.0
+    for i in range(3):
+        t = np.sin(x) * (i + 1.0) + acc
+        acc = acc + np.sum(t)
+    return acc
+
+
+def test_a_kernel_reading_through_a_broadcast_sees_the_carried_cotangent_before_the_body_rebinds_it():
+    # In the reverse loop, acc's cotangent `a_bar` is carried and `sum_to(t_bar + broadcast_to(a_bar, s))`
+    # is fused into a kernel that reads `a_bar` itself (through the broadcast), after `a_bar = a_bar + ...`
+    # has rebound the name the carried value and its next one share: the gradient was 4x too large.
+    x = np.array([0.5, -1.2, 2.0])
+    gradient = sd.grad(_carried_sum_of_a_broadcast, backend="numba")
+    assert "_sum_to(" in gradient.source and "loop_nest(" in gradient.source  # still fused
+    got = gradient(x)
+    assert_same(got, sd.grad(_carried_sum_of_a_broadcast)(x))
+    np.testing.assert_allclose(got, numeric_grad(_carried_sum_of_a_broadcast, (x,), 0), rtol=1e-6, atol=1e-7)
+
+
+def test_a_read_liveness_does_not_know_of_stops_the_build(monkeypatch):
+    # The printer checks every name it reads against liveness: without the kernels' reads through
+    # broadcasts, the same program is refused at build time instead of computing a wrong gradient.
+    from symdiff.backends.numba import lowering
+
+    function = sd.grad(_carried_sum_of_a_broadcast).function
+    assert "loop_nest(" in numba_backend.numba_source(function, lowering.NumbaOptions())
+    monkeypatch.setattr(lowering, "kernel_reads", lambda eqn, plan, defs: ())
+    with pytest.raises(BackendError, match="liveness did not count"):
+        numba_backend.numba_source(function, lowering.NumbaOptions())

@@ -97,6 +97,11 @@ def shifted_softmax(logits):
     return np.sum(z - np.log(np.sum(np.exp(z), axis=1, keepdims=True)))
 
 
+def shifted_logsumexp(x):
+    a = np.max(x)
+    return a + np.log(np.sum(np.exp(x - a)))
+
+
 def rows_log_softmax(z):
     e = np.exp(z)
     return np.sum(np.log(e / np.sum(e, axis=1, keepdims=True)) * np.arange(3.0))

@@ -166,6 +166,14 @@ def test_hand_shifted_softmax_is_not_shifted_again():
     assert "# stable" not in sd.grad(fns.shifted_softmax).source
 
 
+def test_a_logsumexp_shifted_by_the_global_maximum_is_not_shifted_again():
+    gradient = sd.grad(fns.shifted_logsumexp)
+    assert "# stable" not in gradient.source  # x - np.max(x) is at most 0: no exp can overflow
+    x = np.array([900.0, 899.5, -3.0, 900.0])
+    exact = np.exp(x - 900.0) / np.sum(np.exp(x - 900.0))
+    np.testing.assert_allclose(gradient(x), exact, rtol=1e-14)
+
+
 @pytest.mark.parametrize(
     "function, args",
     [

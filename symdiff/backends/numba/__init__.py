@@ -13,7 +13,8 @@ import by its dotted path (`from symdiff.backends.numba.helpers import ...`).
 2. rewrite the IR for Numba (`rewrites`: slice cotangents accumulated in
    place, one tape per loop) and plan fusion (`optimize.fuse.plan_fusion`):
    elementwise chains become one expression each, hence one loop, and full
-   sums of them, or their writes into a slice, one-pass kernels;
+   sums of them, their sums along axes (or `sum_to`) over a broadcast, or
+   their writes into a slice, one-pass kernels;
 3. print the Numba-ready module (`lowering`, `statements`,
    `names`), which is what `.source` shows: `if`/`for`/`while` stay
    native branches and loops, tapes are Numba lists, element writes happen

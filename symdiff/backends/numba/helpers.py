@@ -58,11 +58,20 @@ from symdiff.backends.numba.reductions import (
     axis_error,
     axis_refusal,
     check_axes,
+    loop_nest,
+    loop_shape,
+    loop_strides,
+    padded_shape,
     reduce_max,
     reduce_mean,
     reduce_min,
     reduce_prod,
     reduce_sum,
+    reduced_result,
+    summed_result,
+    unit_step,
+    zero_of,
+    zeros_for,
 )
 from symdiff.backends.numba.special import digamma, erf, expit, gammaln, log_ndtr, ndtr
 from symdiff.errors import NonScalarOutput
@@ -458,7 +467,7 @@ def _row_of(a, r):
 @overload(at, inline="always")
 def _at(a, i):
     if isinstance(a, types.Array):
-        return lambda a, i: a[i]
+        return lambda a, i: a[np.uint64(i)]  # kernels' offsets are never negative: no wraparound check
     return lambda a, i: a
 
 
@@ -846,6 +855,9 @@ __all__ = [
     "keepdims_shape",
     "linspace_of",
     "log_ndtr",
+    "loop_nest",
+    "loop_shape",
+    "loop_strides",
     "masked_assign",
     "masked_of",
     "matmul_adjoint_a",
@@ -854,6 +866,7 @@ __all__ = [
     "nbytes_of",
     "ndtr",
     "ones_like_of",
+    "padded_shape",
     "power_of",
     "range_length",
     "ravel_of",
@@ -862,6 +875,7 @@ __all__ = [
     "reduce_min",
     "reduce_prod",
     "reduce_sum",
+    "reduced_result",
     "reshape_to",
     "revolve_next",
     "revolve_snapshots",
@@ -875,8 +889,10 @@ __all__ = [
     "squeeze_axis",
     "stack_of",
     "sum_to",
+    "summed_result",
     "transpose_of",
     "undelete",
+    "unit_step",
     "vexp",
     "vexpm1",
     "vlog",
@@ -885,5 +901,7 @@ __all__ = [
     "weak32",
     "write_at",
     "written_values",
+    "zero_of",
+    "zeros_for",
     "zeros_like_of",
 ]  # fmt: skip

@@ -2,19 +2,26 @@
 
 Numba fuses an elementwise expression into one loop by itself (its
 array-expression rewrite), but only where the expression's value is stored
-in a new array. Two consumers of a fused expression do better with a loop
+in a new array. Three consumers of a fused expression do better with a loop
 of their own, printed before the gradient as an `@numba.njit` function:
 
 - a full `np.sum`/`np.mean` of the expression accumulates it element by
   element, without allocating it (`KernelPrinter.reduction_kernel`);
+- `np.sum`/`np.mean` along constant axes, or `sum_to`, of the expression,
+  whose operands may broadcast against each other, loops over the broadcast
+  shape (`KernelPrinter.axis_reduction_kernel`): three nested loops inside
+  an odometer over any further axes, each operand read at its own element
+  strides (zero along the axes it is broadcast over), the output at stride
+  zero along the reduced axes, so the broadcast is never stored;
 - a slice write `view += expression`, the fused form of `scatter_add` (a
   fresh zero array with the expression added at a slice: Rosenbrock's
   `x[:-1]` cotangent) and of an in-place `add_at`, adds it element by
   element into the view (`KernelPrinter.write`), so the expression is never
   stored either.
 
-Each kernel checks that its operands share one shape (`common_size`); if
-they broadcast against each other it runs the array expression instead.
+The full-reduction and write kernels check that their operands share one
+shape (`common_size`); if they broadcast against each other they run the
+array expression instead.
 Operands are read through `flat`/`at` (a 1-D view of each array, or the
 scalar itself), a view that is written to through `row_of`, one row of its
 last axis at a time, so any strided view of any rank works.
@@ -29,7 +36,7 @@ import libcst as cst
 
 from symdiff.codegen.expressions import call, constant, subscript
 from symdiff.ir.nodes import Atom, Const, Eqn, Var
-from symdiff.optimize.fuse import FusionPlan, fusable
+from symdiff.optimize.fuse import FusionPlan, fusable, is_full_reduction
 
 REDUCTION_HELPERS = {"sum": "reduce_sum", "mean": "reduce_mean"}
 
@@ -45,17 +52,10 @@ class KernelPrinter:
 
     def leaves(self, atom: Atom) -> list[Var]:
         """The non-inlined variables an inlined expression reads, in first-use order."""
-        if isinstance(atom, Const):
-            return []
-        if atom.name not in self.plan.inline or not fusable(self.defs[atom.name].op):
-            return [atom]
-        found: list[Var] = []
-        for operand in self.defs[atom.name].ins:
-            found += [v for v in self.leaves(operand) if v not in found]
-        return found
+        return fused_leaves(atom, self.plan.inline, self.defs)
 
-    def _kernel(self, value: Atom, template: str, suffix: str, **fields: str) -> tuple[str, list[str]]:
-        """Emit one kernel for `value` from `template`; return its name and parameters (the leaves)."""
+    def _kernel(self, value: Atom, template: str, suffix: str, **fields: str) -> tuple[str, list[cst.BaseExpression]]:
+        """Emit one kernel for `value` from `template`; return its name and its call's arguments (the leaves)."""
         leaves = self.leaves(value)
         name = self.table.fresh(f"{self.function.name}_{suffix}")
         params = [self.names[v.name] for v in leaves]
@@ -79,14 +79,124 @@ class KernelPrinter:
         )
         kernel = cst.parse_statement(code)
         self.kernels.append(kernel.with_changes(decorators=[self.options.decorator()]))
-        return name, params
+        return name, [self.atom(v) for v in leaves]
 
     def reduction_kernel(self, eqn: Eqn) -> cst.Call:
         """Emit a one-pass kernel for `sum`/`mean` of an inlined expression; return its call."""
+        if not is_full_reduction(eqn):
+            return self.axis_reduction_kernel(eqn)
         self.helpers.add(REDUCTION_HELPERS[eqn.op])
         template = _REDUCTION.replace("{result}", "{total} / {n}" if eqn.op == "mean" else "{total}")
-        name, params = self._kernel(eqn.ins[0], template, eqn.op, op=eqn.op, fallback=REDUCTION_HELPERS[eqn.op])
-        return call(name, [cst.Name(p) for p in params])
+        name, arguments = self._kernel(eqn.ins[0], template, eqn.op, op=eqn.op, fallback=REDUCTION_HELPERS[eqn.op])
+        return call(name, arguments)
+
+    def axis_reduction_kernel(self, eqn: Eqn) -> cst.Call:
+        """Emit a loop nest over the broadcast shape for `sum`/`mean` along axes, or `sum_to`, of an
+        inlined expression whose operands may broadcast (see `reductions.loop_nest`); return its call."""
+        value = eqn.ins[0]
+        source, spreads = read_through(value, self.plan.inline, self.defs)
+        origins = list({self.names[a.name]: a for a in source.values() if isinstance(a, Var)}.values())
+        params = [self.names[a.name] for a in origins]
+        name = self.table.fresh(f"{self.function.name}_{eqn.op}")
+        local = _kernel_locals(params)
+        spread_names = [local("spread") for _ in spreads]
+        keys = ("shape", "out", "out_flat", "lengths", "steps", "axes", "outer", "n0", "n1", "n2", "index", "o", "oo",
+                "r", "i0", "i1", "c", "k", "total", "target", "count", "size", "o_0", "o_1", "o_2")  # fmt: skip
+        names = {key: local(key) for key in keys}
+        flat_of = {p: local(f"{p}_flat") for p in params}
+        at_of = {p: local(f"{p}_at") for p in params}
+        base_of = {p: local(f"{p}_base") for p in params}
+        step_of = {p: [local(f"{p}_{axis}") for axis in range(3)] for p in params}
+        arguments = [self.atom(a) for a in origins]
+        arguments += [constant(s.value) if isinstance(s, Const) else self.atom(s) for s in spreads]
+        shaped = ", ".join(params + spread_names)
+        static = eqn.static_dict()
+        if eqn.op == "sum_to":
+            shape = static["shape"]
+            arguments.append(constant(shape.value) if isinstance(shape, Const) else self.atom(shape))
+            signature = ", ".join([*params, *spread_names, names["target"]])
+            kept = f"padded_shape({names['target']}, {names['shape']})"
+            result = f"summed_result({names['out']}, {names['target']})"
+            what = f"sum_to(..., {names['target']})"
+            self.helpers.update({"padded_shape", "summed_result"})
+        else:
+            axis = cst.Module([]).code_for_node(constant(static["axis"].value))
+            keepdims = bool(static.get("keepdims", Const(False)).value)
+            signature = shaped
+            kept = f"keepdims_shape({names['shape']}, {axis})"
+            out = names["out"]
+            if eqn.op == "mean":
+                out = f"{out} / {names['count']}"
+            result = f"reduced_result({out}, {axis}, {keepdims}, {shaped})"
+            what = f"np.{eqn.op}(..., axis={axis}, keepdims={keepdims})"
+            self.helpers.update({"keepdims_shape", "reduced_result"})
+        self.helpers.update(
+            {"loop_shape", "loop_strides", "loop_nest", "flat", "at", "unit_step", "zero_of", "zeros_for"}
+        )
+        c, k, steps, lengths, axes = names["c"], names["k"], names["steps"], names["lengths"], names["axes"]
+
+        def at(leaf: Var) -> cst.BaseExpression:
+            origin = source[leaf.name]
+            if isinstance(origin, Const):
+                return constant(origin.value)
+            p = self.names[origin.name]
+            return cst.parse_expression(f"at({flat_of[p]}, {base_of[p]})")
+
+        def unit_at(leaf: Var) -> cst.BaseExpression:
+            origin = source[leaf.name]
+            if isinstance(origin, Const):
+                return constant(origin.value)
+            p = self.names[origin.name]
+            return cst.parse_expression(f"at({flat_of[p]}, {base_of[p]} + {c})")
+
+        def zero(leaf: Var) -> cst.BaseExpression:
+            origin = source[leaf.name]
+            if isinstance(origin, Const):
+                return constant(origin.value)
+            return call("zero_of", [cst.Name(self.names[origin.name])])
+
+        def code(node: cst.BaseExpression) -> str:
+            return cst.Module([]).code_for_node(node)
+
+        def lines(indent: int, texts) -> str:
+            return "".join(" " * indent + t + "\n" for t in texts)
+
+        rows = {p: row + 1 for row, p in enumerate(params)}
+        strides = ", ".join(f"loop_strides({p}, {names['shape']})" for p in params)
+        out_steps = [f"{names[f'o_{axis}']} = {steps}[0, {axes} - {3 - axis}]" for axis in range(3)]
+        leaf_steps = [
+            f"{step_of[p][axis]} = {steps}[{rows[p]}, {axes} - {3 - axis}]" for p in params for axis in range(3)
+        ]
+        i0, i1 = names["i0"], names["i1"]
+        text = _AXIS_REDUCTION.format(
+            name=name,
+            signature=signature,
+            what=f"{what} of: {code(self.atom(value))}",
+            leaves=shaped,
+            kept=kept,
+            probe=code(self.atom(value, leaf=zero)),
+            flats=lines(4, [f"{flat_of[p]} = flat({p})" for p in params]),
+            strides=strides,
+            steps_of=lines(4, out_steps + leaf_steps),
+            starts=lines(4, [f"{at_of[p]} = 0" for p in params]),
+            bases=lines(
+                16, [f"{base_of[p]} = {at_of[p]} + {i0} * {step_of[p][0]} + {i1} * {step_of[p][1]}" for p in params]
+            ),
+            step=lines(24, [f"{base_of[p]} += {step_of[p][2]}" for p in params]),
+            element=code(self.atom(value, leaf=at)),
+            unit_element=code(self.atom(value, leaf=unit_at)),
+            unit="".join(f" and unit_step({p}, {step_of[p][2]})" for p in params),
+            advance=lines(12, [f"{at_of[p]} += {steps}[{rows[p]}, {k}]" for p in params]),
+            rewind=lines(12, [f"{at_of[p]} -= {steps}[{rows[p]}, {k}] * {lengths}[{k}]" for p in params]),
+            mean=lines(
+                4, [f"{names['count']} = {names['size']} // max({names['out']}.size, 1)"] if eqn.op == "mean" else []
+            ),
+            result=result,
+            **names,
+        )
+        kernel = cst.parse_statement(text)
+        self.kernels.append(kernel.with_changes(decorators=[self.options.decorator()]))
+        return call(name, arguments)
 
     def write(self, eqn: Eqn) -> list[cst.SimpleStatementLine] | None:
         """`x = np.zeros(shape)` and `kernel(x[index], ...)` for a planned write; None if not one here."""
@@ -105,8 +215,8 @@ class KernelPrinter:
         else:
             return None  # a copy with the sum added (`added_at`), or a write whose operands see the buffer
         self.helpers.update({"row_count", "row_length", "row_of"})
-        name, params = self._kernel(value, _WRITE, "add_into")
-        arguments = [subscript(target, index_expr)] + [cst.Name(p) for p in params]
+        name, arguments = self._kernel(value, _WRITE, "add_into")
+        arguments = [subscript(target, index_expr), *arguments]
         lines.append(cst.SimpleStatementLine([cst.Expr(call(name, arguments))]))
         return lines
 
@@ -120,6 +230,52 @@ class KernelPrinter:
         )
 
 
+def fused_leaves(atom: Atom, inline: frozenset[str], defs: dict[str, Eqn]) -> list[Var]:
+    """The non-inlined variables the inlined expression `atom` reads, in first-use order."""
+    if isinstance(atom, Const):
+        return []
+    if atom.name not in inline or not fusable(defs[atom.name].op):
+        return [atom]
+    found: list[Var] = []
+    for operand in defs[atom.name].ins:
+        found += [v for v in fused_leaves(operand, inline, defs) if v not in found]
+    return found
+
+
+def read_through(value: Atom, inline: frozenset[str], defs: dict[str, Eqn]) -> tuple[dict[str, Atom], list[Atom]]:
+    """What an axis-reduction kernel of the inlined `value` reads for each of its leaves, and the
+    broadcast shapes that join its loop's shape.
+
+    A materialised broadcast among the leaves (`b = broadcast_to(a, s)`) is read through its
+    source `a`, `s` joining the loop's shape: a strided view would be copied whole by `flat`.
+    The kernel's call then reads `a` and `s` where the reduction is printed, not `b`, which may
+    be long after `b` was made; `kernel_reads` tells liveness so (`names.Liveness`), so that no
+    name `a` is printed under is rebound in between (a loop's carried value tied to its next one).
+    """
+    source: dict[str, Atom] = {}
+    spreads: list[Atom] = []
+    for leaf in fused_leaves(value, inline, defs):
+        made = defs.get(leaf.name)
+        origin = made.ins[0] if made is not None and made.op == "broadcast_to" else None
+        if isinstance(origin, Const) or (isinstance(origin, Var) and origin.name not in inline):
+            source[leaf.name] = origin
+            spread = made.static_dict()["shape"]
+            if spread not in spreads:
+                spreads.append(spread)
+        else:
+            source[leaf.name] = leaf
+    return source, spreads
+
+
+def kernel_reads(eqn: Eqn, plan: FusionPlan, defs: dict[str, Eqn]) -> tuple[Atom, ...]:
+    """The atoms `eqn`'s printed statement reads beyond its own operands (inlined values expanded):
+    the sources and broadcast shapes an axis-reduction kernel reads through (`read_through`)."""
+    if len(eqn.outs) != 1 or eqn.out.name not in plan.reductions or is_full_reduction(eqn):
+        return ()
+    source, spreads = read_through(eqn.ins[0], plan.inline, defs)
+    return (*source.values(), *spreads)
+
+
 _REDUCTION = '''def {name}({params}):
     """One pass for the {op} of: {what}"""
     {n} = common_size({params})
@@ -129,6 +285,52 @@ _REDUCTION = '''def {name}({params}):
     for {i} in {loop}({n}):
         {total} += {element}
     return float({result})
+'''
+
+_AXIS_REDUCTION = '''def {name}({signature}):
+    """One pass for {what}"""
+    {shape} = loop_shape({leaves})
+    {out} = zeros_for({kept}, {probe})
+    {out_flat} = {out}.reshape({out}.size)
+{flats}    {lengths}, {steps} = loop_nest({shape}, (loop_strides({out}, {shape}), {strides}))
+    {axes} = {lengths}.size
+    {size} = 1
+    {outer} = 1
+    for {k} in range({axes}):
+        {size} *= {lengths}[{k}]
+        if {k} < {axes} - 3:
+            {outer} *= {lengths}[{k}]
+    {n0} = {lengths}[{axes} - 3]
+    {n1} = {lengths}[{axes} - 2]
+    {n2} = {lengths}[{axes} - 1]
+{steps_of}    {index} = np.zeros({axes}, dtype=np.int64)
+    {o} = 0
+{starts}    for {r} in range({outer} if {size} else 0):
+        for {i0} in range({n0}):
+            for {i1} in range({n1}):
+                {oo} = {o} + {i0} * {o_0} + {i1} * {o_1}
+{bases}                if {o_2} == 0:
+                    {total} = {out_flat}[{oo}]
+                    for {c} in range({n2}):
+                        {total} += {element}
+{step}                    {out_flat}[{oo}] = {total}
+                elif {o_2} == 1{unit}:  # unit steps: a loop LLVM can vectorise
+                    for {c} in range({n2}):
+                        {out_flat}[{oo} + {c}] += {unit_element}
+                else:
+                    for {c} in range({n2}):
+                        {out_flat}[{oo}] += {element}
+                        {oo} += {o_2}
+{step}        {k} = {axes} - 4
+        while {k} >= 0:
+            {index}[{k}] += 1
+            {o} += {steps}[0, {k}]
+{advance}            if {index}[{k}] < {lengths}[{k}]:
+                break
+            {index}[{k}] = 0
+            {o} -= {steps}[0, {k}] * {lengths}[{k}]
+{rewind}            {k} -= 1
+{mean}    return {result}
 '''
 
 _WRITE = '''def {name}({view}, {params}):
@@ -160,4 +362,4 @@ def _kernel_locals(params: list[str]):
     return local
 
 
-__all__ = ["REDUCTION_HELPERS", "KernelPrinter"]
+__all__ = ["REDUCTION_HELPERS", "KernelPrinter", "fused_leaves", "kernel_reads", "read_through"]

@@ -1,8 +1,8 @@
 """IR + fusion plan -> the source of a module that Numba compiles.
 
 The module holds one `@numba.njit(cache=True, error_model="numpy")` function
-with the gradient's name and, before it, one loop kernel per fused full
-reduction or slice write (`kernels`). Statements, control flow and
+with the gradient's name and, before it, one loop kernel per fused
+reduction (full, along axes, or `sum_to`) or slice write (`kernels`). Statements, control flow and
 tapes are printed by `statements`, names chosen by `names`. Differences from the NumPy backend's source, each forced by
 what Numba can compile:
 
@@ -13,7 +13,9 @@ what Numba can compile:
   accumulates `e` element by element without allocating it, and a slice
   write of `e` (`scatter_add`, an in-place `add_at`) a kernel that adds it
   into the slice; both fall back to the array expression when their
-  operands' shapes differ (broadcasting);
+  operands' shapes differ (broadcasting); `np.sum`/`np.mean` along
+  constant axes and `sum_to` of `e` become a loop nest over the operands'
+  broadcast shape (`reductions.loop_nest`), broadcasting included;
 - reductions with `axis`/`keepdims`, `np.reshape`, `np.ndim`, `np.squeeze`,
   `np.shape`, `np.size` and the shape helpers call the overloads in
   `helpers` (Numba's `np.shape` of a scalar allocates an array);
@@ -47,13 +49,13 @@ from dataclasses import dataclass
 import libcst as cst
 
 from symdiff.backends.numba import helpers
-from symdiff.backends.numba.kernels import KernelPrinter
+from symdiff.backends.numba.kernels import KernelPrinter, kernel_reads
 from symdiff.backends.numba.math import VECTOR_MATH
 from symdiff.backends.numba.names import NameTable
 from symdiff.backends.numba.statements import StatementPrinter
 from symdiff.backends.numba.support import MASK_OPS, REDUCTIONS, RENAMED, SUPPORTED_OPS, check_supported
 from symdiff.codegen.expressions import build, call, constant, tuple_of
-from symdiff.errors import Location
+from symdiff.errors import BackendError, Location
 from symdiff.ir.nodes import Atom, Const, Eqn, Function, If, Loop, Var, loops, reads, walk
 from symdiff.optimize.fuse import FusionPlan, fusable
 from symdiff.rules import RULES
@@ -85,7 +87,9 @@ def _whole_items(eqn: Eqn) -> bool:
 
 def _negative_integer(atom: Atom) -> bool:
     """Whether `atom` is a constant negative integer (an exponent Numba's `**` would divide by zero with)."""
-    return isinstance(atom, Const) and isinstance(atom.value, int) and not isinstance(atom.value, bool) and atom.value < 0
+    return (
+        isinstance(atom, Const) and isinstance(atom.value, int) and not isinstance(atom.value, bool) and atom.value < 0
+    )
 
 
 def joined_names(body) -> set[str]:
@@ -118,7 +122,10 @@ class NumbaEmitter(KernelPrinter, StatementPrinter):
         self.read_counts = Counter(a.name for a in self.function.results() if isinstance(a, Var))
         for stmt in self.function.body:
             self.read_counts.update(a.name for a in reads(stmt) if isinstance(a, Var))
-        self.table = NameTable(self.function, plan.inline, _reserved(self.function))
+        self.table = NameTable(
+            self.function, plan.inline, _reserved(self.function), lambda eqn: kernel_reads(eqn, plan, self.defs)
+        )
+        self.reading: Eqn | None = None  # the equation being printed: what it may read is `table.live.read_at`
         self.names = self.table.names
         self.helpers: set[str] = set()
         self.joined = joined_names(self.function.body)
@@ -137,7 +144,36 @@ class NumbaEmitter(KernelPrinter, StatementPrinter):
             return self.expression(self.defs[atom.name], leaf)
         if leaf is not None:
             return leaf(atom)
+        self._check_read(atom)
         return cst.Name(self.names.get(atom.name, atom.name))
+
+    def _check_read(self, var: Var) -> None:
+        """Refuse a read that liveness did not see where the equation being printed reads it.
+
+        Ties give several IR values one printed name, which is sound only because liveness keeps
+        a name's value until its last read (`names.Liveness`). A read the printer adds on its
+        own (an inlined operand, the source of a broadcast a kernel reads through) must be among
+        the reads liveness gave the statement; one that is not could see the name after it was
+        rebound, a wrong value with no error, so it stops the build here instead.
+        """
+        eqn = self.reading
+        if eqn is None:
+            return
+        allowed = self.table.live.read_at.get(id(eqn))
+        if allowed is not None and var.name not in allowed:
+            raise BackendError(
+                f"numba backend: internal error: the printed `{eqn}` reads {var.name}, which liveness "
+                "did not count as read there (please report this)",
+                eqn.loc,
+            )
+
+    def equation(self, eqn: Eqn) -> list[cst.SimpleStatementLine]:
+        """A statement printed for `eqn`, its reads checked against liveness (`_check_read`)."""
+        outer, self.reading = self.reading, eqn
+        try:
+            return super().equation(eqn)
+        finally:
+            self.reading = outer
 
     def expression(self, eqn: Eqn, leaf=None) -> cst.BaseExpression:
         """The expression computing `eqn`, with helpers for what Numba lacks."""
@@ -147,7 +183,10 @@ class NumbaEmitter(KernelPrinter, StatementPrinter):
         operands = [self.atom(a, leaf) for a in eqn.ins]
         statics = {k: self._static(eqn, k, a) for k, a in eqn.static}
         if eqn.op in REDUCTIONS:
-            return self._helper_call(REDUCTIONS[eqn.op], operands + [statics.get("axis", constant(None)), statics.get("keepdims", constant(False))])
+            return self._helper_call(
+                REDUCTIONS[eqn.op],
+                operands + [statics.get("axis", constant(None)), statics.get("keepdims", constant(False))],
+            )
         if eqn.op in RENAMED:
             return self._helper_call(RENAMED[eqn.op], operands + [statics[k] for k in rule.static if k in statics])
         if eqn.op in VECTOR_MATH:
@@ -203,7 +242,11 @@ class NumbaEmitter(KernelPrinter, StatementPrinter):
             lines.append(cst.SimpleStatementLine([cst.Expr(cst.SimpleString(f'"""{self.function.doc}"""'))]))
         lines.extend(self.block(self.function.body))
         results = [self.atom(a) for a in self.function.results()]
-        value = results[0] if not isinstance(self.function.result, tuple) else cst.Tuple([cst.Element(r) for r in results], lpar=[], rpar=[])
+        value = (
+            results[0]
+            if not isinstance(self.function.result, tuple)
+            else cst.Tuple([cst.Element(r) for r in results], lpar=[], rpar=[])
+        )
         lines.append(cst.SimpleStatementLine([cst.Return(value)]))
         return lines
 

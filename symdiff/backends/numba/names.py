@@ -11,9 +11,17 @@ own printed name, except where control flow needs one name for several values
   arm computes, a loop's carried value and the value the body computes for
   the next iteration, a loop's initial value and its carried value.
 
+Liveness decides the optional ties and the in-place writes, so it must know
+every read of the printed code where it happens: an inlined expression's
+operands are read where its consumer is printed, and a loop kernel reads the
+source of a broadcast instead of the broadcast (`kernels.kernel_reads`). The
+printer checks each name it reads against these sets and stops the build on
+one they lack (`Liveness.read_at`), which would otherwise see a tied name
+after the body rebound it.
+
 `x[i] = v` writes in place only when no other live value can see the buffer:
 liveness is computed over the structured program (loops to a fixed point,
-inlined expressions read where their consumer is printed) and may-alias
+reads as above) and may-alias
 classes join every value with the views, tapes and control-flow ties that can
 share its memory. A class that holds an argument, a module constant or a
 read-only broadcast is never written; otherwise the write makes a copy
@@ -28,6 +36,7 @@ from __future__ import annotations
 
 import keyword
 import re
+from collections.abc import Callable
 
 from symdiff.ir.nodes import Atom, Eqn, Function, If, Loop, Var, defined, walk
 from symdiff.optimize.fuse import fusable
@@ -73,11 +82,29 @@ def _vars(atoms) -> set[str]:
 
 
 class Liveness:
-    """Live-after sets of every printed equation and the live set at every loop's entry."""
+    """Live-after sets of every printed equation, the names each one reads where it is printed,
+    and the live set at every loop's entry.
 
-    def __init__(self, function: Function, inline: frozenset[str], defs: dict[str, Eqn]):
+    A printed equation reads its operands with inlined values expanded (an inlined value's
+    operands are read where its consumer is printed, not where the IR defines it), plus what
+    `extra(eqn)` names: atoms the printer reads in its place (the source of a broadcast an
+    axis-reduction kernel reads through). The printer may read nothing else there: it checks
+    each name against `read_at` (`lowering.NumbaEmitter.atom`), so a read liveness does not
+    know of, which could see a tied name after it was rebound, is a build-time error instead
+    of a wrong value.
+    """
+
+    def __init__(
+        self,
+        function: Function,
+        inline: frozenset[str],
+        defs: dict[str, Eqn],
+        extra: Callable[[Eqn], tuple[Atom, ...]] | None = None,
+    ):
         self.inline, self.defs = inline, defs
+        self.extra = extra or (lambda eqn: ())
         self.after: dict[int, frozenset[str]] = {}
+        self.read_at: dict[int, frozenset[str]] = {}
         self.entry: dict[int, frozenset[str]] = {}
         self.block(function.body, frozenset(_vars(function.results())))
 
@@ -101,7 +128,9 @@ class Liveness:
             if len(stmt.outs) == 1 and stmt.out.name in self.inline:
                 return live
             self.after[id(stmt)] = live
-            return (live - _vars(stmt.outs)) | self.reads(stmt.atoms())
+            read = frozenset(self.reads(stmt.atoms() + self.extra(stmt)))
+            self.read_at[id(stmt)] = read
+            return (live - _vars(stmt.outs)) | read
         if isinstance(stmt, If):
             rest = live - _vars(stmt.outs)
             then = self.block(stmt.then_body, rest | self.reads(stmt.then_results))
@@ -127,7 +156,13 @@ class Liveness:
 class NameTable:
     """Ties, in-place writes and printed names for one function (see the module docstring)."""
 
-    def __init__(self, function: Function, inline: frozenset[str], reserved: set[str]):
+    def __init__(
+        self,
+        function: Function,
+        inline: frozenset[str],
+        reserved: set[str],
+        extra: Callable[[Eqn], tuple[Atom, ...]] | None = None,
+    ):
         self.function = function
         self.defs = {o.name: e for e in walk(function.body) for o in e.outs}
         self.constants = {n for n, _ in function.free}
@@ -136,7 +171,7 @@ class NameTable:
         self.alias = UnionFind()
         self.tape_news = [e for e in self.defs.values() if e.op == "tape_new"]
         self._structure(function.body)
-        self.live = Liveness(function, inline, self.defs)
+        self.live = Liveness(function, inline, self.defs, extra)
         self.in_place: set[str] = set()
         for eqn in walk(function.body):
             if eqn.op in _WRITES and self._writable(eqn):

@@ -27,9 +27,11 @@ from numba import njit, types
 from numba.core.errors import TypingError
 from numba.cpython.unsafe.tuple import tuple_setitem
 from numba.extending import overload
+from numba.np.numpy_support import as_dtype
 from numba.np.unsafe.ndarray import to_fixed_tuple
 
 from symdiff.backends.numba import helper_cache  # noqa: F401 - its locator, before the cache=True functions below
+from symdiff.backends.numba.helper_cache import CACHED
 
 
 def reduce_sum(a, axis=None, keepdims=False):
@@ -340,3 +342,263 @@ for _kind, _stub in (
     ("sum", reduce_sum), ("mean", reduce_mean), ("prod", reduce_prod), ("max", reduce_max), ("min", reduce_min),
 ):  # fmt: skip
     overload(_stub, prefer_literal=True)(_reduction_overload(_kind))
+
+
+# -- loop kernels over a broadcast -----------------------------------------------
+#
+# An axis reduction (`np.sum(e, axis)`, `np.mean(e, axis)`, `sum_to(e, shape)`) of an inlined
+# elementwise expression `e` whose operands broadcast against each other is printed as one loop
+# over the broadcast shape (`kernels.KernelPrinter.axis_reduction_kernel`): each operand is read
+# through a flat view at an offset that advances by its own element strides, zero along the axes
+# it is broadcast over, and the output, allocated with the reduced axes kept as 1, has stride
+# zero along those. So `np.sum((p[:, None, :] - c[None, :, :]) ** 2, axis=2)` never stores the
+# (n, k, d) difference. The helpers below are those loops' shapes and strides; ranks are known
+# only when Numba compiles them, so each decides there.
+
+
+def loop_shape(*operands):
+    """The broadcast shape of the operands (arrays, scalars, and shapes: tuples), at least 1-D
+    (`(1,)` when all are scalars)."""
+    return np.broadcast_shapes(*(a if isinstance(a, tuple) else np.shape(a) for a in operands)) or (1,)
+
+
+def loop_strides(a, shape):
+    """`a`'s element strides (C order) seen broadcast to `shape`: 0 along axes it is broadcast over."""
+    have = np.shape(a)
+    strides, step = [0] * len(shape), 1
+    for k in range(1, len(have) + 1):
+        if have[-k] != 1:
+            strides[-k] = step
+        step *= have[-k]
+    return tuple(strides)
+
+
+def padded_shape(target, shape):
+    """`target` with leading 1s to the rank of `shape` (the loop's): where `sum_to` sums the leading axes."""
+    padded = (1,) * (len(shape) - len(target)) + tuple(target)
+    if any(t not in (1, n) for t, n in zip(padded, shape, strict=True)):
+        raise ValueError("sum_to: the target shape does not broadcast to the summed one")
+    return padded
+
+
+def unit_step(a, step):
+    """Whether a kernel may read `a` at consecutive offsets: an array whose step is 1, or a scalar."""
+    return step == 1 or not np.ndim(a)
+
+
+@overload(unit_step, inline="always")
+def _unit_step(a, step):
+    if isinstance(a, types.Array):
+        return lambda a, step: step == 1
+    return lambda a, step: True
+
+
+def zero_of(a):
+    """A zero of `a`'s element type (an array's), or the scalar `a` itself: the operands of a probe
+    that types an inlined expression without reading any element."""
+    return a.dtype.type(0) if np.ndim(a) else a
+
+
+def zeros_for(shape, probe):
+    """Zeros of `shape` to sum values of `probe`'s type into (integers and booleans sum as int64)."""
+    kind = np.asarray(probe).dtype
+    return np.zeros(shape, dtype=np.int64 if kind.kind in "biu" else kind)
+
+
+def reduced_result(out, axis, keepdims, *operands):
+    """`np.sum(e, axis, keepdims)` from `out`, the sums with the reduced axes kept as 1."""
+    rank = max((len(a) if isinstance(a, tuple) else np.ndim(a) for a in operands), default=0)
+    if rank == 0:
+        return out.reshape(out.size)[0]
+    if keepdims:
+        return out
+    axes = tuple(a % rank for a in (axis if isinstance(axis, tuple) else (axis,)))
+    kept = tuple(n for k, n in enumerate(out.shape) if k not in axes)
+    return out.reshape(kept) if kept else out.reshape(out.size)[0]
+
+
+def summed_result(out, target):
+    """`sum_to(e, target)` from `out`, the sums in `target`'s shape with leading 1s."""
+    return out.reshape(target) if len(target) else out.reshape(out.size)[0]
+
+
+def _arrays(operands) -> list[int]:
+    """The positions of the operands with a shape: arrays, and shapes (tuples) themselves."""
+    return [k for k, typ in enumerate(operands) if isinstance(typ, (types.Array, types.BaseTuple))]
+
+
+def _rank(typ) -> int:
+    return len(typ) if isinstance(typ, types.BaseTuple) else typ.ndim
+
+
+def _shape_text(operands, k: int) -> str:
+    return f"operands[{k}]" if isinstance(operands[k], types.BaseTuple) else f"operands[{k}].shape"
+
+
+def _compiled(lines: list[str], scope: dict | None = None):
+    scope = dict(scope or {})
+    exec(compile("\n".join(lines), "<symdiff loop kernel helper>", "exec"), scope)  # noqa: S102 - our own text
+    return scope["impl"]
+
+
+@overload(loop_shape)
+def _loop_shape(*operands):
+    arrays = _arrays(operands)
+    rank = max((_rank(operands[k]) for k in arrays), default=0)
+    if rank == 0:
+        return lambda *operands: (1,)
+    lines = ["def impl(*operands):"]
+    for axis in range(rank):
+        lines.append(f"    n{axis} = 1")
+        for k in arrays:
+            j = axis - (rank - _rank(operands[k]))
+            if j < 0:
+                continue
+            lines += [
+                f"    m = {_shape_text(operands, k)}[{j}]",
+                "    if m != 1:",
+                f"        if n{axis} != 1 and n{axis} != m:",
+                "            raise ValueError('operands could not be broadcast together')",
+                f"        n{axis} = m",
+            ]
+    lines.append(f"    return ({''.join(f'n{axis}, ' for axis in range(rank))})")
+    return _compiled(lines)
+
+
+@overload(loop_strides, jit_options=CACHED)
+def _loop_strides(a, shape):
+    rank = len(shape)
+    ndim = a.ndim if isinstance(a, types.Array) else 0
+    if ndim > rank:
+        raise TypingError(f"an operand of rank {ndim} in a loop of rank {rank}")
+
+    def impl(a, shape):
+        strides = shape
+        step = 1
+        for k in range(rank - 1, -1, -1):
+            j = k - (rank - ndim)
+            if j >= 0 and a.shape[j] != 1:
+                strides = tuple_setitem(strides, k, step)
+            else:
+                strides = tuple_setitem(strides, k, 0)
+            if j >= 0:
+                step *= a.shape[j]
+        return strides
+
+    if ndim == 0:
+
+        def impl(a, shape):
+            strides = shape
+            for k in range(rank):
+                strides = tuple_setitem(strides, k, 0)
+            return strides
+
+    return impl
+
+
+@overload(padded_shape)
+def _padded_shape(target, shape):
+    have, rank = len(target), len(shape)
+    if have > rank:
+        raise TypingError(f"sum_to a shape of rank {have} from a loop of rank {rank}")
+    lead = rank - have
+    lines = ["def impl(target, shape):", "    padded = shape"]
+    for k in range(have):  # NumPy's sum_to cannot make an axis longer either
+        lines += [
+            f"    if target[{k}] != 1 and target[{k}] != shape[{lead + k}]:",
+            "        raise ValueError('sum_to: the target shape does not broadcast to the summed one')",
+        ]
+    lines += [
+        f"    padded = tuple_setitem(padded, {k}, {1 if k < lead else f'target[{k - lead}]'})" for k in range(rank)
+    ]
+    lines.append("    return padded")
+    return _compiled([*lines], {"tuple_setitem": tuple_setitem})
+
+
+@overload(zero_of, jit_options=CACHED)
+def _zero_of(a):
+    if isinstance(a, types.Array):
+        kind = a.dtype
+        return lambda a: kind(0)
+    return lambda a: a
+
+
+@overload(zeros_for, jit_options=CACHED)
+def _zeros_for(shape, probe):
+    if isinstance(probe, (types.Boolean, types.Integer)):
+        return lambda shape, probe: np.zeros(shape, np.int64)
+    kind = as_dtype(probe).type
+    return lambda shape, probe: np.zeros(shape, kind)
+
+
+@overload(reduced_result, prefer_literal=True)
+def _reduced_result(out, axis, keepdims, *operands):
+    rank = max((_rank(operands[k]) for k in _arrays(operands)), default=0)
+    keep = _constant_keepdims(keepdims)
+    if rank == 0:
+        return lambda out, axis, keepdims, *operands: out.reshape(out.size)[0]
+    axes = _literal_axes(axis, rank)
+    if axes is None:
+        raise TypingError("a fused axis reduction needs a constant axis")
+    items = axis.types if isinstance(axis, types.BaseTuple) else (axis,)
+    if any(not -rank <= t.literal_value < rank for t in items):
+        raise TypingError(f"axis {axis} is out of bounds for an array of dimension {rank}")
+    if keep:
+        return lambda out, axis, keepdims, *operands: out
+    kept = [k for k in range(rank) if k not in axes]
+    if not kept:
+        return lambda out, axis, keepdims, *operands: out.reshape(out.size)[0]
+    shape = "".join(f"out.shape[{k}], " for k in kept)
+    return _compiled(["def impl(out, axis, keepdims, *operands):", f"    return out.reshape(({shape}))"])
+
+
+@overload(summed_result, jit_options=CACHED)
+def _summed_result(out, target):
+    if len(target) == 0:
+        return lambda out, target: out.reshape(out.size)[0]
+    return lambda out, target: out.reshape(target)
+
+
+@njit(cache=True)
+def loop_nest(shape, strides):
+    """The loop nest over `shape` for operands of element `strides` (one row per operand, as
+    `loop_strides` gives them): axes of length 1 dropped, neighbours merged where every operand
+    steps through them as through one axis, and leading axes of length 1 added up to three, so a
+    kernel runs three nested loops (the last one innermost) inside a short odometer over the rest.
+    Returns the lengths (int64, at least 3) and the strides (operands x axes)."""
+    rank = len(shape)
+    count = len(strides)
+    table = np.zeros((count, rank), dtype=np.int64)
+    for row in range(count):
+        for k in range(rank):
+            table[row, k] = strides[row][k]
+    lengths = np.empty(rank, dtype=np.int64)
+    steps = np.empty((count, rank), dtype=np.int64)
+    kept = 0
+    for k in range(rank):
+        if shape[k] == 1:
+            continue
+        if kept > 0:
+            merge = True
+            for row in range(count):
+                if steps[row, kept - 1] != table[row, k] * shape[k]:
+                    merge = False
+                    break
+            if merge:
+                lengths[kept - 1] *= shape[k]
+                for row in range(count):
+                    steps[row, kept - 1] = table[row, k]
+                continue
+        lengths[kept] = shape[k]
+        for row in range(count):
+            steps[row, kept] = table[row, k]
+        kept += 1
+    axes = max(kept, 3)
+    pad = axes - kept
+    out_lengths = np.ones(axes, dtype=np.int64)
+    out_steps = np.zeros((count, axes), dtype=np.int64)
+    for k in range(kept):
+        out_lengths[pad + k] = lengths[k]
+        for row in range(count):
+            out_steps[row, pad + k] = steps[row, k]
+    return out_lengths, out_steps
