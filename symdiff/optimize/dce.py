@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 
+from symdiff.analysis.shapes import ShapeClasses
 from symdiff.ir.names import Names
 from symdiff.ir.nodes import Const, Eqn, Function, If, Loop, Var, defined, walk
 from symdiff.rules.opaque import OP
@@ -107,9 +108,14 @@ def _unchecked_axes(function: Function, live: set[str]) -> set[str]:
     `keepdims_shape` raises NumPy's AxisError for an axis the reduction would refuse. Once the
     cotangent of a reduction folds to a spread scalar (`np.sum(np.sum(x, axis=2))`), nothing
     reads it and the forward reduction is dead too: dropping it would return a gradient where the
-    function raises. It stays, unless a live equation reduces the same operand along the same axis.
+    function raises. It stays, unless a live equation reduces the same operand, or one known to have
+    its shape, along the same axis.
     """
     shape_of = {e.out.name: e.ins[0] for e in function.body if isinstance(e, Eqn) and e.op == "shape" and e.ins}
+    classes = ShapeClasses()  # a reduction of exp(z) along an axis checks it for z as well
+    for eqn in walk(function.body):
+        if len(eqn.outs) == 1:
+            classes.learn(eqn)
     checked = set()
     for eqn in walk(function.body):
         axis = eqn.static_dict().get("axis")
@@ -119,7 +125,7 @@ def _unchecked_axes(function: Function, live: set[str]) -> set[str]:
             and isinstance(eqn.ins[0], Var)
             and any(o.name in live for o in eqn.outs)
         ):
-            checked.add((eqn.ins[0].name, repr(axis.value)))
+            checked.add((classes.find(eqn.ins[0].name), repr(axis.value)))
     unchecked = set()
     for eqn in function.body:
         if not (isinstance(eqn, Eqn) and eqn.op == "keepdims_shape" and eqn.out.name not in live):
@@ -128,7 +134,7 @@ def _unchecked_axes(function: Function, live: set[str]) -> set[str]:
         if not isinstance(axis, Const) or axis.value is None or not isinstance(shape, Var):
             continue
         operand = shape_of.get(shape.name)
-        if operand is None or not isinstance(operand, Var) or (operand.name, repr(axis.value)) not in checked:
+        if not isinstance(operand, Var) or (classes.find(operand.name), repr(axis.value)) not in checked:
             unchecked.add(eqn.out.name)
     return unchecked
 
