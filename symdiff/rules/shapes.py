@@ -25,6 +25,9 @@ def sum_to(x, shape):
     if have == shape:
         return x
     lead = len(have) - len(shape)
+    if lead < 0 or any(n != 1 and n != have[lead + i] for i, n in enumerate(shape)):
+        # `shape` does not broadcast to `have`: the forward (np.broadcast_to(x, s)) raises here too
+        raise ValueError(f"cannot sum an array of shape {have} down to shape {shape}: it does not broadcast to it")
     kept = tuple(lead + i for i, n in enumerate(shape) if n == 1 and have[lead + i] != 1)
     total = np.add.reduce(x, axis=tuple(range(lead)) + kept)
     return np.reshape(total, shape) if kept else total

@@ -68,6 +68,10 @@ def expanded_axis3(x):
     return np.sum(np.expand_dims(x, 3))
 
 
+def broadcast_to_four(x):
+    return np.sum(np.broadcast_to(x, (4,)))  # the cotangent, summed to x's shape (6,), cannot be
+
+
 BAD = [
     (sum_of_sum_axis2, (np.ones((2, 3)), np.ones((2, 3)))),
     (mean_axis_minus3, (np.ones((2, 3)),)),
@@ -79,6 +83,7 @@ BAD = [
     (reshaped_to_five, (np.arange(6.0),)),
     (squeezed_axis0, (np.ones((2, 3)),)),
     (expanded_axis3, (np.arange(6.0),)),
+    (broadcast_to_four, (np.arange(6.0),)),
 ]
 
 

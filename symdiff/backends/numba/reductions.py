@@ -540,9 +540,25 @@ def _reduced_result(out, axis, keepdims, *operands):
     axes = _literal_axes(axis, rank)
     if axes is None:
         raise TypingError("a fused axis reduction needs a constant axis")
-    items = axis.types if isinstance(axis, types.BaseTuple) else (axis,)
-    if any(not -rank <= t.literal_value < rank for t in items):
-        raise TypingError(f"axis {axis} is out of bounds for an array of dimension {rank}")
+    refusal = axis_refusal(axis, rank)
+    if refusal is not None:  # NumPy's error at the call, as the function raises it, not a compile error
+        bad, ndim = refusal
+        items = axis.types if isinstance(axis, types.BaseTuple) else (axis,)
+        out_ndim = rank if keep else max(rank - len(items), 0)
+        if out_ndim == 0:
+
+            def refuse_scalar(out, axis, keepdims, *operands):
+                axis_error(bad, ndim)
+                return out.reshape(out.size)[0]
+
+            return refuse_scalar
+        empty = (0,) * out_ndim
+
+        def refuse(out, axis, keepdims, *operands):
+            axis_error(bad, ndim)
+            return np.empty(empty, out.dtype)
+
+        return refuse
     if keep:
         return lambda out, axis, keepdims, *operands: out
     kept = [k for k in range(rank) if k not in axes]
