@@ -31,6 +31,7 @@ import symdiff as sd
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from benchmarks import method
+from benchmarks.bench_numba import scalar_loop_by_hand  # the same hand-written gradient bench_numba times
 
 STEPS = 100
 
@@ -45,16 +46,6 @@ def scalar_loop_steps(x, y, n):
     for i in range(n):
         x = x - 0.01 * np.sin(x) * np.cos(y)
     return x * x
-
-
-def scalar_loop_by_hand(x, y):
-    dx, dy = 1.0, 0.0
-    cy, sy = np.cos(y), np.sin(y)
-    for _ in range(100):
-        s, c = np.sin(x), np.cos(x)
-        dx, dy = dx * (1.0 - 0.01 * c * cy), dy * (1.0 - 0.01 * c * cy) + 0.01 * s * sy
-        x = x - 0.01 * s * cy
-    return 2.0 * x * dx, 2.0 * x * dy
 
 
 def tape_bytes_per_step(grad) -> float:

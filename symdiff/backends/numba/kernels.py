@@ -135,19 +135,15 @@ class KernelPrinter:
         )
         c, k, steps, lengths, axes = names["c"], names["k"], names["steps"], names["lengths"], names["axes"]
 
-        def at(leaf: Var) -> cst.BaseExpression:
+        def at(leaf: Var, offset: str = "") -> cst.BaseExpression:
             origin = source[leaf.name]
             if isinstance(origin, Const):
                 return constant(origin.value)
             p = self.names[origin.name]
-            return cst.parse_expression(f"at({flat_of[p]}, {base_of[p]})")
+            return cst.parse_expression(f"at({flat_of[p]}, {base_of[p]}{offset})")
 
         def unit_at(leaf: Var) -> cst.BaseExpression:
-            origin = source[leaf.name]
-            if isinstance(origin, Const):
-                return constant(origin.value)
-            p = self.names[origin.name]
-            return cst.parse_expression(f"at({flat_of[p]}, {base_of[p]} + {c})")
+            return at(leaf, f" + {c}")
 
         def zero(leaf: Var) -> cst.BaseExpression:
             origin = source[leaf.name]
