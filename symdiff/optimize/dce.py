@@ -111,6 +111,14 @@ def _unchecked_axes(function: Function, live: set[str]) -> set[str]:
     function raises. It stays, unless a live equation reduces the same operand, or one known to have
     its shape, along the same axis.
     """
+    dead = []  # (name, shape, axis) of dead keepdims_shape with a constant axis: usually none
+    for eqn in function.body:
+        if isinstance(eqn, Eqn) and eqn.op == "keepdims_shape" and eqn.out.name not in live:
+            shape, axis = eqn.ins[0], eqn.ins[1] if len(eqn.ins) > 1 else eqn.static_dict().get("axis")
+            if isinstance(axis, Const) and axis.value is not None and isinstance(shape, Var):
+                dead.append((eqn.out.name, shape, axis))
+    if not dead:
+        return set()  # dce runs every round: the shape classes below only where a check may be due
     shape_of = {e.out.name: e.ins[0] for e in function.body if isinstance(e, Eqn) and e.op == "shape" and e.ins}
     classes = ShapeClasses()  # a reduction of exp(z) along an axis checks it for z as well
     for eqn in walk(function.body):
@@ -127,15 +135,10 @@ def _unchecked_axes(function: Function, live: set[str]) -> set[str]:
         ):
             checked.add((classes.find(eqn.ins[0].name), repr(axis.value)))
     unchecked = set()
-    for eqn in function.body:
-        if not (isinstance(eqn, Eqn) and eqn.op == "keepdims_shape" and eqn.out.name not in live):
-            continue
-        shape, axis = eqn.ins[0], eqn.ins[1] if len(eqn.ins) > 1 else eqn.static_dict().get("axis")
-        if not isinstance(axis, Const) or axis.value is None or not isinstance(shape, Var):
-            continue
+    for name, shape, axis in dead:
         operand = shape_of.get(shape.name)
         if not isinstance(operand, Var) or (classes.find(operand.name), repr(axis.value)) not in checked:
-            unchecked.add(eqn.out.name)
+            unchecked.add(name)
     return unchecked
 
 
