@@ -93,7 +93,7 @@ class ShapeFacts(ShapeClasses):
         self.leaves: dict[str, frozenset[str]] = {}  # elementwise result -> the arrays whose shapes it broadcasts
         self.reduced: dict[str, tuple[str, Atom]] = {}  # a keepdims reduction -> (its operand, its axis)
         self.kept_shapes: dict[str, tuple[str, Atom]] = {}  # keepdims_shape(np.shape(x), axis) -> (x, axis)
-        self.zero_d: set[str] = set()  # full reductions (axis=None, keepdims=False): 0-d
+        self.zero_d: set[str] = set()  # full reductions (axis=None, keepdims=False) and shapes made (): 0-d
 
     def learn(self, eqn: Eqn) -> None:
         self._learn_reduction(eqn)
@@ -128,7 +128,7 @@ class ShapeFacts(ShapeClasses):
             leaves = frozenset().union(*(self.leaves.get(n, {n}) for n in operands))
             self.leaves[eqn.out.name] = self._without_fitting(leaves)
             numbers = all(isinstance(a, Var) or isinstance(a.value, (int, float)) for a in eqn.ins)
-            spans = self._spans(eqn.out)
+            spans = self.spans(eqn.out)
             if numbers and len(spans) == 1:
                 self.union(eqn.out.name, next(iter(spans)))
             return
@@ -144,6 +144,8 @@ class ShapeFacts(ShapeClasses):
                 self.reduced[eqn.out.name] = (eqn.ins[0].name, axis)
             elif axis == Const(None):
                 self.zero_d.add(eqn.out.name)
+        elif eqn.op in ("reshape", "broadcast_to", "sum_to") and static.get("shape") == Const(()):
+            self.zero_d.add(eqn.out.name)  # `reshape_to(g, ())`: a scalar's cotangent, 0-d whatever g was
         elif eqn.op == "reshape" and isinstance(static.get("shape"), Var) and static["shape"].name in self.kept_shapes:
             self.reduced[eqn.out.name] = self.kept_shapes[static["shape"].name]  # shaped like such a reduction
         elif eqn.op == "keepdims_shape" and len(eqn.ins) == 2 and isinstance(eqn.ins[1], Const):
@@ -160,7 +162,7 @@ class ShapeFacts(ShapeClasses):
             others = {self.find(name) for name in kept - {leaf}}
             root = self.find(leaf)
             if others and (root in zero_d or any(
-                self.find(name) == root and self._spans(Var(x)) <= others for name, (x, _) in self.reduced.items()
+                self.find(name) == root and self.spans(Var(x)) <= others for name, (x, _) in self.reduced.items()
             )):  # fmt: skip
                 kept.discard(leaf)
         return frozenset(kept)
@@ -173,7 +175,7 @@ class ShapeFacts(ShapeClasses):
         source, axis = self.kept_shapes[shape.name]
         root = self.find(atom.name)
         return any(
-            self.find(name) == root and reduced_axis == axis and self._spans(Var(x)) == self._spans(Var(source))
+            self.find(name) == root and reduced_axis == axis and self.spans(Var(x)) == self.spans(Var(source))
             for name, (x, reduced_axis) in self.reduced.items()
         )
 
@@ -182,12 +184,12 @@ class ShapeFacts(ShapeClasses):
         if not isinstance(shape, Var):
             return None
         if shape.name in self.shape_of:
-            return self._spans(Var(self.shape_of[shape.name]))
+            return self.spans(Var(self.shape_of[shape.name]))
         if shape.name in self.covers:
-            return set().union(*(self._spans(Var(name)) for name in self.covers[shape.name]))
+            return set().union(*(self.spans(Var(name)) for name in self.covers[shape.name]))
         return None
 
-    def _spans(self, atom: Var) -> set[str]:
+    def spans(self, atom: Var) -> set[str]:
         """The classes of the arrays whose broadcast is `atom`'s shape (the leaves of its elementwise
         expression; itself, for a value no elementwise op made)."""
         return {self.find(name) for name in self.leaves.get(atom.name, {atom.name})}
@@ -197,7 +199,7 @@ class ShapeFacts(ShapeClasses):
         targets = self._targets(shape)
         if targets is None or not isinstance(atom, Var):
             return False
-        return self._spans(atom) == targets or targets == {self.find(atom.name)}
+        return self.spans(atom) == targets or targets == {self.find(atom.name)}
 
     def is_zero_d(self, atom: Atom) -> bool:
         """Whether `atom` provably holds a 0-d array (a full reduction, or shaped like one)."""
@@ -208,12 +210,12 @@ class ShapeFacts(ShapeClasses):
         (so `atom * np.broadcast_to(c, shape)` has `atom`'s shape)."""
         if isinstance(atom, Var) and isinstance(shape, Var) and shape.name in self.kept_shapes:
             source = Var(self.kept_shapes[shape.name][0])
-            if self.has_kept_shape(atom, shape) or self._spans(source) <= self._spans(atom):
+            if self.has_kept_shape(atom, shape) or self.spans(source) <= self.spans(atom):
                 return True  # `keepdims_shape(np.shape(x), axis)` fits inside `x`'s shape
         targets = self._targets(shape)
         if targets is None or not isinstance(atom, Var):
             return False
-        return targets <= self._spans(atom) or targets == {self.find(atom.name)}
+        return targets <= self.spans(atom) or targets == {self.find(atom.name)}
 
 
 def _trim_key(index: Atom | None) -> tuple | None:

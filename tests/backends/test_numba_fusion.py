@@ -132,7 +132,7 @@ def _cluster_cost(points, centroids):
 
 
 def _row_means(x, w):
-    return np.sum(np.mean(np.tanh(x[:, None, :] * w), axis=-1, keepdims=True) ** 2)
+    return np.sum(np.mean(x[:, None, :] * w, axis=-1, keepdims=True) ** 2)
 
 
 def _two_axes(x, w):
@@ -149,7 +149,7 @@ def _column_outer(a, b):
 
 AXIS_CASES = [
     (_cluster_cost, ((7, 3), (4, 3)), (0, 1), "_sum("),
-    (_row_means, ((5, 4), (3, 4)), (0, 1), "_mean("),
+    (_row_means, ((5, 4), (3, 4)), (0, 1), "_sum_to("),  # each cotangent reads the broadcast seed through its source
     (_two_axes, ((3, 2), (1, 4)), (0, 1), "_sum("),
     (_counted, ((6,), (5,)), (1,), "_sum("),
     (_column_outer, ((3, 1), (1, 4)), (0, 1), "_sum_to("),
@@ -163,11 +163,44 @@ def test_axis_reductions_of_broadcasts_run_as_loop_nests(function, shapes, wrt, 
     rng = np.random.default_rng(3)
     args = tuple(rng.normal(size=s) for s in shapes)
     gradient = sd.grad(function, wrt=wrt, backend="numba")
-    assert kernel in gradient.source and "loop_nest(" in gradient.source
+    assert f"_grad{kernel}" in gradient.source and "loop_nest(" in gradient.source
+    _agrees(function, wrt, gradient, args)
+
+
+def _agrees(function, wrt, gradient, args):
     got, want = gradient(*args), sd.grad(function, wrt=wrt)(*args)
     assert_same(got, want)
     for k, g in zip(wrt, got if isinstance(got, tuple) else (got,), strict=True):
         np.testing.assert_allclose(g, numeric_grad(function, args, k), rtol=1e-6, atol=1e-6)
+
+
+def _row_means_of_tanh(x, w):
+    return np.sum(np.mean(np.tanh(x[:, None, :] * w), axis=-1, keepdims=True) ** 2)
+
+
+def test_a_reduction_no_wider_than_an_array_it_reads_is_no_loop_nest():
+    """tanh(...) is stored (its cotangent reads it), so its mean and the `sum_to`s of the cotangent
+    times an operand are no larger than stored arrays: a loop nest would save one temporary and cost a
+    compile of seconds, so the array expression and the cached helpers compute them."""
+    gradient = sd.grad(_row_means_of_tanh, wrt=(0, 1), backend="numba")
+    assert "loop_nest(" not in gradient.source and "sum_to(" in gradient.source
+    rng = np.random.default_rng(4)
+    _agrees(_row_means_of_tanh, (0, 1), gradient, (rng.normal(size=(5, 4)), rng.normal(size=(3, 4))))
+
+
+def _same_form_twice(a, b, c):
+    return np.sum(np.sin(np.sum(a[:, None] * b, axis=1)) + np.cos(np.sum(a[:, None] * c, axis=1)))
+
+
+def test_reductions_of_one_form_share_one_kernel():
+    """Two sums along axis 1 of `a[:, None] * operand` are one kernel, compiled once, called twice."""
+    gradient = sd.grad(_same_form_twice, wrt=(0, 1, 2), backend="numba")
+    kernels = re.findall(r"^def (\w+_sum\d*)\(", gradient.source, flags=re.MULTILINE)
+    assert kernels == ["_same_form_twice_grad_sum"], kernels
+    assert gradient.source.count("_same_form_twice_grad_sum(") == 3  # its definition and two calls
+    rng = np.random.default_rng(5)
+    args = (rng.normal(size=3), rng.normal(size=(3, 4)), rng.normal(size=(3, 4)))
+    _agrees(_same_form_twice, (0, 1, 2), gradient, args)
 
 
 def _carried_sum_of_a_broadcast(x):

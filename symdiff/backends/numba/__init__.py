@@ -62,6 +62,7 @@ from symdiff.backends import cache
 from symdiff.backends import numpy as numpy_backend
 from symdiff.backends.numba import helper_cache  # noqa: F401 - Numba's locator for the helpers, first
 from symdiff.backends.numba.errors import NumbaCompileError, NumbaFallbackWarning
+from symdiff.backends.numba.kernels import worth_a_loop_nest
 from symdiff.backends.numba.lowering import NumbaModule, NumbaOptions, check_supported, numba_module
 from symdiff.backends.numba.rewrites import numba_rewrites
 from symdiff.backends.numba.runner import Call, runner_for
@@ -110,7 +111,7 @@ def _versions() -> tuple[str, ...]:
 def numba_build(function: Function, options: NumbaOptions) -> NumbaModule:
     """The Numba-ready module for `function` (raises `BackendError` if unsupported)."""
     check_supported(function)
-    plan = plan_fusion(numba_rewrites(function))
+    plan = worth_a_loop_nest(plan_fusion(numba_rewrites(function)))
     header = f"symdiff numba backend: {function.name}. Generated; do not edit (content-addressed cache file)."
     return numba_module(plan, options, header)
 

@@ -32,11 +32,15 @@ expressions (`atom`), names (`table`, `names`) and the fusion plan.
 
 from __future__ import annotations
 
+import re
+from dataclasses import replace
+
 import libcst as cst
 
 from symdiff.codegen.expressions import call, constant, subscript
-from symdiff.ir.nodes import Atom, Const, Eqn, Var
+from symdiff.ir.nodes import Atom, Const, Eqn, Var, walk
 from symdiff.optimize.fuse import FusionPlan, fusable, is_full_reduction
+from symdiff.optimize.fuse_shapes import ShapeFacts
 
 REDUCTION_HELPERS = {"sum": "reduce_sum", "mean": "reduce_mean"}
 
@@ -49,6 +53,7 @@ class KernelPrinter:
     helpers: set[str]
     defs: dict[str, Eqn]
     kernels: list[cst.FunctionDef]
+    kernel_names: dict[str, str]  # canonical kernel text -> the name it is printed under (`_emit`)
 
     def leaves(self, atom: Atom) -> list[Var]:
         """The non-inlined variables an inlined expression reads, in first-use order."""
@@ -57,7 +62,6 @@ class KernelPrinter:
     def _kernel(self, value: Atom, template: str, suffix: str, **fields: str) -> tuple[str, list[cst.BaseExpression]]:
         """Emit one kernel for `value` from `template`; return its name and its call's arguments (the leaves)."""
         leaves = self.leaves(value)
-        name = self.table.fresh(f"{self.function.name}_{suffix}")
         params = [self.names[v.name] for v in leaves]
         local = _kernel_locals(params)
         flat_of = {p: local(f"{p}_flat") for p in params}
@@ -68,7 +72,7 @@ class KernelPrinter:
 
         self.helpers.update({"common_size", "flat", "at"})
         code = template.format(
-            name=name,
+            name=_UNNAMED,
             params=", ".join(params),
             what=cst.Module([]).code_for_node(self.atom(value)),
             flats="".join(f"    {flat_of[p]} = flat({p})\n" for p in params),
@@ -77,9 +81,7 @@ class KernelPrinter:
             **names,
             **fields,
         )
-        kernel = cst.parse_statement(code)
-        self.kernels.append(kernel.with_changes(decorators=[self.options.decorator()]))
-        return name, [self.atom(v) for v in leaves]
+        return self._emit(code, suffix, local.made), [self.atom(v) for v in leaves]
 
     def reduction_kernel(self, eqn: Eqn) -> cst.Call:
         """Emit a one-pass kernel for `sum`/`mean` of an inlined expression; return its call."""
@@ -97,7 +99,6 @@ class KernelPrinter:
         source, spreads = read_through(value, self.plan.inline, self.defs)
         origins = list({self.names[a.name]: a for a in source.values() if isinstance(a, Var)}.values())
         params = [self.names[a.name] for a in origins]
-        name = self.table.fresh(f"{self.function.name}_{eqn.op}")
         local = _kernel_locals(params)
         spread_names = [local("spread") for _ in spreads]
         keys = ("shape", "out", "out_flat", "lengths", "steps", "axes", "outer", "n0", "n1", "n2", "index", "o", "oo",
@@ -165,7 +166,7 @@ class KernelPrinter:
         ]
         i0, i1 = names["i0"], names["i1"]
         text = _AXIS_REDUCTION.format(
-            name=name,
+            name=_UNNAMED,
             signature=signature,
             what=f"{what} of: {code(self.atom(value))}",
             leaves=shaped,
@@ -190,9 +191,23 @@ class KernelPrinter:
             result=result,
             **names,
         )
-        kernel = cst.parse_statement(text)
-        self.kernels.append(kernel.with_changes(decorators=[self.options.decorator()]))
-        return call(name, arguments)
+        return call(self._emit(text, eqn.op, local.made), arguments)
+
+    def _emit(self, text: str, suffix: str, names: list[str]) -> str:
+        """Print the kernel `text` (defined as `_UNNAMED`) unless one equal to it up to the renaming of its
+        parameters and locals (`names`) is printed already; return the name to call.
+
+        A long gradient has many reductions of one form (`sum_to` of `a * b` for each product in
+        the function, say); Numba compiles each kernel function, typically for seconds, so one
+        function per form compiles once per distinct argument types instead of once per use.
+        """
+        key = _canonical(text, names)
+        name = self.kernel_names.get(key)
+        if name is None:
+            name = self.kernel_names[key] = self.table.fresh(f"{self.function.name}_{suffix}")
+            kernel = cst.parse_statement(text.replace(f"def {_UNNAMED}(", f"def {name}(", 1))
+            self.kernels.append(kernel.with_changes(decorators=[self.options.decorator()]))
+        return name
 
     def write(self, eqn: Eqn) -> list[cst.SimpleStatementLine] | None:
         """`x = np.zeros(shape)` and `kernel(x[index], ...)` for a planned write; None if not one here."""
@@ -261,6 +276,35 @@ def read_through(value: Atom, inline: frozenset[str], defs: dict[str, Eqn]) -> t
         else:
             source[leaf.name] = leaf
     return source, spreads
+
+
+def worth_a_loop_nest(plan: FusionPlan) -> FusionPlan:
+    """`plan` less the axis reductions and `sum_to`s whose loop nest would not avoid storing a
+    broadcast: those whose expression is no larger than one of the arrays it reads.
+
+    Such a loop nest saves one temporary of an operand's size, yet Numba compiles each one
+    for seconds per argument types (a long gradient has dozens: every `sum_to(y_bar * b, ...)`
+    under a broadcast product); Numba's array expression and the cached `sum_to`/reduction
+    helpers compute it instead. A loop nest stays where the expression is wider than every
+    array it reads (`P[:, None] - C[None]` in k-means), or reads a broadcast through its source,
+    which is where it saves memory and time that grow with the broadcast.
+    """
+    defs = {e.out.name: e for e in walk(plan.function.body) if len(e.outs) == 1}
+    facts = ShapeFacts()
+    for eqn in walk(plan.function.body):
+        if len(eqn.outs) == 1:
+            facts.learn(eqn)
+
+    def widens(eqn: Eqn) -> bool:
+        value = eqn.ins[0]
+        source, spreads = read_through(value, plan.inline, defs)
+        if spreads or not isinstance(value, Var):
+            return True
+        span = facts.spans(value)
+        return not any(isinstance(leaf, Var) and span <= facts.spans(leaf) for leaf in source.values())
+
+    kept = {r for r in plan.reductions if is_full_reduction(defs[r]) or widens(defs[r])}
+    return replace(plan, reductions=frozenset(kept))
 
 
 def kernel_reads(eqn: Eqn, plan: FusionPlan, defs: dict[str, Eqn]) -> tuple[Atom, ...]:
@@ -344,8 +388,12 @@ _WRITE = '''def {name}({view}, {params}):
 '''
 
 
+_UNNAMED = "_unnamed_kernel"  # a kernel's name until `_emit` knows whether it is new
+
+
 def _kernel_locals(params: list[str]):
-    """A function giving local names for a kernel that clash with no parameter or each other."""
+    """A function giving local names for a kernel that clash with no parameter or each other;
+    its `made` lists the parameters, then every name it gave, in order."""
     taken = set(params)
 
     def local(base: str) -> str:
@@ -353,9 +401,24 @@ def _kernel_locals(params: list[str]):
         while candidate in taken:
             candidate += "_"
         taken.add(candidate)
+        local.made.append(candidate)
         return candidate
 
+    local.made = list(params)
     return local
 
 
-__all__ = ["REDUCTION_HELPERS", "KernelPrinter", "fused_leaves", "kernel_reads", "read_through"]
+_IDENTIFIER = re.compile(r"\b[A-Za-z_][A-Za-z0-9_]*\b")
+_DOCSTRING = re.compile(r'"""(?:[^"]|"(?!""))*"""')
+
+
+def _canonical(text: str, names: list[str]) -> str:
+    """A kernel's text without its docstring, with its parameters and locals (`names`, all distinct)
+    renamed by position (to `$0`, `$1`, ..., which no identifier can be): two kernels with one
+    canonical text compute the same function of their arguments."""
+    position = {name: f"${k}" for k, name in enumerate(names)}
+    body = _DOCSTRING.sub("", text, count=1)
+    return _IDENTIFIER.sub(lambda m: position.get(m.group(0), m.group(0)), body)
+
+
+__all__ = ["REDUCTION_HELPERS", "KernelPrinter", "fused_leaves", "kernel_reads", "read_through", "worth_a_loop_nest"]
