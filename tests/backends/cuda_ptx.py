@@ -4,7 +4,9 @@ The simulator runs kernels as Python, so it accepts code a GPU compiler
 rejects. Here every launch a simulated call makes is recorded (kernel name
 and argument types); then a subprocess with the simulator off re-executes
 the generated module and runs `numba.cuda.compile_ptx(kernel.py_func, types,
-cc=(8, 0))` on each recorded signature. That needs NVVM (the
+cc=(8, 0), opt=False)` on each recorded signature (the runtime library that
+ends every module is run once and shared, and NVVM's optimiser is off: a
+third of the time, and what fails, fails without them). That needs NVVM (the
 `numba-cuda[cu13]` extra, `pip install -e ".[cuda-ptx]"`), not a GPU or driver.
 """
 
@@ -42,13 +44,27 @@ _SCRIPT = textwrap.dedent(
             return types.Array(getattr(types, spec[1]), spec[2], spec[3])
         return types.boolean if spec[1] == "bool" else getattr(types, spec[1])
 
+    # Every module ends with the same runtime library: it is run once, and each later module's own
+    # part runs beside it, so the library's device functions are typed and lowered once, not per module.
+    MARK = "\\n# ---- runtime library"
+    library, shared = None, {}
     failures = []
     for source, launches in json.load(sys.stdin):
+        own, mark, rest = source.partition(MARK)
         namespace = {"__name__": "symdiff_ptx_check"}
+        if mark and rest == library:
+            namespace = dict(shared)
+            source = own
         exec(compile(source, "<generated>", "exec"), namespace)
+        if mark and library is None:
+            library, shared = rest, dict(namespace)
         for name, signature in launches:
             try:
-                cuda.compile_ptx(namespace[name].py_func, tuple(numba_type(s) for s in signature), cc=(8, 0))
+                # NVVM's optimiser is off (opt=False): what fails is typing, lowering or NVVM's checks,
+                # which run at every level; the optimiser took most of the time.
+                cuda.compile_ptx(
+                    namespace[name].py_func, tuple(numba_type(s) for s in signature), cc=(8, 0), opt=False
+                )
             except NvvmSupportError as error:
                 print(error, file=sys.stderr)
                 sys.exit(3)
@@ -117,8 +133,9 @@ def compile_ptx(
 
     Each subprocess may take `timeout` seconds plus `per_launch` for each
     launch it compiles: the limit catches a hung compiler, and the work grows
-    with the corpus (821 launches of the issue-23 harness took 476 s on two
-    workers at a load average of 8 on two cores, about 1.2 s each).
+    with the corpus (the issue-23 harness's 795 launches took 476 s on two
+    workers at a load average of 8 on two cores before the library was shared
+    and the optimiser turned off, about 1.2 s each; see the module docstring).
 
     Returns (exit status, [kernel name, error] failures, stderr tail); the
     status is `NO_NVVM` when NVVM is not installed, else the worst status.

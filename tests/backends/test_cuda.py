@@ -204,6 +204,29 @@ def test_kernels_compile_to_ptx(runs):
     assert failures == []
 
 
+_REJECTED = """
+
+@cuda.jit
+def rejected_kernel(out):
+    out[0] = float(out[0] > 0.0)  # runs on the simulator; Numba cannot type float() of a bool for a GPU
+"""
+
+
+def test_the_ptx_check_reports_a_kernel_only_the_simulator_runs(runs):
+    """The check itself: a kernel that fails to compile in a later module, which shares the first
+    module's runtime library, is reported by name, and the first module's kernels still compile."""
+    gradient, _, _, launches = runs["tanh_sum"]
+    own, mark, library = gradient.source.partition("\n# ---- runtime library")
+    assert mark, "the generated module no longer ends with its runtime library"
+    rejected = ("rejected_kernel", (("array", "float64", 1, "C"),))
+    modules = [(gradient.source, set(launches)), (own + _REJECTED + mark + library, {rejected})]
+    status, failures, stderr = cuda_ptx.compile_ptx(modules, workers=1)
+    if status == cuda_ptx.NO_NVVM:
+        pytest.skip(f"NVVM is not installed, so PTX cannot be compiled (pip install -e '.[cuda-ptx]'): {stderr[-300:]}")
+    assert status == 0, stderr
+    assert [name for name, _ in failures] == ["rejected_kernel"]
+
+
 # -- errors ----------------------------------------------------------------------
 
 
