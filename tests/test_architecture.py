@@ -54,6 +54,7 @@ LAYERS: list[tuple[str, set[str]]] = [
             "symdiff.higher",
             "symdiff.sparse",
             "symdiff.sparsity",
+            "symdiff.coloring",
             "symdiff.check",
             "symdiff.testing",
             "symdiff.extend",

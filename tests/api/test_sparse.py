@@ -10,9 +10,9 @@ import pytest
 import scipy.sparse
 
 import symdiff as sd
+from symdiff.coloring import star_colors, star_sources
 from symdiff.errors import NoSparsityPattern
 from symdiff.sparse import color_columns
-from symdiff.sparsity import star_colors, star_sources
 from tests.oracles import numeric_grad
 
 
