@@ -178,41 +178,41 @@ class Substitution:
 
     def __init__(self, pattern: scipy.sparse.csr_matrix, colors: np.ndarray, nodes: tuple, tree: tuple) -> None:
         n = pattern.shape[0]
-        order, predecessors, slot_of_edge, edge_ends = tree
+        order, predecessors, slot_of_edge, (first, second) = tree  # slot -> its edge; each edge's two nodes
         vertex, other, signs = nodes  # per node: its column, its tree's other colour, its depth's parity
-        count = order.size
-        position = np.empty(count, dtype=np.int64)
-        position[order] = np.arange(count)
+        position = np.empty(order.size, dtype=np.int64)
+        position[order] = np.arange(order.size)
         sizes = _subtree_sizes(order, predecessors)
         rows = np.repeat(np.arange(n), np.diff(pattern.indptr))
-        columns = pattern.indices
-        first, second = edge_ends  # the edge's two nodes
+        diagonal = rows == pattern.indices
         child = np.where(predecessors[first] == second, first, second)
-        self.sequence = (other[order] * n + vertex[order], signs[order])
-        diagonal = rows == columns
-        edge = slot_of_edge[~diagonal]
-        leaf = sizes[child[edge]] == 1
-        off = np.flatnonzero(~diagonal)
-        source = other[child[edge]] * n + vertex[child[edge]]
-        self.direct = (  # the slots read from one product: the diagonal, and the leaves' edges
-            np.concatenate([np.flatnonzero(diagonal), off[leaf]]),
-            np.concatenate([colors[rows[diagonal]] * n + rows[diagonal], source[leaf]]),
+        leaf = sizes[child] == 1
+        # the values, each computed once: the diagonal's and the leaves' edges' (read), the others' (solved)
+        on_diagonal = rows[diagonal]
+        self.direct = np.concatenate(
+            [colors[on_diagonal] * n + on_diagonal, other[child[leaf]] * n + vertex[child[leaf]]]
         )
-        inner = child[edge[~leaf]]
-        self.solved = (off[~leaf], signs[inner], position[inner], position[inner] + sizes[inner])
-        self.size = rows.size
+        inner = child[~leaf]
+        start, end, positive = position[inner], position[inner] + sizes[inner], signs[inner] > 0
+        self.plus, self.minus = np.where(positive, end, start), np.where(positive, start, end)  # sigma folded in
+        self.sequence = (other[order] * n + vertex[order], signs[order])
+        value_of_edge = np.empty(first.size, dtype=np.int64)
+        value_of_edge[leaf] = on_diagonal.size + np.arange(int(leaf.sum()))
+        value_of_edge[~leaf] = self.direct.size + np.arange(inner.size)
+        self.take = np.empty(rows.size, dtype=np.int64)  # each slot's value (an edge's two slots share one)
+        self.take[diagonal] = np.arange(on_diagonal.size)
+        self.take[~diagonal] = value_of_edge[slot_of_edge[~diagonal]]
 
     def entries(self, flat: np.ndarray) -> np.ndarray:
         """The stored entries, in the pattern's order, from the products flattened (colour by row)."""
-        out = np.empty(self.size, dtype=np.result_type(flat, np.float64))
-        slots, sources = self.direct
-        out[slots] = flat[sources]
-        slots, signs, starts, ends = self.solved
-        if slots.size:
+        values = flat[self.direct]
+        if self.plus.size:
             where, signed = self.sequence
-            running = np.concatenate([np.zeros(1, dtype=out.dtype), np.cumsum(flat[where] * signed)])
-            out[slots] = signs * (running[ends] - running[starts])
-        return out
+            running = np.empty(where.size + 1, dtype=np.result_type(flat, signed))
+            running[0] = 0.0
+            np.cumsum(flat[where] * signed, out=running[1:])
+            values = np.concatenate([values, running[self.plus] - running[self.minus]])
+        return values[self.take]
 
 
 def _subtree_sizes(order: np.ndarray, predecessors: np.ndarray) -> np.ndarray:
