@@ -36,6 +36,7 @@ import hashlib
 import traceback
 import types
 from collections.abc import Callable
+from itertools import chain
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -506,15 +507,16 @@ def _pattern(out: Any, columns: int, limit: int) -> scipy.sparse.csr_matrix:
     rows hold more than `limit` (a pattern that dense saves no directions, and costs its size)."""
     import scipy.sparse
 
-    out = np.asarray(_plain(out), dtype=object).ravel()
-    lengths = np.fromiter((len(_deps(v)) for v in out), dtype=np.int64, count=out.size)
+    sets = list(map(_deps, np.asarray(_plain(out), dtype=object).ravel().tolist()))
+    lengths = np.fromiter(map(len, sets), dtype=np.int64, count=len(sets))
     dense = int(np.count_nonzero(lengths > limit))
     if dense > _DENSE_ROWS:
         raise NoSparsityPattern(f"{dense} rows of the pattern hold more than {limit} of {columns} entries")
-    found = np.fromiter((k for v in out for k in sorted(_deps(v))), dtype=np.int64, count=int(lengths.sum()))
-    rows = np.repeat(np.arange(out.size), lengths)
-    data = np.ones(found.size, dtype=bool)
-    return scipy.sparse.csr_matrix((data, (rows, found)), shape=(out.size, columns))
+    found = np.fromiter(chain.from_iterable(sets), dtype=np.int64, count=int(lengths.sum()))
+    rows = np.repeat(np.arange(len(sets)), lengths)
+    pattern = scipy.sparse.csr_matrix((np.ones(found.size, dtype=bool), (rows, found)), shape=(len(sets), columns))
+    pattern.sort_indices()
+    return pattern
 
 
 def shape_key(args: tuple, position: int) -> tuple:
