@@ -429,9 +429,9 @@ def trace_pattern(derivative: Derivative | Deferred, args: tuple, position: int,
     value depends on more elements than that (a pattern that dense is not worth tracing)."""
     x = np.asarray(args[position])
 
-    def given() -> list:
+    def given(sets: Callable = _index_sets) -> list:
         made = list(args)
-        made[position] = _index_sets(x.shape, range(x.size))
+        made[position] = sets(x.shape, range(x.size))
         return made + [np.zeros(x.shape) + e for e in extra]  # a zero tangent, for forward mode
 
     return _run_traced(derivative, given, pick, x.size, limit)
@@ -445,10 +445,10 @@ def trace_transposed_pattern(back: Derivative | Deferred, args: tuple, position:
     x = np.asarray(args[position])
     size = int(np.prod(out_shape, dtype=np.int64))
 
-    def given() -> list:
+    def given(sets: Callable = _index_sets) -> list:
         made = list(args)
-        made[position] = _index_sets(x.shape, [None] * x.size)
-        return made + [_index_sets(out_shape, range(size))]
+        made[position] = sets(x.shape, [None] * x.size)
+        return made + [sets(out_shape, range(size))]
 
     return _run_traced(back, given, _itself, size, limit).T.tocsr()
 
@@ -473,6 +473,11 @@ def _run_traced(derivative: Derivative | Deferred, given: Callable[[], list], pi
     filename = f"<pattern of {function.name}>"
     text = module_source([function])
     exec(compile(text, filename, "exec"), namespace)  # noqa: S102 - our own generated code
+    fast = None
+    if FAST_TRACE:
+        fast = _fast_pattern(text, filename, function.name, given, pick, columns, columns if limit is None else limit)
+    if fast is not None:
+        return fast
     namespace["np"] = _TracingNumpy()
     joined, prefix = None, []
     for _ in range(_MAX_PATHS):
@@ -497,6 +502,28 @@ def _run_traced(derivative: Derivative | Deferred, given: Callable[[], list], pi
         f"the sparsity pattern of {name} cannot be traced: its branches on the values of "
         f"{derivative.wrt[0]} take more than {_MAX_PATHS} paths"
     )
+
+
+FAST_TRACE = True  # try `set_arrays` first (False: the object tracer alone, as the tests compare them)
+
+
+def _fast_pattern(text: str, filename: str, name: str, given: Callable, pick: Callable, columns: int,
+                  limit: int) -> scipy.sparse.csr_matrix | None:  # fmt: skip
+    """The pattern by `set_arrays` (sets as rows of one table, each operation on whole arrays), or
+    None where it cannot run the code (branches on x, elements one at a time, functions it does
+    not know): the object tracer then runs. Rows past the limit are refused as `_pattern` does."""
+    from symdiff import set_arrays
+
+    namespace: dict[str, Any] = {"__name__": f"symdiff_fast_pattern_{name}"}
+    exec(compile(text, filename, "exec"), namespace)  # noqa: S102 - our own generated code
+    namespace["np"] = set_arrays.FastNumpy()
+    pattern = set_arrays.run(namespace[name], given, pick, columns, limit)
+    if pattern is None:
+        return None
+    dense = int(np.count_nonzero(np.diff(pattern.indptr) > limit))
+    if dense > _DENSE_ROWS:
+        raise NoSparsityPattern(f"{dense} rows of the pattern hold more than {limit} of {columns} entries")
+    return pattern
 
 
 _DENSE_ROWS = 8  # under a limit, the rows that may pass it: an arrowhead's few hubs, not a dense matrix

@@ -55,6 +55,7 @@ LAYERS: list[tuple[str, set[str]]] = [
             "symdiff.sparse",
             "symdiff.sparsity",
             "symdiff.coloring",
+            "symdiff.set_arrays",
             "symdiff.check",
             "symdiff.testing",
             "symdiff.extend",
