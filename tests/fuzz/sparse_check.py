@@ -28,6 +28,7 @@ from pathlib import Path
 import numpy as np
 
 import symdiff as sd
+from symdiff import sparsity
 from symdiff.errors import NoSparsityPattern, SymdiffError
 from tests.fuzz.check import _float64, _load
 from tests.fuzz.programs import Program, generate
@@ -101,6 +102,18 @@ def check_sparse(program: Program, directory: Path) -> tuple[str, str]:
         if not np.allclose(solved, dense, rtol=1e-9, atol=1e-12):
             return "wrong", f"acyclic: largest difference {np.abs(solved - dense).max():.3g}"
         pattern = sparse.pattern(*args).toarray()
+        sparsity.FAST_TRACE = False  # the object tracer, element by element: the same pattern
+        try:
+            slow = sd.sparse_hessian(f, 0).pattern(*args).toarray()
+        except NoSparsityPattern:
+            slow = pattern  # (the fast path runs an astype the object tracer refuses)
+        finally:
+            sparsity.FAST_TRACE = True
+        if not np.array_equal(slow, pattern):
+            return (
+                "wrong",
+                f"the fast tracer's pattern differs from the object tracer's in {np.sum(slow != pattern)} entries",
+            )
         elsewhere = [np.random.default_rng(program.seed).uniform(0.2, 1.5, np.shape(args[0])), *args[1:]]
         try:
             other = np.asarray(sd.hessian(f, 0, sparsity=False)(*elsewhere)).reshape(pattern.shape)
