@@ -308,7 +308,8 @@ class Compression:
     `symmetric` (a Hessian): the pattern is made symmetric and coloured both ways, distance-1 on
     columns and star (entries read from their mirror where needed), and the fewer colours win;
     `coloring="acyclic"` adds an acyclic colouring (entries solved along two-coloured trees), which
-    wins where it takes fewer colours still (ties go to a colouring read directly).
+    wins where it takes fewer colours still (ties go to a colouring read directly): never more
+    colours than the default.
     `out_shape` (a Jacobian): its rows are coloured too, and where that takes under half the
     colours the pass runs in reverse (`by_rows`): one cotangent per colour of rows, each product
     a sum of rows (a dense row, such as a sum every output reads, costs a colour per column the
@@ -335,7 +336,7 @@ class Compression:
             colors = color_columns(pattern)
             options.append((colors, colors[pattern.indices] * rows_count + self._rows, False, "distance-1"))
         typical = float(np.percentile(per_row, 90)) if per_row.size else 0.0
-        if symmetric and (acyclic or not options or _colour_count(options[0][0]) > 1.5 * typical + 1):
+        if symmetric and (not options or _colour_count(options[0][0]) > 1.5 * typical + 1):
             # a few dense rows (an element every term reads) cost the distance-1 colouring a colour per
             # column they meet; a star colouring reads their entries from the mirror side instead
             colors = star_colors(pattern)
