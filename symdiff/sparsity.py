@@ -117,7 +117,7 @@ class _Set:
 
     # numpy's object loops call these methods by the ufunc's name
     def _same(self) -> _Set:
-        return self
+        return type(self)(self.deps)  # a new value: a branch on it is a decision of its own
 
     exp = exp2 = expm1 = log = log2 = log10 = log1p = sqrt = cbrt = square = reciprocal = _same
     sin = cos = tan = arcsin = arccos = arctan = sinh = cosh = tanh = arcsinh = arccosh = arctanh = _same
@@ -149,12 +149,12 @@ def _deps(value: object) -> frozenset:
     raise TypeError(f"an element of kind {type(value).__name__} in the traced code")
 
 
-_NO_SET = _Set(_EMPTY)
-
-
 def _join(*values: object) -> _Set:
-    """The union of the values' index sets (the hot path of a trace: one call per element)."""
-    joined = None  # the one _Set met so far whose set is the union, reused rather than copied
+    """The union of the values' index sets (the hot path of the object tracer: one call per element),
+    as a new `_Set` every time: a branch on it is decided on its own (one shared object, such as a
+    single "no set" value, would tie the branches on every value holding it to one outcome, and the
+    paths where they differ would never be traced). Sets themselves are shared, not copied."""
+    joined = None  # the union so far
     for value in values:
         if type(value) is _Set:
             deps = value.deps
@@ -165,29 +165,36 @@ def _join(*values: object) -> _Set:
         if not deps:
             continue
         if joined is None:
-            joined = value if type(value) is _Set else _Set(deps)
-        elif deps is not joined.deps and not deps <= joined.deps:
-            joined = _grown(joined.deps | deps)
-    return _NO_SET if joined is None else joined
+            joined = deps
+        elif deps is not joined and not deps <= joined:
+            joined = _grown(joined | deps)
+    return _Set(_EMPTY if joined is None else joined)
 
 
-def _grown(deps: frozenset) -> _Set:
-    """A new union; past the run's limit, the set of every index (one object, whose unions cost
+def _grown(deps: frozenset) -> frozenset:
+    """A new union; past the run's limit, the set of every index (one set, whose unions cost
     nothing): a value that dense makes its rows dense, and whatever reads it is dense too."""
     run = _RUNNING[-1]
-    return run.everything if len(deps) > run.limit else _Set(deps)
+    return run.everything.deps if len(deps) > run.limit else deps
 
 
 def _union(values: Any) -> _Set:
     """The union of many values' sets at once (a sum's), in time linear in their sizes."""
     sets = [_deps(v) for v in values]
     if not sets or not any(sets):
-        return _NO_SET
+        return _Set(_EMPTY)
     run = _RUNNING[-1] if _RUNNING else None
     if run is not None and any(deps is run.everything.deps for deps in sets):
-        return run.everything
+        return _Set(run.everything.deps)
     joined = _EMPTY.union(*sets)
-    return _grown(joined) if run is not None else _Set(joined)
+    return _Set(_grown(joined) if run is not None else joined)
+
+
+def _no_sets(shape: tuple) -> np.ndarray:
+    """An object array of `shape` holding a new empty `_Set` per element."""
+    made = np.empty(int(np.prod(shape, dtype=np.int64)), dtype=object)
+    made[:] = [_Set(_EMPTY) for _ in range(made.size)]
+    return made.reshape(shape)
 
 
 def _compare(*values: object) -> _Cond:
@@ -251,7 +258,7 @@ def _reduce(target: np.ufunc, a: Any, axis: Any = 0, keepdims: bool = False) -> 
     kept = [n for k, n in enumerate(a.shape) if k not in axes]
     moved = np.moveaxis(a, axes, tuple(range(a.ndim - len(axes), a.ndim))).reshape(tuple(kept) + (-1,))
     if not moved.shape[-1]:
-        result = np.full(tuple(kept), _NO_SET, dtype=object)
+        result = _no_sets(tuple(kept))
     elif target is _JOIN_ALL:  # a sum, product or extremum: each result the union of its slice, at once
         result = np.empty(tuple(kept), dtype=object)
         for index in np.ndindex(*kept):
@@ -285,7 +292,7 @@ def _matmul(a: Any, b: Any) -> Any:
 def _row_unions(a: np.ndarray, axis: int) -> np.ndarray:
     """The union along `axis` (a traced array), or no sets at all (an array of numbers)."""
     if a.dtype != object:
-        return np.full(np.delete(a.shape, axis % a.ndim), _NO_SET, dtype=object)
+        return _no_sets(tuple(np.delete(a.shape, axis % a.ndim)))
     return _reduce(_JOIN_ALL, a, axis)
 
 
