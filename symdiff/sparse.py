@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from symdiff.api import Derivative, Wrt, build, readable_function
-from symdiff.coloring import Compression, color_columns
+from symdiff.coloring import COLORINGS, Compression, color_columns
 from symdiff.errors import NoSparsityPattern, NoTangentRule
 from symdiff.higher import _batched, _batched_rows, _params, _single_wrt, compressed_products, compressed_rows, hvp, jvp
 from symdiff.sparsity import _itself, _second, hessian_tracer, jacobian_tracer, value_key
@@ -115,6 +115,8 @@ def sparse_hessian(f: Callable, wrt: Wrt = 0, *, backend: str = "numpy", argnum:
     colours still (two for the chain), its entries solved along two-coloured trees: fewer
     products where they cost more than that solve.
     """
+    if coloring not in COLORINGS:
+        raise ValueError(f"coloring={coloring!r}: expected one of {', '.join(map(repr, COLORINGS))}")
     f, wrt = readable_function(f), wrt if argnum is None else argnum
     name = _single_wrt(f, wrt)
     gradient = build(f, name, "grad", "numpy")  # its rows are the Hessian's: trace its code
