@@ -34,6 +34,10 @@ Two workloads (issues 4 and 16):
       `symdiff.hessian(sparsity=False)` (every direction) and `jax.jit(jax.hessian)` at
       n = 2000, and alone with the analytic sparse Hessian at n = 10^5, where a dense one
       would be 80 GB. The first call, which traces the pattern and colours it, is timed apart.
+      At n = 10^5 also with `coloring="acyclic"` (2 colours, entries solved along the path).
+  (d') a costlier pentadiagonal objective at n = 10^5: `coloring="star"` (5 colours, every
+      entry read directly) against `"acyclic"` (3 colours, entries solved along trees),
+      checked against the dense Hessian (every direction) at n = 300.
 
 Timings are min-of-N repeats with the contenders interleaved in every repeat,
 as in bench_core.py.
@@ -431,8 +435,50 @@ def run_sparse(repeats, n_dense, n_large):
     error = abs(matrix - expected).max()  # sparse against sparse: no dense matrix of n^2 at this size
     if not error <= 1e-12 * abs(expected).max() or matrix.nnz != 3 * n_large - 2:
         raise AssertionError(f"the sparse Hessian disagrees with the analytic one: {error:.3g}, {matrix.nnz} nonzeros")
-    best = interleaved_min({"sparse": large, "analytic": rosenbrock_sparse_hessian}, (big,), max(3, repeats // 5))
+    acyclic = sd.sparse_hessian(rosenbrock, coloring="acyclic")  # 2 colours, entries solved along the path
+    solved = acyclic(big)
+    error_acyclic = abs(solved - expected).max()
+    if not error_acyclic <= 1e-12 * abs(expected).max() or acyclic.colors(big).max() + 1 != 2:
+        raise AssertionError(f"the acyclic sparse Hessian disagrees with the analytic one: {error_acyclic:.3g}")
+    contenders = {"sparse": large, "acyclic": acyclic, "analytic": rosenbrock_sparse_hessian}
+    best = interleaved_min(contenders, (big,), max(3, repeats // 5))
     print(f"  n={n_large}: symdiff.sparse_hessian {best['sparse'] * ms:.2f} ms (first call {first:.2f} s), analytic {best['analytic'] * ms:.2f} ms; max |difference| {error:.1e}")  # fmt: skip
+    print(f"  n={n_large}: coloring='acyclic' (2 colours) {best['acyclic'] * ms:.2f} ms; max |difference| {error_acyclic:.1e}")  # fmt: skip
+
+
+def banded(x):
+    """A costlier objective whose terms read three neighbours: a pentadiagonal Hessian."""
+    return np.sum(np.log1p(np.exp(np.sin(x[2:] * x[1:-1] + x[:-2])))) + np.sum(np.tanh(x[1:] - x[:-1]) ** 2)
+
+
+def run_sparse_banded(repeats, n_check, n_large):
+    """(d') star (5 colours) against acyclic (3 colours, solved along trees) on a pentadiagonal Hessian."""
+    rng = np.random.default_rng(4)
+    x = rng.normal(size=n_check)
+    expected = sd.hessian(banded, sparsity=False)(x)  # every direction
+    for coloring in ("star", "acyclic"):
+        check_agreement(
+            (sd.sparse_hessian(banded, coloring=coloring)(x).toarray(),), (expected,), rtol=1e-12, atol=1e-9
+        )
+    big = rng.normal(size=n_large)
+    contenders = {coloring: sd.sparse_hessian(banded, coloring=coloring) for coloring in ("star", "acyclic")}
+    first = {}
+    for name, hessian in contenders.items():
+        start = time.perf_counter()
+        hessian(big)
+        first[name] = time.perf_counter() - start
+    star, acyclic = (contenders[name](big) for name in ("star", "acyclic"))
+    error = abs(star - acyclic).max()
+    if not error <= 1e-12 * abs(star).max():
+        raise AssertionError(f"acyclic and star sparse Hessians disagree: {error:.3g}")
+    best = interleaved_min(contenders, (big,), repeats)
+    ms = 1e3
+    print()
+    print(f"(d') sparse Hessian of a pentadiagonal objective, n={n_large} (checked against every direction at n={n_check})")  # fmt: skip
+    for name, hessian in contenders.items():
+        colours = hessian.colors(big).max() + 1
+        print(f"  {f'coloring={name!r}, {colours} colours':<36}{best[name] * ms:>9.2f} ms   (first call {first[name]:.2f} s)")  # fmt: skip
+    print(f"  star / acyclic: {best['star'] / best['acyclic']:.2f}x; max |difference| {error:.1e}")
 
 
 def main(argv=None):
@@ -453,6 +499,7 @@ def main(argv=None):
     run_jacobian(max(3, repeats // 5), 1000)
     run_wide_jacobian(max(3, repeats // 5))
     run_sparse(max(3, repeats // 5), 500 if options.quick else 2000, 10_000 if options.quick else 100_000)
+    run_sparse_banded(max(3, repeats // 5), 300, 10_000 if options.quick else 100_000)
 
 
 if __name__ == "__main__":

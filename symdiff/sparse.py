@@ -14,9 +14,10 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from symdiff.api import Derivative, Wrt, build, readable_function
+from symdiff.coloring import COLORINGS, Compression, color_columns
 from symdiff.errors import NoSparsityPattern, NoTangentRule
 from symdiff.higher import _batched, _batched_rows, _params, _single_wrt, compressed_products, compressed_rows, hvp, jvp
-from symdiff.sparsity import Compression, _itself, _second, color_columns, hessian_tracer, jacobian_tracer, value_key
+from symdiff.sparsity import _itself, _second, hessian_tracer, jacobian_tracer, value_key
 
 if TYPE_CHECKING:  # SciPy is imported where a sparse matrix is made: `import symdiff` stays cheap
     import scipy.sparse
@@ -41,12 +42,13 @@ class SparseDerivative:
 
     def __init__(self, primal: Callable, wrt: str, kind: str, tracer: Callable[..., Any], product: Any,
                  product_pick: Callable, batched: Derivative | None, pattern: Any,
-                 back: Callable | None = None, backend: str = "numpy") -> None:  # fmt: skip
+                 back: Callable | None = None, backend: str = "numpy", coloring: str = "star") -> None:  # fmt: skip
         self.primal, self.wrt, self.kind = primal, (wrt,), kind
         self._tracer = tracer  # (args, position) -> the pattern
         self._product, self._product_pick, self._batched = product, product_pick, batched
         self._back, self._backend = back, backend  # a Jacobian's vjp: its rows, where they take fewer colours
         self._given = pattern
+        self._coloring = coloring
         self._position = _params(primal).index(wrt)
         self._cache: dict[Any, Compression] = {}
 
@@ -67,7 +69,7 @@ class SparseDerivative:
                 pattern = self._tracer(args, self._position)
             hessian = self.kind == "hessian"
             out_shape = None if hessian or self._back is None else np.shape(self.primal(*args))
-            self._cache[key] = Compression(pattern, x_shape, symmetric=hessian, out_shape=out_shape)
+            self._cache[key] = Compression(pattern, x_shape, hessian, out_shape, self._coloring)
         return self._cache[key]
 
     def pattern(self, *args: Any) -> scipy.sparse.csr_matrix:
@@ -78,6 +80,10 @@ class SparseDerivative:
         """The colour of each column (each row, for a Jacobian taken by rows: `.by_rows(*args)`):
         columns of one colour share one product."""
         return self._structure(args).colors
+
+    def coloring_used(self, *args: Any) -> str:
+        """The colouring a call uses: "distance-1", "star", "acyclic" or "distance-1 on rows"."""
+        return self._structure(args).coloring
 
     def by_rows(self, *args: Any) -> bool:
         """Whether the compressed pass runs in reverse, one cotangent per colour of rows."""
@@ -99,18 +105,25 @@ class SparseDerivative:
 
 
 def sparse_hessian(f: Callable, wrt: Wrt = 0, *, backend: str = "numpy", argnum: Wrt | None = None,
-                   pattern: Any = None) -> SparseDerivative:  # fmt: skip
+                   pattern: Any = None, coloring: str = "star") -> SparseDerivative:  # fmt: skip
     """The Hessian of scalar `f` as a `scipy.sparse.csr_matrix` of shape (x.size, x.size).
 
     Example: `symdiff.sparse_hessian(rosenbrock_chain)(x)` for x of n = 10^5 elements takes three
     Hessian-vector products at once. `pattern=` gives the nonzeros instead of tracing them.
+    `coloring="star"` (the default) reads every entry directly from one product (distance-1 or star
+    colouring, the fewer colours); `coloring="acyclic"` also tries an acyclic colouring, fewer
+    colours still (two for the chain), its entries solved along two-coloured trees: fewer
+    products where they cost more than that solve.
     """
+    if coloring not in COLORINGS:
+        raise ValueError(f"coloring={coloring!r}: expected one of {', '.join(map(repr, COLORINGS))}")
     f, wrt = readable_function(f), wrt if argnum is None else argnum
     name = _single_wrt(f, wrt)
     gradient = build(f, name, "grad", "numpy")  # its rows are the Hessian's: trace its code
     product = hvp(f, name, backend=backend)  # returns H @ v
     batched = _batched(gradient, name, backend)
-    return SparseDerivative(f, name, "hessian", hessian_tracer(gradient), product, _itself, batched, pattern)
+    tracer = hessian_tracer(gradient)
+    return SparseDerivative(f, name, "hessian", tracer, product, _itself, batched, pattern, coloring=coloring)
 
 
 def sparse_jacobian(f: Callable, wrt: Wrt = 0, *, backend: str = "numpy", argnum: Wrt | None = None,

@@ -15,13 +15,15 @@ products and n^2 numbers. Here:
    or a sort order read from x stops the trace with `NoSparsityPattern`: the
    pattern would hold for this x only. The pattern is an over-estimate where
    values cancel, never an under-estimate, so the recovered matrix is exact.
-2. **Colouring.** Columns that share no row get one colour (greedy,
-   distance-1 on the column intersection graph, as in Curtis, Powell and
-   Reid). A banded matrix of bandwidth b takes 2b + 1 colours whatever n is.
-3. **Compressed pass** (`Compression`). One batched forward-mode evaluation
-   along the c sums of unit vectors of a colour (`hessian`'s forward over
-   reverse, or `jacobian`'s forward mode, with c directions instead of n).
-   Entry (i, j) is row i of the product for j's colour.
+2. **Colouring** (`coloring.py`). Columns that share no row get one colour
+   (greedy, distance-1 on the column intersection graph, as in Curtis, Powell
+   and Reid): a banded matrix of bandwidth b takes 2b + 1 colours whatever n
+   is. A Hessian may take a star or an acyclic colouring instead.
+3. **Compressed pass** (`Compression`, in `coloring.py`). One batched
+   forward-mode evaluation along the c sums of unit vectors of a colour
+   (`hessian`'s forward over reverse, or `jacobian`'s forward mode, with c
+   directions instead of n). Entry (i, j) is row i of the product for j's
+   colour (or its mirror's, or solved along a two-coloured tree).
 
 `sparse.py` returns the matrix as `scipy.sparse`; `higher.py`'s dense `hessian`
 and `jacobian` ask `Sparsity` whether a compressed pass would save at least half
@@ -34,12 +36,14 @@ import hashlib
 import traceback
 import types
 from collections.abc import Callable
+from itertools import chain
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from symdiff.api import Derivative
 from symdiff.codegen.standalone import module_source
+from symdiff.coloring import Compression
 from symdiff.errors import NoSparsityPattern
 from symdiff.structured import Deferred
 
@@ -113,7 +117,7 @@ class _Set:
 
     # numpy's object loops call these methods by the ufunc's name
     def _same(self) -> _Set:
-        return self
+        return type(self)(self.deps)  # a new value: a branch on it is a decision of its own
 
     exp = exp2 = expm1 = log = log2 = log10 = log1p = sqrt = cbrt = square = reciprocal = _same
     sin = cos = tan = arcsin = arccos = arctan = sinh = cosh = tanh = arcsinh = arccosh = arctanh = _same
@@ -145,12 +149,12 @@ def _deps(value: object) -> frozenset:
     raise TypeError(f"an element of kind {type(value).__name__} in the traced code")
 
 
-_NO_SET = _Set(_EMPTY)
-
-
 def _join(*values: object) -> _Set:
-    """The union of the values' index sets (the hot path of a trace: one call per element)."""
-    joined = None  # the one _Set met so far whose set is the union, reused rather than copied
+    """The union of the values' index sets (the hot path of the object tracer: one call per element),
+    as a new `_Set` every time: a branch on it is decided on its own (one shared object, such as a
+    single "no set" value, would tie the branches on every value holding it to one outcome, and the
+    paths where they differ would never be traced). Sets themselves are shared, not copied."""
+    joined = None  # the union so far
     for value in values:
         if type(value) is _Set:
             deps = value.deps
@@ -161,29 +165,36 @@ def _join(*values: object) -> _Set:
         if not deps:
             continue
         if joined is None:
-            joined = value if type(value) is _Set else _Set(deps)
-        elif deps is not joined.deps and not deps <= joined.deps:
-            joined = _grown(joined.deps | deps)
-    return _NO_SET if joined is None else joined
+            joined = deps
+        elif deps is not joined and not deps <= joined:
+            joined = _grown(joined | deps)
+    return _Set(_EMPTY if joined is None else joined)
 
 
-def _grown(deps: frozenset) -> _Set:
-    """A new union; past the run's limit, the set of every index (one object, whose unions cost
+def _grown(deps: frozenset) -> frozenset:
+    """A new union; past the run's limit, the set of every index (one set, whose unions cost
     nothing): a value that dense makes its rows dense, and whatever reads it is dense too."""
     run = _RUNNING[-1]
-    return run.everything if len(deps) > run.limit else _Set(deps)
+    return run.everything.deps if len(deps) > run.limit else deps
 
 
 def _union(values: Any) -> _Set:
     """The union of many values' sets at once (a sum's), in time linear in their sizes."""
     sets = [_deps(v) for v in values]
     if not sets or not any(sets):
-        return _NO_SET
+        return _Set(_EMPTY)
     run = _RUNNING[-1] if _RUNNING else None
     if run is not None and any(deps is run.everything.deps for deps in sets):
-        return run.everything
+        return _Set(run.everything.deps)
     joined = _EMPTY.union(*sets)
-    return _grown(joined) if run is not None else _Set(joined)
+    return _Set(_grown(joined) if run is not None else joined)
+
+
+def _no_sets(shape: tuple) -> np.ndarray:
+    """An object array of `shape` holding a new empty `_Set` per element."""
+    made = np.empty(int(np.prod(shape, dtype=np.int64)), dtype=object)
+    made[:] = [_Set(_EMPTY) for _ in range(made.size)]
+    return made.reshape(shape)
 
 
 def _compare(*values: object) -> _Cond:
@@ -247,7 +258,7 @@ def _reduce(target: np.ufunc, a: Any, axis: Any = 0, keepdims: bool = False) -> 
     kept = [n for k, n in enumerate(a.shape) if k not in axes]
     moved = np.moveaxis(a, axes, tuple(range(a.ndim - len(axes), a.ndim))).reshape(tuple(kept) + (-1,))
     if not moved.shape[-1]:
-        result = np.full(tuple(kept), _NO_SET, dtype=object)
+        result = _no_sets(tuple(kept))
     elif target is _JOIN_ALL:  # a sum, product or extremum: each result the union of its slice, at once
         result = np.empty(tuple(kept), dtype=object)
         for index in np.ndindex(*kept):
@@ -281,7 +292,7 @@ def _matmul(a: Any, b: Any) -> Any:
 def _row_unions(a: np.ndarray, axis: int) -> np.ndarray:
     """The union along `axis` (a traced array), or no sets at all (an array of numbers)."""
     if a.dtype != object:
-        return np.full(np.delete(a.shape, axis % a.ndim), _NO_SET, dtype=object)
+        return _no_sets(tuple(np.delete(a.shape, axis % a.ndim)))
     return _reduce(_JOIN_ALL, a, axis)
 
 
@@ -425,9 +436,9 @@ def trace_pattern(derivative: Derivative | Deferred, args: tuple, position: int,
     value depends on more elements than that (a pattern that dense is not worth tracing)."""
     x = np.asarray(args[position])
 
-    def given() -> list:
+    def given(sets: Callable = _index_sets) -> list:
         made = list(args)
-        made[position] = _index_sets(x.shape, range(x.size))
+        made[position] = sets(x.shape, range(x.size))
         return made + [np.zeros(x.shape) + e for e in extra]  # a zero tangent, for forward mode
 
     return _run_traced(derivative, given, pick, x.size, limit)
@@ -441,10 +452,10 @@ def trace_transposed_pattern(back: Derivative | Deferred, args: tuple, position:
     x = np.asarray(args[position])
     size = int(np.prod(out_shape, dtype=np.int64))
 
-    def given() -> list:
+    def given(sets: Callable = _index_sets) -> list:
         made = list(args)
-        made[position] = _index_sets(x.shape, [None] * x.size)
-        return made + [_index_sets(out_shape, range(size))]
+        made[position] = sets(x.shape, [None] * x.size)
+        return made + [sets(out_shape, range(size))]
 
     return _run_traced(back, given, _itself, size, limit).T.tocsr()
 
@@ -469,6 +480,11 @@ def _run_traced(derivative: Derivative | Deferred, given: Callable[[], list], pi
     filename = f"<pattern of {function.name}>"
     text = module_source([function])
     exec(compile(text, filename, "exec"), namespace)  # noqa: S102 - our own generated code
+    fast = None
+    if FAST_TRACE:
+        fast = _fast_pattern(text, filename, function.name, given, pick, columns, columns if limit is None else limit)
+    if fast is not None:
+        return fast
     namespace["np"] = _TracingNumpy()
     joined, prefix = None, []
     for _ in range(_MAX_PATHS):
@@ -495,6 +511,28 @@ def _run_traced(derivative: Derivative | Deferred, given: Callable[[], list], pi
     )
 
 
+FAST_TRACE = True  # try `set_arrays` first (False: the object tracer alone, as the tests compare them)
+
+
+def _fast_pattern(text: str, filename: str, name: str, given: Callable, pick: Callable, columns: int,
+                  limit: int) -> scipy.sparse.csr_matrix | None:  # fmt: skip
+    """The pattern by `set_arrays` (sets as rows of one table, each operation on whole arrays), or
+    None where it cannot run the code (branches on x, elements one at a time, functions it does
+    not know): the object tracer then runs. Rows past the limit are refused as `_pattern` does."""
+    from symdiff import set_arrays
+
+    namespace: dict[str, Any] = {"__name__": f"symdiff_fast_pattern_{name}"}
+    exec(compile(text, filename, "exec"), namespace)  # noqa: S102 - our own generated code
+    namespace["np"] = set_arrays.FastNumpy()
+    pattern = set_arrays.run(namespace[name], given, pick, columns, limit)
+    if pattern is None:
+        return None
+    dense = int(np.count_nonzero(np.diff(pattern.indptr) > limit))
+    if dense > _DENSE_ROWS:
+        raise NoSparsityPattern(f"{dense} rows of the pattern hold more than {limit} of {columns} entries")
+    return pattern
+
+
 _DENSE_ROWS = 8  # under a limit, the rows that may pass it: an arrowhead's few hubs, not a dense matrix
 
 
@@ -503,176 +541,16 @@ def _pattern(out: Any, columns: int, limit: int) -> scipy.sparse.csr_matrix:
     rows hold more than `limit` (a pattern that dense saves no directions, and costs its size)."""
     import scipy.sparse
 
-    out = np.asarray(_plain(out), dtype=object).ravel()
-    lengths = np.fromiter((len(_deps(v)) for v in out), dtype=np.int64, count=out.size)
+    sets = list(map(_deps, np.asarray(_plain(out), dtype=object).ravel().tolist()))
+    lengths = np.fromiter(map(len, sets), dtype=np.int64, count=len(sets))
     dense = int(np.count_nonzero(lengths > limit))
     if dense > _DENSE_ROWS:
         raise NoSparsityPattern(f"{dense} rows of the pattern hold more than {limit} of {columns} entries")
-    found = np.fromiter((k for v in out for k in sorted(_deps(v))), dtype=np.int64, count=int(lengths.sum()))
-    rows = np.repeat(np.arange(out.size), lengths)
-    data = np.ones(found.size, dtype=bool)
-    return scipy.sparse.csr_matrix((data, (rows, found)), shape=(out.size, columns))
-
-
-def color_columns(pattern: scipy.sparse.spmatrix) -> np.ndarray:
-    """A colour per column such that no two columns of one colour have a nonzero in the same row
-    (greedy, in column order: optimal for banded matrices)."""
-    import scipy.sparse
-
-    pattern = scipy.sparse.csc_matrix(pattern, dtype=bool)
-    conflicts = (pattern.T @ pattern).tocsr()  # columns sharing a row
-    n = pattern.shape[1]
-    colors = np.full(n, -1, dtype=np.int64)
-    indptr, indices = conflicts.indptr, conflicts.indices
-    for j in range(n):
-        taken = colors[indices[indptr[j] : indptr[j + 1]]]
-        used = set(taken[taken >= 0].tolist())
-        color = 0
-        while color in used:
-            color += 1
-        colors[j] = color
-    return colors
-
-
-MAX_COLOURING_WORK = 10**7  # pairs of columns met in one row, summed over rows: about a second of colouring
-
-
-def star_colors(pattern: scipy.sparse.spmatrix) -> np.ndarray:
-    """A star colouring of a symmetric pattern's adjacency graph: adjacent columns differ, and every
-    path on four columns has three colours (greedy, largest degree first; Gebremedhin, Manne and
-    Pothen 2005, Algorithm 4.1). A symmetric matrix is then recovered from one product per colour,
-    each entry read directly or from its mirror (`star_sources`), where the distance-1 colouring of
-    `color_columns` needs a colour per column for an arrowhead (one row reading every element).
-
-    The greedy test "does x have another neighbour of w's colour" is kept up to date per column
-    (`through`: for a coloured w, the colours of its coloured neighbours x that have another
-    neighbour of w's colour), so a hub's row is read once per colour, not once per neighbour."""
-    import scipy.sparse
-
-    adjacency = scipy.sparse.csr_matrix(pattern, dtype=bool)
-    adjacency = (adjacency + adjacency.T).tocsr()
-    adjacency.setdiag(False)
-    adjacency.eliminate_zeros()
-    n = adjacency.shape[0]
-    neighbours = np.split(adjacency.indices, adjacency.indptr[1:-1]) if n else []
-    neighbours = [list(row) for row in neighbours]
-    color = [-1] * n
-    counts: list[dict[int, int]] = [{} for _ in range(n)]  # colour -> coloured neighbours of that colour
-    through: list[set[int]] = [set() for _ in range(n)]
-    for v in sorted(range(n), key=lambda v: -len(neighbours[v])):
-        forbidden: set[int] = set()
-        for w in neighbours[v]:
-            if color[w] < 0:  # v and a coloured x two steps away would make w's choice a bicoloured path
-                forbidden.update(counts[w])
-            else:
-                forbidden.add(color[w])
-                forbidden |= through[w]
-        c = 0
-        while c in forbidden:
-            c += 1
-        color[v] = c
-        for x in neighbours[v]:
-            seen = counts[x].get(c, 0) + 1
-            counts[x][c] = seen
-            if color[x] >= 0 and seen >= 2:
-                through[v].add(color[x])
-                if seen == 2:
-                    for w in neighbours[x]:
-                        if w != v and color[w] == c:
-                            through[w].add(color[x])
-        for w in neighbours[v]:
-            if color[w] >= 0 and counts[v].get(color[w], 0) >= 2:
-                through[w].add(c)
-    return np.array(color, dtype=np.int64)
-
-
-def star_sources(pattern: scipy.sparse.csr_matrix, colors: np.ndarray) -> np.ndarray | None:
-    """For each stored entry (i, j) of a symmetric pattern, where it lies among the products (one row
-    per colour, flattened): row i of j's colour where no other column of that colour meets row i,
-    else row j of i's colour (the mirror entry, alone in it), checked entry by entry; None where
-    neither holds (not a star colouring of this pattern: never a guess)."""
-    n = pattern.shape[0]
-    count = int(colors.max()) + 1 if colors.size else 0
-    rows = np.repeat(np.arange(n), np.diff(pattern.indptr))
-    columns = pattern.indices
-    seen = np.bincount(rows * count + colors[columns], minlength=n * count)  # per row and colour
-    direct = seen[rows * count + colors[columns]] == 1
-    mirrored = seen[columns * count + colors[rows]] == 1
-    if not np.all(direct | mirrored):
-        return None
-    return np.where(direct, colors[columns] * n + rows, colors[rows] * n + columns)
-
-
-class Compression:
-    """A pattern, its colouring, and what one compressed pass needs: a direction per colour (the
-    sum of its columns' unit vectors) and where each stored entry lies among the products.
-
-    `symmetric` (a Hessian): the pattern is made symmetric and coloured both ways, distance-1 on
-    columns and star (entries read from their mirror where needed), and the fewer colours win.
-    `out_shape` (a Jacobian): its rows are coloured too, and where that takes under half the
-    colours the pass runs in reverse (`by_rows`): one cotangent per colour of rows, each product
-    a sum of rows (a dense row, such as a sum every output reads, costs a colour per column the
-    other way)."""
-
-    def __init__(self, pattern: scipy.sparse.csr_matrix, x_shape: tuple, symmetric: bool = False,
-                 out_shape: tuple | None = None) -> None:  # fmt: skip
-        import scipy.sparse
-
-        pattern = scipy.sparse.csr_matrix(pattern, dtype=bool)
-        if symmetric:
-            pattern = (pattern + pattern.T).tocsr()
-        pattern.sort_indices()
-        self.pattern = pattern
-        rows_count, x_size = pattern.shape
-        self._rows = np.repeat(np.arange(rows_count), np.diff(pattern.indptr))
-        per_row = np.diff(pattern.indptr)
-        per_column = np.bincount(pattern.indices, minlength=x_size)
-        options = []  # (colours, where each entry lies among the products, by rows)
-        if int(per_row @ per_row) <= MAX_COLOURING_WORK:
-            colors = color_columns(pattern)
-            options.append((colors, colors[pattern.indices] * rows_count + self._rows, False))
-        typical = float(np.percentile(per_row, 90)) if per_row.size else 0.0
-        if symmetric and (not options or _colour_count(options[0][0]) > 1.5 * typical + 1):
-            # a few dense rows (an element every term reads) cost the distance-1 colouring a colour per
-            # column they meet; a star colouring reads their entries from the mirror side instead
-            colors = star_colors(pattern)
-            sources = star_sources(pattern, colors)
-            if sources is not None:
-                options.append((colors, sources, False))
-        if out_shape is not None and int(per_column @ per_column) <= MAX_COLOURING_WORK:
-            colors = color_columns(pattern.T)  # rows that share no column share a cotangent
-            rows_way = (colors, colors[self._rows] * x_size + pattern.indices, True)
-            if not options or 2 * _colour_count(colors) < _colour_count(options[0][0]):  # a vjp costs ~2 jvps
-                options.insert(0, rows_way)
-        if not options:
-            raise NoSparsityPattern(f"the pattern is too dense to colour ({int(per_row @ per_row)} pairs in rows)")
-        self.colors, self._gather, self.by_rows = min(options, key=lambda option: _colour_count(option[0]))
-        self.count = _colour_count(self.colors)
-        size, shape = (rows_count, out_shape) if self.by_rows else (x_size, x_shape)
-        seeds = np.zeros((self.count, size))
-        seeds[self.colors, np.arange(size)] = 1.0
-        self.seeds = seeds.reshape((self.count,) + tuple(shape))
-
-    def entries(self, products: np.ndarray) -> np.ndarray:
-        """The stored entries, in the pattern's order, from the products (one row per colour)."""
-        return np.asarray(products).reshape(self.count, -1).ravel()[self._gather]
-
-    def sparse(self, products: np.ndarray) -> scipy.sparse.csr_matrix:
-        import scipy.sparse
-
-        pattern = self.pattern
-        return scipy.sparse.csr_matrix((self.entries(products), pattern.indices, pattern.indptr), shape=pattern.shape)
-
-    def dense(self, products: np.ndarray, shape: tuple) -> np.ndarray:
-        """The matrix as a dense array of `shape` (rows' shape + columns' shape), zeros off the pattern."""
-        rows, columns = self.pattern.shape
-        matrix = np.zeros(rows * columns)
-        matrix[self._rows * columns + self.pattern.indices] = self.entries(products)
-        return matrix.reshape(shape)
-
-
-def _colour_count(colors: np.ndarray) -> int:
-    return int(colors.max()) + 1 if colors.size else 0
+    found = np.fromiter(chain.from_iterable(sets), dtype=np.int64, count=int(lengths.sum()))
+    rows = np.repeat(np.arange(len(sets)), lengths)
+    pattern = scipy.sparse.csr_matrix((np.ones(found.size, dtype=bool), (rows, found)), shape=(len(sets), columns))
+    pattern.sort_indices()
+    return pattern
 
 
 def shape_key(args: tuple, position: int) -> tuple:

@@ -54,6 +54,8 @@ LAYERS: list[tuple[str, set[str]]] = [
             "symdiff.higher",
             "symdiff.sparse",
             "symdiff.sparsity",
+            "symdiff.coloring",
+            "symdiff.set_arrays",
             "symdiff.check",
             "symdiff.testing",
             "symdiff.extend",

@@ -10,9 +10,9 @@ import pytest
 import scipy.sparse
 
 import symdiff as sd
+from symdiff.coloring import star_colors, star_sources
 from symdiff.errors import NoSparsityPattern
 from symdiff.sparse import color_columns
-from symdiff.sparsity import star_colors, star_sources
 from tests.oracles import numeric_grad
 
 
@@ -448,3 +448,28 @@ def test_a_jacobian_with_a_dense_row_is_compressed_by_rows():
         np.testing.assert_allclose(expected[k], row, rtol=1e-6, atol=1e-8)
     numba = sd.sparse_jacobian(residuals_and_a_total, backend="numba")(x)  # one compiled vjp per colour
     np.testing.assert_allclose(numba.toarray(), expected, rtol=1e-12, atol=1e-12)
+
+
+def branches_on_values_of_conditions(x):
+    """Two branches on values computed from conditions alone: their outcomes may differ."""
+    c = (x > 0) * 1.0
+    if c[0]:
+        a = x[2]
+    else:
+        a = 1.0
+    if c[1]:
+        b = 1.0
+    else:
+        b = x[2]
+    return a * b + np.sum(x)
+
+
+def test_branches_on_values_without_indices_are_each_traced_both_ways():
+    """Each such value is its own decision: one shared "no index" value tied every branch on one to
+    the same outcome, so the path taken here (c[0] true, c[1] false: x[2] ** 2) was never traced
+    and the Hessian's one nonzero was left out of the pattern."""
+    x = np.array([1.0, -1.0, 0.7])
+    expected = sd.hessian(branches_on_values_of_conditions, sparsity=False)(x)
+    assert expected[2, 2] == 2.0
+    np.testing.assert_allclose(sd.sparse_hessian(branches_on_values_of_conditions)(x).toarray(), expected)
+    np.testing.assert_allclose(sd.hessian(branches_on_values_of_conditions)(x), expected)

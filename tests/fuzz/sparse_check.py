@@ -7,7 +7,8 @@ pattern, traced once, must hold every nonzero of the dense Hessian at the
 program's point and at a second, random point: a pattern read at one x must
 hold for every x. On the way, the dense Hessian (all directions in one batched
 pass) is checked against one Hessian-vector product per column and against
-`hessian` as users call it (compressed where the pattern saves half), and
+`hessian` as users call it (compressed where the pattern saves half), the
+sparse Hessian under an acyclic colouring (entries solved along trees), and
 `sparse_jacobian` of the program (one row, so forward mode with every unit
 direction in one batch) and `jacobian` (one row: the batched reverse pass)
 against its gradient.
@@ -27,6 +28,7 @@ from pathlib import Path
 import numpy as np
 
 import symdiff as sd
+from symdiff import sparsity
 from symdiff.errors import NoSparsityPattern, SymdiffError
 from tests.fuzz.check import _float64, _load
 from tests.fuzz.programs import Program, generate
@@ -93,7 +95,25 @@ def check_sparse(program: Program, directory: Path) -> tuple[str, str]:
             return "internal", f"{type(error).__name__}: {error}"
         if not np.allclose(matrix, dense, rtol=1e-9, atol=1e-12):
             return "wrong", f"largest difference {np.abs(matrix - dense).max():.3g}"
+        try:  # the same pattern under an acyclic colouring: entries solved along two-coloured trees
+            solved = sd.sparse_hessian(f, 0, coloring="acyclic")(*args).toarray()
+        except Exception as error:  # noqa: BLE001 - the pattern traced above: anything here is a defect
+            return "internal", f"acyclic: {type(error).__name__}: {error}"
+        if not np.allclose(solved, dense, rtol=1e-9, atol=1e-12):
+            return "wrong", f"acyclic: largest difference {np.abs(solved - dense).max():.3g}"
         pattern = sparse.pattern(*args).toarray()
+        sparsity.FAST_TRACE = False  # the object tracer, element by element: the same pattern
+        try:
+            slow = sd.sparse_hessian(f, 0).pattern(*args).toarray()
+        except NoSparsityPattern:
+            slow = pattern  # (the fast path runs an astype the object tracer refuses)
+        finally:
+            sparsity.FAST_TRACE = True
+        if not np.array_equal(slow, pattern):
+            return (
+                "wrong",
+                f"the fast tracer's pattern differs from the object tracer's in {np.sum(slow != pattern)} entries",
+            )
         elsewhere = [np.random.default_rng(program.seed).uniform(0.2, 1.5, np.shape(args[0])), *args[1:]]
         try:
             other = np.asarray(sd.hessian(f, 0, sparsity=False)(*elsewhere)).reshape(pattern.shape)
