@@ -132,3 +132,14 @@ def tape_pop(tape):
 
 for _tape_op in (tape_new, tape_push, tape_pop):
     register_nondiff(_tape_op)
+
+
+def float_tape():
+    """A tape of float64 numbers, 8 bytes an entry: what a build for numbers prints for a
+    `tape_new` whose pushes are all float64 numbers (optimize/known_shapes.py)."""
+    from array import array  # here, so that a copy of this helper needs no import around it
+
+    return array("d")
+
+
+register_nondiff(float_tape, helper=True)
