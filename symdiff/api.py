@@ -656,11 +656,11 @@ def _build_for(
     if shapes is not None:  # what the reverse pass could not fold (backward loops, tapes) folds now
         known = {p.name: shape for p, shape in zip(function.params, shapes) if shape is not None}
         derivative_ir = _stable_values(optimize(fold_known_shapes(derivative_ir, known)), stable)
+    if numbers is not None:
+        derivative_ir = number_tapes(derivative_ir, {p.name: k for p, k in zip(function.params, numbers)})
     if shapes is not None:  # the code holds shapes as constants: say for which
         described = ", ".join(f"{p.name} {shape}" for p, shape in zip(function.params, shapes) if shape != ())
         described = described or "numbers (shape ())"
-    if numbers is not None:
-        derivative_ir = number_tapes(derivative_ir, {p.name: k for p, k in zip(function.params, numbers)})
         derivative_ir = replace(derivative_ir, doc=f"{derivative_ir.doc} Built for {described} only.")
     names = tuple(function.params[k].name for k in indices)
     return Derivative(primal, derivative_ir, names, mode, backend, lowering)

@@ -25,6 +25,7 @@ from symdiff.rules.shapes import (
     diagonal_mask,
     einsum_adjoint_subscripts,
     einsum_summed_axes,
+    float_tape,
     grad_seed,
     hstack_shape,
     inverse_axes,
@@ -110,6 +111,7 @@ for _helper in (
     batch_transposed,
     batch_index,
     product_shape,
+    float_tape,
 ):
     register_nondiff(_helper, helper=True)
 
@@ -133,13 +135,3 @@ def tape_pop(tape):
 for _tape_op in (tape_new, tape_push, tape_pop):
     register_nondiff(_tape_op)
 
-
-def float_tape():
-    """A tape of float64 numbers, 8 bytes an entry: what a build for numbers prints for a
-    `tape_new` whose pushes are all float64 numbers (optimize/known_shapes.py)."""
-    from array import array  # here, so that a copy of this helper needs no import around it
-
-    return array("d")
-
-
-register_nondiff(float_tape, helper=True)

@@ -35,6 +35,14 @@ def sum_to(x, shape):
     return np.reshape(total, shape) if kept else total
 
 
+def float_tape():
+    """A tape of float64 numbers, 8 bytes an entry: what a build for numbers prints for a
+    `tape_new` whose pushes are all float64 numbers (optimize/known_shapes.py)."""
+    from array import array  # here, so that a copy of this helper needs no import around it
+
+    return array("d")
+
+
 def keepdims_shape(shape, axis):
     """`shape` with the reduced `axis` (int, tuple or None) kept as length 1.
 
