@@ -20,7 +20,7 @@ generated source, `text` otherwise), and blocks inside a region are output,
 never run. The temporary directory is stripped from the output, so file names
 print as `example.py`. Files containing `<!-- snippets: not run -->` (such as
 the generated derivative table, whose code blocks are rule definitions) are
-skipped. tests/test_docs.py calls `check()` for every file.
+skipped, also when named on the command line. tests/test_docs.py calls `check()` for every file.
 """
 
 from __future__ import annotations
@@ -149,14 +149,22 @@ def main(argv: list[str]) -> int:
     files = [_resolve(n) for n in names] or documented_files()
     failed = False
     for path in files:
-        if "--update" in argv:
-            failed |= not update(path)
-            print(f"updated {path.relative_to(ROOT)}")
+        if SKIP in path.read_text(encoding="utf-8"):  # named on the command line, but marked not run
+            print(f"skipped {_shown(path)}: it is marked {SKIP}, its examples are not run")
+        elif "--update" in argv:
+            ok = update(path)
+            failed |= not ok
+            print(f"{'updated' if ok else 'not updated (its examples failed)'} {_shown(path)}")
         else:
             problems = check(path)
             failed |= bool(problems)
-            print("\n".join(problems) or f"ok {path.relative_to(ROOT)}")
+            print("\n".join(problems) or f"ok {_shown(path)}")
     return 1 if failed else 0
+
+
+def _shown(path: Path) -> str:
+    """`path` relative to the repository, as the messages name it (as given when outside it)."""
+    return str(path.relative_to(ROOT)) if path.is_relative_to(ROOT) else str(path)
 
 
 def _normalise(text: str) -> str:

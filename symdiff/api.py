@@ -39,6 +39,7 @@ from symdiff.frontend.source import Dependency, read_source, snapshot
 from symdiff.ir.nodes import Const, Function, Var, walk
 from symdiff.optimize import optimize
 from symdiff.optimize.dce import dce
+from symdiff.optimize.known_shapes import fold_known_shapes, number_tapes
 from symdiff.progress import told_when_slow
 from symdiff.rules.registry import RULES, Rule, generation, lookup_callable
 from symdiff.rules.user_checks import install_checks
@@ -107,6 +108,10 @@ class Derivative:
         self._wrt_spec: Wrt = wrt
         self._stable = True
         self._checkpoint: Length | None = None
+        # Calls with numbers only, of a derivative with a loop, run a build for numbers (`_for_numbers`),
+        # one for each combination of float and int arguments; None where there are none.
+        self._numbers: dict[str, Callable] | None = {} if _specialises(mode, backend, self._source) else None
+        self._numbers_sources: dict[str, str] = {}
 
     @property
     def function(self) -> Function:
@@ -145,6 +150,11 @@ class Derivative:
             for position in self._positions:
                 if position < len(args):
                     _check_differentiable(args[position], self._names[position])
+        if plain and self._numbers is not None:
+            kinds = _number_kinds(args, len(self._names))
+            if kinds is not None:
+                found = self._numbers.get(kinds)
+                return (found or self._for_numbers(kinds))(*args)
         try:
             if not plain and self._mixed is not None:  # Numba: a float32 twin (CUDA types its kernels per call)
                 result = self._mixed(*args)
@@ -155,6 +165,43 @@ class Derivative:
                 f"{error.message} (from {getattr(self.primal, '__name__', 'the function')})"
             ) from None
         return result if plain else self._in_argument_dtypes(result, args)
+
+    def _for_numbers(self, kinds: str) -> Callable:
+        """The derivative built for numbers of `kinds` ("f" a float, "i" an int, one a parameter),
+        in which the shapes are constants and the tapes arrays of float64 numbers: a loop's step
+        calls no `np.shape` or `sum_to` (each a microsecond on a number) and saves 8 bytes a
+        value, as a person writing the scalar loop would. Built at the first call with numbers
+        of those kinds; where that build fails, the general derivative (right for numbers too) runs."""
+        try:
+            built = _build_for(
+                self.primal,
+                {},
+                self.wrt,
+                self.mode,
+                self.backend,
+                self._stable,
+                shapes=((),) * len(self._names),
+                checkpoint=self._checkpoint,
+                numbers=tuple(kinds),
+                as_tuple=isinstance(self._wrt_spec, (tuple, list)),
+            )
+        except Exception:  # noqa: BLE001 - the general derivative is right for numbers too
+            self._numbers[kinds] = self._compiled
+            self._numbers_sources[kinds] = self._source
+            return self._compiled
+        self._numbers[kinds] = built._compiled
+        self._numbers_sources[kinds] = built.source
+        return built._compiled
+
+    def source_for(self, *args: Any) -> str:
+        """The generated source a call with `args` runs: the one built for numbers where every
+        argument is a number and this derivative has a loop (built now if new), else `source`."""
+        kinds = _number_kinds(args, len(self._names)) if self._numbers is not None and self._plain(args) else None
+        if kinds is None:
+            return self.source
+        if kinds not in self._numbers:
+            self._for_numbers(kinds)
+        return self._numbers_sources[kinds]
 
     def _container_among_others(self, args: tuple) -> bool:
         for position in self._others:
@@ -241,6 +288,32 @@ class Derivative:
     def _repr_markdown_(self) -> str:
         """Jupyter shows the generated source, highlighted as Python."""
         return f"```python\n{self.source}```"
+
+
+def _specialises(mode: str, backend: str, source: str) -> bool:
+    """Whether calls with numbers only run a build for shape (): on the NumPy backend (the
+    compiled ones type their code per call anyway), for the gradient modes, where the code has
+    a loop (straight-line code reads each shape once: a second build would not pay)."""
+    if backend != "numpy" or mode not in ("grad", "value_and_grad"):
+        return False
+    return any(line.lstrip().startswith(("for ", "while ")) for line in source.splitlines())
+
+
+def _number_kinds(args: tuple, count: int) -> str | None:
+    """ "f" for each float argument, "i" for each int (a bool or a NumPy integer is neither), or
+    None unless every argument is given and is one of those."""
+    if len(args) != count:
+        return None
+    kinds = ""
+    for value in args:
+        kind = type(value)
+        if kind is float or kind is np.float64:
+            kinds += "f"
+        elif kind is int:
+            kinds += "i"
+        else:
+            return None
+    return kinds
 
 
 def _like(gradient: Any, argument: Any) -> Any:
@@ -557,9 +630,14 @@ def _build_for(
     stable: bool = True,
     shapes: tuple | None = None,
     checkpoint: Length | None = None,
+    numbers: tuple[str, ...] | None = None,
+    as_tuple: bool = True,
 ) -> Derivative:
     """The derivative of `primal` for arguments of these structures (and, given `shapes`, of
-    leaves of these shapes), with respect to all leaves of `wrt`."""
+    leaves of these shapes), with respect to all leaves of `wrt`; `numbers` (one kind a
+    parameter, "f" for a float64 number, "i" for an int) builds for numbers of those kinds:
+    its loops' tapes of float64 numbers are arrays of them; `as_tuple` returns a tuple of
+    gradients also for one (as a `wrt` given as a tuple asks)."""
     lowering = Lowering(*snapshot(lambda: lower_function(primal, structures, shapes)), generation())
     function = lowering.function
     _refuse_string_index(function)
@@ -572,11 +650,17 @@ def _build_for(
     if mode not in ("grad", "value_and_grad", "vjp"):
         raise BadWrt(f"{mode} of functions with list, tuple or dict arguments is not supported yet")
     derivative_ir = _stable_values(
-        optimize(vjp_function(_checkpointed(_stable(function, stable), checkpoint), indices, mode, True, shapes)),
+        optimize(vjp_function(_checkpointed(_stable(function, stable), checkpoint), indices, mode, as_tuple, shapes)),
         stable,
     )
+    if shapes is not None:  # what the reverse pass could not fold (backward loops, tapes) folds now
+        known = {p.name: shape for p, shape in zip(function.params, shapes) if shape is not None}
+        derivative_ir = _stable_values(optimize(fold_known_shapes(derivative_ir, known)), stable)
+    if numbers is not None:
+        derivative_ir = number_tapes(derivative_ir, {p.name: k for p, k in zip(function.params, numbers)})
     if shapes is not None:  # the code holds shapes as constants: say for which
         described = ", ".join(f"{p.name} {shape}" for p, shape in zip(function.params, shapes) if shape != ())
+        described = described or "numbers (shape ())"
         derivative_ir = replace(derivative_ir, doc=f"{derivative_ir.doc} Built for {described} only.")
     names = tuple(function.params[k].name for k in indices)
     return Derivative(primal, derivative_ir, names, mode, backend, lowering)

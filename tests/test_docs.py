@@ -62,6 +62,22 @@ def test_examples_run_and_shown_output_is_real(path):
     assert not problems, "\n\n".join(problems)
 
 
+def test_update_skips_a_page_marked_not_run_and_says_when_a_run_fails(tmp_path, capsys):
+    # `--update docs/backends.md` ran a page marked not run, failed on its undefined names and
+    # still said "updated".
+    failing = "```python\nprint(undefined_name)\n```\n"
+    marked = tmp_path / "marked.md"
+    marked.write_text(failing + snippets.SKIP + "\n", encoding="utf-8")
+    before = marked.read_text(encoding="utf-8")
+    assert snippets.main(["--update", str(marked)]) == 0
+    assert marked.read_text(encoding="utf-8") == before
+    assert "skipped" in capsys.readouterr().out
+    plain = tmp_path / "plain.md"
+    plain.write_text(failing, encoding="utf-8")
+    assert snippets.main(["--update", str(plain)]) == 1
+    assert "not updated" in capsys.readouterr().out
+
+
 def _error_classes() -> list[str]:
     return sorted(
         name

@@ -11,7 +11,7 @@ query stays in the code.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 
 import numpy as np
 
@@ -24,7 +24,8 @@ ShapeOf = Callable[[Atom], "Shape | None"]
 _NUMERIC = (bool, int, float, complex, np.number, np.bool_, np.ndarray)
 _BROADCAST = frozenset(("where", "lt", "le", "gt", "ge", "eq", "ne", "logical_and", "logical_or", "logical_not"))
 _REDUCTIONS = frozenset(("sum", "mean", "prod", "max", "min"))
-_SAME = frozenset(("copy", "zeros_like", "ones_like", "empty_like", "full_like", "pos", "neg"))
+_SAME = frozenset(("copy", "zeros_like", "ones_like", "empty_like", "full_like", "pos", "neg", "grad_seed"))
+_TO_SHAPE = frozenset(("sum_to", "broadcast_to"))  # the shape they are given, or they raise
 _SCALARS = frozenset(("len", "ndim", "size", "float", "int", "bool"))
 _MADE = frozenset(("zeros", "ones", "empty", "full"))
 
@@ -81,14 +82,16 @@ class KnownShapes:
         return Const(int(np.prod(shape)))
 
 
-def function_shapes(function: Function, params: dict[str, Shape]) -> KnownShapes:
-    """What the ops decide about the shapes of `function`'s values, its parameters having `params`.
+def function_shapes(function: Function, params: dict[str, Shape], integers: Iterable[str] = ()) -> KnownShapes:
+    """What the ops decide about the shapes of `function`'s values, its parameters having `params`
+    (and the values named in `integers` being Python integers).
 
     A loop's carried value keeps the shape it starts with when its body provably maps that
     shape to itself (checked, not assumed: a guess the body does not keep is dropped and the
     body read again); an `if`'s output has a shape when both arms agree on it.
     """
     known = KnownShapes(params)
+    known.integers.update(integers)
     _learn_block(function.body, known)
     return known
 
@@ -165,6 +168,8 @@ def _shape(eqn: Eqn, shape_of: ShapeOf, defs: dict[str, Eqn], integers: set[str]
         return ()
     if op == "shape":
         return None if shapes[0] is None else (len(shapes[0]),)
+    if op in _TO_SHAPE:
+        return _given_shape(static.get("shape"))
     if op in _MADE:
         return _given_shape(ins[0])
     if op in _REDUCTIONS:

@@ -113,7 +113,10 @@ class BlockPrinter:
             method = cst.Attribute(self.atom(eqn.ins[0]), cst.Name("append"))
             return [cst.SimpleStatementLine([cst.Expr(cst.Call(method, [cst.Arg(self.atom(eqn.ins[1]))]))])]
         if eqn.op == "tape_pop":
-            return [assign([self.name(eqn.outs[1])], cst.Call(cst.Attribute(self.atom(eqn.ins[0]), cst.Name("pop"))))]
+            popped = cst.Call(cst.Attribute(self.atom(eqn.ins[0]), cst.Name("pop")))
+            if eqn.static and eqn.static[0][1].value:  # off a tape of float64 numbers: the NumPy number pushed
+                popped = cst.Call(cst.Attribute(cst.Name("np"), cst.Name("float64")), [cst.Arg(popped)])
+            return [assign([self.name(eqn.outs[1])], popped)]
         return self.assignment(eqn)
 
     # -- control flow ----------------------------------------------------------------

@@ -42,6 +42,8 @@ class FunctionEmitter(BlockPrinter):
         operands = [self.atom(a) for a in eqn.ins]
         statics = {k: self.atom(a, in_index=(k == "index" and eqn.op == "getitem")) for k, a in eqn.static}
         if eqn.op == "tape_new":
+            if eqn.static:  # a tape of float64 numbers (optimize/known_shapes.py)
+                return cst.Call(cst.Name("float_tape"))
             return cst.List([])
         return build(eqn, operands, statics, RULES[eqn.op])
 
@@ -123,7 +125,7 @@ def helpers_used(function: Function) -> list[str]:
     """Names of symdiff helper functions the generated code calls, in first-use order."""
     seen: list[str] = []
     for eqn in walk(function.body):
-        rule = RULES[eqn.op]
+        rule = RULES["float_tape" if eqn.op == "tape_new" and eqn.static else eqn.op]
         if rule.helper and rule.path not in seen:
             seen.append(rule.path)
     if "scatter_add" in seen and Layout(function, set()).unfilled:  # printed for some scatter_adds

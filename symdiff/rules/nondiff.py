@@ -25,6 +25,7 @@ from symdiff.rules.shapes import (
     diagonal_mask,
     einsum_adjoint_subscripts,
     einsum_summed_axes,
+    float_tape,
     grad_seed,
     hstack_shape,
     inverse_axes,
@@ -110,6 +111,7 @@ for _helper in (
     batch_transposed,
     batch_index,
     product_shape,
+    float_tape,
 ):
     register_nondiff(_helper, helper=True)
 
@@ -132,3 +134,4 @@ def tape_pop(tape):
 
 for _tape_op in (tape_new, tape_push, tape_pop):
     register_nondiff(_tape_op)
+

@@ -128,6 +128,8 @@ def test_helpers_run_without_symdiff(op: str) -> None:
     tree = ast.parse(textwrap.dedent(inspect.getsource(func)))
     local = {n.id for n in ast.walk(tree) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store)}
     local |= {a.arg for n in ast.walk(tree) if isinstance(n, ast.arguments) for a in [*n.args, *n.kwonlyargs, n.vararg] if a}
+    imports = [n for n in ast.walk(tree) if isinstance(n, (ast.Import, ast.ImportFrom))]  # the helper's own
+    local |= {alias.asname or alias.name.split(".")[0] for n in imports for alias in n.names}
     free = {n.id for n in ast.walk(tree) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load)} - local
     helpers = {name for name, value in vars(shape_helpers).items() if inspect.isfunction(value)}
     outside = sorted(free - helpers - set(dir(builtins)) - {"np", "NonScalarOutput"})

@@ -13,6 +13,6 @@ def rosen_grad_jvp(x, x_dot):
     rosen_4_bar_dot_2 = (x_dot[1:] - rosen_2_dot * rosen_4_bar_2_dot_3) * 2 * 100.0
     x_bar_3_dot_1 = rosen_2_dot * 2
     x_bar_dot = scatter_add(x_bar_3_dot_1, x_shape, slice(None, -1, None))
-    x_bar_dot[:-1] = x_bar_dot[:-1] + (-rosen_4_bar_dot_2 * rosen_4_bar_2_dot_3 + x_bar_3_dot_1 * -rosen_4_bar)
+    x_bar_dot[:-1] = x_bar_dot[:-1] + (x_bar_3_dot_1 * -rosen_4_bar - rosen_4_bar_dot_2 * rosen_4_bar_2_dot_3)
     x_bar_dot[1:] = x_bar_dot[1:] + rosen_4_bar_dot_2
     return x_bar_dot

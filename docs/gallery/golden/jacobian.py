@@ -11,5 +11,5 @@ def softmax_jvp(z, z_dot):
     e_dot_1 = (z_dot - np.sum(z_dot * (np.ones_like(e_1) / np.sum(hit, keepdims=True) * hit))) * e
     softmax_1 = np.sum(e)
     softmax = e / softmax_1
-    softmax_dot = e_dot_1 / softmax_1 + -np.sum(e_dot_1) * softmax / softmax_1
+    softmax_dot = e_dot_1 / softmax_1 - np.sum(e_dot_1) * softmax / softmax_1
     return softmax, softmax_dot
