@@ -32,6 +32,8 @@ expressions (`atom`), names (`table`, `names`) and the fusion plan.
 
 from __future__ import annotations
 
+import ast
+
 import libcst as cst
 
 from symdiff.codegen.expressions import call, constant, subscript
@@ -49,6 +51,7 @@ class KernelPrinter:
     helpers: set[str]
     defs: dict[str, Eqn]
     kernels: list[cst.FunctionDef]
+    kernel_keys: dict[str, str]
 
     def leaves(self, atom: Atom) -> list[Var]:
         """The non-inlined variables an inlined expression reads, in first-use order."""
@@ -77,9 +80,19 @@ class KernelPrinter:
             **names,
             **fields,
         )
-        kernel = cst.parse_statement(code)
-        self.kernels.append(kernel.with_changes(decorators=[self.options.decorator()]))
-        return name, [self.atom(v) for v in leaves]
+        return self._added(cst.parse_statement(code), name), [self.atom(v) for v in leaves]
+
+    def _added(self, kernel: cst.FunctionDef, name: str) -> str:
+        """Add `kernel` (named `name`) to the module unless an equal one is there already; return
+        the name to call. Equal: the same text but for the names of parameters and locals and the
+        docstring (`same_kernel_key`), so the same function of its arguments, which calls pass
+        in the same order. A long function that repeats a pattern (layers, unrolled steps) prints
+        one kernel per distinct loop, and Numba compiles each (a second or more) only once."""
+        key = same_kernel_key(cst.Module([kernel]).code)
+        known = self.kernel_keys.setdefault(key, name)
+        if known == name:
+            self.kernels.append(kernel.with_changes(decorators=[self.options.decorator()]))
+        return known
 
     def reduction_kernel(self, eqn: Eqn) -> cst.Call:
         """Emit a one-pass kernel for `sum`/`mean` of an inlined expression; return its call."""
@@ -190,9 +203,7 @@ class KernelPrinter:
             result=result,
             **names,
         )
-        kernel = cst.parse_statement(text)
-        self.kernels.append(kernel.with_changes(decorators=[self.options.decorator()]))
-        return call(name, arguments)
+        return call(self._added(cst.parse_statement(text), name), arguments)
 
     def write(self, eqn: Eqn) -> list[cst.SimpleStatementLine] | None:
         """`x = np.zeros(shape)` and `kernel(x[index], ...)` for a planned write; None if not one here."""
@@ -342,6 +353,31 @@ _WRITE = '''def {name}({view}, {params}):
             {i} = {r} * {length} + {c}
             {row}[{c}] += {element}
 '''
+
+
+def same_kernel_key(text: str) -> str:
+    """A key equal for two kernels' texts exactly when they are the same function up to the names of
+    their parameters and locals (renamed in order of first appearance), their own name and their
+    docstring. Other names (helpers, `np`, builtins) are kept: they are the same objects in both."""
+    tree = ast.parse(text)
+    function = tree.body[0]
+    assert isinstance(function, ast.FunctionDef)
+    function.name = "kernel"
+    first = function.body[0] if function.body else None
+    if isinstance(first, ast.Expr) and isinstance(first.value, ast.Constant) and isinstance(first.value.value, str):
+        function.body = function.body[1:]
+    params = [a.arg for a in function.args.args]
+    owned = set(params) | {n.id for n in ast.walk(function) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store)}
+    order = {name: k for k, name in enumerate(params)}
+    for node in ast.walk(function):
+        if isinstance(node, ast.Name) and node.id in owned:
+            order.setdefault(node.id, len(order))
+    for node in ast.walk(function):
+        if isinstance(node, ast.Name) and node.id in owned:
+            node.id = f"local {order[node.id]}"  # a space: no name the kernel reads can be one of these
+        elif isinstance(node, ast.arg):
+            node.arg = f"local {order[node.arg]}"
+    return ast.dump(tree)
 
 
 def _kernel_locals(params: list[str]):
