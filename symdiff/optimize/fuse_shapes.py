@@ -423,7 +423,13 @@ def shapes_of_operands(function: Function) -> Function:
     shapes (through elementwise operands in turn), so that reverse mode's shape reads (for a
     `keepdims` reshape, a `sum_to`) do not keep `e` stored when its consumers could compute it
     per element. The shapes are equal by NumPy's broadcasting rule, which every elementwise op
-    follows; `e` is visible where its shape is read, so are its operands."""
+    follows; `e` is visible where its shape is read, so are its operands.
+
+    Each value's shape is computed once where it is visible (`known`, per block: a nested block
+    sees its enclosing blocks' shapes, not the reverse) and read again after: a long chain of
+    elementwise statements, whose shape reads each reach back to the arguments, otherwise
+    printed the same `broadcast_shapes` tree again at every read, quadratic in the chain's
+    length (3,100 shape statements for a 20-statement function), all of which Numba compiles."""
     defs = {e.out.name: e for e in walk(function.body) if len(e.outs) == 1}
     names = Names([p.name for p in function.params] + [n for n, _ in function.free])
     for stmt in function.body:
@@ -437,31 +443,38 @@ def shapes_of_operands(function: Function) -> Function:
             return None
         return eqn
 
-    def shape_of(atom: Var, out: Var, new: list[Eqn], loc) -> None:
-        """Append equations computing `atom`'s shape into `out`."""
+    def shape_of(atom: Var, out: Var | None, new: list[Eqn], loc, known: dict[str, Var]) -> Var:
+        """The variable holding `atom`'s shape: one computed before (`known`), else `out` (a fresh
+        name if None) after the equations appended to `new` that compute it."""
+        if atom.name in known:
+            return known[atom.name]
         eqn = elementwise(atom)
-        if eqn is None:
-            new.append(Eqn((out,), "shape", (atom,), (), loc))
-            return
-        arrays = list(dict.fromkeys(a for a in eqn.ins if isinstance(a, Var)))
+        arrays = list(dict.fromkeys(a for a in eqn.ins if isinstance(a, Var))) if eqn is not None else []
         if len(arrays) == 1:
-            shape_of(arrays[0], out, new, loc)
-            return
-        parts = []
-        for operand in arrays:
-            part = Var(names.fresh(f"{operand.name}_shape"), temp=True)
-            shape_of(operand, part, new, loc)
-            parts.append(part)
-        new.append(Eqn((out,), "broadcast_shapes", tuple(parts), (), loc))
+            result = shape_of(arrays[0], out, new, loc, known)
+        else:
+            result = out or Var(names.fresh(f"{atom.name}_shape"), temp=True)
+            if eqn is None:
+                new.append(Eqn((result,), "shape", (atom,), (), loc))
+            else:
+                parts = tuple(shape_of(operand, None, new, loc, known) for operand in arrays)
+                new.append(Eqn((result,), "broadcast_shapes", parts, (), loc))
+        known[atom.name] = result
+        return result
 
-    def visit(eqn: Eqn, scope: dict) -> Eqn | list[Eqn]:
-        if eqn.op != "shape" or len(eqn.outs) != 1 or elementwise(eqn.ins[0]) is None:
+    def visit(eqn: Eqn, scope: dict) -> Eqn | Atom | list[Eqn]:
+        if eqn.op != "shape" or len(eqn.outs) != 1 or not isinstance(eqn.ins[0], Var):
+            return eqn
+        if eqn.ins[0].name in scope:
+            return scope[eqn.ins[0].name]
+        if elementwise(eqn.ins[0]) is None:
+            scope[eqn.ins[0].name] = eqn.out
             return eqn
         new: list[Eqn] = []
-        shape_of(eqn.ins[0], eqn.out, new, eqn.loc)
-        return new
+        shape = shape_of(eqn.ins[0], eqn.out, new, eqn.loc, scope)
+        return new if new else shape
 
-    return dce(rewrite_function(function, visit))
+    return dce(rewrite_function(function, visit, enter=dict))
 
 
 class Uses:

@@ -233,3 +233,52 @@ def test_a_read_liveness_does_not_know_of_stops_the_build(monkeypatch):
     monkeypatch.setattr(lowering, "kernel_reads", lambda eqn, plan, defs: ())
     with pytest.raises(BackendError, match="liveness did not count"):
         numba_backend.numba_source(function, lowering.NumbaOptions())
+
+
+def test_a_long_chains_shape_reads_grow_linearly_with_it(tmp_path):
+    # Each shape read of an elementwise value is computed from its operands' shapes; the shapes of
+    # the values before it are computed once and read again. Printed as a tree at every read, a
+    # 20-statement function's gradient had 3,100 shape statements, which dominated its compile.
+    from symdiff.backends.numba import lowering
+    from tests.long_functions import load, mixed_source
+
+    counts = []
+    for statements in (10, 40):
+        function = sd.grad(load(tmp_path, mixed_source(statements), "mixed"), wrt=(0, 1, 2, 3)).function
+        source = numba_backend.numba_source(function, lowering.NumbaOptions())
+        counts.append(source.count("np.broadcast_shapes(") + source.count("shape_of("))
+    assert counts[1] <= 5 * counts[0]  # 4x the statements: linear growth, not the tree's ~16x
+    assert counts[1] <= 2 * 40
+
+
+def test_kernels_equal_up_to_names_are_printed_once(tmp_path):
+    # The mixed function repeats its ten kinds of statement; each distinct kernel is printed (and
+    # compiled) once and called at every site with that site's arguments. Checked against the
+    # NumPy backend and finite differences.
+    from tests.long_functions import load, mixed_source
+
+    function = load(tmp_path, mixed_source(20), "mixed")
+    gradient = sd.grad(function, wrt=(0, 1, 2, 3), backend="numba")
+    defined = re.findall(r"^def (mixed_grad_\w+)\(", gradient.source, re.MULTILINE)
+    calls = re.findall(r"\b(mixed_grad_\w+)\(", gradient.source)
+    assert len(calls) - len(defined) > len(defined)  # more call sites than kernels: some serve several
+    rng = np.random.default_rng(5)
+    args = (rng.normal(size=(3, 4)), rng.normal(size=(3, 4)), rng.normal(size=4), 0.5 * rng.normal(size=(4, 4)))
+    got, want = gradient(*args), sd.grad(function, wrt=(0, 1, 2, 3))(*args)
+    assert_same(got, want)
+    for k, g in enumerate(got):
+        np.testing.assert_allclose(g, numeric_grad(function, args, k), rtol=1e-6, atol=1e-6)
+
+
+def test_the_kernel_key_renames_parameters_and_locals_only():
+    from symdiff.backends.numba.kernels import same_kernel_key
+
+    def text(a, b, helper="flat", name="k", doc="one"):
+        return (
+            f'def {name}({a}, {b}):\n    """{doc}"""\n    t = {helper}({a})\n'
+            f"    for i in range(t.size):\n        t[i] += {b}\n    return t\n"
+        )
+
+    assert same_kernel_key(text("x", "y")) == same_kernel_key(text("p", "q", name="k2", doc="two"))
+    assert same_kernel_key(text("x", "y")) != same_kernel_key(text("y", "x").replace("t[i] += x", "t[i] += y"))
+    assert same_kernel_key(text("x", "y")) != same_kernel_key(text("x", "y", helper="at"))  # another global

@@ -32,7 +32,7 @@ expressions (`atom`), names (`table`, `names`) and the fusion plan.
 
 from __future__ import annotations
 
-import re
+import ast
 from dataclasses import replace
 
 import libcst as cst
@@ -53,7 +53,7 @@ class KernelPrinter:
     helpers: set[str]
     defs: dict[str, Eqn]
     kernels: list[cst.FunctionDef]
-    kernel_names: dict[str, str]  # canonical kernel text -> the name it is printed under (`_emit`)
+    kernel_keys: dict[str, str]
 
     def leaves(self, atom: Atom) -> list[Var]:
         """The non-inlined variables an inlined expression reads, in first-use order."""
@@ -62,6 +62,7 @@ class KernelPrinter:
     def _kernel(self, value: Atom, template: str, suffix: str, **fields: str) -> tuple[str, list[cst.BaseExpression]]:
         """Emit one kernel for `value` from `template`; return its name and its call's arguments (the leaves)."""
         leaves = self.leaves(value)
+        name = self.table.fresh(f"{self.function.name}_{suffix}")
         params = [self.names[v.name] for v in leaves]
         local = _kernel_locals(params)
         flat_of = {p: local(f"{p}_flat") for p in params}
@@ -72,7 +73,7 @@ class KernelPrinter:
 
         self.helpers.update({"common_size", "flat", "at"})
         code = template.format(
-            name=_UNNAMED,
+            name=name,
             params=", ".join(params),
             what=cst.Module([]).code_for_node(self.atom(value)),
             flats="".join(f"    {flat_of[p]} = flat({p})\n" for p in params),
@@ -81,7 +82,19 @@ class KernelPrinter:
             **names,
             **fields,
         )
-        return self._emit(code, suffix, local.made), [self.atom(v) for v in leaves]
+        return self._added(cst.parse_statement(code), name), [self.atom(v) for v in leaves]
+
+    def _added(self, kernel: cst.FunctionDef, name: str) -> str:
+        """Add `kernel` (named `name`) to the module unless an equal one is there already; return
+        the name to call. Equal: the same text but for the names of parameters and locals and the
+        docstring (`same_kernel_key`), so the same function of its arguments, which calls pass
+        in the same order. A long function that repeats a pattern (layers, unrolled steps) prints
+        one kernel per distinct loop, and Numba compiles each (a second or more) only once."""
+        key = same_kernel_key(cst.Module([kernel]).code)
+        known = self.kernel_keys.setdefault(key, name)
+        if known == name:
+            self.kernels.append(kernel.with_changes(decorators=[self.options.decorator()]))
+        return known
 
     def reduction_kernel(self, eqn: Eqn) -> cst.Call:
         """Emit a one-pass kernel for `sum`/`mean` of an inlined expression; return its call."""
@@ -99,6 +112,7 @@ class KernelPrinter:
         source, spreads = read_through(value, self.plan.inline, self.defs)
         origins = list({self.names[a.name]: a for a in source.values() if isinstance(a, Var)}.values())
         params = [self.names[a.name] for a in origins]
+        name = self.table.fresh(f"{self.function.name}_{eqn.op}")
         local = _kernel_locals(params)
         spread_names = [local("spread") for _ in spreads]
         keys = ("shape", "out", "out_flat", "lengths", "steps", "axes", "outer", "n0", "n1", "n2", "index", "o", "oo",
@@ -166,7 +180,7 @@ class KernelPrinter:
         ]
         i0, i1 = names["i0"], names["i1"]
         text = _AXIS_REDUCTION.format(
-            name=_UNNAMED,
+            name=name,
             signature=signature,
             what=f"{what} of: {code(self.atom(value))}",
             leaves=shaped,
@@ -191,23 +205,7 @@ class KernelPrinter:
             result=result,
             **names,
         )
-        return call(self._emit(text, eqn.op, local.made), arguments)
-
-    def _emit(self, text: str, suffix: str, names: list[str]) -> str:
-        """Print the kernel `text` (defined as `_UNNAMED`) unless one equal to it up to the renaming of its
-        parameters and locals (`names`) is printed already; return the name to call.
-
-        A long gradient has many reductions of one form (`sum_to` of `a * b` for each product in
-        the function, say); Numba compiles each kernel function, typically for seconds, so one
-        function per form compiles once per distinct argument types instead of once per use.
-        """
-        key = _canonical(text, names)
-        name = self.kernel_names.get(key)
-        if name is None:
-            name = self.kernel_names[key] = self.table.fresh(f"{self.function.name}_{suffix}")
-            kernel = cst.parse_statement(text.replace(f"def {_UNNAMED}(", f"def {name}(", 1))
-            self.kernels.append(kernel.with_changes(decorators=[self.options.decorator()]))
-        return name
+        return call(self._added(cst.parse_statement(text), name), arguments)
 
     def write(self, eqn: Eqn) -> list[cst.SimpleStatementLine] | None:
         """`x = np.zeros(shape)` and `kernel(x[index], ...)` for a planned write; None if not one here."""
@@ -283,7 +281,7 @@ def worth_a_loop_nest(plan: FusionPlan) -> FusionPlan:
     broadcast: those whose expression is no larger than one of the arrays it reads.
 
     Such a loop nest saves one temporary of an operand's size, yet Numba compiles each one
-    for seconds per argument types (a long gradient has dozens: every `sum_to(y_bar * b, ...)`
+    for a second or more per argument types (a long gradient has dozens: every `sum_to(y_bar * b, ...)`
     under a broadcast product); Numba's array expression and the cached `sum_to`/reduction
     helpers compute it instead. A loop nest stays where the expression is wider than every
     array it reads (`P[:, None] - C[None]` in k-means), or reads a broadcast through its source,
@@ -388,12 +386,33 @@ _WRITE = '''def {name}({view}, {params}):
 '''
 
 
-_UNNAMED = "_unnamed_kernel"  # a kernel's name until `_emit` knows whether it is new
+def same_kernel_key(text: str) -> str:
+    """A key equal for two kernels' texts exactly when they are the same function up to the names of
+    their parameters and locals (renamed in order of first appearance), their own name and their
+    docstring. Other names (helpers, `np`, builtins) are kept: they are the same objects in both."""
+    tree = ast.parse(text)
+    function = tree.body[0]
+    assert isinstance(function, ast.FunctionDef)
+    function.name = "kernel"
+    first = function.body[0] if function.body else None
+    if isinstance(first, ast.Expr) and isinstance(first.value, ast.Constant) and isinstance(first.value.value, str):
+        function.body = function.body[1:]
+    params = [a.arg for a in function.args.args]
+    owned = set(params) | {n.id for n in ast.walk(function) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store)}
+    order = {name: k for k, name in enumerate(params)}
+    for node in ast.walk(function):
+        if isinstance(node, ast.Name) and node.id in owned:
+            order.setdefault(node.id, len(order))
+    for node in ast.walk(function):
+        if isinstance(node, ast.Name) and node.id in owned:
+            node.id = f"local {order[node.id]}"  # a space: no name the kernel reads can be one of these
+        elif isinstance(node, ast.arg):
+            node.arg = f"local {order[node.arg]}"
+    return ast.dump(tree)
 
 
 def _kernel_locals(params: list[str]):
-    """A function giving local names for a kernel that clash with no parameter or each other;
-    its `made` lists the parameters, then every name it gave, in order."""
+    """A function giving local names for a kernel that clash with no parameter or each other."""
     taken = set(params)
 
     def local(base: str) -> str:
@@ -401,24 +420,9 @@ def _kernel_locals(params: list[str]):
         while candidate in taken:
             candidate += "_"
         taken.add(candidate)
-        local.made.append(candidate)
         return candidate
 
-    local.made = list(params)
     return local
-
-
-_IDENTIFIER = re.compile(r"\b[A-Za-z_][A-Za-z0-9_]*\b")
-_DOCSTRING = re.compile(r'"""(?:[^"]|"(?!""))*"""')
-
-
-def _canonical(text: str, names: list[str]) -> str:
-    """A kernel's text without its docstring, with its parameters and locals (`names`, all distinct)
-    renamed by position (to `$0`, `$1`, ..., which no identifier can be): two kernels with one
-    canonical text compute the same function of their arguments."""
-    position = {name: f"${k}" for k, name in enumerate(names)}
-    body = _DOCSTRING.sub("", text, count=1)
-    return _IDENTIFIER.sub(lambda m: position.get(m.group(0), m.group(0)), body)
 
 
 __all__ = ["REDUCTION_HELPERS", "KernelPrinter", "fused_leaves", "kernel_reads", "read_through", "worth_a_loop_nest"]

@@ -130,7 +130,7 @@ class NumbaEmitter(KernelPrinter, StatementPrinter):
         self.helpers: set[str] = set()
         self.joined = joined_names(self.function.body)
         self.kernels: list[cst.FunctionDef] = []
-        self.kernel_names: dict[str, str] = {}
+        self.kernel_keys: dict[str, str] = {}  # `kernels.same_kernel_key` of each kernel -> its name
         eqns = walk(self.function.body)
         self.elementwise_operands = {a.name for e in eqns if fusable(e.op) for a in e.ins if isinstance(a, Var)}
         self.elementwise_operands -= {e.out.name for e in eqns if e.op == "getitem" and _whole_items(e)}

@@ -386,7 +386,7 @@ def unit_step(a, step):
     return step == 1 or not np.ndim(a)
 
 
-@overload(unit_step, inline="always")
+@overload(unit_step, jit_options=CACHED)  # called, not inlined by Numba: see `helpers._at`
 def _unit_step(a, step):
     if isinstance(a, types.Array):
         return lambda a, step: step == 1
