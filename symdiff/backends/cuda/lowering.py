@@ -103,6 +103,7 @@ for _op in ("batch_axis", "batch_shape", "batch_aligned", "batch_sum_axes", "bat
             "product_shape"):  # fmt: skip
     UNSUPPORTED[_op] = "tangents batched on a first axis (hessian, jacobian) run on the numpy backend"
 UNSUPPORTED["call"] = "random draws and other calls run as they are need the numpy backend"
+UNSUPPORTED["float_tape"] = "a tape of numbers (array('d')) is made only by the numpy backend's build for numbers"
 for _op in ("ndtr", "log_ndtr"):
     UNSUPPORTED[_op] = f"the special function {_op} has no CUDA kernel yet; use the numpy backend"
 for _op in ("digamma", "polygamma"):  # math has no digamma: no kernel template
