@@ -13,16 +13,8 @@ import symdiff as sd
 from symdiff import set_arrays, sparsity
 from symdiff.errors import NoSparsityPattern
 from symdiff.sparsity import hessian_tracer, jacobian_tracer
-
-
-def chain(x):
-    return np.sum(100.0 * (x[1:] - x[:-1] ** 2) ** 2 + (1.0 - x[:-1]) ** 2)
-
-
-def grid(u):
-    dx = u[1:, :] - u[:-1, :]
-    dy = u[:, 1:] - u[:, :-1]
-    return np.sum(np.sqrt(1.0 + dx**2)) + np.sum(np.sqrt(1.0 + dy**2)) + np.sum(np.cos(u) * u**2)
+from tests.api.test_sparse import grid_energy as grid  # a five-point pattern
+from tests.api.test_sparse import rosen_chain as chain
 
 
 def reductions(x):
