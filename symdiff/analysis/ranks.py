@@ -12,7 +12,7 @@ another (`zeros_like`, `broadcast_to` and `sum_to` to `np.shape(v)`, element
 writes), elementwise ops of operands of known rank, full reductions, and an
 integer index, which drops one axis. A loop's carried value has its initial
 value's rank when the loop hands back a value of that rank too (checked, then
-kept). Parameters, tapes and everything else are unknown: absent from the map.
+kept; a carried value that does not keep its rank drops only its own assumption). Parameters, tapes and everything else are unknown: absent from the map.
 """
 
 from __future__ import annotations
@@ -33,8 +33,8 @@ def known_ranks(function: Function) -> dict[str, int]:
     """name -> number of axes, for the values whose rank the ops fix (see the module docstring)."""
     defs = {out.name: eqn for eqn in walk(function.body) for out in eqn.outs}
     counters = frozenset(lp.index.name for lp in loops(function.body) if lp.index is not None)
-    unsure: set[int] = set()  # loops whose carried values do not keep their rank
-    for _ in range(8):  # each round drops at least one loop, or ends
+    unsure: set[tuple[int, str]] = set()  # (loop, carried value) whose rank the loop does not keep
+    for _ in range(64):  # each round drops at least one assumption, or ends
         ranks: dict[str, int] = {}
         failed = _block(function.body, ranks, defs, counters, unsure)
         if not failed:
@@ -43,8 +43,8 @@ def known_ranks(function: Function) -> dict[str, int]:
     return {}
 
 
-def _block(body, ranks: dict[str, int], defs, counters, unsure: set[int]) -> set[int]:
-    failed: set[int] = set()
+def _block(body, ranks: dict[str, int], defs, counters, unsure: set[tuple[int, str]]) -> set[tuple[int, str]]:
+    failed: set[tuple[int, str]] = set()
     for stmt in body:
         if isinstance(stmt, Eqn):
             rank = _rank(stmt, ranks, defs, counters) if len(stmt.outs) == 1 else None
@@ -54,12 +54,17 @@ def _block(body, ranks: dict[str, int], defs, counters, unsure: set[int]) -> set
             failed |= _block(stmt.then_body, ranks, defs, counters, unsure)
             failed |= _block(stmt.else_body, ranks, defs, counters, unsure)
             for out, a, b in zip(stmt.outs, stmt.then_results, stmt.else_results):
+                # An arm that leaves the value undefined (None: it returns, or never assigns it) gives
+                # no element to read: the value has the other arm's rank wherever it is an array.
+                a, b = (b, b) if a == Const(None) else (a, a) if b == Const(None) else (a, b)
                 if _of(a, ranks) is not None and _of(a, ranks) == _of(b, ranks):
                     ranks[out.name] = _of(a, ranks)
         elif isinstance(stmt, Loop):
-            assumed = {}
-            if id(stmt) not in unsure:
-                assumed = {c.name: _of(i, ranks) for c, i in zip(stmt.carried, stmt.inits) if _of(i, ranks) is not None}
+            assumed = {
+                c.name: _of(i, ranks)
+                for c, i in zip(stmt.carried, stmt.inits)
+                if _of(i, ranks) is not None and (id(stmt), c.name) not in unsure
+            }
             ranks.update(assumed)
             failed |= _block(stmt.cond_body, ranks, defs, counters, unsure)
             failed |= _block(stmt.body, ranks, defs, counters, unsure)
@@ -67,7 +72,7 @@ def _block(body, ranks: dict[str, int], defs, counters, unsure: set[int]) -> set
                 if carried.name not in assumed:
                     continue
                 if _of(result, ranks) != assumed[carried.name]:
-                    failed.add(id(stmt))  # the assumption was wrong: the next round takes none for this loop
+                    failed.add((id(stmt), carried.name))  # the assumption was wrong: the next round drops it
                 else:
                     ranks[out.name] = assumed[carried.name]
     return failed
