@@ -39,6 +39,10 @@ Two workloads (issues 4 and 16):
       entry read directly) against `"acyclic"` (3 colours, entries solved along trees),
       checked against the dense Hessian (every direction) at n = 300.
 
+Sections (b), (b') and (c) also time `backend="numba"`: one compiled loop over the
+directions around the compiled product (symdiff/backends/numba/batched.py), and in
+(b) the per-column Python loop it replaced.
+
 Timings are min-of-N repeats with the contenders interleaved in every repeat,
 as in bench_core.py.
 """
@@ -254,7 +258,15 @@ def run_rosenbrock(repeats, n=100):
     def one_hvp_per_column(x):
         return np.stack([product(x, e) for e in np.eye(x.size)], axis=-1)
 
-    contenders = {"symdiff": hessian, "every": every, "columns": one_hvp_per_column, "analytic": rosenbrock_hessian}
+    numba_every = sd.hessian(rosenbrock, backend="numba", sparsity=False)  # one compiled loop over directions
+    numba_product = sd.hvp(rosenbrock, backend="numba")
+
+    def one_numba_hvp_per_column(x):  # what backend="numba" ran before the compiled loop
+        return np.stack([numba_product(x, e) for e in np.eye(x.size)], axis=-1)
+
+    check_agreement((numba_every(x), one_numba_hvp_per_column(x)), (rosenbrock_hessian(x),) * 2, rtol=1e-12, atol=1e-9)
+    contenders = {"symdiff": hessian, "every": every, "columns": one_hvp_per_column, "analytic": rosenbrock_hessian,
+                  "numba every": numba_every, "numba columns": one_numba_hvp_per_column}  # fmt: skip
     jax_call, jax_version = jax_hessian()
     if jax_call is not None:
         start = time.perf_counter()
@@ -269,6 +281,8 @@ def run_rosenbrock(repeats, n=100):
     print(f"  {f'symdiff.hessian ({colours} directions)':<36}{best['symdiff'] * ms:>9.3f} ms   (build {build * ms:.0f} ms)")  # fmt: skip
     print(f"  {'hessian(sparsity=False), batched':<36}{best['every'] * ms:>9.3f} ms   (every direction)")
     print(f"  {'one symdiff.hvp per column':<36}{best['columns'] * ms:>9.3f} ms")
+    print(f"  {'numba, every direction, one loop':<36}{best['numba every'] * ms:>9.3f} ms   (backend='numba', sparsity=False)")  # fmt: skip
+    print(f"  {'numba, one hvp per column (Python)':<36}{best['numba columns'] * ms:>9.3f} ms")
     print(f"  {'analytic, NumPy':<36}{best['analytic'] * ms:>9.3f} ms")
     print(f"  symdiff agrees with the analytic Hessian: max |difference| {error:.1e}")
     if jax_call is None:
@@ -276,6 +290,7 @@ def run_rosenbrock(repeats, n=100):
         return
     print(f"  {f'jax {jax_version} jit(hessian), float64':<36}{best['jax'] * ms:>9.3f} ms   (compile {jax_compile * ms:.0f} ms)")  # fmt: skip
     print(f"  symdiff / jax: {best['symdiff'] / best['jax']:.2f}x (target, issue 16: <= 1.0); every direction / jax: {best['every'] / best['jax']:.2f}x; symdiff agrees with jax: max |difference| {jax_error:.1e}")  # fmt: skip
+    print(f"  numba every direction / jax: {best['numba every'] / best['jax']:.2f}x; / numpy batched: {best['numba every'] / best['every']:.2f}x; loop / Python columns: {best['numba every'] / best['numba columns']:.2f}x")  # fmt: skip
 
 
 def log_sum_exp_of_a_layer(x, a):
@@ -291,7 +306,9 @@ def run_dense_hessian(repeats, n=100):
     expected = a.T @ (np.diag(p) - np.outer(p, p)) @ a
     check_agreement((hessian(x, a),), (expected,), rtol=1e-9, atol=1e-12)
     assert hessian.sparsity.plan((x, a), x.size) is None  # dense: every direction
-    contenders = {"symdiff": hessian}
+    on_numba = sd.hessian(log_sum_exp_of_a_layer, backend="numba")
+    check_agreement((on_numba(x, a),), (expected,), rtol=1e-9, atol=1e-12)
+    contenders = {"symdiff": hessian, "numba": on_numba}
     try:
         import jax
         import jax.numpy as jnp
@@ -308,9 +325,10 @@ def run_dense_hessian(repeats, n=100):
     print()
     print(f"(b') dense Hessian of log(sum(exp(a @ x))), n={n} (no sparsity to use)")
     print(f"  {'symdiff.hessian (every direction)':<36}{best['symdiff'] * ms:>9.3f} ms")
+    print(f"  {'numba, every direction, one loop':<36}{best['numba'] * ms:>9.3f} ms")
     if jax is not None:
         print(f"  {f'jax {jax.__version__} jit(hessian), float64':<36}{best['jax'] * ms:>9.3f} ms")
-        print(f"  symdiff / jax: {best['symdiff'] / best['jax']:.2f}x (target, issue 16: <= 1.0)")
+        print(f"  symdiff / jax: {best['symdiff'] / best['jax']:.2f}x (target, issue 16: <= 1.0); numba / jax: {best['numba'] / best['jax']:.2f}x")  # fmt: skip
 
 
 # -- workload (c): a square Jacobian -------------------------------------------------------
@@ -358,7 +376,9 @@ def jacobian_against_jax(repeats, f, by_hand, args, title, way):
     def one_vjp_per_row(*args):
         return np.stack([back(*args, e) for e in np.eye(rows)])
 
-    contenders = {"symdiff": jacobian, "rows": one_vjp_per_row}
+    on_numba = sd.jacobian(f, backend="numba")  # one compiled loop over the directions
+    check_agreement((on_numba(*args),), (by_hand(*args),), rtol=1e-12, atol=1e-12)
+    contenders = {"symdiff": jacobian, "rows": one_vjp_per_row, "numba": on_numba}
     try:
         import jax
         import jax.numpy as jnp
@@ -378,11 +398,12 @@ def jacobian_against_jax(repeats, f, by_hand, args, title, way):
     print(f"(c) dense Jacobian of {title}")
     print(f"  {f'symdiff.jacobian (batched {way})':<36}{best['symdiff'] * ms:>9.3f} ms")
     print(f"  {'one symdiff.vjp per row':<36}{best['rows'] * ms:>9.3f} ms")
+    print(f"  {'numba, one loop over directions':<36}{best['numba'] * ms:>9.3f} ms")
     if jax is not None:
         for name in ("jacfwd", "jacrev"):
             print(f"  {f'jax {jax.__version__} jit({name}), float64':<36}{best[name] * ms:>9.3f} ms")
         faster = min(best["jacfwd"], best["jacrev"])
-        print(f"  symdiff / faster jax: {best['symdiff'] / faster:.2f}x (target, issue 16: <= 1.0)")
+        print(f"  symdiff / faster jax: {best['symdiff'] / faster:.2f}x (target, issue 16: <= 1.0); numba / faster jax: {best['numba'] / faster:.2f}x")  # fmt: skip
 
 
 # -- workload (d): a sparse Hessian ---------------------------------------------------------

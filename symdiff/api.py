@@ -193,6 +193,16 @@ class Derivative:
         self._numbers_sources[kinds] = built.source
         return built._compiled
 
+    def over_directions(self) -> Callable | None:
+        """`loop(*args, seeds)`: this derivative along each row of `seeds` (its last parameter),
+        stacked on a first axis, in one compiled call without Python between rows; None where
+        the backend has no such loop (NumPy batches directions in its own generated code) or
+        this derivative is not called straight through its compiled function."""
+        make = getattr(load(self.backend), "over_directions", None)
+        if make is None or self._numbers is not None or len(self._positions) != 1:
+            return None
+        return make(self._compiled, len(self._names))
+
     def source_for(self, *args: Any) -> str:
         """The generated source a call with `args` runs: the one built for numbers where every
         argument is a number and this derivative has a loop (built now if new), else `source`."""

@@ -30,7 +30,7 @@ from symdiff.api import Derivative, Wrt, _generated_once, _header, _write_module
 from symdiff.codegen.standalone import module_source
 from symdiff.compose import SourceFunction, fresh_param, identifier
 from symdiff.directions import unit_directions
-from symdiff.errors import BadWrt
+from symdiff.errors import BackendError, BadWrt
 from symdiff.sparsity import Sparsity, hessian_tracer, jacobian_tracer
 from symdiff.structured import Deferred
 from symdiff.transforms.forward import NoTangentRule
@@ -335,13 +335,19 @@ def emit_hessian(f: Callable, path: str | None = None, *, wrt: Wrt = 0, regenera
     return text
 
 
-def _batched(f: Callable, name: str, backend: str) -> Derivative | None:
-    """Forward mode with every direction at once (tangents batched on a first axis), where it
-    has a rule for each op and the backend is NumPy; else None (one product per direction)."""
-    if backend != "numpy":
-        return None
+def _batched(f: Callable, name: str, backend: str) -> Derivative | Directions | None:
+    """Forward mode with every direction at once, where it has a rule for each op: on NumPy the
+    tangents batched on a first axis of one generated function, on a backend that compiles a
+    loop over directions (Numba) that loop around the compiled tangent; else None (one product
+    per direction)."""
     if isinstance(f, Deferred):  # a gradient built per call: no one program to push tangents through
         return None
+    if backend != "numpy":
+        try:
+            product = build(f, name, "tangent", backend)
+        except (NoTangentRule, BackendError):
+            return None
+        return Directions(product) if isinstance(product, Derivative) and product.over_directions() else None
     try:
         batched = build(f, name, "tangents", backend)
     except NoTangentRule:
@@ -370,9 +376,48 @@ def compressed_rows(rows: Derivative | None, back: Callable, args: tuple, positi
 def _batched_rows(back: Derivative | Deferred, backend: str) -> Derivative | None:
     """The vjp's forward mode along its cotangent (the last parameter): every row of the Jacobian
     from one forward pass and one backward pass with the cotangents batched; None where it cannot."""
-    if backend != "numpy" or not isinstance(back, Derivative):
+    if not isinstance(back, Derivative):
         return None
+    if backend != "numpy":  # the vjp itself along each cotangent, in one compiled loop
+        return Directions(back, skip=1) if back.over_directions() else None
     return _batched(back, back.function.params[-1].name, backend)
+
+
+class Directions:
+    """A compiled product (a Hessian-vector product, a jvp's tangent, a vjp) along many directions,
+    called as the NumPy backend's batched pass is: `(*args, seeds)`, one result per row of
+    `seeds`, stacked on a first axis. The backend's `over_directions` loop runs them in one
+    compiled call; arguments it does not take as they are (lists, float32, ...) get one product
+    per direction through the derivative's own call, which casts and checks them."""
+
+    def __init__(self, product: Derivative, skip: int = 0):
+        self.product = product
+        self.skip = skip  # parameters before the seeds that the product does not take (the rows' base cotangent)
+        self._loop = product.over_directions()
+        self._compiles = True  # until Numba fails to compile the loop for some arguments
+
+    @property
+    def source(self) -> str:
+        """The product's generated source, then the loop that runs it along every direction."""
+        return self.product.source + "\n\n" + self._loop.source
+
+    def __call__(self, *args: Any) -> np.ndarray:
+        seeds = np.asarray(args[-1], dtype=float)
+        given = args[: len(args) - 1 - self.skip]
+        if self._compiles and self.product._unchecked_rules is None and all(map(_native, given)):
+            try:
+                return self._loop(*given, np.ascontiguousarray(seeds))
+            except BackendError:  # these types do not compile in a loop: the products one by one say why
+                self._compiles = False
+        return np.array([np.asarray(self.product(*given, seed)) for seed in seeds])
+
+
+def _native(value: Any) -> bool:
+    """Whether a compiled loop takes `value` as a call of the derivative would: float64 or
+    integer arrays and Python numbers (anything else goes through the derivative's own casts)."""
+    if isinstance(value, np.ndarray):
+        return value.dtype == np.float64 or value.dtype.kind in "ib"
+    return type(value) in (float, int, bool, np.float64)
 
 
 def _by_rows(rows: Derivative, args: tuple, position: int, out_shape: tuple) -> np.ndarray | None:

@@ -1,7 +1,8 @@
 """The Numba backend: the gradient compiled to machine code with `numba.njit`.
 
 This file is the package's public face: `compile_function` (what
-`symdiff.backends.load("numba")` hands to `api`), `numba_source`,
+`symdiff.backends.load("numba")` hands to `api`), `over_directions` (many
+directions of a compiled product in one call, `batched`), `numba_source`,
 `numba_build`, `Settings` and `settings`, and the two error types. The other
 modules are private to the backend, except `helpers`, which generated modules
 import by its dotted path (`from symdiff.backends.numba.helpers import ...`).
@@ -61,6 +62,7 @@ import numba
 from symdiff.backends import cache
 from symdiff.backends import numpy as numpy_backend
 from symdiff.backends.numba import helper_cache  # noqa: F401 - Numba's locator for the helpers, first
+from symdiff.backends.numba.batched import over_directions
 from symdiff.backends.numba.errors import NumbaCompileError, NumbaFallbackWarning
 from symdiff.backends.numba.kernels import worth_a_loop_nest
 from symdiff.backends.numba.lowering import NumbaModule, NumbaOptions, check_supported, numba_module
@@ -211,5 +213,6 @@ __all__ = [
     "compile_function",
     "numba_build",
     "numba_source",
+    "over_directions",
     "settings",
 ]

@@ -77,6 +77,7 @@ def runner_for(
             return fallback(*args)
 
     run.__name__ = function.name
+    run.call = function  # its defaults and module constants (batched.over_directions passes the constants)
     run.jitted = jitted  # the numba dispatcher, for inspection (signatures, inspect_types)
     return run
 
