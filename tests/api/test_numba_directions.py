@@ -70,10 +70,20 @@ def hessians():
 )
 def test_a_numba_hessian_matches_differences_of_the_gradient(hessians, name, f, args, position):
     hessian = hessians[name]
-    got = hessian(*args)
     expected = _columns(sd.grad(f, position), args, position)
-    np.testing.assert_allclose(got, expected, rtol=1e-6, atol=1e-6)
-    np.testing.assert_allclose(got, sd.hessian(f, position, sparsity=False)(*args), rtol=1e-12, atol=1e-12)
+    for got in _both_ways(hessian, args):
+        np.testing.assert_allclose(got, expected, rtol=1e-6, atol=1e-6)
+        np.testing.assert_allclose(got, sd.hessian(f, position, sparsity=False)(*args), rtol=1e-12, atol=1e-12)
+
+
+def _both_ways(derivative, args) -> list:
+    """Three calls: the first runs the NumPy batched pass, the next two the compiled loop (see
+    `Directions`), so both are checked; after them the loop has run."""
+    results = [derivative(*args) for _ in range(3)]
+    wide = getattr(derivative, "reverse_rows", None) and np.size(derivative.primal(*args)) < np.size(args[-1])
+    directions = derivative.reverse_rows() if wide else derivative.inner
+    assert directions._loop.jitted.signatures, "the compiled loop never ran"
+    return results
 
 
 def test_the_directions_run_in_one_compiled_call(hessians):
@@ -82,11 +92,28 @@ def test_the_directions_run_in_one_compiled_call(hessians):
     hessian = hessians["rosenbrock"]
     directions = hessian.inner
     assert isinstance(directions, Directions)
-    hessian(X)
-    hessian(X * 0.5)
+    for scale in (1.0, 0.5, 0.25):
+        hessian(X * scale)
     assert directions._compiles
     assert len(directions._loop.jitted.signatures) == 1
     assert "def over_directions(" in hessian.source and "for i in range(1, count):" in hessian.source
+
+
+def test_the_faster_of_the_loop_and_the_numpy_batched_pass_runs_after_both_were_timed():
+    """Each does the other's job faster somewhere (docs/higher-order.md): both are timed on the
+    first calls for a shape, then the faster one runs, with the same numbers either way."""
+    hessian = sd.hessian(rosenbrock, backend="numba", sparsity=False)
+    directions = hessian.inner
+    expected = _columns(sd.grad(rosenbrock), (X,), 0)
+    results = [hessian(X) for _ in range(4)]  # the batched pass, the loop (compiling), the loop timed, the choice
+    (choice,) = directions.chosen.values()
+    assert choice in ("loop", "batched")
+    for got in results:
+        np.testing.assert_allclose(got, expected, rtol=1e-6, atol=1e-6)
+        np.testing.assert_allclose(got, results[0], rtol=1e-13, atol=1e-12)
+    assert len(directions._loop.jitted.signatures) == 1  # the loop ran
+    hessian(np.concatenate([X, X]))  # a new shape is timed anew
+    assert len(directions.chosen) == 1
 
 
 @pytest.mark.parametrize(
@@ -96,10 +123,10 @@ def test_the_directions_run_in_one_compiled_call(hessians):
 )
 def test_a_numba_jacobian_matches_differences_of_the_function(f, a):
     jacobian = sd.jacobian(f, 1, backend="numba", sparsity=False)
-    got = jacobian(a, X)
-    np.testing.assert_allclose(got, _columns(f, (a, X), 1), rtol=1e-6, atol=1e-7)
-    np.testing.assert_allclose(got, sd.jacobian(f, 1, sparsity=False)(a, X), rtol=1e-12, atol=1e-12)
-    assert got.flags.c_contiguous and got.flags.writeable
+    for got in _both_ways(jacobian, (a, X)):
+        np.testing.assert_allclose(got, _columns(f, (a, X), 1), rtol=1e-6, atol=1e-7)
+        np.testing.assert_allclose(got, sd.jacobian(f, 1, sparsity=False)(a, X), rtol=1e-12, atol=1e-12)
+        assert got.flags.c_contiguous and got.flags.writeable
 
 
 def test_arguments_the_loop_does_not_take_get_one_product_per_direction(hessians):
