@@ -660,7 +660,7 @@ def _coalesce(name: str, index: int, layout: Layout, display, last, function) ->
         return None
     if last.get(array.name, -1) > index or array.name in layout.taped or array.name in layout.read_only:
         return None
-    if _escapes(layout, array.name, index, last):
+    if _escapes(layout, array.name, index, last) or _source_viewed_later(layout, array.name, index, last):
         return None
     if _entry_value_read_later(layout, array.name, index, last):
         return None
@@ -668,6 +668,20 @@ def _coalesce(name: str, index: int, layout: Layout, display, last, function) ->
         return None
     layout.in_place.add(id(eqn))
     return display[array.name]
+
+
+def _source_viewed_later(layout: Layout, name: str, index: int, last, depth: int = 0) -> bool:
+    """Whether `name` is a view of another array, or that array passed on unchanged (`sum_to` to its
+    own shape), another view of which is read after event `index`: a write into `name` in place
+    would show there. `b = sum_to(a, s)` and `v = sum_to(a, s2)[1:]` may both be `a`'s memory;
+    then `b[1:] = 0.0` in place zeroes `v` (a second derivative through `x[1:] *= c`)."""
+    eqn = layout.defs.get(name)
+    if eqn is None or depth > 8 or eqn.op not in VIEWS | PASSED_ON or not isinstance(eqn.ins[0], Var):
+        return False
+    if eqn.op in ELEMENT_READS and layout.ranks.get(eqn.out.name) == 0:
+        return False  # a scalar read out: a copy
+    source = eqn.ins[0].name
+    return _escapes(layout, source, index, last) or _source_viewed_later(layout, source, index, last, depth + 1)
 
 
 def _joined_twin_read_later(layout: Layout, name: str, index: int, last) -> bool:

@@ -253,3 +253,26 @@ def test_jvp_of_a_numpy_scalar_or_float32_argument_returns_the_value_and_the_tan
         assert np.shape(value) == np.shape(x) and np.shape(tangent) == np.shape(x)
         assert np.asarray(tangent).dtype == np.asarray(x).dtype
         np.testing.assert_allclose(tangent, expected, rtol=1e-5)
+
+
+def _scaled_rows(x):
+    out = np.full((2, 3), 0.5)
+    out[1] *= np.linalg.norm(x)
+    out[1:] *= np.sum(np.sin(x))
+    if np.sum(x) > -10:
+        return np.sum(np.sin(out))
+    return np.mean(out * out)
+
+
+def test_a_write_into_a_cotangent_passed_on_unchanged_leaves_its_other_views_alone():
+    """Reverse over reverse through `out[1:] *= c` (fuzz seed 21048, tests/fuzz/hessian_check.py):
+    the gradient's vjp held `v = sum_to(a_bar, s)[1:]` and `b = sum_to(a_bar, s2)`, both `a_bar`'s
+    memory, then wrote `b[1:] = 0.0` in place: `v` read zeros, and the Hessian's rows were half."""
+    x = np.array([[1.48, -1.06, -1.47], [-0.63, 0.31, 0.099]])
+    gradient = sd.grad(_scaled_rows)
+    back = sd.vjp(gradient)
+    rows = np.array([np.ravel(back(x, e.reshape(x.shape))) for e in np.eye(x.size)])
+    step = 1e-6
+    columns = [np.ravel(gradient(x + step * e.reshape(x.shape)) - gradient(x - step * e.reshape(x.shape))) / (2 * step)
+               for e in np.eye(x.size)]  # fmt: skip
+    np.testing.assert_allclose(rows, np.array(columns).T, rtol=1e-6, atol=1e-7)
