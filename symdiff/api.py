@@ -151,7 +151,8 @@ class Derivative:
     def wait(self, timeout: float | None = None) -> bool:
         """Block until a background Numba compile of this derivative ends (`timeout` seconds at
         most); whether later calls run the compiled code. A compile that failed raises its error
-        here (backends/numba/tiered.py). Returns True at once where there is nothing to wait for."""
+        here (backends/numba/tiered.py). True at once on a derivative without a background compile;
+        False on one whose first call has not come yet (no compile has started)."""
         tiered = getattr(self._compiled, "wait", None)
         return True if tiered is None else tiered(timeout)
 
