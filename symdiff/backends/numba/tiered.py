@@ -29,6 +29,11 @@ What stays as in the blocking mode:
   more than the blocking first call would have, and leaves the machine code
   cached for the next process.
 
+A process that forks (multiprocessing's default start method on Linux)
+while a compile runs gives its child Numba's and LLVM's locks as held by a
+thread the child does not have: call `wait` (or `wait_all`) before forking,
+or use the "spawn" start method.
+
 One lock guards the state; the NumPy call itself runs outside it, so threads
 calling at once are served side by side. `wait(timeout)` blocks until the
 compile ends (what tests and benchmarks use to be deterministic); `wait_all`
@@ -181,7 +186,13 @@ class Tiered:
             _PENDING.add(self)
         full = self._call.full(args)
         thread = threading.Thread(target=self._compile, args=(full,), name=f"symdiff compile {self.__name__}")
-        thread.start()  # not a daemon: a process ending now waits for it (module docstring)
+        try:
+            thread.start()  # not a daemon: a process ending now waits for it (module docstring)
+        except RuntimeError:  # no thread now (the interpreter is shutting down): compile at the next call
+            with self._lock:
+                self._state = _READY
+                self._ended.set()
+                _PENDING.discard(self)
 
     def _compile(self, full: tuple) -> None:
         error = None
