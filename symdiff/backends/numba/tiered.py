@@ -45,7 +45,6 @@ from __future__ import annotations
 
 import threading
 import warnings
-import weakref
 from collections.abc import Callable
 from typing import Any
 
@@ -60,7 +59,8 @@ _COMPILING = "compiling"  # the thread compiles; NumPy serves calls
 _FAILED = "failed"  # the compile failed: the next call (or wait) surfaces its error
 _READY = "ready"  # the runner serves calls (compiled, loaded, or blocking mode after a failure)
 
-_PENDING: weakref.WeakSet[Tiered] = weakref.WeakSet()  # compiles in flight, for `wait_all`
+_PENDING: set[Tiered] = set()  # compiles in flight, for `wait_all` (each removed when it ends)
+_PENDING_LOCK = threading.Lock()
 
 
 def load_cached(jitted: Any, argtypes: tuple) -> bool:
@@ -183,16 +183,14 @@ class Tiered:
                 return
             self._state = _COMPILING
             self._ended.clear()
-            _PENDING.add(self)
+            with _PENDING_LOCK:  # in the set before anyone can see the state (never the other order)
+                _PENDING.add(self)
         full = self._call.full(args)
         thread = threading.Thread(target=self._compile, args=(full,), name=f"symdiff compile {self.__name__}")
         try:
             thread.start()  # not a daemon: a process ending now waits for it (module docstring)
         except RuntimeError:  # no thread now (the interpreter is shutting down): compile at the next call
-            with self._lock:
-                self._state = _READY
-                self._ended.set()
-                _PENDING.discard(self)
+            self._ended_as(_READY, None)
 
     def _compile(self, full: tuple) -> None:
         error = None
@@ -201,10 +199,13 @@ class Tiered:
                 self.jitted._compile_for_args(*full)
         except BaseException as caught:  # noqa: BLE001 - surfaced at the next call, as a blocking call would raise it
             error = caught
+        self._ended_as(_READY if error is None else _FAILED, error)
+
+    def _ended_as(self, state: str, error: BaseException | None) -> None:
         with self._lock:
-            self._error = error
-            self._state = _READY if error is None else _FAILED
+            self._state, self._error = state, error
             self._ended.set()
+        with _PENDING_LOCK:
             _PENDING.discard(self)
 
     def _surface(self, error: BaseException, args: tuple) -> Any:
@@ -231,7 +232,9 @@ class Tiered:
 
 def wait_all(timeout: float | None = None) -> bool:
     """Wait for every background compile of this process (`timeout` seconds at most for each); whether all ended."""
-    return all(tiered._ended.wait(timeout) for tiered in list(_PENDING))
+    with _PENDING_LOCK:
+        pending = list(_PENDING)
+    return all(tiered._ended.wait(timeout) for tiered in pending)
 
 
 __all__ = ["Tiered", "load_cached", "wait_all"]
