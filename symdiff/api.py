@@ -89,7 +89,9 @@ class Derivative:
             self._names = tuple(p.name for p in function.params)
             self._defaults = dict(function.defaults)
         else:
-            compiled = load(backend).compile_stored(stored, self._filename)
+            # The Numba backend's NumPy tier (a background compile) needs the IR: built if asked for.
+            extra = {"rebuild": lambda: self.function} if backend == "numba" else {}
+            compiled = load(backend).compile_stored(stored, self._filename, **extra)
             self._names, self._defaults = stored.params, dict(stored.defaults)
         self._source, self._carried = compiled.source, compiled.carried
         self._compiled, self._namespace = compiled.function, compiled.namespace
@@ -137,6 +139,22 @@ class Derivative:
             return self._source, self._namespace, self._filename, self.__name__
         portable = load("numpy").compile_function(self.function, f"<symdiff {self.function.name} (numpy)>")
         return portable.source, portable.namespace, f"<symdiff {self.function.name} (numpy)>", self.function.name
+
+    @property
+    def ready(self) -> bool:
+        """Whether calls run the backend's compiled code: False only while a Numba gradient built
+        with `SYMDIFF_NUMBA_BACKGROUND=1` has not yet compiled its first call's types (those calls
+        run the NumPy build of the same derivative; backends/numba/tiered.py)."""
+        tiered = getattr(self._compiled, "wait", None)
+        return True if tiered is None else self._compiled.ready
+
+    def wait(self, timeout: float | None = None) -> bool:
+        """Block until a background Numba compile of this derivative ends (`timeout` seconds at
+        most); whether later calls run the compiled code. A compile that failed raises its error
+        here (backends/numba/tiered.py). True at once on a derivative without a background compile;
+        False on one whose first call has not come yet (no compile has started)."""
+        tiered = getattr(self._compiled, "wait", None)
+        return True if tiered is None else tiered(timeout)
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         if kwargs:

@@ -7,6 +7,9 @@ os.environ.setdefault("NUMBA_ENABLE_CUDASIM", "1")
 # Tests build each derivative through the pipeline they test, not from an earlier process's build:
 # the build cache is off but for tests/test_build_cache.py and the cache tests that turn it on.
 os.environ.setdefault("SYMDIFF_BUILD_CACHE", "0")
+# The Numba backend's tests test compiled code: no NumPy tier while a background compile runs
+# (tests/backends/test_numba_background.py turns it on where it tests it).
+os.environ["SYMDIFF_NUMBA_BACKGROUND"] = "0"
 
 from symdiff.optimize import pipeline
 

@@ -39,6 +39,13 @@ Settings (read from the environment when a gradient is built, or set on
   Off by default: a silent fallback would hide a slow path (SPEC section 5).
 - `SYMDIFF_NUMBA_FASTMATH=1`: `fastmath=True` (reassociation; results may
   differ in the last bits).
+- `SYMDIFF_NUMBA_BACKGROUND=1`: a tiered first call (`tiered.py`): when no
+  machine code for the first call's types is cached, that call and the ones
+  after it run the NumPy backend's build of the same derivative while a
+  thread compiles; calls switch to the compiled code once it is done
+  (`Derivative.wait()` waits for it, `wait_all()` for every compile of the
+  process). Off by default: a Numba user expects the first call to compile,
+  and the tests of this backend test compiled code.
 - `SYMDIFF_NUMBA_PARALLEL=1`: `parallel=True`; fused loops use `prange` and
   array expressions run on several threads. Numba's parallel array
   expressions do not stretch axes of length 1 (`logits - max(logits, axis=1,
@@ -50,6 +57,7 @@ Settings (read from the environment when a gradient is built, or set on
 
 from __future__ import annotations
 
+import functools
 import os
 import warnings
 from collections.abc import Callable
@@ -69,6 +77,7 @@ from symdiff.backends.numba.lowering import NumbaModule, NumbaOptions, check_sup
 from symdiff.backends.numba.rewrites import numba_rewrites
 from symdiff.backends.numba.runner import Call, runner_for
 from symdiff.backends.numba.single import as_float32, float32_call, in_float32, widened
+from symdiff.backends.numba.tiered import Tiered, wait_all
 from symdiff.backends.numpy import Compiled
 from symdiff.errors import BackendError
 from symdiff.ir.nodes import Function
@@ -88,6 +97,7 @@ class Settings:
     fallback: bool = False
     fastmath: bool = False
     parallel: bool = False
+    background: bool = False
 
     @classmethod
     def from_env(cls) -> Settings:
@@ -98,6 +108,7 @@ class Settings:
             fallback=os.environ.get("SYMDIFF_NUMBA_FALLBACK", "").strip().lower() == "numpy",
             fastmath=flag("SYMDIFF_NUMBA_FASTMATH"),
             parallel=flag("SYMDIFF_NUMBA_PARALLEL"),
+            background=flag("SYMDIFF_NUMBA_BACKGROUND"),
         )
 
 
@@ -138,9 +149,18 @@ def compile_function(function: Function, filename: str) -> Compiled:
     fallback = numpy_backend.compile_function(function, filename).function if current.fallback else None
     params = tuple(p.name for p in function.params)
     call = Call(function.name, params, dict(function.defaults), tuple(value for _, value in function.free))
-    runner = runner_for(getattr(module, function.name), call, fallback, built, current.parallel)
+    jitted = getattr(module, function.name)
+    runner = runner_for(jitted, call, fallback, built, current.parallel)
+    if current.background:
+        portable = functools.partial(_portable, function, filename)
+        runner = Tiered(runner, jitted, call, portable, fallback)
     mixed = _other_dtypes(runner, call, built, current.parallel)
     return Compiled(runner, built.source, vars(module), built.carried, mixed)
+
+
+def _portable(function: Function, filename: str) -> Callable:
+    """The NumPy backend's callable of `function`: what a tiered first call runs while Numba compiles."""
+    return numpy_backend.compile_function(function, f"{filename} (numpy, while numba compiles)").function
 
 
 def _imported(name: str, source: str):
@@ -193,14 +213,19 @@ def build_options() -> dict[str, bool] | None:
     return None if current.fallback else {"fastmath": current.fastmath, "parallel": current.parallel}
 
 
-def compile_stored(stored, filename: str) -> Compiled:
+def compile_stored(stored, filename: str, rebuild: Callable[[], Function] | None = None) -> Compiled:
     """Load the module a build printed earlier (`build_cache.Stored`) as `compile_function` loads a
-    new one: through the content-addressed cache file, whose machine code Numba may have cached."""
+    new one: through the content-addressed cache file, whose machine code Numba may have cached.
+    `rebuild` gives the derivative's IR, for the NumPy tier of a background compile, which is
+    built only when Numba's cache lacks the first call's machine code."""
     current = settings or Settings.from_env()
     module = _imported(stored.name, stored.source)
     built = NumbaModule(stored.source, stored.carried)
     call = Call(stored.name, stored.params, dict(stored.defaults), ())
-    runner = runner_for(getattr(module, stored.name), call, None, built, current.parallel)
+    jitted = getattr(module, stored.name)
+    runner = runner_for(jitted, call, None, built, current.parallel)
+    if current.background and rebuild is not None:
+        runner = Tiered(runner, jitted, call, lambda: _portable(rebuild(), filename))
     return Compiled(
         runner, stored.source, vars(module), stored.carried, _other_dtypes(runner, call, built, current.parallel)
     )
@@ -215,4 +240,5 @@ __all__ = [
     "numba_source",
     "over_directions",
     "settings",
+    "wait_all",
 ]

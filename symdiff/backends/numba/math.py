@@ -39,6 +39,7 @@ import numba
 import numpy as np
 from llvmlite import ir
 from numba import types
+from numba.core.compiler_lock import global_compiler_lock
 from numba.extending import intrinsic, overload
 from numba.np.numpy_support import as_dtype
 
@@ -219,12 +220,16 @@ def generous_inlining() -> Iterator[None]:
     threshold it does so for `vexp` but not for `vtanh`. The threshold is a
     process-wide LLVM option, so it is raised only around compilation of
     symdiff's own functions (see `compile_generously`) and restored after.
+    Numba's global compiler lock is held throughout: a compile in another
+    thread (a background compile, `tiered.py`) cannot restore the default
+    while this one still runs, nor compile under the raised threshold.
     """
-    llvm.set_option("", f"-inline-threshold={_INLINE_THRESHOLD}")
-    try:
-        yield
-    finally:
-        llvm.set_option("", f"-inline-threshold={_DEFAULT_THRESHOLD}")
+    with global_compiler_lock:
+        llvm.set_option("", f"-inline-threshold={_INLINE_THRESHOLD}")
+        try:
+            yield
+        finally:
+            llvm.set_option("", f"-inline-threshold={_DEFAULT_THRESHOLD}")
 
 
 def compile_generously(dispatcher) -> None:

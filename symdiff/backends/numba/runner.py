@@ -12,8 +12,10 @@ from __future__ import annotations
 
 import os
 import re
+import threading
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -32,6 +34,13 @@ class Call:
     params: tuple[str, ...]
     defaults: dict[str, Any]
     constants: tuple[Any, ...]
+
+    def full(self, args: tuple) -> tuple:
+        """The arguments the jitted function receives for a call with `args`: missing ones from
+        the defaults, then the module constants (what `runner_for`'s wrapper passes)."""
+        if len(args) < len(self.params):
+            args = args + tuple(self.defaults[name] for name in self.params[len(args) :])
+        return args + self.constants
 
 
 def runner_for(
@@ -122,11 +131,25 @@ def _compile_carefully(jitted, name: str, built: NumbaModule) -> None:
 
 
 NOTICE_AFTER = 1.0  # seconds a compile runs before symdiff says what it is doing
+_BACKGROUND = threading.local()
+
+
+@contextmanager
+def in_background() -> Iterator[None]:
+    """Mark the compiles of this thread as background ones (`tiered.py`), for the note on stderr."""
+    _BACKGROUND.value = True
+    try:
+        yield
+    finally:
+        _BACKGROUND.value = False
 
 
 def _told_when_slow(name: str):
     """Say on stderr, once a compile has taken NOTICE_AFTER seconds, what is compiling and, at
     the end, how long it took: a first Numba call can take many seconds (SYMDIFF_QUIET=1: silent)."""
+    if getattr(_BACKGROUND, "value", False):
+        start = f"compiling {name} with Numba in the background (calls run its NumPy build until it is done)"
+        return told_when_slow(start, f"compiled {name}; calls run the compiled code from now on", NOTICE_AFTER)
     return told_when_slow(
         f"compiling {name} with Numba (a first call for these argument types; "
         "the machine code is cached on disk for later calls and processes)",
