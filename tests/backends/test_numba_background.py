@@ -24,6 +24,7 @@ import symdiff as sd
 from symdiff.backends import numba as numba_backend
 from symdiff.backends.numba import NumbaCompileError, NumbaFallbackWarning
 from symdiff.backends.numba.tiered import Tiered
+from tests.backends.numba_forms import loop_scalar_becomes_array as scalar_becomes_array
 from tests.oracles import numeric_grad
 
 
@@ -49,13 +50,6 @@ def layer_loss_vjp(w, x):
 
 def softplus_sum(x):
     return np.sum(np.log(1.0 + np.exp(x)) * x)
-
-
-def scalar_becomes_array(x):
-    s = 0.0
-    for i in range(2):
-        s = s + x
-    return np.sum(s)
 
 
 def scalar_becomes_array_with_fallback(x):
