@@ -66,20 +66,26 @@ def test_a_mean_divides_float32_by_its_count_in_float32():
 
 
 def test_divide32_takes_a_scalar_as_numpy_takes_a_weak_one():
-    from numba import njit
+    from numba import njit, types
 
     from symdiff.backends.numba.helpers import divide32
     from symdiff.backends.numba.single import in_float32
 
     divide = njit(lambda a, b: divide32(a, b))
+
+    def scalar_type(a, b):  # Numba returns a float32 scalar as a Python float: ask its signature
+        divide(a, b)
+        return divide.nopython_signatures[-1].return_type
+
     v = np.array([1.0, 3.0], dtype=np.float32)
-    assert divide(v, 3).dtype == np.float32 and divide(np.float32(2.0), 3).dtype == np.float32
+    assert divide(v, 3).dtype == np.float32 and scalar_type(np.float32(2.0), 3) == types.float32
     assert divide(3, v).dtype == np.float32 and divide(v, 3.0).dtype == np.float32
     np.testing.assert_array_equal(divide(v, 3), v / 3)  # NumPy's float32 result, bit for bit
-    assert type(divide(7, 2)) is float and divide(7, 2) == 3.5  # no float32 operand: Python's division
+    assert scalar_type(7, 2) == types.float64 and divide(7, 2) == 3.5  # no float32 operand: Python's division
     assert divide(np.arange(3), 2).dtype == np.float64  # an integer array meets no float32: as NumPy
     assert divide(v.astype(np.float64), 3).dtype == np.float64
-    assert "divide32(g, count)" in in_float32("def f(g, count):\n    return g / count\n")
+    twin = in_float32("import numpy as np\n\n\ndef f(g, count):\n    return g / count\n")
+    assert "from symdiff.backends.numba.helpers import divide32\n" in twin and "return divide32(g, count)" in twin
 
 
 def test_a_float32_call_the_twin_cannot_type_runs_the_float64_module():
