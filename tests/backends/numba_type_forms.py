@@ -51,6 +51,14 @@ def float32_loop(x):
     return np.sum(acc * acc)
 
 
+def logistic_mean(w, x, y):
+    return np.mean(np.log1p(np.exp(-y * (x @ w))))  # the mean's cotangent divides by an integer count
+
+
+def variance_and_spread(x):
+    return np.var(x) + np.std(x, axis=0).sum() / x.shape[0]  # counts of a mean, a shape entry
+
+
 def float32_counter_loop(x, a):
     s = 0.0
     for i in range(5):

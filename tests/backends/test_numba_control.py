@@ -46,6 +46,29 @@ def test_collected_states_are_written_in_place():
     assert "index_update" not in forward
 
 
+def element_recurrence(a, x):
+    y = np.zeros(x.shape[0])
+    y[0] = x[0]
+    for t in range(1, x.shape[0]):
+        y[t] = a * y[t - 1] + x[t]
+    return np.sum(y**2)
+
+
+def test_a_backward_loop_zeroes_an_owned_cotangent_in_place():
+    """`y_bar[t] = 0.0` of the backward loop: `y_bar[t]` of the 1-D `y_bar` is read out as a scalar
+    (a copy), so nothing else sees the buffer, and the write happens in place instead of an
+    `index_update` copy of the whole cotangent per step."""
+    gradient = sd.grad(element_recurrence, wrt=(0, 1), backend="numba")
+    backward = gradient.source.split("# grad of: for t in range")[1]
+    assert "index_update" not in backward, backward
+    assert re.search(r"\n\s+write_at\(y_bar, 0\.0, t\w*\)\n", backward), backward
+    x = np.random.default_rng(5).normal(size=7)
+    got = gradient(0.8, x)
+    np.testing.assert_allclose(got[0], numeric_grad(element_recurrence, (0.8, x), 0), rtol=1e-7)
+    np.testing.assert_allclose(got[1], numeric_grad(element_recurrence, (0.8, x), 1), rtol=1e-7, atol=1e-9)
+    assert_same(got, sd.grad(element_recurrence, wrt=(0, 1))(0.8, x))
+
+
 def test_loops_print_as_native_loops():
     newton = sd.grad(p.sqrt_newton, backend="numba").source
     assert "while err > 1e-12:" in newton

@@ -46,6 +46,48 @@ def test_float32_arguments_are_computed_in_float32_on_numba():
     np.testing.assert_allclose(got, sd.grad(forms.float32_loop)(x), rtol=1e-5)
 
 
+def test_a_mean_divides_float32_by_its_count_in_float32():
+    """The mean's cotangent `g / count` divides by an int64 in Numba, which Numba types as float64:
+    the twin divides through `divide32`, so every value after it stays float32 (the logistic
+    regression's backward product no longer widens a copy of the matrix), and the gradient still
+    matches central differences in float64 at float32's tolerance."""
+    rng = np.random.default_rng(3)
+    w, x, y = rng.normal(size=4), rng.normal(size=(30, 4)), np.sign(rng.normal(size=30))
+    single = tuple(a.astype(np.float32) for a in (w, x, y))
+    gradient = sd.grad(forms.logistic_mean, backend="numba")
+    assert gradient._mixed(*single).dtype == np.float32  # the twin's own result, before any cast back
+    want = numeric_grad(forms.logistic_mean, tuple(a.astype(np.float64) for a in single), 0)
+    np.testing.assert_allclose(gradient(*single), want, rtol=1e-5, atol=1e-6)
+    m = rng.normal(size=(6, 3))
+    spread = sd.grad(forms.variance_and_spread, backend="numba")
+    assert spread._mixed(m.astype(np.float32)).dtype == np.float32
+    want = numeric_grad(forms.variance_and_spread, (m.astype(np.float32).astype(np.float64),), 0)
+    np.testing.assert_allclose(spread(m.astype(np.float32)), want, rtol=1e-4, atol=1e-5)
+
+
+def test_divide32_takes_a_scalar_as_numpy_takes_a_weak_one():
+    from numba import njit, types
+
+    from symdiff.backends.numba.helpers import divide32
+    from symdiff.backends.numba.single import in_float32
+
+    divide = njit(lambda a, b: divide32(a, b))
+
+    def scalar_type(a, b):  # Numba returns a float32 scalar as a Python float: ask its signature
+        divide(a, b)
+        return divide.nopython_signatures[-1].return_type
+
+    v = np.array([1.0, 3.0], dtype=np.float32)
+    assert divide(v, 3).dtype == np.float32 and scalar_type(np.float32(2.0), 3) == types.float32
+    assert divide(3, v).dtype == np.float32 and divide(v, 3.0).dtype == np.float32
+    np.testing.assert_array_equal(divide(v, 3), v / 3)  # NumPy's float32 result, bit for bit
+    assert scalar_type(7, 2) == types.float64 and divide(7, 2) == 3.5  # no float32 operand: Python's division
+    assert divide(np.arange(3), 2).dtype == np.float64  # an integer array meets no float32: as NumPy
+    assert divide(v.astype(np.float64), 3).dtype == np.float64
+    twin = in_float32("import numpy as np\n\n\ndef f(g, count):\n    return g / count\n")
+    assert "from symdiff.backends.numba.helpers import divide32\n" in twin and "return divide32(g, count)" in twin
+
+
 def test_a_float32_call_the_twin_cannot_type_runs_the_float64_module():
     """`g * i` of a float32 scalar and the loop counter is a float64 in Numba, which the twin's
     float32 array cannot take: the call runs the float64 module on widened copies, and the

@@ -126,6 +126,30 @@ def _weak32(x):
     return lambda x: x
 
 
+def divide32(a, b):
+    """In a float32 module: `a / b`, where an integer or float64 scalar meets a float32 value as a
+    weak Python number does in NumPy (NEP 50), as float32. Numba types `float32 / int64` as float64:
+    the mean's cotangent `g / count` would widen every value after it. See `single.py`."""
+    return a / b
+
+
+def _float32_valued(t) -> bool:
+    return t == types.float32 or (isinstance(t, types.Array) and t.dtype == types.float32)
+
+
+def _weak_scalar(t) -> bool:
+    return isinstance(t, (types.Integer, types.Float)) and not isinstance(t, types.Boolean) and t != types.float32
+
+
+@overload(divide32, jit_options=CACHED)
+def _divide32(a, b):
+    if _float32_valued(a) and _weak_scalar(b):
+        return lambda a, b: a / np.float32(b)
+    if _weak_scalar(a) and _float32_valued(b):
+        return lambda a, b: np.float32(a) / b
+    return lambda a, b: a / b
+
+
 @overload(zeros_like_of, jit_options=CACHED)
 def _zeros_like_of(x):
     return _scalar_constructor(x, 0.0) or (lambda x: np.zeros_like(x))
@@ -500,6 +524,6 @@ def _index_update(x, value, index):
 
 
 __all__ = [
-    "add_into", "added_at", "broadcast_to_of", "contiguous", "empty_like_of", "full_like_of", "index_update", "masked_assign", "masked_of", "ones_like_of",
+    "add_into", "added_at", "broadcast_to_of", "contiguous", "divide32", "empty_like_of", "full_like_of", "index_update", "masked_assign", "masked_of", "ones_like_of",
     "range_length", "stack_of", "weak32", "write_at", "written_values", "zeros_like_of",
 ]  # fmt: skip

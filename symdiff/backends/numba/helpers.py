@@ -38,6 +38,7 @@ from symdiff.backends.numba.arrays import (
     added_at,
     broadcast_to_of,
     contiguous,
+    divide32,
     empty_like_of,
     full_like_of,
     index_update,
@@ -558,13 +559,17 @@ def _all_ones(shape):
 
 @overload(grad_seed, jit_options=CACHED)
 def _grad_seed(y):
+    # The seed takes the output's dtype as NumPy's `np.result_type(y, 1.0)`: float32 for a float32
+    # output (the float32 twin's seed, which would otherwise widen every cotangent after it).
+    single = (y.dtype if isinstance(y, types.Array) else y) == types.float32
     if _is_scalar(y) or (isinstance(y, types.Array) and y.ndim == 0):
-        return lambda y: 1.0
+        return (lambda y: np.float32(1.0)) if single else (lambda y: 1.0)
+    dtype = np.float32 if single else np.float64
 
     def impl(y):  # an array of one element has the cotangent ones of its shape, as autograd takes it
         if y.size != 1:
             raise NonScalarOutput("grad needs a scalar output; use vjp for non-scalar outputs, or jacobian")
-        return np.ones(y.shape)
+        return np.ones(y.shape, dtype)
 
     return impl
 
@@ -842,6 +847,7 @@ __all__ = [
     "delete_of",
     "diag_adjoint",
     "digamma",
+    "divide32",
     "dot_of",
     "empty_like_of",
     "erf",

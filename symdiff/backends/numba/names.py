@@ -23,7 +23,9 @@ after the body rebound it.
 liveness is computed over the structured program (loops to a fixed point,
 reads as above) and may-alias
 classes join every value with the views, tapes and control-flow ties that can
-share its memory. A class that holds an argument, a module constant or a
+share its memory (not `y[t]` of a 1-D `y`, a scalar copy: `analysis/ranks.py`;
+so the backward loop of `y[t] = a * y[t - 1] + x[t]` zeroes `y_bar[t]` in place
+instead of copying `y_bar` on every step, as the NumPy backend does). A class that holds an argument, a module constant or a
 read-only broadcast is never written; otherwise the write makes a copy
 (`index_update`), as the NumPy backend does.
 
@@ -38,6 +40,8 @@ import keyword
 import re
 from collections.abc import Callable
 
+from symdiff.analysis.aliases import ELEMENT_READS
+from symdiff.analysis.ranks import known_ranks
 from symdiff.ir.nodes import Atom, Eqn, Function, If, Loop, Var, defined, walk
 from symdiff.optimize.fuse import fusable
 
@@ -170,6 +174,7 @@ class NameTable:
         self.ties = UnionFind()
         self.alias = UnionFind()
         self.tape_news = [e for e in self.defs.values() if e.op == "tape_new"]
+        self.ranks = known_ranks(function)
         self._structure(function.body)
         self.live = Liveness(function, inline, self.defs, extra)
         self.in_place: set[str] = set()
@@ -206,6 +211,8 @@ class NameTable:
     def _alias_eqn(self, eqn: Eqn) -> None:
         if eqn.op in _FRESH_OPS or fusable(eqn.op):
             return
+        if eqn.op in ELEMENT_READS and self.ranks.get(eqn.out.name) == 0:
+            return  # `y[t]` of a 1-D `y`: Numba reads out a scalar, a copy (as codegen/layout.py for NumPy)
         if eqn.op not in _VIEW_OPS:  # unknown: a read-only broadcast or another foreign buffer
             self.foreign.update(o.name for o in eqn.outs)
         arrays = eqn.ins[:1] if eqn.op in _WRITES else eqn.ins

@@ -12,10 +12,12 @@ picks an implementation when the argument types are known:
 - an integer or a tuple of integers reduces one axis at a time on a
   C-contiguous copy viewed as `(outer, n, inner)`, a loop nest that LLVM
   vectorises, keeping the axis as length 1; `keepdims=False` then drops the
-  reduced axes, whose number is known at compile time.
+  reduced axes, whose number is known at compile time;
+- `np.mean` divides by its count through `divide32` (arrays.py): Numba's
+  `float32 / int64` is a float64, NumPy's mean of float32 values a float32.
 
 `axis` and `keepdims` must be compile-time constants, as they are in
-generated code. Imports only NumPy and Numba.
+generated code. Imports only NumPy, Numba and `arrays.divide32`.
 """
 
 from __future__ import annotations
@@ -31,6 +33,7 @@ from numba.np.numpy_support import as_dtype
 from numba.np.unsafe.ndarray import to_fixed_tuple
 
 from symdiff.backends.numba import helper_cache  # noqa: F401 - its locator, before the cache=True functions below
+from symdiff.backends.numba.arrays import divide32
 from symdiff.backends.numba.helper_cache import CACHED
 
 
@@ -162,7 +165,7 @@ def _full_impl(kind: str, ndim: int, keep: bool):
     def impl(a, axis=None, keepdims=False):
         total = full(a)
         if kind == "mean":
-            total = total / a.size
+            total = divide32(total, a.size)  # float32 stays float32, as NumPy's mean of float32
         if keep:
             return np.full(ones, total)
         return total
@@ -182,7 +185,7 @@ def _axes_impl(kind: str, ndim: int, count: int, keep: bool):
         for k in range(1, axes.size):
             kept = kernel(kept, axes[k])
         if kind == "mean":
-            kept = kept / (a.size // max(kept.size, 1) if kept.size else 1)
+            kept = divide32(kept, a.size // max(kept.size, 1) if kept.size else 1)
         if keep:
             return kept
         shape = np.empty(out_ndim, dtype=np.int64)
@@ -290,13 +293,13 @@ def _constant_axes_impl(kind: str, ndim: int, axes: tuple[int, ...], keep: bool)
     lines = ["def impl(a, axis=None, keepdims=False):", "    kept = a"]
     lines += [f"    kept = kernel(kept, {k})" for k in axes]
     if kind == "mean":
-        lines.append("    kept = kept / (a.size // max(kept.size, 1) if kept.size else 1)")
+        lines.append("    kept = divide32(kept, a.size // max(kept.size, 1) if kept.size else 1)")
     if keep:
         lines.append("    return kept")
     else:
         shape = "".join(f"kept.shape[{k}], " for k in range(ndim) if k not in axes)
         lines.append(f"    return kept.reshape(({shape}))")
-    namespace = {"kernel": _AXIS_KERNELS[kind]}
+    namespace = {"kernel": _AXIS_KERNELS[kind], "divide32": divide32}
     exec("\n".join(lines), namespace)  # noqa: S102 - our own text, from integers
     return namespace["impl"]
 

@@ -17,6 +17,12 @@ float32:
   scalar is rounded to float32 (Numba types `np.float32(1.0) / count` as
   float64, NumPy's weak `1.0 / count` meets float32 arrays as float32), an
   array stays as it is;
+- `a / b` is `divide32(a, b)`: an integer or float64 scalar divided into
+  (or dividing) a float32 value is taken as float32, as NumPy takes a weak
+  Python number; Numba types `float32 / int64` as float64, and the mean's
+  cotangent `g / count` (count a Python number in NumPy, an int64 in Numba)
+  widened every value after it to float64, the products of the logistic
+  regression's matrix among them (a widened copy of the matrix per call);
 - a literal inside `np.float64(...)` stays a float64 one: the loop kernels
   accumulate sums in float64 and round the total once (`float(total)`).
 
@@ -36,6 +42,7 @@ import libcst as cst
 import numpy as np
 
 WEAK = "weak32"  # symdiff.backends.numba.helpers.weak32
+DIVIDE = "divide32"  # symdiff.backends.numba.helpers.divide32
 _HELPERS = "from symdiff.backends.numba.helpers import "
 _NUMPY_FLOATS = frozenset({"inf", "nan", "pi", "e"})
 _FLOAT64_BY_DEFAULT = {"zeros": 1, "ones": 1, "empty": 1, "eye": 1, "identity": 1}  # positional args before dtype
@@ -96,6 +103,8 @@ class _InFloat32(cst.CSTTransformer):
             return updated.with_changes(right=_weak(right))
         if _is_float32(right) and isinstance(left, cst.Name):
             return updated.with_changes(left=_weak(left))
+        if isinstance(updated.operator, cst.Divide):
+            return cst.Call(cst.Name(DIVIDE), [cst.Arg(left), cst.Arg(right)])
         return updated
 
     def leave_Float(self, original: cst.Float, updated: cst.Float) -> cst.BaseExpression:
@@ -108,16 +117,17 @@ class _InFloat32(cst.CSTTransformer):
 def in_float32(source: str) -> str:
     """The float32 twin of a generated Numba module's source (see the module docstring)."""
     text = cst.parse_module(source).visit(_InFloat32()).code
-    if f"{WEAK}(" not in text:
+    used = [name for name in (DIVIDE, WEAK) if f"{name}(" in text]
+    if not used:
         return text
     lines = text.split("\n")
     for k, line in enumerate(lines):
         if line.startswith(_HELPERS):
-            names = sorted({*line[len(_HELPERS) :].split(", "), WEAK})
+            names = sorted({*line[len(_HELPERS) :].split(", "), *used})
             lines[k] = _HELPERS + ", ".join(names)
             return "\n".join(lines)
     at = next(k for k, line in enumerate(lines) if line == "import numpy as np") + 1
-    return "\n".join([*lines[:at], _HELPERS + WEAK, *lines[at:]])
+    return "\n".join([*lines[:at], _HELPERS + ", ".join(used), *lines[at:]])
 
 
 def _floating(value: Any) -> np.dtype | None:
