@@ -47,7 +47,10 @@ def fusable(op: str) -> bool:
 
 
 def is_full_reduction(eqn: Eqn) -> bool:
-    """`sum`/`mean` over every axis to a scalar (axis=None, keepdims=False)."""
+    """`sum`/`mean` over every axis to a scalar (axis=None, keepdims=False), or `sum_to(x, ())`
+    (reverse mode's cotangent of a scalar broadcast against an array: the same sum)."""
+    if eqn.op == "sum_to":
+        return eqn.static_dict().get("shape") == Const(())
     if eqn.op not in _FULL_REDUCTIONS:
         return False
     static = eqn.static_dict()

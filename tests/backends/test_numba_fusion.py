@@ -174,6 +174,59 @@ def _agrees(function, wrt, gradient, args):
         np.testing.assert_allclose(g, numeric_grad(function, args, k), rtol=1e-6, atol=1e-6)
 
 
+def _sum_of_products(a, b, c):
+    return np.sum(np.sum(a * b * c, axis=0) ** 2)
+
+
+def _held_operands(a, b, c):
+    return np.sum(np.sum(np.sin(a * b) * c, axis=(0, 1)) ** 2)
+
+
+# (a, b, c) shapes: each cotangent's `sum_to` reads the others, one of them broadcast along the
+# last axis (step 0 there), in every position among the kernel's operands, or two of them.
+HELD_SHAPES = [
+    ((6, 3, 1), (6, 1, 5), (1, 3, 5)),
+    ((1, 3, 5), (6, 3, 1), (6, 1, 5)),
+    ((6, 1, 5), (1, 3, 5), (6, 3, 1)),
+    ((6, 3, 1), (6, 3, 1), (1, 3, 5)),  # two operands held: the loop at any steps
+    ((6, 3, 5), (6, 3, 1), (3, 1)),
+]
+
+
+@pytest.mark.parametrize("function", [_sum_of_products, _held_operands], ids=lambda f: f.__name__)
+@pytest.mark.parametrize("shapes", HELD_SHAPES, ids=str)
+def test_a_loop_nest_reads_an_operand_broadcast_along_its_rows_once_per_row(function, shapes):
+    """The inner loop for rows along which one operand has step 0 (k-means' `dist2_bar[:, :, None]`)
+    gives what the loop at any steps gives, wherever that operand is among the kernel's."""
+    rng = np.random.default_rng(5)
+    args = tuple(rng.normal(size=s) for s in shapes)
+    gradient = sd.grad(function, wrt=(0, 1, 2), backend="numba")
+    assert "is the same along the row: read it once" in gradient.source
+    _agrees(function, (0, 1, 2), gradient, args)
+
+
+def _logsumexp(x):
+    a = np.max(x)
+    return a + np.log(np.sum(np.exp(x - a)))
+
+
+@pytest.mark.parametrize("n", [3, 8, 13, 200])
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_a_sum_to_a_scalar_is_one_pass(n, dtype):
+    """`sum_to(-softmax, ())`, the cotangent of LogSumExp's shift, is summed in a one-pass kernel in
+    eight partial sums (lengths below, at and past a multiple of eight), not stored and summed."""
+    gradient = sd.grad(_logsumexp, backend="numba")
+    assert "One pass for the sum of: -" in gradient.source and "sum_to(" not in gradient.source
+    x = (3.0 * np.random.default_rng(n).normal(size=n)).astype(dtype)
+    got, want = gradient(x), sd.grad(_logsumexp)(x)
+    assert got.dtype == want.dtype
+    if dtype == np.float64:
+        assert_same(got, want)
+        np.testing.assert_allclose(got, numeric_grad(_logsumexp, (x,), 0), rtol=1e-6, atol=1e-6)
+    else:  # the NumPy backend sums the float32 cotangent in float32, the kernel in float64
+        np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-6)
+
+
 def _row_means_of_tanh(x, w):
     return np.sum(np.mean(np.tanh(x[:, None, :] * w), axis=-1, keepdims=True) ** 2)
 

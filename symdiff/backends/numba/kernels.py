@@ -5,19 +5,28 @@ array-expression rewrite), but only where the expression's value is stored
 in a new array. Three consumers of a fused expression do better with a loop
 of their own, printed before the gradient as an `@numba.njit` function:
 
-- a full `np.sum`/`np.mean` of the expression accumulates it element by
-  element, without allocating it (`KernelPrinter.reduction_kernel`);
+- a full `np.sum`/`np.mean` of the expression, or `sum_to(expression, ())`
+  (reverse mode's cotangent of a scalar that met an array), accumulates it
+  element by element, without allocating it, into eight float64 partial sums
+  added as NumPy's pairwise sum adds its eight: independent additions that LLVM
+  vectorises, where one running total would wait on each addition
+  (`KernelPrinter.reduction_kernel`; a single total under `parallel`, which
+  Numba's `prange` reduces itself);
 - `np.sum`/`np.mean` along constant axes, or `sum_to`, of the expression,
   whose operands may broadcast against each other, loops over the broadcast
   shape (`KernelPrinter.axis_reduction_kernel`): three nested loops inside
   an odometer over any further axes, each operand read at its own element
   strides (zero along the axes it is broadcast over), the output at stride
-  zero along the reduced axes, so the broadcast is never stored. Where the
-  output and every array operand step by one along the innermost axis the
-  loop is one LLVM vectorises, provided it writes at `np.uint64(oo + c)`:
-  a signed index carries Numba's wraparound check (`i < 0` adds the length),
-  an index LLVM cannot prove affine, and the loop stayed scalar (3x slower
-  on the logistic regression's `sum_to`; offsets are never negative);
+  zero along the reduced axes, so the broadcast is never stored. Which inner
+  loop runs is chosen once per call from the steps: a running total where
+  the output's step is 0, a loop LLVM vectorises where every step is 1, one
+  per array (for up to `_MOST_HOISTED` arrays) where that array alone has
+  step 0 and is read once per row (k-means' `sum_to(d2_bar[:, :, None] *
+  (p - c), (1, k, d))`), else a loop at any steps;
+  the unit-step loop writes at `np.uint64(oo + c)`: a signed index carries
+  Numba's wraparound check (`i < 0` adds the length), an index LLVM cannot
+  prove affine, and the loop stayed scalar (3x slower on the logistic
+  regression's `sum_to`; offsets are never negative);
 - a slice write `view += expression`, the fused form of `scatter_add` (a
   fresh zero array with the expression added at a slice: Rosenbrock's
   `x[:-1]` cotangent) and of an in-place `add_at`, adds it element by
@@ -47,7 +56,11 @@ from symdiff.ir.nodes import Atom, Const, Eqn, Var, walk
 from symdiff.optimize.fuse import FusionPlan, fusable, is_full_reduction
 from symdiff.optimize.fuse_shapes import ShapeFacts
 
-REDUCTION_HELPERS = {"sum": "reduce_sum", "mean": "reduce_mean"}
+REDUCTION_HELPERS = {"sum": "reduce_sum", "mean": "reduce_mean", "sum_to": "reduce_sum"}  # sum_to(x, ()): a sum
+# Axis-reduction kernels of up to this many arrays get an inner loop per array for rows along
+# which that array is broadcast (step 0) and the output and the others step by 1: a compiled
+# loop each, so not for every array of a long expression.
+_MOST_HOISTED = 4
 
 
 class KernelPrinter:
@@ -71,7 +84,8 @@ class KernelPrinter:
         params = [self.names[v.name] for v in leaves]
         local = _kernel_locals(params)
         flat_of = {p: local(f"{p}_flat") for p in params}
-        names = {key: local(key) for key in ("n", "i", "total", "view", "length", "r", "row", "c")}
+        keys = ("n", "i", "total", "view", "length", "r", "row", "c", "lanes", "whole", "block", "lane")
+        names = {key: local(key) for key in keys}
 
         def at(leaf: Var) -> cst.Call:
             return call("at", [cst.Name(flat_of[self.names[leaf.name]]), cst.Name(names["i"])])
@@ -106,8 +120,10 @@ class KernelPrinter:
         if not is_full_reduction(eqn):
             return self.axis_reduction_kernel(eqn)
         self.helpers.add(REDUCTION_HELPERS[eqn.op])
-        template = _REDUCTION.replace("{result}", "{total} / {n}" if eqn.op == "mean" else "{total}")
-        name, arguments = self._kernel(eqn.ins[0], template, eqn.op, op=eqn.op, fallback=REDUCTION_HELPERS[eqn.op])
+        template = _REDUCTION if self.options.parallel else _REDUCTION_LANES
+        template = template.replace("{result}", "{total} / {n}" if eqn.op == "mean" else "{total}")
+        op = "mean" if eqn.op == "mean" else "sum"
+        name, arguments = self._kernel(eqn.ins[0], template, op, op=op, fallback=REDUCTION_HELPERS[eqn.op])
         return call(name, arguments)
 
     def axis_reduction_kernel(self, eqn: Eqn) -> cst.Call:
@@ -121,12 +137,14 @@ class KernelPrinter:
         local = _kernel_locals(params)
         spread_names = [local("spread") for _ in spreads]
         keys = ("shape", "out", "out_flat", "lengths", "steps", "axes", "outer", "n0", "n1", "n2", "index", "o", "oo",
-                "r", "i0", "i1", "c", "k", "total", "target", "count", "size", "o_0", "o_1", "o_2")  # fmt: skip
+                "r", "i0", "i1", "c", "k", "total", "target", "count", "size", "o_0", "o_1", "o_2", "mode")  # fmt: skip
         names = {key: local(key) for key in keys}
         flat_of = {p: local(f"{p}_flat") for p in params}
         at_of = {p: local(f"{p}_at") for p in params}
         base_of = {p: local(f"{p}_base") for p in params}
         step_of = {p: [local(f"{p}_{axis}") for axis in range(3)] for p in params}
+        held = params if 2 <= len(params) <= _MOST_HOISTED else []
+        value_of = {p: local(f"{p}_value") for p in held}
         arguments = [self.atom(a) for a in origins]
         arguments += [constant(s.value) if isinstance(s, Const) else self.atom(s) for s in spreads]
         shaped = ", ".join(params + spread_names)
@@ -165,6 +183,17 @@ class KernelPrinter:
         def unit_at(leaf: Var) -> cst.BaseExpression:
             return at(leaf, f" + {c}")
 
+        def hoisted_at(held: str):
+            """Reads for a row along which `held` has step 0: its value read once, the others at unit steps."""
+
+            def read(leaf: Var) -> cst.BaseExpression:
+                origin = source[leaf.name]
+                if isinstance(origin, Var) and self.names[origin.name] == held:
+                    return cst.Name(value_of[held])
+                return unit_at(leaf)
+
+            return read
+
         def zero(leaf: Var) -> cst.BaseExpression:
             origin = source[leaf.name]
             if isinstance(origin, Const):
@@ -184,6 +213,17 @@ class KernelPrinter:
             f"{step_of[p][axis]} = {steps}[{rows[p]}, {axes} - {3 - axis}]" for p in params for axis in range(3)
         ]
         i0, i1 = names["i0"], names["i1"]
+        hoist_modes: list[str] = []
+        hoist_loops: list[str] = []
+        for j, p in enumerate(held, start=2):
+            others = "".join(f" and unit_step({q}, {step_of[q][2]})" for q in params if q != p)
+            hoist_modes += [f"elif {names['o_2']} == 1 and {step_of[p][2]} == 0{others}:", f"    {names['mode']} = {j}"]
+            hoist_loops += [
+                f"elif {names['mode']} == {j}:  # {p} is the same along the row: read it once",
+                f"    {value_of[p]} = at({flat_of[p]}, {base_of[p]})",
+                f"    for {c} in range({names['n2']}):",
+                f"        {names['out_flat']}[{names['oo']} + {c}] += {code(self.atom(value, leaf=hoisted_at(p)))}",
+            ]
         text = _AXIS_REDUCTION.format(
             name=name,
             signature=signature,
@@ -202,6 +242,8 @@ class KernelPrinter:
             element=code(self.atom(value, leaf=at)),
             unit_element=code(self.atom(value, leaf=unit_at)),
             unit="".join(f" and unit_step({p}, {step_of[p][2]})" for p in params),
+            hoist_modes=lines(4, hoist_modes),
+            hoist_loops=lines(16, hoist_loops),
             advance=lines(12, [f"{at_of[p]} += {steps}[{rows[p]}, {k}]" for p in params]),
             rewind=lines(12, [f"{at_of[p]} -= {steps}[{rows[p]}, {k}] * {lengths}[{k}]" for p in params]),
             mean=lines(
@@ -330,6 +372,23 @@ _REDUCTION = '''def {name}({params}):
     return float({result})
 '''
 
+_REDUCTION_LANES = '''def {name}({params}):
+    """One pass for the {op} of: {what}"""
+    {n} = common_size({params})
+    if {n} < 0:  # operands broadcast against each other: use the array expression
+        return {fallback}({what}, None, False)
+{flats}    {lanes} = np.zeros(8)  # float64 partial sums (of float32 elements too), added as NumPy's pairwise sum adds its eight
+    {whole} = {n} - {n} % 8
+    for {block} in range(0, {whole}, 8):
+        for {lane} in range(8):  # eight independent additions: LLVM vectorises them
+            {i} = {block} + {lane}
+            {lanes}[{lane}] += {element}
+    {total} = (({lanes}[0] + {lanes}[1]) + ({lanes}[2] + {lanes}[3])) + (({lanes}[4] + {lanes}[5]) + ({lanes}[6] + {lanes}[7]))
+    for {i} in range({whole}, {n}):
+        {total} += {element}
+    return float({result})
+'''
+
 _AXIS_REDUCTION = '''def {name}({signature}):
     """One pass for {what}"""
     {shape} = loop_shape({leaves})
@@ -348,19 +407,24 @@ _AXIS_REDUCTION = '''def {name}({signature}):
     {n2} = {lengths}[{axes} - 1]
 {steps_of}    {index} = np.zeros({axes}, dtype=np.int64)
     {o} = 0
-{starts}    for {r} in range({outer} if {size} else 0):
+{starts}    {mode} = -1  # which inner loop runs: the steps are the same for every row
+    if {o_2} == 0:
+        {mode} = 0
+    elif {o_2} == 1{unit}:
+        {mode} = 1
+{hoist_modes}    for {r} in range({outer} if {size} else 0):
         for {i0} in range({n0}):
             for {i1} in range({n1}):
                 {oo} = {o} + {i0} * {o_0} + {i1} * {o_1}
-{bases}                if {o_2} == 0:
+{bases}                if {mode} == 0:
                     {total} = {out_flat}[{oo}]
                     for {c} in range({n2}):
                         {total} += {element}
 {step}                    {out_flat}[{oo}] = {total}
-                elif {o_2} == 1{unit}:  # unit steps: a loop LLVM can vectorise
+                elif {mode} == 1:  # unit steps: a loop LLVM can vectorise
                     for {c} in range({n2}):
                         {out_flat}[np.uint64({oo} + {c})] += {unit_element}
-                else:
+{hoist_loops}                else:
                     for {c} in range({n2}):
                         {out_flat}[{oo}] += {element}
                         {oo} += {o_2}

@@ -8,7 +8,9 @@ module also runs without Numba's JIT) with a `numba.extending.overload` that
 picks an implementation when the argument types are known:
 
 - a scalar operand is returned as it is (NumPy's reductions of a 0-d value);
-- `axis=None` reduces everything with Numba's own full reduction;
+- `axis=None` reduces everything with Numba's own full reduction, but a sum
+  (or mean) of a C-contiguous float array, which `_lane_sum` adds in eight
+  partial sums as NumPy's pairwise sum does (vectorised, and as accurate);
 - an integer or a tuple of integers reduces one axis at a time on a
   C-contiguous copy viewed as `(outer, n, inner)`, a loop nest that LLVM
   vectorises, keeping the axis as length 1; `keepdims=False` then drops the
@@ -158,8 +160,26 @@ def _axis_count(axis, ndim: int) -> int | None:
     raise TypingError(f"axis must be None, an integer or a tuple of integers, got {axis}")
 
 
-def _full_impl(kind: str, ndim: int, keep: bool):
-    full = _FULL[kind]
+@njit(cache=True)
+def _lane_sum(a):
+    """`np.sum` of a C-contiguous float array in eight partial sums of its dtype, added as NumPy's
+    pairwise sum adds its eight: independent additions LLVM vectorises, where Numba's `np.sum`
+    keeps one running total that waits on each addition."""
+    flat = a.reshape(a.size)
+    n = flat.size
+    whole = n - n % 8
+    lanes = np.zeros(8, dtype=a.dtype)
+    for block in range(0, whole, 8):
+        for lane in range(8):
+            lanes[lane] += flat[block + lane]
+    total = ((lanes[0] + lanes[1]) + (lanes[2] + lanes[3])) + ((lanes[4] + lanes[5]) + (lanes[6] + lanes[7]))
+    for i in range(whole, n):
+        total += flat[i]
+    return total
+
+
+def _full_impl(kind: str, ndim: int, keep: bool, lanes: bool = False):
+    full = _lane_sum if lanes and kind in ("sum", "mean") else _FULL[kind]
     ones = (1,) * ndim
 
     def impl(a, axis=None, keepdims=False):
@@ -329,7 +349,8 @@ def _reduction_overload(kind: str):
         count = _axis_count(axis, a.ndim)
         axes = None if count is None or a.ndim == 0 else _literal_axes(axis, a.ndim)
         if count is None or a.ndim == 0:
-            impl = _full_impl(kind, a.ndim, keep)
+            lanes = a.ndim > 0 and a.layout == "C" and isinstance(a.dtype, types.Float)
+            impl = _full_impl(kind, a.ndim, keep, lanes)
         elif axes is not None:
             impl = _constant_axes_impl(kind, a.ndim, axes, keep)
         else:
