@@ -17,6 +17,7 @@ import symdiff as sd
 from symdiff.errors import BackendError
 from tests.backends import numba_corpus as corpus
 from tests.backends.test_numba import assert_same
+from tests.codegen.test_readable import recurrence as element_recurrence
 from tests.oracles import numeric_grad
 from tests.transforms import programs as p
 
@@ -44,14 +45,6 @@ def test_collected_states_are_written_in_place():
     forward = source.split("@numba.njit")[1].split("# grad of:")[0]
     assert re.search(r"\n\s+write_at\(hs, h, t\)\n", forward), forward  # `hs[t] = h`, in place
     assert "index_update" not in forward
-
-
-def element_recurrence(a, x):
-    y = np.zeros(x.shape[0])
-    y[0] = x[0]
-    for t in range(1, x.shape[0]):
-        y[t] = a * y[t - 1] + x[t]
-    return np.sum(y**2)
 
 
 def test_a_backward_loop_zeroes_an_owned_cotangent_in_place():
