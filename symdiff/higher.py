@@ -405,8 +405,9 @@ class Directions:
     50-step Euler loop, n = 10: 2.7 ms against 10.5 ms). Neither always wins, so for each shape of
     the arguments both run once on real calls, the loop twice (its first call compiles), and the
     faster one runs from then on (`chosen`). Both are exact, so the numbers differ in rounding
-    only. Arguments the loop does not take as they are (lists, float32, ...) get one product per
-    direction through the derivative's own call, which casts and checks them."""
+    only. Arguments the loop does not take as they are (lists, float32, ...) take the batched pass,
+    or, where there is none, one product per direction through the derivative's own call; both
+    cast and check them."""
 
     def __init__(self, product: Derivative, skip: int = 0, batched: Derivative | None = None):
         self.product = product
@@ -425,7 +426,8 @@ class Directions:
     def __call__(self, *args: Any) -> np.ndarray:
         given = args[: len(args) - 1 - self.skip]
         if not (self._compiles and self.product._unchecked_rules is None and all(map(_native, given))):
-            return self._one_by_one(given, args[-1])
+            # the NumPy batched pass casts and checks such arguments itself, as the NumPy backend does
+            return self.batched(*args) if self.batched is not None else self._one_by_one(given, args[-1])
         if self.batched is None:
             return self._looped(given, args[-1])
         key = tuple((type(a), getattr(a, "shape", None), getattr(a, "dtype", None)) for a in args)

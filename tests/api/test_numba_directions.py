@@ -130,8 +130,8 @@ def test_a_numba_jacobian_matches_differences_of_the_function(f, a):
 
 
 def test_arguments_the_loop_does_not_take_get_one_product_per_direction(hessians):
-    """float32 data goes through the derivative's own call, which converts it: the same numbers
-    to float32's precision, and the loop stays compiled for the float64 calls."""
+    """float32 data takes the NumPy batched pass, which converts it: the same numbers to float32's
+    precision, and the loop stays compiled for the float64 calls."""
     hessian = hessians["log_sum_exp"]
     expected = hessian(A, X)
     single = hessian(A.astype(np.float32), X)
